@@ -1,0 +1,97 @@
+// Step 1 and the refusals: wait (bounded) for the cluster to be ACTIVE, check the opt-in rule, and
+// refuse clusters this design cannot serve before anything is written.
+import { Cluster, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { OnboardingConfig } from '../../lib/config';
+import { eks } from '../shared/aws';
+import { OnboardingError } from '../shared/errors';
+import { ClusterSummary, ResolveResult } from '../shared/workflow';
+
+const WAITING_STATUSES = new Set(['CREATING', 'UPDATING', 'PENDING']);
+
+export async function describeCluster(name: string): Promise<Cluster> {
+  try {
+    const { cluster } = await eks().send(new DescribeClusterCommand({ name }));
+    if (cluster) return cluster;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const region = await eks().config.region();
+  throw new OnboardingError(
+    'ClusterNotFound',
+    `EKS cluster "${name}" does not exist in ${region}; check the name and that the workflow runs in the cluster's Region`,
+  );
+}
+
+export function summarize(cluster: Cluster): ClusterSummary {
+  const arn = cluster.arn ?? '';
+  const [, , , region = '', accountId = ''] = arn.split(':');
+  const vpc = cluster.resourcesVpcConfig ?? {};
+  return {
+    name: cluster.name ?? '',
+    arn,
+    status: cluster.status ?? 'UNKNOWN',
+    region,
+    accountId,
+    ...(cluster.version ? { version: cluster.version } : {}),
+    vpcId: vpc.vpcId ?? '',
+    clusterSecurityGroupId: vpc.clusterSecurityGroupId ?? '',
+    controlPlaneSecurityGroupIds: vpc.securityGroupIds ?? [],
+    subnetIds: vpc.subnetIds ?? [],
+    ...(cluster.endpoint ? { endpoint: cluster.endpoint } : {}),
+    tags: cluster.tags ?? {},
+  };
+}
+
+/** Why this design cannot serve the cluster, or undefined when it can. */
+export function refusalReason(cluster: Cluster): string | undefined {
+  const name = cluster.name;
+  if (cluster.computeConfig?.enabled) {
+    return `EKS cluster "${name}" uses EKS Auto Mode, which manages its own pod networking; onboard it by hand or use a cluster without Auto Mode`;
+  }
+  if (cluster.kubernetesNetworkConfig?.ipFamily === 'ipv6') {
+    return `EKS cluster "${name}" is an IPv6 cluster; custom networking with a secondary IPv4 pod CIDR applies to IPv4 clusters only`;
+  }
+  const mode = cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
+  if (mode === 'CONFIG_MAP') {
+    return (
+      `EKS cluster "${name}" uses authentication mode CONFIG_MAP, which does not allow access entries; switch it with ` +
+      `"aws eks update-cluster-config --name ${name} --access-config authenticationMode=API_AND_CONFIG_MAP" and run again`
+    );
+  }
+  if (!cluster.resourcesVpcConfig?.vpcId || !cluster.resourcesVpcConfig.clusterSecurityGroupId) {
+    return `EKS cluster "${name}" reports no VPC or cluster security group; it cannot be onboarded until EKS reports both`;
+  }
+  return undefined;
+}
+
+export function optInReason(cluster: Cluster, config: OnboardingConfig): string | undefined {
+  const rule = config.optIn;
+  if (rule.mode === 'all') return undefined;
+  if (cluster.tags?.[rule.tagKey] === rule.tagValue) return undefined;
+  return `EKS cluster "${cluster.name}" is not opted in: tag it ${rule.tagKey}=${rule.tagValue} (onboarding.optIn) and run again`;
+}
+
+/** One observation of the cluster: pending while it is being created, ready once ACTIVE and servable. */
+export async function resolveCluster(name: string, startedAt: string, config: OnboardingConfig, now = Date.now()): Promise<ResolveResult> {
+  const cluster = await describeCluster(name);
+  const status = cluster.status ?? 'UNKNOWN';
+  if (WAITING_STATUSES.has(status)) {
+    const waited = Math.round((now - Date.parse(startedAt)) / 1000);
+    if (waited >= config.clusterActiveTimeoutSeconds) {
+      throw new OnboardingError(
+        'WaitTimedOut',
+        `EKS cluster "${name}" is still ${status} after ${waited} s (limit onboarding.clusterActiveTimeoutSeconds = ` +
+          `${config.clusterActiveTimeoutSeconds}); check it in the EKS console, then start the workflow again with {"clusterName": "${name}"}`,
+      );
+    }
+    return { phase: 'pending', reason: `cluster ${name} is ${status}`, cluster: summarize(cluster) };
+  }
+  if (status !== 'ACTIVE') {
+    throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" is ${status}; onboarding needs an ACTIVE cluster`);
+  }
+  const skip = optInReason(cluster, config);
+  if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
+  const refusal = refusalReason(cluster);
+  if (refusal) throw new OnboardingError('ClusterRefused', refusal);
+  return { phase: 'ready', cluster: summarize(cluster) };
+}

@@ -1,0 +1,268 @@
+// Steps 5-7: the reconciler's own access entry, one ENIConfig per AZ, then the VPC CNI switched to
+// custom networking with external SNAT. ENIConfigs go first: a node that starts with custom
+// networking on and no ENIConfig for its AZ cannot give its pods addresses.
+import {
+  Addon,
+  DescribeAddonCommand,
+  DescribeUpdateCommand,
+  InvalidRequestException,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  UpdateAddonCommand,
+} from '@aws-sdk/client-eks';
+import { OnboardingConfig } from '../../lib/config';
+import { eks } from '../shared/aws';
+import { OnboardingError } from '../shared/errors';
+import { KubeApiError, KubeClient } from '../shared/kube';
+import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
+import { CLUSTER_ADMIN_POLICY, ensureAccessEntry } from './access-entries';
+import { describeCluster } from './cluster';
+
+export const VPC_CNI_ADDON = 'vpc-cni';
+export const CUSTOM_NETWORKING_ENV: Readonly<Record<string, string>> = {
+  AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true',
+  ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
+  AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
+};
+const ENICONFIG_PATH = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
+const AWS_NODE_PATH = '/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node';
+/** How long a fresh access entry may answer 401/403 before we call it a real refusal. */
+const ACCESS_PROPAGATION_MS = 2 * 60_000;
+
+interface EniConfig {
+  metadata?: { name?: string };
+  spec?: { subnet?: string; securityGroups?: string[] };
+}
+
+interface DaemonSet {
+  spec?: { template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } } };
+}
+
+export interface CniInput {
+  cluster: ClusterSummary;
+  network: PodNetworkResult;
+  dryRun: boolean;
+  reconcilerRoleArn: string;
+  /** This step's previous answer when the workflow calls it again after a wait. */
+  previous?: CniResult;
+}
+
+type Progress = Pick<CniResult, 'changes' | 'eniConfigs'> & { mode: CniResult['mode'] };
+
+function pending(input: CniInput, progress: Progress, reason: string, extra: Partial<CniResult> = {}): CniResult {
+  return {
+    phase: 'pending',
+    reason,
+    dryRun: input.dryRun,
+    ...progress,
+    waitingSince: input.previous?.waitingSince ?? new Date().toISOString(),
+    ...extra,
+  };
+}
+
+function checkWaitBound(input: CniInput, config: OnboardingConfig, what: string): void {
+  const since = input.previous?.waitingSince;
+  if (!since) return;
+  const waited = Math.round((Date.now() - Date.parse(since)) / 1000);
+  if (waited >= config.addonUpdateTimeoutSeconds) {
+    throw new OnboardingError(
+      'WaitTimedOut',
+      `${what} on EKS cluster "${input.cluster.name}" did not finish within ${waited} s (limit onboarding.addonUpdateTimeoutSeconds = ` +
+        `${config.addonUpdateTimeoutSeconds}); check the vpc-cni add-on in the EKS console, then run the workflow again`,
+    );
+  }
+}
+
+function desiredEniConfigs(network: PodNetworkResult): CniResult['eniConfigs'] {
+  const groups = network.podSecurityGroupId ? [network.podSecurityGroupId] : [];
+  return network.podSubnets.map((s) => ({
+    name: s.availabilityZone,
+    ...(s.subnetId ? { subnetId: s.subnetId } : {}),
+    securityGroups: groups,
+  }));
+}
+
+const sameEniConfig = (actual: EniConfig | undefined, desired: CniResult['eniConfigs'][number]) =>
+  actual?.spec?.subnet === desired.subnetId &&
+  JSON.stringify([...(actual?.spec?.securityGroups ?? [])].sort()) === JSON.stringify([...desired.securityGroups].sort());
+
+async function reconcileEniConfigs(kube: KubeClient, input: CniInput, changes: Change[]): Promise<void> {
+  for (const desired of desiredEniConfigs(input.network)) {
+    const path = `${ENICONFIG_PATH}/${desired.name}`;
+    const actual = await kube.get<EniConfig>(path);
+    if (sameEniConfig(actual, desired)) continue;
+    changes.push({
+      resource: `ENIConfig ${desired.name}`,
+      action: actual ? 'update' : 'create',
+      detail: `subnet ${desired.subnetId ?? '(new pod subnet)'}, security groups ${desired.securityGroups.join(', ') || '(new pod security group)'}`,
+    });
+    if (input.dryRun) continue;
+    await kube.apply(path, {
+      apiVersion: 'crd.k8s.amazonaws.com/v1alpha1',
+      kind: 'ENIConfig',
+      metadata: { name: desired.name, labels: { 'app.kubernetes.io/managed-by': 'eks-aviatrix-onboarding' } },
+      spec: { subnet: desired.subnetId, securityGroups: desired.securityGroups },
+    });
+  }
+}
+
+function parseConfigurationValues(addon: Addon, clusterName: string): Record<string, unknown> {
+  const text = addon.configurationValues?.trim();
+  if (!text) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through to the refusal below
+  }
+  throw new OnboardingError(
+    'ClusterRefused',
+    `the vpc-cni add-on of EKS cluster "${clusterName}" has configuration values that are not a JSON object; ` +
+      'rewrite them as JSON (aws eks update-addon --configuration-values) and run again',
+  );
+}
+
+/** The add-on configuration with our env merged in, or undefined when it already holds it. */
+export function mergedAddonConfiguration(current: Record<string, unknown>): Record<string, unknown> | undefined {
+  const env = (current.env && typeof current.env === 'object' ? current.env : {}) as Record<string, unknown>;
+  const missing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env[key] !== value);
+  if (missing.length === 0) return undefined;
+  return { ...current, env: { ...env, ...CUSTOM_NETWORKING_ENV } };
+}
+
+async function describeVpcCniAddon(clusterName: string): Promise<Addon | undefined> {
+  try {
+    return (await eks().send(new DescribeAddonCommand({ clusterName, addonName: VPC_CNI_ADDON }))).addon;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
+  }
+}
+
+async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: Addon, progress: Progress): Promise<CniResult | undefined> {
+  const clusterName = input.cluster.name;
+  if (input.previous?.updateId) {
+    const { update } = await eks().send(
+      new DescribeUpdateCommand({ name: clusterName, updateId: input.previous.updateId, addonName: VPC_CNI_ADDON }),
+    );
+    if (update?.status === 'InProgress') {
+      checkWaitBound(input, config, 'the vpc-cni add-on update');
+      return pending(input, progress, `vpc-cni update ${update.id} is in progress`, { updateId: update.id });
+    }
+    if (update?.status === 'Failed' || update?.status === 'Cancelled') {
+      const why = (update.errors ?? []).map((e) => `${e.errorCode}: ${e.errorMessage}`).join('; ') || 'no details';
+      throw new OnboardingError(
+        'ClusterRefused',
+        `the vpc-cni add-on update ${update.id} on EKS cluster "${clusterName}" ended ${update.status} (${why}); fix the add-on and run again`,
+      );
+    }
+  }
+  if (addon.status === 'CREATING' || addon.status === 'UPDATING') {
+    checkWaitBound(input, config, 'the vpc-cni add-on');
+    return pending(input, progress, `vpc-cni add-on is ${addon.status}`);
+  }
+  if (addon.status === 'DELETING' || addon.status === 'CREATE_FAILED' || addon.status === 'DELETE_FAILED') {
+    throw new OnboardingError('ClusterRefused', `the vpc-cni add-on of EKS cluster "${clusterName}" is ${addon.status}; repair it in the EKS console and run again`);
+  }
+  const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName));
+  if (!merged) return undefined;
+  progress.changes.push({
+    resource: `add-on ${VPC_CNI_ADDON}`,
+    action: 'update',
+    detail: `env ${Object.entries(CUSTOM_NETWORKING_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (other settings kept)`,
+  });
+  if (input.dryRun) return undefined;
+  try {
+    const { update } = await eks().send(
+      new UpdateAddonCommand({
+        clusterName,
+        addonName: VPC_CNI_ADDON,
+        configurationValues: JSON.stringify(merged),
+        resolveConflicts: 'PRESERVE',
+      }),
+    );
+    return pending(input, progress, 'vpc-cni add-on update started', { ...(update?.id ? { updateId: update.id } : {}) });
+  } catch (error) {
+    // Someone else's update is running: wait for it, then merge again on top of its result.
+    if (error instanceof ResourceInUseException || (error instanceof InvalidRequestException && /conflict/i.test(error.message))) {
+      progress.changes.pop();
+      checkWaitBound(input, config, 'the vpc-cni add-on');
+      return pending(input, progress, `vpc-cni add-on is busy: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+async function reconcileAwsNodeDaemonSet(kube: KubeClient, input: CniInput, progress: Progress): Promise<void> {
+  const daemonSet = await kube.get<DaemonSet>(AWS_NODE_PATH);
+  if (!daemonSet) {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `EKS cluster "${input.cluster.name}" has neither the vpc-cni add-on nor an aws-node DaemonSet; this design needs the Amazon VPC CNI ` +
+        `(aws eks create-addon --cluster-name ${input.cluster.name} --addon-name vpc-cni)`,
+    );
+  }
+  const container = daemonSet.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
+  const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
+  const missing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env.get(key) !== value);
+  if (missing.length === 0) return;
+  progress.changes.push({
+    resource: 'DaemonSet kube-system/aws-node',
+    action: 'update',
+    detail: `env ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`,
+  });
+  if (input.dryRun) return;
+  await kube.strategicMerge(AWS_NODE_PATH, {
+    spec: { template: { spec: { containers: [{ name: 'aws-node', env: missing.map(([name, value]) => ({ name, value })) }] } } },
+  });
+}
+
+function isAuthFailure(error: unknown): error is KubeApiError {
+  return error instanceof KubeApiError && (error.status === 401 || error.status === 403);
+}
+
+export async function reconcileCni(input: CniInput, config: OnboardingConfig): Promise<CniResult> {
+  const clusterName = input.cluster.name;
+  const addon = await describeVpcCniAddon(clusterName);
+  const progress: Progress = {
+    mode: addon ? 'addon' : 'self-managed',
+    changes: [...(input.previous?.changes ?? [])],
+    eniConfigs: desiredEniConfigs(input.network),
+  };
+
+  const access = await ensureAccessEntry(clusterName, input.reconcilerRoleArn, CLUSTER_ADMIN_POLICY, input.dryRun);
+  progress.changes.push(...access.changes);
+
+  if (input.dryRun && !access.state.policyAssociated) {
+    // Without access the Kubernetes API cannot be read yet: every ENIConfig is to be written.
+    for (const e of progress.eniConfigs) {
+      progress.changes.push({ resource: `ENIConfig ${e.name}`, action: 'create', detail: `subnet ${e.subnetId ?? '(new pod subnet)'}` });
+    }
+  } else {
+    const described = await describeCluster(clusterName);
+    const kube = new KubeClient(clusterName, described.endpoint ?? '', described.certificateAuthority?.data ?? '');
+    try {
+      await reconcileEniConfigs(kube, input, progress.changes);
+      if (!addon) await reconcileAwsNodeDaemonSet(kube, input, progress);
+    } catch (error) {
+      const createdAt = access.state.createdAt?.getTime() ?? 0;
+      if (isAuthFailure(error) && Date.now() - createdAt < ACCESS_PROPAGATION_MS) {
+        return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`);
+      }
+      if (isAuthFailure(error)) {
+        throw new OnboardingError(
+          'ClusterRefused',
+          `the Kubernetes API of EKS cluster "${clusterName}" refused ${input.reconcilerRoleArn} (${error.status}: ${error.reason}); ` +
+            'check that its access entry has AmazonEKSClusterAdminPolicy at cluster scope',
+        );
+      }
+      throw error;
+    }
+  }
+
+  if (addon) {
+    const waiting = await reconcileAddon(input, config, addon, progress);
+    if (waiting) return waiting;
+  }
+  return { phase: 'done', dryRun: input.dryRun, ...progress };
+}

@@ -1,0 +1,419 @@
+// Steps 2-4: the secondary CIDR, one pod subnet per cluster AZ on the route table of that AZ's
+// node subnets, the pod security group and the cluster security group rule.
+// A reconciler: observe the VPC, plan the difference, validate the plan, apply it, read back.
+import {
+  AssociateRouteTableCommand,
+  AssociateVpcCidrBlockCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  DescribeVpcsCommand,
+  IpPermission,
+  paginateDescribeRouteTables,
+  paginateDescribeSecurityGroups,
+  paginateDescribeSubnets,
+  ReplaceRouteTableAssociationCommand,
+  RouteTable,
+  SecurityGroup,
+  Subnet,
+  Tag,
+  Vpc,
+} from '@aws-sdk/client-ec2';
+import { OnboardingConfig } from '../../lib/config';
+import { ec2 } from '../shared/aws';
+import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
+import { OnboardingError } from '../shared/errors';
+import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
+
+export const TAG_MANAGED = 'eks-aviatrix:managed';
+export const TAG_PURPOSE = 'eks-aviatrix:purpose';
+export const TAG_CLUSTER = 'eks-aviatrix:cluster';
+const WEBHOOK_PORT = 9443;
+
+/** One security group rule, in the form we compare: protocol, ports, and one source. */
+export interface Rule {
+  protocol: string;
+  fromPort?: number;
+  toPort?: number;
+  sourceGroupId?: string;
+  cidr?: string;
+}
+
+interface VpcView {
+  vpc: Vpc;
+  subnets: Subnet[];
+  routeTables: RouteTable[];
+  securityGroups: SecurityGroup[];
+}
+
+type PlannedSubnet = PodSubnet & { associationId?: string; create: boolean; associate: 'none' | 'new' | 'replace' };
+
+export interface NetworkPlan {
+  result: Omit<PodNetworkResult, 'dryRun' | 'changes'>;
+  changes: Change[];
+  associateCidr: boolean;
+  subnets: PlannedSubnet[];
+  createSecurityGroup: boolean;
+  podIngress: Rule[];
+  clusterIngress: Rule[];
+  /** The CIDR association is still settling: subnets cannot be carved from it yet. */
+  cidrSettling: boolean;
+}
+
+async function observe(vpcId: string): Promise<VpcView> {
+  const filter = [{ Name: 'vpc-id', Values: [vpcId] }];
+  const collect = async <T>(pages: AsyncIterable<T>): Promise<T[]> => {
+    const all: T[] = [];
+    for await (const page of pages) all.push(page);
+    return all;
+  };
+  const [vpcs, subnetPages, tablePages, groupPages] = await Promise.all([
+    ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
+    collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })),
+    collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })),
+    collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })),
+  ]);
+  const vpc = vpcs.Vpcs?.[0];
+  if (!vpc) throw new OnboardingError('NetworkConflict', `VPC ${vpcId} of the cluster was not found; check the cluster's VPC in the EKS console`);
+  return {
+    vpc,
+    subnets: subnetPages.flatMap((p) => p.Subnets ?? []),
+    routeTables: tablePages.flatMap((p) => p.RouteTables ?? []),
+    securityGroups: groupPages.flatMap((p) => p.SecurityGroups ?? []),
+  };
+}
+
+const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+const isDefaultRouteToInternet = (table: RouteTable) =>
+  (table.Routes ?? []).some((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.GatewayId?.startsWith('igw-'));
+
+function explicitTableOf(view: VpcView, subnetId: string): { table: RouteTable; associationId: string } | undefined {
+  for (const table of view.routeTables) {
+    const association = table.Associations?.find((a) => a.SubnetId === subnetId);
+    if (association?.RouteTableAssociationId) return { table, associationId: association.RouteTableAssociationId };
+  }
+  return undefined;
+}
+
+function routeTableOf(view: VpcView, subnetId: string): RouteTable | undefined {
+  return explicitTableOf(view, subnetId)?.table ?? view.routeTables.find((t) => t.Associations?.some((a) => a.Main));
+}
+
+/** The cluster's node subnets with their AZ and route table. */
+function nodeSubnetsOf(view: VpcView, cluster: ClusterSummary): NodeSubnet[] {
+  return [...cluster.subnetIds].sort().map((subnetId) => {
+    const subnet = view.subnets.find((s) => s.SubnetId === subnetId);
+    const table = routeTableOf(view, subnetId);
+    if (!subnet?.AvailabilityZone || !subnet.CidrBlock || !table?.RouteTableId) {
+      throw new OnboardingError(
+        'NetworkConflict',
+        `subnet ${subnetId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId} or has no route table; check the cluster's subnets`,
+      );
+    }
+    return { subnetId, availabilityZone: subnet.AvailabilityZone, cidr: subnet.CidrBlock, routeTableId: table.RouteTableId };
+  });
+}
+
+/** The route table pods in an AZ should use: that of the AZ's node subnets, preferring a private one. */
+function routeTableForAz(view: VpcView, nodeSubnets: NodeSubnet[], az: string): string {
+  const candidates = nodeSubnets.filter((s) => s.availabilityZone === az).map((s) => s.routeTableId);
+  const privateTable = candidates.find((id) => {
+    const table = view.routeTables.find((t) => t.RouteTableId === id);
+    return table !== undefined && !isDefaultRouteToInternet(table);
+  });
+  return privateTable ?? candidates[0];
+}
+
+function associatedCidrs(vpc: Vpc): string[] {
+  return (vpc.CidrBlockAssociationSet ?? [])
+    .filter((a) => a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating')
+    .map((a) => a.CidrBlock ?? '');
+}
+
+/** Refuses a secondary CIDR that AWS would reject or that the VPC cannot take. No writes happen before this. */
+function validateNewCidr(view: VpcView, secondary: Ipv4Cidr, config: OnboardingConfig): void {
+  const vpcId = view.vpc.VpcId;
+  const text = formatCidr(secondary);
+  const existing = associatedCidrs(view.vpc);
+  for (const cidr of existing) {
+    const parsed = parseCidr(cidr);
+    if (parsed && overlaps(parsed, secondary)) {
+      throw new OnboardingError(
+        'NetworkConflict',
+        `secondary CIDR ${text} overlaps CIDR ${cidr} of VPC ${vpcId}; choose a free range in onboarding.secondaryCidr`,
+      );
+    }
+  }
+  for (const table of view.routeTables) {
+    for (const route of table.Routes ?? []) {
+      const destination = route.DestinationCidrBlock ? parseCidr(route.DestinationCidrBlock) : undefined;
+      if (route.GatewayId === 'local' || !destination) continue;
+      if (contains(secondary, destination)) {
+        throw new OnboardingError(
+          'NetworkConflict',
+          `secondary CIDR ${text} is equal to or larger than route ${route.DestinationCidrBlock} in route table ` +
+            `${table.RouteTableId} of VPC ${vpcId}, which AWS rejects; remove that route or choose another onboarding.secondaryCidr`,
+        );
+      }
+    }
+  }
+  if (existing.length >= config.maxVpcCidrBlocks) {
+    throw new OnboardingError(
+      'NetworkConflict',
+      `VPC ${vpcId} already has ${existing.length} IPv4 CIDR blocks, its quota (onboarding.maxVpcCidrBlocks = ${config.maxVpcCidrBlocks}); ` +
+        `request a higher "IPv4 CIDR blocks per VPC" quota and raise onboarding.maxVpcCidrBlocks, or remove an unused CIDR block`,
+    );
+  }
+}
+
+function planPodSubnets(view: VpcView, secondary: Ipv4Cidr, azs: string[], nodeSubnets: NodeSubnet[], config: OnboardingConfig): PlannedSubnet[] {
+  const inRange = view.subnets.filter((s) => {
+    const cidr = s.CidrBlock ? parseCidr(s.CidrBlock) : undefined;
+    return cidr !== undefined && contains(secondary, cidr);
+  });
+  const prefix = podSubnetPrefix(secondary, azs.length, config.podSubnetPrefixLength);
+  const blocks = splitCidr(secondary, prefix, 2 ** (prefix - secondary.prefix));
+  const taken = view.subnets.map((s) => parseCidr(s.CidrBlock ?? '')).filter((c): c is Ipv4Cidr => c !== undefined);
+
+  return azs.map((az) => {
+    const routeTableId = routeTableForAz(view, nodeSubnets, az);
+    // Reuse a pod subnet already in this AZ (ours first): other clusters in the VPC share them.
+    const existing = inRange
+      .filter((s) => s.AvailabilityZone === az)
+      .sort((a, b) => Number(tagValue(b.Tags, TAG_MANAGED) === 'true') - Number(tagValue(a.Tags, TAG_MANAGED) === 'true'))[0];
+    if (existing?.SubnetId && existing.CidrBlock) {
+      const explicit = explicitTableOf(view, existing.SubnetId);
+      const associate = !explicit ? 'new' : explicit.table.RouteTableId === routeTableId ? 'none' : 'replace';
+      return {
+        availabilityZone: az,
+        subnetId: existing.SubnetId,
+        cidr: existing.CidrBlock,
+        routeTableId,
+        ...(explicit ? { associationId: explicit.associationId } : {}),
+        create: false,
+        associate,
+      };
+    }
+    const free = blocks.find((block) => !taken.some((t) => overlaps(t, block)));
+    if (!free) {
+      throw new OnboardingError(
+        'NetworkConflict',
+        `no free /${prefix} block is left in ${formatCidr(secondary)} of VPC ${view.vpc.VpcId} for a pod subnet in ${az}; ` +
+          `free a subnet in that range or set onboarding.podSubnetPrefixLength to a longer prefix`,
+      );
+    }
+    taken.push(free);
+    return { availabilityZone: az, cidr: formatCidr(free), routeTableId, create: true, associate: 'new' };
+  });
+}
+
+const ruleKey = (r: Rule) =>
+  r.protocol === '-1' ? `all:${r.sourceGroupId ?? r.cidr}` : `${r.protocol}:${r.fromPort}-${r.toPort}:${r.sourceGroupId ?? r.cidr}`;
+
+/** The rules a security group holds, one entry per source. */
+export function rulesOf(permissions: IpPermission[] | undefined): Rule[] {
+  return (permissions ?? []).flatMap((p) => {
+    const base = { protocol: p.IpProtocol ?? '-1', ...(p.IpProtocol === '-1' ? {} : { fromPort: p.FromPort, toPort: p.ToPort }) };
+    return [
+      ...(p.UserIdGroupPairs ?? []).map((pair) => ({ ...base, sourceGroupId: pair.GroupId })),
+      ...(p.IpRanges ?? []).map((range) => ({ ...base, cidr: range.CidrIp })),
+    ];
+  });
+}
+
+const missingRules = (desired: Rule[], actual: Rule[]) => desired.filter((d) => !actual.some((a) => ruleKey(a) === ruleKey(d)));
+
+function toPermission(rule: Rule): IpPermission {
+  return {
+    IpProtocol: rule.protocol,
+    ...(rule.protocol === '-1' ? {} : { FromPort: rule.fromPort, ToPort: rule.toPort }),
+    ...(rule.sourceGroupId ? { UserIdGroupPairs: [{ GroupId: rule.sourceGroupId }] } : {}),
+    ...(rule.cidr ? { IpRanges: [{ CidrIp: rule.cidr }] } : {}),
+  };
+}
+
+const podGroupName = (cluster: string) => `eks-aviatrix-pods-${cluster}`;
+const PLACEHOLDER_POD_SG = '(new pod security group)';
+
+export function podIngressRules(cluster: ClusterSummary, podGroupId: string): Rule[] {
+  return [
+    { protocol: '-1', sourceGroupId: cluster.clusterSecurityGroupId }, // nodes to pods
+    { protocol: '-1', sourceGroupId: podGroupId }, // pod to pod
+    // Admission webhooks: the API server reaches pods from the control plane's security groups.
+    ...[...new Set([cluster.clusterSecurityGroupId, ...cluster.controlPlaneSecurityGroupIds])].map((groupId) => ({
+      protocol: 'tcp',
+      fromPort: WEBHOOK_PORT,
+      toPort: WEBHOOK_PORT,
+      sourceGroupId: groupId,
+    })),
+  ];
+}
+
+export function planNetwork(view: VpcView, cluster: ClusterSummary, config: OnboardingConfig): NetworkPlan {
+  const secondary = parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr');
+  const podCidr = formatCidr(secondary);
+  // Ours is a secondary association: a VPC whose primary CIDR is the pod CIDR is a conflict.
+  const association = (view.vpc.CidrBlockAssociationSet ?? []).find(
+    (a) =>
+      a.CidrBlock === podCidr &&
+      podCidr !== view.vpc.CidrBlock &&
+      (a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating'),
+  );
+  if (!association) validateNewCidr(view, secondary, config);
+
+  const nodeSubnets = nodeSubnetsOf(view, cluster);
+  const azs = [...new Set(nodeSubnets.map((s) => s.availabilityZone))].sort();
+  const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config);
+
+  const podGroup = view.securityGroups.find(
+    (g) => tagValue(g.Tags, TAG_CLUSTER) === cluster.name && tagValue(g.Tags, TAG_PURPOSE) === 'pod-security-group',
+  );
+  const podGroupId = podGroup?.GroupId ?? PLACEHOLDER_POD_SG;
+  const clusterGroup = view.securityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId);
+  if (!clusterGroup) {
+    throw new OnboardingError(
+      'NetworkConflict',
+      `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}`,
+    );
+  }
+  const podIngress = missingRules(podIngressRules(cluster, podGroupId), rulesOf(podGroup?.IpPermissions));
+  const clusterIngress = missingRules([{ protocol: '-1', sourceGroupId: podGroupId }], rulesOf(clusterGroup.IpPermissions));
+
+  const changes: Change[] = [];
+  if (!association) changes.push({ resource: view.vpc.VpcId ?? '', action: 'associate', detail: `secondary CIDR ${podCidr}` });
+  for (const s of subnets) {
+    if (s.create) changes.push({ resource: `pod subnet ${s.availabilityZone}`, action: 'create', detail: `${s.cidr} in ${s.availabilityZone}` });
+    if (s.associate !== 'none') {
+      changes.push({
+        resource: s.subnetId ?? `pod subnet ${s.availabilityZone}`,
+        action: 'associate',
+        detail: `route table ${s.routeTableId}${s.associate === 'replace' ? ' (replacing a different one)' : ''}`,
+      });
+    }
+  }
+  if (!podGroup) changes.push({ resource: podGroupName(cluster.name), action: 'create', detail: `pod security group in ${cluster.vpcId}` });
+  for (const rule of podIngress) changes.push({ resource: podGroup?.GroupId ?? podGroupName(cluster.name), action: 'update', detail: `allow ingress ${describeRule(rule)}` });
+  for (const rule of clusterIngress) changes.push({ resource: cluster.clusterSecurityGroupId, action: 'update', detail: `allow ingress ${describeRule(rule)}` });
+
+  return {
+    result: {
+      vpcId: cluster.vpcId,
+      podCidr,
+      podSubnets: subnets.map(({ availabilityZone, subnetId, cidr, routeTableId }) => ({
+        availabilityZone,
+        ...(subnetId ? { subnetId } : {}),
+        cidr,
+        routeTableId,
+      })),
+      nodeSubnets,
+      ...(podGroup?.GroupId ? { podSecurityGroupId: podGroup.GroupId } : {}),
+    },
+    changes,
+    associateCidr: !association,
+    subnets,
+    createSecurityGroup: !podGroup,
+    podIngress,
+    clusterIngress,
+    cidrSettling: association?.CidrBlockState?.State === 'associating',
+  };
+}
+
+function describeRule(rule: Rule): string {
+  const what = rule.protocol === '-1' ? 'all traffic' : `${rule.protocol} ${rule.fromPort}`;
+  return `${what} from ${rule.sourceGroupId ?? rule.cidr}`;
+}
+
+function managedTags(purpose: string, name: string, cluster?: string): Tag[] {
+  return [
+    { Key: 'Name', Value: name },
+    { Key: TAG_MANAGED, Value: 'true' },
+    { Key: TAG_PURPOSE, Value: purpose },
+    ...(cluster ? [{ Key: TAG_CLUSTER, Value: cluster }] : []),
+  ];
+}
+
+/** Applies the plan; answers 'settling' when subnets must wait for the new CIDR association. */
+async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'applied' | 'settling'> {
+  const client = ec2();
+  if (plan.associateCidr) {
+    const { CidrBlockAssociation } = await client.send(
+      new AssociateVpcCidrBlockCommand({ VpcId: cluster.vpcId, CidrBlock: plan.result.podCidr }),
+    );
+    if (CidrBlockAssociation?.CidrBlockState?.State === 'associating') return 'settling';
+  }
+  for (const subnet of plan.subnets) {
+    let subnetId = subnet.subnetId;
+    if (subnet.create) {
+      const created = await client.send(
+        new CreateSubnetCommand({
+          VpcId: cluster.vpcId,
+          CidrBlock: subnet.cidr,
+          AvailabilityZone: subnet.availabilityZone,
+          TagSpecifications: [{ ResourceType: 'subnet', Tags: managedTags('pod-subnet', `pods-${subnet.availabilityZone}`) }],
+        }),
+      );
+      subnetId = created.Subnet?.SubnetId;
+    }
+    if (subnet.associate === 'replace' && subnet.associationId) {
+      await client.send(new ReplaceRouteTableAssociationCommand({ AssociationId: subnet.associationId, RouteTableId: subnet.routeTableId }));
+    } else if (subnet.associate === 'new') {
+      await client.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: subnet.routeTableId }));
+    }
+  }
+  let podGroupId = plan.result.podSecurityGroupId;
+  if (plan.createSecurityGroup) {
+    const created = await client.send(
+      new CreateSecurityGroupCommand({
+        GroupName: podGroupName(cluster.name),
+        Description: `Pods of EKS cluster ${cluster.name} (custom networking)`,
+        VpcId: cluster.vpcId,
+        TagSpecifications: [
+          { ResourceType: 'security-group', Tags: managedTags('pod-security-group', podGroupName(cluster.name), cluster.name) },
+        ],
+      }),
+    );
+    podGroupId = created.GroupId;
+  }
+  const resolve = (rule: Rule): Rule =>
+    rule.sourceGroupId === PLACEHOLDER_POD_SG ? { ...rule, sourceGroupId: podGroupId } : rule;
+  if (plan.podIngress.length > 0) {
+    await client.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podIngress.map(resolve).map(toPermission) }));
+  }
+  if (plan.clusterIngress.length > 0) {
+    await client.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: cluster.clusterSecurityGroupId,
+        IpPermissions: plan.clusterIngress.map(resolve).map(toPermission),
+      }),
+    );
+  }
+  return 'applied';
+}
+
+/** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
+export async function reconcileNetwork(
+  cluster: ClusterSummary,
+  config: OnboardingConfig,
+  dryRun: boolean,
+): Promise<PodNetworkResult & { phase: 'pending' | 'done' }> {
+  const plan = planNetwork(await observe(cluster.vpcId), cluster, config);
+  if (dryRun || plan.changes.length === 0) {
+    return { phase: 'done', dryRun, changes: plan.changes, ...plan.result };
+  }
+  if (plan.cidrSettling) {
+    return { phase: 'pending', dryRun, changes: [], ...plan.result };
+  }
+  if ((await apply(plan, cluster)) === 'settling') {
+    return { phase: 'pending', dryRun, changes: plan.changes.slice(0, 1), ...plan.result };
+  }
+  const after = planNetwork(await observe(cluster.vpcId), cluster, config);
+  if (after.cidrSettling) return { phase: 'pending', dryRun, changes: plan.changes, ...after.result };
+  if (after.changes.length > 0) {
+    throw new OnboardingError(
+      'NetworkConflict',
+      `VPC ${cluster.vpcId} still differs after applying the pod network: ${after.changes.map((c) => `${c.resource} ${c.detail}`).join('; ')}; ` +
+        'check the EC2 console for a concurrent change and run the workflow again',
+    );
+  }
+  return { phase: 'done', dryRun, changes: plan.changes, ...after.result };
+}

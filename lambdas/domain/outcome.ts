@@ -1,0 +1,103 @@
+// Step 11: record where the cluster stands, on the cluster itself (tags, written only when they
+// change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { TagResourceCommand } from '@aws-sdk/client-eks';
+import { dynamo, eks } from '../shared/aws';
+import { Change, ClusterSummary, StepResult, WorkflowState } from '../shared/workflow';
+
+export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'SKIPPED' | 'PLANNED';
+export const TAG_STATUS = 'eks-aviatrix:status';
+export const TAG_POD_CIDR = 'eks-aviatrix:pod-cidr';
+/** Where each step leaves its result in the workflow state, in workflow order. */
+const STEP_RESULTS: Record<string, (state: WorkflowState) => unknown> = {
+  network: (state) => state.network,
+  cni: (state) => state.cni,
+  'controller-onboarding': (state) => (state.controller as { onboarding?: unknown } | undefined)?.onboarding,
+  'gateway-snat': (state) => (state.controller as { snat?: unknown } | undefined)?.snat,
+};
+
+export interface Outcome {
+  clusterName: string;
+  status: OutcomeStatus;
+  stepsDone: string[];
+  changes: Change[];
+  error?: string;
+  finishedAt: string;
+}
+
+/** The message of a caught error: Lambda reports it as JSON in Cause, the local runner as text. */
+export function errorMessage(error: { Error?: string; Cause?: unknown } | undefined): string | undefined {
+  if (!error) return undefined;
+  const cause = typeof error.Cause === 'string' ? error.Cause : JSON.stringify(error.Cause ?? '');
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    if (parsed.errorMessage) return `${error.Error}: ${parsed.errorMessage}`;
+  } catch {
+    // plain text cause
+  }
+  return `${error.Error}: ${cause}`;
+}
+
+export function summarizeOutcome(state: WorkflowState, failed: boolean): Outcome {
+  const input = state.input ?? state.resolve?.input;
+  const results = Object.entries(STEP_RESULTS).map(([step, read]) => [step, read(state) as (StepResult & { phase?: string }) | undefined] as const);
+  const done = results.filter(([, result]) => result !== undefined && result.phase !== 'pending').map(([step]) => step);
+  const changes = results.flatMap(([, result]) => result?.changes ?? []);
+  const error = errorMessage(state.error as { Error?: string; Cause?: unknown } | undefined);
+  const status: OutcomeStatus = failed ? 'FAILED' : state.resolve?.phase === 'skipped' ? 'SKIPPED' : input?.dryRun ? 'PLANNED' : 'ONBOARDED';
+  return {
+    clusterName: input?.clusterName ?? 'unknown',
+    status,
+    stepsDone: done,
+    changes,
+    ...(error ? { error } : {}),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+async function tagCluster(cluster: ClusterSummary, tags: Record<string, string>): Promise<boolean> {
+  const differs = Object.entries(tags).some(([key, value]) => cluster.tags[key] !== value);
+  if (differs) await eks().send(new TagResourceCommand({ resourceArn: cluster.arn, tags }));
+  return differs;
+}
+
+export async function recordOutcome(
+  state: WorkflowState,
+  failed: boolean,
+  statusTableName: string | undefined,
+  executionId: string,
+): Promise<Outcome & { tagged: boolean }> {
+  const outcome = summarizeOutcome(state, failed);
+  const input = state.input ?? state.resolve?.input;
+  const cluster = state.resolve?.cluster;
+  let tagged = false;
+  // The cluster is tagged when it is onboarded, or when a failed run had already changed something
+  // (so half-done work shows on the cluster). Refused, skipped and dry runs leave it untouched.
+  const tagWorthy = outcome.status === 'ONBOARDED' || (outcome.status === 'FAILED' && outcome.changes.length > 0);
+  if (cluster && input && !input.dryRun && tagWorthy) {
+    const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
+    tagged = await tagCluster(cluster, { [TAG_STATUS]: outcome.status, ...(podCidr ? { [TAG_POD_CIDR]: podCidr } : {}) });
+  }
+  // Input that never named a cluster has nothing to record against.
+  if (statusTableName && input && !input.dryRun) {
+    await dynamo().send(
+      new PutItemCommand({
+        TableName: statusTableName,
+        Item: {
+          clusterName: { S: outcome.clusterName },
+          status: { S: outcome.status },
+          executionId: { S: executionId },
+          trigger: { S: input.trigger },
+          ...(input.eventId ? { eventId: { S: input.eventId } } : {}),
+          stepsDone: { S: outcome.stepsDone.join(',') },
+          changeCount: { N: String(outcome.changes.length) },
+          changes: { S: JSON.stringify(outcome.changes) },
+          ...(outcome.error ? { error: { S: outcome.error } } : {}),
+          ...(cluster ? { clusterArn: { S: cluster.arn }, vpcId: { S: cluster.vpcId } } : {}),
+          finishedAt: { S: outcome.finishedAt },
+        },
+      }),
+    );
+  }
+  return { ...outcome, tagged };
+}

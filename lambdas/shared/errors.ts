@@ -1,0 +1,32 @@
+// Errors that end a workflow. Step Functions sees `name` as the error type and `message` as the
+// cause, so every message names the resource and the fix. Transient errors are retried by the ASL.
+
+export type OnboardingErrorName =
+  | 'InvalidInput' // the event or manual input cannot be served
+  | 'ClusterNotFound'
+  | 'ClusterRefused' // a cluster this design cannot serve (Auto Mode, IPv6, CONFIG_MAP, no VPC CNI)
+  | 'NetworkConflict' // CIDR overlap, association limit, route conflicts
+  | 'WaitTimedOut' // a bounded wait ran out
+  | 'ControllerError' // the Aviatrix controller refused or failed
+  | 'GatewayConflict' // gateway state we must not change (single-IP SNAT, missing gateway)
+  | 'GatewayNotFound' // no Aviatrix gateway serves the VPC, or a named gateway does not exist
+  | 'ConfigError';
+
+export class OnboardingError extends Error {
+  constructor(
+    readonly name: OnboardingErrorName,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Retryable by the ASL's Retry on "TransientError" (throttling, conflicts that clear, 5xx). */
+export class TransientError extends Error {
+  readonly name = 'TransientError';
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,38 @@
+// An EKS bearer token: a presigned STS GetCallerIdentity URL bound to the cluster name through the
+// signed x-k8s-aws-id header, as `aws eks get-token` makes it. The API server calls STS with it.
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { STSClient } from '@aws-sdk/client-sts';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+const TOKEN_PREFIX = 'k8s-aws-v1.';
+const TOKEN_LIFETIME_SECONDS = 60;
+
+let sts: STSClient | undefined;
+
+/** The STS endpoint the SDK would use: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else the regional one. */
+function stsEndpoint(region: string): URL {
+  const configured = process.env.AWS_ENDPOINT_URL_STS ?? process.env.AWS_ENDPOINT_URL;
+  return new URL(configured ?? `https://sts.${region}.amazonaws.com`);
+}
+
+export async function eksBearerToken(clusterName: string): Promise<string> {
+  sts ??= new STSClient({});
+  const region = await sts.config.region();
+  const credentials = await sts.config.credentials();
+  const endpoint = stsEndpoint(region);
+  const signer = new SignatureV4({ service: 'sts', region, credentials, sha256: Sha256 });
+  const request = new HttpRequest({
+    method: 'GET',
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    port: endpoint.port ? Number(endpoint.port) : undefined,
+    path: endpoint.pathname.replace(/\/?$/, '/'),
+    query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+    headers: { host: endpoint.host, 'x-k8s-aws-id': clusterName },
+  });
+  const signed = await signer.presign(request, { expiresIn: TOKEN_LIFETIME_SECONDS });
+  const query = new URLSearchParams(signed.query as Record<string, string>).toString();
+  const url = `${endpoint.protocol}//${endpoint.host}${signed.path}?${query}`;
+  return TOKEN_PREFIX + Buffer.from(url).toString('base64url');
+}

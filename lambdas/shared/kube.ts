@@ -1,0 +1,104 @@
+// A small Kubernetes API client: the few calls the reconcilers make, over HTTPS verified against
+// the cluster CA from DescribeCluster, authenticated with an EKS bearer token.
+import https from 'node:https';
+import { eksBearerToken } from './kube-token';
+
+export const FIELD_MANAGER = 'eks-aviatrix-onboarding';
+
+export class KubeApiError extends Error {
+  readonly name = 'KubeApiError';
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`Kubernetes API ${method} ${path} answered ${status}: ${reason}`);
+  }
+}
+
+interface KubeResponse {
+  status: number;
+  body: unknown;
+}
+
+export class KubeClient {
+  private token?: { value: string; expiresAt: number };
+
+  constructor(
+    private readonly clusterName: string,
+    private readonly endpoint: string,
+    private readonly caBase64: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  /** The object at `path`, or undefined when the API answers 404. */
+  async get<T>(path: string): Promise<T | undefined> {
+    const response = await this.request('GET', path);
+    if (response.status === 404) return undefined;
+    return this.expectOk<T>(response, 'GET', path);
+  }
+
+  /** Server-side apply: the object is created or its fields owned by us are set to `body`. */
+  async apply<T>(path: string, body: object): Promise<T> {
+    const query = `?fieldManager=${FIELD_MANAGER}&force=true`;
+    const response = await this.request('PATCH', path + query, body, 'application/apply-patch+yaml');
+    return this.expectOk<T>(response, 'PATCH', path);
+  }
+
+  async strategicMerge<T>(path: string, body: object): Promise<T> {
+    const response = await this.request('PATCH', path, body, 'application/strategic-merge-patch+json');
+    return this.expectOk<T>(response, 'PATCH', path);
+  }
+
+  private expectOk<T>(response: KubeResponse, method: string, path: string): T {
+    if (response.status >= 200 && response.status < 300) return response.body as T;
+    const message = (response.body as { message?: string } | undefined)?.message ?? 'no message';
+    throw new KubeApiError(response.status, method, path, message);
+  }
+
+  private async bearer(): Promise<string> {
+    // Tokens live 60 s on the server side (presign expiry plus EKS's own allowance); renew early.
+    if (!this.token || this.token.expiresAt < Date.now()) {
+      this.token = { value: await eksBearerToken(this.clusterName), expiresAt: Date.now() + 45_000 };
+    }
+    return this.token.value;
+  }
+
+  private async request(method: string, path: string, body?: object, contentType?: string): Promise<KubeResponse> {
+    const url = new URL(this.endpoint.replace(/\/$/, '') + path);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${await this.bearer()}`,
+      accept: 'application/json',
+    };
+    if (payload !== undefined) {
+      headers['content-type'] = contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    return new Promise<KubeResponse>((resolve, reject) => {
+      const req = https.request(
+        url,
+        { method, headers, ca: Buffer.from(this.caBase64, 'base64').toString('utf8'), timeout: this.timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              // keep the raw text for the error message
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`Kubernetes API ${method} ${url.pathname} timed out after ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+}

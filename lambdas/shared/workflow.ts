@@ -1,0 +1,96 @@
+// The shapes that flow through the Step Functions workflows. Each step group's Lambda receives the
+// whole state and returns only its own part, which the ASL stores under that step's ResultPath.
+
+/** One input shape for EventBridge events, the console and the CLI. `clusterName` alone is valid. */
+export interface WorkflowInput {
+  clusterName: string;
+  nodegroupName?: string;
+  dryRun: boolean;
+  trigger: string;
+  eventId?: string;
+}
+
+export interface ClusterSummary {
+  name: string;
+  arn: string;
+  status: string;
+  region: string;
+  accountId: string;
+  version?: string;
+  vpcId: string;
+  /** The EKS-created cluster security group (attached to the control plane and managed nodes). */
+  clusterSecurityGroupId: string;
+  /** Additional security groups given at creation; the control plane's ENIs carry them. */
+  controlPlaneSecurityGroupIds: string[];
+  /** The subnets given at cluster creation: the node subnets of the cluster workflow. */
+  subnetIds: string[];
+  endpoint?: string;
+  tags: Record<string, string>;
+}
+
+/** One planned or applied change, phrased for a person. */
+export interface Change {
+  resource: string;
+  action: 'create' | 'update' | 'delete' | 'associate' | 'tag';
+  detail: string;
+}
+
+export interface StepResult {
+  dryRun: boolean;
+  changes: Change[];
+}
+
+export interface PodSubnet {
+  availabilityZone: string;
+  /** Absent only in a dry-run plan for a subnet that does not exist yet. */
+  subnetId?: string;
+  cidr: string;
+  routeTableId: string;
+}
+
+export interface NodeSubnet {
+  subnetId: string;
+  availabilityZone: string;
+  cidr: string;
+  routeTableId: string;
+}
+
+export interface PodNetworkResult extends StepResult {
+  vpcId: string;
+  podCidr: string;
+  podSubnets: PodSubnet[];
+  nodeSubnets: NodeSubnet[];
+  /** Absent only in a dry-run plan for a security group that does not exist yet. */
+  podSecurityGroupId?: string;
+}
+
+/** The resolve step's answer: `pending` while the cluster is not ACTIVE yet. */
+export interface ResolveResult {
+  phase: 'pending' | 'ready' | 'skipped';
+  reason?: string;
+  /** The normalized input; the workflow lifts it to `input` once the cluster is ready. */
+  input?: WorkflowInput;
+  cluster?: ClusterSummary;
+}
+
+/** A reconciler that has to wait for AWS answers `pending`; the ASL waits and calls it again. */
+export interface CniResult extends StepResult {
+  phase: 'pending' | 'done';
+  reason?: string;
+  mode: 'addon' | 'self-managed';
+  /** The vpc-cni update this step started and is waiting for. */
+  updateId?: string;
+  /** When this step began waiting, for its bounded wait. */
+  waitingSince?: string;
+  eniConfigs: { name: string; subnetId?: string; securityGroups: string[] }[];
+}
+
+export interface WorkflowState {
+  /** Absent only before the cluster is ready (then see resolve.input). */
+  input: WorkflowInput;
+  startedAt: string;
+  resolve?: ResolveResult;
+  network?: PodNetworkResult;
+  cni?: CniResult;
+  [step: string]: unknown;
+}

@@ -1,0 +1,22 @@
+// The reconciler's access entry, the ENIConfigs and the VPC CNI custom-networking settings.
+import { reconcileCni } from '../domain/cni';
+import { requireSetting, runtime } from '../shared/runtime';
+import { runStep } from '../shared/step';
+import { readyCluster, stepResult } from '../shared/state';
+import { PodNetworkResult, WorkflowState } from '../shared/workflow';
+
+export const handler = async (state: WorkflowState) => {
+  const cluster = readyCluster(state);
+  return runStep('vpc-cni', cluster.name, () =>
+    reconcileCni(
+      {
+        cluster,
+        network: stepResult<PodNetworkResult>(state, 'network'),
+        dryRun: state.input.dryRun,
+        reconcilerRoleArn: requireSetting(runtime().reconcilerRoleArn, 'RECONCILER_ROLE_ARN'),
+        ...(state.cni ? { previous: state.cni } : {}),
+      },
+      runtime().config,
+    ),
+  );
+};

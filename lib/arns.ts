@@ -1,0 +1,38 @@
+// ARN patterns used by the IAM policies. Built from CloudFormation pseudo parameters (never from
+// the synth-time env) so the rendered policy, and therefore every cdk-nag `appliesTo` string, is
+// the same whether or not CDK_DEFAULT_ACCOUNT/REGION are set.
+import { Aws } from 'aws-cdk-lib';
+
+const eks = (resource: string): string => `arn:${Aws.PARTITION}:eks:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
+
+/** Every EKS cluster in this account and region (clusters are created by others, not by this stack). */
+export const eksClusterArnPattern = (): string => eks('cluster/*');
+
+/** The `vpc-cni` add-on of any cluster: `addon/<cluster>/vpc-cni/<uuid>`. */
+export const vpcCniAddonArnPattern = (): string => eks('addon/*/vpc-cni/*');
+
+/** Access entries of one IAM role on any cluster: `access-entry/<cluster>/role/<account>/<role name>/<uuid>`. */
+export const roleAccessEntryArnPattern = (roleAccount: string, roleName: string): string =>
+  eks(`access-entry/*/role/${roleAccount}/${roleName}/*`);
+
+/** `cluster-access-policy` ARNs live in the `aws` account with no region. */
+export const eksAccessPolicyArn = (policyName: string): string =>
+  `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/${policyName}`;
+
+export const ec2Arn = (resource: string): string => `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
+
+/**
+ * The Secrets Manager secret named in config. A name becomes an ARN pattern with the six random
+ * characters Secrets Manager appends (`-??????`); a full ARN is used as given.
+ */
+export function secretArnPattern(nameOrArn: string): string {
+  if (nameOrArn.startsWith('arn:')) return nameOrArn;
+  return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${nameOrArn}-??????`;
+}
+
+/** Splits `arn:aws:iam::123456789012:role/path/name` into its account and role name (last path segment). */
+export function parseRoleArn(roleArn: string): { account: string; roleName: string } {
+  const match = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  if (!match) throw new Error(`not an IAM role ARN: ${roleArn}`);
+  return { account: match[1], roleName: match[2] };
+}

@@ -1,0 +1,229 @@
+// One typed, validated configuration, read by the CDK app from cdk.json context (key "onboarding")
+// and handed to every Lambda as the ONBOARDING_CONFIG environment variable, where the same
+// validator reads it again. An invalid value fails `cdk synth` with a message naming the key.
+import { parseCidr } from '../lambdas/shared/cidr';
+
+export type OptInRule = { mode: 'all' } | { mode: 'tag'; tagKey: string; tagValue: string };
+
+export interface KubernetesSmartGroupSpec {
+  /** SmartGroup name suffix; the full name is "<cluster>-<name>". */
+  name: string;
+  namespace?: string;
+  /** Workload labels that must all match. */
+  labels?: Record<string, string>;
+}
+
+export interface AviatrixConfig {
+  controllerUrl: string;
+  /** Secrets Manager secret (name or ARN) holding {"username": "...", "password": "..."}. */
+  credentialsSecretName: string;
+  /** PEM CA bundle for a controller with a self-signed or private certificate. */
+  caBundlePem?: string;
+  /** Verify the controller's TLS certificate. Switching it off needs this explicit setting. */
+  verifyTls: boolean;
+  /** Transit gateway whose advertised routes exclude the pod CIDR; discovered from the spoke when absent. */
+  transitGatewayName?: string;
+  /** Spoke gateway serving the cluster's VPC; discovered by VPC id when absent. */
+  spokeGatewayName?: string;
+  /** The Aviatrix controller's IAM role, granted AmazonEKSViewPolicy through an access entry. */
+  controllerRoleArn: string;
+  /** Switch a gateway from single-IP SNAT to custom SNAT instead of stopping. */
+  allowDisableSingleIpSnat: boolean;
+  kubernetesSmartGroups: KubernetesSmartGroupSpec[];
+}
+
+export interface OnboardingConfig {
+  /** Non-routable secondary CIDR for pods (RFC 6598 by default). */
+  secondaryCidr: string;
+  /** Pod subnet prefix length; by default derived from the AZ count (2 AZs: +1, 3-4 AZs: +2). */
+  podSubnetPrefixLength?: number;
+  /** The VPC's quota of IPv4 CIDR blocks ("IPv4 CIDR blocks per VPC", 5 unless raised). */
+  maxVpcCidrBlocks: number;
+  /** How long to wait for a cluster to become ACTIVE. */
+  clusterActiveTimeoutSeconds: number;
+  /** How long to wait for a vpc-cni add-on update to finish. */
+  addonUpdateTimeoutSeconds: number;
+  optIn: OptInRule;
+  /** EventBridge schedule expression for drift repair. */
+  driftSchedule: string;
+  /** Replace nodes that launched before their AZ's ENIConfig existed. */
+  allowNodeReplacement: boolean;
+  aviatrix: AviatrixConfig;
+}
+
+export const DEFAULTS = {
+  secondaryCidr: '100.64.0.0/16',
+  clusterActiveTimeoutSeconds: 45 * 60,
+  addonUpdateTimeoutSeconds: 20 * 60,
+  driftSchedule: 'rate(6 hours)',
+  maxVpcCidrBlocks: 5,
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid onboarding config:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Raw = Record<string, unknown>;
+
+/** Validates raw config (cdk.json context or ONBOARDING_CONFIG) and fills defaults. */
+export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConfig {
+  const problems: string[] = [];
+  const root = asObject(raw, prefix, problems);
+  const key = (k: string) => `${prefix}.${k}`;
+
+  const secondaryCidr = optionalString(root, 'secondaryCidr', key, problems) ?? DEFAULTS.secondaryCidr;
+  const parsedCidr = parseCidr(secondaryCidr);
+  if (!parsedCidr) {
+    problems.push(`${key('secondaryCidr')} must be an IPv4 network in CIDR form, got "${secondaryCidr}"`);
+  } else if (parsedCidr.prefix < 16 || parsedCidr.prefix > 28) {
+    problems.push(`${key('secondaryCidr')} must be between /16 and /28 (an AWS VPC CIDR block), got "${secondaryCidr}"`);
+  }
+
+  const podSubnetPrefixLength = optionalInteger(root, 'podSubnetPrefixLength', key, problems, 16, 28);
+  if (parsedCidr && podSubnetPrefixLength !== undefined && podSubnetPrefixLength <= parsedCidr.prefix) {
+    problems.push(`${key('podSubnetPrefixLength')} must be longer than the secondary CIDR's /${parsedCidr.prefix}`);
+  }
+
+  const maxVpcCidrBlocks = optionalInteger(root, 'maxVpcCidrBlocks', key, problems, 1, 50) ?? DEFAULTS.maxVpcCidrBlocks;
+  const clusterActiveTimeoutSeconds =
+    optionalInteger(root, 'clusterActiveTimeoutSeconds', key, problems, 1, 4 * 3600) ?? DEFAULTS.clusterActiveTimeoutSeconds;
+  const addonUpdateTimeoutSeconds =
+    optionalInteger(root, 'addonUpdateTimeoutSeconds', key, problems, 1, 3600) ?? DEFAULTS.addonUpdateTimeoutSeconds;
+
+  const driftSchedule = optionalString(root, 'driftSchedule', key, problems) ?? DEFAULTS.driftSchedule;
+  if (!/^(rate|cron)\(.+\)$/.test(driftSchedule)) {
+    problems.push(`${key('driftSchedule')} must be an EventBridge schedule such as "rate(6 hours)", got "${driftSchedule}"`);
+  }
+
+  const allowNodeReplacement = optionalBoolean(root, 'allowNodeReplacement', key, problems) ?? false;
+  const optIn = parseOptIn(root.optIn, key('optIn'), problems);
+  const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    secondaryCidr,
+    ...(podSubnetPrefixLength !== undefined ? { podSubnetPrefixLength } : {}),
+    maxVpcCidrBlocks,
+    clusterActiveTimeoutSeconds,
+    addonUpdateTimeoutSeconds,
+    optIn,
+    driftSchedule,
+    allowNodeReplacement,
+    aviatrix,
+  };
+}
+
+function parseOptIn(raw: unknown, prefix: string, problems: string[]): OptInRule {
+  if (raw === undefined) return { mode: 'all' };
+  const obj = asObject(raw, prefix, problems);
+  if (obj.mode === 'all') return { mode: 'all' };
+  if (obj.mode === 'tag') {
+    const key = (k: string) => `${prefix}.${k}`;
+    const tagKey = requiredString(obj, 'tagKey', key, problems);
+    const tagValue = requiredString(obj, 'tagValue', key, problems);
+    return { mode: 'tag', tagKey, tagValue };
+  }
+  problems.push(`${prefix}.mode must be "all" or "tag", got ${JSON.stringify(obj.mode)}`);
+  return { mode: 'all' };
+}
+
+function parseAviatrix(raw: unknown, prefix: string, problems: string[]): AviatrixConfig {
+  const obj = asObject(raw, prefix, problems);
+  const key = (k: string) => `${prefix}.${k}`;
+  const controllerUrl = requiredString(obj, 'controllerUrl', key, problems);
+  if (controllerUrl && !/^https:\/\/[^/\s]+/.test(controllerUrl)) {
+    problems.push(`${key('controllerUrl')} must be an https:// URL, got "${controllerUrl}"`);
+  }
+  const controllerRoleArn = requiredString(obj, 'controllerRoleArn', key, problems);
+  if (controllerRoleArn && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(controllerRoleArn)) {
+    problems.push(`${key('controllerRoleArn')} must be an IAM role ARN, got "${controllerRoleArn}"`);
+  }
+  const caBundlePem = optionalString(obj, 'caBundlePem', key, problems);
+  if (caBundlePem !== undefined && !caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push(`${key('caBundlePem')} must hold PEM certificates (-----BEGIN CERTIFICATE-----)`);
+  }
+  const smartGroups = obj.kubernetesSmartGroups ?? [];
+  const kubernetesSmartGroups: KubernetesSmartGroupSpec[] = [];
+  if (!Array.isArray(smartGroups)) {
+    problems.push(`${key('kubernetesSmartGroups')} must be a list`);
+  } else {
+    smartGroups.forEach((group, i) => {
+      const groupKey = (k: string) => `${key('kubernetesSmartGroups')}[${i}].${k}`;
+      const entry = asObject(group, `${key('kubernetesSmartGroups')}[${i}]`, problems);
+      const name = requiredString(entry, 'name', groupKey, problems);
+      if (name && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+        problems.push(`${groupKey('name')} must be a DNS-1123 label, got "${name}"`);
+      }
+      const namespace = optionalString(entry, 'namespace', groupKey, problems);
+      const labels = entry.labels;
+      if (labels !== undefined && !isStringMap(labels)) problems.push(`${groupKey('labels')} must map strings to strings`);
+      kubernetesSmartGroups.push({
+        name,
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(isStringMap(labels) ? { labels } : {}),
+      });
+    });
+  }
+  const transitGatewayName = optionalString(obj, 'transitGatewayName', key, problems);
+  const spokeGatewayName = optionalString(obj, 'spokeGatewayName', key, problems);
+  return {
+    controllerUrl,
+    credentialsSecretName: requiredString(obj, 'credentialsSecretName', key, problems),
+    ...(caBundlePem !== undefined ? { caBundlePem } : {}),
+    verifyTls: optionalBoolean(obj, 'verifyTls', key, problems) ?? true,
+    ...(transitGatewayName !== undefined ? { transitGatewayName } : {}),
+    ...(spokeGatewayName !== undefined ? { spokeGatewayName } : {}),
+    controllerRoleArn,
+    allowDisableSingleIpSnat: optionalBoolean(obj, 'allowDisableSingleIpSnat', key, problems) ?? false,
+    kubernetesSmartGroups,
+  };
+}
+
+function asObject(raw: unknown, path: string, problems: string[]): Raw {
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return raw as Raw;
+  problems.push(`${path} must be an object${raw === undefined ? ' (it is missing)' : ''}`);
+  return {};
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return (
+    value !== null && typeof value === 'object' && !Array.isArray(value) &&
+    Object.values(value as Raw).every((v) => typeof v === 'string')
+  );
+}
+
+function requiredString(obj: Raw, name: string, key: (k: string) => string, problems: string[]): string {
+  const value = obj[name];
+  if (typeof value === 'string' && value.trim() !== '') return value;
+  problems.push(`${key(name)} is required and must be a non-empty string`);
+  return '';
+}
+
+function optionalString(obj: Raw, name: string, key: (k: string) => string, problems: string[]): string | undefined {
+  const value = obj[name];
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && value.trim() !== '') return value;
+  problems.push(`${key(name)} must be a non-empty string`);
+  return undefined;
+}
+
+function optionalBoolean(obj: Raw, name: string, key: (k: string) => string, problems: string[]): boolean | undefined {
+  const value = obj[name];
+  if (value === undefined) return undefined;
+  if (typeof value === 'boolean') return value;
+  problems.push(`${key(name)} must be true or false, got ${JSON.stringify(value)}`);
+  return undefined;
+}
+
+function optionalInteger(
+  obj: Raw, name: string, key: (k: string) => string, problems: string[], min: number, max: number,
+): number | undefined {
+  const value = obj[name];
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  problems.push(`${key(name)} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return undefined;
+}

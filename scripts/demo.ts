@@ -1,0 +1,168 @@
+// `npm run demo`: the local world end to end. A VPC and a 2-AZ EKS cluster are created, the
+// CreateCluster CloudTrail event goes through the rule's pattern into the real workflow, and
+// the result is shown; then the same workflow runs again and must change nothing.
+import '../test/setup/polyfills';
+import {
+  DescribeRouteTablesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+} from '@aws-sdk/client-ec2';
+import { eksApiCallPattern } from '../lib/eks-api-trigger';
+import { rulesOf } from '../lambdas/domain/network';
+import { matchesPattern, renderPattern } from '../test/local-world/event-pattern';
+import { createCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../test/local-world/onboarding-world';
+import { runWorkflow, StateEvent } from '../test/local-world/workflow-runner';
+
+const CLUSTER = 'demo-prod-a';
+const WORKFLOW = 'cluster-onboarding.asl.json';
+
+const STEP_TITLES: Record<string, string> = {
+  ResolveCluster: 'Resolve the cluster (wait until ACTIVE, check it can be served)',
+  WaitForCluster: 'Cluster still CREATING: waiting',
+  PodNetwork: 'Secondary CIDR, pod subnets, route tables, security groups',
+  VpcCni: 'Access entry, ENIConfig per AZ, vpc-cni custom networking',
+  WaitForCni: 'vpc-cni add-on update in progress: waiting',
+  OnboardToController: 'Aviatrix: access entry, cluster onboarding, SmartGroups',
+  ConfigureGatewaySnat: 'Aviatrix: SNAT on spoke and HA gateway, transit exclusion',
+  RecordOutcome: 'Record the outcome (cluster tags, status table)',
+  RecordFailure: 'Record the failure',
+};
+
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+
+function cloudTrailEvent(clusterName: string) {
+  return {
+    version: '0',
+    id: 'c9d6b5a4-demo-0000-0000-000000000001',
+    'detail-type': 'AWS API Call via CloudTrail',
+    source: 'aws.eks',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [],
+    detail: {
+      eventVersion: '1.09',
+      eventSource: 'eks.amazonaws.com',
+      eventName: 'CreateCluster',
+      awsRegion: 'us-east-1',
+      eventID: 'b3f8c2d1-demo-4a1e-9c7b-000000000001',
+      requestParameters: { name: clusterName, version: '1.33' },
+    },
+  };
+}
+
+function progress(w: OnboardingWorld, started: number) {
+  let activated = false;
+  return (event: StateEvent) => {
+    const seconds = ((event.at - started) / 1000).toFixed(1).padStart(5);
+    const title = event.state ? STEP_TITLES[event.state] : undefined;
+    if (event.type === 'StateEntered' && title) console.log(`  ${seconds}s  ▶ ${title}`);
+    if (event.type === 'StateExited' && event.state && title && !event.state.startsWith('Wait')) {
+      const output = event.output as { [key: string]: { changes?: unknown[] } } | undefined;
+      const step = { PodNetwork: 'network', VpcCni: 'cni', RecordOutcome: 'outcome' }[event.state];
+      const changes = step ? output?.[step]?.changes : (output as { changes?: unknown[] } | undefined)?.changes;
+      if (Array.isArray(changes)) console.log(`  ${seconds}s    ✓ ${changes.length} change(s)`);
+    }
+    if (event.type === 'StateFailed' && event.error) console.log(`  ${seconds}s    ✗ ${event.error.name}: ${event.error.cause}`);
+    if (event.type === 'StateEntered' && event.state === 'WaitForCluster' && !activated) {
+      activated = true;
+      // The local EKS finishes creating the cluster while the workflow waits, as EKS would.
+      setTimeout(() => {
+        w.activateCluster(CLUSTER);
+        console.log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  (EKS: cluster ${CLUSTER} is now ACTIVE)`);
+      }, 300);
+    }
+  };
+}
+
+async function summary(w: OnboardingWorld, vpcId: string, spokeName: string): Promise<void> {
+  const ec2 = w.world.ec2Direct;
+  const filter = [{ Name: 'vpc-id', Values: [vpcId] }];
+  const [vpcs, subnets, tables, groups] = await Promise.all([
+    ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
+    ec2.send(new DescribeSubnetsCommand({ Filters: filter })),
+    ec2.send(new DescribeRouteTablesCommand({ Filters: filter })),
+    ec2.send(new DescribeSecurityGroupsCommand({ Filters: filter })),
+  ]);
+  const cluster = w.world.eks.cluster(CLUSTER)!;
+  const groupName = (id?: string) => groups.SecurityGroups?.find((g) => g.GroupId === id)?.GroupName ?? id;
+  console.log(bold(`\nWhat now exists for ${CLUSTER} (VPC ${vpcId})`));
+  console.log('  CIDR blocks:');
+  for (const a of vpcs.Vpcs?.[0]?.CidrBlockAssociationSet ?? []) console.log(`    ${a.CidrBlock}  ${a.CidrBlockState?.State}`);
+  console.log('  Pod subnets:');
+  for (const s of (subnets.Subnets ?? []).filter((s) => s.Tags?.some((t) => t.Key === 'eks-aviatrix:purpose' && t.Value === 'pod-subnet'))) {
+    const table = tables.RouteTables?.find((t) => t.Associations?.some((a) => a.SubnetId === s.SubnetId));
+    console.log(`    ${s.AvailabilityZone}  ${s.SubnetId}  ${s.CidrBlock}  route table ${table?.RouteTableId}`);
+  }
+  console.log('  Security groups:');
+  for (const g of (groups.SecurityGroups ?? []).filter((g) => g.GroupId === cluster.clusterSecurityGroupId || g.Tags?.some((t) => t.Key === 'eks-aviatrix:cluster'))) {
+    console.log(`    ${g.GroupName} (${g.GroupId})`);
+    for (const r of rulesOf(g.IpPermissions)) {
+      console.log(`      in  ${r.protocol === '-1' ? 'all' : `${r.protocol}/${r.fromPort}`} from ${groupName(r.sourceGroupId) ?? r.cidr}`);
+    }
+    for (const r of rulesOf(g.IpPermissionsEgress)) console.log(`      out ${r.protocol === '-1' ? 'all' : r.protocol} to ${r.cidr ?? groupName(r.sourceGroupId)}`);
+  }
+  const addon = w.world.eks.addon(CLUSTER, 'vpc-cni');
+  console.log(`  vpc-cni add-on configuration: ${addon?.configurationValues}`);
+  console.log('  ENIConfigs:');
+  for (const e of w.world.kube.eniConfigs(CLUSTER)) console.log(`    ${e.metadata.name}  subnet ${e.spec.subnet}  security groups ${e.spec.securityGroups.join(', ')}`);
+  console.log('  Access entries:');
+  for (const entry of w.world.eks.accessEntries(CLUSTER)) {
+    console.log(`    ${entry.principalArn}  ${entry.policies.map((p) => p.policyArn.split('/').pop()).join(', ')}`);
+  }
+  console.log('  Aviatrix controller:');
+  for (const k of w.controller.k8sClusters()) console.log(`    onboarded Kubernetes cluster ${k.cluster_id}`);
+  for (const g of w.controller.smartGroups()) console.log(`    SmartGroup ${g.name}: ${JSON.stringify(g.selector)}`);
+  for (const name of [spokeName, w.controller.gateway(spokeName)?.haName].filter((n): n is string => Boolean(n))) {
+    console.log(`    SNAT on ${name} (${w.controller.gateway(name)?.private_ip}):`);
+    for (const p of w.controller.snatPolicies(name)) {
+      console.log(`      ${p.src_ip} -> ${p.dst_ip ?? 'any'} via ${p.connection && p.connection !== 'None' ? `connection ${p.connection}` : `interface ${p.interface}`} as ${p.new_src_ip}`);
+    }
+  }
+  console.log(`    ${TRANSIT_GATEWAY} excluded advertised routes: ${w.controller.exclusions(TRANSIT_GATEWAY).join(', ') || '(none)'}`);
+}
+
+async function main(): Promise<void> {
+  console.log(bold('Starting the local world (moto, EKS, Kubernetes and Aviatrix controller emulators)...'));
+  const w = await startOnboardingWorld();
+  try {
+    const created = await createCluster(w, { name: CLUSTER, addonConfiguration: { env: { WARM_IP_TARGET: '5' } } });
+    console.log(`  VPC ${created.vpc.vpcId} with node subnets ${created.vpc.subnets.map((s) => `${s.az} ${s.cidr}`).join(', ')}`);
+    console.log(`  spoke gateway ${created.spokeName} (+ HA) attached to ${TRANSIT_GATEWAY}`);
+    console.log(`  EKS cluster ${CLUSTER} is CREATING`);
+
+    const event = cloudTrailEvent(CLUSTER);
+    const pattern = renderPattern(eksApiCallPattern(['CreateCluster', 'CreateNodegroup']));
+    if (!matchesPattern(pattern, event)) throw new Error('the CreateCluster event does not match the stack rule pattern');
+    console.log(bold(`\nCloudTrail: CreateCluster ${CLUSTER} matches the rule; starting the workflow with the event`));
+    const started = Date.now();
+    const first = await runWorkflow(WORKFLOW, event, { waitMs: 500, onEvent: progress(w, started) });
+    if (first.status !== 'SUCCEEDED') {
+      throw new Error(`the workflow failed: ${first.error?.name}: ${first.error?.cause}`);
+    }
+    const outcome = first.output as { status: string; changes: { resource: string; action: string; detail: string }[] };
+    console.log(bold(`\nWorkflow ${outcome.status} in ${((Date.now() - started) / 1000).toFixed(1)} s with ${outcome.changes.length} changes:`));
+    for (const c of outcome.changes) console.log(`  ${c.action.padEnd(9)} ${c.resource}: ${c.detail}`);
+    await summary(w, created.vpc.vpcId, created.spokeName);
+
+    console.log(bold(`\nRunning the workflow again by hand with {"clusterName": "${CLUSTER}"}`));
+    const mark = w.world.log.mark();
+    const second = await runWorkflow(WORKFLOW, { clusterName: CLUSTER }, { waitMs: 500, onEvent: progress(w, Date.now()) });
+    const writes = w.world.log.writesSince(mark).filter((c) => c.service !== 'dynamodb');
+    const secondOutcome = second.output as { status: string; changes: unknown[] } | undefined;
+    console.log(
+      `  ${second.status}: ${secondOutcome?.changes.length ?? '?'} changes, ${writes.length} write calls to EC2, EKS, Kubernetes and the controller` +
+        (writes.length === 0 ? ' — no changes.' : `: ${writes.map((c) => `${c.service} ${c.action}`).join(', ')}`),
+    );
+    if (second.status !== 'SUCCEEDED' || writes.length > 0) process.exitCode = 1;
+  } finally {
+    await w.stop();
+    console.log(bold('\nLocal world stopped.'));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

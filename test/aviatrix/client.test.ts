@@ -1,0 +1,220 @@
+import zlib from 'node:zlib';
+import { AviatrixClient, ControllerApiError, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
+import { logger } from '../../lambdas/shared/logger';
+import { makeSelfSignedCertificate } from '../local-world/tls';
+import { captureOutput, issuedSessionSecrets, PASSWORD, startWorld, World } from './world';
+
+let world: World;
+const fast = { baseDelayMs: 5, timeoutMs: 2000 };
+
+beforeAll(async () => {
+  world = await startWorld();
+  world.emulator.addGateway({ name: 'spoke-a', kind: 'spoke', vpcId: 'vpc-aaa', privateIp: '10.0.0.4', transitName: 'transit-1' });
+  world.emulator.addGateway({ name: 'transit-1', kind: 'transit', vpcId: 'vpc-ttt', privateIp: '10.9.0.4', exclusions: ['10.99.0.0/16'] });
+  logger.setLogLevel('DEBUG');
+});
+afterAll(async () => world.stop());
+beforeEach(() => resetAviatrixClientState());
+
+const count = (since: number, action: string) => world.emulator.actions().slice(since).filter((a) => a === action).length;
+
+test('logs in with an API token and X-Access-Key, then reuses the CID in query, form and v2.5 header', async () => {
+  const client = new AviatrixClient(world.connection, fast);
+  const start = world.emulator.requests().length;
+  expect((await client.getGateway('spoke-a'))?.private_ip).toBe('10.0.0.4');
+  await client.setExcludedAdvertisedCidrs('transit-1', ['10.99.0.0/16']);
+  expect(await client.listSmartGroups()).toEqual([]);
+  const requests = world.emulator.requests().slice(start);
+  expect(requests.map((r) => r.action)).toEqual([
+    'get_api_token', 'login', 'list_vpcs_summary', 'edit_gateway_advertised_cidr', 'GET app-domains',
+  ]);
+  const [token, login, summary, edit, rest] = requests;
+  expect(token.transport).toBe('query');
+  expect(login.transport).toBe('form');
+  expect(login.headers['x-access-key']).toMatch(/^[0-9a-f]{32}$/);
+  const cid = summary.params.CID;
+  expect(cid).toMatch(/^[0-9a-f]{20}$/);
+  expect(summary.transport).toBe('query');
+  expect(edit.transport).toBe('form');
+  expect(edit.params).toMatchObject({ CID: cid, gateway_name: 'transit-1', cidr: '10.99.0.0/16' });
+  expect(rest.headers.authorization).toBe(`cid ${cid}`);
+  // A second client object in the same container reuses the session.
+  await new AviatrixClient(world.connection, fast).getGateway('transit-1');
+  expect(count(start, 'login')).toBe(1);
+});
+
+test('encodes policy_list as base64(zlib(JSON)) with mode=custom, enable_nat only when asked', async () => {
+  const client = new AviatrixClient(world.connection, fast);
+  const start = world.emulator.requests().length;
+  const policies = [{ src_ip: '100.64.0.0/16', dst_ip: '0.0.0.0/0', protocol: 'all', interface: 'eth0', new_src_ip: '10.0.0.4', apply_route_entry: true }];
+  await client.replaceSnatPolicies('spoke-a', policies, { enableNat: true });
+  await client.replaceSnatPolicies('spoke-a', policies, { enableNat: false });
+  const writes = world.emulator.requests().slice(start).filter((r) => r.action === 'edit_gw_customized_snat_config');
+  expect(writes).toHaveLength(2);
+  const decoded = JSON.parse(zlib.inflateSync(Buffer.from(writes[0].params.policy_list, 'base64')).toString('utf8'));
+  expect(decoded).toEqual(policies);
+  expect(writes[0].params).toMatchObject({ mode: 'custom', enable_nat: 'yes', compress: 'true', gateway_name: 'spoke-a' });
+  expect(writes[1].params.enable_nat).toBeUndefined();
+  expect(await client.getSnatPolicies('spoke-a')).toEqual(policies);
+});
+
+describe('expired session: exactly one re-login, then the call succeeds', () => {
+  const cases: [string, string, (c: AviatrixClient) => Promise<unknown>][] = [
+    ['v2 query GET (CID is invalid or expired.)', 'list_vpcs_summary', (c) => c.getGateway('spoke-a')],
+    ['v2 form POST (CID is invalid or expired.)', 'edit_gateway_advertised_cidr', (c) => c.setExcludedAdvertisedCidrs('transit-1', ['10.99.0.0/16'])],
+    ['v2 JSON POST (Session <cid> expired)', 'get_controller_feature', (c) => c.getControllerFeature('k8s')],
+    ['v2.5 (403 Invalid CID)', 'GET app-domains', (c) => c.listSmartGroups()],
+  ];
+  test.each(cases)('%s', async (_name, action, call) => {
+    const client = new AviatrixClient(world.connection, fast);
+    await client.getGateway('spoke-a'); // logged in
+    world.emulator.expireSessions();
+    const start = world.emulator.requests().length;
+    await call(client);
+    const after = world.emulator.requests().slice(start);
+    expect(after.map((r) => r.action)).toEqual([action, 'get_api_token', 'login', action]);
+    expect(after[0].status).toBe(action.startsWith('GET ') ? 403 : 200);
+  });
+
+  test('a session that stays expired fails after one re-login, naming the action', async () => {
+    const client = new AviatrixClient(world.connection, fast);
+    await client.getGateway('spoke-a');
+    world.emulator.expireSessions();
+    const start = world.emulator.requests().length;
+    // Expire again right after the re-login: the retried call sees an invalid CID a second time.
+    const original = world.emulator.requests.bind(world.emulator);
+    let expiredOnce = false;
+    const timer = setInterval(() => {
+      if (!expiredOnce && original().slice(start).some((r) => r.action === 'login' && r.status === 200)) {
+        expiredOnce = true;
+        world.emulator.expireSessions();
+      }
+    }, 0);
+    world.emulator.latencyMs = 30;
+    try {
+      await expect(client.getGateway('spoke-a')).rejects.toThrow(/list_vpcs_summary for spoke-a failed: CID is invalid or expired\./);
+    } finally {
+      clearInterval(timer);
+      world.emulator.latencyMs = 0;
+    }
+    expect(count(start, 'login')).toBe(1);
+  });
+});
+
+test('5xx three times, then success: four attempts, one answer', async () => {
+  const client = new AviatrixClient(world.connection, fast);
+  await client.getGateway('spoke-a');
+  world.emulator.failNext(3, { status: 502, action: 'list_vpcs_summary' });
+  const start = world.emulator.requests().length;
+  expect((await client.getGateway('spoke-a'))?.vpc_name).toBe('spoke-a');
+  expect(count(start, 'list_vpcs_summary')).toBe(4);
+});
+
+test('persistent 5xx fails after a bounded number of attempts with one message naming action and gateway', async () => {
+  const client = new AviatrixClient(world.connection, fast);
+  await client.getGateway('spoke-a');
+  world.emulator.failNext(100, { status: 500, action: 'edit_gw_customized_snat_config' });
+  const start = world.emulator.requests().length;
+  try {
+    const error = await client.replaceSnatPolicies('spoke-a', [], { enableNat: false }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ControllerApiError);
+    const e = error as ControllerApiError;
+    expect(e.message).toBe(
+      'Aviatrix controller call edit_gw_customized_snat_config for spoke-a failed after 4 attempts (HTTP 500): server error 500 Internal Server Error: Internal Server Error',
+    );
+    expect(e).toMatchObject({ action: 'edit_gw_customized_snat_config', target: 'spoke-a', status: 500, attempts: 4, name: 'ControllerError' });
+    expect(Object.keys(e)).not.toEqual(expect.arrayContaining(['config', 'request', 'response']));
+    expect(count(start, 'edit_gw_customized_snat_config')).toBe(4);
+  } finally {
+    world.emulator.clearFaults();
+  }
+});
+
+test('a request that hangs times out and is retried', async () => {
+  const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 300 });
+  await client.getGateway('spoke-a');
+  world.emulator.hangNext(1, { action: 'get_gateway_info' });
+  const start = world.emulator.requests().length;
+  const info = await client.getGatewayInfo('spoke-a');
+  expect(info.vpc_name).toBe('spoke-a');
+  expect(count(start, 'get_gateway_info')).toBe(2);
+});
+
+test('v2 return:false becomes ControllerApiError with the controller reason', async () => {
+  const client = new AviatrixClient(world.connection, fast);
+  await expect(client.setExcludedAdvertisedCidrs('spoke-a', ['1.2.3.0/24'])).rejects.toThrow(
+    'Aviatrix controller call edit_gateway_advertised_cidr for spoke-a failed: spoke-a is not a transit gateway',
+  );
+  expect(await client.getGateway('no-such-gw')).toBeUndefined();
+  expect(await client.getSmartGroup('00000000-0000-0000-0000-000000000000')).toBeUndefined();
+});
+
+test('a certificate not matching the configured CA fails clearly, without retries', async () => {
+  const otherCa = makeSelfSignedCertificate().caPem;
+  const client = new AviatrixClient({ ...world.connection, caBundlePem: otherCa }, fast);
+  const start = world.emulator.requests().length;
+  await expect(client.getGateway('spoke-a')).rejects.toThrow(
+    /get_api_token for 127\.0\.0\.1:\d+ failed: the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(\w+\); set onboarding\.aviatrix\.caBundlePem/,
+  );
+  expect(world.emulator.requests().length).toBe(start);
+  // Without a CA bundle, the system trust store does not know the emulator's CA either.
+  const { caBundlePem: _unused, ...noCa } = world.connection;
+  void _unused;
+  await expect(new AviatrixClient(noCa, fast).getGateway('spoke-a')).rejects.toThrow(/is not trusted/);
+});
+
+test('verifyTls=false connects to an untrusted certificate and warns once', async () => {
+  const output = captureOutput();
+  try {
+    const c1 = new AviatrixClient({ ...world.connection, caBundlePem: undefined, verifyTls: false }, fast);
+    new AviatrixClient({ ...world.connection, caBundlePem: undefined, verifyTls: false }, fast);
+    expect((await c1.getGateway('spoke-a'))?.vpc_name).toBe('spoke-a');
+  } finally {
+    output.restore();
+  }
+  expect(output.text().match(/TLS verification of the Aviatrix controller is switched off/g)).toHaveLength(1);
+});
+
+test('a refused login re-reads the secret once; the password, token and CID never leak', async () => {
+  const output = captureOutput();
+  const surfaced: string[] = [];
+  const newPassword = 'Rotated-Pw-2b8d41c0';
+  try {
+    const client = new AviatrixClient(world.connection, fast);
+    await client.getGateway('spoke-a');
+    // Rotate the password on the controller and in the secret; the cached credentials are stale.
+    world.emulator.password = newPassword;
+    await world.setSecret(newPassword);
+    world.emulator.expireSessions();
+    const secretReads = world.log.since().filter((c) => c.service === 'secretsmanager').length;
+    const start = world.emulator.requests().length;
+    const gw = await client.getGateway('spoke-a');
+    surfaced.push(JSON.stringify(gw));
+    expect(count(start, 'login')).toBe(2);
+    expect(world.log.since().filter((c) => c.service === 'secretsmanager').length).toBe(secretReads + 1);
+
+    // A password that stays wrong: one clear error after exactly one re-read.
+    world.emulator.password = 'something-else';
+    world.emulator.expireSessions();
+    const error = await client.getGateway('spoke-a').then(() => undefined, (e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(ControllerApiError);
+    expect(error!.message).toMatch(/^Aviatrix controller call login for 127\.0\.0\.1:\d+ failed: Invalid username or password\. \(credentials from secret aviatrix\/controller\)$/);
+    surfaced.push(error!.message, JSON.stringify(error), String(error!.stack));
+
+    // Persistent 5xx and the expired-session retries also log; collect those too.
+    world.emulator.password = newPassword;
+    world.emulator.failNext(4, { status: 502, action: 'get_gateway_info' });
+    const e2 = await client.getGatewayInfo('spoke-a').then(() => undefined, (e: unknown) => e as Error);
+    surfaced.push(String(e2?.message), JSON.stringify(e2));
+  } finally {
+    output.restore();
+    world.emulator.password = PASSWORD;
+    await world.setSecret(PASSWORD);
+  }
+  const text = output.text() + surfaced.join('\n');
+  expect(text).toContain('Aviatrix controller call failed; retrying'); // the capture really saw the logger
+  expect(text).toContain('Logged in to the Aviatrix controller');
+  const secrets = [PASSWORD, newPassword, ...issuedSessionSecrets(world.emulator)];
+  expect(secrets.length).toBeGreaterThan(4);
+  for (const secret of secrets) expect(text).not.toContain(secret);
+});

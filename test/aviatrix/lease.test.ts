@@ -1,0 +1,84 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GatewayLeases, LeaseTimeoutError } from '../../lambdas/aviatrix/lease';
+import { logger } from '../../lambdas/shared/logger';
+import { LEASE_TABLE, startWorld, World } from './world';
+
+let world: World;
+beforeAll(async () => {
+  world = await startWorld();
+  logger.setLogLevel('SILENT');
+});
+afterAll(async () => world.stop());
+
+const leases = (durationSeconds = 30, acquireTimeoutMs = 5000) =>
+  new GatewayLeases({ tableName: LEASE_TABLE, durationSeconds, acquireTimeoutMs, baseDelayMs: 20, maxDelayMs: 200 });
+const item = async (gateway: string) =>
+  (await world.direct.dynamo.send(new GetItemCommand({ TableName: LEASE_TABLE, Key: { leaseId: { S: `gateway#${gateway}` } } }))).Item;
+
+test('acquire writes gateway#<name> with holder and expiresAt; others wait; release lets them in', async () => {
+  const l = leases(30);
+  const before = Math.floor(Date.now() / 1000);
+  await l.acquire('gw-a', 'exec-1');
+  const stored = await item('gw-a');
+  expect(stored?.holder.S).toBe('exec-1');
+  expect(Number(stored?.expiresAt.N)).toBeGreaterThanOrEqual(before + 30);
+  expect(Number(stored?.expiresAt.N)).toBeLessThanOrEqual(before + 32);
+  expect(await l.tryAcquire('gw-a', 'exec-2')).toBe(false);
+  expect(await l.tryAcquire('gw-a', 'exec-1')).toBe(true); // same holder may renew
+  expect(await l.release('gw-a', 'exec-2')).toBe(false); // not the holder: nothing deleted
+  expect((await item('gw-a'))?.holder.S).toBe('exec-1');
+  const waiting = l.acquire('gw-a', 'exec-2');
+  await new Promise((r) => setTimeout(r, 150));
+  expect(await l.release('gw-a', 'exec-1')).toBe(true);
+  await waiting;
+  expect((await item('gw-a'))?.holder.S).toBe('exec-2');
+  await l.release('gw-a', 'exec-2');
+  expect(await item('gw-a')).toBeUndefined();
+});
+
+test('withLease serialises critical sections and releases on failure', async () => {
+  const l = leases(30, 20_000);
+  let inside = 0;
+  let maxInside = 0;
+  const section = async () => {
+    inside++;
+    maxInside = Math.max(maxInside, inside);
+    await new Promise((r) => setTimeout(r, 20));
+    inside--;
+  };
+  await Promise.all(Array.from({ length: 6 }, (_, i) => l.withLease('gw-b', `exec-${i}`, section)));
+  expect(maxInside).toBe(1);
+  await expect(l.withLease('gw-b', 'exec-x', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+  expect(await item('gw-b')).toBeUndefined();
+});
+
+test("a dead holder's lease expires and another holder takes it", async () => {
+  const l = leases(1, 6000);
+  await l.acquire('gw-c', 'dead-exec'); // never released
+  const started = Date.now();
+  await l.acquire('gw-c', 'live-exec');
+  expect(Date.now() - started).toBeGreaterThan(200);
+  expect((await item('gw-c'))?.holder.S).toBe('live-exec');
+  expect(await l.release('gw-c', 'dead-exec')).toBe(false);
+  await l.release('gw-c', 'live-exec');
+});
+
+test('acquire gives up after its bound with a TransientError naming the gateway', async () => {
+  const l = leases(60, 300);
+  await l.acquire('gw-d', 'holder-1');
+  const error = await l.acquire('gw-d', 'holder-2').then(() => undefined, (e: unknown) => e as Error);
+  expect(error).toBeInstanceOf(LeaseTimeoutError);
+  expect(error?.name).toBe('TransientError');
+  expect(error?.message).toMatch(/^gateway gw-d stayed leased by another workflow/);
+  await l.release('gw-d', 'holder-1');
+});
+
+test('releaseAll frees every lease of a holder, by list or by scan, and no one else', async () => {
+  const l = leases(60);
+  for (const g of ['gw-e1', 'gw-e2', 'gw-e3']) await l.acquire(g, 'failed-exec');
+  await l.acquire('gw-e4', 'other-exec');
+  expect(await l.releaseAll('failed-exec', ['gw-e1'])).toEqual(['gw-e1']);
+  expect((await l.releaseAll('failed-exec')).sort()).toEqual(['gw-e2', 'gw-e3']);
+  expect(await item('gw-e2')).toBeUndefined();
+  expect((await item('gw-e4'))?.holder.S).toBe('other-exec');
+});

@@ -1,0 +1,89 @@
+import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
+import { reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
+import { OnboardingError } from '../../lambdas/shared/errors';
+import { logger } from '../../lambdas/shared/logger';
+import { startWorld, World } from './world';
+
+let world: World;
+let client: AviatrixClient;
+beforeAll(async () => {
+  world = await startWorld();
+  logger.setLogLevel('SILENT');
+  resetAviatrixClientState();
+  client = new AviatrixClient(world.connection, { baseDelayMs: 5 });
+});
+afterAll(async () => world.stop());
+
+const cluster = { name: 'prod-a', arn: 'arn:aws:eks:us-east-1:123456789012:cluster/prod-a', vpcId: 'vpc-0abc' };
+const config = {
+  kubernetesSmartGroups: [
+    { name: 'payments', namespace: 'payments', labels: { app: 'web', tier: 'front' } },
+    { name: 'all-pods' },
+  ],
+};
+const writes = (mark: number) => world.log.writesSince(mark, 'aviatrix').map((c) => c.action);
+
+test('refuses clearly when the controller k8s feature is off, with no writes', async () => {
+  world.emulator.setFeature('k8s', false);
+  const mark = world.log.mark();
+  try {
+    await expect(reconcileOnboarding(client, config, { cluster, dryRun: false })).rejects.toThrow(
+      new OnboardingError('ControllerError', "the Aviatrix controller's Kubernetes feature (\"k8s\") is disabled, so cluster prod-a cannot be onboarded; enable it on the controller (Terraform aviatrix_config_feature \"k8s\") and run again"),
+    );
+  } finally {
+    world.emulator.setFeature('k8s', true);
+  }
+  expect(writes(mark)).toEqual([]);
+});
+
+test('dry run returns the plan and writes nothing', async () => {
+  const mark = world.log.mark();
+  const plan = await reconcileOnboarding(client, config, { cluster, dryRun: true });
+  expect(plan.k8sClusterAction).toBe('create');
+  expect(plan.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
+    `create aviatrix k8s cluster ${cluster.arn}`,
+    'create aviatrix SmartGroup prod-a-vpc',
+    'create aviatrix SmartGroup prod-a-payments',
+    'create aviatrix SmartGroup prod-a-all-pods',
+  ]);
+  expect(writes(mark)).toEqual([]);
+  expect(world.emulator.k8sClusters()).toEqual([]);
+});
+
+test('onboards by ARN with CSP credentials and creates the SmartGroups; a second run writes nothing', async () => {
+  const result = await reconcileOnboarding(client, config, { cluster, dryRun: false });
+  const [k8s] = world.emulator.k8sClusters();
+  expect(k8s).toEqual({ id: result.k8sClusterId, cluster_id: cluster.arn, credential: { use_csp_credentials: true } });
+  const groups = Object.fromEntries(world.emulator.smartGroups().map((g) => [g.name, g.selector]));
+  expect(groups).toEqual({
+    'prod-a-vpc': { any: [{ all: { type: 'vpc', res_id: 'vpc-0abc' } }] },
+    'prod-a-payments': { any: [{ all: { type: 'k8s', k8s_cluster_id: cluster.arn, k8s_namespace: 'payments', 'tags.app': 'web', 'tags.tier': 'front' } }] },
+    'prod-a-all-pods': { any: [{ all: { type: 'k8s', k8s_cluster_id: cluster.arn } }] },
+  });
+  expect(result.smartGroups.every((g) => g.action === 'create' && typeof g.uuid === 'string')).toBe(true);
+
+  const mark = world.log.mark();
+  const again = await reconcileOnboarding(client, config, { cluster, dryRun: false });
+  expect(again.changes).toEqual([]);
+  expect(again.k8sClusterId).toBe(result.k8sClusterId);
+  expect(writes(mark)).toEqual([]);
+});
+
+test('repairs only what drifted', async () => {
+  // Someone edits one SmartGroup and switches the cluster to a kubeconfig.
+  const payments = world.emulator.smartGroups().find((g) => g.name === 'prod-a-payments')!;
+  const k8s = world.emulator.k8sClusters()[0] as { id: string };
+  await client.updateSmartGroup(payments.uuid, { name: 'prod-a-payments', selector: { any: [{ all: { type: 'k8s', k8s_namespace: 'other' } }] } });
+  await client.updateK8sCluster(k8s.id, { cluster_id: cluster.arn, credential: { use_csp_credentials: false, kube_config: 'apiVersion: v1' }, gateway_tunnel_enabled: true });
+  const mark = world.log.mark();
+  const result = await reconcileOnboarding(client, config, { cluster, dryRun: false });
+  expect(writes(mark)).toEqual(['PUT k8s/clusters', 'PUT app-domains']);
+  expect(result.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
+    `update aviatrix k8s cluster ${cluster.arn}`,
+    'update aviatrix SmartGroup prod-a-payments',
+  ]);
+  expect(world.emulator.k8sClusters()[0]).toEqual({ id: k8s.id, cluster_id: cluster.arn, credential: { use_csp_credentials: true }, gateway_tunnel_enabled: true });
+  expect(world.emulator.smartGroups().find((g) => g.name === 'prod-a-payments')?.selector).toEqual({
+    any: [{ all: { type: 'k8s', k8s_cluster_id: cluster.arn, k8s_namespace: 'payments', 'tags.app': 'web', 'tags.tier': 'front' } }],
+  });
+});

@@ -1,0 +1,184 @@
+import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
+import { GatewayLeases } from '../../lambdas/aviatrix/lease';
+import { desiredPolicies, reconcileSnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
+import { OnboardingError } from '../../lambdas/shared/errors';
+import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
+import { logger } from '../../lambdas/shared/logger';
+import { LEASE_TABLE, startWorld, World } from './world';
+
+let world: World;
+let client: AviatrixClient;
+const config = { allowDisableSingleIpSnat: false };
+
+const FOREIGN: SnatPolicy[] = [
+  { src_ip: '10.50.0.0/24', dst_ip: '192.168.0.0/16', protocol: 'tcp', dst_port: '443', connection: 'site-b@site2cloud', interface: 'eth0', new_src_ip: '10.0.0.4', apply_route_entry: false },
+];
+
+beforeAll(async () => {
+  world = await startWorld();
+  resetAviatrixClientState();
+  logger.setLogLevel('SILENT');
+  client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 5000 });
+});
+afterAll(async () => world.stop());
+
+const leases = () => new GatewayLeases({ tableName: LEASE_TABLE, durationSeconds: 30, baseDelayMs: 10, maxDelayMs: 100, acquireTimeoutMs: 60_000 });
+const deps = (extra: Partial<SnatDeps> = {}): SnatDeps => ({ client, config, leases: leases(), ...extra });
+const input = (vpcId: string, cluster: string, podCidr: string, nodes: string[], extra: Partial<SnatInput> = {}): SnatInput => ({
+  clusterName: cluster, vpcId, podCidr, nodeSubnetCidrs: nodes, dryRun: false, holder: `exec-${cluster}`, ...extra,
+});
+const aviatrixWrites = (mark: number) => world.log.writesSince(mark, 'aviatrix');
+const dynamoWrites = (mark: number) => world.log.writesSince(mark).filter((c) => c.service === 'dynamodb');
+const keyOf = (p: SnatPolicy) => JSON.stringify(Object.entries(p).sort());
+
+describe('one spoke with HA, foreign policies and exclusions', () => {
+  beforeAll(() => {
+    world.emulator.addGateway({
+      name: 'spoke-1', kind: 'spoke', vpcId: 'vpc-111', privateIp: '10.0.0.4', transitName: 'transit-1',
+      ha: { privateIp: '10.0.1.4' }, snatMode: 'custom', snatPolicies: FOREIGN,
+    });
+    world.emulator.addGateway({ name: 'transit-1', kind: 'transit', vpcId: 'vpc-ttt', privateIp: '10.9.0.4', exclusions: ['10.200.0.0/16', '172.16.0.0/12'] });
+  });
+
+  test('dry run plans every change and writes nothing (controller or DynamoDB)', async () => {
+    const mark = world.log.mark();
+    const result = await reconcileSnat(deps(), input('vpc-111', 'alpha', '100.64.0.0/16', ['10.0.16.0/20', '10.0.32.0/20'], { dryRun: true }));
+    expect(result.dryRun).toBe(true);
+    expect(result.changes.map((c) => c.resource)).toEqual(['aviatrix gateway spoke-1', 'aviatrix gateway spoke-1-hagw', 'aviatrix transit transit-1']);
+    expect(result.gateways.map((g) => [g.gateway, g.added])).toEqual([['spoke-1', 4], ['spoke-1-hagw', 4]]);
+    expect(aviatrixWrites(mark)).toEqual([]);
+    expect(dynamoWrites(mark)).toEqual([]);
+  });
+
+  test('writes exact policies on spoke and HA, each with its own IP, keeping foreign ones; second run writes nothing', async () => {
+    const result = await reconcileSnat(deps(), input('vpc-111', 'alpha', '100.64.0.0/16', ['10.0.16.0/20', '10.0.32.0/20']));
+    const ours = (ip: string): SnatPolicy[] => [
+      { src_ip: '100.64.0.0/16', dst_ip: '0.0.0.0/0', protocol: 'all', connection: 'transit-1', new_src_ip: ip, apply_route_entry: true },
+      { src_ip: '100.64.0.0/16', dst_ip: '0.0.0.0/0', protocol: 'all', interface: 'eth0', new_src_ip: ip, apply_route_entry: true },
+      { src_ip: '10.0.16.0/20', dst_ip: '0.0.0.0/0', protocol: 'all', interface: 'eth0', new_src_ip: ip, apply_route_entry: true },
+      { src_ip: '10.0.32.0/20', dst_ip: '0.0.0.0/0', protocol: 'all', interface: 'eth0', new_src_ip: ip, apply_route_entry: true },
+    ];
+    expect(world.emulator.snatPolicies('spoke-1')).toEqual([...FOREIGN, ...ours('10.0.0.4')]);
+    expect(world.emulator.snatPolicies('spoke-1-hagw')).toEqual(ours('10.0.1.4'));
+    expect(world.emulator.gateway('spoke-1-hagw')).toMatchObject({ nat_enabled: true, snat_target: 'customized' });
+    expect(world.emulator.exclusions('transit-1')).toEqual(['10.200.0.0/16', '172.16.0.0/12', '100.64.0.0/16']);
+    expect(result).toMatchObject({ spokeGateway: 'spoke-1', haGateway: 'spoke-1-hagw', transitGateway: 'transit-1', exclusion: { added: true } });
+
+    // enable_nat=yes only where custom SNAT was being switched on (the HA), never on the spoke.
+    const snatWrites = world.emulator.requests().filter((r) => r.action === 'edit_gw_customized_snat_config');
+    expect(snatWrites.map((r) => [r.params.gateway_name, r.params.enable_nat])).toEqual([['spoke-1', undefined], ['spoke-1-hagw', 'yes']]);
+
+    // Second run, with the controller echoing duplicates, reordering and "None": zero writes.
+    world.emulator.echoQuirks = true;
+    try {
+      const mark = world.log.mark();
+      const again = await reconcileSnat(deps(), input('vpc-111', 'alpha', '100.64.0.0/16', ['10.0.16.0/20', '10.0.32.0/20']));
+      expect(again.changes).toEqual([]);
+      expect(aviatrixWrites(mark)).toEqual([]);
+      expect(world.log.since(mark).filter((c) => c.service === 'aviatrix').length).toBeGreaterThan(0);
+    } finally {
+      world.emulator.echoQuirks = false;
+    }
+  });
+
+  test('a later cluster in the same VPC appends only its node-subnet rules (pod rules already there)', async () => {
+    const mark = world.log.mark();
+    await reconcileSnat(deps(), input('vpc-111', 'beta', '100.64.0.0/16', ['10.0.48.0/20']));
+    expect(world.emulator.snatPolicies('spoke-1')).toHaveLength(FOREIGN.length + 5);
+    expect(world.emulator.snatPolicies('spoke-1-hagw')).toHaveLength(5);
+    expect(world.emulator.exclusions('transit-1')).toHaveLength(3);
+    expect(aviatrixWrites(mark).map((c) => c.action)).toEqual(['edit_gw_customized_snat_config', 'edit_gw_customized_snat_config']);
+  });
+});
+
+describe('refusals: one clear error, zero controller writes', () => {
+  beforeAll(() => {
+    world.emulator.addGateway({ name: 'spoke-single', kind: 'spoke', vpcId: 'vpc-222', privateIp: '10.2.0.4', transitName: 'transit-1', snatMode: 'single' });
+    world.emulator.addGateway({ name: 'spoke-orphan', kind: 'spoke', vpcId: 'vpc-333', privateIp: '10.3.0.4', transitName: 'transit-gone' });
+  });
+
+  const refuse = async (d: SnatDeps, i: SnatInput, name: string, message: RegExp) => {
+    const mark = world.log.mark();
+    const error = await reconcileSnat(d, i).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(OnboardingError);
+    expect((error as OnboardingError).name).toBe(name);
+    expect((error as Error).message).toMatch(message);
+    expect(aviatrixWrites(mark)).toEqual([]);
+    expect(dynamoWrites(mark)).toEqual([]);
+  };
+
+  test('no spoke gateway in the VPC', () =>
+    refuse(deps(), input('vpc-999', 'gamma', '100.64.0.0/16', []), 'GatewayNotFound',
+      /^no Aviatrix spoke gateway serves VPC vpc-999 of cluster gamma; deploy a spoke gateway in that VPC \(or name it with onboarding\.aviatrix\.spokeGatewayName\)/));
+
+  test('single-IP SNAT on the spoke', () =>
+    refuse(deps(), input('vpc-222', 'delta', '100.64.0.0/16', ['10.2.16.0/20']), 'GatewayConflict',
+      /gateway spoke-single uses single-IP SNAT.*onboarding\.aviatrix\.allowDisableSingleIpSnat=true/));
+
+  test('named transit that does not exist', () =>
+    refuse(deps({ config: { ...config, transitGatewayName: 'no-such-transit' } }), input('vpc-111', 'eps', '100.64.0.0/16', []),
+      'GatewayNotFound', /^transit gateway no-such-transit \(from onboarding\.aviatrix\.transitGatewayName\) does not exist/));
+
+  test('spoke attached to a transit that does not exist', () =>
+    refuse(deps(), input('vpc-333', 'zeta', '100.64.0.0/16', []), 'GatewayNotFound',
+      /^transit gateway transit-gone \(from the attachment of spoke spoke-orphan\) does not exist/));
+
+  test('single-IP SNAT is switched off first when config allows', async () => {
+    await reconcileSnat(deps({ config: { allowDisableSingleIpSnat: true } }), input('vpc-222', 'delta', '100.64.0.0/16', ['10.2.16.0/20']));
+    const actions = world.emulator.requests().filter((r) => r.params.gateway_name === 'spoke-single' && r.action !== 'list_vpcs_summary' && r.action !== 'get_gateway_info');
+    expect(actions.map((r) => [r.action, r.params.enable_nat])).toEqual([['disable_snat', undefined], ['edit_gw_customized_snat_config', 'yes']]);
+    expect(world.emulator.gateway('spoke-single')).toMatchObject({ snat_target: 'customized', nat_enabled: true });
+    expect(world.emulator.snatPolicies('spoke-single')).toEqual(desiredPolicies('100.64.0.0/16', ['10.2.16.0/20'], 'transit-1', '10.2.0.4'));
+  });
+});
+
+describe('20 concurrent clusters sharing one spoke (with HA) and one transit', () => {
+  const clusters = Array.from({ length: 20 }, (_, i) => ({
+    name: `c${i}`,
+    podCidr: `100.${64 + i}.0.0/16`,
+    nodes: [`10.${100 + i}.0.0/24`, `10.${100 + i}.1.0/24`],
+  }));
+  const setup = (prefix: string) => {
+    world.emulator.addGateway({ name: `${prefix}-spoke`, kind: 'spoke', vpcId: `vpc-${prefix}`, privateIp: '10.7.0.4', transitName: `${prefix}-transit`, ha: { privateIp: '10.7.1.4' } });
+    world.emulator.addGateway({ name: `${prefix}-transit`, kind: 'transit', vpcId: 'vpc-tt', privateIp: '10.8.0.4', exclusions: ['10.255.0.0/16'] });
+  };
+  const run = (prefix: string, d: SnatDeps) =>
+    Promise.all(clusters.map((c) => reconcileSnat(d, input(`vpc-${prefix}`, c.name, c.podCidr, c.nodes, { holder: `exec-${prefix}-${c.name}` }))));
+
+  test('with leases: nothing lost, nothing doubled', async () => {
+    setup('shared');
+    world.emulator.latencyMs = 5;
+    try {
+      await run('shared', deps());
+    } finally {
+      world.emulator.latencyMs = 0;
+    }
+    for (const [gw, ip] of [['shared-spoke', '10.7.0.4'], ['shared-spoke-hagw', '10.7.1.4']]) {
+      const policies = world.emulator.snatPolicies(gw);
+      expect(policies).toHaveLength(80);
+      expect(new Set(policies.map(keyOf)).size).toBe(80);
+      const expected = clusters.flatMap((c) => desiredPolicies(c.podCidr, c.nodes, 'shared-transit', ip));
+      expect(new Set(policies.map(keyOf))).toEqual(new Set(expected.map(keyOf)));
+    }
+    const exclusions = world.emulator.exclusions('shared-transit');
+    expect(exclusions).toHaveLength(21);
+    expect(new Set(exclusions)).toEqual(new Set(['10.255.0.0/16', ...clusters.map((c) => c.podCidr)]));
+  });
+
+  test('without leases the same run loses updates (the emulator makes the race real)', async () => {
+    setup('racy');
+    const noLease = { withLease: <T>(_g: string, _h: string, fn: () => Promise<T>) => fn() } as unknown as GatewayLeases;
+    world.emulator.latencyMs = 5;
+    try {
+      // Read-back catches some of the losses (those runs fail); the lists end up short either way.
+      const outcomes = await Promise.allSettled(
+        clusters.map((c) => reconcileSnat(deps({ leases: noLease }), input('vpc-racy', c.name, c.podCidr, c.nodes))),
+      );
+      expect(outcomes.some((o) => o.status === 'rejected')).toBe(true);
+    } finally {
+      world.emulator.latencyMs = 0;
+    }
+    expect(world.emulator.snatPolicies('racy-spoke').length).toBeLessThan(80);
+    expect(world.emulator.exclusions('racy-transit').length).toBeLessThan(21);
+  });
+});

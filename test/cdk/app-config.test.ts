@@ -1,0 +1,61 @@
+// The CDK app refuses an invalid `onboarding` context: non-zero exit, each bad key named on stderr.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { REPO_ROOT, TEST_RAW_CONFIG } from './fixtures';
+
+function runApp(context: Record<string, unknown>, outdir?: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) };
+  delete env.CDK_OUTDIR;
+  // With CDK_OUTDIR set (as the CLI does) the app synthesizes on exit, cdk-nag included.
+  if (outdir) env.CDK_OUTDIR = outdir;
+  return spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', 'bin/app.ts'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env,
+  });
+}
+
+test('bad keys: exit 1 and each key named on stderr', () => {
+  const result = runApp({
+    onboarding: {
+      ...TEST_RAW_CONFIG,
+      secondaryCidr: '100.64.0.0/33',
+      aviatrix: { ...TEST_RAW_CONFIG.aviatrix, controllerUrl: 'http://plain.example' },
+    },
+  });
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('onboarding.secondaryCidr');
+  expect(result.stderr).toContain('onboarding.aviatrix.controllerUrl');
+  expect(result.stderr).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
+});
+
+test('missing context: exit 1 naming onboarding', () => {
+  const result = runApp({});
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('onboarding must be an object');
+});
+
+test('context passed as a JSON string (cdk -c onboarding=...) is parsed', () => {
+  const result = runApp({ onboarding: JSON.stringify({ ...TEST_RAW_CONFIG, driftSchedule: 'every 6 hours' }) });
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('onboarding.driftSchedule');
+});
+
+test('a valid config synthesizes, with no cdk-nag error in the assembly', () => {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'onboarding-app-'));
+  try {
+    const result = runApp({ onboarding: TEST_RAW_CONFIG, 'aws:cdk:bundling-stacks': [] }, outdir);
+    expect(result.stderr).not.toContain('Invalid onboarding config');
+    expect(result.status).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
+    const entries = Object.values(manifest.artifacts as Record<string, { metadata?: Record<string, { type: string; data: unknown }[]> }>)
+      .flatMap((a) => Object.values(a.metadata ?? {}).flat());
+    expect(entries.filter((e) => e.type === 'aws:cdk:error' || e.type === 'aws:cdk:warning').map((e) => String(e.data))).toEqual([]);
+    expect(Object.keys(manifest.artifacts)).toContain('EksAviatrixOnboarding');
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+});

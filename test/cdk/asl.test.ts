@@ -1,0 +1,59 @@
+// Generic checks on every state-machines/*.asl.json, read from the file (not from CDK).
+import { allStates, aslFiles } from './fixtures';
+
+// asl-validator 4 ships no type declarations: validator(definition, opts?) -> { isValid, errors, errorsText }.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator') as (
+  definition: unknown,
+  opts?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errors: unknown[]; errorsText: (separator?: string) => string };
+
+const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException'];
+const files = aslFiles();
+
+test('there is at least the cluster onboarding workflow', () => {
+  expect(files.map((f) => f.file)).toContain('cluster-onboarding.asl.json');
+});
+
+describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition, text }) => {
+  test('passes asl-validator (after substituting ${...})', () => {
+    const result = aslValidator(JSON.parse(JSON.stringify(definition)));
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  test('the machine has TimeoutSeconds', () => {
+    expect(definition.TimeoutSeconds).toEqual(expect.any(Number));
+    expect(definition.TimeoutSeconds).toBeGreaterThan(0);
+  });
+
+  test('uses only the substitutions the stack provides', () => {
+    const used = [...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]);
+    const known = [
+      'ResolveClusterFunctionArn', 'PodNetworkFunctionArn', 'VpcCniFunctionArn', 'RecordOutcomeFunctionArn',
+      'AviatrixOnboardFunctionArn', 'AviatrixSnatFunctionArn', 'PollIntervalSeconds',
+    ];
+    expect(used.filter((u) => !known.includes(u))).toEqual([]);
+  });
+
+  const tasks = allStates(definition)
+    .filter((entry) => entry.state.Type === 'Task')
+    .map((entry) => [entry.path, entry] as const);
+
+  test('has Task states', () => {
+    expect(tasks.length).toBeGreaterThan(0);
+  });
+
+  test.each(tasks)('Task %s: Retry on Lambda service errors with backoff and full jitter, Catch, TimeoutSeconds', (_path, { state, enclosingCatch }) => {
+    for (const error of LAMBDA_SERVICE_ERRORS) {
+      const retrier = (state.Retry ?? []).find((r) => r.ErrorEquals.includes(error));
+      expect(retrier).toBeDefined();
+      expect(retrier!.BackoffRate).toBeGreaterThan(1);
+      expect(retrier!.MaxDelaySeconds).toEqual(expect.any(Number));
+      expect(retrier!.JitterStrategy).toBe('FULL');
+    }
+    // Its own Catch, or (inside a Parallel/Map branch, where a Catch would end only the branch) the enclosing state's.
+    expect((state.Catch?.length ?? 0) > 0 || enclosingCatch).toBe(true);
+    expect(state.TimeoutSeconds ?? state.TimeoutSecondsPath).toBeDefined();
+  });
+});

@@ -1,0 +1,24 @@
+// cdk-nag AwsSolutions: every finding is either fixed or acknowledged with a reason.
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { synthStack } from './fixtures';
+
+test('no unsuppressed AwsSolutions errors or warnings', () => {
+  const { stack } = synthStack();
+  const annotations = Annotations.fromStack(stack);
+  const errors = annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+  const warnings = annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+  expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
+  expect(warnings.map((w) => `${w.id}: ${String(w.entry.data).split('\n')[0]}`)).toEqual([]);
+  // Nor any other synth error (e.g. the machine timeout check).
+  expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+});
+
+test('a machine TimeoutSeconds shorter than the configured waits is a synth error', () => {
+  const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
+  const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
+  const config = parseConfig({ ...TEST_RAW_CONFIG, clusterActiveTimeoutSeconds: 4 * 3600, addonUpdateTimeoutSeconds: 3600 });
+  const { stack } = synthStack({ config });
+  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
+  expect(errors).toHaveLength(1);
+  expect(String(errors[0].entry.data)).toContain('onboarding.clusterActiveTimeoutSeconds');
+});

@@ -1,0 +1,490 @@
+// An in-process HTTPS stand-in for the Aviatrix controller, following the checklist of
+// /work/shared/aviatrix-api.md section 10: /v2/api actions as query GET, form POST and JSON POST,
+// token-gated login, CID issue and expiry with the exact texts, gateways with HA peers, custom vs
+// single-IP SNAT, whole-list replacement, transit exclusions, v2.5 k8s clusters and app-domains.
+// Faults on demand (5xx, hangs), latency, and optional echo quirks (duplicates, reordering, "None").
+import https from 'node:https';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { CallLog } from './call-log';
+import { makeSelfSignedCertificate } from './tls';
+import { decodePolicyList, SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
+
+export interface EmulatorGatewaySpec {
+  name: string;
+  kind: 'spoke' | 'transit';
+  vpcId: string;
+  privateIp: string;
+  region?: string;
+  cloudType?: number;
+  /** Spokes: the attached transit. */
+  transitName?: string;
+  /** Creates an HA peer (default name `<name>-hagw`); its SNAT mode defaults to single-IP when the primary's is, else none. */
+  ha?: { name?: string; privateIp: string; snatMode?: 'none' | 'single' | 'custom'; snatPolicies?: SnatPolicy[] };
+  snatMode?: 'none' | 'single' | 'custom';
+  snatPolicies?: SnatPolicy[];
+  exclusions?: string[];
+}
+
+export interface EmulatedGateway {
+  vpc_name: string;
+  kind: 'spoke' | 'transit';
+  isHa: boolean;
+  cloud_type: number;
+  vpc_id: string;
+  vpc_region: string;
+  private_ip: string;
+  public_ip: string;
+  vpc_size: string;
+  account_name: string;
+  transit_gw_name: string;
+  enable_nat: string;
+  nat_enabled: boolean;
+  snat_target: string;
+  snat_ip_port_list: SnatPolicy[];
+  exclude_cidr_list: string[];
+  haName?: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  api: 'v2' | 'v2.5' | 'other';
+  /** v2 action, or "METHOD collection" for v2.5. */
+  action: string;
+  transport: 'query' | 'form' | 'json' | 'rest';
+  params: Record<string, string>;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  status?: number;
+}
+
+export interface EmulatorOptions {
+  username?: string;
+  password?: string;
+  /** Delay before every request is processed (ms). */
+  latencyMs?: number;
+  /** Echo each SNAT rule twice and in reverse order, and `connection: "None"` for interface rules. */
+  echoQuirks?: boolean;
+  log?: CallLog;
+}
+
+interface Fault {
+  remaining: number;
+  status?: number;
+  hang?: boolean;
+  action?: string;
+}
+
+const WRITE_ACTIONS = new Set(['edit_gw_customized_snat_config', 'edit_gateway_advertised_cidr', 'disable_snat', 'enable_snat']);
+
+export class AviatrixEmulator {
+  readonly log: CallLog;
+  private server?: https.Server;
+  private readonly gateways = new Map<string, EmulatedGateway>();
+  private readonly tokens = new Set<string>();
+  private readonly sessions = new Set<string>();
+  private readonly k8s = new Map<string, Record<string, unknown> & { id: string; cluster_id: string }>();
+  private readonly appDomains = new Map<string, { uuid: string; name: string; selector: unknown }>();
+  private readonly recorded: RecordedRequest[] = [];
+  private readonly faults: Fault[] = [];
+  private readonly features: Record<string, boolean> = { k8s: true };
+  private readonly hanging = new Set<http.ServerResponse>();
+  username: string;
+  password: string;
+  latencyMs: number;
+  echoQuirks: boolean;
+
+  constructor(options: EmulatorOptions = {}) {
+    this.log = options.log ?? new CallLog();
+    this.username = options.username ?? 'admin';
+    this.password = options.password ?? 'Sup3r-Secret-Pa55word!';
+    this.latencyMs = options.latencyMs ?? 0;
+    this.echoQuirks = options.echoQuirks ?? false;
+  }
+
+  async start(certificate = makeSelfSignedCertificate()): Promise<{ url: string; caPem: string }> {
+    this.server = https.createServer({ key: certificate.keyPem, cert: certificate.certPem }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void this.handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((error: unknown) => {
+          if (!res.headersSent) this.send(res, 500, { return: false, reason: `emulator bug: ${String(error)}` });
+        });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    return { url: `https://127.0.0.1:${port}`, caPem: certificate.caPem };
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.hanging.clear();
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  // ---- admin ---------------------------------------------------------------------------------
+
+  addGateway(spec: EmulatorGatewaySpec): EmulatedGateway {
+    const make = (
+      name: string,
+      ip: string,
+      isHa: boolean,
+      mode = spec.snatMode,
+      policies = spec.snatPolicies,
+    ): EmulatedGateway => ({
+      vpc_name: name,
+      kind: spec.kind,
+      isHa,
+      cloud_type: spec.cloudType ?? 1,
+      vpc_id: `${spec.vpcId}~~${spec.name}-vpc`,
+      vpc_region: spec.region ?? 'us-east-1',
+      private_ip: ip,
+      public_ip: `54.0.${this.gateways.size}.${isHa ? 2 : 1}`,
+      vpc_size: 't3.small',
+      account_name: 'aws-account',
+      transit_gw_name: spec.transitName ?? '',
+      enable_nat: mode === 'single' ? 'yes' : 'no',
+      nat_enabled: mode === 'single' || mode === 'custom',
+      snat_target: mode === 'single' ? 'primary' : mode === 'custom' ? 'customized' : '',
+      snat_ip_port_list: mode === 'custom' ? structuredClone(policies ?? []) : [],
+      exclude_cidr_list: [...(spec.exclusions ?? [])],
+    });
+    const primary = make(spec.name, spec.privateIp, false);
+    this.gateways.set(spec.name, primary);
+    if (spec.ha) {
+      const haName = spec.ha.name ?? `${spec.name}-hagw`;
+      primary.haName = haName;
+      const haMode = spec.ha.snatMode ?? (spec.snatMode === 'single' ? 'single' : 'none');
+      this.gateways.set(haName, make(haName, spec.ha.privateIp, true, haMode, spec.ha.snatPolicies));
+    }
+    return primary;
+  }
+
+  gateway(name: string): EmulatedGateway | undefined {
+    return this.gateways.get(name);
+  }
+
+  snatPolicies(name: string): SnatPolicy[] {
+    return structuredClone(this.gateways.get(name)?.snat_ip_port_list ?? []);
+  }
+
+  exclusions(name: string): string[] {
+    return [...(this.gateways.get(name)?.exclude_cidr_list ?? [])];
+  }
+
+  k8sClusters(): Record<string, unknown>[] {
+    return [...this.k8s.values()].map((c) => structuredClone(c));
+  }
+
+  smartGroups(): { uuid: string; name: string; selector: unknown }[] {
+    return [...this.appDomains.values()].map((g) => structuredClone(g));
+  }
+
+  setFeature(name: string, enabled: boolean): void {
+    this.features[name] = enabled;
+  }
+
+  requests(): RecordedRequest[] {
+    return [...this.recorded];
+  }
+
+  /** v2 actions (or v2.5 "METHOD collection") served so far, in order. */
+  actions(): string[] {
+    return this.recorded.map((r) => r.action);
+  }
+
+  /** Invalidates every CID issued so far. */
+  expireSessions(): void {
+    this.sessions.clear();
+  }
+
+  /** The next `n` matching requests answer `status` (HTML for 502, JSON envelope otherwise). */
+  failNext(n: number, options: { status: 500 | 502 | 503; action?: string }): void {
+    this.faults.push({ remaining: n, status: options.status, action: options.action });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  /** The next `n` matching requests never get an answer (until stop). */
+  hangNext(n: number, options: { action?: string } = {}): void {
+    this.faults.push({ remaining: n, hang: true, action: options.action });
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------------
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://emulator');
+    const method = req.method ?? 'GET';
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname,
+      api: url.pathname === '/v2/api' ? 'v2' : url.pathname.startsWith('/v2.5/api/') ? 'v2.5' : 'other',
+      action: '',
+      transport: 'rest',
+      params: {},
+      headers: req.headers,
+      body,
+    };
+    if (record.api === 'v2') {
+      const contentType = String(req.headers['content-type'] ?? '');
+      const params: Record<string, string> = Object.fromEntries(url.searchParams);
+      record.transport = method === 'GET' ? 'query' : 'form';
+      if (body) {
+        if (contentType.includes('json')) {
+          record.transport = 'json';
+          const parsed = safeJson(body);
+          if (parsed && typeof parsed === 'object') {
+            for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) params[k] = typeof v === 'string' ? v : JSON.stringify(v);
+          }
+        } else {
+          for (const [k, v] of new URLSearchParams(body)) params[k] = v;
+        }
+      }
+      record.params = params;
+      record.action = params.action ?? '';
+    } else if (record.api === 'v2.5') {
+      const rest = url.pathname.slice('/v2.5/api/'.length).split('/');
+      const collection = rest[0] === 'k8s' ? rest.slice(0, 2).join('/') : rest[0];
+      record.action = `${method} ${collection}`;
+    }
+    this.recorded.push(record);
+    const write = record.api === 'v2' ? WRITE_ACTIONS.has(record.action) : method !== 'GET';
+    this.log.record('aviatrix', record.action || `${method} ${url.pathname}`, write);
+
+    const fault = this.faults.find((f) => f.remaining > 0 && (!f.action || f.action === record.action));
+    if (fault) {
+      fault.remaining--;
+      if (fault.hang) {
+        this.hanging.add(res);
+        return;
+      }
+      record.status = fault.status;
+      if (fault.status === 502) {
+        res.writeHead(502, { 'content-type': 'text/html' });
+        res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+      } else {
+        this.send(res, fault.status ?? 500, { return: false, reason: 'Internal Server Error' });
+      }
+      return;
+    }
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+
+    if (record.api === 'v2') {
+      const [status, answer] = this.v2(record, req);
+      record.status = status;
+      this.send(res, status, answer);
+    } else if (record.api === 'v2.5') {
+      const [status, answer] = this.v25(method, url.pathname.slice('/v2.5/api/'.length), body, req);
+      record.status = status;
+      this.send(res, status, answer);
+    } else {
+      record.status = 404;
+      this.send(res, 404, { message: 'not found' });
+    }
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown): void {
+    if (body === undefined) {
+      res.writeHead(status);
+      res.end();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  // ---- /v2/api -------------------------------------------------------------------------------
+
+  private v2(record: RecordedRequest, req: http.IncomingMessage): [number, unknown] {
+    const p = record.params;
+    const fail = (reason: string): [number, unknown] => [200, { return: false, reason }];
+    const ok = (results: unknown): [number, unknown] => [200, { return: true, results }];
+    if (p.action === 'get_api_token') {
+      const token = randomBytes(16).toString('hex');
+      this.tokens.add(token);
+      return ok({ api_token: token, legal_terms: 'accepted' });
+    }
+    if (p.action === 'login') {
+      const key = req.headers['x-access-key'];
+      if (typeof key !== 'string' || !this.tokens.has(key)) return fail('Invalid or missing API token (X-Access-Key).');
+      this.tokens.delete(key);
+      if (p.username !== this.username || p.password !== this.password) return fail('Invalid username or password.');
+      const cid = randomBytes(10).toString('hex');
+      this.sessions.add(cid);
+      return [200, { return: true, results: `User login:${p.username} in account:admin has been authorized successfully`, CID: cid }];
+    }
+    if (!p.CID || !this.sessions.has(p.CID)) {
+      return fail(record.transport === 'json' ? `Session ${p.CID ?? ''} expired` : 'CID is invalid or expired.');
+    }
+    switch (p.action) {
+      case 'list_vpcs_summary': {
+        let list = [...this.gateways.values()];
+        if (p.gateway_name) list = list.filter((g) => g.vpc_name === p.gateway_name);
+        else if (p.spoke_only === 'true') list = list.filter((g) => g.kind === 'spoke');
+        else if (p.transit_only === 'true') list = list.filter((g) => g.kind === 'transit');
+        return ok(list.map((g) => this.summary(g)));
+      }
+      case 'get_gateway_info': {
+        const g = this.gateways.get(p.gateway_name ?? '');
+        if (!g) return fail(`Gateway ${p.gateway_name} does not exist.`);
+        let policies = structuredClone(g.snat_ip_port_list);
+        if (this.echoQuirks) {
+          policies = policies.map((x) => (x.connection === undefined && x.interface ? { ...x, connection: 'None' } : x));
+          policies = [...policies, ...policies].reverse();
+        }
+        return ok({ vpc_name: g.vpc_name, gw_zone: 'us-east-1a', transit_gw_name: g.transit_gw_name, snat_ip_port_list: policies });
+      }
+      case 'edit_gw_customized_snat_config': {
+        const g = this.gateways.get(p.gateway_name ?? '');
+        if (!g) return fail(`Gateway ${p.gateway_name} does not exist.`);
+        if (p.mode !== 'custom') return fail(`mode must be custom, got ${p.mode}`);
+        if (g.enable_nat === 'yes' && g.snat_target === 'primary') {
+          return fail(`[AVXERR-NAT-0010] Single IP SNAT is enabled on gateway ${g.vpc_name}; disable it first.`);
+        }
+        let policies: SnatPolicy[] | null;
+        try {
+          policies = decodePolicyList(p.policy_list ?? '');
+        } catch (error) {
+          return fail(`Invalid policy_list: ${(error as Error).message}`);
+        }
+        if (!policies || policies.length === 0) {
+          g.snat_ip_port_list = [];
+          g.nat_enabled = false;
+          g.snat_target = '';
+          return ok('Customized SNAT disabled');
+        }
+        if (!(g.nat_enabled && g.snat_target === 'customized') && p.enable_nat !== 'yes') {
+          return fail(`Customized SNAT is not enabled on gateway ${g.vpc_name}; send enable_nat=yes to enable it.`);
+        }
+        for (const policy of policies) {
+          if (typeof policy.apply_route_entry !== 'boolean') return fail('apply_route_entry is required on every policy');
+        }
+        g.snat_ip_port_list = policies;
+        g.nat_enabled = true;
+        g.snat_target = 'customized';
+        return ok(`Customized SNAT configured on ${g.vpc_name}`);
+      }
+      case 'disable_snat': {
+        const g = this.gateways.get(p.gateway_name ?? '');
+        if (!g) return fail(`Gateway ${p.gateway_name} does not exist.`);
+        g.enable_nat = 'no';
+        g.nat_enabled = false;
+        g.snat_target = '';
+        return ok(`SNAT disabled on ${g.vpc_name}`);
+      }
+      case 'edit_gateway_advertised_cidr': {
+        const g = this.gateways.get(p.gateway_name ?? '');
+        if (!g) return fail(`Gateway ${p.gateway_name} does not exist.`);
+        if (g.kind !== 'transit') return fail(`${g.vpc_name} is not a transit gateway`);
+        g.exclude_cidr_list = (p.cidr ?? '').split(',').filter((c) => c !== '');
+        return ok(`Excluded advertised spoke routes updated on ${g.vpc_name}`);
+      }
+      case 'get_controller_feature':
+        return ok({ feature: p.feature, enabled: this.features[p.feature ?? ''] === true });
+      default:
+        return fail(`Unknown action ${p.action}`);
+    }
+  }
+
+  private summary(g: EmulatedGateway): Record<string, unknown> {
+    const ha = g.haName ? this.gateways.get(g.haName) : undefined;
+    return {
+      vpc_name: g.vpc_name,
+      cloud_type: g.cloud_type,
+      vpc_id: g.vpc_id,
+      vpc_region: g.vpc_region,
+      private_ip: g.private_ip,
+      public_ip: g.public_ip,
+      vpc_size: g.vpc_size,
+      account_name: g.account_name,
+      transit_gw_name: g.transit_gw_name,
+      enable_nat: g.enable_nat,
+      nat_enabled: g.nat_enabled,
+      snat_target: g.snat_target,
+      hagw_details: ha
+        ? { vpc_name: ha.vpc_name, private_ip: ha.private_ip, public_ip: ha.public_ip, vpc_size: ha.vpc_size, cloud_type: ha.cloud_type }
+        : { vpc_name: '', private_ip: '', vpc_size: '' },
+      exclude_cidr_list: g.kind === 'transit' ? [...g.exclude_cidr_list] : [],
+    };
+  }
+
+  // ---- /v2.5/api -----------------------------------------------------------------------------
+
+  private v25(method: string, path: string, body: string, req: http.IncomingMessage): [number, unknown] {
+    const auth = String(req.headers.authorization ?? '');
+    const match = /^cid (.+)$/.exec(auth);
+    if (!match || !this.sessions.has(match[1])) return [403, { message: 'Invalid CID' }];
+    const parts = path.split('/').map(decodeURIComponent);
+    const data = body ? safeJson(body) : undefined;
+    if (parts[0] === 'k8s' && parts[1] === 'clusters') {
+      if (!this.features.k8s) return [400, { message: 'Kubernetes feature is not enabled' }];
+      const id = parts[2];
+      if (!id && method === 'GET') return [200, { k8s_clusters: [...this.k8s.values()] }];
+      if (!id && method === 'POST') {
+        const c = data as { cluster_id?: unknown; credential?: { use_csp_credentials?: unknown } } | undefined;
+        if (!c || typeof c.cluster_id !== 'string' || !c.credential || typeof c.credential.use_csp_credentials !== 'boolean') {
+          return [400, { message: 'cluster_id and credential.use_csp_credentials are required' }];
+        }
+        if ([...this.k8s.values()].some((k) => k.cluster_id === c.cluster_id)) {
+          return [409, { message: `cluster ${c.cluster_id} already exists` }];
+        }
+        const newId = randomUUID();
+        this.k8s.set(newId, { ...(data as Record<string, unknown>), id: newId, cluster_id: c.cluster_id });
+        return [201, { id: newId }];
+      }
+      const existing = id ? this.k8s.get(id) : undefined;
+      if (!existing) return [404, { message: `k8s cluster ${id} not found` }];
+      if (method === 'GET') return [200, existing];
+      if (method === 'PUT') {
+        this.k8s.set(id, { ...(data as Record<string, unknown>), id, cluster_id: existing.cluster_id });
+        return [200, {}];
+      }
+      if (method === 'DELETE') {
+        this.k8s.delete(id);
+        return [204, undefined];
+      }
+    }
+    if (parts[0] === 'app-domains') {
+      const uuid = parts[1];
+      if (!uuid && method === 'GET') return [200, { app_domains: [...this.appDomains.values()] }];
+      if (!uuid && method === 'POST') {
+        const g = data as { name?: unknown; selector?: { any?: unknown } } | undefined;
+        if (!g || typeof g.name !== 'string' || !g.selector || !Array.isArray(g.selector.any)) {
+          return [400, { message: 'name and selector.any are required' }];
+        }
+        if ([...this.appDomains.values()].some((x) => x.name === g.name)) return [409, { message: `App domain ${g.name} already exists` }];
+        const newUuid = randomUUID();
+        this.appDomains.set(newUuid, { uuid: newUuid, name: g.name, selector: g.selector });
+        return [200, { uuid: newUuid }];
+      }
+      const existing = uuid ? this.appDomains.get(uuid) : undefined;
+      if (!existing) return [404, { message: 'App domain not found' }];
+      if (method === 'GET') return [200, existing];
+      if (method === 'PUT') {
+        const g = data as { name: string; selector: unknown };
+        this.appDomains.set(uuid, { uuid, name: g.name, selector: g.selector });
+        return [200, {}];
+      }
+      if (method === 'DELETE') {
+        this.appDomains.delete(uuid);
+        return [200, {}];
+      }
+    }
+    return [404, { message: `${path} not found` }];
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

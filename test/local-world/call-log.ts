@@ -1,0 +1,39 @@
+// Every stand-in records the calls it serves here, so tests can count writes per service.
+
+export type ServiceName = 'ec2' | 'sts' | 'dynamodb' | 'secretsmanager' | 'eks' | 'kubernetes' | 'aviatrix' | 'other';
+
+export interface RecordedCall {
+  service: ServiceName;
+  /** AWS action name (DescribeVpcs), or "METHOD /path" for REST stand-ins. */
+  action: string;
+  write: boolean;
+  at: number;
+}
+
+const READ_ACTION = /^(Describe|List|Get|Search|Scan|Query|BatchGet|TestEventPattern)/;
+
+/** AWS API actions that only read; everything else counts as a write. */
+export function isReadAction(action: string): boolean {
+  return READ_ACTION.test(action);
+}
+
+export class CallLog {
+  private readonly calls: RecordedCall[] = [];
+
+  record(service: ServiceName, action: string, write: boolean): void {
+    this.calls.push({ service, action, write, at: Date.now() });
+  }
+
+  /** A mark to pass to `since` so a test can look only at what happened after it. */
+  mark(): number {
+    return this.calls.length;
+  }
+
+  since(mark = 0): RecordedCall[] {
+    return this.calls.slice(mark);
+  }
+
+  writesSince(mark = 0, service?: ServiceName): RecordedCall[] {
+    return this.since(mark).filter((c) => c.write && (service === undefined || c.service === service));
+  }
+}

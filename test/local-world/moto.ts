@@ -1,0 +1,131 @@
+// Starts moto's server (EC2, STS, Secrets Manager, DynamoDB) on a free loopback port, behind a
+// small recording proxy so tests can count the AWS calls the code under test made.
+import { ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { CallLog, isReadAction, ServiceName } from './call-log';
+
+export interface MotoServer {
+  /** The recording proxy's URL: give this to the code under test. */
+  endpoint: string;
+  /** moto itself, unrecorded: for test set-up and assertions. */
+  directEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function startMoto(log: CallLog): Promise<MotoServer> {
+  const port = await freePort();
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const directEndpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilServing(directEndpoint, child, () => stderr);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  const proxy = await startRecordingProxy(port, log);
+  return {
+    endpoint: proxy.url,
+    directEndpoint,
+    stop: async () => {
+      await proxy.close();
+      await stopProcess(child);
+    },
+  };
+}
+
+async function waitUntilServing(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(
+        `moto server exited with code ${child.exitCode} before serving. It is started as ` +
+          `"python3 -m moto.server"; install it with "pip install 'moto[server]==5.2.1'".\n${stderr()}`,
+      );
+    }
+    try {
+      const response = await fetch(`${url}/moto-api/`);
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`moto server did not answer on ${url} within 30 s.\n${stderr()}`);
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Which AWS service a request is for, from its SigV4 credential scope. */
+function serviceOf(authorization: string | undefined): ServiceName {
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(authorization ?? '');
+  const name = scope?.[1];
+  if (name === 'ec2' || name === 'sts' || name === 'dynamodb' || name === 'secretsmanager') return name;
+  return 'other';
+}
+
+/** The API action: X-Amz-Target for JSON protocols, Action= for query protocols. */
+function actionOf(target: string | undefined, body: string, url: string): string {
+  if (target) return target.split('.').pop() ?? target;
+  const fromBody = new URLSearchParams(body).get('Action');
+  if (fromBody) return fromBody;
+  return new URL(url, 'http://x').searchParams.get('Action') ?? 'Unknown';
+}
+
+async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const action = actionOf(req.headers['x-amz-target'] as string | undefined, body.toString(), req.url ?? '/');
+      log.record(serviceOf(req.headers.authorization), action, !isReadAction(action));
+      const upstream = http.request(
+        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+        (upstreamRes) => {
+          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+          upstreamRes.pipe(res);
+        },
+      );
+      upstream.on('error', (error) => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`moto proxy: ${error.message}`);
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

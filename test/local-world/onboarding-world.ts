@@ -1,0 +1,181 @@
+// The whole local world for the workflows: moto, the EKS and Kubernetes emulators, the Aviatrix
+// controller emulator, the DynamoDB tables and the controller secret, and the environment the
+// Lambdas read, exactly as CDK would set it (endpoints aside, which the SDK reads by itself).
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
+import { LocalWorld, startLocalWorld } from './world';
+
+export const SECRET_NAME = 'aviatrix/controller/api';
+export const STATUS_TABLE = 'eks-aviatrix-status';
+export const LEASE_TABLE = 'eks-aviatrix-leases';
+export const CONTROLLER_ROLE_ARN = 'arn:aws:iam::123456789012:role/aviatrix-role-app';
+export const TRANSIT_GATEWAY = 'transit-use1';
+/** moto's caller identity: the principal the Lambdas act as in the local world. */
+export const RECONCILER_PRINCIPAL = 'arn:aws:iam::123456789012:user/moto';
+
+export interface OnboardingWorld {
+  world: LocalWorld;
+  controller: AviatrixEmulator;
+  controllerUrl: string;
+  controllerCaPem: string;
+  /** The raw config handed to the Lambdas (cdk.json's "onboarding" shape). */
+  config: Record<string, unknown>;
+  /** Merges into the config the Lambdas read (ONBOARDING_CONFIG; read again when it changes). */
+  setConfig(overrides: Record<string, unknown>): void;
+  /** EKS finishes creating the cluster: ACTIVE, with the add-on settings its spec asked for. */
+  activateCluster(name: string): void;
+  stop(): Promise<void>;
+}
+
+export interface OnboardingWorldOptions {
+  config?: Record<string, unknown>;
+  controller?: EmulatorOptions;
+  eks?: Parameters<typeof startLocalWorld>[0] extends infer O ? (O extends { eks?: infer E } ? E : never) : never;
+}
+
+export async function startOnboardingWorld(options: OnboardingWorldOptions = {}): Promise<OnboardingWorld> {
+  const world = await startLocalWorld(options.eks ? { eks: options.eks } : {});
+  const controller = new AviatrixEmulator({ ...options.controller, log: world.log });
+  const { url, caPem } = await controller.start();
+  controller.addGateway({ name: TRANSIT_GATEWAY, kind: 'transit', vpcId: 'vpc-transit0001', privateIp: '10.200.0.10', exclusions: [] });
+
+  const clientConfig = { endpoint: world.motoDirectEndpoint, region: world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  const dynamo = new DynamoDBClient(clientConfig);
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: STATUS_TABLE,
+      AttributeDefinitions: [{ AttributeName: 'clusterName', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'clusterName', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: LEASE_TABLE,
+      AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  dynamo.destroy();
+  const secrets = new SecretsManagerClient(clientConfig);
+  await secrets.send(
+    new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify({ username: controller.username, password: controller.password }) }),
+  );
+  secrets.destroy();
+
+  const config: Record<string, unknown> = {
+    secondaryCidr: '100.64.0.0/16',
+    clusterActiveTimeoutSeconds: 600,
+    optIn: { mode: 'all' },
+    aviatrix: {
+      controllerUrl: url,
+      credentialsSecretName: SECRET_NAME,
+      caBundlePem: caPem,
+      verifyTls: true,
+      controllerRoleArn: CONTROLLER_ROLE_ARN,
+      allowDisableSingleIpSnat: false,
+      kubernetesSmartGroups: [],
+    },
+    ...options.config,
+  };
+  const restoreEnv = world.applyEnv();
+  const previous = { ...process.env };
+  const setEnv = () => {
+    Object.assign(process.env, {
+      ONBOARDING_CONFIG: JSON.stringify(config),
+      STATUS_TABLE_NAME: STATUS_TABLE,
+      LEASE_TABLE_NAME: LEASE_TABLE,
+      RECONCILER_ROLE_ARN: RECONCILER_PRINCIPAL,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    });
+  };
+  setEnv();
+
+  return {
+    world,
+    controller,
+    controllerUrl: url,
+    controllerCaPem: caPem,
+    config,
+    setConfig(overrides) {
+      Object.assign(config, overrides);
+      setEnv();
+    },
+    activateCluster(name) {
+      world.eks.activateCluster(name);
+      const seeded = pendingAddonConfiguration.get(name);
+      if (seeded) world.eks.setAddonConfiguration(name, 'vpc-cni', JSON.stringify(seeded));
+      pendingAddonConfiguration.delete(name);
+    },
+    async stop() {
+      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'RECONCILER_ROLE_ARN', 'POWERTOOLS_LOG_LEVEL']) {
+        if (previous[key] === undefined) delete process.env[key];
+      }
+      restoreEnv();
+      await controller.stop();
+      await world.stop();
+    },
+  };
+}
+
+export interface ClusterSpec {
+  name: string;
+  azs?: string[];
+  vpcCidr?: string;
+  tags?: Record<string, string>;
+  authenticationMode?: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP';
+  ipFamily?: 'ipv4' | 'ipv6';
+  autoMode?: boolean;
+  /** Settings the vpc-cni add-on already has, which onboarding must keep. */
+  addonConfiguration?: Record<string, unknown>;
+  /** Reuse an existing VPC (with its subnets) instead of creating one. */
+  vpc?: Awaited<ReturnType<LocalWorld['createVpc']>>;
+  /** Register a spoke gateway (with HA) for the VPC on the controller. */
+  spoke?: boolean;
+}
+
+export interface CreatedCluster {
+  name: string;
+  vpc: Awaited<ReturnType<LocalWorld['createVpc']>>;
+  spokeName: string;
+}
+
+let nextSpokeOctet = 0;
+const pendingAddonConfiguration = new Map<string, Record<string, unknown>>();
+
+/** A VPC, its spoke gateway pair on the controller, and an EKS cluster in CREATING. */
+export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Promise<CreatedCluster> {
+  const vpc = spec.vpc ?? (await w.world.createVpc({ azs: spec.azs ?? ['us-east-1a', 'us-east-1b'], ...(spec.vpcCidr ? { cidr: spec.vpcCidr } : {}) }));
+  const spokeName = `spoke-${vpc.vpcId}`;
+  if (spec.spoke !== false && !w.controller.gateway(spokeName)) {
+    const octet = (nextSpokeOctet++ % 240) + 10;
+    w.controller.addGateway({
+      name: spokeName,
+      kind: 'spoke',
+      vpcId: vpc.vpcId,
+      privateIp: `10.0.250.${octet}`,
+      transitName: TRANSIT_GATEWAY,
+      ha: { privateIp: `10.0.251.${octet}` },
+      snatMode: 'none',
+    });
+  }
+  const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await eks.send(
+    new CreateClusterCommand({
+      name: spec.name,
+      roleArn: 'arn:aws:iam::123456789012:role/eks-cluster',
+      resourcesVpcConfig: { subnetIds: vpc.subnets.map((s) => s.subnetId) },
+      kubernetesNetworkConfig: { ipFamily: spec.ipFamily ?? 'ipv4' },
+      accessConfig: { authenticationMode: spec.authenticationMode ?? 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: false },
+      ...(spec.autoMode ? { computeConfig: { enabled: true } } : {}),
+      tags: spec.tags ?? {},
+    }),
+  );
+  // The add-on exists once the cluster is ACTIVE: its settings are seeded then.
+  if (spec.addonConfiguration) pendingAddonConfiguration.set(spec.name, spec.addonConfiguration);
+  eks.destroy();
+  return { name: spec.name, vpc, spokeName };
+}

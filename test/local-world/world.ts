@@ -1,0 +1,162 @@
+// One call that starts the local world: moto (behind its recording proxy), the EKS emulator and the
+// Kubernetes API emulator, wired together, with the environment the code under test needs.
+import {
+  AssociateRouteTableCommand,
+  CreateRouteTableCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CallLog } from './call-log';
+import { EksEmulator, EksEmulatorOptions } from './eks-emulator';
+import { KubeEmulator, KubeEmulatorOptions } from './kube-emulator';
+import { startMoto } from './moto';
+
+export interface LocalWorldVpc {
+  vpcId: string;
+  subnets: { subnetId: string; az: string; cidr: string; routeTableId: string }[];
+}
+
+export interface LocalWorld {
+  region: string;
+  accountId: string;
+  log: CallLog;
+  motoEndpoint: string;
+  motoDirectEndpoint: string;
+  eks: EksEmulator;
+  kube: KubeEmulator;
+  /**
+   * Env for the code under test: AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID/SECRET ('testing'),
+   * AWS_ENDPOINT_URL_EC2/_STS/_SECRETS_MANAGER/_DYNAMODB (recording proxy), AWS_ENDPOINT_URL_EKS
+   * (emulator). The kube CA comes from DescribeCluster, not from NODE_EXTRA_CA_CERTS.
+   */
+  env: Record<string, string>;
+  /** Copies env into process.env; returns a function that restores the previous values. */
+  applyEnv(): () => void;
+  /** EC2 pointed at moto directly (not recorded) for set-up and assertions. */
+  ec2Direct: EC2Client;
+  /** A VPC (10.0.0.0/16 default) with one private subnet per AZ (default us-east-1a, us-east-1b), each with its own route table. */
+  createVpc(opts?: { cidr?: string; azs?: string[]; name?: string }): Promise<LocalWorldVpc>;
+  stop(): Promise<void>;
+}
+
+export interface LocalWorldOptions {
+  eks?: EksEmulatorOptions;
+  kube?: KubeEmulatorOptions;
+}
+
+export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<LocalWorld> {
+  const region = 'us-east-1';
+  const accountId = '123456789012';
+  const log = new CallLog();
+  const moto = await startMoto(log);
+  const stops: (() => Promise<void>)[] = [() => moto.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const proxy = new URL(moto.endpoint);
+    const direct = new URL(moto.directEndpoint);
+    const kube = new KubeEmulator(log, {
+      // Token checks go to moto directly, so they are not counted as calls the code under test made.
+      stsUrlRewrite: (url) => {
+        if (url.host !== proxy.host) return url;
+        const rewritten = new URL(url.toString());
+        rewritten.host = direct.host;
+        return rewritten;
+      },
+      ...options.kube,
+    });
+    await kube.start();
+    stops.push(() => kube.stop());
+    const eks = new EksEmulator({ log, kube, motoDirectEndpoint: moto.directEndpoint, region, accountId }, options.eks);
+    await eks.start();
+    stops.push(() => eks.stop());
+    const ec2Direct = new EC2Client({
+      endpoint: moto.directEndpoint,
+      region,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    stops.push(async () => ec2Direct.destroy());
+
+    const env: Record<string, string> = {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_ENDPOINT_URL_EC2: moto.endpoint,
+      AWS_ENDPOINT_URL_STS: moto.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint,
+      AWS_ENDPOINT_URL_EKS: eks.url,
+    };
+
+    let vpcCount = 0;
+    const world: LocalWorld = {
+      region,
+      accountId,
+      log,
+      motoEndpoint: moto.endpoint,
+      motoDirectEndpoint: moto.directEndpoint,
+      eks,
+      kube,
+      env,
+      ec2Direct,
+      applyEnv() {
+        const previous = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+        // Clear variables that would override the per-service endpoints or credentials.
+        for (const k of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL']) {
+          previous[k] = process.env[k];
+          delete process.env[k];
+        }
+        Object.assign(process.env, env);
+        return () => {
+          for (const [k, v] of Object.entries(previous)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+          }
+        };
+      },
+      async createVpc(opts = {}) {
+        const cidr = opts.cidr ?? '10.0.0.0/16';
+        const azs = opts.azs ?? [`${region}a`, `${region}b`];
+        const name = opts.name ?? `local-world-vpc-${++vpcCount}`;
+        const vpc = await ec2Direct.send(
+          new CreateVpcCommand({ CidrBlock: cidr, TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'Name', Value: name }] }] }),
+        );
+        const vpcId = vpc.Vpc!.VpcId!;
+        const [base] = cidr.split('/');
+        const octets = base.split('.').map(Number);
+        const subnets: LocalWorldVpc['subnets'] = [];
+        for (const [i, az] of azs.entries()) {
+          // /20 private subnets: x.y.0.0/20, x.y.16.0/20, ...
+          const subnetCidr = `${octets[0]}.${octets[1]}.${i * 16}.0/20`;
+          const subnet = await ec2Direct.send(
+            new CreateSubnetCommand({
+              VpcId: vpcId,
+              CidrBlock: subnetCidr,
+              AvailabilityZone: az,
+              TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: `${name}-private-${az}` }] }],
+            }),
+          );
+          const table = await ec2Direct.send(
+            new CreateRouteTableCommand({
+              VpcId: vpcId,
+              TagSpecifications: [{ ResourceType: 'route-table', Tags: [{ Key: 'Name', Value: `${name}-private-${az}` }] }],
+            }),
+          );
+          const subnetId = subnet.Subnet!.SubnetId!;
+          const routeTableId = table.RouteTable!.RouteTableId!;
+          await ec2Direct.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: routeTableId }));
+          subnets.push({ subnetId, az, cidr: subnetCidr, routeTableId });
+        }
+        return { vpcId, subnets };
+      },
+      stop: stopAll,
+    };
+    return world;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

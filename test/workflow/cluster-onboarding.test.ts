@@ -1,0 +1,219 @@
+// The real cluster-onboarding ASL, run with the real handlers against the local world.
+import { AssociateVpcCidrBlockCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { rulesOf } from '../../lambdas/domain/network';
+import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
+import { runWorkflow, RunOptions } from '../local-world/workflow-runner';
+
+const WORKFLOW = 'cluster-onboarding.asl.json';
+const WRITES_OF_INTEREST = ['ec2', 'eks', 'kubernetes', 'aviatrix'] as const;
+
+let w: OnboardingWorld;
+
+beforeAll(async () => {
+  w = await startOnboardingWorld();
+});
+
+afterAll(async () => {
+  await w?.stop();
+});
+
+/** Runs the workflow; the first time it waits for the cluster, the cluster becomes ACTIVE. */
+function run(input: unknown, options: RunOptions = {}) {
+  const clusterName = (input as { clusterName?: string }).clusterName;
+  return runWorkflow(WORKFLOW, input, {
+    ...options,
+    onEvent: (event) => {
+      if (event.type === 'StateEntered' && event.state === 'WaitForCluster' && clusterName && options.onEvent === undefined) {
+        w.activateCluster(clusterName);
+      }
+      options.onEvent?.(event);
+    },
+  });
+}
+
+function writesSince(mark: number) {
+  return w.world.log.since(mark).filter((c) => c.write && (WRITES_OF_INTEREST as readonly string[]).includes(c.service));
+}
+
+async function vpcState(cluster: CreatedCluster) {
+  const ec2 = w.world.ec2Direct;
+  const vpcId = cluster.vpc.vpcId;
+  const [vpcs, subnets, tables, groups] = await Promise.all([
+    ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
+    ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })),
+    ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })),
+    ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })),
+  ]);
+  return { vpc: vpcs.Vpcs![0], subnets: subnets.Subnets ?? [], tables: tables.RouteTables ?? [], groups: groups.SecurityGroups ?? [] };
+}
+
+const tableOf = (tables: Awaited<ReturnType<typeof vpcState>>['tables'], subnetId: string) =>
+  tables.find((t) => t.Associations?.some((a) => a.SubnetId === subnetId))?.RouteTableId;
+
+describe('cluster onboarding, AWS side', () => {
+  let cluster: CreatedCluster;
+
+  beforeAll(async () => {
+    cluster = await createCluster(w, {
+      name: 'prod-a',
+      addonConfiguration: { env: { WARM_IP_TARGET: '5' }, resources: { requests: { cpu: '50m' } } },
+    });
+  });
+
+  it('takes a cluster from CREATING to fully configured', async () => {
+    const result = await run({ clusterName: 'prod-a' });
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.statesEntered).toContain('WaitForCluster');
+
+    const { vpc, subnets, tables, groups } = await vpcState(cluster);
+    const secondary = (vpc.CidrBlockAssociationSet ?? []).filter((a) => a.CidrBlock === '100.64.0.0/16');
+    expect(secondary).toHaveLength(1);
+    expect(secondary[0].CidrBlockState?.State).toBe('associated');
+
+    const podSubnets = subnets.filter((s) => s.CidrBlock?.startsWith('100.64.'));
+    expect(podSubnets.map((s) => [s.AvailabilityZone, s.CidrBlock]).sort()).toEqual([
+      ['us-east-1a', '100.64.0.0/17'],
+      ['us-east-1b', '100.64.128.0/17'],
+    ]);
+    for (const pod of podSubnets) {
+      const node = cluster.vpc.subnets.find((s) => s.az === pod.AvailabilityZone)!;
+      expect(tableOf(tables, pod.SubnetId!)).toBe(node.routeTableId);
+    }
+
+    const eksCluster = w.world.eks.cluster('prod-a')!;
+    const clusterGroupId = eksCluster.clusterSecurityGroupId;
+    const podGroups = groups.filter((g) => g.Tags?.some((t) => t.Key === 'eks-aviatrix:cluster' && t.Value === 'prod-a'));
+    expect(podGroups).toHaveLength(1);
+    const podGroup = podGroups[0];
+    expect(rulesOf(podGroup.IpPermissions)).toEqual(
+      expect.arrayContaining([
+        { protocol: '-1', sourceGroupId: clusterGroupId },
+        { protocol: '-1', sourceGroupId: podGroup.GroupId },
+        { protocol: 'tcp', fromPort: 9443, toPort: 9443, sourceGroupId: clusterGroupId },
+      ]),
+    );
+    expect(rulesOf(podGroup.IpPermissions)).toHaveLength(3);
+    expect(rulesOf(podGroup.IpPermissionsEgress)).toEqual([{ protocol: '-1', cidr: '0.0.0.0/0' }]);
+    const clusterGroup = groups.find((g) => g.GroupId === clusterGroupId)!;
+    expect(rulesOf(clusterGroup.IpPermissions)).toContainEqual({ protocol: '-1', sourceGroupId: podGroup.GroupId });
+
+    const addon = w.world.eks.addon('prod-a', 'vpc-cni')!;
+    expect(JSON.parse(addon.configurationValues as string)).toEqual({
+      env: {
+        WARM_IP_TARGET: '5',
+        AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true',
+        ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
+        AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
+      },
+      resources: { requests: { cpu: '50m' } },
+    });
+
+    const eniConfigs = w.world.kube.eniConfigs('prod-a');
+    expect(eniConfigs.map((e) => [e.metadata.name, e.spec.subnet, e.spec.securityGroups]).sort()).toEqual(
+      podSubnets
+        .map((s) => [s.AvailabilityZone, s.SubnetId, [podGroup.GroupId]])
+        .sort(),
+    );
+
+    const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const record = await dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'prod-a' } } }));
+    dynamo.destroy();
+    expect(record.Item?.status?.S).toBe('ONBOARDED');
+    expect(Number(record.Item?.changeCount?.N)).toBeGreaterThan(0);
+    expect(w.world.eks.cluster('prod-a')!.tags).toMatchObject({ 'eks-aviatrix:status': 'ONBOARDED', 'eks-aviatrix:pod-cidr': '100.64.0.0/16' });
+  });
+
+  it('changes nothing the second time: zero writes to EC2, EKS, Kubernetes and the controller', async () => {
+    const mark = w.world.log.mark();
+    const result = await run({ clusterName: 'prod-a' });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(writesSince(mark)).toEqual([]);
+    expect(result.output).toMatchObject({ status: 'ONBOARDED', changes: [] });
+  });
+
+  it('plans without writing in a dry run', async () => {
+    await createCluster(w, { name: 'plan-only' });
+    w.activateCluster('plan-only');
+    const mark = w.world.log.mark();
+    const result = await run({ clusterName: 'plan-only', dryRun: true });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(writesSince(mark)).toEqual([]);
+    const output = result.output as { status: string; changes: { resource: string; action: string }[] };
+    expect(output.status).toBe('PLANNED');
+    expect(output.changes.map((c) => c.action)).toEqual(expect.arrayContaining(['associate', 'create', 'update']));
+    expect(output.changes.some((c) => c.resource === 'ENIConfig us-east-1a')).toBe(true);
+  });
+});
+
+describe('refusals: one clear error, no writes', () => {
+  async function expectRefusal(input: unknown, name: string, text: string | RegExp) {
+    const mark = w.world.log.mark();
+    const result = await run(input);
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe(name);
+    expect(result.error?.message).toMatch(text);
+    expect(writesSince(mark)).toEqual([]);
+  }
+
+  it.each([
+    ['an Auto Mode cluster', { autoMode: true }, 'ClusterRefused', /EKS Auto Mode/],
+    ['an IPv6 cluster', { ipFamily: 'ipv6' as const }, 'ClusterRefused', /IPv6 cluster/],
+    ['a CONFIG_MAP-only cluster', { authenticationMode: 'CONFIG_MAP' as const }, 'ClusterRefused', /authenticationMode=API_AND_CONFIG_MAP/],
+  ])('%s', async (_, spec, name, text) => {
+    const clusterName = `refused-${Math.random().toString(36).slice(2, 8)}`;
+    await createCluster(w, { name: clusterName, ...spec });
+    w.activateCluster(clusterName);
+    await expectRefusal({ clusterName }, name, text);
+  });
+
+  it('a malformed event', async () => {
+    await expectRefusal({ 'detail-type': 'AWS API Call via CloudTrail', detail: 'oops' }, 'InvalidInput', /is not an "AWS API Call via CloudTrail" event/);
+  });
+
+  it('an event that records a failed call', async () => {
+    const event = {
+      id: 'e-1',
+      'detail-type': 'AWS API Call via CloudTrail',
+      source: 'aws.eks',
+      detail: { eventSource: 'eks.amazonaws.com', eventName: 'CreateCluster', errorCode: 'ResourceLimitExceeded', requestParameters: { name: 'x' } },
+    };
+    await expectRefusal(event, 'InvalidInput', /failed CreateCluster of cluster "x" \(errorCode ResourceLimitExceeded\)/);
+  });
+
+  it('an unknown cluster', async () => {
+    await expectRefusal({ clusterName: 'no-such-cluster' }, 'ClusterNotFound', /"no-such-cluster" does not exist in us-east-1/);
+  });
+
+  it('a VPC whose CIDRs overlap the secondary CIDR', async () => {
+    await createCluster(w, { name: 'overlap', vpcCidr: '100.64.0.0/16', azs: ['us-east-1a', 'us-east-1b'] });
+    w.activateCluster('overlap');
+    await expectRefusal({ clusterName: 'overlap' }, 'NetworkConflict', /secondary CIDR 100\.64\.0\.0\/16 overlaps CIDR 100\.64\.0\.0\/16 of VPC/);
+  });
+
+  it('a VPC already at its CIDR association limit', async () => {
+    const created = await createCluster(w, { name: 'full-vpc', vpcCidr: '10.20.0.0/16' });
+    for (const extra of ['10.21.0.0/16', '10.22.0.0/16', '10.23.0.0/16', '10.24.0.0/16']) {
+      await w.world.ec2Direct.send(new AssociateVpcCidrBlockCommand({ VpcId: created.vpc.vpcId, CidrBlock: extra }));
+    }
+    w.activateCluster('full-vpc');
+    await expectRefusal({ clusterName: 'full-vpc' }, 'NetworkConflict', /already has 5 IPv4 CIDR blocks, its quota \(onboarding\.maxVpcCidrBlocks = 5\)/);
+  });
+
+  it('a cluster that never leaves CREATING: bounded wait, then a failure naming cluster and status', async () => {
+    await createCluster(w, { name: 'stuck' });
+    w.setConfig({ clusterActiveTimeoutSeconds: 1 });
+    try {
+      const mark = w.world.log.mark();
+      const result = await runWorkflow(WORKFLOW, { clusterName: 'stuck' }, { waitMs: 300 });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.name).toBe('WaitTimedOut');
+      expect(result.error?.message).toMatch(/"stuck" is still CREATING after \d+ s \(limit onboarding\.clusterActiveTimeoutSeconds = 1\)/);
+      expect(result.statesEntered.filter((s) => s === 'WaitForCluster').length).toBeGreaterThan(1);
+      expect(writesSince(mark)).toEqual([]);
+    } finally {
+      w.setConfig({ clusterActiveTimeoutSeconds: 600 });
+    }
+  });
+});
