@@ -11,6 +11,9 @@ export const eksClusterArnPattern = (): string => eks('cluster/*');
 /** The `vpc-cni` add-on of any cluster: `addon/<cluster>/vpc-cni/<uuid>`. */
 export const vpcCniAddonArnPattern = (): string => eks('addon/*/vpc-cni/*');
 
+/** Every managed node group of any cluster: `nodegroup/<cluster>/<node group>/<uuid>`. */
+export const eksNodegroupArnPattern = (): string => eks('nodegroup/*/*/*');
+
 /** Access entries of one IAM role on any cluster: `access-entry/<cluster>/role/<account>/<role name>/<uuid>`. */
 export const roleAccessEntryArnPattern = (roleAccount: string, roleName: string): string =>
   eks(`access-entry/*/role/${roleAccount}/${roleName}/*`);
@@ -20,6 +23,10 @@ export const eksAccessPolicyArn = (policyName: string): string =>
   `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/${policyName}`;
 
 export const ec2Arn = (resource: string): string => `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
+
+/** The executions of one state machine (by its name, usually a token): `execution:<machine>:<execution>`. */
+export const stateMachineExecutionsArnPattern = (stateMachineName: string): string =>
+  `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${stateMachineName}:*`;
 
 /**
  * The Secrets Manager secret named in config. A name becomes an ARN pattern with the six random

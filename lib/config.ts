@@ -43,6 +43,8 @@ export interface OnboardingConfig {
   clusterActiveTimeoutSeconds: number;
   /** How long to wait for a vpc-cni add-on update to finish. */
   addonUpdateTimeoutSeconds: number;
+  /** How long to wait for a node group to become ACTIVE, and for a node replacement to finish. */
+  nodegroupActiveTimeoutSeconds: number;
   optIn: OptInRule;
   /** EventBridge schedule expression for drift repair. */
   driftSchedule: string;
@@ -55,6 +57,7 @@ export const DEFAULTS = {
   secondaryCidr: '100.64.0.0/16',
   clusterActiveTimeoutSeconds: 45 * 60,
   addonUpdateTimeoutSeconds: 20 * 60,
+  nodegroupActiveTimeoutSeconds: 60 * 60,
   driftSchedule: 'rate(6 hours)',
   maxVpcCidrBlocks: 5,
 } as const;
@@ -68,11 +71,21 @@ export class ConfigError extends Error {
 
 type Raw = Record<string, unknown>;
 
+const ROOT_KEYS = [
+  'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
+  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'aviatrix',
+] as const;
+const AVIATRIX_KEYS = [
+  'controllerUrl', 'credentialsSecretName', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
+  'controllerRoleArn', 'allowDisableSingleIpSnat', 'kubernetesSmartGroups',
+] as const;
+
 /** Validates raw config (cdk.json context or ONBOARDING_CONFIG) and fills defaults. */
 export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConfig {
   const problems: string[] = [];
   const root = asObject(raw, prefix, problems);
   const key = (k: string) => `${prefix}.${k}`;
+  rejectUnknownKeys(root, ROOT_KEYS, prefix, problems);
 
   const secondaryCidr = optionalString(root, 'secondaryCidr', key, problems) ?? DEFAULTS.secondaryCidr;
   const parsedCidr = parseCidr(secondaryCidr);
@@ -93,6 +106,8 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   const addonUpdateTimeoutSeconds =
     optionalInteger(root, 'addonUpdateTimeoutSeconds', key, problems, 1, 3600) ?? DEFAULTS.addonUpdateTimeoutSeconds;
 
+  const nodegroupActiveTimeoutSeconds =
+    optionalInteger(root, 'nodegroupActiveTimeoutSeconds', key, problems, 1, 4 * 3600) ?? DEFAULTS.nodegroupActiveTimeoutSeconds;
   const driftSchedule = optionalString(root, 'driftSchedule', key, problems) ?? DEFAULTS.driftSchedule;
   if (!/^(rate|cron)\(.+\)$/.test(driftSchedule)) {
     problems.push(`${key('driftSchedule')} must be an EventBridge schedule such as "rate(6 hours)", got "${driftSchedule}"`);
@@ -109,6 +124,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     maxVpcCidrBlocks,
     clusterActiveTimeoutSeconds,
     addonUpdateTimeoutSeconds,
+    nodegroupActiveTimeoutSeconds,
     optIn,
     driftSchedule,
     allowNodeReplacement,
@@ -119,6 +135,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
 function parseOptIn(raw: unknown, prefix: string, problems: string[]): OptInRule {
   if (raw === undefined) return { mode: 'all' };
   const obj = asObject(raw, prefix, problems);
+  rejectUnknownKeys(obj, obj.mode === 'tag' ? ['mode', 'tagKey', 'tagValue'] : ['mode'], prefix, problems);
   if (obj.mode === 'all') return { mode: 'all' };
   if (obj.mode === 'tag') {
     const key = (k: string) => `${prefix}.${k}`;
@@ -133,6 +150,7 @@ function parseOptIn(raw: unknown, prefix: string, problems: string[]): OptInRule
 function parseAviatrix(raw: unknown, prefix: string, problems: string[]): AviatrixConfig {
   const obj = asObject(raw, prefix, problems);
   const key = (k: string) => `${prefix}.${k}`;
+  rejectUnknownKeys(obj, AVIATRIX_KEYS, prefix, problems);
   const controllerUrl = requiredString(obj, 'controllerUrl', key, problems);
   if (controllerUrl && !/^https:\/\/[^/\s]+/.test(controllerUrl)) {
     problems.push(`${key('controllerUrl')} must be an https:// URL, got "${controllerUrl}"`);
@@ -153,6 +171,7 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
     smartGroups.forEach((group, i) => {
       const groupKey = (k: string) => `${key('kubernetesSmartGroups')}[${i}].${k}`;
       const entry = asObject(group, `${key('kubernetesSmartGroups')}[${i}]`, problems);
+      rejectUnknownKeys(entry, ['name', 'namespace', 'labels'], `${key('kubernetesSmartGroups')}[${i}]`, problems);
       const name = requiredString(entry, 'name', groupKey, problems);
       if (name && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
         problems.push(`${groupKey('name')} must be a DNS-1123 label, got "${name}"`);
@@ -180,6 +199,13 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
     allowDisableSingleIpSnat: optionalBoolean(obj, 'allowDisableSingleIpSnat', key, problems) ?? false,
     kubernetesSmartGroups,
   };
+}
+
+/** A misspelt key would otherwise be ignored silently, leaving its default in force. */
+function rejectUnknownKeys(obj: Raw, known: readonly string[], path: string, problems: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) problems.push(`${path}.${key} is not a known setting (known: ${known.join(', ')})`);
+  }
 }
 
 function asObject(raw: unknown, path: string, problems: string[]): Raw {

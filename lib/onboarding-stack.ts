@@ -1,12 +1,15 @@
-// The onboarding stack: CloudTrail-triggered EventBridge rules -> a Standard state machine loaded
-// from state-machines/*.asl.json -> one Lambda per step group, each with its own least-privilege
-// role, plus the DynamoDB status and lease tables. See docs in the lead's design (Shape, Config).
+// The onboarding stack: CloudTrail-triggered EventBridge rules -> the start-workflow function ->
+// three Standard state machines loaded from state-machines/*.asl.json (cluster onboarding, node-group
+// onboarding, cluster offboarding) -> one Lambda per step group with least-privilege roles, plus a
+// drift-repair schedule and the DynamoDB status and lease tables. See the design (Shape, Config).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Annotations, Aws, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -17,25 +20,30 @@ import {
   ec2Arn,
   eksAccessPolicyArn,
   eksClusterArnPattern,
+  eksNodegroupArnPattern,
   parseRoleArn,
   roleAccessEntryArnPattern,
   secretArnPattern,
+  stateMachineExecutionsArnPattern,
   vpcCniAddonArnPattern,
 } from './arns';
-import { EksApiTrigger } from './eks-api-trigger';
+import { deadLetterQueue, EksApiCall, EksApiTrigger, EksApiTriggerProps, functionTarget, TARGET_MAX_EVENT_AGE } from './eks-api-trigger';
 
 const REPO_ROOT = path.join(__dirname, '..');
-export const CLUSTER_ASL_PATH = path.join(REPO_ROOT, 'state-machines', 'cluster-onboarding.asl.json');
+const ASL_DIR = path.join(REPO_ROOT, 'state-machines');
+export const CLUSTER_ASL_PATH = path.join(ASL_DIR, 'cluster-onboarding.asl.json');
 
 /** Tag carried by every AWS resource the workflow creates (pod subnets, pod security group, access entries). */
 export const MANAGED_TAG_KEY = 'eks-aviatrix:managed';
+/** Tag the network step puts on a VPC when it associates the secondary CIDR (cleanup may disassociate only there). */
+export const SECONDARY_CIDR_TAG_KEY = 'eks-aviatrix:secondary-cidr';
 /** Tag EKS puts on the security group it creates for a cluster. */
 export const EKS_CLUSTER_SG_TAG_KEY = 'aws:eks:cluster-name';
 
 export interface OnboardingStackProps extends StackProps {
   /** Validated config (lib/config.ts parseConfig). Handed to every Lambda as ONBOARDING_CONFIG. */
   config: OnboardingConfig;
-  /** Seconds between polls in the workflow's Wait states. Default 30. */
+  /** Seconds between polls in the workflows' Wait states. Default 30. */
   pollIntervalSeconds?: number;
   /** Retention of the Lambda and state machine log groups. Default one month. */
   logRetention?: logs.RetentionDays;
@@ -43,30 +51,95 @@ export interface OnboardingStackProps extends StackProps {
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
-/** The step groups: one Lambda each, at lambdas/<name>/handler.ts. */
+/**
+ * Room left for ONBOARDING_CONFIG in the 4 KB Lambda environment (keys and values) after the other
+ * variables: table names, the reconciler role ARN, Powertools settings and, on start-workflow, three
+ * state machine ARNs (~100 characters each with generated names) come to ~800 bytes.
+ */
+export const MAX_CONFIG_ENV_BYTES = 3200;
+
+/**
+ * The Kubernetes-facing steps (vpc-cni: ENIConfig and aws-node; nodegroup: nodes) share ONE role
+ * on purpose: EKS maps an IAM principal to one Kubernetes identity through one access entry
+ * (cluster-admin, to write ENIConfig), so one role means one identity and one access entry per
+ * cluster to create, audit and remove. Its policy is the union of both steps' needs.
+ */
+export const KUBE_RECONCILER_ROLE_ID = 'KubeReconcilerRole';
+
+interface FunctionSpec {
+  /** lambdas/<name>/handler.ts */
+  name: string;
+  /** Construct id of the function (its log group is `${id}Logs`). */
+  id: string;
+  /** Construct id of its role; functions sharing a role share the id. */
+  role: string;
+  timeout: Duration;
+}
+
+/** The step groups the state machines invoke: `${substitution}` in the ASL is the function's ARN. */
 export const STEP_FUNCTIONS = [
-  { name: 'resolve-cluster', id: 'ResolveCluster', substitution: 'ResolveClusterFunctionArn', timeout: Duration.minutes(1) },
-  { name: 'pod-network', id: 'PodNetwork', substitution: 'PodNetworkFunctionArn', timeout: Duration.minutes(2) },
-  { name: 'vpc-cni', id: 'VpcCni', substitution: 'VpcCniFunctionArn', timeout: Duration.minutes(2) },
-  { name: 'record-outcome', id: 'RecordOutcome', substitution: 'RecordOutcomeFunctionArn', timeout: Duration.minutes(1) },
+  { name: 'resolve-cluster', id: 'ResolveCluster', role: 'ResolveClusterRole', substitution: 'ResolveClusterFunctionArn', timeout: Duration.minutes(1) },
+  { name: 'pod-network', id: 'PodNetwork', role: 'PodNetworkRole', substitution: 'PodNetworkFunctionArn', timeout: Duration.minutes(2) },
+  { name: 'vpc-cni', id: 'VpcCni', role: KUBE_RECONCILER_ROLE_ID, substitution: 'VpcCniFunctionArn', timeout: Duration.minutes(2) },
+  { name: 'nodegroup', id: 'Nodegroup', role: KUBE_RECONCILER_ROLE_ID, substitution: 'NodegroupFunctionArn', timeout: Duration.minutes(2) },
+  { name: 'record-outcome', id: 'RecordOutcome', role: 'RecordOutcomeRole', substitution: 'RecordOutcomeFunctionArn', timeout: Duration.minutes(1) },
   // Controller calls have a 30 s per-request timeout and retry 5xx: more than 2 min is plausible.
-  { name: 'aviatrix-onboard', id: 'AviatrixOnboard', substitution: 'AviatrixOnboardFunctionArn', timeout: Duration.minutes(4) },
+  { name: 'aviatrix-onboard', id: 'AviatrixOnboard', role: 'AviatrixOnboardRole', substitution: 'AviatrixOnboardFunctionArn', timeout: Duration.minutes(4) },
   // Waits up to 4 min for a per-gateway lease (lambdas/aviatrix/lease.ts), then read-modify-writes
   // two gateways and the transit: killed at 2 min it would die holding a lease mid-write.
-  { name: 'aviatrix-snat', id: 'AviatrixSnat', substitution: 'AviatrixSnatFunctionArn', timeout: Duration.minutes(9) },
-] as const;
+  { name: 'aviatrix-snat', id: 'AviatrixSnat', role: 'AviatrixSnatRole', substitution: 'AviatrixSnatFunctionArn', timeout: Duration.minutes(9) },
+  // Several EC2 deletes in a row (rule revoke, subnets, SG, CIDR) under the cluster lease.
+  { name: 'cleanup', id: 'Cleanup', role: 'CleanupRole', substitution: 'CleanupFunctionArn', timeout: Duration.minutes(3) },
+] as const satisfies readonly (FunctionSpec & { substitution: string })[];
+
+/** Functions started by EventBridge, not by a state machine. */
+export const SERVICE_FUNCTIONS = [
+  { name: 'start-workflow', id: 'StartWorkflow', role: 'StartWorkflowRole', timeout: Duration.minutes(1) },
+  { name: 'drift-repair', id: 'DriftRepair', role: 'DriftRepairRole', timeout: Duration.minutes(2) },
+] as const satisfies readonly FunctionSpec[];
+
+export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...STEP_FUNCTIONS, ...SERVICE_FUNCTIONS];
 
 export type StepName = (typeof STEP_FUNCTIONS)[number]['name'];
+export type FunctionName = StepName | (typeof SERVICE_FUNCTIONS)[number]['name'];
+
+/** The workflows. `output` is a stack output the CLI reads; `env` is how start-workflow finds it. */
+export const STATE_MACHINES = [
+  { id: 'ClusterOnboarding', file: 'cluster-onboarding.asl.json', output: 'ClusterStateMachineArn', env: 'CLUSTER_STATE_MACHINE_ARN' },
+  { id: 'NodegroupOnboarding', file: 'nodegroup-onboarding.asl.json', output: 'NodegroupStateMachineArn', env: 'NODEGROUP_STATE_MACHINE_ARN' },
+  { id: 'ClusterOffboarding', file: 'cluster-offboarding.asl.json', output: 'OffboardingStateMachineArn', env: 'OFFBOARDING_STATE_MACHINE_ARN' },
+] as const;
+
+export type MachineId = (typeof STATE_MACHINES)[number]['id'];
+
+/** One rule per EKS API call, each with its own DLQ, all targeting start-workflow. */
+const TRIGGERS: { id: string; call: EksApiCall; description: string }[] = [
+  { id: 'CreateClusterTrigger', call: 'CreateCluster', description: 'Successful eks:CreateCluster (CloudTrail) starts the cluster onboarding workflow' },
+  { id: 'CreateNodegroupTrigger', call: 'CreateNodegroup', description: 'Successful eks:CreateNodegroup (CloudTrail) starts the node-group onboarding workflow' },
+  { id: 'DeleteClusterTrigger', call: 'DeleteCluster', description: 'Successful eks:DeleteCluster (CloudTrail) starts the offboarding workflow' },
+  { id: 'DeleteNodegroupTrigger', call: 'DeleteNodegroup', description: 'Successful eks:DeleteNodegroup (CloudTrail) starts the offboarding workflow for the node group' },
+];
+
+/** `${Name}` placeholders of an ASL file. */
+export function aslSubstitutionNames(aslText: string): string[] {
+  return [...new Set([...aslText.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]))];
+}
 
 export class OnboardingStack extends Stack {
   readonly statusTable: dynamodb.Table;
   readonly leaseTable: dynamodb.Table;
-  readonly functions: Record<StepName, nodejs.NodejsFunction>;
-  readonly clusterStateMachine: sfn.StateMachine;
+  readonly functions: Record<FunctionName, nodejs.NodejsFunction>;
+  readonly roles: Record<string, iam.Role>;
+  readonly stateMachines: Record<MachineId, sfn.StateMachine>;
   readonly triggers: EksApiTrigger[] = [];
+  readonly driftRepairRule: events.Rule;
 
   private readonly config: OnboardingConfig;
   private readonly logRetention: logs.RetentionDays;
+
+  get clusterStateMachine(): sfn.StateMachine {
+    return this.stateMachines.ClusterOnboarding;
+  }
 
   constructor(scope: Construct, id: string, props: OnboardingStackProps) {
     super(scope, id, props);
@@ -81,8 +154,9 @@ export class OnboardingStack extends Stack {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // Per-gateway leases around the controller's whole-list read-modify-writes; expired leases
-    // are swept by TTL (the code also treats an expired lease as free, TTL deletion being lazy).
+    // Per-gateway leases around the controller's whole-list read-modify-writes, and per-cluster
+    // leases so two runs for one cluster never write at once; expired leases are swept by TTL (the
+    // code also treats an expired lease as free, TTL deletion being lazy).
     this.leaseTable = new dynamodb.Table(this, 'LeaseTable', {
       partitionKey: { name: 'leaseId', type: dynamodb.AttributeType.STRING },
       timeToLiveAttribute: 'expiresAt',
@@ -92,93 +166,136 @@ export class OnboardingStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    // --- Lambdas, one role each ----------------------------------------------------------------
-    const roles = Object.fromEntries(
-      STEP_FUNCTIONS.map((step) => [
-        step.name,
-        new iam.Role(this, `${step.id}Role`, {
+    // --- Lambdas and their roles (one per function, but one shared by the Kubernetes steps) ----
+    const roleUsers = new Map<string, string[]>();
+    for (const fn of ALL_FUNCTIONS) roleUsers.set(fn.role, [...(roleUsers.get(fn.role) ?? []), fn.name]);
+    this.roles = Object.fromEntries(
+      [...roleUsers].map(([roleId, users]) => [
+        roleId,
+        new iam.Role(this, roleId, {
           assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-          description: `eks-aviatrix-onboarding ${step.name} step (least privilege, no managed policies)`,
+          description:
+            roleId === KUBE_RECONCILER_ROLE_ID
+              ? `eks-aviatrix-onboarding kube reconciler (${users.join(' and ')} steps): one Kubernetes identity, one access entry`
+              : `eks-aviatrix-onboarding ${users.join(', ')} (least privilege, no managed policies)`,
         }),
       ]),
-    ) as Record<StepName, iam.Role>;
+    );
+    const kubeReconcilerRole = this.roles[KUBE_RECONCILER_ROLE_ID];
 
     const environment: Record<string, string> = {
       ONBOARDING_CONFIG: JSON.stringify(props.config),
       STATUS_TABLE_NAME: this.statusTable.tableName,
       LEASE_TABLE_NAME: this.leaseTable.tableName,
-      // The vpc-cni step grants its own role an access entry (cluster-admin) to write ENIConfig.
-      RECONCILER_ROLE_ARN: roles['vpc-cni'].roleArn,
+      // The vpc-cni step grants this role an access entry (cluster-admin) to write ENIConfig; the
+      // nodegroup step runs as the same role, hence as the same Kubernetes identity.
+      RECONCILER_ROLE_ARN: kubeReconcilerRole.roleArn,
       POWERTOOLS_SERVICE_NAME: 'eks-aviatrix-onboarding',
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
       NODE_OPTIONS: '--enable-source-maps',
     };
 
+    // Lambda allows 4 KB of environment in total; a CA bundle in config can get close.
+    const configBytes = Buffer.byteLength(environment.ONBOARDING_CONFIG, 'utf8');
+    if (configBytes > MAX_CONFIG_ENV_BYTES) {
+      Annotations.of(this).addError(
+        `onboarding config is ${configBytes} bytes as JSON; Lambda environments are limited to 4 KB in total ` +
+          `(keep it under ${MAX_CONFIG_ENV_BYTES}): shorten onboarding.aviatrix.caBundlePem or onboarding.aviatrix.kubernetesSmartGroups`,
+      );
+    }
+
     this.functions = Object.fromEntries(
-      STEP_FUNCTIONS.map((step) => [step.name, this.stepFunction(step, roles[step.name], environment)]),
-    ) as Record<StepName, nodejs.NodejsFunction>;
+      ALL_FUNCTIONS.map((spec) => [spec.name, this.lambdaFunction(spec, this.roles[spec.role], environment)]),
+    ) as Record<FunctionName, nodejs.NodejsFunction>;
 
-    this.grantResolveCluster(roles['resolve-cluster']);
-    this.grantPodNetwork(roles['pod-network']);
-    this.grantVpcCni(roles['vpc-cni']);
-    this.grantRecordOutcome(roles['record-outcome']);
-    this.grantAviatrixOnboard(roles['aviatrix-onboard']);
-    this.grantAviatrixSnat(roles['aviatrix-snat']);
+    this.grantResolveCluster(this.roles.ResolveClusterRole);
+    this.grantPodNetwork(this.roles.PodNetworkRole);
+    this.grantKubeReconciler(kubeReconcilerRole);
+    this.grantRecordOutcome(this.roles.RecordOutcomeRole);
+    this.grantAviatrixOnboard(this.roles.AviatrixOnboardRole);
+    this.grantAviatrixSnat(this.roles.AviatrixSnatRole);
+    this.grantCleanup(this.roles.CleanupRole, kubeReconcilerRole);
 
-    // --- The cluster workflow ------------------------------------------------------------------
-    this.clusterStateMachine = this.stateMachine('ClusterOnboarding', CLUSTER_ASL_PATH, props.pollIntervalSeconds ?? 30);
+    // --- The workflows -------------------------------------------------------------------------
+    const pollIntervalSeconds = props.pollIntervalSeconds ?? 30;
+    this.stateMachines = Object.fromEntries(
+      STATE_MACHINES.map((m) => [m.id, this.stateMachine(m.id, path.join(ASL_DIR, m.file), pollIntervalSeconds)]),
+    ) as Record<MachineId, sfn.StateMachine>;
+    for (const m of STATE_MACHINES) {
+      new CfnOutput(this, m.output, { value: this.stateMachines[m.id].stateMachineArn, description: `${m.id} state machine` });
+    }
+    new CfnOutput(this, 'StatusTableName', { value: this.statusTable.tableName, description: 'Onboarding status records' });
 
-    // --- Triggers ------------------------------------------------------------------------------
-    this.addTrigger('CreateClusterTrigger', {
-      eventNames: ['CreateCluster'],
-      stateMachine: this.clusterStateMachine,
-      description: 'Successful eks:CreateCluster (CloudTrail) starts the cluster onboarding workflow',
+    // --- Starting them: CloudTrail rules and the drift schedule --------------------------------
+    const startWorkflow = this.functions['start-workflow'];
+    for (const m of STATE_MACHINES) startWorkflow.addEnvironment(m.env, this.stateMachines[m.id].stateMachineArn);
+    this.grantStartWorkflow(this.roles.StartWorkflowRole);
+    this.keepFailedInvocations(startWorkflow, 'StartWorkflowFailures');
+    for (const trigger of TRIGGERS) {
+      this.addTrigger(trigger.id, { eventNames: [trigger.call], target: startWorkflow, description: trigger.description });
+    }
+
+    const driftRepair = this.functions['drift-repair'];
+    driftRepair.addEnvironment('CLUSTER_STATE_MACHINE_ARN', this.clusterStateMachine.stateMachineArn);
+    this.grantDriftRepair(this.roles.DriftRepairRole);
+    this.keepFailedInvocations(driftRepair, 'DriftRepairFailures');
+    this.driftRepairRule = new events.Rule(this, 'DriftRepairSchedule', {
+      description: 'Re-runs the cluster onboarding workflow for every onboarded cluster (drift repair)',
+      schedule: events.Schedule.expression(this.config.driftSchedule),
     });
-    // A new node group re-runs the cluster workflow (idempotent reconcilers). The node-group and
-    // deletion workflows arrive with the next issues: add their rules with addTrigger() then.
-    this.addTrigger('CreateNodegroupTrigger', {
-      eventNames: ['CreateNodegroup'],
-      stateMachine: this.clusterStateMachine,
-      description: 'Successful eks:CreateNodegroup (CloudTrail) re-runs the cluster onboarding workflow',
-    });
+    this.driftRepairRule.addTarget(
+      functionTarget(
+        driftRepair,
+        deadLetterQueue(this, 'DriftRepairDeadLetterQueue', 'the schedule events EventBridge could not deliver to the drift-repair function after its retries'),
+      ),
+    );
   }
 
-  /** Wires one CloudTrail-based EKS API rule (with its own DLQ) to a state machine. */
-  addTrigger(id: string, props: ConstructorParameters<typeof EksApiTrigger>[2]): EksApiTrigger {
+  /** Wires one CloudTrail-based EKS API rule (with its own DLQ) to a function. */
+  addTrigger(id: string, props: EksApiTriggerProps): EksApiTrigger {
     const trigger = new EksApiTrigger(this, id, props);
     this.triggers.push(trigger);
     return trigger;
   }
 
-  private stepFunction(
-    step: (typeof STEP_FUNCTIONS)[number],
-    role: iam.Role,
-    environment: Record<string, string>,
-  ): nodejs.NodejsFunction {
-    const logGroup = new logs.LogGroup(this, `${step.id}Logs`, {
+  /**
+   * EventBridge invokes functions asynchronously: its retry policy and DLQ cover delivery only. An
+   * error inside the function is retried by Lambda (twice) and then lands here, not nowhere.
+   */
+  private keepFailedInvocations(fn: nodejs.NodejsFunction, queueId: string): void {
+    const queue = deadLetterQueue(this, queueId, `the events whose ${fn.node.id} invocation still failed after Lambda's asynchronous retries`);
+    fn.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: TARGET_MAX_EVENT_AGE,
+      onFailure: new destinations.SqsDestination(queue),
+    });
+  }
+
+  private lambdaFunction(spec: FunctionSpec, role: iam.Role, environment: Record<string, string>): nodejs.NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
       retention: this.logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     // Own log permissions for this function's log group only (no AWSLambdaBasicExecutionRole).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'OwnLogGroup',
+        sid: `OwnLogGroup${spec.id}`,
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [logGroup.logGroupArn],
       }),
     );
-    const fn = new nodejs.NodejsFunction(this, step.id, {
-      entry: path.join(REPO_ROOT, 'lambdas', step.name, 'handler.ts'),
+    const fn = new nodejs.NodejsFunction(this, spec.id, {
+      entry: path.join(REPO_ROOT, 'lambdas', spec.name, 'handler.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      timeout: step.timeout,
+      timeout: spec.timeout,
       tracing: lambda.Tracing.ACTIVE,
       role,
       logGroup,
-      environment,
-      description: `eks-aviatrix-onboarding: ${step.name} step`,
+      environment: { ...environment },
+      description: `eks-aviatrix-onboarding: ${spec.name}`,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       bundling: {
@@ -203,7 +320,7 @@ export class OnboardingStack extends Stack {
     return fn;
   }
 
-  private stateMachine(id: string, aslPath: string, pollIntervalSeconds: number): sfn.StateMachine {
+  private stateMachine(id: MachineId, aslPath: string, pollIntervalSeconds: number): sfn.StateMachine {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy from growing per machine.
       logGroupName: `/aws/vendedlogs/states/${this.stackName}-${id}`,
@@ -214,23 +331,36 @@ export class OnboardingStack extends Stack {
       assumedBy: new iam.ServicePrincipal('states.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
-      description: `eks-aviatrix-onboarding ${id} state machine: invokes exactly the step functions`,
+      description: `eks-aviatrix-onboarding ${id} state machine: invokes exactly the functions its ASL references`,
     });
-    // Exactly these functions, unqualified (the ASL uses the function ARNs), no `:*` versions.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'InvokeStepFunctions',
-        actions: ['lambda:InvokeFunction'],
-        resources: STEP_FUNCTIONS.map((step) => this.functions[step.name].functionArn),
-      }),
-    );
+    // The same substitution map for every machine; each machine's role may invoke only the
+    // functions its own ASL references (read from the file, unqualified ARNs, no `:*` versions).
+    const substitutions: Record<string, string> = {
+      ...Object.fromEntries(STEP_FUNCTIONS.map((step) => [step.substitution, this.functions[step.name].functionArn])),
+      PollIntervalSeconds: String(pollIntervalSeconds),
+    };
+    const used = aslSubstitutionNames(fs.readFileSync(aslPath, 'utf8'));
+    const unknown = used.filter((name) => !(name in substitutions));
+    if (unknown.length > 0) {
+      Annotations.of(role).addError(
+        `${path.basename(aslPath)} uses ${unknown.map((n) => `\${${n}}`).join(', ')}, which the stack does not substitute ` +
+          `(known: ${Object.keys(substitutions).join(', ')})`,
+      );
+    }
+    const invoked = STEP_FUNCTIONS.filter((step) => used.includes(step.substitution));
+    if (invoked.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'InvokeStepFunctions',
+          actions: ['lambda:InvokeFunction'],
+          resources: invoked.map((step) => this.functions[step.name].functionArn),
+        }),
+      );
+    }
     const machine = new sfn.StateMachine(this, id, {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromFile(aslPath),
-      definitionSubstitutions: {
-        ...Object.fromEntries(STEP_FUNCTIONS.map((step) => [step.substitution, this.functions[step.name].functionArn])),
-        PollIntervalSeconds: String(pollIntervalSeconds),
-      },
+      definitionSubstitutions: substitutions,
       role,
       // ALL gives every state transition; execution data stays out: state inputs/outputs carry the
       // CloudTrail event (caller identity, source IP) and step results, and a log group is read by
@@ -238,9 +368,9 @@ export class OnboardingStack extends Stack {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
       // No `timeout` here: CDK applies it only to chain-built definitions and ignores it for
-      // DefinitionBody.fromFile. The machine's TimeoutSeconds lives in the ASL (checked by a test).
+      // DefinitionBody.fromFile. The machine's TimeoutSeconds lives in the ASL (checked below).
     });
-    this.checkMachineTimeout(machine, aslPath);
+    this.checkMachineTimeout(id, machine, aslPath);
     NagSuppressions.addResourceSuppressions(
       role,
       [
@@ -257,11 +387,35 @@ export class OnboardingStack extends Stack {
     return machine;
   }
 
+  /** The config-bounded waits each workflow must outlast, with the keys that bound them. */
+  private machineWaits(id: MachineId): { seconds: number; keys: string[] } {
+    const c = this.config;
+    switch (id) {
+      case 'ClusterOnboarding':
+        return {
+          seconds: c.clusterActiveTimeoutSeconds + c.addonUpdateTimeoutSeconds,
+          keys: ['onboarding.clusterActiveTimeoutSeconds', 'onboarding.addonUpdateTimeoutSeconds'],
+        };
+      case 'NodegroupOnboarding':
+        // The cluster is ACTIVE before a node group can exist, but its vpc-cni step may still wait
+        // for an add-on update; then the node group to be ACTIVE and, when allowed, the replacement.
+        return {
+          seconds: c.addonUpdateTimeoutSeconds + c.nodegroupActiveTimeoutSeconds * (c.allowNodeReplacement ? 2 : 1),
+          keys: [
+            'onboarding.addonUpdateTimeoutSeconds',
+            `onboarding.nodegroupActiveTimeoutSeconds${c.allowNodeReplacement ? ' x2 (allowNodeReplacement)' : ''}`,
+          ],
+        };
+      case 'ClusterOffboarding':
+        return { seconds: 0, keys: [] };
+    }
+  }
+
   /**
-   * The machine-wide TimeoutSeconds lives in the ASL file; it must leave room for the waits the
-   * config allows (cluster ACTIVE + add-on update), or long-but-legal waits end as a timeout.
+   * A machine-wide TimeoutSeconds lives in the ASL file; it must leave room for the waits the config
+   * allows, or long-but-legal waits end as a timeout.
    */
-  private checkMachineTimeout(machine: sfn.StateMachine, aslPath: string): void {
+  private checkMachineTimeout(id: MachineId, machine: sfn.StateMachine, aslPath: string): void {
     const text = fs.readFileSync(aslPath, 'utf8').replace(/\$\{\w+\}/g, '0');
     let timeout: unknown;
     try {
@@ -270,13 +424,13 @@ export class OnboardingStack extends Stack {
       Annotations.of(machine).addError(`${path.basename(aslPath)} is not valid JSON: ${(error as Error).message}`);
       return;
     }
-    const needed = this.config.clusterActiveTimeoutSeconds + this.config.addonUpdateTimeoutSeconds;
+    const needed = this.machineWaits(id);
     if (typeof timeout !== 'number') {
       Annotations.of(machine).addError(`${path.basename(aslPath)} has no numeric top-level TimeoutSeconds`);
-    } else if (timeout <= needed) {
+    } else if (timeout <= needed.seconds) {
       Annotations.of(machine).addError(
-        `${path.basename(aslPath)} TimeoutSeconds (${timeout}) must exceed onboarding.clusterActiveTimeoutSeconds + ` +
-          `onboarding.addonUpdateTimeoutSeconds (${needed}); lower those or raise the machine's TimeoutSeconds`,
+        `${path.basename(aslPath)} TimeoutSeconds (${timeout}) must exceed ${needed.keys.join(' + ')} ` +
+          `(${needed.seconds}); lower those or raise the machine's TimeoutSeconds`,
       );
     }
   }
@@ -353,24 +507,46 @@ export class OnboardingStack extends Stack {
         resources: [securityGroups],
         conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
       }),
-      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }),
+      // Marks the VPC whose secondary CIDR we associated: cleanup may disassociate only there.
+      new iam.PolicyStatement({
+        sid: 'TagVpcSecondaryCidr',
+        actions: ['ec2:CreateTags'],
+        resources: [vpcs],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SECONDARY_CIDR_TAG_KEY] } },
+      }),
+      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster', 'eks:ListNodegroups'], resources: [eksClusterArnPattern()] }),
+      // Node-group subnets count as node subnets (their route tables and AZs).
+      new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }),
+      this.clusterLeaseStatement(),
     ];
     statements.forEach((s) => role.addToPrincipalPolicy(s));
     this.suppressWildcards(role, [
       ['*', 'ec2:Describe* supports no resource-level permissions (read-only). Also X-Ray active tracing (xray:PutTraceSegments/PutTelemetryRecords, no resource-level permissions).'],
       ['Action::ec2:Describe*', 'Read-only EC2 discovery (VPCs, CIDR associations, subnets, route tables, security groups, AZs).'],
-      [vpcs, 'The cluster VPCs are not known at deploy time (any onboarded cluster); only CIDR association and creating tagged subnets/SGs in them.'],
+      [vpcs, 'The cluster VPCs are not known at deploy time (any onboarded cluster); only CIDR association, creating tagged subnets/SGs in them, and the eks-aviatrix:secondary-cidr tag (aws:TagKeys condition).'],
       [subnets, 'New subnets only with the eks-aviatrix:managed=true request tag; route-table association only of subnets carrying that tag; tags only on create.'],
       [securityGroups, 'New SGs only with the eks-aviatrix:managed=true request tag; rule changes only on SGs tagged eks-aviatrix:managed=true or aws:eks:cluster-name.'],
       [routeTables, 'The node subnets\' route tables (programmed by Aviatrix) are found at run time; EC2 authorizes only the route table for (Replace)RouteTableAssociation.'],
-      [eksClusterArnPattern(), 'Read-only describe of any cluster (clusters are created after deploy).'],
+      [eksClusterArnPattern(), 'Read-only describe and node-group listing of any cluster (clusters are created after deploy).'],
+      [eksNodegroupArnPattern(), 'Read-only describe of any node group of any cluster (node groups are created after deploy).'],
     ]);
   }
 
-  private grantVpcCni(role: iam.Role): void {
+  /**
+   * The kube reconciler role: vpc-cni (add-on, aws-node, ENIConfig) and nodegroup (nodes, max-pods,
+   * node replacement) run as this ONE role, so they are ONE Kubernetes identity with ONE access
+   * entry per cluster (see KUBE_RECONCILER_ROLE_ID). The policy is the union of both steps' needs.
+   */
+  private grantKubeReconciler(role: iam.Role): void {
     const addon = vpcCniAddonArnPattern();
+    const nodegroups = eksNodegroupArnPattern();
+    // vpc-cni
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster', 'eks:DescribeUpdate'], resources: [eksClusterArnPattern()] }),
+      new iam.PolicyStatement({
+        sid: 'ReadClusters',
+        actions: ['eks:DescribeCluster', 'eks:DescribeUpdate', 'eks:ListNodegroups'],
+        resources: [eksClusterArnPattern()],
+      }),
     );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -392,6 +568,7 @@ export class OnboardingStack extends Stack {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'ReadOwnAccessEntry', actions: ['eks:DescribeAccessEntry', 'eks:ListAssociatedAccessPolicies'], resources: [ownEntry] }),
     );
+    role.addToPrincipalPolicy(this.tagAccessEntryStatement('TagOwnAccessEntry', ownEntry));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'AssociateClusterAdminToOwnEntry',
@@ -400,11 +577,31 @@ export class OnboardingStack extends Stack {
         conditions: { StringEquals: { 'eks:policyArn': eksAccessPolicyArn('AmazonEKSClusterAdminPolicy') } },
       }),
     );
+    // nodegroup: wait for the node group, read its instance types' ENI limits (max-pods) and, when
+    // config allows, roll its nodes (UpdateNodegroupVersion) and follow the update.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup', 'eks:DescribeUpdate'], resources: [nodegroups] }),
+    );
+    if (this.config.allowNodeReplacement) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ReplaceNodes', actions: ['eks:UpdateNodegroupVersion'], resources: [nodegroups] }),
+      );
+    }
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'] }),
+    );
+    role.addToPrincipalPolicy(this.clusterLeaseStatement());
     this.suppressWildcards(role, [
-      [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, and create an access entry only for this role (eks:principalArn condition).'],
+      [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, list node groups, and create an access entry only for this role (eks:principalArn condition).'],
       [addon, 'Only the vpc-cni add-on of any cluster; the cluster name and add-on UUID are unknown at deploy time.'],
-      [ownEntry, 'Only this role\'s own access entry on any cluster (the entry UUID is assigned by EKS); association limited to AmazonEKSClusterAdminPolicy.'],
-      ['*', 'X-Ray active tracing (no resource-level permissions).'],
+      [ownEntry, 'Only this role\'s own access entry on any cluster (the entry UUID is assigned by EKS); association limited to AmazonEKSClusterAdminPolicy, tags to eks-aviatrix:* keys.'],
+      [
+        nodegroups,
+        this.config.allowNodeReplacement
+          ? 'Any node group of any onboarded cluster (created after deploy): describe, follow updates, and roll nodes (allowNodeReplacement is on).'
+          : 'Any node group of any onboarded cluster (created after deploy): describe and follow updates (read-only).',
+      ],
+      ['*', 'ec2:DescribeInstanceTypes supports no resource-level permissions (read-only). Also X-Ray active tracing (no resource-level permissions).'],
     ]);
   }
 
@@ -462,6 +659,11 @@ export class OnboardingStack extends Stack {
         resources: [controllerEntry],
       }),
     );
+    role.addToPrincipalPolicy(this.tagAccessEntryStatement('TagControllerAccessEntry', controllerEntry));
+    // Offboarding removes the controller's entry (only that one).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DeleteControllerAccessEntry', actions: ['eks:DeleteAccessEntry'], resources: [controllerEntry] }),
+    );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'AssociateViewPolicyToControllerEntry',
@@ -472,7 +674,7 @@ export class OnboardingStack extends Stack {
     );
     this.suppressWildcards(role, [
       [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, and create an access entry only for the controller role (eks:principalArn condition).'],
-      [controllerEntry, 'Only the Aviatrix controller role\'s access entry on any cluster (UUID assigned by EKS); association limited to AmazonEKSViewPolicy.'],
+      [controllerEntry, 'Only the Aviatrix controller role\'s access entry on any cluster (UUID assigned by EKS): read, delete, tag with eks-aviatrix:* keys; association limited to AmazonEKSViewPolicy.'],
       ['*', 'X-Ray active tracing (no resource-level permissions).'],
     ]);
   }
@@ -482,7 +684,8 @@ export class OnboardingStack extends Stack {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'GatewayLeases',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        // Scan: the failure path releases every lease an execution holds (lambdas/aviatrix/lease.ts releaseAll).
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'],
         resources: [this.leaseTable.tableArn],
       }),
     );
@@ -490,6 +693,118 @@ export class OnboardingStack extends Stack {
       [eksClusterArnPattern(), 'Read-only describe of any onboarded cluster (created after deploy).'],
       ['*', 'X-Ray active tracing (no resource-level permissions).'],
     ]);
+  }
+
+  /** The AWS side of deletion: only what the workflow created (tagged), plus the cluster SG rule. */
+  private grantCleanup(role: iam.Role, kubeReconcilerRole: iam.Role): void {
+    const vpcs = ec2Arn('vpc/*');
+    const subnets = ec2Arn('subnet/*');
+    const securityGroups = ec2Arn('security-group/*');
+    const managed = { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } };
+    const controller = parseRoleArn(this.config.aviatrix.controllerRoleArn);
+    const reconcilerEntry = roleAccessEntryArnPattern(Aws.ACCOUNT_ID, kubeReconcilerRole.roleName);
+    const controllerEntry = roleAccessEntryArnPattern(controller.account, controller.roleName);
+    const statements = [
+      new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'DeleteManagedOnly',
+        actions: ['ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup'],
+        resources: [subnets, securityGroups],
+        conditions: managed,
+      }),
+      // Only a VPC the network step tagged when it associated the secondary CIDR.
+      new iam.PolicyStatement({
+        sid: 'DisassociateSecondaryCidr',
+        actions: ['ec2:DisassociateVpcCidrBlock'],
+        resources: [vpcs],
+        conditions: { Null: { [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'RevokeOnManagedSecurityGroups',
+        actions: ['ec2:RevokeSecurityGroupIngress'],
+        resources: [securityGroups],
+        conditions: managed,
+      }),
+      // The cluster security group's ingress rule from the pod SG.
+      new iam.PolicyStatement({
+        sid: 'RevokeOnEksClusterSecurityGroups',
+        actions: ['ec2:RevokeSecurityGroupIngress'],
+        resources: [securityGroups],
+        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+      }),
+      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster', 'eks:ListNodegroups'], resources: [eksClusterArnPattern()] }),
+      new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }),
+      new iam.PolicyStatement({
+        sid: 'DeleteOwnAccessEntries',
+        actions: ['eks:DeleteAccessEntry'],
+        resources: [reconcilerEntry, controllerEntry],
+      }),
+      new iam.PolicyStatement({
+        sid: 'StatusRecords',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
+        resources: [this.statusTable.tableArn],
+      }),
+      this.clusterLeaseStatement(),
+    ];
+    statements.forEach((s) => role.addToPrincipalPolicy(s));
+    this.suppressWildcards(role, [
+      ['*', 'ec2:Describe* supports no resource-level permissions (read-only). Also X-Ray active tracing (no resource-level permissions).'],
+      ['Action::ec2:Describe*', 'Read-only EC2 discovery of what the workflow created (subnets, security groups, CIDR associations).'],
+      [vpcs, 'Cluster VPCs are not known at deploy time; CIDR disassociation only on VPCs tagged eks-aviatrix:secondary-cidr by the network step.'],
+      [subnets, 'Deletion only of subnets tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
+      [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true; ingress revocation only on those or on EKS cluster SGs (aws:eks:cluster-name tag).'],
+      [eksClusterArnPattern(), 'Read-only describe and node-group listing of any cluster (clusters are created after deploy).'],
+      [eksNodegroupArnPattern(), 'Read-only describe of any node group (node groups are created after deploy).'],
+      [reconcilerEntry, 'Deletes only the kube reconciler role\'s own access entry, on any cluster (the entry UUID is assigned by EKS).'],
+      [controllerEntry, 'Deletes only the Aviatrix controller role\'s access entry, on any cluster (the entry UUID is assigned by EKS).'],
+    ]);
+  }
+
+  /** start-workflow: exactly the three workflows, and reads of their own executions (duplicate events). */
+  private grantStartWorkflow(role: iam.Role): void {
+    const machines = STATE_MACHINES.map((m) => this.stateMachines[m.id]);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'StartWorkflows', actions: ['states:StartExecution'], resources: machines.map((m) => m.stateMachineArn) }),
+    );
+    const executions = machines.map((m) => stateMachineExecutionsArnPattern(m.stateMachineName));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DescribeOwnExecutions', actions: ['states:DescribeExecution'], resources: executions }),
+    );
+    this.suppressWildcards(role, [
+      ...executions.map((e): [string, string] => [
+        e,
+        'Executions of this stack\'s own state machine (execution names derive from CloudTrail event IDs, unknown at deploy): read-only, to recognize a duplicate delivery.',
+      ]),
+      ['*', 'X-Ray active tracing (no resource-level permissions).'],
+    ]);
+  }
+
+  /** drift-repair: list onboarded clusters, restart the cluster workflow for each. */
+  private grantDriftRepair(role: iam.Role): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListOnboardedClusters', actions: ['dynamodb:Scan'], resources: [this.statusTable.tableArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'StartClusterWorkflow', actions: ['states:StartExecution'], resources: [this.clusterStateMachine.stateMachineArn] }),
+    );
+    this.suppressWildcards(role, [['*', 'X-Ray active tracing (no resource-level permissions).']]);
+  }
+
+  /** The per-cluster lease (two runs for one cluster never write at once): item-level calls only. */
+  private clusterLeaseStatement(): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid: 'ClusterLease',
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+      resources: [this.leaseTable.tableArn],
+    });
+  }
+
+  /** Tag-on-create of an access entry (CreateAccessEntry with tags), eks-aviatrix:* keys only. */
+  private tagAccessEntryStatement(sid: string, entryArnPattern: string): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid,
+      actions: ['eks:TagResource'],
+      resources: [entryArnPattern],
+      conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['eks-aviatrix:*'] } },
+    });
   }
 
   /** IAM5 acknowledgements, one per wildcard, each with its reason, scoped to this role's policy. */

@@ -26,6 +26,7 @@ describe('defaults', () => {
       maxVpcCidrBlocks: 5,
       clusterActiveTimeoutSeconds: 45 * 60,
       addonUpdateTimeoutSeconds: 20 * 60,
+      nodegroupActiveTimeoutSeconds: 60 * 60,
       optIn: { mode: 'all' },
       driftSchedule: 'rate(6 hours)',
       allowNodeReplacement: false,
@@ -153,5 +154,13 @@ describe('kubernetesSmartGroups', () => {
     ['onboarding.aviatrix.kubernetesSmartGroups[0].labels must map strings to strings', [{ name: 'a', labels: { app: 1 } }]],
   ])('%s', (message, groups) => {
     expect(problems(withGroups(groups)).some((p) => p.startsWith(message))).toBe(true);
+  });
+});
+
+describe('unknown keys', () => {
+  test('a misspelt key is named instead of being ignored', () => {
+    const raw = { ...minimal(), clusterActiveTimeoutMinutes: 45, aviatrix: { ...minimal().aviatrix, verifyTLS: false } };
+    expect(() => parseConfig(raw)).toThrow(/onboarding\.clusterActiveTimeoutMinutes is not a known setting/);
+    expect(() => parseConfig(raw)).toThrow(/onboarding\.aviatrix\.verifyTLS is not a known setting/);
   });
 });

@@ -1,9 +1,11 @@
-// Per-gateway leases in DynamoDB, serialising read-modify-write of a gateway's whole-list settings
-// (custom SNAT policies, transit exclusions) across concurrent workflows. Item:
-//   leaseId (S, partition key) = "gateway#<gatewayName>", holder (S), expiresAt (N, epoch seconds; TTL).
+// Leases in DynamoDB, serialising writers of one resource across concurrent workflows: a gateway's
+// whole-list settings (custom SNAT policies, transit exclusions) under "gateway#<name>", and every
+// write for one cluster under "cluster#<name>" (so two runs for one cluster never write at once).
+// Item: leaseId (S, partition key) = "<kind>#<name>", holder (S), expiresAt (N, epoch seconds; TTL).
 // Acquire: conditional PutItem (absent OR expired OR same holder), retried with jittered backoff up to
 // a bound. Release: conditional DeleteItem (holder matches). A dead holder's lease simply expires.
 import {
+  AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DynamoDBClient,
@@ -26,14 +28,37 @@ export interface LeaseOptions {
   client?: DynamoDBClient;
 }
 
-export function leaseId(gateway: string): string {
-  return `gateway#${gateway}`;
+const GATEWAY_PREFIX = 'gateway#';
+const CLUSTER_PREFIX = 'cluster#';
+
+/** The lease key of an Aviatrix gateway (spoke, HA or transit). */
+export function gatewayKey(gateway: string): string {
+  return `${GATEWAY_PREFIX}${gateway}`;
+}
+
+/** The lease key of an EKS cluster: held by whatever writes for that cluster. */
+export function clusterKey(clusterName: string): string {
+  return `${CLUSTER_PREFIX}${clusterName}`;
+}
+
+/** @deprecated use gatewayKey */
+export const leaseId = gatewayKey;
+
+/** "gateway spoke-1", "cluster prod-a", or the key itself: for messages. */
+export function describeLeaseKey(key: string): string {
+  if (key.startsWith(GATEWAY_PREFIX)) return `gateway ${key.slice(GATEWAY_PREFIX.length)}`;
+  if (key.startsWith(CLUSTER_PREFIX)) return `cluster ${key.slice(CLUSTER_PREFIX.length)}`;
+  return `resource ${key}`;
 }
 
 export class LeaseTimeoutError extends TransientError {}
 
-export class GatewayLeases {
-  private readonly tableName: string;
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
+
+/** Leases on any resource key ("gateway#<name>", "cluster#<name>", ...). */
+export class Leases {
+  readonly tableName: string;
   private readonly durationSeconds: number;
   private readonly acquireTimeoutMs: number;
   private readonly baseDelayMs: number;
@@ -53,15 +78,15 @@ export class GatewayLeases {
     this.dynamo = options.client ?? new DynamoDBClient({ maxAttempts: 5 });
   }
 
-  /** One conditional put; true when `holder` now holds the lease. */
-  async tryAcquire(gateway: string, holder: string): Promise<boolean> {
+  /** One conditional put; true when `holder` now holds the lease on `key`. */
+  async tryAcquire(key: string, holder: string): Promise<boolean> {
     const now = Math.floor(Date.now() / 1000);
     try {
       await this.dynamo.send(
         new PutItemCommand({
           TableName: this.tableName,
           Item: {
-            leaseId: { S: leaseId(gateway) },
+            leaseId: { S: key },
             holder: { S: holder },
             expiresAt: { N: String(now + this.durationSeconds) },
           },
@@ -71,24 +96,24 @@ export class GatewayLeases {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
 
   /** Waits (bounded) for the lease; throws LeaseTimeoutError (a TransientError) when it stays taken. */
-  async acquire(gateway: string, holder: string): Promise<void> {
+  async acquire(key: string, holder: string): Promise<void> {
     const deadline = Date.now() + this.acquireTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      if (await this.tryAcquire(gateway, holder)) {
-        if (attempt > 0) logger.debug('Gateway lease acquired after waiting', { gateway, attempts: attempt + 1 });
+      if (await this.tryAcquire(key, holder)) {
+        if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
         return;
       }
       const delay = Math.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(attempt, 16));
       if (Date.now() + delay > deadline) {
         throw new LeaseTimeoutError(
-          `gateway ${gateway} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
-            `(lease ${leaseId(gateway)} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
+          `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
+            `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -96,67 +121,99 @@ export class GatewayLeases {
   }
 
   /** Deletes the lease if `holder` still holds it; false when it had expired and been taken over. */
-  async release(gateway: string, holder: string): Promise<boolean> {
+  async release(key: string, holder: string): Promise<boolean> {
     try {
       await this.dynamo.send(
         new DeleteItemCommand({
           TableName: this.tableName,
-          Key: { leaseId: { S: leaseId(gateway) } },
+          Key: { leaseId: { S: key } },
           ConditionExpression: 'holder = :holder',
           ExpressionAttributeValues: { ':holder': { S: holder } },
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
-        logger.warn('Gateway lease was no longer ours at release (it expired or was never taken)', { gateway, holder });
+      if (isConditionFailure(error)) {
+        logger.warn('Lease was no longer ours at release (it expired or was never taken)', { lease: key, holder });
         return false;
       }
       throw error;
     }
   }
 
-  /** Runs `fn` while holding the gateway's lease; `fn` must re-read the gateway itself. */
-  async withLease<T>(gateway: string, holder: string, fn: () => Promise<T>): Promise<T> {
-    await this.acquire(gateway, holder);
+  /** Runs `fn` while holding the lease on `key`; `fn` must re-read what it changes itself. */
+  async withLease<T>(key: string, holder: string, fn: () => Promise<T>): Promise<T> {
+    await this.acquire(key, holder);
     try {
       return await fn();
     } finally {
-      await this.release(gateway, holder).catch((error: unknown) =>
-        logger.warn('Releasing a gateway lease failed; it expires by itself', { gateway, error: (error as Error).message }),
+      await this.release(key, holder).catch((error: unknown) =>
+        logger.warn('Releasing a lease failed; it expires by itself', { lease: key, error: (error as Error).message }),
       );
     }
   }
 
+  /** Every lease key `holder` holds now (a Scan: the table holds a few items at most). */
+  async heldBy(holder: string): Promise<string[]> {
+    const keys: string[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.dynamo.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': { S: holder } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) if (item.leaseId?.S) keys.push(item.leaseId.S);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return keys;
+  }
+
   /**
-   * The workflow's failure path: releases every lease `holder` still holds. With `gateways` only
-   * those; without, the holder's leases are found by a Scan (the table holds a few items at most).
+   * The workflow's failure path: releases every lease `holder` still holds (gateway and cluster
+   * leases alike), or only `keys` when given. Returns the keys released.
    */
-  async releaseAll(holder: string, gateways?: string[]): Promise<string[]> {
-    let names = gateways;
-    if (!names) {
-      names = [];
-      let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-      do {
-        const page = await this.dynamo.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            FilterExpression: 'holder = :holder',
-            ExpressionAttributeValues: { ':holder': { S: holder } },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          const id = item.leaseId?.S ?? '';
-          if (id.startsWith('gateway#')) names.push(id.slice('gateway#'.length));
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-    }
+  async releaseAll(holder: string, keys?: string[]): Promise<string[]> {
     const released: string[] = [];
-    for (const gateway of names) {
-      if (await this.release(gateway, holder)) released.push(gateway);
+    for (const key of keys ?? (await this.heldBy(holder))) {
+      if (await this.release(key, holder)) released.push(key);
     }
     return released;
+  }
+}
+
+/** Gateway leases by gateway name (keys "gateway#<name>"): the SNAT and exclusion steps' view. */
+export class GatewayLeases {
+  readonly leases: Leases;
+
+  constructor(options: LeaseOptions | Leases = {}) {
+    this.leases = options instanceof Leases ? options : new Leases(options);
+  }
+
+  tryAcquire(gateway: string, holder: string): Promise<boolean> {
+    return this.leases.tryAcquire(gatewayKey(gateway), holder);
+  }
+
+  acquire(gateway: string, holder: string): Promise<void> {
+    return this.leases.acquire(gatewayKey(gateway), holder);
+  }
+
+  release(gateway: string, holder: string): Promise<boolean> {
+    return this.leases.release(gatewayKey(gateway), holder);
+  }
+
+  withLease<T>(gateway: string, holder: string, fn: () => Promise<T>): Promise<T> {
+    return this.leases.withLease(gatewayKey(gateway), holder, fn);
+  }
+
+  /** Releases the holder's gateway leases (only `gateways` when given); returns gateway names. */
+  async releaseAll(holder: string, gateways?: string[]): Promise<string[]> {
+    const keys = gateways
+      ? gateways.map(gatewayKey)
+      : (await this.leases.heldBy(holder)).filter((k) => k.startsWith(GATEWAY_PREFIX));
+    return (await this.leases.releaseAll(holder, keys)).map((k) => k.slice(GATEWAY_PREFIX.length));
   }
 }

@@ -24,7 +24,7 @@ export const CUSTOM_NETWORKING_ENV: Readonly<Record<string, string>> = {
   ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
   AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
 };
-const ENICONFIG_PATH = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
+export const ENICONFIG_PATH = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
 const AWS_NODE_PATH = '/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node';
 /** How long a fresh access entry may answer 401/403 before we call it a real refusal. */
 const ACCESS_PROPAGATION_MS = 2 * 60_000;

@@ -7,6 +7,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
+  CreateTagsCommand,
   DescribeVpcsCommand,
   IpPermission,
   paginateDescribeRouteTables,
@@ -19,8 +20,9 @@ import {
   Tag,
   Vpc,
 } from '@aws-sdk/client-ec2';
+import { DescribeNodegroupCommand, paginateListNodegroups } from '@aws-sdk/client-eks';
 import { OnboardingConfig } from '../../lib/config';
-import { ec2 } from '../shared/aws';
+import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
 import { OnboardingError } from '../shared/errors';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
@@ -28,6 +30,8 @@ import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from 
 export const TAG_MANAGED = 'eks-aviatrix:managed';
 export const TAG_PURPOSE = 'eks-aviatrix:purpose';
 export const TAG_CLUSTER = 'eks-aviatrix:cluster';
+/** On the VPC: the id of the secondary CIDR association this project made. */
+export const TAG_SECONDARY_CIDR = 'eks-aviatrix:secondary-cidr';
 const WEBHOOK_PORT = 9443;
 
 /** One security group rule, in the form we compare: protocol, ports, and one source. */
@@ -99,9 +103,22 @@ function routeTableOf(view: VpcView, subnetId: string): RouteTable | undefined {
   return explicitTableOf(view, subnetId)?.table ?? view.routeTables.find((t) => t.Associations?.some((a) => a.Main));
 }
 
-/** The cluster's node subnets with their AZ and route table. */
-function nodeSubnetsOf(view: VpcView, cluster: ClusterSummary): NodeSubnet[] {
-  return [...cluster.subnetIds].sort().map((subnetId) => {
+/** Subnets of the cluster's node groups, except those being deleted: their nodes need pod subnets too. */
+async function nodegroupSubnetIds(clusterName: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const page of paginateListNodegroups({ client: eks() }, { clusterName })) names.push(...(page.nodegroups ?? []));
+  const subnets = await Promise.all(
+    names.map(async (nodegroupName) => {
+      const { nodegroup } = await eks().send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
+      return nodegroup && nodegroup.status !== 'DELETING' ? (nodegroup.subnets ?? []) : [];
+    }),
+  );
+  return subnets.flat();
+}
+
+/** The node subnets (the cluster's and its node groups') with their AZ and route table. */
+function nodeSubnetsOf(view: VpcView, cluster: ClusterSummary, nodegroupSubnets: string[]): NodeSubnet[] {
+  return [...new Set([...cluster.subnetIds, ...nodegroupSubnets])].sort().map((subnetId) => {
     const subnet = view.subnets.find((s) => s.SubnetId === subnetId);
     const table = routeTableOf(view, subnetId);
     if (!subnet?.AvailabilityZone || !subnet.CidrBlock || !table?.RouteTableId) {
@@ -249,7 +266,7 @@ export function podIngressRules(cluster: ClusterSummary, podGroupId: string): Ru
   ];
 }
 
-export function planNetwork(view: VpcView, cluster: ClusterSummary, config: OnboardingConfig): NetworkPlan {
+export function planNetwork(view: VpcView, cluster: ClusterSummary, config: OnboardingConfig, nodegroupSubnets: string[] = []): NetworkPlan {
   const secondary = parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr');
   const podCidr = formatCidr(secondary);
   // Ours is a secondary association: a VPC whose primary CIDR is the pod CIDR is a conflict.
@@ -261,7 +278,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   );
   if (!association) validateNewCidr(view, secondary, config);
 
-  const nodeSubnets = nodeSubnetsOf(view, cluster);
+  const nodeSubnets = nodeSubnetsOf(view, cluster, nodegroupSubnets);
   const azs = [...new Set(nodeSubnets.map((s) => s.availabilityZone))].sort();
   const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config);
 
@@ -339,6 +356,13 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
     const { CidrBlockAssociation } = await client.send(
       new AssociateVpcCidrBlockCommand({ VpcId: cluster.vpcId, CidrBlock: plan.result.podCidr }),
     );
+    // An association cannot carry tags: the VPC records which one is ours, for offboarding.
+    await client.send(
+      new CreateTagsCommand({
+        Resources: [cluster.vpcId],
+        Tags: [{ Key: TAG_SECONDARY_CIDR, Value: CidrBlockAssociation?.AssociationId ?? plan.result.podCidr }],
+      }),
+    );
     if (CidrBlockAssociation?.CidrBlockState?.State === 'associating') return 'settling';
   }
   for (const subnet of plan.subnets) {
@@ -395,19 +419,23 @@ export async function reconcileNetwork(
   cluster: ClusterSummary,
   config: OnboardingConfig,
   dryRun: boolean,
+  /** Changes this step made in earlier calls of the same run (it is called again after a wait). */
+  earlierChanges: Change[] = [],
 ): Promise<PodNetworkResult & { phase: 'pending' | 'done' }> {
-  const plan = planNetwork(await observe(cluster.vpcId), cluster, config);
+  const nodegroupSubnets = await nodegroupSubnetIds(cluster.name);
+  const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets);
   if (dryRun || plan.changes.length === 0) {
-    return { phase: 'done', dryRun, changes: plan.changes, ...plan.result };
+    return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
   if (plan.cidrSettling) {
-    return { phase: 'pending', dryRun, changes: [], ...plan.result };
+    return { phase: 'pending', dryRun, changes: earlierChanges, ...plan.result };
   }
   if ((await apply(plan, cluster)) === 'settling') {
-    return { phase: 'pending', dryRun, changes: plan.changes.slice(0, 1), ...plan.result };
+    // Only the association was made; subnets wait until it is associated.
+    return { phase: 'pending', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
   }
-  const after = planNetwork(await observe(cluster.vpcId), cluster, config);
-  if (after.cidrSettling) return { phase: 'pending', dryRun, changes: plan.changes, ...after.result };
+  const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets);
+  if (after.cidrSettling) return { phase: 'pending', dryRun, changes: [...earlierChanges, ...plan.changes], ...after.result };
   if (after.changes.length > 0) {
     throw new OnboardingError(
       'NetworkConflict',
@@ -415,5 +443,5 @@ export async function reconcileNetwork(
         'check the EC2 console for a concurrent change and run the workflow again',
     );
   }
-  return { phase: 'done', dryRun, changes: plan.changes, ...after.result };
+  return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...after.result };
 }

@@ -1,8 +1,8 @@
 // Step 11: record where the cluster stands, on the cluster itself (tags, written only when they
 // change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { TagResourceCommand } from '@aws-sdk/client-eks';
-import { dynamo, eks } from '../shared/aws';
+import { eks } from '../shared/aws';
+import { updateStatusRecord } from './status-record';
 import { Change, ClusterSummary, StepResult, WorkflowState } from '../shared/workflow';
 
 export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'SKIPPED' | 'PLANNED';
@@ -13,7 +13,8 @@ const STEP_RESULTS: Record<string, (state: WorkflowState) => unknown> = {
   network: (state) => state.network,
   cni: (state) => state.cni,
   'controller-onboarding': (state) => (state.controller as { onboarding?: unknown } | undefined)?.onboarding,
-  'gateway-snat': (state) => (state.controller as { snat?: unknown } | undefined)?.snat,
+  'gateway-snat': (state) => (state.controller as { snat?: unknown } | undefined)?.snat ?? state.snat,
+  nodegroup: (state) => state.nodegroup,
 };
 
 export interface Outcome {
@@ -21,6 +22,8 @@ export interface Outcome {
   status: OutcomeStatus;
   stepsDone: string[];
   changes: Change[];
+  /** Things a person should act on that did not stop the run (early nodes, max-pods). */
+  warnings: string[];
   error?: string;
   finishedAt: string;
 }
@@ -43,6 +46,7 @@ export function summarizeOutcome(state: WorkflowState, failed: boolean): Outcome
   const results = Object.entries(STEP_RESULTS).map(([step, read]) => [step, read(state) as (StepResult & { phase?: string }) | undefined] as const);
   const done = results.filter(([, result]) => result !== undefined && result.phase !== 'pending').map(([step]) => step);
   const changes = results.flatMap(([, result]) => result?.changes ?? []);
+  const warnings = results.flatMap(([, result]) => (result as { warnings?: string[] } | undefined)?.warnings ?? []);
   const error = errorMessage(state.error as { Error?: string; Cause?: unknown } | undefined);
   const status: OutcomeStatus = failed ? 'FAILED' : state.resolve?.phase === 'skipped' ? 'SKIPPED' : input?.dryRun ? 'PLANNED' : 'ONBOARDED';
   return {
@@ -50,6 +54,7 @@ export function summarizeOutcome(state: WorkflowState, failed: boolean): Outcome
     status,
     stepsDone: done,
     changes,
+    warnings,
     ...(error ? { error } : {}),
     finishedAt: new Date().toISOString(),
   };
@@ -80,24 +85,20 @@ export async function recordOutcome(
   }
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {
-    await dynamo().send(
-      new PutItemCommand({
-        TableName: statusTableName,
-        Item: {
-          clusterName: { S: outcome.clusterName },
-          status: { S: outcome.status },
-          executionId: { S: executionId },
-          trigger: { S: input.trigger },
-          ...(input.eventId ? { eventId: { S: input.eventId } } : {}),
-          stepsDone: { S: outcome.stepsDone.join(',') },
-          changeCount: { N: String(outcome.changes.length) },
-          changes: { S: JSON.stringify(outcome.changes) },
-          ...(outcome.error ? { error: { S: outcome.error } } : {}),
-          ...(cluster ? { clusterArn: { S: cluster.arn }, vpcId: { S: cluster.vpcId } } : {}),
-          finishedAt: { S: outcome.finishedAt },
-        },
-      }),
-    );
+    const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
+    await updateStatusRecord(statusTableName, outcome.clusterName, {
+      status: outcome.status,
+      executionId,
+      trigger: input.trigger,
+      eventId: input.eventId,
+      stepsDone: outcome.stepsDone.join(','),
+      changeCount: outcome.changes.length,
+      changes: JSON.stringify(outcome.changes),
+      error: outcome.error,
+      ...(cluster ? { clusterArn: cluster.arn, vpcId: cluster.vpcId } : {}),
+      ...(podCidr ? { podCidr } : {}),
+      finishedAt: outcome.finishedAt,
+    });
   }
   return { ...outcome, tagged };
 }

@@ -7,5 +7,7 @@ import { WorkflowState } from '../shared/workflow';
 
 export const handler = async (state: WorkflowState) => {
   const cluster = readyCluster(state);
-  return runStep('pod-network', cluster.name, () => reconcileNetwork(cluster, runtime().config, state.input.dryRun));
+  return runStep('pod-network', cluster.name, () =>
+    reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network?.changes),
+  );
 };

@@ -1,4 +1,5 @@
-// cdk-nag AwsSolutions: every finding is either fixed or acknowledged with a reason.
+// cdk-nag AwsSolutions: every finding is either fixed or acknowledged with a reason; and the
+// stack's own synth-time guards (machine timeout vs configured waits, Lambda environment size).
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { synthStack } from './fixtures';
 
@@ -21,4 +22,15 @@ test('a machine TimeoutSeconds shorter than the configured waits is a synth erro
   const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
   expect(errors).toHaveLength(1);
   expect(String(errors[0].entry.data)).toContain('onboarding.clusterActiveTimeoutSeconds');
+});
+
+test('a config too large for the 4 KB Lambda environment is a synth error naming the keys', () => {
+  const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
+  const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
+  const pem = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(4000)}\n-----END CERTIFICATE-----\n`;
+  const config = parseConfig({ ...TEST_RAW_CONFIG, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, caBundlePem: pem } });
+  const { stack } = synthStack({ config });
+  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('4 KB'));
+  expect(errors).toHaveLength(1);
+  expect(String(errors[0].entry.data)).toContain('onboarding.aviatrix.caBundlePem');
 });

@@ -134,6 +134,8 @@ export interface NodegroupState {
   activationDescribesLeft?: number;
   deletionDescribesLeft: number;
   nodeNames: string[];
+  /** Rolling replacements started by UpdateNodegroupVersion. */
+  updates: Map<string, { id: string; status: 'InProgress' | 'Successful'; pollsLeft: number; createdAt: Date }>;
 }
 
 export interface ClusterState {
@@ -163,6 +165,9 @@ export interface ClusterState {
   accessEntries: Map<string, AccessEntryState>;
   nodegroups: Map<string, NodegroupState>;
 }
+
+/** eni-max-pods.txt of the EKS AMIs for a few types: ENIs x (IPs per ENI - 1) + 2. */
+const AMI_MAX_PODS: Readonly<Record<string, number>> = { 't3.medium': 17, 't3.large': 35, 'm5.large': 29, 'm5.xlarge': 58 };
 
 /** Env of the aws-node container as the vpc-cni add-on installs it. */
 export const DEFAULT_AWS_NODE_ENV: Readonly<Record<string, string>> = {
@@ -252,7 +257,8 @@ export class EksEmulator {
       r('GET', '/clusters', 'ListClusters', () => ({ clusters: [...this.clusters.keys()] })),
       r('GET', `/clusters/${S}`, 'DescribeCluster', ([c]) => this.describeCluster(c)),
       r('DELETE', `/clusters/${S}`, 'DeleteCluster', ([c]) => this.deleteCluster(c)),
-      r('GET', `/clusters/${S}/updates/${S}`, 'DescribeUpdate', ([c, id], _b, q) => this.describeUpdate(c, id, q.get('addonName') ?? undefined)),
+      r('GET', `/clusters/${S}/updates/${S}`, 'DescribeUpdate', ([c, id], _b, q) =>
+        q.get('nodegroupName') ? this.describeNodegroupUpdate(c, q.get('nodegroupName')!, id) : this.describeUpdate(c, id, q.get('addonName') ?? undefined)),
       r('POST', `/clusters/${S}/addons`, 'CreateAddon', ([c], b) => this.createAddon(c, b)),
       r('GET', `/clusters/${S}/addons`, 'ListAddons', ([c]) => ({ addons: [...this.mustCluster(c).addons.keys()] })),
       r('GET', `/clusters/${S}/addons/${S}`, 'DescribeAddon', ([c, a]) => this.describeAddon(c, a)),
@@ -269,6 +275,7 @@ export class EksEmulator {
       r('GET', `/clusters/${S}/node-groups`, 'ListNodegroups', ([c]) => ({ nodegroups: [...this.mustCluster(c).nodegroups.keys()] })),
       r('GET', `/clusters/${S}/node-groups/${S}`, 'DescribeNodegroup', ([c, ng]) => this.describeNodegroup(c, ng)),
       r('DELETE', `/clusters/${S}/node-groups/${S}`, 'DeleteNodegroup', ([c, ng]) => this.deleteNodegroup(c, ng)),
+      r('POST', `/clusters/${S}/node-groups/${S}/update-version`, 'UpdateNodegroupVersion', ([c, ng], b) => this.updateNodegroupVersion(c, ng, b)),
       r('POST', `/tags/${S}`, 'TagResource', ([arn], b) => this.tagResource(arn, b.tags ?? {})),
       r('DELETE', `/tags/${S}`, 'UntagResource', ([arn], _b, q) => this.untagResource(arn, q.getAll('tagKeys'))),
       r('GET', `/tags/${S}`, 'ListTagsForResource', ([arn]) => ({ tags: { ...this.taggable(arn) } })),
@@ -968,6 +975,7 @@ export class EksEmulator {
       activationDescribesLeft: this.options.nodegroupActivationDescribes,
       deletionDescribesLeft: this.options.deletionDescribes,
       nodeNames: [],
+      updates: new Map(),
     };
     c.nodegroups.set(name, ng);
     return { nodegroup: this.renderNodegroup(c, ng) };
@@ -1004,6 +1012,40 @@ export class EksEmulator {
     if (this.deps.kube.hasCluster(c.name)) for (const node of ng.nodeNames) this.deps.kube.removeNode(c.name, node);
   }
 
+  /** A rolling replacement of every node (same version), as EKS does for UpdateNodegroupVersion. */
+  private updateNodegroupVersion(clusterName: string, name: string, b: Json): Json {
+    const c = this.activeCluster(clusterName);
+    const ng = this.mustNodegroup(c, name);
+    if (ng.status !== 'ACTIVE') throw new EksHttpError('ResourceInUseException', `Nodegroup ${name} is ${ng.status}`, 409, { clusterName, nodegroupName: name });
+    const update = { id: randomUUID(), status: 'InProgress' as const, pollsLeft: this.options.addonUpdateDescribes ?? 1, createdAt: new Date() };
+    ng.updates.set(update.id, update);
+    ng.status = 'UPDATING';
+    return {
+      update: {
+        id: update.id, status: update.status, type: 'VersionUpdate', createdAt: epoch(update.createdAt), errors: [],
+        params: [{ type: 'Version', value: b.version ?? c.version }, { type: 'ReleaseVersion', value: b.releaseVersion ?? `${c.version}.0-20250101` }],
+      },
+    };
+  }
+
+  private describeNodegroupUpdate(clusterName: string, name: string, id: string): Json {
+    const c = this.mustCluster(clusterName);
+    const ng = this.mustNodegroup(c, name);
+    const update = ng.updates.get(id);
+    if (!update) throw new EksHttpError('ResourceNotFoundException', `No update found for ID: ${id}`, 404, { clusterName });
+    if (update.status === 'InProgress') {
+      if (update.pollsLeft > 0) update.pollsLeft -= 1;
+      else {
+        // Replace every node: the old ones leave, new ones register now.
+        for (const node of ng.nodeNames.splice(0)) this.deps.kube.removeNode(c.name, node);
+        ng.status = 'CREATING';
+        this.onNodegroupActive(c, ng);
+        update.status = 'Successful';
+      }
+    }
+    return { update: { id: update.id, status: update.status, type: 'VersionUpdate', createdAt: epoch(update.createdAt), errors: [], params: [] } };
+  }
+
   private onNodegroupActive(c: ClusterState, ng: NodegroupState): void {
     if (ng.status === 'ACTIVE') return;
     ng.status = 'ACTIVE';
@@ -1023,6 +1065,8 @@ export class EksEmulator {
           'eks.amazonaws.com/capacityType': ng.capacityType,
           'node.kubernetes.io/instance-type': ng.instanceTypes[0] ?? 't3.medium',
         },
+        // The EKS AMI's max-pods for the type, which does not account for custom networking.
+        maxPods: AMI_MAX_PODS[ng.instanceTypes[0] ?? 't3.medium'] ?? 110,
       });
       ng.nodeNames.push(name);
     }

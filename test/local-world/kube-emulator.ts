@@ -59,6 +59,8 @@ export interface KubeNodeInput {
   labels?: Record<string, string>;
   instanceId?: string;
   internalIp?: string;
+  /** status.capacity.pods, as the kubelet reports its max-pods. */
+  maxPods?: number;
 }
 
 export interface ApplyOutcome {
@@ -501,6 +503,9 @@ export class KubeEmulator {
           { type: 'Hostname', address: node.name },
         ],
         conditions: [{ type: 'Ready', status: 'True' }],
+        ...(node.maxPods !== undefined
+          ? { capacity: { pods: String(node.maxPods) }, allocatable: { pods: String(node.maxPods) } }
+          : {}),
       },
     };
     state.stores.nodes.set(node.name, { obj, managed: new Map() });

@@ -96,26 +96,51 @@ function actionOf(target: string | undefined, body: string, url: string): string
   return new URL(url, 'http://x').searchParams.get('Action') ?? 'Unknown';
 }
 
+/**
+ * DynamoDB applies each conditional write atomically; moto's threaded server checks and writes
+ * without a lock, so two racing conditional puts can both succeed. The proxy therefore passes
+ * DynamoDB writes to moto one at a time, which restores the guarantee the lease code relies on.
+ */
+function serializer() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const next = tail.then(work, work);
+    tail = next.catch(() => undefined);
+    return next;
+  };
+}
+
 async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const action = actionOf(req.headers['x-amz-target'] as string | undefined, body.toString(), req.url ?? '/');
-      log.record(serviceOf(req.headers.authorization), action, !isReadAction(action));
+  const oneDynamoWriteAtATime = serializer();
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) =>
+    new Promise<void>((resolve) => {
       const upstream = http.request(
         { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
         (upstreamRes) => {
           res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
           upstreamRes.pipe(res);
+          upstreamRes.on('end', resolve);
+          upstreamRes.on('error', () => resolve());
         },
       );
       upstream.on('error', (error) => {
         res.writeHead(502, { 'content-type': 'text/plain' });
         res.end(`moto proxy: ${error.message}`);
+        resolve();
       });
       upstream.end(body);
+    });
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const service = serviceOf(req.headers.authorization);
+      const action = actionOf(req.headers['x-amz-target'] as string | undefined, body.toString(), req.url ?? '/');
+      const write = !isReadAction(action);
+      log.record(service, action, write);
+      if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body));
+      else void forward(req, res, body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,7 +2,8 @@
 // controller emulator, the DynamoDB tables and the controller secret, and the environment the
 // Lambdas read, exactly as CDK would set it (endpoints aside, which the SDK reads by itself).
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { AssociateRouteTableCommand, CreateRouteTableCommand, CreateSubnetCommand } from '@aws-sdk/client-ec2';
+import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
 import { LocalWorld, startLocalWorld } from './world';
@@ -178,4 +179,36 @@ export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Prom
   if (spec.addonConfiguration) pendingAddonConfiguration.set(spec.name, spec.addonConfiguration);
   eks.destroy();
   return { name: spec.name, vpc, spokeName };
+}
+
+export interface NodegroupSpec {
+  cluster: string;
+  name: string;
+  subnetIds: string[];
+  instanceType?: string;
+}
+
+/** An EKS managed node group in CREATING, as CreateNodegroup leaves it. */
+export async function createNodegroup(w: OnboardingWorld, spec: NodegroupSpec): Promise<void> {
+  const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await eks.send(
+    new CreateNodegroupCommand({
+      clusterName: spec.cluster,
+      nodegroupName: spec.name,
+      subnets: spec.subnetIds,
+      nodeRole: 'arn:aws:iam::123456789012:role/eks-node',
+      instanceTypes: [spec.instanceType ?? 't3.medium'],
+      scalingConfig: { minSize: 1, maxSize: 3, desiredSize: spec.subnetIds.length },
+    }),
+  );
+  eks.destroy();
+}
+
+/** A subnet with its own route table in an existing VPC (for node groups outside the cluster's subnets). */
+export async function createSubnet(w: OnboardingWorld, vpcId: string, az: string, cidr: string): Promise<{ subnetId: string; routeTableId: string }> {
+  const ec2 = w.world.ec2Direct;
+  const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, AvailabilityZone: az, CidrBlock: cidr }));
+  const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }));
+  await ec2.send(new AssociateRouteTableCommand({ SubnetId: Subnet!.SubnetId!, RouteTableId: RouteTable!.RouteTableId! }));
+  return { subnetId: Subnet!.SubnetId!, routeTableId: RouteTable!.RouteTableId! };
 }

@@ -16,6 +16,8 @@ export const FUNCTION_DIRECTORIES: Record<string, string> = {
   RecordOutcomeFunctionArn: 'record-outcome',
   AviatrixOnboardFunctionArn: 'aviatrix-onboard',
   AviatrixSnatFunctionArn: 'aviatrix-snat',
+  NodegroupFunctionArn: 'nodegroup',
+  CleanupFunctionArn: 'cleanup',
 };
 
 export interface StateEvent {

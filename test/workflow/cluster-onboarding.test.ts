@@ -66,6 +66,9 @@ describe('cluster onboarding, AWS side', () => {
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
     expect(result.statesEntered).toContain('WaitForCluster');
+    const reported = (result.output as { changes: { resource: string; action: string; detail: string }[] }).changes;
+    expect(reported).toContainEqual({ resource: cluster.vpc.vpcId, action: 'associate', detail: 'secondary CIDR 100.64.0.0/16' });
+    expect(reported.filter((c) => c.resource.startsWith('ENIConfig'))).toHaveLength(2);
 
     const { vpc, subnets, tables, groups } = await vpcState(cluster);
     const secondary = (vpc.CidrBlockAssociationSet ?? []).filter((a) => a.CidrBlock === '100.64.0.0/16');

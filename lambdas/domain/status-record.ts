@@ -1,0 +1,47 @@
+// The status table: one item per cluster (partition key clusterName). Each step owns some of the
+// item's attributes and updates only those, so steps never overwrite each other's record.
+import { AttributeValue, GetItemCommand, paginateScan, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { dynamo } from '../shared/aws';
+
+export type StatusAttributes = Record<string, string | number | undefined>;
+export type StatusRecord = Record<string, string>;
+
+const toValue = (value: string | number): AttributeValue => (typeof value === 'number' ? { N: String(value) } : { S: value });
+const fromItem = (item: Record<string, AttributeValue>): StatusRecord =>
+  Object.fromEntries(Object.entries(item).map(([key, value]) => [key, value.S ?? value.N ?? '']));
+
+/** Sets the defined attributes and removes those given as undefined. */
+export async function updateStatusRecord(tableName: string, clusterName: string, attributes: StatusAttributes): Promise<void> {
+  const entries = Object.entries(attributes);
+  const sets = entries.filter(([, v]) => v !== undefined);
+  const removes = entries.filter(([, v]) => v === undefined);
+  const names = Object.fromEntries(entries.map(([key], i) => [`#a${i}`, key]));
+  const alias = (key: string) => `#a${entries.findIndex(([k]) => k === key)}`;
+  const expression = [
+    sets.length ? `SET ${sets.map(([key]) => `${alias(key)} = :${alias(key).slice(1)}`).join(', ')}` : '',
+    removes.length ? `REMOVE ${removes.map(([key]) => alias(key)).join(', ')}` : '',
+  ].filter(Boolean).join(' ');
+  if (!expression) return;
+  await dynamo().send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { clusterName: { S: clusterName } },
+      UpdateExpression: expression,
+      ExpressionAttributeNames: names,
+      ...(sets.length ? { ExpressionAttributeValues: Object.fromEntries(sets.map(([key, v]) => [`:${alias(key).slice(1)}`, toValue(v as string | number)])) } : {}),
+    }),
+  );
+}
+
+export async function readStatusRecord(tableName: string, clusterName: string): Promise<StatusRecord | undefined> {
+  const { Item } = await dynamo().send(new GetItemCommand({ TableName: tableName, Key: { clusterName: { S: clusterName } }, ConsistentRead: true }));
+  return Item ? fromItem(Item) : undefined;
+}
+
+export async function allStatusRecords(tableName: string): Promise<StatusRecord[]> {
+  const records: StatusRecord[] = [];
+  for await (const page of paginateScan({ client: dynamo() }, { TableName: tableName, ConsistentRead: true })) {
+    records.push(...(page.Items ?? []).map(fromItem));
+  }
+  return records;
+}
