@@ -1,7 +1,7 @@
 // `npm run demo`: the local world end to end. A VPC and a 2-AZ EKS cluster are created, the
 // CreateCluster CloudTrail event goes through the rule's pattern into the real workflow, and
 // the result is shown; then the same workflow runs again and must change nothing.
-import '../test/setup/polyfills';
+import '../test/setup/environment';
 import {
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,

@@ -1,19 +1,53 @@
-// Step 8: onboard the cluster to the Aviatrix controller and keep its SmartGroups. Thin: the
-// domain module does the work; this reads config, builds the client and validates the input.
+// Steps 7 (the controller's access entry) and 8: onboard the cluster to the Aviatrix controller and
+// keep its SmartGroups. Thin: domain modules do the work; this reads config, builds the clients and
+// validates the input. Also serves offboarding: { action: "offboard", clusterName, dryRun? }.
+import { ensureAccessEntry, VIEW_POLICY } from '../domain/access-entries';
 import { aviatrixClient } from '../aviatrix/client';
-import { OnboardResult, reconcileOnboarding } from '../aviatrix/onboarding';
+import { removeControllerAccessEntry } from '../aviatrix/controller-access';
+import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileOnboarding } from '../aviatrix/onboarding';
+import { OwnershipRegistry } from '../aviatrix/ownership';
 import { OnboardingError } from '../shared/errors';
-import { runtime } from '../shared/runtime';
+import { requireSetting, runtime } from '../shared/runtime';
 import { WorkflowState } from '../shared/workflow';
 
-export async function handler(state: WorkflowState): Promise<OnboardResult> {
+export interface OffboardOnboardEvent {
+  action: 'offboard';
+  clusterName: string;
+  dryRun?: boolean;
+}
+
+export interface OffboardOnboardResult extends OffboardOnboardingResult {
+  /** Why the controller role's access entry was left alone, when it was. */
+  accessEntrySkipped?: string;
+}
+
+export type OnboardHandlerInput = (WorkflowState & { action?: undefined }) | OffboardOnboardEvent;
+
+export async function handler(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
+  const { config, statusTableName } = runtime();
+  const ownership = new OwnershipRegistry({ tableName: requireSetting(statusTableName, 'STATUS_TABLE_NAME') });
+  const client = aviatrixClient(config.aviatrix);
+
+  if (event.action === 'offboard') {
+    if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
+    const dryRun = event.dryRun === true;
+    const controller = await offboardOnboarding(client, ownership, { clusterName: event.clusterName, dryRun });
+    const access = await removeControllerAccessEntry(event.clusterName, config.aviatrix.controllerRoleArn, dryRun);
+    return {
+      ...controller,
+      changes: [...controller.changes, ...access.changes],
+      ...(access.skipped ? { accessEntrySkipped: access.skipped } : {}),
+    };
+  }
+
+  const state = event;
   const cluster = state.resolve?.cluster;
   if (!cluster?.arn || !cluster.vpcId) {
     throw new OnboardingError('InvalidInput', 'aviatrix-onboard needs state.resolve.cluster with arn and vpcId (the resolve step output)');
   }
-  const { config } = runtime();
-  return reconcileOnboarding(aviatrixClient(config.aviatrix), config.aviatrix, {
-    cluster: { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId },
-    dryRun: state.input?.dryRun === true,
-  });
+  const dryRun = state.input?.dryRun === true;
+  // The controller discovers pods, namespaces and labels through this entry (design step 7).
+  const access = await ensureAccessEntry(cluster.name, config.aviatrix.controllerRoleArn, VIEW_POLICY, dryRun);
+  const onboarded = await reconcileOnboarding(client, config.aviatrix, { cluster: { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId }, dryRun }, ownership);
+  return { ...onboarded, changes: [...access.changes, ...onboarded.changes] };
 }

@@ -1,8 +1,11 @@
 // Steps 9-10: custom SNAT on the spoke and its HA, and the pod CIDR excluded on the transit. Thin.
-// Also serves the workflow's failure path: { action: "release-leases", executionId[, gateways] }.
+// Also serves:
+//   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
+//   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? }
 import { aviatrixClient } from '../aviatrix/client';
-import { GatewayLeases } from '../aviatrix/lease';
-import { reconcileSnat, SnatResult } from '../aviatrix/snat';
+import { gatewayKey, GatewayLeases, Leases } from '../aviatrix/lease';
+import { OwnershipRegistry } from '../aviatrix/ownership';
+import { offboardSnat, OffboardSnatResult, reconcileSnat, SnatResult } from '../aviatrix/snat';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { WorkflowState } from '../shared/workflow';
@@ -10,27 +13,46 @@ import { WorkflowState } from '../shared/workflow';
 export interface ReleaseLeasesInput {
   action: 'release-leases';
   executionId: string;
-  /** Gateways to release; all of the holder's leases when absent. */
+  /** Gateways to release; every lease the execution holds (gateway and cluster leases) when absent. */
   gateways?: string[];
 }
 
 export interface ReleaseLeasesResult {
+  /** Lease keys released ("gateway#<name>", "cluster#<name>"). */
   released: string[];
 }
 
-export type SnatHandlerInput = (WorkflowState & { executionId?: string }) | ReleaseLeasesInput;
-
-function isRelease(event: SnatHandlerInput): event is ReleaseLeasesInput {
-  return (event as ReleaseLeasesInput).action === 'release-leases';
+export interface OffboardSnatEvent {
+  action: 'offboard';
+  clusterName: string;
+  executionId: string;
+  dryRun?: boolean;
 }
 
-export async function handler(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeasesResult> {
+export type SnatHandlerInput = (WorkflowState & { executionId?: string; action?: undefined }) | ReleaseLeasesInput | OffboardSnatEvent;
+
+export async function handler(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeasesResult | OffboardSnatResult> {
   const rt = runtime();
-  if (isRelease(event)) {
+  const config = rt.config.aviatrix;
+  const leaseTable = () => requireSetting(rt.leaseTableName, 'LEASE_TABLE_NAME');
+  const ownership = () => new OwnershipRegistry({ tableName: requireSetting(rt.statusTableName, 'STATUS_TABLE_NAME') });
+
+  if (event.action === 'release-leases') {
     if (!event.executionId) throw new OnboardingError('InvalidInput', 'release-leases needs executionId');
-    const leases = new GatewayLeases({ tableName: requireSetting(rt.leaseTableName, 'LEASE_TABLE_NAME') });
-    return { released: await leases.releaseAll(event.executionId, event.gateways) };
+    const leases = new Leases({ tableName: leaseTable() });
+    return { released: await leases.releaseAll(event.executionId, event.gateways?.map(gatewayKey)) };
   }
+
+  if (event.action === 'offboard') {
+    if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
+    const dryRun = event.dryRun === true;
+    if (!dryRun && !event.executionId) throw new OnboardingError('InvalidInput', 'offboard needs executionId (the lease holder)');
+    return offboardSnat(
+      { client: aviatrixClient(config), config, ownership: ownership(), ...(dryRun ? {} : { leases: new GatewayLeases({ tableName: leaseTable() }) }) },
+      { clusterName: event.clusterName, dryRun, holder: event.executionId || 'dry-run' },
+    );
+  }
+
   const state = event;
   const cluster = state.resolve?.cluster;
   const network = state.network;
@@ -40,12 +62,12 @@ export async function handler(event: SnatHandlerInput): Promise<SnatResult | Rel
   const dryRun = state.input?.dryRun === true;
   const holder = typeof state.executionId === 'string' && state.executionId ? state.executionId : undefined;
   if (!dryRun && !holder) throw new OnboardingError('InvalidInput', 'aviatrix-snat needs state.executionId (the lease holder)');
-  const config = rt.config.aviatrix;
   return reconcileSnat(
     {
       client: aviatrixClient(config),
       config,
-      ...(dryRun ? {} : { leases: new GatewayLeases({ tableName: requireSetting(rt.leaseTableName, 'LEASE_TABLE_NAME') }) }),
+      ownership: ownership(),
+      ...(dryRun ? {} : { leases: new GatewayLeases({ tableName: leaseTable() }) }),
     },
     {
       clusterName: cluster.name,

@@ -1,7 +1,8 @@
 // Design step 8: onboard the EKS cluster to the Aviatrix controller by its ARN (with the controller's
 // own cloud credentials) and keep its SmartGroups: "<cluster>-vpc" for the cluster's VPC and one
 // Kubernetes-type group "<cluster>-<name>" per configured spec. Observe, compare, change only what
-// differs; a dry run returns the plan and writes nothing.
+// differs; a dry run returns the plan and writes nothing. What it creates is claimed in the
+// ownership registry first (ownership.ts), so offboarding deletes exactly that and nothing else.
 //
 // The VPC SmartGroup matches `{"type":"vpc","res_id":<vpc id>}` rather than the blueprint's
 // `{"type":"vpc","name":<Name tag>}`: `res_id` is one of the documented selector keys, the VPC id is
@@ -10,7 +11,8 @@
 import { AviatrixConfig } from '../../lib/config';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
-import { AviatrixClient, ControllerApiError, K8sCluster, K8sClusterBody, SelectorExpression, SmartGroupBody } from './client';
+import { AviatrixClient, ControllerApiError, K8sCluster, K8sClusterBody, SelectorExpression, SmartGroup, SmartGroupBody } from './client';
+import { OwnedSmartGroup, OwnershipRegistry } from './ownership';
 
 export interface OnboardInput {
   cluster: Pick<ClusterSummary, 'name' | 'arn' | 'vpcId'>;
@@ -78,6 +80,7 @@ export async function reconcileOnboarding(
   client: AviatrixClient,
   config: Pick<AviatrixConfig, 'kubernetesSmartGroups'>,
   input: OnboardInput,
+  ownership: OwnershipRegistry,
 ): Promise<OnboardResult> {
   const { cluster, dryRun } = input;
   const changes: Change[] = [];
@@ -89,6 +92,7 @@ export async function reconcileOnboarding(
         'enable it on the controller (Terraform aviatrix_config_feature "k8s") and run again',
     );
   }
+  const owned = await ownership.read(cluster.name);
 
   // Kubernetes cluster onboarding.
   const onboarded = (await client.listK8sClusters()).find((c) => c.cluster_id === cluster.arn);
@@ -99,6 +103,8 @@ export async function reconcileOnboarding(
     k8sClusterAction = 'create';
     changes.push({ resource: `aviatrix k8s cluster ${cluster.arn}`, action: 'create', detail: 'onboard the cluster with the controller cloud credentials' });
     if (!dryRun) {
+      // Intent first: the id is not known before the create, so the claim names the ARN meanwhile.
+      await ownership.setK8sClusterId(cluster.name, cluster.arn);
       try {
         k8sClusterId = await client.createK8sCluster(wanted);
       } catch (error) {
@@ -109,23 +115,44 @@ export async function reconcileOnboarding(
         k8sClusterAction = 'unchanged';
         changes.pop();
       }
+      await ownership.setK8sClusterId(cluster.name, k8sClusterId);
     }
-  } else if (!sameK8sCluster(onboarded, wanted)) {
-    k8sClusterAction = 'update';
-    changes.push({ resource: `aviatrix k8s cluster ${cluster.arn}`, action: 'update', detail: 'use the controller cloud credentials' });
-    if (!dryRun) await client.updateK8sCluster(onboarded.id, wanted);
+  } else {
+    if (!sameK8sCluster(onboarded, wanted)) {
+      k8sClusterAction = 'update';
+      changes.push({ resource: `aviatrix k8s cluster ${cluster.arn}`, action: 'update', detail: 'use the controller cloud credentials' });
+      if (!dryRun) await client.updateK8sCluster(onboarded.id, wanted);
+    }
+    // Ours when we claimed it (by id, or by ARN when a crash cut the create short); else someone else's.
+    const ours = owned.k8sClusterId === onboarded.id || owned.k8sClusterId === cluster.arn;
+    // A claim on an onboarding that is gone (someone else's is there now) is dropped.
+    if (!dryRun) await ownership.setK8sClusterId(cluster.name, ours ? onboarded.id : undefined);
   }
 
   // SmartGroups, matched by name.
   const existingGroups = await client.listSmartGroups();
+  const desired = desiredSmartGroups(cluster, config);
+  const ownedNames = new Set(owned.smartGroups.map((g) => g.name));
+  const toCreate = desired.filter((g) => !existingGroups.some((e) => e.name === g.name));
+  if (!dryRun && toCreate.length > 0) {
+    await ownership.setSmartGroups(cluster.name, [
+      ...owned.smartGroups,
+      ...toCreate.filter((g) => !ownedNames.has(g.name)).map((g) => ({ name: g.name })),
+    ]);
+  }
   const smartGroups: SmartGroupOutcome[] = [];
-  for (const group of desiredSmartGroups(cluster, config)) {
+  const claimed: OwnedSmartGroup[] = [];
+  for (const group of desired) {
     const current = existingGroups.find((g) => g.name === group.name);
     if (!current) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'create', detail: `selector ${describeSelector(group)}` });
       const uuid = dryRun ? undefined : await client.createSmartGroup(group);
       smartGroups.push({ name: group.name, ...(uuid ? { uuid } : {}), action: 'create' });
-    } else if (selectorKey(current.selector) !== selectorKey(group.selector)) {
+      claimed.push({ name: group.name, ...(uuid ? { uuid } : {}) });
+      continue;
+    }
+    if (ownedNames.has(group.name)) claimed.push({ name: group.name, uuid: current.uuid });
+    if (selectorKey(current.selector) !== selectorKey(group.selector)) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'update', detail: `selector ${describeSelector(group)}` });
       if (!dryRun) await client.updateSmartGroup(current.uuid, group);
       smartGroups.push({ name: group.name, uuid: current.uuid, action: 'update' });
@@ -133,8 +160,91 @@ export async function reconcileOnboarding(
       smartGroups.push({ name: group.name, uuid: current.uuid, action: 'unchanged' });
     }
   }
+  // Groups we created that the config no longer asks for: delete them (and only them).
+  const desiredNames = new Set(desired.map((g) => g.name));
+  const stale = owned.smartGroups.filter((g) => !desiredNames.has(g.name));
+  const leftover = await deleteOwnedSmartGroups(client, stale, existingGroups, dryRun, changes, `no longer in config for cluster ${cluster.name}`);
+  if (!dryRun) await ownership.setSmartGroups(cluster.name, [...claimed, ...leftover]);
 
   return { dryRun, changes, ...(k8sClusterId ? { k8sClusterId } : {}), k8sClusterAction, smartGroups };
+}
+
+/**
+ * Deletes SmartGroups we created (found by uuid, or by name while only the intent was recorded).
+ * Not found counts as done. Returns the claims to keep (none: a failure throws).
+ */
+async function deleteOwnedSmartGroups(
+  client: AviatrixClient,
+  groups: OwnedSmartGroup[],
+  existing: SmartGroup[],
+  dryRun: boolean,
+  changes: Change[],
+  why: string,
+): Promise<OwnedSmartGroup[]> {
+  for (const group of groups) {
+    const current = group.uuid ? existing.find((e) => e.uuid === group.uuid) : existing.find((e) => e.name === group.name);
+    if (!current) continue;
+    changes.push({ resource: `aviatrix SmartGroup ${current.name}`, action: 'delete', detail: why });
+    if (dryRun) continue;
+    try {
+      await client.deleteSmartGroup(current.uuid, current.name);
+    } catch (error) {
+      if (!(error instanceof ControllerApiError && error.isNotFound && (error.status ?? 0) < 500)) throw error;
+    }
+  }
+  return [];
+}
+
+export interface OffboardOnboardingResult extends StepResult {
+  smartGroupsDeleted: string[];
+  k8sClusterDeleted: boolean;
+}
+
+/**
+ * Undoes step 8 for a deleted cluster: deletes the SmartGroups and the k8s-cluster onboarding this
+ * project created for it (not found = done), then drops those claims. Nothing it did not create is
+ * touched. No record or no claims: no controller call, no write.
+ */
+export async function offboardOnboarding(
+  client: AviatrixClient,
+  ownership: OwnershipRegistry,
+  input: { clusterName: string; dryRun: boolean },
+): Promise<OffboardOnboardingResult> {
+  const { clusterName, dryRun } = input;
+  const owned = await ownership.read(clusterName);
+  const changes: Change[] = [];
+  const result = (): OffboardOnboardingResult => ({
+    dryRun,
+    changes,
+    smartGroupsDeleted: changes.filter((c) => c.resource.startsWith('aviatrix SmartGroup ')).map((c) => c.resource.slice('aviatrix SmartGroup '.length)),
+    k8sClusterDeleted: changes.some((c) => c.resource.startsWith('aviatrix k8s cluster ')),
+  });
+  if (owned.smartGroups.length === 0 && !owned.k8sClusterId) return result();
+
+  if (owned.smartGroups.length > 0) {
+    const existing = await client.listSmartGroups();
+    await deleteOwnedSmartGroups(client, owned.smartGroups, existing, dryRun, changes, `cluster ${clusterName} is offboarded`);
+    if (!dryRun) await ownership.setSmartGroups(clusterName, []);
+  }
+
+  const claim = owned.k8sClusterId;
+  if (claim) {
+    const current = claim.startsWith('arn:')
+      ? (await client.listK8sClusters()).find((c) => c.cluster_id === claim)
+      : await client.getK8sCluster(claim);
+    if (current) {
+      changes.push({ resource: `aviatrix k8s cluster ${current.cluster_id}`, action: 'delete', detail: `cluster ${clusterName} is offboarded` });
+      if (!dryRun) {
+        try {
+          await client.deleteK8sCluster(current.id);
+        } catch (error) {
+          if (!(error instanceof ControllerApiError && error.isNotFound && (error.status ?? 0) < 500)) throw error;
+        }
+      }
+    }
+    if (!dryRun) await ownership.setK8sClusterId(clusterName, undefined);
+  }
+  return result();
 }
 
 function describeSelector(group: SmartGroupBody): string {

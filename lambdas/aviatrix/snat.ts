@@ -3,6 +3,9 @@
 // transit's excluded advertised spoke routes. Both lists are replaced whole by every write, so each
 // read-modify-write holds that gateway's lease: acquire, re-read, merge, write only if different,
 // read back to confirm, release. Foreign policies and exclusions are kept exactly.
+// What a cluster added is claimed in the ownership registry (ownership.ts): a policy the cluster
+// claimed and no longer wants (a node group's subnet gone, offboarding) is removed, unless another
+// live cluster claims it too; a policy nobody claims is never removed.
 import { AviatrixConfig } from '../../lib/config';
 import { Change, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
@@ -16,7 +19,8 @@ import {
   vpcIdOf,
 } from './client';
 import { GatewayLeases } from './lease';
-import { mergePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
+import { OwnershipRegistry } from './ownership';
+import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
 
 export interface SnatInput {
   clusterName: string;
@@ -34,14 +38,21 @@ export interface SnatDeps {
   config: Pick<AviatrixConfig, 'spokeGatewayName' | 'transitGatewayName' | 'allowDisableSingleIpSnat'>;
   /** Required unless dryRun. */
   leases?: GatewayLeases;
+  /** What each cluster added on the controller (the status table). */
+  ownership: OwnershipRegistry;
 }
 
 export interface GatewaySnatOutcome {
   gateway: string;
-  role: 'primary' | 'ha';
+  /** 'former': a gateway the cluster claims policies on but no longer uses (or offboarding). */
+  role: 'primary' | 'ha' | 'former';
   snatIp: string;
   /** Our policies that were missing (written, or planned in a dry run). */
   added: number;
+  /** Policies this cluster added and no longer needs, removed (or planned). */
+  removed: number;
+  /** Policies this cluster no longer needs, kept because another cluster claims them. */
+  keptForOthers: number;
   /** Policies on the gateway after the step (or planned). */
   total: number;
 }
@@ -51,7 +62,7 @@ export interface SnatResult extends StepResult {
   haGateway?: string;
   transitGateway: string;
   gateways: GatewaySnatOutcome[];
-  exclusion: { transitGateway: string; cidr: string; added: boolean };
+  exclusion: { transitGateway: string; cidr: string; added: boolean; removed: string[] };
 }
 
 export interface ClusterGateways {
@@ -163,6 +174,180 @@ function singleIpConflict(gateway: string): OnboardingError {
   );
 }
 
+/** What one reconcile or offboard run is working on; shared by the per-gateway steps. */
+interface RunContext {
+  client: AviatrixClient;
+  config: SnatDeps['config'];
+  ownership: OwnershipRegistry;
+  clusterName: string;
+  dryRun: boolean;
+  changes: Change[];
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * One gateway's custom SNAT list, brought to: every `wanted` policy present, this cluster's stale
+ * claims (owned − wanted) removed unless another live cluster claims them, everything else kept
+ * exactly as read. Call inside the gateway's lease (or for a dry run). Reads the gateway and the
+ * cluster's claim afresh; records the claim before the write (intent) and settles it after.
+ * `wanted` empty = removal only (offboarding, or a gateway the cluster no longer uses).
+ */
+async function syncGatewaySnat(
+  ctx: RunContext,
+  name: string,
+  wanted: SnatPolicy[],
+  role?: 'primary' | 'ha',
+  snatIp?: string,
+): Promise<GatewaySnatOutcome> {
+  const { client, config, ownership, clusterName, dryRun } = ctx;
+  const outcome = (added: number, removed: number, total: number, keptForOthers = 0): GatewaySnatOutcome => ({
+    gateway: name,
+    role: role ?? 'former',
+    snatIp: snatIp ?? '',
+    added,
+    removed,
+    keptForOthers,
+    total,
+  });
+  const mine = (await ownership.read(clusterName)).snat[name] ?? [];
+  const current = await client.getGateway(name);
+  if (!current) {
+    if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
+    // Gone, and with it whatever we had added there: only the claim is left to drop.
+    if (!dryRun) await ownership.setSnat(clusterName, name, []);
+    return outcome(0, 0, 0);
+  }
+  const single = isSingleIpSnat(current);
+  if (wanted.length > 0 && single && !config.allowDisableSingleIpSnat) throw singleIpConflict(name);
+  const existing = await client.getSnatPolicies(name);
+
+  const wantedKeys = new Set(wanted.map(policyKey));
+  const mineKeys = new Set(mine.map(policyKey));
+  const existingKeys = new Set(existing.map(policyKey));
+  const staleHere = mine.filter((p) => !wantedKeys.has(policyKey(p)) && existingKeys.has(policyKey(p)));
+  const presentUnclaimedByUs = wanted.filter((p) => existingKeys.has(policyKey(p)) && !mineKeys.has(policyKey(p)));
+  const others =
+    staleHere.length > 0 || presentUnclaimedByUs.length > 0 ? await ownership.snatClaimsOfOthers(clusterName, name) : new Map<string, string[]>();
+
+  const removeKeys = new Set(staleHere.map(policyKey).filter((k) => !others.has(k)));
+  const keptForOthers = staleHere.filter((p) => others.has(policyKey(p)));
+  const missing = dedupePolicies(missingPolicies(existing, wanted));
+  // We claim what we add, what we already claimed, and what another cluster of ours added; a policy
+  // that was there before and that nobody claims is someone else's: relied on, never claimed.
+  const claim = wanted.filter((p) => !existingKeys.has(policyKey(p)) || mineKeys.has(policyKey(p)) || others.has(policyKey(p)));
+  const final = [...existing.filter((p) => !removeKeys.has(policyKey(p))), ...missing];
+  const enabling = wanted.length > 0 && !isCustomSnat(current);
+
+  if (missing.length > 0 || removeKeys.size > 0 || enabling) {
+    if (single && wanted.length > 0) {
+      ctx.changes.push({ resource: `aviatrix gateway ${name}`, action: 'update', detail: 'switch single-IP SNAT off (allowed by config)' });
+      if (!dryRun) await client.disableSingleIpSnat(name, Number(current.cloud_type ?? 1));
+    }
+    if (missing.length > 0 || enabling) {
+      ctx.changes.push({
+        resource: `aviatrix gateway ${name}`,
+        action: 'update',
+        detail: `add ${plural(missing.length, 'custom SNAT policy', 'custom SNAT policies')} for cluster ${clusterName} (SNAT IP ${snatIp}), keeping ${existing.length} existing`,
+      });
+    }
+    if (removeKeys.size > 0) {
+      const removed = existing.filter((p) => removeKeys.has(policyKey(p)));
+      ctx.changes.push({
+        resource: `aviatrix gateway ${name}`,
+        action: 'delete',
+        detail:
+          `remove ${plural(removeKeys.size, 'custom SNAT policy', 'custom SNAT policies')} cluster ${clusterName} added and no longer needs ` +
+          `(${removed.map(describePolicy).join('; ')})${final.length === 0 ? '; the list is then empty, which switches custom SNAT off' : ''}`,
+      });
+    }
+    if (dryRun) return outcome(missing.length, removeKeys.size, final.length, keptForOthers.length);
+
+    // Intent first: claim what we are about to add (and keep claiming what we are about to remove).
+    await ownership.setSnat(clusterName, name, [...mine, ...claim]);
+    await client.replaceSnatPolicies(name, final.length > 0 ? final : null, { enableNat: enabling });
+    const after = await client.getSnatPolicies(name);
+    const lost = missingPolicies(after, final);
+    if (lost.length > 0) {
+      throw new OnboardingError(
+        'ControllerError',
+        `after writing custom SNAT on gateway ${name}, the controller reports ${lost.length} of the ${final.length} policies missing ` +
+          `(e.g. ${describePolicy(lost[0])}); the write did not take effect`,
+      );
+    }
+    const lingering = after.filter((p) => removeKeys.has(policyKey(p)));
+    if (lingering.length > 0) {
+      throw new OnboardingError(
+        'ControllerError',
+        `after writing custom SNAT on gateway ${name}, the controller still lists ${describePolicy(lingering[0])}, which was removed; the write did not take effect`,
+      );
+    }
+    logger.info('Custom SNAT policies written', { gateway: name, added: missing.length, removed: removeKeys.size, total: after.length });
+    await ownership.setSnat(clusterName, name, claim);
+    return outcome(missing.length, removeKeys.size, after.length, keptForOthers.length);
+  }
+  if (!dryRun) await ownership.setSnat(clusterName, name, claim);
+  return outcome(0, 0, existing.length, keptForOthers.length);
+}
+
+/** The transit's exclusions, by the same rules as syncGatewaySnat. Call inside the transit's lease. */
+async function syncExclusions(ctx: RunContext, transitName: string, wanted: string[]): Promise<{ added: string[]; removed: string[] }> {
+  const { client, ownership, clusterName, dryRun } = ctx;
+  const mine = new Set((await ownership.read(clusterName)).exclusions[transitName] ?? []);
+  const transit = await client.getGateway(transitName);
+  if (!transit) {
+    if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
+    if (!dryRun) await ownership.setExclusions(clusterName, transitName, []);
+    return { added: [], removed: [] };
+  }
+  const existing = [...new Set((transit.exclude_cidr_list ?? []).map((c) => c.trim()).filter((c) => c !== ''))];
+  const existingSet = new Set(existing);
+  const wantedSet = new Set(wanted);
+  const staleHere = [...mine].filter((c) => !wantedSet.has(c) && existingSet.has(c));
+  const presentUnclaimedByUs = wanted.filter((c) => existingSet.has(c) && !mine.has(c));
+  const others =
+    staleHere.length > 0 || presentUnclaimedByUs.length > 0
+      ? await ownership.exclusionClaimsOfOthers(clusterName, transitName)
+      : new Map<string, string[]>();
+  const removed = staleHere.filter((c) => !others.has(c));
+  const added = wanted.filter((c) => !existingSet.has(c));
+  const claim = wanted.filter((c) => !existingSet.has(c) || mine.has(c) || others.has(c));
+  const final = [...existing.filter((c) => !removed.includes(c)), ...added];
+
+  if (added.length > 0 || removed.length > 0) {
+    if (added.length > 0) {
+      ctx.changes.push({
+        resource: `aviatrix transit ${transitName}`,
+        action: 'update',
+        detail: `exclude pod CIDR ${added.join(', ')} from advertised spoke routes, keeping ${existing.length} existing`,
+      });
+    }
+    if (removed.length > 0) {
+      ctx.changes.push({
+        resource: `aviatrix transit ${transitName}`,
+        action: 'delete',
+        detail: `stop excluding ${removed.join(', ')} from advertised spoke routes (cluster ${clusterName} added it; no other cluster claims it)`,
+      });
+    }
+    if (dryRun) return { added, removed };
+    await ownership.setExclusions(clusterName, transitName, [...mine, ...claim]);
+    await client.setExcludedAdvertisedCidrs(transitName, final);
+    const after = await client.getGateway(transitName);
+    const now = new Set((after?.exclude_cidr_list ?? []).map((c) => c.trim()));
+    const lost = final.filter((c) => !now.has(c));
+    const lingering = removed.filter((c) => now.has(c));
+    if (lost.length > 0 || lingering.length > 0) {
+      throw new OnboardingError(
+        'ControllerError',
+        `after writing excluded advertised routes on transit ${transitName}, the controller ` +
+          `${lost.length > 0 ? `lacks ${lost.join(', ')}` : `still lists ${lingering.join(', ')}`}; the write did not take effect`,
+      );
+    }
+  }
+  if (!dryRun) await ownership.setExclusions(clusterName, transitName, claim);
+  return { added, removed };
+}
+
 export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<SnatResult> {
   const { client, config } = deps;
   const gateways = await resolveGateways(client, config, input.vpcId, input.clusterName);
@@ -173,119 +358,82 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
     if (g && isSingleIpSnat(g) && !config.allowDisableSingleIpSnat) throw singleIpConflict(g.vpc_name);
   }
   if (!input.dryRun && !deps.leases) throw new Error('reconcileSnat needs leases unless dryRun');
+  const ctx: RunContext = { client, config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const underLease = <T>(gateway: string, fn: () => Promise<T>): Promise<T> =>
+    input.dryRun ? fn() : deps.leases!.withLease(gateway, input.holder, fn);
 
-  const changes: Change[] = [];
   const outcomes: GatewaySnatOutcome[] = [];
   const targets: { gateway: GatewaySummary; role: 'primary' | 'ha' }[] = [{ gateway: gateways.spoke, role: 'primary' }];
   if (gateways.ha) targets.push({ gateway: gateways.ha, role: 'ha' });
-
   for (const { gateway, role } of targets) {
     const name = gateway.vpc_name;
     const snatIp = String(gateway.private_ip);
     const wanted = desiredPolicies(input.podCidr, input.nodeSubnetCidrs, transitName, snatIp);
-    const step = async (): Promise<GatewaySnatOutcome> => {
-      const current = await client.getGateway(name);
-      if (!current) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
-      const single = isSingleIpSnat(current);
-      if (single && !config.allowDisableSingleIpSnat) throw singleIpConflict(name);
-      const existing = await client.getSnatPolicies(name);
-      const missing = missingPolicies(existing, wanted);
-      const enabling = !isCustomSnat(current);
-      const merged = mergePolicies(existing, wanted);
-      if (missing.length === 0 && !enabling) return { gateway: name, role, snatIp, added: 0, total: existing.length };
-      if (single) {
-        changes.push({ resource: `aviatrix gateway ${name}`, action: 'update', detail: 'switch single-IP SNAT off (allowed by config)' });
-        if (!input.dryRun) await client.disableSingleIpSnat(name, Number(current.cloud_type ?? 1));
-      }
-      changes.push({
-        resource: `aviatrix gateway ${name}`,
-        action: 'update',
-        detail: `add ${missing.length} custom SNAT polic${missing.length === 1 ? 'y' : 'ies'} for cluster ${input.clusterName} (SNAT IP ${snatIp}), keeping ${existing.length} existing`,
-      });
-      if (input.dryRun) return { gateway: name, role, snatIp, added: missing.length, total: merged.length };
-      await client.replaceSnatPolicies(name, merged, { enableNat: enabling });
-      const after = await client.getSnatPolicies(name);
-      const lost = missingPolicies(after, merged);
-      if (lost.length > 0) {
-        throw new OnboardingError(
-          'ControllerError',
-          `after writing custom SNAT on gateway ${name}, the controller reports ${lost.length} of the ${merged.length} policies missing ` +
-            `(e.g. ${describePolicy(lost[0])}); the write did not take effect`,
-        );
-      }
-      logger.info('Custom SNAT policies written', { gateway: name, added: missing.length, total: after.length });
-      return { gateway: name, role, snatIp, added: missing.length, total: after.length };
-    };
-    outcomes.push(input.dryRun ? await step() : await deps.leases!.withLease(name, input.holder, step));
+    outcomes.push(await underLease(name, () => syncGatewaySnat(ctx, name, wanted, role, snatIp)));
   }
+  const exclusion = await underLease(transitName, () => syncExclusions(ctx, transitName, [input.podCidr]));
 
-  const exclusionStep = async (): Promise<boolean> => {
-    const transit = await client.getGateway(transitName);
-    if (!transit) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
-    const existing = (transit.exclude_cidr_list ?? []).map((c) => c.trim()).filter((c) => c !== '');
-    if (existing.includes(input.podCidr)) return false;
-    changes.push({
-      resource: `aviatrix transit ${transitName}`,
-      action: 'update',
-      detail: `exclude pod CIDR ${input.podCidr} from advertised spoke routes, keeping ${existing.length} existing`,
-    });
-    if (input.dryRun) return true;
-    const wanted = [...new Set(existing), input.podCidr];
-    await client.setExcludedAdvertisedCidrs(transitName, wanted);
-    const after = await client.getGateway(transitName);
-    const now = new Set((after?.exclude_cidr_list ?? []).map((c) => c.trim()));
-    const lost = wanted.filter((c) => !now.has(c));
-    if (lost.length > 0) {
-      throw new OnboardingError(
-        'ControllerError',
-        `after writing excluded advertised routes on transit ${transitName}, the controller lacks ${lost.join(', ')}; the write did not take effect`,
-      );
-    }
-    return true;
-  };
-  const added = input.dryRun ? await exclusionStep() : await deps.leases!.withLease(transitName, input.holder, exclusionStep);
+  // Gateways and transits this cluster claims something on but no longer uses (the spoke or transit
+  // was renamed, or set differently in config): remove what only it needed there.
+  const owned = await deps.ownership.read(input.clusterName);
+  const used = new Set(targets.map((t) => t.gateway.vpc_name));
+  for (const name of Object.keys(owned.snat).filter((g) => !used.has(g))) {
+    outcomes.push(await underLease(name, () => syncGatewaySnat(ctx, name, [])));
+  }
+  for (const name of Object.keys(owned.exclusions).filter((t) => t !== transitName)) {
+    await underLease(name, () => syncExclusions(ctx, name, []));
+  }
 
   return {
     dryRun: input.dryRun,
-    changes,
+    changes: ctx.changes,
     spokeGateway: gateways.spoke.vpc_name,
     ...(gateways.ha ? { haGateway: gateways.ha.vpc_name } : {}),
     transitGateway: transitName,
     gateways: outcomes,
-    exclusion: { transitGateway: transitName, cidr: input.podCidr, added },
+    exclusion: { transitGateway: transitName, cidr: input.podCidr, added: exclusion.added.length > 0, removed: exclusion.removed },
   };
 }
 
+export interface OffboardSnatInput {
+  clusterName: string;
+  dryRun: boolean;
+  /** Lease holder: the workflow's execution id. */
+  holder: string;
+}
+
+export interface OffboardSnatResult extends StepResult {
+  gateways: GatewaySnatOutcome[];
+  exclusions: { transitGateway: string; removed: string[] }[];
+}
+
 /**
- * Removes a cluster's policies (identified exactly as `desiredPolicies` builds them) from the spoke
- * and its HA, under each gateway's lease. The transit exclusion is left to the caller, which knows
- * whether another cluster in the VPC still needs it.
+ * Removes what the cluster added and no other live cluster claims: its SNAT policies on every
+ * gateway it claims, its transit exclusions; each under that gateway's lease; then drops its claims.
+ * Needs no cluster, VPC or network state (the cluster may be gone): the claims say where to look.
+ * A cluster with no record or no claims: no reads of the controller, no writes at all.
  */
-export async function removeClusterPolicies(
-  deps: SnatDeps & { leases: GatewayLeases },
-  input: Omit<SnatInput, 'dryRun'> & { dryRun?: boolean },
-): Promise<StepResult> {
-  const { client, config } = deps;
-  const gateways = await resolveGateways(client, config, input.vpcId, input.clusterName);
-  const changes: Change[] = [];
-  for (const gateway of [gateways.spoke, gateways.ha]) {
-    if (!gateway) continue;
-    const name = gateway.vpc_name;
-    const ours = new Set(
-      desiredPolicies(input.podCidr, input.nodeSubnetCidrs, gateways.transit.vpc_name, String(gateway.private_ip)).map(policyKey),
-    );
-    const step = async () => {
-      const existing = await client.getSnatPolicies(name);
-      const kept = existing.filter((p) => !ours.has(policyKey(p)));
-      if (kept.length === existing.length) return;
-      changes.push({ resource: `aviatrix gateway ${name}`, action: 'delete', detail: `remove ${existing.length - kept.length} custom SNAT policies of cluster ${input.clusterName}` });
-      if (input.dryRun) return;
-      await client.replaceSnatPolicies(name, kept.length > 0 ? kept : null, { enableNat: false });
-    };
-    if (input.dryRun) await step();
-    else await deps.leases.withLease(name, input.holder, step);
+export async function offboardSnat(deps: SnatDeps, input: OffboardSnatInput): Promise<OffboardSnatResult> {
+  if (!input.dryRun && !deps.leases) throw new Error('offboardSnat needs leases unless dryRun');
+  const owned = await deps.ownership.read(input.clusterName);
+  const ctx: RunContext = {
+    client: deps.client,
+    config: deps.config,
+    ownership: deps.ownership,
+    clusterName: input.clusterName,
+    dryRun: input.dryRun,
+    changes: [],
+  };
+  const underLease = <T>(gateway: string, fn: () => Promise<T>): Promise<T> =>
+    input.dryRun ? fn() : deps.leases!.withLease(gateway, input.holder, fn);
+  const gateways: GatewaySnatOutcome[] = [];
+  for (const name of Object.keys(owned.snat)) gateways.push(await underLease(name, () => syncGatewaySnat(ctx, name, [])));
+  const exclusions: OffboardSnatResult['exclusions'] = [];
+  for (const name of Object.keys(owned.exclusions)) {
+    const { removed } = await underLease(name, () => syncExclusions(ctx, name, []));
+    exclusions.push({ transitGateway: name, removed });
   }
-  return { dryRun: input.dryRun ?? false, changes };
+  return { dryRun: input.dryRun, changes: ctx.changes, gateways, exclusions };
 }
 
 function describePolicy(policy: SnatPolicy): string {

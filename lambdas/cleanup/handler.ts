@@ -1,1 +1,29 @@
-export const handler = async () => { throw new Error('not implemented yet'); };
+// The AWS side of a deleted cluster. Two calls from the offboarding workflow:
+//   { action: "resolve", request, startedAt } -> what the status record says there is to undo;
+//   the workflow state { action: "cleanup", input, record, cleanup? } -> delete what we created, once the
+//   cluster is gone (called again after each wait with its previous answer in `cleanup`).
+import { cleanupAws, CleanupResult, OnboardedCluster, planOffboarding } from '../domain/offboarding';
+import { OnboardingError } from '../shared/errors';
+import { requireSetting, runtime } from '../shared/runtime';
+import { runStep } from '../shared/step';
+import { WorkflowInput } from '../shared/workflow';
+
+export type CleanupEvent =
+  | { action: 'resolve'; request: unknown }
+  | { action: 'cleanup'; input: WorkflowInput; record: OnboardedCluster; cleanup?: CleanupResult };
+
+export const handler = async (event: CleanupEvent) => {
+  const statusTableName = requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME');
+  if (event.action === 'resolve') {
+    return runStep('offboarding', undefined, () => planOffboarding(event.request, statusTableName));
+  }
+  if (event.action === 'cleanup') {
+    return runStep('cleanup', event.record.clusterName, () =>
+      cleanupAws(
+        { record: event.record, dryRun: event.input.dryRun, statusTableName, ...(event.cleanup ? { previous: event.cleanup } : {}) },
+        runtime().config,
+      ),
+    );
+  }
+  throw new OnboardingError('InvalidInput', `cleanup got unknown action ${JSON.stringify((event as { action?: unknown }).action)}; expected "resolve" or "cleanup"`);
+};

@@ -3,9 +3,10 @@
 import { TagResourceCommand } from '@aws-sdk/client-eks';
 import { eks } from '../shared/aws';
 import { updateStatusRecord } from './status-record';
-import { Change, ClusterSummary, StepResult, WorkflowState } from '../shared/workflow';
+import { Change, ClusterSummary, StepResult, WorkflowInput, WorkflowState } from '../shared/workflow';
 
-export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'SKIPPED' | 'PLANNED';
+export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'SKIPPED' | 'PLANNED' | 'OFFBOARDED' | 'OFFBOARDING_FAILED';
+export type WorkflowKind = 'onboarding' | 'offboarding';
 export const TAG_STATUS = 'eks-aviatrix:status';
 export const TAG_POD_CIDR = 'eks-aviatrix:pod-cidr';
 /** Where each step leaves its result in the workflow state, in workflow order. */
@@ -15,6 +16,7 @@ const STEP_RESULTS: Record<string, (state: WorkflowState) => unknown> = {
   'controller-onboarding': (state) => (state.controller as { onboarding?: unknown } | undefined)?.onboarding,
   'gateway-snat': (state) => (state.controller as { snat?: unknown } | undefined)?.snat ?? state.snat,
   nodegroup: (state) => state.nodegroup,
+  cleanup: (state) => state.cleanup,
 };
 
 export interface Outcome {
@@ -41,14 +43,21 @@ export function errorMessage(error: { Error?: string; Cause?: unknown } | undefi
   return `${error.Error}: ${cause}`;
 }
 
-export function summarizeOutcome(state: WorkflowState, failed: boolean): Outcome {
+function statusOf(state: WorkflowState, input: WorkflowInput | undefined, failed: boolean, kind: WorkflowKind): OutcomeStatus {
+  if (kind === 'offboarding') return failed ? 'OFFBOARDING_FAILED' : input?.dryRun ? 'PLANNED' : 'OFFBOARDED';
+  if (failed) return 'FAILED';
+  if (state.resolve?.phase === 'skipped') return 'SKIPPED';
+  return input?.dryRun ? 'PLANNED' : 'ONBOARDED';
+}
+
+export function summarizeOutcome(state: WorkflowState, failed: boolean, kind: WorkflowKind = 'onboarding'): Outcome {
   const input = state.input ?? state.resolve?.input;
   const results = Object.entries(STEP_RESULTS).map(([step, read]) => [step, read(state) as (StepResult & { phase?: string }) | undefined] as const);
   const done = results.filter(([, result]) => result !== undefined && result.phase !== 'pending').map(([step]) => step);
   const changes = results.flatMap(([, result]) => result?.changes ?? []);
   const warnings = results.flatMap(([, result]) => (result as { warnings?: string[] } | undefined)?.warnings ?? []);
   const error = errorMessage(state.error as { Error?: string; Cause?: unknown } | undefined);
-  const status: OutcomeStatus = failed ? 'FAILED' : state.resolve?.phase === 'skipped' ? 'SKIPPED' : input?.dryRun ? 'PLANNED' : 'ONBOARDED';
+  const status = statusOf(state, input, failed, kind);
   return {
     clusterName: input?.clusterName ?? 'unknown',
     status,
@@ -71,8 +80,9 @@ export async function recordOutcome(
   failed: boolean,
   statusTableName: string | undefined,
   executionId: string,
+  kind: WorkflowKind = 'onboarding',
 ): Promise<Outcome & { tagged: boolean }> {
-  const outcome = summarizeOutcome(state, failed);
+  const outcome = summarizeOutcome(state, failed, kind);
   const input = state.input ?? state.resolve?.input;
   const cluster = state.resolve?.cluster;
   let tagged = false;
@@ -95,6 +105,7 @@ export async function recordOutcome(
       changeCount: outcome.changes.length,
       changes: JSON.stringify(outcome.changes),
       error: outcome.error,
+      warnings: outcome.warnings.length > 0 ? JSON.stringify(outcome.warnings) : undefined,
       ...(cluster ? { clusterArn: cluster.arn, vpcId: cluster.vpcId } : {}),
       ...(podCidr ? { podCidr } : {}),
       finishedAt: outcome.finishedAt,

@@ -1,16 +1,19 @@
 import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
 import { reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
+import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { OnboardingError } from '../../lambdas/shared/errors';
 import { logger } from '../../lambdas/shared/logger';
-import { startWorld, World } from './world';
+import { STATUS_TABLE, startWorld, World } from './world';
 
 let world: World;
 let client: AviatrixClient;
+let ownership: OwnershipRegistry;
 beforeAll(async () => {
   world = await startWorld();
   logger.setLogLevel('SILENT');
   resetAviatrixClientState();
   client = new AviatrixClient(world.connection, { baseDelayMs: 5 });
+  ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
 });
 afterAll(async () => world.stop());
 
@@ -27,7 +30,7 @@ test('refuses clearly when the controller k8s feature is off, with no writes', a
   world.emulator.setFeature('k8s', false);
   const mark = world.log.mark();
   try {
-    await expect(reconcileOnboarding(client, config, { cluster, dryRun: false })).rejects.toThrow(
+    await expect(reconcileOnboarding(client, config, { cluster, dryRun: false }, ownership)).rejects.toThrow(
       new OnboardingError('ControllerError', "the Aviatrix controller's Kubernetes feature (\"k8s\") is disabled, so cluster prod-a cannot be onboarded; enable it on the controller (Terraform aviatrix_config_feature \"k8s\") and run again"),
     );
   } finally {
@@ -38,7 +41,7 @@ test('refuses clearly when the controller k8s feature is off, with no writes', a
 
 test('dry run returns the plan and writes nothing', async () => {
   const mark = world.log.mark();
-  const plan = await reconcileOnboarding(client, config, { cluster, dryRun: true });
+  const plan = await reconcileOnboarding(client, config, { cluster, dryRun: true }, ownership);
   expect(plan.k8sClusterAction).toBe('create');
   expect(plan.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
     `create aviatrix k8s cluster ${cluster.arn}`,
@@ -51,7 +54,7 @@ test('dry run returns the plan and writes nothing', async () => {
 });
 
 test('onboards by ARN with CSP credentials and creates the SmartGroups; a second run writes nothing', async () => {
-  const result = await reconcileOnboarding(client, config, { cluster, dryRun: false });
+  const result = await reconcileOnboarding(client, config, { cluster, dryRun: false }, ownership);
   const [k8s] = world.emulator.k8sClusters();
   expect(k8s).toEqual({ id: result.k8sClusterId, cluster_id: cluster.arn, credential: { use_csp_credentials: true } });
   const groups = Object.fromEntries(world.emulator.smartGroups().map((g) => [g.name, g.selector]));
@@ -63,7 +66,7 @@ test('onboards by ARN with CSP credentials and creates the SmartGroups; a second
   expect(result.smartGroups.every((g) => g.action === 'create' && typeof g.uuid === 'string')).toBe(true);
 
   const mark = world.log.mark();
-  const again = await reconcileOnboarding(client, config, { cluster, dryRun: false });
+  const again = await reconcileOnboarding(client, config, { cluster, dryRun: false }, ownership);
   expect(again.changes).toEqual([]);
   expect(again.k8sClusterId).toBe(result.k8sClusterId);
   expect(writes(mark)).toEqual([]);
@@ -76,7 +79,7 @@ test('repairs only what drifted', async () => {
   await client.updateSmartGroup(payments.uuid, { name: 'prod-a-payments', selector: { any: [{ all: { type: 'k8s', k8s_namespace: 'other' } }] } });
   await client.updateK8sCluster(k8s.id, { cluster_id: cluster.arn, credential: { use_csp_credentials: false, kube_config: 'apiVersion: v1' }, gateway_tunnel_enabled: true });
   const mark = world.log.mark();
-  const result = await reconcileOnboarding(client, config, { cluster, dryRun: false });
+  const result = await reconcileOnboarding(client, config, { cluster, dryRun: false }, ownership);
   expect(writes(mark)).toEqual(['PUT k8s/clusters', 'PUT app-domains']);
   expect(result.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
     `update aviatrix k8s cluster ${cluster.arn}`,

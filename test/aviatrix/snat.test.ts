@@ -1,10 +1,11 @@
 import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
 import { GatewayLeases } from '../../lambdas/aviatrix/lease';
+import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { desiredPolicies, reconcileSnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
 import { OnboardingError } from '../../lambdas/shared/errors';
 import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
 import { logger } from '../../lambdas/shared/logger';
-import { LEASE_TABLE, startWorld, World } from './world';
+import { LEASE_TABLE, STATUS_TABLE, startWorld, World } from './world';
 
 let world: World;
 let client: AviatrixClient;
@@ -23,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => world.stop());
 
 const leases = () => new GatewayLeases({ tableName: LEASE_TABLE, durationSeconds: 30, baseDelayMs: 10, maxDelayMs: 100, acquireTimeoutMs: 60_000 });
-const deps = (extra: Partial<SnatDeps> = {}): SnatDeps => ({ client, config, leases: leases(), ...extra });
+const deps = (extra: Partial<SnatDeps> = {}): SnatDeps => ({ client, config, leases: leases(), ownership: new OwnershipRegistry({ tableName: STATUS_TABLE }), ...extra });
 const input = (vpcId: string, cluster: string, podCidr: string, nodes: string[], extra: Partial<SnatInput> = {}): SnatInput => ({
   clusterName: cluster, vpcId, podCidr, nodeSubnetCidrs: nodes, dryRun: false, holder: `exec-${cluster}`, ...extra,
 });

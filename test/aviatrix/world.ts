@@ -1,5 +1,5 @@
 // Shared set-up for the Aviatrix tests: moto (Secrets Manager + DynamoDB) behind its recording proxy,
-// the controller emulator over HTTPS, the credentials secret and the lease table, and output capture.
+// the controller emulator over HTTPS, the credentials secret, the lease and status tables, and output capture.
 import { CreateSecretCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AviatrixConfig } from '../../lib/config';
@@ -10,6 +10,7 @@ import { AviatrixEmulator, EmulatorOptions } from '../local-world/aviatrix-emula
 export const PASSWORD = 'Pw-7f3c9e1a-very-secret';
 export const SECRET_NAME = 'aviatrix/controller';
 export const LEASE_TABLE = 'gateway-leases';
+export const STATUS_TABLE = 'cluster-status';
 
 export interface World {
   log: CallLog;
@@ -34,6 +35,7 @@ export async function startWorld(options: EmulatorOptions = {}): Promise<World> 
   process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = moto.endpoint;
   process.env.AWS_ENDPOINT_URL_DYNAMODB = moto.endpoint;
   process.env.LEASE_TABLE_NAME = LEASE_TABLE;
+  process.env.STATUS_TABLE_NAME = STATUS_TABLE;
   const secrets = new SecretsManagerClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   const dynamo = new DynamoDBClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   await secrets.send(new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify({ username: 'admin', password: PASSWORD }) }));
@@ -42,6 +44,14 @@ export async function startWorld(options: EmulatorOptions = {}): Promise<World> 
       TableName: LEASE_TABLE,
       AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
       KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: STATUS_TABLE,
+      AttributeDefinitions: [{ AttributeName: 'clusterName', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'clusterName', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );

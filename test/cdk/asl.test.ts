@@ -1,4 +1,5 @@
 // Generic checks on every state-machines/*.asl.json, read from the file (not from CDK).
+import { STATE_MACHINES, STEP_FUNCTIONS } from '../../lib/onboarding-stack';
 import { allStates, aslFiles } from './fixtures';
 
 // asl-validator 4 ships no type declarations: validator(definition, opts?) -> { isValid, errors, errorsText }.
@@ -11,8 +12,8 @@ const aslValidator = require('asl-validator') as (
 const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.TooManyRequestsException'];
 const files = aslFiles();
 
-test('there is at least the cluster onboarding workflow', () => {
-  expect(files.map((f) => f.file)).toContain('cluster-onboarding.asl.json');
+test('the three workflows the stack deploys are there', () => {
+  expect(files.map((f) => f.file)).toEqual(expect.arrayContaining(STATE_MACHINES.map((m) => m.file)));
 });
 
 describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition, text }) => {
@@ -29,10 +30,7 @@ describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition
 
   test('uses only the substitutions the stack provides', () => {
     const used = [...text.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]);
-    const known = [
-      'ResolveClusterFunctionArn', 'PodNetworkFunctionArn', 'VpcCniFunctionArn', 'RecordOutcomeFunctionArn',
-      'AviatrixOnboardFunctionArn', 'AviatrixSnatFunctionArn', 'PollIntervalSeconds',
-    ];
+    const known: string[] = [...STEP_FUNCTIONS.map((s) => s.substitution), 'PollIntervalSeconds'];
     expect(used.filter((u) => !known.includes(u))).toEqual([]);
   });
 

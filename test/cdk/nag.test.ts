@@ -24,6 +24,16 @@ test('a machine TimeoutSeconds shorter than the configured waits is a synth erro
   expect(String(errors[0].entry.data)).toContain('onboarding.clusterActiveTimeoutSeconds');
 });
 
+test('the node-group machine must outlast the add-on wait plus the node-group waits (two with node replacement)', () => {
+  const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
+  const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
+  const config = parseConfig({ ...TEST_RAW_CONFIG, nodegroupActiveTimeoutSeconds: 3 * 3600, allowNodeReplacement: true });
+  const { stack } = synthStack({ config });
+  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
+  expect(errors).toHaveLength(1);
+  expect(String(errors[0].entry.data)).toMatch(/^nodegroup-onboarding\.asl\.json .*onboarding\.nodegroupActiveTimeoutSeconds x2/);
+});
+
 test('a config too large for the 4 KB Lambda environment is a synth error naming the keys', () => {
   const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');

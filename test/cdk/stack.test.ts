@@ -1,9 +1,11 @@
 // Template assertions on the synthesized onboarding stack (bundling skipped, see fixtures.ts).
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Template } from 'aws-cdk-lib/assertions';
 import { Stack } from 'aws-cdk-lib';
 import { parseConfig } from '../../lib/config';
-import { STEP_FUNCTIONS } from '../../lib/onboarding-stack';
-import { synthStack, testConfig } from './fixtures';
+import { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID, STATE_MACHINES, STEP_FUNCTIONS } from '../../lib/onboarding-stack';
+import { REPO_ROOT, synthStack, TEST_RAW_CONFIG, testConfig } from './fixtures';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
@@ -22,11 +24,15 @@ function render(value: unknown): string {
 
 const asList = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
-function statements(): { policy: string; Action: string[]; Resource: string[]; Condition?: unknown }[] {
-  const policies = template.findResources('AWS::IAM::Policy') as Resources;
+type Statement = { policy: string; roles: string[]; Sid?: string; Action: string[]; Resource: string[]; Condition?: unknown };
+
+function statements(t: Template = template): Statement[] {
+  const policies = t.findResources('AWS::IAM::Policy') as Resources;
   return Object.entries(policies).flatMap(([policy, r]) =>
     (r.Properties.PolicyDocument.Statement as any[]).map((s) => ({
       policy,
+      roles: (r.Properties.Roles as any[]).map((ref) => ref.Ref as string),
+      Sid: s.Sid,
       Action: asList<string>(s.Action),
       Resource: asList<unknown>(s.Resource).map(render),
       Condition: s.Condition,
@@ -34,21 +40,50 @@ function statements(): { policy: string; Action: string[]; Resource: string[]; C
   );
 }
 
+/** The logical id of the resource of `type` made by the stack-level construct `constructId`. */
+function logicalId(type: string, constructId: string, t: Template = template): string {
+  const ids = Object.keys(t.findResources(type)).filter((id) => new RegExp(`^${constructId}[0-9A-F]{8}$`).test(id));
+  expect(ids).toHaveLength(1);
+  return ids[0];
+}
+
+const fnId = (constructId: string) => logicalId('AWS::Lambda::Function', constructId);
+const roleOf = (statement: Statement) => statement.roles;
+
 beforeAll(() => {
   const started = Date.now();
   ({ stack } = synthStack());
   template = Template.fromStack(stack);
-  // Measured: the app with esbuild bundling of the 6 functions takes 9 s (idle machine) to 26 s
+  // Measured at issue 3: the app with esbuild bundling of its 6 functions took 9 s (idle machine) to 26 s
   // (loaded, 2 CPUs); without bundling ~2 s in-process, hence aws:cdk:bundling-stacks=[] here.
   expect(Date.now() - started).toBeLessThan(60_000);
 });
 
 describe('EventBridge triggers', () => {
-  const expectedRules = [['CreateCluster'], ['CreateNodegroup']];
+  const apiRules = () =>
+    Object.entries(template.findResources('AWS::Events::Rule') as Resources).filter(([, r]) => r.Properties.EventPattern);
 
-  test('one rule per EKS API call, successful CloudTrail calls only', () => {
-    const rules = Object.values(template.findResources('AWS::Events::Rule') as Resources);
-    expect(rules.map((r) => r.Properties.EventPattern.detail.eventName).sort()).toEqual(expectedRules);
+  /** Each target invokes `functionId` with the stack's retry policy and its own SSE-SQS DLQ. */
+  function expectFunctionTarget(rule: Resources[string], functionId: string): string {
+    const targets = rule.Properties.Targets as any[];
+    expect(targets).toHaveLength(1);
+    const [target] = targets;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+    expect(target.Input).toBeUndefined(); // the whole event
+    expect(target.InputTransformer).toBeUndefined();
+    expect(target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 8 });
+    expect(target.DeadLetterConfig.Arn['Fn::GetAtt'][1]).toBe('Arn');
+    const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0] as string;
+    const queues = template.findResources('AWS::SQS::Queue') as Resources;
+    expect(queues[dlq].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    return dlq;
+  }
+
+  test('one rule per EKS API call (Create/Delete Cluster/Nodegroup), successful CloudTrail calls only', () => {
+    const rules = apiRules().map(([, r]) => r);
+    expect(rules.map((r) => r.Properties.EventPattern.detail.eventName).sort()).toEqual([
+      ['CreateCluster'], ['CreateNodegroup'], ['DeleteCluster'], ['DeleteNodegroup'],
+    ]);
     for (const rule of rules) {
       expect(rule.Properties.EventPattern).toEqual({
         source: ['aws.eks'],
@@ -63,43 +98,49 @@ describe('EventBridge triggers', () => {
     }
   });
 
-  test('no rule for the Delete* calls yet (their workflows come with issue 4)', () => {
-    const names = Object.values(template.findResources('AWS::Events::Rule') as Resources).flatMap(
-      (r) => r.Properties.EventPattern.detail.eventName as string[],
+  test('all four target the start-workflow function with retry policy and each its own DLQ', () => {
+    const rules = apiRules();
+    const dlqs = new Set(rules.map(([, rule]) => expectFunctionTarget(rule, fnId('StartWorkflow'))));
+    expect(dlqs.size).toBe(4);
+    // EventBridge may invoke it, from these rules only.
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission') as Resources).filter(
+      (p) => p.Properties.FunctionName['Fn::GetAtt']?.[0] === fnId('StartWorkflow'),
     );
-    expect(names).not.toContain('DeleteCluster');
-    expect(names).not.toContain('DeleteNodegroup');
+    expect(permissions.map((p) => p.Properties.SourceArn['Fn::GetAtt'][0]).sort()).toEqual(rules.map(([id]) => id).sort());
+    for (const p of permissions) expect(p.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com' });
   });
 
-  test('each target starts the cluster state machine with retry policy and its own DLQ', () => {
-    const machineId = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+  test('the drift-repair schedule uses the configured expression and targets drift-repair with retry and DLQ', () => {
+    const scheduled = Object.values(template.findResources('AWS::Events::Rule') as Resources).filter((r) => r.Properties.ScheduleExpression);
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0].Properties.ScheduleExpression).toBe(testConfig().driftSchedule);
+    expectFunctionTarget(scheduled[0], fnId('DriftRepair'));
+
+    const cron = 'cron(15 3 * * ? *)';
+    const other = Template.fromStack(synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, driftSchedule: cron }) }).stack);
+    other.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: cron });
+  });
+
+  test('start-workflow and drift-repair keep invocations that failed inside the function (async on-failure queue)', () => {
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig') as Resources);
+    const byFunction = new Map(configs.map((c) => [c.Properties.FunctionName.Ref as string, c.Properties]));
+    expect([...byFunction.keys()].sort()).toEqual([fnId('DriftRepair'), fnId('StartWorkflow')].sort());
+    for (const props of byFunction.values()) {
+      expect(props).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 });
+      expect(props.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][1]).toBe('Arn');
+    }
+  });
+
+  test('each DLQ of a rule lets EventBridge (from its rule only) send; every queue denies non-TLS access', () => {
     const rules = Object.values(template.findResources('AWS::Events::Rule') as Resources);
-    const dlqs = new Set<string>();
-    for (const rule of rules) {
-      const targets = rule.Properties.Targets as any[];
-      expect(targets).toHaveLength(1);
-      const [target] = targets;
-      expect(target.Arn).toEqual({ Ref: machineId });
-      expect(target.Input).toBeUndefined(); // the whole event
-      expect(target.InputTransformer).toBeUndefined();
-      expect(target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 8 });
-      expect(target.DeadLetterConfig.Arn['Fn::GetAtt'][1]).toBe('Arn');
-      dlqs.add(target.DeadLetterConfig.Arn['Fn::GetAtt'][0]);
-    }
-    expect(dlqs.size).toBe(rules.length);
-    const queues = template.findResources('AWS::SQS::Queue') as Resources;
-    for (const id of dlqs) {
-      expect(queues[id].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
-    }
-  });
-
-  test('each DLQ policy lets EventBridge (from its rule only) send, and denies non-TLS access', () => {
-    const queueIds = Object.keys(template.findResources('AWS::SQS::Queue'));
+    const ruleDlqs = rules.flatMap((r) => (r.Properties.Targets as any[]).map((t) => t.DeadLetterConfig.Arn['Fn::GetAtt'][0] as string));
     const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy') as Resources);
-    for (const queueId of queueIds) {
-      const mine = policies.filter((p) => (p.Properties.Queues as any[]).some((q) => q.Ref === queueId));
-      const mineStatements = mine.flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
-      expect(mineStatements).toContainEqual(
+    const statementsOf = (queueId: string) =>
+      policies
+        .filter((p) => (p.Properties.Queues as any[]).some((q) => q.Ref === queueId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    for (const queueId of ruleDlqs) {
+      expect(statementsOf(queueId)).toContainEqual(
         expect.objectContaining({
           Effect: 'Allow',
           Principal: { Service: 'events.amazonaws.com' },
@@ -107,49 +148,80 @@ describe('EventBridge triggers', () => {
           Condition: { ArnEquals: { 'aws:SourceArn': expect.anything() } },
         }),
       );
-      expect(mineStatements).toContainEqual(
+    }
+    for (const queueId of Object.keys(template.findResources('AWS::SQS::Queue'))) {
+      expect(statementsOf(queueId)).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
       );
     }
   });
 });
 
-describe('state machine', () => {
-  test('Standard, logging ALL without execution data, tracing on, substitutions for every step', () => {
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineType: 'STANDARD',
-      LoggingConfiguration: {
-        Level: 'ALL',
-        IncludeExecutionData: false,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
-      },
-      TracingConfiguration: { Enabled: true },
-      DefinitionS3Location: Match.anyValue(),
-    });
-    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine') as Resources);
-    const subs = machine.Properties.DefinitionSubstitutions as Record<string, unknown>;
-    expect(Object.keys(subs).sort()).toEqual([...STEP_FUNCTIONS.map((s) => s.substitution), 'PollIntervalSeconds'].sort());
-    expect(subs.PollIntervalSeconds).toBe('30');
+describe('state machines', () => {
+  const machineIds = () => STATE_MACHINES.map((m) => logicalId('AWS::StepFunctions::StateMachine', m.id));
+
+  test('three, each Standard, logging ALL without execution data, tracing on, the same substitutions', () => {
+    const machines = template.findResources('AWS::StepFunctions::StateMachine') as Resources;
+    expect(Object.keys(machines).sort()).toEqual(machineIds().sort());
+    for (const id of machineIds()) {
+      expect(machines[id].Properties).toMatchObject({
+        StateMachineType: 'STANDARD',
+        LoggingConfiguration: {
+          Level: 'ALL',
+          IncludeExecutionData: false,
+          Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: expect.anything() } }],
+        },
+        TracingConfiguration: { Enabled: true },
+        DefinitionS3Location: expect.anything(),
+      });
+      const subs = machines[id].Properties.DefinitionSubstitutions as Record<string, unknown>;
+      expect(Object.keys(subs).sort()).toEqual([...STEP_FUNCTIONS.map((s) => s.substitution), 'PollIntervalSeconds'].sort());
+      expect(subs.PollIntervalSeconds).toBe('30');
+    }
   });
 
-  test('its role may invoke exactly the six step functions', () => {
-    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine') as Resources);
-    const roleId = machine.Properties.RoleArn['Fn::GetAtt'][0];
-    const invoke = statements().filter((s) => s.Action.some((a) => a.startsWith('lambda:')));
-    expect(invoke).toHaveLength(1);
-    expect(invoke[0].Action).toEqual(['lambda:InvokeFunction']);
-    const fnIds = Object.keys(template.findResources('AWS::Lambda::Function'));
-    expect(invoke[0].Resource.sort()).toEqual(fnIds.map((id) => `<${id}.Arn>`).sort());
-    const policies = template.findResources('AWS::IAM::Policy') as Resources;
-    expect((policies[invoke[0].policy].Properties.Roles as any[]).map((r) => r.Ref)).toEqual([roleId]);
+  test.each(STATE_MACHINES.map((m) => [m.id, m.file] as const))(
+    '%s: its role may invoke exactly the functions its ASL references',
+    (id, file) => {
+      const asl = fs.readFileSync(path.join(REPO_ROOT, 'state-machines', file), 'utf8');
+      const referenced = STEP_FUNCTIONS.filter((s) => asl.includes(`\${${s.substitution}}`));
+      expect(referenced.length).toBeGreaterThan(0);
+      const machine = (template.findResources('AWS::StepFunctions::StateMachine') as Resources)[logicalId('AWS::StepFunctions::StateMachine', id)];
+      const roleId = machine.Properties.RoleArn['Fn::GetAtt'][0];
+      const invoke = statements().filter((s) => roleOf(s).includes(roleId) && s.Action.some((a) => a.startsWith('lambda:')));
+      expect(invoke).toHaveLength(1);
+      expect(invoke[0].Action).toEqual(['lambda:InvokeFunction']);
+      expect(invoke[0].Resource.sort()).toEqual(referenced.map((s) => `<${fnId(s.id)}.Arn>`).sort());
+      expect(roleOf(invoke[0])).toEqual([roleId]);
+    },
+  );
+
+  test('no other principal may invoke functions', () => {
+    const machineRoles = Object.values(template.findResources('AWS::StepFunctions::StateMachine') as Resources).map(
+      (m) => m.Properties.RoleArn['Fn::GetAtt'][0],
+    );
+    for (const s of statements().filter((st) => st.Action.some((a) => a.startsWith('lambda:')))) {
+      expect(machineRoles).toEqual(expect.arrayContaining(roleOf(s)));
+    }
+  });
+
+  test('outputs: the three machine ARNs and the status table name, under the names the CLI reads', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs).sort()).toEqual(
+      ['ClusterStateMachineArn', 'NodegroupStateMachineArn', 'OffboardingStateMachineArn', 'StatusTableName'].sort(),
+    );
+    expect(outputs.ClusterStateMachineArn.Value).toEqual({ Ref: logicalId('AWS::StepFunctions::StateMachine', 'ClusterOnboarding') });
+    expect(outputs.NodegroupStateMachineArn.Value).toEqual({ Ref: logicalId('AWS::StepFunctions::StateMachine', 'NodegroupOnboarding') });
+    expect(outputs.OffboardingStateMachineArn.Value).toEqual({ Ref: logicalId('AWS::StepFunctions::StateMachine', 'ClusterOffboarding') });
+    expect(outputs.StatusTableName.Value).toEqual({ Ref: logicalId('AWS::DynamoDB::Table', 'StatusTable') });
   });
 });
 
 describe('functions', () => {
-  test('six functions: nodejs22.x, arm64, 256 MB, active tracing, own log group, own role', () => {
+  test('ten functions: nodejs22.x, arm64, 256 MB, active tracing, own log group', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function') as Resources);
-    expect(fns).toHaveLength(STEP_FUNCTIONS.length);
-    const roles = new Set<string>();
+    expect(fns).toHaveLength(ALL_FUNCTIONS.length);
+    const logGroups = new Set<string>();
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -160,19 +232,45 @@ describe('functions', () => {
       });
       expect(fn.Properties.Timeout).toBeGreaterThanOrEqual(60);
       expect(fn.Properties.Timeout).toBeLessThanOrEqual(540);
-      roles.add(fn.Properties.Role['Fn::GetAtt'][0]);
+      logGroups.add(fn.Properties.LoggingConfig.LogGroup.Ref);
     }
-    expect(roles.size).toBe(fns.length);
+    expect(logGroups.size).toBe(fns.length);
   });
 
-  test('environment carries the validated config and the table names', () => {
+  test('one role per function, except the kube reconciler role shared by exactly vpc-cni and nodegroup', () => {
+    const fns = template.findResources('AWS::Lambda::Function') as Resources;
+    const users = new Map<string, string[]>();
+    for (const [id, fn] of Object.entries(fns)) {
+      const role = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      users.set(role, [...(users.get(role) ?? []), id]);
+    }
+    const kubeRole = logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID);
+    expect(users.get(kubeRole)!.sort()).toEqual([fnId('VpcCni'), fnId('Nodegroup')].sort());
+    for (const [role, ids] of users) if (role !== kubeRole) expect(ids).toHaveLength(1);
+    expect(users.size).toBe(ALL_FUNCTIONS.length - 1);
+  });
+
+  test('environment carries the validated config, the table names and the kube reconciler role ARN', () => {
+    const kubeRole = logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID);
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function') as Resources)) {
       const env = fn.Properties.Environment.Variables;
       expect(parseConfig(JSON.parse(env.ONBOARDING_CONFIG))).toEqual(testConfig());
-      for (const key of ['STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'RECONCILER_ROLE_ARN', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL']) {
+      for (const key of ['STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL']) {
         expect(env[key]).toBeDefined();
       }
+      expect(env.RECONCILER_ROLE_ARN).toEqual({ 'Fn::GetAtt': [kubeRole, 'Arn'] });
     }
+  });
+
+  test('start-workflow knows the three machines; drift-repair the cluster machine', () => {
+    const fns = template.findResources('AWS::Lambda::Function') as Resources;
+    const ref = (id: string) => ({ Ref: logicalId('AWS::StepFunctions::StateMachine', id) });
+    expect(fns[fnId('StartWorkflow')].Properties.Environment.Variables).toMatchObject({
+      CLUSTER_STATE_MACHINE_ARN: ref('ClusterOnboarding'),
+      NODEGROUP_STATE_MACHINE_ARN: ref('NodegroupOnboarding'),
+      OFFBOARDING_STATE_MACHINE_ARN: ref('ClusterOffboarding'),
+    });
+    expect(fns[fnId('DriftRepair')].Properties.Environment.Variables).toMatchObject({ CLUSTER_STATE_MACHINE_ARN: ref('ClusterOnboarding') });
   });
 
   test('no AWS managed policies on any role', () => {
@@ -188,7 +286,7 @@ describe('functions', () => {
     expect(update[0].Resource).toEqual(['arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:addon/*/vpc-cni/*']);
   });
 
-  test('access-entry writes are pinned to one principal and one access policy', () => {
+  test('access-entry writes are pinned to one principal and one access policy; tags only eks-aviatrix:*', () => {
     const creates = statements().filter((s) => s.Action.includes('eks:CreateAccessEntry'));
     expect(creates).toHaveLength(2);
     for (const s of creates) expect(s.Condition).toEqual({ StringEquals: { 'eks:principalArn': expect.anything() } });
@@ -197,17 +295,105 @@ describe('functions', () => {
       'arn:<AWS::Partition>:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
       'arn:<AWS::Partition>:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
     ]);
+    const tags = statements().filter((s) => s.Action.includes('eks:TagResource'));
+    for (const s of tags) expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'aws:TagKeys': ['eks-aviatrix:*'] } });
+    const entryTags = tags.filter((s) => s.Resource.some((r) => r.includes(':access-entry/')));
+    expect(entryTags.map((s) => s.Resource).sort()).toEqual([
+      [`arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:access-entry/*/role/111122223333/aviatrix-role-app/*`],
+      [`arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:access-entry/*/role/<AWS::AccountId>/<${logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID)}>/*`],
+    ]);
   });
 
-  test('EC2 creates need the managed request tag; tags only on create', () => {
+  test('access entries are deleted only by cleanup (both) and aviatrix-onboard (the controller\'s)', () => {
+    const deletes = statements().filter((s) => s.Action.includes('eks:DeleteAccessEntry'));
+    const entries = (s: Statement) => s.Resource.map((r) => r.replace(/.*:access-entry\//, ''));
+    const byRole = Object.fromEntries(deletes.map((s) => [s.roles[0].replace(/[0-9A-F]{8}$/, ''), entries(s).sort()]));
+    expect(byRole).toEqual({
+      CleanupRole: [`*/role/111122223333/aviatrix-role-app/*`, `*/role/<AWS::AccountId>/<${logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID)}>/*`].sort(),
+      AviatrixOnboardRole: [`*/role/111122223333/aviatrix-role-app/*`],
+    });
+  });
+
+  test('EC2 creates need the managed request tag; tags only on create, or the secondary-cidr key on VPCs', () => {
     const creates = statements().filter((s) => s.Action.some((a) => a === 'ec2:CreateSubnet' || a === 'ec2:CreateSecurityGroup'));
     for (const s of creates) {
       if (s.Resource.every((r) => r.endsWith(':vpc/*'))) continue;
       expect(s.Condition).toEqual({ StringEquals: { 'aws:RequestTag/eks-aviatrix:managed': 'true' } });
     }
     const tags = statements().filter((s) => s.Action.includes('ec2:CreateTags'));
-    expect(tags).toHaveLength(1);
-    expect(tags[0].Condition).toEqual({ StringEquals: { 'ec2:CreateAction': ['CreateSubnet', 'CreateSecurityGroup'] } });
+    expect(tags).toHaveLength(2);
+    const onVpcs = tags.filter((s) => s.Resource.every((r) => r.endsWith(':vpc/*')));
+    expect(onVpcs).toHaveLength(1);
+    expect(onVpcs[0].Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] } });
+    const onCreate = tags.filter((s) => s !== onVpcs[0]);
+    expect(onCreate[0].Condition).toEqual({ StringEquals: { 'ec2:CreateAction': ['CreateSubnet', 'CreateSecurityGroup'] } });
+  });
+
+  test('EC2 deletes only what carries our tags: DeleteSubnet/DeleteSecurityGroup need eks-aviatrix:managed=true', () => {
+    const deletes = statements().filter((s) => s.Action.some((a) => /^ec2:(Delete|Disassociate)/.test(a) || a === 'ec2:*'));
+    const subnetSg = deletes.filter((s) => s.Action.some((a) => a === 'ec2:DeleteSubnet' || a === 'ec2:DeleteSecurityGroup'));
+    expect(subnetSg.length).toBeGreaterThan(0);
+    for (const s of subnetSg) {
+      expect(s.Condition).toEqual({ StringEquals: { 'ec2:ResourceTag/eks-aviatrix:managed': 'true' } });
+    }
+    const cidr = deletes.filter((s) => s.Action.includes('ec2:DisassociateVpcCidrBlock'));
+    expect(cidr).toHaveLength(1);
+    expect(cidr[0].Resource).toEqual(['arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:vpc/*']);
+    expect(cidr[0].Condition).toEqual({ Null: { 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'false' } });
+    expect(new Set(deletes.flatMap((s) => s.Action))).toEqual(
+      new Set(['ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup', 'ec2:DisassociateVpcCidrBlock']),
+    );
+    const revokes = statements().filter((s) => s.Action.includes('ec2:RevokeSecurityGroupIngress'));
+    for (const s of revokes) {
+      expect([
+        { StringEquals: { 'ec2:ResourceTag/eks-aviatrix:managed': 'true' } },
+        { Null: { 'ec2:ResourceTag/aws:eks:cluster-name': 'false' } },
+      ]).toContainEqual(s.Condition);
+    }
+  });
+
+  test('node replacement (eks:UpdateNodegroupVersion) is granted only when config allows it, on node groups only', () => {
+    expect(statements().filter((s) => s.Action.includes('eks:UpdateNodegroupVersion'))).toEqual([]);
+    const allowed = Template.fromStack(synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, allowNodeReplacement: true }) }).stack);
+    const updates = statements(allowed).filter((s) => s.Action.includes('eks:UpdateNodegroupVersion'));
+    expect(updates).toHaveLength(1);
+    expect(updates[0].Resource).toEqual(['arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/*/*/*']);
+    expect(updates[0].roles).toEqual([logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID, allowed)]);
+  });
+
+  test('the kube reconciler role holds the union of the vpc-cni and nodegroup needs', () => {
+    const kube = statements().filter((s) => s.roles.includes(logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID)));
+    const actions = new Set(kube.flatMap((s) => s.Action));
+    for (const a of [
+      'eks:UpdateAddon', 'eks:CreateAccessEntry', 'eks:AssociateAccessPolicy', 'eks:DescribeNodegroup', 'eks:ListNodegroups',
+      'eks:DescribeUpdate', 'ec2:DescribeInstanceTypes', 'dynamodb:PutItem',
+    ]) {
+      expect(actions).toContain(a);
+    }
+    const describeUpdate = kube.filter((s) => s.Action.includes('eks:DescribeUpdate')).flatMap((s) => s.Resource);
+    expect(describeUpdate).toContain('arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/*/*/*');
+  });
+
+  test('start-workflow starts exactly the three machines and reads only their executions; drift-repair only the cluster machine', () => {
+    const machineRef = (id: string) => `<${logicalId('AWS::StepFunctions::StateMachine', id)}>`;
+    const starts = statements().filter((s) => s.Action.some((a) => a.startsWith('states:')));
+    const byRole = (roleId: string) => starts.filter((s) => s.roles.includes(logicalId('AWS::IAM::Role', roleId)));
+    const start = byRole('StartWorkflowRole');
+    expect(start.find((s) => s.Action.includes('states:StartExecution'))!.Resource.sort()).toEqual(
+      STATE_MACHINES.map((m) => machineRef(m.id)).sort(),
+    );
+    const describe = start.find((s) => s.Action.includes('states:DescribeExecution'))!;
+    expect(describe.Action).toEqual(['states:DescribeExecution']);
+    expect(describe.Resource.sort()).toEqual(
+      STATE_MACHINES.map(
+        (m) => `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId('AWS::StepFunctions::StateMachine', m.id)}.Name>:*`,
+      ).sort(),
+    );
+    expect(byRole('DriftRepairRole')).toEqual([
+      expect.objectContaining({ Action: ['states:StartExecution'], Resource: [machineRef('ClusterOnboarding')] }),
+    ]);
+    const startingRoles = new Set(starts.flatMap((s) => s.roles));
+    expect(startingRoles).toEqual(new Set([logicalId('AWS::IAM::Role', 'StartWorkflowRole'), logicalId('AWS::IAM::Role', 'DriftRepairRole')]));
   });
 
   test('secrets: only the configured secret, by name with the random suffix', () => {
@@ -238,11 +424,32 @@ describe('tables', () => {
 });
 
 describe('table access', () => {
-  test('only record-outcome touches the status table; only aviatrix-snat the lease table', () => {
-    const dynamo = statements().filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
-    const byTable = (logicalPrefix: string) => dynamo.filter((s) => s.Resource.some((r) => r.startsWith(`<${logicalPrefix}`)));
-    expect(byTable('StatusTable').map((s) => s.policy)).toEqual([expect.stringMatching(/^RecordOutcomeRole/)]);
-    expect(byTable('LeaseTable').map((s) => s.policy)).toEqual([expect.stringMatching(/^AviatrixSnatRole/)]);
-    expect(dynamo.flatMap((s) => s.Action).every((a) => !a.includes('*'))).toBe(true);
+  const dynamo = () => statements().filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+  const byTable = (logicalPrefix: string) => dynamo().filter((s) => s.Resource.some((r) => r.startsWith(`<${logicalPrefix}`)));
+  const roleName = (s: Statement) => s.roles[0].replace(/[0-9A-F]{8}$/, '');
+
+  test('status table: record-outcome, cleanup (read/write/scan) and drift-repair (scan only)', () => {
+    const access = Object.fromEntries(byTable('StatusTable').map((s) => [roleName(s), s.Action.sort()]));
+    expect(access).toEqual({
+      RecordOutcomeRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      CleanupRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+      DriftRepairRole: ['dynamodb:Scan'],
+    });
+  });
+
+  test('lease table: aviatrix-snat (gateway leases), and the per-cluster lease for pod-network, the kube reconciler and cleanup', () => {
+    const access = Object.fromEntries(byTable('LeaseTable').map((s) => [roleName(s), s.Action.sort()]));
+    const clusterLease = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+    expect(access).toEqual({
+      AviatrixSnatRole: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+      PodNetworkRole: clusterLease,
+      [KUBE_RECONCILER_ROLE_ID]: clusterLease,
+      CleanupRole: clusterLease,
+    });
+  });
+
+  test('no wildcard DynamoDB actions, no other tables', () => {
+    expect(dynamo().flatMap((s) => s.Action).every((a) => !a.includes('*'))).toBe(true);
+    expect(dynamo().every((s) => s.Resource.every((r) => /^<(StatusTable|LeaseTable)[0-9A-F]{8}\.Arn>$/.test(r)))).toBe(true);
   });
 });

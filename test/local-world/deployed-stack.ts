@@ -32,6 +32,8 @@ export interface DeployedStack {
   stateMachineArns: StateMachineArns;
   /** Which of the three ASL files exist and are registered with the emulator. */
   registered: (keyof StateMachineArns)[];
+  /** Why a state machine is not registered (its ASL is missing or does not load); starting it answers StateMachineDoesNotExist. */
+  unavailable: Partial<Record<keyof StateMachineArns, string>>;
   /** Waits (bounded) for running executions, stops the emulator and restores the environment. */
   stop(): Promise<void>;
 }
@@ -54,10 +56,20 @@ export async function deployStackLocally(w: OnboardingWorld, options: { waitMs?:
       Object.entries(FILES).map(([key, file]) => [key, stateMachineArn(region, accountId, file)]),
     ) as unknown as StateMachineArns;
     const registered: (keyof StateMachineArns)[] = [];
+    const unavailable: Partial<Record<keyof StateMachineArns, string>> = {};
     for (const [key, file] of Object.entries(FILES) as [keyof StateMachineArns, string][]) {
-      if (key !== 'cluster' && !fs.existsSync(path.join(STATE_MACHINES_DIR, file))) continue;
-      sfn.register(stateMachineArns[key], file);
-      registered.push(key);
+      if (key !== 'cluster' && !fs.existsSync(path.join(STATE_MACHINES_DIR, file))) {
+        unavailable[key] = `${file} does not exist`;
+        continue;
+      }
+      try {
+        sfn.register(stateMachineArns[key], file);
+        registered.push(key);
+      } catch (error) {
+        // A workflow still being written must not take the others down with it; the cluster one must load.
+        if (key === 'cluster') throw error;
+        unavailable[key] = error instanceof Error ? error.message : String(error);
+      }
     }
 
     const outputs: Record<(typeof STACK_OUTPUTS)[number], string> = {
@@ -100,6 +112,7 @@ export async function deployStackLocally(w: OnboardingWorld, options: { waitMs?:
       stackName: STACK_NAME,
       stateMachineArns,
       registered,
+      unavailable,
       async stop() {
         for (const [key, value] of Object.entries(previous)) {
           if (value === undefined) delete process.env[key];

@@ -90,7 +90,6 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       STATUS_TABLE_NAME: STATUS_TABLE,
       LEASE_TABLE_NAME: LEASE_TABLE,
       RECONCILER_ROLE_ARN: RECONCILER_PRINCIPAL,
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
   };
   setEnv();
@@ -112,7 +111,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       pendingAddonConfiguration.delete(name);
     },
     async stop() {
-      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'RECONCILER_ROLE_ARN', 'POWERTOOLS_LOG_LEVEL']) {
+      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'RECONCILER_ROLE_ARN']) {
         if (previous[key] === undefined) delete process.env[key];
       }
       restoreEnv();

@@ -1,0 +1,174 @@
+// The AWS side of a deleted cluster: remove what onboarding created for it, and only that. Only
+// resources carrying our ownership tags are deleted; a pod subnet that still has network
+// interfaces, or that another onboarded cluster in the VPC uses, stays (with a warning).
+import {
+  DeleteSecurityGroupCommand,
+  DeleteSubnetCommand,
+  DeleteTagsCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  DisassociateVpcCidrBlockCommand,
+  Tag,
+} from '@aws-sdk/client-ec2';
+import { DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { OnboardingConfig } from '../../lib/config';
+import { ec2, eks } from '../shared/aws';
+import { contains, parseCidr } from '../shared/cidr';
+import { OnboardingError } from '../shared/errors';
+import { Change, StepResult, WorkflowInput } from '../shared/workflow';
+import { normalizeInput } from './input';
+import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
+import { allStatusRecords, readStatusRecord, StatusRecord } from './status-record';
+
+export const OFFBOARDED = 'OFFBOARDED';
+
+export interface OnboardedCluster {
+  clusterName: string;
+  clusterArn?: string;
+  vpcId: string;
+  podCidr?: string;
+}
+
+export interface OffboardingPlan {
+  phase: 'nothing' | 'ready';
+  input: WorkflowInput;
+  reason?: string;
+  record?: OnboardedCluster;
+}
+
+export interface CleanupResult extends StepResult {
+  phase: 'pending' | 'done';
+  reason?: string;
+  warnings: string[];
+  waitingSince?: string;
+}
+
+/** Whether the cluster still exists, and in which status (undefined when it is gone). */
+async function clusterStatus(name: string): Promise<string | undefined> {
+  try {
+    return (await eks().send(new DescribeClusterCommand({ name }))).cluster?.status;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
+  }
+}
+
+/** What this cluster's offboarding has to undo, from its status record. No record: nothing to do. */
+export async function planOffboarding(request: unknown, statusTableName: string): Promise<OffboardingPlan> {
+  const input = normalizeInput(request);
+  const record = await readStatusRecord(statusTableName, input.clusterName);
+  if (!record?.vpcId) return { phase: 'nothing', input, reason: `cluster ${input.clusterName} was never onboarded` };
+  if (record.status === OFFBOARDED) return { phase: 'nothing', input, reason: `cluster ${input.clusterName} is already offboarded` };
+  const status = await clusterStatus(input.clusterName);
+  if (status !== undefined && status !== 'DELETING') {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `EKS cluster "${input.clusterName}" is ${status}; offboarding removes its pod network and SNAT, so it runs only for a deleted or ` +
+        'deleting cluster: delete the cluster first',
+    );
+  }
+  return {
+    phase: 'ready',
+    input,
+    record: {
+      clusterName: input.clusterName,
+      vpcId: record.vpcId,
+      ...(record.clusterArn ? { clusterArn: record.clusterArn } : {}),
+      ...(record.podCidr ? { podCidr: record.podCidr } : {}),
+    },
+  };
+}
+
+const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+const stillOnboarded = (records: StatusRecord[], self: OnboardedCluster) =>
+  records.filter((r) => r.clusterName !== self.clusterName && r.vpcId === self.vpcId && r.status !== OFFBOARDED).map((r) => r.clusterName);
+
+export interface CleanupInput {
+  record: OnboardedCluster;
+  dryRun: boolean;
+  statusTableName: string;
+  previous?: CleanupResult;
+}
+
+export async function cleanupAws(input: CleanupInput, config: OnboardingConfig): Promise<CleanupResult> {
+  const { record, dryRun } = input;
+  const changes: Change[] = [...(input.previous?.changes ?? [])];
+  const warnings: string[] = [];
+
+  // Pod subnets and the pod security group are in use until the cluster and its nodes are gone.
+  const status = await clusterStatus(record.clusterName);
+  if (status !== undefined && !dryRun) {
+    const waitingSince = input.previous?.waitingSince ?? new Date().toISOString();
+    const waited = Math.round((Date.now() - Date.parse(waitingSince)) / 1000);
+    if (waited >= config.clusterActiveTimeoutSeconds) {
+      throw new OnboardingError(
+        'WaitTimedOut',
+        `EKS cluster "${record.clusterName}" is still ${status} after ${waited} s (limit onboarding.clusterActiveTimeoutSeconds); ` +
+          `its pod subnets and security group stay until it is gone: run offboarding again with {"clusterName": "${record.clusterName}"}`,
+      );
+    }
+    return { phase: 'pending', reason: `cluster ${record.clusterName} is ${status}`, dryRun, changes, warnings, waitingSince };
+  }
+
+  const vpcFilter = [{ Name: 'vpc-id', Values: [record.vpcId] }];
+  const groups = await ec2().send(
+    new DescribeSecurityGroupsCommand({ Filters: [...vpcFilter, { Name: `tag:${TAG_CLUSTER}`, Values: [record.clusterName] }] }),
+  );
+  for (const group of groups.SecurityGroups ?? []) {
+    if (tag(group.Tags, TAG_MANAGED) !== 'true' || tag(group.Tags, TAG_PURPOSE) !== 'pod-security-group') continue;
+    changes.push({ resource: group.GroupId ?? '', action: 'delete', detail: `pod security group ${group.GroupName}` });
+    if (!dryRun) await ec2().send(new DeleteSecurityGroupCommand({ GroupId: group.GroupId }));
+  }
+
+  const others = stillOnboarded(await allStatusRecords(input.statusTableName), record);
+  if (others.length > 0) {
+    warnings.push(`pod subnets and the secondary CIDR of ${record.vpcId} stay: clusters ${others.join(', ')} still use them`);
+    return { phase: 'done', dryRun, changes, warnings };
+  }
+
+  const subnets = await ec2().send(new DescribeSubnetsCommand({ Filters: [...vpcFilter, { Name: `tag:${TAG_MANAGED}`, Values: ['true'] }] }));
+  let subnetsLeft = 0;
+  for (const subnet of subnets.Subnets ?? []) {
+    if (tag(subnet.Tags, TAG_PURPOSE) !== 'pod-subnet') continue;
+    const { NetworkInterfaces = [] } = await ec2().send(
+      new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'subnet-id', Values: [subnet.SubnetId ?? ''] }] }),
+    );
+    if (NetworkInterfaces.length > 0) {
+      subnetsLeft += 1;
+      warnings.push(
+        `pod subnet ${subnet.SubnetId} (${subnet.CidrBlock}) still has ${NetworkInterfaces.length} network interfaces and stays; ` +
+          'delete them, then run offboarding again',
+      );
+      continue;
+    }
+    changes.push({ resource: subnet.SubnetId ?? '', action: 'delete', detail: `pod subnet ${subnet.CidrBlock} in ${subnet.AvailabilityZone}` });
+    if (!dryRun) await ec2().send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId }));
+  }
+
+  // The secondary CIDR goes only if we associated it (the VPC's tag says so) and nothing is left in it.
+  const { Vpcs = [] } = await ec2().send(new DescribeVpcsCommand({ VpcIds: [record.vpcId] }));
+  const vpc = Vpcs[0];
+  const ours = tag(vpc?.Tags, TAG_SECONDARY_CIDR);
+  const association = vpc?.CidrBlockAssociationSet?.find((a) => a.AssociationId === ours && a.CidrBlockState?.State === 'associated');
+  if (association?.CidrBlock) {
+    const range = parseCidr(association.CidrBlock);
+    const all = await ec2().send(new DescribeSubnetsCommand({ Filters: vpcFilter }));
+    const remaining = (all.Subnets ?? []).filter((s) => {
+      const cidr = parseCidr(s.CidrBlock ?? '');
+      const deleted = changes.some((c) => c.action === 'delete' && c.resource === s.SubnetId);
+      return range && cidr && contains(range, cidr) && !deleted;
+    });
+    if (remaining.length > 0 || subnetsLeft > 0) {
+      warnings.push(`secondary CIDR ${association.CidrBlock} of ${record.vpcId} stays: subnets ${remaining.map((s) => s.SubnetId).join(', ')} are in it`);
+    } else {
+      changes.push({ resource: record.vpcId, action: 'delete', detail: `secondary CIDR ${association.CidrBlock} association` });
+      if (!dryRun) {
+        await ec2().send(new DisassociateVpcCidrBlockCommand({ AssociationId: association.AssociationId }));
+        await ec2().send(new DeleteTagsCommand({ Resources: [record.vpcId], Tags: [{ Key: TAG_SECONDARY_CIDR }] }));
+      }
+    }
+  }
+  return { phase: 'done', dryRun, changes, warnings };
+}

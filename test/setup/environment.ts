@@ -1,0 +1,6 @@
+// Test-process defaults: quiet Lambda logs (set POWERTOOLS_LOG_LEVEL=INFO to see them), and no
+// SDK warning about Node 20 (the Lambdas run on Node 22; the tests run on what the machine has).
+import './polyfills';
+
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
