@@ -627,6 +627,21 @@ export class OnboardingStack extends Stack {
     ]);
   }
 
+  /**
+   * Both Aviatrix functions record which controller objects (SNAT policies, exclusions, SmartGroups)
+   * each cluster added in its status record (lambdas/aviatrix/ownership.ts), so offboarding removes
+   * only those: read, conditional update, and a scan for the other clusters' claims.
+   */
+  private grantOwnershipRegistry(role: iam.Role): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'OwnershipRegistry',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+        resources: [this.statusTable.tableArn],
+      }),
+    );
+  }
+
   private grantControllerCredentials(role: iam.Role): void {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -642,6 +657,7 @@ export class OnboardingStack extends Stack {
   // internet-routed) URL. A controller reachable only privately needs VPC config (not in config yet).
   private grantAviatrixOnboard(role: iam.Role): void {
     this.grantControllerCredentials(role);
+    this.grantOwnershipRegistry(role);
     const controller = parseRoleArn(this.config.aviatrix.controllerRoleArn);
     const controllerEntry = roleAccessEntryArnPattern(controller.account, controller.roleName);
     role.addToPrincipalPolicy(
@@ -681,6 +697,7 @@ export class OnboardingStack extends Stack {
 
   private grantAviatrixSnat(role: iam.Role): void {
     this.grantControllerCredentials(role);
+    this.grantOwnershipRegistry(role);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'GatewayLeases',
@@ -719,6 +736,17 @@ export class OnboardingStack extends Stack {
         resources: [vpcs],
         conditions: { Null: { [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' } },
       }),
+      // ...and, once disassociated, removes that tag (that key only; a DeleteTags without keys,
+      // which would remove every tag, is refused by the Null condition).
+      new iam.PolicyStatement({
+        sid: 'UntagSecondaryCidr',
+        actions: ['ec2:DeleteTags'],
+        resources: [vpcs],
+        conditions: {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [SECONDARY_CIDR_TAG_KEY] },
+          Null: { 'aws:TagKeys': 'false', [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' },
+        },
+      }),
       new iam.PolicyStatement({
         sid: 'RevokeOnManagedSecurityGroups',
         actions: ['ec2:RevokeSecurityGroupIngress'],
@@ -750,7 +778,7 @@ export class OnboardingStack extends Stack {
     this.suppressWildcards(role, [
       ['*', 'ec2:Describe* supports no resource-level permissions (read-only). Also X-Ray active tracing (no resource-level permissions).'],
       ['Action::ec2:Describe*', 'Read-only EC2 discovery of what the workflow created (subnets, security groups, CIDR associations).'],
-      [vpcs, 'Cluster VPCs are not known at deploy time; CIDR disassociation only on VPCs tagged eks-aviatrix:secondary-cidr by the network step.'],
+      [vpcs, 'Cluster VPCs are not known at deploy time; CIDR disassociation (and removal of that one tag) only on VPCs tagged eks-aviatrix:secondary-cidr by the network step.'],
       [subnets, 'Deletion only of subnets tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
       [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true; ingress revocation only on those or on EKS cluster SGs (aws:eks:cluster-name tag).'],
       [eksClusterArnPattern(), 'Read-only describe and node-group listing of any cluster (clusters are created after deploy).'],

@@ -184,6 +184,36 @@ interface RunContext {
   changes: Change[];
 }
 
+/** A sync step's answer, and whether it wrote (or would write) anything, controller or claims. */
+interface Synced<T> {
+  value: T;
+  dirty: boolean;
+}
+
+const sameKeys = (a: string[], b: string[]) => {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return sa.size === sb.size && [...sa].every((k) => sb.has(k));
+};
+
+/**
+ * Runs a sync step under the gateway's lease, unless a lease-less probe (the same step as a dry run,
+ * reads only) finds nothing to change: a converged gateway then costs no lease write at all. What
+ * the probe saw is re-read inside the lease before anything is written.
+ */
+async function underLease<T>(
+  ctx: RunContext,
+  leases: GatewayLeases | undefined,
+  gateway: string,
+  holder: string,
+  step: (ctx: RunContext) => Promise<Synced<T>>,
+): Promise<T> {
+  if (ctx.dryRun) return (await step(ctx)).value;
+  const probe = await step({ ...ctx, dryRun: true, changes: [] });
+  if (!probe.dirty) return probe.value;
+  return leases!.withLease(gateway, holder, async () => (await step(ctx)).value);
+}
+
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
@@ -199,16 +229,11 @@ async function syncGatewaySnat(
   wanted: SnatPolicy[],
   role?: 'primary' | 'ha',
   snatIp?: string,
-): Promise<GatewaySnatOutcome> {
+): Promise<Synced<GatewaySnatOutcome>> {
   const { client, config, ownership, clusterName, dryRun } = ctx;
-  const outcome = (added: number, removed: number, total: number, keptForOthers = 0): GatewaySnatOutcome => ({
-    gateway: name,
-    role: role ?? 'former',
-    snatIp: snatIp ?? '',
-    added,
-    removed,
-    keptForOthers,
-    total,
+  const outcome = (added: number, removed: number, total: number, keptForOthers = 0, dirty = added + removed > 0): Synced<GatewaySnatOutcome> => ({
+    value: { gateway: name, role: role ?? 'former', snatIp: snatIp ?? '', added, removed, keptForOthers, total },
+    dirty,
   });
   const mine = (await ownership.read(clusterName)).snat[name] ?? [];
   const current = await client.getGateway(name);
@@ -216,7 +241,7 @@ async function syncGatewaySnat(
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
     // Gone, and with it whatever we had added there: only the claim is left to drop.
     if (!dryRun) await ownership.setSnat(clusterName, name, []);
-    return outcome(0, 0, 0);
+    return outcome(0, 0, 0, 0, mine.length > 0);
   }
   const single = isSingleIpSnat(current);
   if (wanted.length > 0 && single && !config.allowDisableSingleIpSnat) throw singleIpConflict(name);
@@ -261,7 +286,7 @@ async function syncGatewaySnat(
           `(${removed.map(describePolicy).join('; ')})${final.length === 0 ? '; the list is then empty, which switches custom SNAT off' : ''}`,
       });
     }
-    if (dryRun) return outcome(missing.length, removeKeys.size, final.length, keptForOthers.length);
+    if (dryRun) return outcome(missing.length, removeKeys.size, final.length, keptForOthers.length, true);
 
     // Intent first: claim what we are about to add (and keep claiming what we are about to remove).
     await ownership.setSnat(clusterName, name, [...mine, ...claim]);
@@ -284,21 +309,21 @@ async function syncGatewaySnat(
     }
     logger.info('Custom SNAT policies written', { gateway: name, added: missing.length, removed: removeKeys.size, total: after.length });
     await ownership.setSnat(clusterName, name, claim);
-    return outcome(missing.length, removeKeys.size, after.length, keptForOthers.length);
+    return outcome(missing.length, removeKeys.size, after.length, keptForOthers.length, true);
   }
   if (!dryRun) await ownership.setSnat(clusterName, name, claim);
-  return outcome(0, 0, existing.length, keptForOthers.length);
+  return outcome(0, 0, existing.length, keptForOthers.length, !sameKeys(mine.map(policyKey), claim.map(policyKey)));
 }
 
 /** The transit's exclusions, by the same rules as syncGatewaySnat. Call inside the transit's lease. */
-async function syncExclusions(ctx: RunContext, transitName: string, wanted: string[]): Promise<{ added: string[]; removed: string[] }> {
+async function syncExclusions(ctx: RunContext, transitName: string, wanted: string[]): Promise<Synced<{ added: string[]; removed: string[] }>> {
   const { client, ownership, clusterName, dryRun } = ctx;
   const mine = new Set((await ownership.read(clusterName)).exclusions[transitName] ?? []);
   const transit = await client.getGateway(transitName);
   if (!transit) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
     if (!dryRun) await ownership.setExclusions(clusterName, transitName, []);
-    return { added: [], removed: [] };
+    return { value: { added: [], removed: [] }, dirty: mine.size > 0 };
   }
   const existing = [...new Set((transit.exclude_cidr_list ?? []).map((c) => c.trim()).filter((c) => c !== ''))];
   const existingSet = new Set(existing);
@@ -329,7 +354,7 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
         detail: `stop excluding ${removed.join(', ')} from advertised spoke routes (cluster ${clusterName} added it; no other cluster claims it)`,
       });
     }
-    if (dryRun) return { added, removed };
+    if (dryRun) return { value: { added, removed }, dirty: true };
     await ownership.setExclusions(clusterName, transitName, [...mine, ...claim]);
     await client.setExcludedAdvertisedCidrs(transitName, final);
     const after = await client.getGateway(transitName);
@@ -345,7 +370,7 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
     }
   }
   if (!dryRun) await ownership.setExclusions(clusterName, transitName, claim);
-  return { added, removed };
+  return { value: { added, removed }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) };
 }
 
 export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<SnatResult> {
@@ -359,8 +384,7 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
   }
   if (!input.dryRun && !deps.leases) throw new Error('reconcileSnat needs leases unless dryRun');
   const ctx: RunContext = { client, config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
-  const underLease = <T>(gateway: string, fn: () => Promise<T>): Promise<T> =>
-    input.dryRun ? fn() : deps.leases!.withLease(gateway, input.holder, fn);
+  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
 
   const outcomes: GatewaySnatOutcome[] = [];
   const targets: { gateway: GatewaySummary; role: 'primary' | 'ha' }[] = [{ gateway: gateways.spoke, role: 'primary' }];
@@ -369,19 +393,19 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
     const name = gateway.vpc_name;
     const snatIp = String(gateway.private_ip);
     const wanted = desiredPolicies(input.podCidr, input.nodeSubnetCidrs, transitName, snatIp);
-    outcomes.push(await underLease(name, () => syncGatewaySnat(ctx, name, wanted, role, snatIp)));
+    outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, wanted, role, snatIp)));
   }
-  const exclusion = await underLease(transitName, () => syncExclusions(ctx, transitName, [input.podCidr]));
+  const exclusion = await sync(transitName, (c) => syncExclusions(c, transitName, [input.podCidr]));
 
   // Gateways and transits this cluster claims something on but no longer uses (the spoke or transit
   // was renamed, or set differently in config): remove what only it needed there.
   const owned = await deps.ownership.read(input.clusterName);
   const used = new Set(targets.map((t) => t.gateway.vpc_name));
   for (const name of Object.keys(owned.snat).filter((g) => !used.has(g))) {
-    outcomes.push(await underLease(name, () => syncGatewaySnat(ctx, name, [])));
+    outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
   }
   for (const name of Object.keys(owned.exclusions).filter((t) => t !== transitName)) {
-    await underLease(name, () => syncExclusions(ctx, name, []));
+    await sync(name, (c) => syncExclusions(c, name, []));
   }
 
   return {
@@ -424,13 +448,12 @@ export async function offboardSnat(deps: SnatDeps, input: OffboardSnatInput): Pr
     dryRun: input.dryRun,
     changes: [],
   };
-  const underLease = <T>(gateway: string, fn: () => Promise<T>): Promise<T> =>
-    input.dryRun ? fn() : deps.leases!.withLease(gateway, input.holder, fn);
+  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
   const gateways: GatewaySnatOutcome[] = [];
-  for (const name of Object.keys(owned.snat)) gateways.push(await underLease(name, () => syncGatewaySnat(ctx, name, [])));
+  for (const name of Object.keys(owned.snat)) gateways.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
   const exclusions: OffboardSnatResult['exclusions'] = [];
   for (const name of Object.keys(owned.exclusions)) {
-    const { removed } = await underLease(name, () => syncExclusions(ctx, name, []));
+    const { removed } = await sync(name, (c) => syncExclusions(c, name, []));
     exclusions.push({ transitGateway: name, removed });
   }
   return { dryRun: input.dryRun, changes: ctx.changes, gateways, exclusions };

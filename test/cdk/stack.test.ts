@@ -341,8 +341,16 @@ describe('functions', () => {
     expect(cidr[0].Resource).toEqual(['arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:vpc/*']);
     expect(cidr[0].Condition).toEqual({ Null: { 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'false' } });
     expect(new Set(deletes.flatMap((s) => s.Action))).toEqual(
-      new Set(['ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup', 'ec2:DisassociateVpcCidrBlock']),
+      new Set(['ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup', 'ec2:DisassociateVpcCidrBlock', 'ec2:DeleteTags']),
     );
+    // DeleteTags: only the secondary-cidr key, never a key-less "delete all tags", only on VPCs that carry it.
+    const untag = deletes.filter((s) => s.Action.includes('ec2:DeleteTags'));
+    expect(untag).toHaveLength(1);
+    expect(untag[0].Resource).toEqual(['arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:vpc/*']);
+    expect(untag[0].Condition).toEqual({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] },
+      Null: { 'aws:TagKeys': 'false', 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'false' },
+    });
     const revokes = statements().filter((s) => s.Action.includes('ec2:RevokeSecurityGroupIngress'));
     for (const s of revokes) {
       expect([
@@ -428,12 +436,15 @@ describe('table access', () => {
   const byTable = (logicalPrefix: string) => dynamo().filter((s) => s.Resource.some((r) => r.startsWith(`<${logicalPrefix}`)));
   const roleName = (s: Statement) => s.roles[0].replace(/[0-9A-F]{8}$/, '');
 
-  test('status table: record-outcome, cleanup (read/write/scan) and drift-repair (scan only)', () => {
+  test('status table: record-outcome, cleanup, drift-repair (scan only), and the Aviatrix functions (ownership registry)', () => {
     const access = Object.fromEntries(byTable('StatusTable').map((s) => [roleName(s), s.Action.sort()]));
+    const ownership = ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'];
     expect(access).toEqual({
       RecordOutcomeRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       CleanupRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
       DriftRepairRole: ['dynamodb:Scan'],
+      AviatrixOnboardRole: ownership,
+      AviatrixSnatRole: ownership,
     });
   });
 

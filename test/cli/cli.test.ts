@@ -285,12 +285,4 @@ describe('usage', () => {
       });
     }
   });
-    } else {
-      expect(result).toEqual({
-        code: 2,
-        stdout: '',
-        stderr: `State machine ${stack.stateMachineArns.nodegroup} (stack output NodegroupStateMachineArn) does not exist. Deploy the stack again with \`npx cdk deploy\`.\n`,
-      });
-    }
-  });
 });
