@@ -5,12 +5,13 @@
 import { cleanupAws, CleanupResult, OnboardedCluster, planOffboarding } from '../domain/offboarding';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
+import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { WorkflowInput } from '../shared/workflow';
 
 export type CleanupEvent =
   | { action: 'resolve'; request: unknown }
-  | { action: 'cleanup'; input: WorkflowInput; record: OnboardedCluster; cleanup?: CleanupResult };
+  | { action: 'cleanup'; input: WorkflowInput; record: OnboardedCluster; executionId: string; cleanup?: CleanupResult };
 
 export const handler = async (event: CleanupEvent) => {
   const statusTableName = requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME');
@@ -19,9 +20,11 @@ export const handler = async (event: CleanupEvent) => {
   }
   if (event.action === 'cleanup') {
     return runStep('cleanup', event.record.clusterName, () =>
-      cleanupAws(
-        { record: event.record, dryRun: event.input.dryRun, statusTableName, ...(event.cleanup ? { previous: event.cleanup } : {}) },
-        runtime().config,
+      withClusterLease(event.record.clusterName, event.executionId, event.input.dryRun, () =>
+        cleanupAws(
+          { record: event.record, dryRun: event.input.dryRun, statusTableName, ...(event.cleanup ? { previous: event.cleanup } : {}) },
+          runtime().config,
+        ),
       ),
     );
   }

@@ -3,6 +3,7 @@ import { reconcileNodegroup, NodegroupResult } from '../domain/nodegroup';
 import { OnboardingError } from '../shared/errors';
 import { runtime } from '../shared/runtime';
 import { readyCluster } from '../shared/state';
+import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
@@ -13,9 +14,11 @@ export const handler = async (state: WorkflowState & { nodegroup?: NodegroupResu
     throw new OnboardingError('InvalidInput', `the node-group workflow needs "nodegroupName", for example {"clusterName": "${cluster.name}", "nodegroupName": "ng-1"}`);
   }
   return runStep('nodegroup', cluster.name, () =>
-    reconcileNodegroup(
-      { cluster, nodegroupName, dryRun: state.input.dryRun, ...(state.nodegroup ? { previous: state.nodegroup } : {}) },
-      runtime().config,
+    withClusterLease(cluster.name, state.executionId, state.input.dryRun, () =>
+      reconcileNodegroup(
+        { cluster, nodegroupName, dryRun: state.input.dryRun, ...(state.nodegroup ? { previous: state.nodegroup } : {}) },
+        runtime().config,
+      ),
     ),
   );
 };

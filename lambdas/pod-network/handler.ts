@@ -1,6 +1,7 @@
 // Secondary CIDR, pod subnets, route tables and security groups for the cluster's VPC.
 import { reconcileNetwork } from '../domain/network';
 import { runtime } from '../shared/runtime';
+import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
@@ -8,6 +9,8 @@ import { WorkflowState } from '../shared/workflow';
 export const handler = async (state: WorkflowState) => {
   const cluster = readyCluster(state);
   return runStep('pod-network', cluster.name, () =>
-    reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network?.changes),
+    withClusterLease(cluster.name, state.executionId, state.input.dryRun, () =>
+      reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network?.changes),
+    ),
   );
 };

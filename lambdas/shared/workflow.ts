@@ -89,6 +89,8 @@ export interface WorkflowState {
   /** Absent only before the cluster is ready (then see resolve.input). */
   input: WorkflowInput;
   startedAt: string;
+  /** Set once the input is normalized: holds leases for this run. */
+  executionId?: string;
   resolve?: ResolveResult;
   network?: PodNetworkResult;
   cni?: CniResult;

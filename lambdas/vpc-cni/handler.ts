@@ -1,6 +1,7 @@
 // The reconciler's access entry, the ENIConfigs and the VPC CNI custom-networking settings.
 import { reconcileCni } from '../domain/cni';
 import { requireSetting, runtime } from '../shared/runtime';
+import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { readyCluster, stepResult } from '../shared/state';
 import { PodNetworkResult, WorkflowState } from '../shared/workflow';
@@ -8,7 +9,7 @@ import { PodNetworkResult, WorkflowState } from '../shared/workflow';
 export const handler = async (state: WorkflowState) => {
   const cluster = readyCluster(state);
   return runStep('vpc-cni', cluster.name, () =>
-    reconcileCni(
+    withClusterLease(cluster.name, state.executionId, state.input.dryRun, () => reconcileCni(
       {
         cluster,
         network: stepResult<PodNetworkResult>(state, 'network'),
@@ -17,6 +18,6 @@ export const handler = async (state: WorkflowState) => {
         ...(state.cni ? { previous: state.cni } : {}),
       },
       runtime().config,
-    ),
+    )),
   );
 };

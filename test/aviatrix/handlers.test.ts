@@ -1,85 +1,138 @@
+// The two Aviatrix handlers, called as the workflow calls them, in the whole local world (EKS
+// emulator for the controller's access entry, moto for the tables and the secret, the controller).
 import { handler as onboard } from '../../lambdas/aviatrix-onboard/handler';
 import { handler as snat } from '../../lambdas/aviatrix-snat/handler';
-import { GatewayLeases } from '../../lambdas/aviatrix/lease';
+import { clusterKey, GatewayLeases, Leases } from '../../lambdas/aviatrix/lease';
+import { VIEW_POLICY } from '../../lambdas/domain/access-entries';
 import { logger } from '../../lambdas/shared/logger';
-import { WorkflowState } from '../../lambdas/shared/workflow';
-import { captureOutput, issuedSessionSecrets, LEASE_TABLE, PASSWORD, startWorld, World } from './world';
+import { Change, WorkflowState } from '../../lambdas/shared/workflow';
+import { CONTROLLER_ROLE_ARN, createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../local-world/onboarding-world';
+import { captureOutput, issuedSessionSecrets } from './world';
 
-let world: World;
+let w: OnboardingWorld;
+let h1: CreatedCluster;
 beforeAll(async () => {
-  world = await startWorld();
-  process.env.ONBOARDING_CONFIG = JSON.stringify({
-    aviatrix: {
-      controllerUrl: world.url,
-      credentialsSecretName: 'aviatrix/controller',
-      caBundlePem: world.caPem,
-      controllerRoleArn: 'arn:aws:iam::123456789012:role/aviatrix-controller',
-      kubernetesSmartGroups: [{ name: 'web', namespace: 'web' }],
-    },
-  });
-  world.emulator.addGateway({ name: 'spoke-h', kind: 'spoke', vpcId: 'vpc-h', privateIp: '10.1.0.4', transitName: 'transit-h', ha: { privateIp: '10.1.1.4' } });
-  world.emulator.addGateway({ name: 'transit-h', kind: 'transit', vpcId: 'vpc-t', privateIp: '10.2.0.4' });
+  w = await startOnboardingWorld();
+  w.setConfig({ aviatrix: { ...(w.config.aviatrix as object), kubernetesSmartGroups: [{ name: 'web', namespace: 'web' }] } });
+  h1 = await createCluster(w, { name: 'h1', authenticationMode: 'API' });
+  w.activateCluster('h1');
   logger.setLogLevel('DEBUG');
 });
-afterAll(async () => world.stop());
-
-const state = (dryRun: boolean): WorkflowState & { executionId: string } => ({
-  input: { clusterName: 'h1', dryRun, trigger: 'manual' },
-  startedAt: '2026-01-01T00:00:00Z',
-  executionId: 'arn:aws:states:us-east-1:123456789012:execution:onboard:run-1',
-  resolve: {
-    phase: 'ready',
-    cluster: {
-      name: 'h1', arn: 'arn:aws:eks:us-east-1:123456789012:cluster/h1', status: 'ACTIVE', region: 'us-east-1', accountId: '123456789012',
-      vpcId: 'vpc-h', clusterSecurityGroupId: 'sg-1', controlPlaneSecurityGroupIds: [], subnetIds: ['subnet-a', 'subnet-b'], tags: {},
-    },
-  },
-  network: {
-    dryRun, changes: [], vpcId: 'vpc-h', podCidr: '100.64.0.0/16', podSubnets: [],
-    nodeSubnets: [
-      { subnetId: 'subnet-a', availabilityZone: 'us-east-1a', cidr: '10.1.16.0/20', routeTableId: 'rtb-a' },
-      { subnetId: 'subnet-b', availabilityZone: 'us-east-1b', cidr: '10.1.32.0/20', routeTableId: 'rtb-b' },
-    ],
-  },
+afterAll(async () => {
+  logger.setLogLevel('SILENT');
+  await w?.stop();
 });
+
+const state = (dryRun: boolean): WorkflowState & { executionId: string } => {
+  const cluster = w.world.eks.cluster('h1')!;
+  return {
+    input: { clusterName: 'h1', dryRun, trigger: 'manual' },
+    startedAt: '2026-01-01T00:00:00Z',
+    executionId: 'arn:aws:states:us-east-1:123456789012:execution:onboard:run-1',
+    resolve: {
+      phase: 'ready',
+      cluster: {
+        name: 'h1', arn: cluster.arn as string, status: 'ACTIVE', region: 'us-east-1', accountId: '123456789012',
+        vpcId: h1.vpc.vpcId, clusterSecurityGroupId: 'sg-1', controlPlaneSecurityGroupIds: [], subnetIds: h1.vpc.subnets.map((s) => s.subnetId), tags: {},
+      },
+    },
+    network: {
+      dryRun, changes: [], vpcId: h1.vpc.vpcId, podCidr: '100.64.0.0/16', podSubnets: [],
+      nodeSubnets: h1.vpc.subnets.map((s) => ({ subnetId: s.subnetId, availabilityZone: s.az, cidr: s.cidr, routeTableId: s.routeTableId })),
+    },
+  };
+};
+/** The changes of any handler answer (release-leases has none). */
+const changes = (result: unknown) => (result as { changes: Change[] }).changes;
+const writes = (mark: number) => w.world.log.writesSince(mark).filter((c) => ['aviatrix', 'dynamodb', 'eks'].includes(c.service));
+const controllerEntry = () => w.world.eks.accessEntries('h1').find((e) => e.principalArn === CONTROLLER_ROLE_ARN);
 
 test('the handlers run the workflow state end to end, and their results and logs hold no secrets', async () => {
   const output = captureOutput();
   let results: unknown[] = [];
+  const mark = w.world.log.mark();
   try {
-    const plan = await snat(state(true));
-    expect(world.log.writesSince(0, 'aviatrix')).toEqual([]);
+    const plannedSnat = await snat(state(true));
+    const plannedOnboard = await onboard(state(true));
+    expect(writes(mark)).toEqual([]);
     const onboarded = await onboard(state(false));
     const applied = await snat(state(false));
-    results = [plan, onboarded, applied];
+    results = [plannedSnat, plannedOnboard, onboarded, applied];
   } finally {
     output.restore();
   }
-  expect(results[1]).toMatchObject({ dryRun: false, k8sClusterAction: 'create', smartGroups: [{ name: 'h1-vpc' }, { name: 'h1-web' }] });
-  expect(results[2]).toMatchObject({ spokeGateway: 'spoke-h', haGateway: 'spoke-h-hagw', transitGateway: 'transit-h', exclusion: { added: true } });
-  expect(world.emulator.snatPolicies('spoke-h')).toHaveLength(4);
-  expect(world.emulator.snatPolicies('spoke-h-hagw').every((p) => p.new_src_ip === '10.1.1.4')).toBe(true);
-  expect(world.emulator.exclusions('transit-h')).toEqual(['100.64.0.0/16']);
+  expect((results[1] as { changes: { resource: string; action: string }[] }).changes.slice(0, 2)).toEqual([
+    { resource: `access entry ${CONTROLLER_ROLE_ARN}`, action: 'create', detail: 'on cluster h1' },
+    { resource: `access entry ${CONTROLLER_ROLE_ARN}`, action: 'associate', detail: 'AmazonEKSViewPolicy (cluster scope)' },
+  ]);
+  expect(results[2]).toMatchObject({ dryRun: false, k8sClusterAction: 'create', smartGroups: [{ name: 'h1-vpc' }, { name: 'h1-web' }] });
+  expect(controllerEntry()).toMatchObject({ tags: { 'eks-aviatrix:managed': 'true' }, policies: [{ policyArn: VIEW_POLICY, accessScope: { type: 'cluster' } }] });
+  expect(results[3]).toMatchObject({ spokeGateway: h1.spokeName, haGateway: `${h1.spokeName}-hagw`, transitGateway: TRANSIT_GATEWAY, exclusion: { added: true } });
+  expect(w.controller.snatPolicies(h1.spokeName)).toHaveLength(4);
+  expect(w.controller.snatPolicies(`${h1.spokeName}-hagw`).every((p) => p.new_src_ip === w.controller.gateway(`${h1.spokeName}-hagw`)?.private_ip)).toBe(true);
+  expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual(['100.64.0.0/16']);
+
+  // A second pass writes nothing: not the controller, not EKS, not DynamoDB (no lease, no claim).
+  const again = w.world.log.mark();
+  expect((await onboard(state(false))).changes).toEqual([]);
+  expect(changes(await snat(state(false)))).toEqual([]);
+  expect(writes(again)).toEqual([]);
+
   const text = JSON.stringify(results) + output.text();
-  expect(JSON.stringify(results).length).toBeLessThan(4000);
-  const secrets = [PASSWORD, ...issuedSessionSecrets(world.emulator)];
+  expect(JSON.stringify(results).length).toBeLessThan(6000);
+  const secrets = [w.controller.password, ...issuedSessionSecrets(w.controller)];
   expect(secrets.length).toBeGreaterThanOrEqual(3);
   for (const secret of secrets) expect(text).not.toContain(secret);
 });
 
-test('release-leases frees what the failed execution still holds', async () => {
-  const leases = new GatewayLeases({ tableName: LEASE_TABLE });
-  await leases.acquire('spoke-h', 'exec-failed');
-  await leases.acquire('transit-h', 'exec-failed');
-  await leases.acquire('spoke-h-hagw', 'exec-other');
+test('offboard: dry run plans, then both handlers remove what was added, and a second offboard writes nothing', async () => {
+  const dry = w.world.log.mark();
+  const planSnat = await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off', dryRun: true });
+  const planOnboard = await onboard({ action: 'offboard', clusterName: 'h1', dryRun: true });
+  expect(writes(dry)).toEqual([]);
+  expect(changes(planSnat).map((c) => `${c.action} ${c.resource}`)).toEqual([
+    `delete aviatrix gateway ${h1.spokeName}`,
+    `delete aviatrix gateway ${h1.spokeName}-hagw`,
+    `delete aviatrix transit ${TRANSIT_GATEWAY}`,
+  ]);
+  expect(planOnboard.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
+    'delete aviatrix SmartGroup h1-vpc',
+    'delete aviatrix SmartGroup h1-web',
+    `delete aviatrix k8s cluster ${w.world.eks.cluster('h1')!.arn as string}`,
+    `delete access entry ${CONTROLLER_ROLE_ARN}`,
+  ]);
+
+  await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off' });
+  await onboard({ action: 'offboard', clusterName: 'h1' });
+  expect(w.controller.snatPolicies(h1.spokeName)).toEqual([]);
+  expect(w.controller.gateway(h1.spokeName)).toMatchObject({ nat_enabled: false });
+  expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual([]);
+  expect(w.controller.smartGroups()).toEqual([]);
+  expect(w.controller.k8sClusters()).toEqual([]);
+  expect(controllerEntry()).toBeUndefined();
+
+  const again = w.world.log.mark();
+  expect(changes(await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off-2' }))).toEqual([]);
+  expect((await onboard({ action: 'offboard', clusterName: 'h1' })).changes).toEqual([]);
+  expect((await onboard({ action: 'offboard', clusterName: 'no-such-cluster' })).changes).toEqual([]);
+  expect(writes(again)).toEqual([]);
+});
+
+test('release-leases frees every lease the failed execution still holds, gateway and cluster alike', async () => {
+  const leases = new Leases({ tableName: LEASE_TABLE });
+  const gateways = new GatewayLeases(leases);
+  await gateways.acquire('spoke-x', 'exec-failed');
+  await gateways.acquire('transit-x', 'exec-failed');
+  await leases.acquire(clusterKey('h1'), 'exec-failed');
+  await gateways.acquire('spoke-x-hagw', 'exec-other');
   const result = await snat({ action: 'release-leases', executionId: 'exec-failed' });
-  expect(result).toEqual({ released: expect.arrayContaining(['spoke-h', 'transit-h']) });
-  expect((result as { released: string[] }).released).toHaveLength(2);
-  expect(await leases.tryAcquire('spoke-h', 'someone')).toBe(true);
-  expect(await leases.tryAcquire('spoke-h-hagw', 'someone')).toBe(false);
+  expect((result as { released: string[] }).released.sort()).toEqual(['cluster#h1', 'gateway#spoke-x', 'gateway#transit-x']);
+  expect(await gateways.tryAcquire('spoke-x', 'someone')).toBe(true);
+  expect(await gateways.tryAcquire('spoke-x-hagw', 'someone')).toBe(false);
 });
 
 test('missing workflow parts fail as InvalidInput', async () => {
   await expect(snat({ ...state(false), network: undefined })).rejects.toMatchObject({ name: 'InvalidInput' });
   await expect(onboard({ ...state(false), resolve: { phase: 'pending' } })).rejects.toMatchObject({ name: 'InvalidInput' });
+  await expect(snat({ action: 'offboard', clusterName: 'h1', executionId: '' })).rejects.toMatchObject({ name: 'InvalidInput' });
 });

@@ -1,5 +1,5 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { GatewayLeases, LeaseTimeoutError } from '../../lambdas/aviatrix/lease';
+import { clusterKey, gatewayKey, GatewayLeases, Leases, LeaseTimeoutError } from '../../lambdas/aviatrix/lease';
 import { logger } from '../../lambdas/shared/logger';
 import { LEASE_TABLE, startWorld, World } from './world';
 
@@ -81,4 +81,22 @@ test('releaseAll frees every lease of a holder, by list or by scan, and no one e
   expect((await l.releaseAll('failed-exec')).sort()).toEqual(['gw-e2', 'gw-e3']);
   expect(await item('gw-e2')).toBeUndefined();
   expect((await item('gw-e4'))?.holder.S).toBe('other-exec');
+});
+
+test('Leases serve any key: cluster#<name> leases exclude each other, and never a gateway of the same name', async () => {
+  const l = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 300, baseDelayMs: 20, maxDelayMs: 100 });
+  expect(clusterKey('prod-a')).toBe('cluster#prod-a');
+  expect(gatewayKey('prod-a')).toBe('gateway#prod-a');
+  await l.acquire(clusterKey('prod-a'), 'run-1');
+  expect(await l.tryAcquire(clusterKey('prod-a'), 'run-2')).toBe(false);
+  expect(await l.tryAcquire(gatewayKey('prod-a'), 'run-2')).toBe(true);
+  const error = await l.acquire(clusterKey('prod-a'), 'run-2').then(() => undefined, (e: unknown) => e as Error);
+  expect(error).toBeInstanceOf(LeaseTimeoutError);
+  expect(error?.message).toMatch(/^cluster prod-a stayed leased by another workflow .*lease cluster#prod-a in table/);
+  // The failure path frees gateway and cluster leases alike; GatewayLeases.releaseAll only gateways.
+  await l.acquire(gatewayKey('gw-f'), 'run-1');
+  expect(await new GatewayLeases(l).releaseAll('run-1')).toEqual(['gw-f']);
+  expect((await l.releaseAll('run-1')).sort()).toEqual(['cluster#prod-a']);
+  expect((await l.releaseAll('run-2')).sort()).toEqual(['gateway#prod-a']);
+  expect(await l.heldBy('run-1')).toEqual([]);
 });

@@ -309,6 +309,7 @@ export class SfnEmulator {
         waitMs: this.options.waitMs ?? 50,
         retryMs: this.options.retryMs ?? 50,
         executionName: execution.name,
+        executionArn: execution.executionArn,
         onEvent: (event) => this.onStateEvent(machine, execution, event),
       });
       const now = Date.now();

@@ -51,6 +51,8 @@ export interface RunOptions {
   retryMs?: number;
   pollIntervalSeconds?: number;
   executionName?: string;
+  /** $$.Execution.Id; by default made from the file and executionName. */
+  executionArn?: string;
   onEvent?: (event: StateEvent) => void;
 }
 
@@ -119,7 +121,7 @@ export async function runWorkflow(file: string, input: unknown, options: RunOpti
     overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },
     context: {
       Execution: {
-        Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${file.replace('.asl.json', '')}:${executionName}`,
+        Id: options.executionArn ?? `arn:aws:states:${REGION}:${ACCOUNT}:execution:eks-aviatrix-${file.replace('.asl.json', '')}:${executionName}`,
         Name: executionName,
         Input: input as never,
         StartTime: new Date().toISOString(),

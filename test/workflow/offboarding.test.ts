@@ -91,7 +91,8 @@ describe('deleting one of two clusters that share a VPC, gateways and transit', 
 
     const resources = await podResources();
     expect(resources.podSubnets).toEqual(resourcesBefore.podSubnets); // still used by shared-b
-    expect(resources.groups).toEqual(resourcesBefore.groups.filter((name) => name !== 'eks-aviatrix-pods-shared-a'));
+    // Ours went; EKS deleted its own cluster security group with the cluster.
+    expect(resources.groups).toEqual(resourcesBefore.groups.filter((name) => name !== 'eks-aviatrix-pods-shared-a' && !name.startsWith('eks-cluster-sg-shared-a-')));
     expect(resources.groups).toContain('hand-made');
     expect(resources.cidrs).toContain('100.64.0.0/16');
   });
