@@ -13,6 +13,8 @@ import { rulesOf } from '../lambdas/domain/network';
 import { matchesPattern, renderPattern } from '../test/local-world/event-pattern';
 import { createCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../test/local-world/onboarding-world';
 import { runWorkflow, StateEvent } from '../test/local-world/workflow-runner';
+import { deployStackLocally } from '../test/local-world/deployed-stack';
+import { main as cli } from '../cli/main';
 
 const CLUSTER = 'demo-prod-a';
 const WORKFLOW = 'cluster-onboarding.asl.json';
@@ -21,6 +23,7 @@ const STEP_TITLES: Record<string, string> = {
   ResolveCluster: 'Resolve the cluster (wait until ACTIVE, check it can be served)',
   WaitForCluster: 'Cluster still CREATING: waiting',
   PodNetwork: 'Secondary CIDR, pod subnets, route tables, security groups',
+  WaitForNetwork: 'Secondary CIDR association settling: waiting',
   VpcCni: 'Access entry, ENIConfig per AZ, vpc-cni custom networking',
   WaitForCni: 'vpc-cni add-on update in progress: waiting',
   OnboardToController: 'Aviatrix: access entry, cluster onboarding, SmartGroups',
@@ -156,6 +159,19 @@ async function main(): Promise<void> {
         (writes.length === 0 ? ' — no changes.' : `: ${writes.map((c) => `${c.service} ${c.action}`).join(', ')}`),
     );
     if (second.status !== 'SUCCEEDED' || writes.length > 0) process.exitCode = 1;
+
+    // The platform team's CLI against the same world, as against a deployed stack.
+    const stack = await deployStackLocally(w);
+    try {
+      const io = { stdout: (text: string) => process.stdout.write(text.replace(/^(?=.)/gm, '  ')), stderr: (text: string) => process.stderr.write(text), pollMs: 100 };
+      for (const argv of [['plan', CLUSTER], ['status']]) {
+        console.log(bold(`
+$ npx eks-aviatrix ${argv.join(' ')}`));
+        if ((await cli(argv, io)) !== 0) process.exitCode = 1;
+      }
+    } finally {
+      await stack.stop();
+    }
   } finally {
     await w.stop();
     console.log(bold('\nLocal world stopped.'));
