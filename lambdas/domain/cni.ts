@@ -193,15 +193,18 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
   }
 }
 
-async function reconcileAwsNodeDaemonSet(kube: KubeClient, input: CniInput, progress: Progress): Promise<void> {
+/** The self-managed VPC CNI's DaemonSet; a cluster with neither it nor the add-on is refused. */
+async function requireAwsNode(kube: KubeClient, input: CniInput): Promise<DaemonSet> {
   const daemonSet = await kube.get<DaemonSet>(AWS_NODE_PATH);
-  if (!daemonSet) {
-    throw new OnboardingError(
-      'ClusterRefused',
-      `EKS cluster "${input.cluster.name}" has neither the vpc-cni add-on nor an aws-node DaemonSet; this design needs the Amazon VPC CNI ` +
-        `(aws eks create-addon --cluster-name ${input.cluster.name} --addon-name vpc-cni)`,
-    );
-  }
+  if (daemonSet) return daemonSet;
+  throw new OnboardingError(
+    'ClusterRefused',
+    `EKS cluster "${input.cluster.name}" has neither the vpc-cni add-on nor an aws-node DaemonSet; this design needs the Amazon VPC CNI ` +
+      `(aws eks create-addon --cluster-name ${input.cluster.name} --addon-name vpc-cni)`,
+  );
+}
+
+async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet, input: CniInput, progress: Progress): Promise<void> {
   const container = daemonSet.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
   const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
   const missing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env.get(key) !== value);
@@ -242,8 +245,9 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     const described = await describeCluster(clusterName);
     const kube = new KubeClient(clusterName, described.endpoint ?? '', described.certificateAuthority?.data ?? '');
     try {
+      const awsNode = addon ? undefined : await requireAwsNode(kube, input);
       await reconcileEniConfigs(kube, input, progress.changes);
-      if (!addon) await reconcileAwsNodeDaemonSet(kube, input, progress);
+      if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, progress);
     } catch (error) {
       const createdAt = access.state.createdAt?.getTime() ?? 0;
       if (isAuthFailure(error) && Date.now() - createdAt < ACCESS_PROPAGATION_MS) {

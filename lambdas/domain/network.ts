@@ -20,7 +20,7 @@ import {
   Tag,
   Vpc,
 } from '@aws-sdk/client-ec2';
-import { DescribeNodegroupCommand, paginateListNodegroups } from '@aws-sdk/client-eks';
+import { DescribeNodegroupCommand, paginateListNodegroups, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
@@ -109,8 +109,14 @@ async function nodegroupSubnetIds(clusterName: string): Promise<string[]> {
   for await (const page of paginateListNodegroups({ client: eks() }, { clusterName })) names.push(...(page.nodegroups ?? []));
   const subnets = await Promise.all(
     names.map(async (nodegroupName) => {
-      const { nodegroup } = await eks().send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
-      return nodegroup && nodegroup.status !== 'DELETING' ? (nodegroup.subnets ?? []) : [];
+      try {
+        const { nodegroup } = await eks().send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
+        return nodegroup && nodegroup.status !== 'DELETING' ? (nodegroup.subnets ?? []) : [];
+      } catch (error) {
+        // Listed, then deleted before we asked: gone is what we would have counted it as.
+        if (error instanceof ResourceNotFoundException) return [];
+        throw error;
+      }
     }),
   );
   return subnets.flat();

@@ -150,6 +150,36 @@ describe('cluster onboarding, AWS side', () => {
   });
 });
 
+describe('a self-managed VPC CNI (aws-node DaemonSet, no add-on)', () => {
+  it('gets the custom-networking env through the Kubernetes API', async () => {
+    w.world.eks.presetCluster('self-managed', { withVpcCniAddon: false, selfManagedAwsNode: true });
+    await createCluster(w, { name: 'self-managed' });
+    w.activateCluster('self-managed');
+    const result = await run({ clusterName: 'self-managed' });
+    expect(result.error).toBeUndefined();
+    expect(w.world.eks.addon('self-managed', 'vpc-cni')).toBeUndefined();
+    expect(w.world.kube.daemonSetEnv('self-managed')).toMatchObject({
+      AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true',
+      ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
+      AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
+    });
+    const mark = w.world.log.mark();
+    expect((await run({ clusterName: 'self-managed' })).status).toBe('SUCCEEDED');
+    expect(writesSince(mark)).toEqual([]);
+  });
+
+  it('a cluster with neither the add-on nor aws-node is refused before its Kubernetes API is written', async () => {
+    w.world.eks.presetCluster('no-cni', { withVpcCniAddon: false, selfManagedAwsNode: false });
+    await createCluster(w, { name: 'no-cni' });
+    w.activateCluster('no-cni');
+    const result = await run({ clusterName: 'no-cni' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterRefused');
+    expect(result.error?.message).toMatch(/"no-cni" has neither the vpc-cni add-on nor an aws-node DaemonSet/);
+    expect(w.world.kube.eniConfigs('no-cni')).toEqual([]);
+  });
+});
+
 describe('refusals: one clear error, no writes', () => {
   async function expectRefusal(input: unknown, name: string, text: string | RegExp) {
     const mark = w.world.log.mark();

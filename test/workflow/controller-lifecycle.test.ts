@@ -82,12 +82,9 @@ test('a deleted node group loses exactly the SNAT policies this project added fo
   expect(w.world.log.writesSince(again, 'aviatrix')).toEqual([]);
 });
 
-// KNOWN BUG (lambdas/domain/network.ts, node-group subnets): ListNodegroups still names a node group
-// that finishes deleting before the DescribeNodegroup that follows, which then answers
-// ResourceNotFoundException and fails the whole cluster workflow. EKS does this in a real race; the
-// emulator does it deterministically. When it is fixed (treat not-found as gone), this test fails:
-// change `test.failing` to `test`.
-test.failing('a run while a node group finishes deleting succeeds', async () => {
+// ListNodegroups can still name a node group that finishes deleting before the DescribeNodegroup that
+// follows (a real race in EKS; the emulator does it every time): the run must count it as gone.
+test('a run while a node group finishes deleting succeeds', async () => {
   const subnet = await createSubnet(w, cluster.vpc.vpcId, 'us-east-1a', '10.0.112.0/20');
   await createNodegroup(w, { cluster: 'life', name: 'brief', subnetIds: [subnet.subnetId] });
   expect((await runNodegroup('brief')).status).toBe('SUCCEEDED');
