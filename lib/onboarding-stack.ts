@@ -214,7 +214,7 @@ export class OnboardingStack extends Stack {
     this.grantRecordOutcome(this.roles.RecordOutcomeRole);
     this.grantAviatrixOnboard(this.roles.AviatrixOnboardRole);
     this.grantAviatrixSnat(this.roles.AviatrixSnatRole);
-    this.grantCleanup(this.roles.CleanupRole, kubeReconcilerRole);
+    this.grantCleanup(this.roles.CleanupRole);
 
     // --- The workflows -------------------------------------------------------------------------
     const pollIntervalSeconds = props.pollIntervalSeconds ?? 30;
@@ -712,15 +712,12 @@ export class OnboardingStack extends Stack {
     ]);
   }
 
-  /** The AWS side of deletion: only what the workflow created (tagged), plus the cluster SG rule. */
-  private grantCleanup(role: iam.Role, kubeReconcilerRole: iam.Role): void {
+  /** The AWS side of deletion: only what the workflow created (tagged). */
+  private grantCleanup(role: iam.Role): void {
     const vpcs = ec2Arn('vpc/*');
     const subnets = ec2Arn('subnet/*');
     const securityGroups = ec2Arn('security-group/*');
     const managed = { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } };
-    const controller = parseRoleArn(this.config.aviatrix.controllerRoleArn);
-    const reconcilerEntry = roleAccessEntryArnPattern(Aws.ACCOUNT_ID, kubeReconcilerRole.roleName);
-    const controllerEntry = roleAccessEntryArnPattern(controller.account, controller.roleName);
     const statements = [
       new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'] }),
       new iam.PolicyStatement({
@@ -747,26 +744,8 @@ export class OnboardingStack extends Stack {
           Null: { 'aws:TagKeys': 'false', [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' },
         },
       }),
-      new iam.PolicyStatement({
-        sid: 'RevokeOnManagedSecurityGroups',
-        actions: ['ec2:RevokeSecurityGroupIngress'],
-        resources: [securityGroups],
-        conditions: managed,
-      }),
-      // The cluster security group's ingress rule from the pod SG.
-      new iam.PolicyStatement({
-        sid: 'RevokeOnEksClusterSecurityGroups',
-        actions: ['ec2:RevokeSecurityGroupIngress'],
-        resources: [securityGroups],
-        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
-      }),
-      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster', 'eks:ListNodegroups'], resources: [eksClusterArnPattern()] }),
-      new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }),
-      new iam.PolicyStatement({
-        sid: 'DeleteOwnAccessEntries',
-        actions: ['eks:DeleteAccessEntry'],
-        resources: [reconcilerEntry, controllerEntry],
-      }),
+      // The cluster is gone when cleanup deletes: its access entries and cluster security group went with it.
+      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }),
       new iam.PolicyStatement({
         sid: 'StatusRecords',
         actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
@@ -780,11 +759,8 @@ export class OnboardingStack extends Stack {
       ['Action::ec2:Describe*', 'Read-only EC2 discovery of what the workflow created (subnets, security groups, CIDR associations).'],
       [vpcs, 'Cluster VPCs are not known at deploy time; CIDR disassociation (and removal of that one tag) only on VPCs tagged eks-aviatrix:secondary-cidr by the network step.'],
       [subnets, 'Deletion only of subnets tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
-      [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true; ingress revocation only on those or on EKS cluster SGs (aws:eks:cluster-name tag).'],
-      [eksClusterArnPattern(), 'Read-only describe and node-group listing of any cluster (clusters are created after deploy).'],
-      [eksNodegroupArnPattern(), 'Read-only describe of any node group (node groups are created after deploy).'],
-      [reconcilerEntry, 'Deletes only the kube reconciler role\'s own access entry, on any cluster (the entry UUID is assigned by EKS).'],
-      [controllerEntry, 'Deletes only the Aviatrix controller role\'s access entry, on any cluster (the entry UUID is assigned by EKS).'],
+      [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
+      [eksClusterArnPattern(), 'Read-only describe of any cluster (clusters are created after deploy): cleanup waits until it is gone.'],
     ]);
   }
 

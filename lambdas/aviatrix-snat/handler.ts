@@ -3,7 +3,7 @@
 //   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
 //   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? }
 import { aviatrixClient } from '../aviatrix/client';
-import { gatewayKey, GatewayLeases, Leases } from '../aviatrix/lease';
+import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
 import { OwnershipRegistry } from '../aviatrix/ownership';
 import { offboardSnat, OffboardSnatResult, reconcileSnat, SnatResult } from '../aviatrix/snat';
 import { OnboardingError } from '../shared/errors';

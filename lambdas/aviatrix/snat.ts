@@ -18,7 +18,7 @@ import {
   isSingleIpSnat,
   vpcIdOf,
 } from './client';
-import { GatewayLeases } from './lease';
+import { GatewayLeases } from '../shared/lease';
 import { OwnershipRegistry } from './ownership';
 import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
 

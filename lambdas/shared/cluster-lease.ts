@@ -1,6 +1,6 @@
 // Two runs for one cluster (a duplicate trigger, a drift run beside an event) never write at the
 // same time: every writing step holds the cluster's lease while it observes, plans and applies.
-import { clusterKey, Leases } from '../aviatrix/lease';
+import { clusterKey, Leases } from './lease';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
 

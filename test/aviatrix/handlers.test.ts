@@ -2,7 +2,7 @@
 // emulator for the controller's access entry, moto for the tables and the secret, the controller).
 import { handler as onboard } from '../../lambdas/aviatrix-onboard/handler';
 import { handler as snat } from '../../lambdas/aviatrix-snat/handler';
-import { clusterKey, GatewayLeases, Leases } from '../../lambdas/aviatrix/lease';
+import { clusterKey, GatewayLeases, Leases } from '../../lambdas/shared/lease';
 import { VIEW_POLICY } from '../../lambdas/domain/access-entries';
 import { logger } from '../../lambdas/shared/logger';
 import { Change, WorkflowState } from '../../lambdas/shared/workflow';

@@ -1,5 +1,5 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { clusterKey, gatewayKey, GatewayLeases, Leases, LeaseTimeoutError } from '../../lambdas/aviatrix/lease';
+import { clusterKey, gatewayKey, GatewayLeases, Leases, LeaseTimeoutError } from '../../lambdas/shared/lease';
 import { logger } from '../../lambdas/shared/logger';
 import { LEASE_TABLE, startWorld, World } from './world';
 

@@ -2,7 +2,7 @@
 // cluster added and no other cluster still claims; drift is repaired with exactly the missing writes;
 // a node subnet a cluster no longer uses loses its SNAT policies unless another cluster claims them.
 import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
-import { GatewayLeases } from '../../lambdas/aviatrix/lease';
+import { GatewayLeases } from '../../lambdas/shared/lease';
 import { offboardOnboarding, reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
 import { isEmptyOwnership, OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';

@@ -1,5 +1,5 @@
 import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
-import { GatewayLeases } from '../../lambdas/aviatrix/lease';
+import { GatewayLeases } from '../../lambdas/shared/lease';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { desiredPolicies, reconcileSnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
 import { OnboardingError } from '../../lambdas/shared/errors';

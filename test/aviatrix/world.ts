@@ -1,11 +1,12 @@
 // Shared set-up for the Aviatrix tests: moto (Secrets Manager + DynamoDB) behind its recording proxy,
 // the controller emulator over HTTPS, the credentials secret, the lease and status tables, and output capture.
 import { CreateSecretCommand, SecretsManagerClient, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AviatrixConfig } from '../../lib/config';
 import { CallLog } from '../local-world/call-log';
 import { MotoServer, startMoto } from '../local-world/moto';
 import { AviatrixEmulator, EmulatorOptions } from '../local-world/aviatrix-emulator';
+import { createStackTables } from '../local-world/tables';
 
 export const PASSWORD = 'Pw-7f3c9e1a-very-secret';
 export const SECRET_NAME = 'aviatrix/controller';
@@ -39,22 +40,7 @@ export async function startWorld(options: EmulatorOptions = {}): Promise<World> 
   const secrets = new SecretsManagerClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   const dynamo = new DynamoDBClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   await secrets.send(new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify({ username: 'admin', password: PASSWORD }) }));
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: LEASE_TABLE,
-      AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: STATUS_TABLE,
-      AttributeDefinitions: [{ AttributeName: 'clusterName', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'clusterName', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createStackTables(dynamo, { statusTable: STATUS_TABLE, leaseTable: LEASE_TABLE });
   const emulator = new AviatrixEmulator({ username: 'admin', password: PASSWORD, log, ...options });
   const { url, caPem } = await emulator.start();
   return {

@@ -304,14 +304,11 @@ describe('functions', () => {
     ]);
   });
 
-  test('access entries are deleted only by cleanup (both) and aviatrix-onboard (the controller\'s)', () => {
+  test('access entries are deleted only by aviatrix-onboard, and only the controller\'s', () => {
     const deletes = statements().filter((s) => s.Action.includes('eks:DeleteAccessEntry'));
     const entries = (s: Statement) => s.Resource.map((r) => r.replace(/.*:access-entry\//, ''));
     const byRole = Object.fromEntries(deletes.map((s) => [s.roles[0].replace(/[0-9A-F]{8}$/, ''), entries(s).sort()]));
-    expect(byRole).toEqual({
-      CleanupRole: [`*/role/111122223333/aviatrix-role-app/*`, `*/role/<AWS::AccountId>/<${logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID)}>/*`].sort(),
-      AviatrixOnboardRole: [`*/role/111122223333/aviatrix-role-app/*`],
-    });
+    expect(byRole).toEqual({ AviatrixOnboardRole: [`*/role/111122223333/aviatrix-role-app/*`] });
   });
 
   test('EC2 creates need the managed request tag; tags only on create, or the secondary-cidr key on VPCs', () => {

@@ -1,11 +1,12 @@
 // The whole local world for the workflows: moto, the EKS and Kubernetes emulators, the Aviatrix
 // controller emulator, the DynamoDB tables and the controller secret, and the environment the
 // Lambdas read, exactly as CDK would set it (endpoints aside, which the SDK reads by itself).
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssociateRouteTableCommand, CreateRouteTableCommand, CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
+import { createStackTables } from './tables';
 import { LocalWorld, startLocalWorld } from './world';
 
 export const SECRET_NAME = 'aviatrix/controller/api';
@@ -44,22 +45,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
 
   const clientConfig = { endpoint: world.motoDirectEndpoint, region: world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
   const dynamo = new DynamoDBClient(clientConfig);
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: STATUS_TABLE,
-      AttributeDefinitions: [{ AttributeName: 'clusterName', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'clusterName', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: LEASE_TABLE,
-      AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createStackTables(dynamo, { statusTable: STATUS_TABLE, leaseTable: LEASE_TABLE });
   dynamo.destroy();
   const secrets = new SecretsManagerClient(clientConfig);
   await secrets.send(

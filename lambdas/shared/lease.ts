@@ -12,8 +12,8 @@ import {
   PutItemCommand,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import { OnboardingError, TransientError } from '../shared/errors';
-import { logger } from '../shared/logger';
+import { OnboardingError, TransientError } from './errors';
+import { logger } from './logger';
 
 export interface LeaseOptions {
   /** Table name; default from env LEASE_TABLE_NAME. */
