@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
-import { OnboardingError } from '../shared/errors';
+import { OnboardingError, withAppliedChanges } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { CLUSTER_ADMIN_POLICY, ensureAccessEntry } from './access-entries';
@@ -91,17 +91,18 @@ async function reconcileEniConfigs(kube: KubeClient, input: CniInput, changes: C
     const path = `${ENICONFIG_PATH}/${desired.name}`;
     const actual = await kube.get<EniConfig>(path);
     if (sameEniConfig(actual, desired)) continue;
+    if (!input.dryRun) {
+      await kube.apply(path, {
+        apiVersion: 'crd.k8s.amazonaws.com/v1alpha1',
+        kind: 'ENIConfig',
+        metadata: { name: desired.name, labels: { 'app.kubernetes.io/managed-by': 'eks-aviatrix-onboarding' } },
+        spec: { subnet: desired.subnetId, securityGroups: desired.securityGroups },
+      });
+    }
     changes.push({
       resource: `ENIConfig ${desired.name}`,
       action: actual ? 'update' : 'create',
       detail: `subnet ${desired.subnetId ?? '(new pod subnet)'}, security groups ${desired.securityGroups.join(', ') || '(new pod security group)'}`,
-    });
-    if (input.dryRun) continue;
-    await kube.apply(path, {
-      apiVersion: 'crd.k8s.amazonaws.com/v1alpha1',
-      kind: 'ENIConfig',
-      metadata: { name: desired.name, labels: { 'app.kubernetes.io/managed-by': 'eks-aviatrix-onboarding' } },
-      spec: { subnet: desired.subnetId, securityGroups: desired.securityGroups },
     });
   }
 }
@@ -166,12 +167,15 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
   }
   const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName));
   if (!merged) return undefined;
-  progress.changes.push({
+  const change: Change = {
     resource: `add-on ${VPC_CNI_ADDON}`,
     action: 'update',
     detail: `env ${Object.entries(CUSTOM_NETWORKING_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (other settings kept)`,
-  });
-  if (input.dryRun) return undefined;
+  };
+  if (input.dryRun) {
+    progress.changes.push(change);
+    return undefined;
+  }
   try {
     const { update } = await eks().send(
       new UpdateAddonCommand({
@@ -181,11 +185,11 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
         resolveConflicts: 'PRESERVE',
       }),
     );
+    progress.changes.push(change);
     return pending(input, progress, 'vpc-cni add-on update started', { ...(update?.id ? { updateId: update.id } : {}) });
   } catch (error) {
     // Someone else's update is running: wait for it, then merge again on top of its result.
     if (error instanceof ResourceInUseException || (error instanceof InvalidRequestException && /conflict/i.test(error.message))) {
-      progress.changes.pop();
       checkWaitBound(input, config, 'the vpc-cni add-on');
       return pending(input, progress, `vpc-cni add-on is busy: ${error.message}`);
     }
@@ -209,14 +213,15 @@ async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet,
   const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
   const missing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env.get(key) !== value);
   if (missing.length === 0) return;
+  if (!input.dryRun) {
+    await kube.strategicMerge(AWS_NODE_PATH, {
+      spec: { template: { spec: { containers: [{ name: 'aws-node', env: missing.map(([name, value]) => ({ name, value })) }] } } },
+    });
+  }
   progress.changes.push({
     resource: 'DaemonSet kube-system/aws-node',
     action: 'update',
     detail: `env ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`,
-  });
-  if (input.dryRun) return;
-  await kube.strategicMerge(AWS_NODE_PATH, {
-    spec: { template: { spec: { containers: [{ name: 'aws-node', env: missing.map(([name, value]) => ({ name, value })) }] } } },
   });
 }
 
@@ -254,19 +259,23 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
         return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`);
       }
       if (isAuthFailure(error)) {
-        throw new OnboardingError(
+        throw withAppliedChanges(new OnboardingError(
           'ClusterRefused',
           `the Kubernetes API of EKS cluster "${clusterName}" refused ${input.reconcilerRoleArn} (${error.status}: ${error.reason}); ` +
             'check that its access entry has AmazonEKSClusterAdminPolicy at cluster scope',
-        );
+        ), progress.changes.slice(input.previous?.changes.length ?? 0));
       }
-      throw error;
+      throw withAppliedChanges(error, input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
     }
   }
 
   if (addon) {
-    const waiting = await reconcileAddon(input, config, addon, progress);
-    if (waiting) return waiting;
+    try {
+      const waiting = await reconcileAddon(input, config, addon, progress);
+      if (waiting) return waiting;
+    } catch (error) {
+      throw withAppliedChanges(error, input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
+    }
   }
   return { phase: 'done', dryRun: input.dryRun, ...progress };
 }

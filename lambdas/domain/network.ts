@@ -24,7 +24,7 @@ import { DescribeNodegroupCommand, paginateListNodegroups, ResourceNotFoundExcep
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
-import { OnboardingError } from '../shared/errors';
+import { OnboardingError, withAppliedChanges } from '../shared/errors';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
 
 export const TAG_MANAGED = 'eks-aviatrix:managed';
@@ -436,7 +436,15 @@ export async function reconcileNetwork(
   if (plan.cidrSettling) {
     return { phase: 'pending', dryRun, changes: earlierChanges, ...plan.result };
   }
-  if ((await apply(plan, cluster)) === 'settling') {
+  let applied: 'applied' | 'settling';
+  try {
+    applied = await apply(plan, cluster);
+  } catch (error) {
+    // What the failed apply had done is what the plan no longer needs.
+    const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets).changes.map((c) => `${c.action} ${c.detail}`);
+    throw withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
+  }
+  if (applied === 'settling') {
     // Only the association was made; subnets wait until it is associated.
     return { phase: 'pending', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
   }

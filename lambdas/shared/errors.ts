@@ -30,3 +30,15 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
+
+/**
+ * Adds to a failure what the failing step had already changed, so nothing half-done goes
+ * unrecorded: the message lands in the execution, the status record and the logs. The error keeps
+ * its type, so a transient one is still retried.
+ */
+export function withAppliedChanges(error: unknown, applied: { resource: string; action: string; detail: string }[]): unknown {
+  if (!(error instanceof Error) || applied.length === 0) return error;
+  const list = applied.map((c) => `${c.action} ${c.resource} (${c.detail})`).join('; ');
+  error.message = `${error.message}. Already changed before the failure: ${list}. Running the workflow again finishes the rest`;
+  return error;
+}

@@ -150,6 +150,33 @@ describe('cluster onboarding, AWS side', () => {
   });
 });
 
+describe('a failure part-way through a step', () => {
+  it('names what the step had already changed, records it, and the next run finishes the rest', async () => {
+    await createCluster(w, { name: 'half-done' });
+    w.activateCluster('half-done');
+    w.world.eks.failNext('UpdateAddon', { code: 'InvalidParameterException', status: 400, message: 'Addon configuration is not valid' });
+    const failed = await run({ clusterName: 'half-done' });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.name).toBe('InvalidParameterException');
+    expect(failed.error?.message).toMatch(/vpc-cni for cluster "half-done" failed: InvalidParameterException: Addon configuration is not valid/);
+    expect(failed.error?.message).toMatch(/Already changed before the failure: create access entry .*; create ENIConfig us-east-1a .*; create ENIConfig us-east-1b/);
+
+    const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const record = await dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'half-done' } } }));
+    dynamo.destroy();
+    expect(record.Item?.status?.S).toBe('FAILED');
+    expect(record.Item?.error?.S).toContain('Already changed before the failure');
+    expect(w.world.eks.cluster('half-done')!.tags).toMatchObject({ 'eks-aviatrix:status': 'FAILED' });
+
+    const again = await run({ clusterName: 'half-done' });
+    expect(again.status).toBe('SUCCEEDED');
+    const changes = (again.output as { changes: { resource: string }[] }).changes.map((c) => c.resource);
+    expect(changes).toContain('add-on vpc-cni');
+    expect(changes.filter((r) => r.startsWith('ENIConfig'))).toEqual([]);
+    expect(w.world.eks.cluster('half-done')!.tags).toMatchObject({ 'eks-aviatrix:status': 'ONBOARDED' });
+  });
+});
+
 describe('a self-managed VPC CNI (aws-node DaemonSet, no add-on)', () => {
   it('gets the custom-networking env through the Kubernetes API', async () => {
     w.world.eks.presetCluster('self-managed', { withVpcCniAddon: false, selfManagedAwsNode: true });
