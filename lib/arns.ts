@@ -24,10 +24,6 @@ export const eksAccessPolicyArn = (policyName: string): string =>
 
 export const ec2Arn = (resource: string): string => `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
 
-/** The executions of one state machine (by its name, usually a token): `execution:<machine>:<execution>`. */
-export const stateMachineExecutionsArnPattern = (stateMachineName: string): string =>
-  `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${stateMachineName}:*`;
-
 /**
  * The Secrets Manager secret named in config. A name becomes an ARN pattern with the six random
  * characters Secrets Manager appends (`-??????`); a full ARN is used as given.

@@ -24,7 +24,6 @@ import {
   parseRoleArn,
   roleAccessEntryArnPattern,
   secretArnPattern,
-  stateMachineExecutionsArnPattern,
   vpcCniAddonArnPattern,
 } from './arns';
 import { deadLetterQueue, EksApiCall, EksApiTrigger, EksApiTriggerProps, functionTarget, TARGET_MAX_EVENT_AGE } from './eks-api-trigger';
@@ -237,6 +236,7 @@ export class OnboardingStack extends Stack {
 
     const driftRepair = this.functions['drift-repair'];
     driftRepair.addEnvironment('CLUSTER_STATE_MACHINE_ARN', this.clusterStateMachine.stateMachineArn);
+    driftRepair.addEnvironment('OFFBOARDING_STATE_MACHINE_ARN', this.stateMachines.ClusterOffboarding.stateMachineArn);
     this.grantDriftRepair(this.roles.DriftRepairRole);
     this.keepFailedInvocations(driftRepair, 'DriftRepairFailures');
     this.driftRepairRule = new events.Rule(this, 'DriftRepairSchedule', {
@@ -764,32 +764,30 @@ export class OnboardingStack extends Stack {
     ]);
   }
 
-  /** start-workflow: exactly the three workflows, and reads of their own executions (duplicate events). */
+  /** start-workflow: exactly the three workflows (a duplicate delivery is refused by its execution name). */
   private grantStartWorkflow(role: iam.Role): void {
     const machines = STATE_MACHINES.map((m) => this.stateMachines[m.id]);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'StartWorkflows', actions: ['states:StartExecution'], resources: machines.map((m) => m.stateMachineArn) }),
     );
-    const executions = machines.map((m) => stateMachineExecutionsArnPattern(m.stateMachineName));
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'DescribeOwnExecutions', actions: ['states:DescribeExecution'], resources: executions }),
-    );
-    this.suppressWildcards(role, [
-      ...executions.map((e): [string, string] => [
-        e,
-        'Executions of this stack\'s own state machine (execution names derive from CloudTrail event IDs, unknown at deploy): read-only, to recognize a duplicate delivery.',
-      ]),
-      ['*', 'X-Ray active tracing (no resource-level permissions).'],
-    ]);
+    this.suppressWildcards(role, [['*', 'X-Ray active tracing (no resource-level permissions).']]);
   }
 
-  /** drift-repair: list onboarded clusters, restart the cluster workflow for each. */
+  /**
+   * drift-repair: the Region's clusters and the status records; the cluster workflow for each cluster,
+   * the offboarding workflow for an onboarded cluster that no longer exists (a lost DeleteCluster).
+   */
   private grantDriftRepair(role: iam.Role): void {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListOnboardedClusters', actions: ['dynamodb:Scan'], resources: [this.statusTable.tableArn] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListRegionClusters', actions: ['eks:ListClusters'], resources: ['*'] }));
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'StartClusterWorkflow', actions: ['states:StartExecution'], resources: [this.clusterStateMachine.stateMachineArn] }),
+      new iam.PolicyStatement({
+        sid: 'StartRepairWorkflows',
+        actions: ['states:StartExecution'],
+        resources: [this.clusterStateMachine.stateMachineArn, this.stateMachines.ClusterOffboarding.stateMachineArn],
+      }),
     );
-    this.suppressWildcards(role, [['*', 'X-Ray active tracing (no resource-level permissions).']]);
+    this.suppressWildcards(role, [['*', 'X-Ray active tracing, and eks:ListClusters (neither supports resource-level permissions).']]);
   }
 
   /** The per-cluster lease (two runs for one cluster never write at once): item-level calls only. */

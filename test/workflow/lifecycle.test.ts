@@ -7,6 +7,7 @@ import {
   DescribeVpcsCommand,
   DisassociateRouteTableCommand,
 } from '@aws-sdk/client-ec2';
+import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { handler as driftRepair } from '../../lambdas/drift-repair/handler';
 import { handler as startWorkflow } from '../../lambdas/start-workflow/handler';
 import { DeployedStack, deployStackLocally } from '../local-world/deployed-stack';
@@ -142,5 +143,32 @@ describe('drift repair', () => {
   it('a repeated delivery of the same schedule tick starts nothing new', async () => {
     const again = await driftRepair({ time: '2026-11-24T18:00:00Z' });
     expect(again.runs.every((r) => !r.started)).toBe(true);
+  });
+});
+
+describe('drift repair of lost CloudTrail events', () => {
+  it('onboards a cluster whose CreateCluster event never arrived', async () => {
+    await createCluster(w, { name: 'lost-create' });
+    w.activateCluster('lost-create');
+    const tick = await driftRepair({ time: '2026-11-25T00:00:00Z' });
+    expect(tick.runs.find((r) => r.clusterName === 'lost-create')).toMatchObject({ started: true });
+    await stack.sfn.waitForIdle();
+    expect(w.world.kube.eniConfigs('lost-create')).toHaveLength(2);
+    expect(w.world.eks.cluster('lost-create')!.tags).toMatchObject({ 'eks-aviatrix:status': 'ONBOARDED' });
+  });
+
+  it('offboards an onboarded cluster whose DeleteCluster event never arrived', async () => {
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await eks.send(new DeleteClusterCommand({ name: 'lost-create' }));
+    eks.destroy();
+    await w.world.eks.finishDeletion('lost-create');
+    const tick = await driftRepair({ time: '2026-11-25T06:00:00Z' });
+    expect(tick.runs.filter((r) => r.clusterName === 'lost-create')).toEqual([
+      expect.objectContaining({ started: true, executionName: expect.stringMatching(/^drift-offboard-/) }),
+    ]);
+    await stack.sfn.waitForIdle();
+    const offboarding = stack.sfn.executions().find((e) => e.name.startsWith('drift-offboard-') && e.name.endsWith('lost-create'))!;
+    expect(offboarding.status).toBe('SUCCEEDED');
+    expect(JSON.parse(offboarding.output ?? '{}')).toMatchObject({ clusterName: 'lost-create', status: 'OFFBOARDED' });
   });
 });
