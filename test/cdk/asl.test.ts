@@ -54,4 +54,12 @@ describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition
     expect((state.Catch?.length ?? 0) > 0 || enclosingCatch).toBe(true);
     expect(state.TimeoutSeconds ?? state.TimeoutSecondsPath).toBeDefined();
   });
+
+  // Step Functions cannot stop a running Lambda: if the task timed out first, the failure path
+  // could run (and release leases) while the Lambda still writes. The Lambda must die first.
+  test.each(tasks)('Task %s outlives its Lambda: TimeoutSeconds above the function timeout', (_path, { state }) => {
+    const step = STEP_FUNCTIONS.find((s) => state.Resource?.endsWith(`:function:${s.substitution.replace(/Arn$/, '')}`));
+    expect(step).toBeDefined();
+    expect(state.TimeoutSeconds).toBeGreaterThan(step!.timeout.toSeconds());
+  });
 });

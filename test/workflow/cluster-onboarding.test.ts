@@ -1,8 +1,8 @@
 // The real cluster-onboarding ASL, run with the real handlers against the local world.
 import { AssociateVpcCidrBlockCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
-import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { rulesOf } from '../../lambdas/domain/network';
-import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
+import { createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow, RunOptions } from '../local-world/workflow-runner';
 
 const WORKFLOW = 'cluster-onboarding.asl.json';
@@ -174,6 +174,28 @@ describe('a failure part-way through a step', () => {
     expect(changes).toContain('add-on vpc-cni');
     expect(changes.filter((r) => r.startsWith('ENIConfig'))).toEqual([]);
     expect(w.world.eks.cluster('half-done')!.tags).toMatchObject({ 'eks-aviatrix:status': 'ONBOARDED' });
+  });
+});
+
+describe('one controller branch failing while the other works', () => {
+  it('waits for both branches, fails with the failing branch\'s error, and leaves no lease behind', async () => {
+    const created = await createCluster(w, { name: 'k8s-off' });
+    w.activateCluster('k8s-off');
+    w.controller.setFeature('k8s', false);
+    try {
+      const result = await run({ clusterName: 'k8s-off' });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.name).toBe('ControllerError');
+      expect(result.statesEntered).toEqual(expect.arrayContaining(['OnboardingFailed', 'DidControllerSucceed', 'TakeOnboardingError', 'ReleaseLeases', 'RecordFailure']));
+      // The SNAT branch ran to its end before the failure was handled.
+      expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
+      const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+      const leases = await dynamo.send(new ScanCommand({ TableName: LEASE_TABLE }));
+      dynamo.destroy();
+      expect(leases.Items ?? []).toEqual([]);
+    } finally {
+      w.controller.setFeature('k8s', true);
+    }
   });
 });
 
