@@ -1,7 +1,10 @@
 // One error type for every way a controller call can fail: a v1/v2 envelope with `return:false`,
 // a v2.5 non-2xx `{message}`, a non-JSON answer, a transport failure or exhausted 5xx retries.
 // Messages name the action, the target and the controller's reason, and never carry secrets.
-import { OnboardingError } from '../shared/errors';
+// The `name` is what Step Functions matches: failures that may clear by themselves (transport
+// errors and 5xx left after the client's retries) are named "TransientError", so the ASL's Retry
+// on TransientError retries a controller outage; refusals (4xx, `return:false`) are "ControllerError".
+import { OnboardingError, OnboardingErrorName } from '../shared/errors';
 
 export interface ControllerApiErrorDetails {
   /** The v2 action (`edit_gw_customized_snat_config`) or the v2.5 call (`GET app-domains`). */
@@ -30,8 +33,10 @@ export class ControllerApiError extends OnboardingError {
     const attempts = details.attempts ?? 1;
     const after = attempts > 1 ? ` after ${attempts} attempts` : '';
     const status = details.status !== undefined && details.status >= 300 ? ` (HTTP ${details.status})` : '';
+    // OnboardingErrorName has no 'TransientError'; the ASL only sees the name, and the class is kept
+    // so callers can still read action/target/status.
     super(
-      'ControllerError',
+      (details.transient ? 'TransientError' : 'ControllerError') as OnboardingErrorName,
       `Aviatrix controller call ${details.action} for ${details.target} failed${after}${status}: ${details.reason}`,
     );
     this.action = details.action;

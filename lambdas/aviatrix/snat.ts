@@ -1,8 +1,10 @@
 // Design steps 9-10: custom SNAT policies for a cluster's pods and nodes on the spoke gateway of its
 // VPC and, separately, on the spoke's HA peer (each with its own private IP), and the pod CIDR in the
 // transit's excluded advertised spoke routes. Both lists are replaced whole by every write, so each
-// read-modify-write holds that gateway's lease: acquire, re-read, merge, write only if different,
-// read back to confirm, release. Foreign policies and exclusions are kept exactly.
+// read-modify-write holds that gateway's lease: acquire, re-read, merge, renew the lease, write only
+// if different, read back to confirm, release. The renewal right before each write (conditional on
+// still holding an unexpired lease) stops a write whose lease ran out during slow reads and may now
+// be held by another workflow, which would otherwise lose that workflow's update. Foreign policies and exclusions are kept exactly.
 // What a cluster added is claimed in the ownership registry (ownership.ts): a policy the cluster
 // claimed and no longer wants (a node group's subnet gone, offboarding) is removed, unless another
 // live cluster claims it too; a policy nobody claims is never removed.
@@ -182,6 +184,30 @@ interface RunContext {
   clusterName: string;
   dryRun: boolean;
   changes: Change[];
+  /**
+   * Set inside a gateway lease: renews it, or throws LeaseLostError (nothing written). Called right
+   * before every whole-list write; absent outside a lease, where a write is a bug.
+   */
+  beforeWrite?: (what: string) => Promise<void>;
+}
+
+/** Right before a whole-list write: the lease must still be ours (renewed), else nothing is written. */
+async function guardWrite(ctx: RunContext, what: string): Promise<void> {
+  if (!ctx.beforeWrite) throw new Error(`${what} attempted outside a gateway lease`);
+  await ctx.beforeWrite(what);
+}
+
+/**
+ * The gateway lease duration (seconds). The lease is renewed right before each write, so it must
+ * outlive one write call in the worst case: the client's `maxAttempts` × `timeoutMs` plus its backoff
+ * (client.worstCaseCallMs(), 123.5 s with the defaults 4 × 30 s), times 3 for an expired session met
+ * on the way (the write, get_api_token + login as one more such call each, counted as two, then the
+ * write again: 3 is the bound with the login calls answering quickly; we take 3 full calls), plus
+ * 60 s for DynamoDB and clock skew: 431 s with the defaults, inside the function's 9 min timeout. A
+ * dead holder's lease is released by the failure path, or expires by itself.
+ */
+export function gatewayLeaseSeconds(client: Pick<AviatrixClient, 'worstCaseCallMs'>): number {
+  return Math.ceil((3 * client.worstCaseCallMs()) / 1000) + 60;
 }
 
 /** A sync step's answer, and whether it wrote (or would write) anything, controller or claims. */
@@ -211,7 +237,10 @@ async function underLease<T>(
   if (ctx.dryRun) return (await step(ctx)).value;
   const probe = await step({ ...ctx, dryRun: true, changes: [] });
   if (!probe.dirty) return probe.value;
-  return leases!.withLease(gateway, holder, async () => (await step(ctx)).value);
+  const lease = leases!;
+  return lease.withLease(gateway, holder, async () =>
+    (await step({ ...ctx, beforeWrite: (what) => lease.renewOrThrow(gateway, holder, what) })).value,
+  );
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -267,7 +296,10 @@ async function syncGatewaySnat(
   if (missing.length > 0 || removeKeys.size > 0 || enabling) {
     if (single && wanted.length > 0) {
       ctx.changes.push({ resource: `aviatrix gateway ${name}`, action: 'update', detail: 'switch single-IP SNAT off (allowed by config)' });
-      if (!dryRun) await client.disableSingleIpSnat(name, Number(current.cloud_type ?? 1));
+      if (!dryRun) {
+        await guardWrite(ctx, `switching single-IP SNAT off on gateway ${name}`);
+        await client.disableSingleIpSnat(name, Number(current.cloud_type ?? 1));
+      }
     }
     if (missing.length > 0 || enabling) {
       ctx.changes.push({
@@ -290,6 +322,7 @@ async function syncGatewaySnat(
 
     // Intent first: claim what we are about to add (and keep claiming what we are about to remove).
     await ownership.setSnat(clusterName, name, [...mine, ...claim]);
+    await guardWrite(ctx, `writing the custom SNAT list of gateway ${name}`);
     await client.replaceSnatPolicies(name, final.length > 0 ? final : null, { enableNat: enabling });
     const after = await client.getSnatPolicies(name);
     const lost = missingPolicies(after, final);
@@ -356,6 +389,7 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
     }
     if (dryRun) return { value: { added, removed }, dirty: true };
     await ownership.setExclusions(clusterName, transitName, [...mine, ...claim]);
+    await guardWrite(ctx, `writing the excluded advertised routes of transit ${transitName}`);
     await client.setExcludedAdvertisedCidrs(transitName, final);
     const after = await client.getGateway(transitName);
     const now = new Set((after?.exclude_cidr_list ?? []).map((c) => c.trim()));

@@ -1,12 +1,15 @@
-// Scheduled drift repair. Re-runs the cluster workflow for every cluster in the Region, so a change
-// made by hand is repaired and a cluster whose CreateCluster event was lost is onboarded (the
-// workflow itself skips clusters that are not opted in). A cluster recorded as onboarded that no
-// longer exists had its DeleteCluster event lost: it is offboarded. One run per cluster per tick.
+// Scheduled drift repair. Re-runs the cluster workflow for every cluster it has a record of, so a
+// change made by hand is repaired. Clusters with no record (a lost CreateCluster event, or clusters
+// that existed before the stack) are adopted only when opting in takes a tag: with optIn "all",
+// adopting would switch every existing cluster's CNI to custom networking unasked, so they are
+// listed instead. A recorded cluster that no longer exists had its DeleteCluster event lost: it is
+// offboarded. One run per cluster per tick.
 import { paginateListClusters } from '@aws-sdk/client-eks';
 import { executionName, startOnce, StartResult } from '../domain/executions';
 import { OFFBOARDED } from '../domain/offboarding';
 import { allStatusRecords } from '../domain/status-record';
 import { eks } from '../shared/aws';
+import { logger } from '../shared/logger';
 import { requireSetting, runtime } from '../shared/runtime';
 import { runStep } from '../shared/step';
 
@@ -27,13 +30,23 @@ export const handler = async (event: { time?: string }) =>
     // The schedule's own time names the runs, so a repeated delivery of one tick starts nothing new.
     const tick = (event.time ?? new Date().toISOString()).replace(/[^0-9]/g, '').slice(0, 12);
     const input = (clusterName: string) => ({ clusterName, dryRun: false, trigger: 'DriftRepair' });
+    const recorded = new Set(records.map((r) => r.clusterName));
+    const adopt = runtime().config.optIn.mode === 'tag';
     const runs: StartResult[] = [];
+    const notOnboarded: string[] = [];
     for (const clusterName of clusters) {
+      if (!recorded.has(clusterName) && !adopt) {
+        notOnboarded.push(clusterName);
+        continue;
+      }
       runs.push(await startOnce(clusterMachine, executionName('drift', tick, clusterName), input(clusterName)));
     }
     const gone = records.filter((r) => r.vpcId && r.status !== OFFBOARDED && r.status !== 'SKIPPED' && !clusters.includes(r.clusterName));
     for (const record of gone) {
       runs.push(await startOnce(offboardingMachine, executionName('drift-offboard', tick, record.clusterName), input(record.clusterName)));
     }
-    return { tick, runs };
+    if (notOnboarded.length > 0) {
+      logger.warn('clusters with no onboarding record were left alone (optIn "all"): onboard them with `eks-aviatrix run <cluster>`', { notOnboarded });
+    }
+    return { tick, runs, notOnboarded };
   });

@@ -4,6 +4,9 @@
 // Item: leaseId (S, partition key) = "<kind>#<name>", holder (S), expiresAt (N, epoch seconds; TTL).
 // Acquire: conditional PutItem (absent OR expired OR same holder), retried with jittered backoff up to
 // a bound. Release: conditional DeleteItem (holder matches). A dead holder's lease simply expires.
+// Renew: conditional UpdateItem (holder matches AND not yet expired) that pushes expiresAt out; a
+// writer calls it right before each whole-list write, so a lease that expired during slow reads (and
+// may have been taken by another workflow) stops the write instead of losing the other's update.
 import {
   AttributeValue,
   ConditionalCheckFailedException,
@@ -11,6 +14,7 @@ import {
   DynamoDBClient,
   PutItemCommand,
   ScanCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
@@ -52,6 +56,9 @@ export function describeLeaseKey(key: string): string {
 }
 
 export class LeaseTimeoutError extends TransientError {}
+
+/** The lease ran out (or was taken over) before a write: the write is not sent; retried. */
+export class LeaseLostError extends TransientError {}
 
 const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
@@ -99,6 +106,43 @@ export class Leases {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * Extends `holder`'s lease on `key` by the lease duration from now, only while `holder` still holds
+   * it and it has not expired (conditional UpdateItem). False when it expired or another holder has it.
+   */
+  async renew(key: string, holder: string): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { leaseId: { S: key } },
+          UpdateExpression: 'SET expiresAt = :until',
+          ConditionExpression: 'holder = :me AND expiresAt > :now',
+          ExpressionAttributeValues: {
+            ':me': { S: holder },
+            ':now': { N: String(now) },
+            ':until': { N: String(now + this.durationSeconds) },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** renew, or a LeaseLostError (a TransientError) naming what was not written. */
+  async renewOrThrow(key: string, holder: string, what: string): Promise<void> {
+    if (await this.renew(key, holder)) return;
+    logger.warn('Lease lost before a write; the write is not sent', { lease: key, holder, what });
+    throw new LeaseLostError(
+      `the lease on ${describeLeaseKey(key)} (lease ${key} in table ${this.tableName}) expired or was taken by another ` +
+        `workflow before ${what}, so nothing was written; it is retried and re-reads the current state`,
+    );
   }
 
   /** Waits (bounded) for the lease; throws LeaseTimeoutError (a TransientError) when it stays taken. */
@@ -203,6 +247,15 @@ export class GatewayLeases {
 
   release(gateway: string, holder: string): Promise<boolean> {
     return this.leases.release(gatewayKey(gateway), holder);
+  }
+
+  renew(gateway: string, holder: string): Promise<boolean> {
+    return this.leases.renew(gatewayKey(gateway), holder);
+  }
+
+  /** Call right before a whole-list write on `gateway`: throws LeaseLostError when the lease is gone. */
+  renewOrThrow(gateway: string, holder: string, what: string): Promise<void> {
+    return this.leases.renewOrThrow(gatewayKey(gateway), holder, what);
   }
 
   withLease<T>(gateway: string, holder: string, fn: () => Promise<T>): Promise<T> {

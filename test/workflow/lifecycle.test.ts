@@ -7,7 +7,7 @@ import {
   DescribeVpcsCommand,
   DisassociateRouteTableCommand,
 } from '@aws-sdk/client-ec2';
-import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { DeleteClusterCommand, EKSClient, TagResourceCommand } from '@aws-sdk/client-eks';
 import { handler as driftRepair } from '../../lambdas/drift-repair/handler';
 import { handler as startWorkflow } from '../../lambdas/start-workflow/handler';
 import { DeployedStack, deployStackLocally } from '../local-world/deployed-stack';
@@ -147,9 +147,22 @@ describe('drift repair', () => {
 });
 
 describe('drift repair of lost CloudTrail events', () => {
-  it('onboards a cluster whose CreateCluster event never arrived', async () => {
+  it('with optIn "all", leaves a cluster it has no record of alone and names it', async () => {
     await createCluster(w, { name: 'lost-create' });
     w.activateCluster('lost-create');
+    const mark = w.world.log.mark();
+    const tick = await driftRepair({ time: '2026-11-24T23:00:00Z' });
+    expect(tick.notOnboarded).toEqual(['lost-create']);
+    expect(tick.runs.find((r) => r.clusterName === 'lost-create')).toBeUndefined();
+    await stack.sfn.waitForIdle();
+    expect(w.world.log.writesSince(mark).filter((c) => ['ec2', 'eks', 'kubernetes', 'aviatrix'].includes(c.service))).toEqual([]);
+  });
+
+  it('with a tag opt-in, onboards an opted-in cluster whose CreateCluster event never arrived', async () => {
+    w.setConfig({ optIn: { mode: 'tag', tagKey: 'aviatrix.com/onboard', tagValue: 'true' } });
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await eks.send(new TagResourceCommand({ resourceArn: w.world.eks.cluster('lost-create')!.arn, tags: { 'aviatrix.com/onboard': 'true' } }));
+    eks.destroy();
     const tick = await driftRepair({ time: '2026-11-25T00:00:00Z' });
     expect(tick.runs.find((r) => r.clusterName === 'lost-create')).toMatchObject({ started: true });
     await stack.sfn.waitForIdle();
