@@ -744,7 +744,20 @@ export class OnboardingStack extends Stack {
           Null: { 'aws:TagKeys': 'false', [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' },
         },
       }),
-      // The cluster is gone when cleanup deletes: its access entries and cluster security group went with it.
+      // The rules between the pod SG and the EKS cluster SG block either's deletion: revoked first.
+      new iam.PolicyStatement({
+        sid: 'RevokeOnManagedSecurityGroups',
+        actions: ['ec2:RevokeSecurityGroupIngress'],
+        resources: [securityGroups],
+        conditions: managed,
+      }),
+      new iam.PolicyStatement({
+        sid: 'RevokeOnEksClusterSecurityGroups',
+        actions: ['ec2:RevokeSecurityGroupIngress'],
+        resources: [securityGroups],
+        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+      }),
+      // The cluster's access entries went with the cluster: cleanup only waits for it to be gone.
       new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }),
       new iam.PolicyStatement({
         sid: 'StatusRecords',
@@ -759,7 +772,7 @@ export class OnboardingStack extends Stack {
       ['Action::ec2:Describe*', 'Read-only EC2 discovery of what the workflow created (subnets, security groups, CIDR associations).'],
       [vpcs, 'Cluster VPCs are not known at deploy time; CIDR disassociation (and removal of that one tag) only on VPCs tagged eks-aviatrix:secondary-cidr by the network step.'],
       [subnets, 'Deletion only of subnets tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
-      [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
+      [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted. Ingress revocation only on those or on EKS cluster SGs (aws:eks:cluster-name tag).'],
       [eksClusterArnPattern(), 'Read-only describe of any cluster (clusters are created after deploy): cleanup waits until it is gone.'],
     ]);
   }

@@ -10,6 +10,8 @@ import {
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
   DisassociateVpcCidrBlockCommand,
+  RevokeSecurityGroupIngressCommand,
+  SecurityGroup,
   Tag,
 } from '@aws-sdk/client-ec2';
 import { DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
@@ -23,6 +25,8 @@ import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './net
 import { allStatusRecords, readStatusRecord, StatusRecord } from './status-record';
 
 export const OFFBOARDED = 'OFFBOARDED';
+/** EKS tags the cluster security group it creates with this key. */
+const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
 
 export interface OnboardedCluster {
   clusterName: string;
@@ -85,6 +89,41 @@ const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key ==
 const stillOnboarded = (records: StatusRecord[], self: OnboardedCluster) =>
   records.filter((r) => r.clusterName !== self.clusterName && r.vpcId === self.vpcId && r.status !== OFFBOARDED).map((r) => r.clusterName);
 
+const isOurPodGroup = (group: SecurityGroup) => tag(group.Tags, TAG_MANAGED) === 'true' && tag(group.Tags, TAG_PURPOSE) === 'pod-security-group';
+
+/** Revokes the rules between our pod group and other groups (ours, and the EKS cluster group's). */
+async function detachPodSecurityGroup(record: OnboardedCluster, dryRun: boolean, changes: Change[], warnings: string[]): Promise<void> {
+  const { SecurityGroups = [] } = await ec2().send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [record.vpcId] }] }));
+  const podGroups = SecurityGroups.filter((g) => isOurPodGroup(g) && tag(g.Tags, TAG_CLUSTER) === record.clusterName);
+  for (const pod of podGroups) {
+    const podId = pod.GroupId ?? '';
+    const toOthers = (pod.IpPermissions ?? [])
+      .map((p) => ({ ...p, UserIdGroupPairs: (p.UserIdGroupPairs ?? []).filter((pair) => pair.GroupId !== podId) }))
+      .filter((p) => p.UserIdGroupPairs.length > 0);
+    const live = new Set(SecurityGroups.map((g) => g.GroupId));
+    for (const permission of toOthers) {
+      // A rule naming a group that no longer exists blocks nothing (and EC2 cannot revoke it by name).
+      const sources = permission.UserIdGroupPairs.filter((pair) => live.has(pair.GroupId));
+      if (sources.length === 0) continue;
+      if (!dryRun) await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: podId, IpPermissions: [{ ...permission, UserIdGroupPairs: sources }] }));
+      changes.push({ resource: podId, action: 'update', detail: `revoke ${permission.IpProtocol === '-1' ? 'all traffic' : `${permission.IpProtocol} ${permission.FromPort}`} from ${sources.map((g) => g.GroupId).join(', ')}` });
+    }
+    for (const other of SecurityGroups.filter((g) => g.GroupId !== podId)) {
+      const fromPod = (other.IpPermissions ?? [])
+        .map((p) => ({ ...p, UserIdGroupPairs: (p.UserIdGroupPairs ?? []).filter((pair) => pair.GroupId === podId) }))
+        .filter((p) => p.UserIdGroupPairs.length > 0);
+      if (fromPod.length === 0) continue;
+      // Ours to revoke only on the EKS cluster group, where onboarding added it.
+      if (tag(other.Tags, EKS_CLUSTER_TAG) === undefined && !isOurPodGroup(other)) {
+        warnings.push(`security group ${other.GroupId} has a rule from pod security group ${podId} that onboarding did not add; it stays`);
+        continue;
+      }
+      if (!dryRun) await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: other.GroupId, IpPermissions: fromPod }));
+      changes.push({ resource: other.GroupId ?? '', action: 'update', detail: `revoke ingress from pod security group ${podId}` });
+    }
+  }
+}
+
 export interface CleanupInput {
   record: OnboardedCluster;
   dryRun: boolean;
@@ -96,6 +135,11 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   const { record, dryRun } = input;
   const changes: Change[] = [...(input.previous?.changes ?? [])];
   const warnings: string[] = [];
+
+  // Rules that reference another group block that group's deletion: EKS could not delete its
+  // cluster security group while our pod group's rules name it, nor we the pod group while the
+  // cluster group's rule names it. Detach them first, while the cluster is still being deleted.
+  await detachPodSecurityGroup(record, dryRun, changes, warnings);
 
   // Pod subnets and the pod security group are in use until the cluster and its nodes are gone.
   const status = await clusterStatus(record.clusterName);
@@ -116,10 +160,17 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   const groups = await ec2().send(
     new DescribeSecurityGroupsCommand({ Filters: [...vpcFilter, { Name: `tag:${TAG_CLUSTER}`, Values: [record.clusterName] }] }),
   );
-  for (const group of groups.SecurityGroups ?? []) {
-    if (tag(group.Tags, TAG_MANAGED) !== 'true' || tag(group.Tags, TAG_PURPOSE) !== 'pod-security-group') continue;
+  for (const group of (groups.SecurityGroups ?? []).filter(isOurPodGroup)) {
+    if (!dryRun) {
+      try {
+        await ec2().send(new DeleteSecurityGroupCommand({ GroupId: group.GroupId }));
+      } catch (error) {
+        if ((error as Error).name !== 'DependencyViolation') throw error;
+        warnings.push(`pod security group ${group.GroupId} is still in use (network interfaces or another group's rule) and stays; run offboarding again once they are gone`);
+        continue;
+      }
+    }
     changes.push({ resource: group.GroupId ?? '', action: 'delete', detail: `pod security group ${group.GroupName}` });
-    if (!dryRun) await ec2().send(new DeleteSecurityGroupCommand({ GroupId: group.GroupId }));
   }
 
   const others = stillOnboarded(await allStatusRecords(input.statusTableName), record);

@@ -18,7 +18,8 @@ const OFFBOARDING = 'cluster-offboarding.asl.json';
 const WRITES = ['ec2', 'eks', 'kubernetes', 'aviatrix'];
 
 beforeAll(async () => {
-  w = await startOnboardingWorld();
+  // EKS takes a while to delete a cluster: offboarding starts while it is still DELETING.
+  w = await startOnboardingWorld({ eks: { deletionDescribes: 4 } });
   eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   // Two clusters in one VPC: they share the spoke pair, the transit and the pod subnets.
   first = await createCluster(w, { name: 'shared-a' });
@@ -69,7 +70,14 @@ async function podResources() {
   };
 }
 
+const clusterGroups = new Map<string, string>();
+const clusterGroupOf = (name: string) => clusterGroups.get(name) ?? '';
+
 describe('deleting one of two clusters that share a VPC, gateways and transit', () => {
+  beforeAll(() => {
+    for (const name of ['shared-a', 'shared-b']) clusterGroups.set(name, w.world.eks.cluster(name)!.clusterSecurityGroupId);
+  });
+
   it('removes what was added for it, and only that', async () => {
     await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'hand-made', Description: 'not ours', VpcId: first.vpc.vpcId }));
     const before = controllerSnapshot();
@@ -80,6 +88,11 @@ describe('deleting one of two clusters that share a VPC, gateways and transit', 
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
     expect(result.output).toMatchObject({ status: 'OFFBOARDED' });
+    // The rules between the pod group and the EKS cluster group would block either's deletion in EC2.
+    const changes = (result.output as { changes: { resource: string; action: string; detail: string }[] }).changes;
+    const clusterGroupId = clusterGroupOf('shared-a');
+    expect(changes).toContainEqual(expect.objectContaining({ resource: clusterGroupId, action: 'update', detail: expect.stringMatching(/^revoke ingress from pod security group sg-/) }));
+    expect(changes).toContainEqual(expect.objectContaining({ action: 'update', detail: `revoke all traffic from ${clusterGroupId}` }));
 
     const after = controllerSnapshot();
     // shared-b needs every SNAT policy shared-a had (same pod CIDR, same node subnets, same gateways).
