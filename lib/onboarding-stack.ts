@@ -438,21 +438,11 @@ export class OnboardingStack extends Stack {
   // --- Per-function policies -------------------------------------------------------------------
 
   private grantResolveCluster(role: iam.Role): void {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadClusters',
-        actions: ['eks:DescribeCluster', 'eks:ListTagsForResource'],
-        resources: [eksClusterArnPattern()],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadVpcCniAddon', actions: ['eks:DescribeAddon'], resources: [vpcCniAddonArnPattern()] }),
-    );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListClusters', actions: ['eks:ListClusters'], resources: ['*'] }));
+    // DescribeCluster carries the tags the opt-in rule reads; nothing else is needed.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }));
     this.suppressWildcards(role, [
       [eksClusterArnPattern(), 'Clusters are created by others after deploy; any cluster may be onboarded (opt-in is checked in code). Read-only.'],
-      [vpcCniAddonArnPattern(), 'The vpc-cni add-on of any cluster (cluster name and add-on UUID are unknown at deploy). Read-only.'],
-      ['*', 'eks:ListClusters supports no resource-level permissions. Also X-Ray active tracing (xray:PutTraceSegments/PutTelemetryRecords, no resource-level permissions).'],
+      ['*', 'X-Ray active tracing (xray:PutTraceSegments/PutTelemetryRecords, no resource-level permissions).'],
     ]);
   }
 
@@ -462,7 +452,8 @@ export class OnboardingStack extends Stack {
     const subnets = ec2Arn('subnet/*');
     const securityGroups = ec2Arn('security-group/*');
     const routeTables = ec2Arn('route-table/*');
-    const sgRuleActions = ['ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', 'ec2:RevokeSecurityGroupEgress'];
+    // The pod SG keeps its default allow-all egress: only ingress rules are ever added.
+    const sgRuleActions = ['ec2:AuthorizeSecurityGroupIngress'];
     const statements = [
       new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'] }),
       new iam.PolicyStatement({ sid: 'AssociateSecondaryCidr', actions: ['ec2:AssociateVpcCidrBlock'], resources: [vpcs] }),

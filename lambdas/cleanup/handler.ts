@@ -20,7 +20,7 @@ export const handler = async (event: CleanupEvent) => {
   }
   if (event.action === 'cleanup') {
     return runStep('cleanup', event.record.clusterName, () =>
-      withClusterLease(event.record.clusterName, event.executionId, event.input.dryRun, () =>
+      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId }, event.executionId, event.input.dryRun, () =>
         cleanupAws(
           { record: event.record, dryRun: event.input.dryRun, statusTableName, ...(event.cleanup ? { previous: event.cleanup } : {}) },
           runtime().config,

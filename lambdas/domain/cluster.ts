@@ -58,6 +58,13 @@ export function refusalReason(cluster: Cluster): string | undefined {
       `"aws eks update-cluster-config --name ${name} --access-config authenticationMode=API_AND_CONFIG_MAP" and run again`
     );
   }
+  if (cluster.resourcesVpcConfig?.endpointPublicAccess === false) {
+    // The reconcilers run outside any VPC: a private-only API server is out of their reach.
+    return (
+      `EKS cluster "${name}" has a private-only API endpoint, which the onboarding functions (outside any VPC) cannot reach; ` +
+      'enable public endpoint access (it may be limited to CIDRs that include the functions\' NAT addresses) or onboard it by hand'
+    );
+  }
   if (!cluster.resourcesVpcConfig?.vpcId || !cluster.resourcesVpcConfig.clusterSecurityGroupId) {
     return `EKS cluster "${name}" reports no VPC or cluster security group; it cannot be onboarded until EKS reports both`;
   }

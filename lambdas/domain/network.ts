@@ -221,8 +221,9 @@ function planPodSubnets(view: VpcView, secondary: Ipv4Cidr, azs: string[], nodeS
     if (!free) {
       throw new OnboardingError(
         'NetworkConflict',
-        `no free /${prefix} block is left in ${formatCidr(secondary)} of VPC ${view.vpc.VpcId} for a pod subnet in ${az}; ` +
-          `free a subnet in that range or set onboarding.podSubnetPrefixLength to a longer prefix`,
+        `no free /${prefix} block is left in ${formatCidr(secondary)} of VPC ${view.vpc.VpcId} for a pod subnet in ${az} ` +
+          `(the pod subnets of the other AZs fill it); use a node subnet in an AZ that has a pod subnet, or re-plan the VPC's pod ` +
+          `subnets with a longer onboarding.podSubnetPrefixLength before its first cluster is onboarded`,
       );
     }
     taken.push(free);
@@ -421,20 +422,32 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
+export interface NetworkStepResult extends PodNetworkResult {
+  phase: 'pending' | 'done';
+  reason?: string;
+  /** Calls in a row that applied changes and did not see them yet (EC2 reads are eventually consistent). */
+  unsettledRounds?: number;
+}
+
+/** How many waits for EC2 to show our own changes before calling it a conflict. */
+const MAX_UNSETTLED_ROUNDS = 3;
+
+/** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
 export async function reconcileNetwork(
   cluster: ClusterSummary,
   config: OnboardingConfig,
   dryRun: boolean,
-  /** Changes this step made in earlier calls of the same run (it is called again after a wait). */
-  earlierChanges: Change[] = [],
-): Promise<PodNetworkResult & { phase: 'pending' | 'done' }> {
+  /** This step's previous answer in the same run (it is called again after a wait). */
+  previous?: NetworkStepResult,
+): Promise<NetworkStepResult> {
+  const earlierChanges = previous?.changes ?? [];
   const nodegroupSubnets = await nodegroupSubnetIds(cluster.name);
   const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets);
   if (dryRun || plan.changes.length === 0) {
     return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
   if (plan.cidrSettling) {
-    return { phase: 'pending', dryRun, changes: earlierChanges, ...plan.result };
+    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: earlierChanges, ...plan.result };
   }
   let applied: 'applied' | 'settling';
   try {
@@ -446,16 +459,20 @@ export async function reconcileNetwork(
   }
   if (applied === 'settling') {
     // Only the association was made; subnets wait until it is associated.
-    return { phase: 'pending', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
+    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
   }
+  const changes = [...earlierChanges, ...plan.changes];
   const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets);
-  if (after.cidrSettling) return { phase: 'pending', dryRun, changes: [...earlierChanges, ...plan.changes], ...after.result };
-  if (after.changes.length > 0) {
+  if (after.cidrSettling) return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes, ...after.result };
+  if (after.changes.length === 0) return { phase: 'done', dryRun, changes, ...after.result };
+  // EC2 may not show what was just created yet: look again after a wait, a bounded number of times.
+  const unsettledRounds = (previous?.unsettledRounds ?? 0) + 1;
+  if (unsettledRounds > MAX_UNSETTLED_ROUNDS) {
     throw new OnboardingError(
       'NetworkConflict',
       `VPC ${cluster.vpcId} still differs after applying the pod network: ${after.changes.map((c) => `${c.resource} ${c.detail}`).join('; ')}; ` +
         'check the EC2 console for a concurrent change and run the workflow again',
     );
   }
-  return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...after.result };
+  return { phase: 'pending', reason: 'waiting for EC2 to show the changes just made', unsettledRounds, dryRun, changes, ...after.result };
 }

@@ -85,17 +85,10 @@ export async function recordOutcome(
   const outcome = summarizeOutcome(state, failed, kind);
   const input = state.input ?? state.resolve?.input;
   const cluster = state.resolve?.cluster;
-  let tagged = false;
-  // The cluster is tagged when it is onboarded, or when a failed run had already changed something
-  // (so half-done work shows on the cluster). Refused, skipped and dry runs leave it untouched.
-  const tagWorthy = outcome.status === 'ONBOARDED' || (outcome.status === 'FAILED' && outcome.changes.length > 0);
-  if (cluster && input && !input.dryRun && tagWorthy) {
-    const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
-    tagged = await tagCluster(cluster, { [TAG_STATUS]: outcome.status, ...(podCidr ? { [TAG_POD_CIDR]: podCidr } : {}) });
-  }
+  const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
+  // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {
-    const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
     await updateStatusRecord(statusTableName, outcome.clusterName, {
       status: outcome.status,
       executionId,
@@ -110,6 +103,18 @@ export async function recordOutcome(
       ...(podCidr ? { podCidr } : {}),
       finishedAt: outcome.finishedAt,
     });
+  }
+  // The cluster is tagged when it is onboarded, or when a failed run had already changed something
+  // (so half-done work shows on the cluster). Refused, skipped and dry runs leave it untouched.
+  const tagWorthy = outcome.status === 'ONBOARDED' || (outcome.status === 'FAILED' && outcome.changes.length > 0);
+  let tagged = false;
+  if (cluster && input && !input.dryRun && tagWorthy) {
+    try {
+      tagged = await tagCluster(cluster, { [TAG_STATUS]: outcome.status, ...(podCidr ? { [TAG_POD_CIDR]: podCidr } : {}) });
+    } catch (error) {
+      // Tags are a courtesy to people looking at the cluster; the status record holds the truth.
+      outcome.warnings.push(`could not tag EKS cluster ${cluster.name} with its onboarding status: ${(error as Error).message}`);
+    }
   }
   return { ...outcome, tagged };
 }

@@ -1,5 +1,5 @@
 // Secondary CIDR, pod subnets, route tables and security groups for the cluster's VPC.
-import { reconcileNetwork } from '../domain/network';
+import { NetworkStepResult, reconcileNetwork } from '../domain/network';
 import { runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
@@ -9,8 +9,8 @@ import { WorkflowState } from '../shared/workflow';
 export const handler = async (state: WorkflowState) => {
   const cluster = readyCluster(state);
   return runStep('pod-network', cluster.name, () =>
-    withClusterLease(cluster.name, state.executionId, state.input.dryRun, () =>
-      reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network?.changes),
+    withClusterLease({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, () =>
+      reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network as NetworkStepResult | undefined),
     ),
   );
 };

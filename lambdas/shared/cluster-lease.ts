@@ -1,17 +1,29 @@
 // Two runs for one cluster (a duplicate trigger, a drift run beside an event) never write at the
 // same time: every writing step holds the cluster's lease while it observes, plans and applies.
+// Steps that change what clusters in one VPC share (the secondary CIDR, the pod subnets) also hold
+// the VPC's lease, so two clusters in one VPC never carve the same block at once. Leases are always
+// taken cluster first, then VPC, so two steps can never wait on each other.
 import { clusterKey, Leases } from './lease';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
 
-/** Longer than any step's Lambda timeout, so a holder that died mid-step cannot block for long. */
-const LEASE_SECONDS = 150;
+/** Longer than any writing step's Lambda timeout (3 min at most), so a holder that died cannot block for long. */
+const LEASE_SECONDS = 210;
 /** Waiting longer is the ASL's job: the busy step fails as TransientError and is retried with backoff. */
 const ACQUIRE_TIMEOUT_MS = 20_000;
 
+const vpcKey = (vpcId: string) => `vpc#${vpcId}`;
+
 let leases: Leases | undefined;
 
-export async function withClusterLease<T>(clusterName: string, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
+export interface LeaseScope {
+  clusterName: string;
+  /** Also serialize with other clusters in this VPC. */
+  vpcId?: string;
+}
+
+export async function withClusterLease<T>(scope: LeaseScope | string, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
+  const { clusterName, vpcId } = typeof scope === 'string' ? { clusterName: scope, vpcId: undefined } : scope;
   if (dryRun) return work(); // a plan writes nothing
   if (!holder) {
     throw new OnboardingError('InvalidInput', `workflow state has no executionId to hold cluster ${clusterName}'s lease; start the workflow from its first state`);
@@ -21,5 +33,6 @@ export async function withClusterLease<T>(clusterName: string, holder: string | 
     durationSeconds: LEASE_SECONDS,
     acquireTimeoutMs: ACQUIRE_TIMEOUT_MS,
   });
-  return leases.withLease(clusterKey(clusterName), holder, work);
+  const held = leases;
+  return held.withLease(clusterKey(clusterName), holder, () => (vpcId ? held.withLease(vpcKey(vpcId), holder, work) : work()));
 }

@@ -134,8 +134,6 @@ export interface NodegroupState {
   activationDescribesLeft?: number;
   deletionDescribesLeft: number;
   nodeNames: string[];
-  /** Rolling replacements started by UpdateNodegroupVersion. */
-  updates: Map<string, { id: string; status: 'InProgress' | 'Successful'; pollsLeft: number; createdAt: Date }>;
 }
 
 export interface ClusterState {
@@ -147,6 +145,7 @@ export interface ClusterState {
   createdAt: Date;
   subnetIds: string[];
   securityGroupIds: string[];
+  endpointPublicAccess: boolean;
   clusterSecurityGroupId: string;
   vpcId: string;
   ipFamily: string;
@@ -257,8 +256,7 @@ export class EksEmulator {
       r('GET', '/clusters', 'ListClusters', () => ({ clusters: [...this.clusters.keys()] })),
       r('GET', `/clusters/${S}`, 'DescribeCluster', ([c]) => this.describeCluster(c)),
       r('DELETE', `/clusters/${S}`, 'DeleteCluster', ([c]) => this.deleteCluster(c)),
-      r('GET', `/clusters/${S}/updates/${S}`, 'DescribeUpdate', ([c, id], _b, q) =>
-        q.get('nodegroupName') ? this.describeNodegroupUpdate(c, q.get('nodegroupName')!, id) : this.describeUpdate(c, id, q.get('addonName') ?? undefined)),
+      r('GET', `/clusters/${S}/updates/${S}`, 'DescribeUpdate', ([c, id], _b, q) => this.describeUpdate(c, id, q.get('addonName') ?? undefined)),
       r('POST', `/clusters/${S}/addons`, 'CreateAddon', ([c], b) => this.createAddon(c, b)),
       r('GET', `/clusters/${S}/addons`, 'ListAddons', ([c]) => ({ addons: [...this.mustCluster(c).addons.keys()] })),
       r('GET', `/clusters/${S}/addons/${S}`, 'DescribeAddon', ([c, a]) => this.describeAddon(c, a)),
@@ -275,7 +273,6 @@ export class EksEmulator {
       r('GET', `/clusters/${S}/node-groups`, 'ListNodegroups', ([c]) => ({ nodegroups: [...this.mustCluster(c).nodegroups.keys()] })),
       r('GET', `/clusters/${S}/node-groups/${S}`, 'DescribeNodegroup', ([c, ng]) => this.describeNodegroup(c, ng)),
       r('DELETE', `/clusters/${S}/node-groups/${S}`, 'DeleteNodegroup', ([c, ng]) => this.deleteNodegroup(c, ng)),
-      r('POST', `/clusters/${S}/node-groups/${S}/update-version`, 'UpdateNodegroupVersion', ([c, ng], b) => this.updateNodegroupVersion(c, ng, b)),
       r('POST', `/tags/${S}`, 'TagResource', ([arn], b) => this.tagResource(arn, b.tags ?? {})),
       r('DELETE', `/tags/${S}`, 'UntagResource', ([arn], _b, q) => this.untagResource(arn, q.getAll('tagKeys'))),
       r('GET', `/tags/${S}`, 'ListTagsForResource', ([arn]) => ({ tags: { ...this.taggable(arn) } })),
@@ -396,6 +393,27 @@ export class EksEmulator {
     this.onNodegroupActive(state, ng);
   }
 
+  /** The node group whose Auto Scaling group has this name (the Auto Scaling emulator's view of EKS). */
+  nodegroupByAutoScalingGroup(groupName: string): { cluster: string; nodegroup: NodegroupState } | undefined {
+    for (const c of this.clusters.values()) {
+      for (const ng of c.nodegroups.values()) if (ng.autoScalingGroupName === groupName) return { cluster: c.name, nodegroup: ng };
+    }
+    return undefined;
+  }
+
+  /**
+   * Every instance of the node group replaced (an instance refresh of its Auto Scaling group): the
+   * old nodes leave Kubernetes and new ones register now. The node group itself does not change.
+   */
+  replaceNodegroupNodes(cluster: string, name: string): void {
+    const state = this.mustClusterAdmin(cluster);
+    const ng = state.nodegroups.get(name);
+    if (!ng) throw new Error(`eks emulator: cluster ${cluster} has no node group ${name}`);
+    if (this.deps.kube.hasCluster(state.name)) for (const node of ng.nodeNames) this.deps.kube.removeNode(state.name, node);
+    ng.nodeNames = [];
+    this.registerNodes(state, ng);
+  }
+
   /** Ends a pending DeleteCluster / DeleteNodegroup now. */
   async finishDeletion(cluster: string, nodegroup?: string): Promise<void> {
     const state = this.mustClusterAdmin(cluster);
@@ -507,6 +525,7 @@ export class EksEmulator {
       createdAt: now,
       subnetIds,
       securityGroupIds: b.resourcesVpcConfig?.securityGroupIds ?? [],
+      endpointPublicAccess: b.resourcesVpcConfig?.endpointPublicAccess ?? true,
       clusterSecurityGroupId,
       vpcId,
       ipFamily,
@@ -586,8 +605,8 @@ export class EksEmulator {
         securityGroupIds: c.securityGroupIds,
         clusterSecurityGroupId: c.clusterSecurityGroupId,
         vpcId: c.vpcId,
-        endpointPublicAccess: true,
-        endpointPrivateAccess: false,
+        endpointPublicAccess: c.endpointPublicAccess,
+        endpointPrivateAccess: !c.endpointPublicAccess,
         publicAccessCidrs: ['0.0.0.0/0'],
       },
       kubernetesNetworkConfig: {
@@ -975,7 +994,6 @@ export class EksEmulator {
       activationDescribesLeft: this.options.nodegroupActivationDescribes,
       deletionDescribesLeft: this.options.deletionDescribes,
       nodeNames: [],
-      updates: new Map(),
     };
     c.nodegroups.set(name, ng);
     return { nodegroup: this.renderNodegroup(c, ng) };
@@ -1012,44 +1030,15 @@ export class EksEmulator {
     if (this.deps.kube.hasCluster(c.name)) for (const node of ng.nodeNames) this.deps.kube.removeNode(c.name, node);
   }
 
-  /** A rolling replacement of every node (same version), as EKS does for UpdateNodegroupVersion. */
-  private updateNodegroupVersion(clusterName: string, name: string, b: Json): Json {
-    const c = this.activeCluster(clusterName);
-    const ng = this.mustNodegroup(c, name);
-    if (ng.status !== 'ACTIVE') throw new EksHttpError('ResourceInUseException', `Nodegroup ${name} is ${ng.status}`, 409, { clusterName, nodegroupName: name });
-    const update = { id: randomUUID(), status: 'InProgress' as const, pollsLeft: this.options.addonUpdateDescribes ?? 1, createdAt: new Date() };
-    ng.updates.set(update.id, update);
-    ng.status = 'UPDATING';
-    return {
-      update: {
-        id: update.id, status: update.status, type: 'VersionUpdate', createdAt: epoch(update.createdAt), errors: [],
-        params: [{ type: 'Version', value: b.version ?? c.version }, { type: 'ReleaseVersion', value: b.releaseVersion ?? `${c.version}.0-20250101` }],
-      },
-    };
-  }
-
-  private describeNodegroupUpdate(clusterName: string, name: string, id: string): Json {
-    const c = this.mustCluster(clusterName);
-    const ng = this.mustNodegroup(c, name);
-    const update = ng.updates.get(id);
-    if (!update) throw new EksHttpError('ResourceNotFoundException', `No update found for ID: ${id}`, 404, { clusterName });
-    if (update.status === 'InProgress') {
-      if (update.pollsLeft > 0) update.pollsLeft -= 1;
-      else {
-        // Replace every node: the old ones leave, new ones register now.
-        for (const node of ng.nodeNames.splice(0)) this.deps.kube.removeNode(c.name, node);
-        ng.status = 'CREATING';
-        this.onNodegroupActive(c, ng);
-        update.status = 'Successful';
-      }
-    }
-    return { update: { id: update.id, status: update.status, type: 'VersionUpdate', createdAt: epoch(update.createdAt), errors: [], params: [] } };
-  }
-
   private onNodegroupActive(c: ClusterState, ng: NodegroupState): void {
     if (ng.status === 'ACTIVE') return;
     ng.status = 'ACTIVE';
     ng.modifiedAt = new Date();
+    this.registerNodes(c, ng);
+  }
+
+  /** One new Kubernetes node per subnet of the node group, registered now. */
+  private registerNodes(c: ClusterState, ng: NodegroupState): void {
     if (!this.deps.kube.hasCluster(c.name)) return;
     for (const subnet of ng.subnets) {
       const ip = ipInCidr(subnet.cidr, this.nextIp++);

@@ -115,6 +115,8 @@ export interface ClusterSpec {
   authenticationMode?: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP';
   ipFamily?: 'ipv4' | 'ipv6';
   autoMode?: boolean;
+  /** false: a private-only API endpoint. */
+  endpointPublicAccess?: boolean;
   /** Settings the vpc-cni add-on already has, which onboarding must keep. */
   addonConfiguration?: Record<string, unknown>;
   /** Reuse an existing VPC (with its subnets) instead of creating one. */
@@ -153,7 +155,10 @@ export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Prom
     new CreateClusterCommand({
       name: spec.name,
       roleArn: 'arn:aws:iam::123456789012:role/eks-cluster',
-      resourcesVpcConfig: { subnetIds: vpc.subnets.map((s) => s.subnetId) },
+      resourcesVpcConfig: {
+        subnetIds: vpc.subnets.map((s) => s.subnetId),
+        ...(spec.endpointPublicAccess === false ? { endpointPublicAccess: false, endpointPrivateAccess: true } : {}),
+      },
       kubernetesNetworkConfig: { ipFamily: spec.ipFamily ?? 'ipv4' },
       accessConfig: { authenticationMode: spec.authenticationMode ?? 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: false },
       ...(spec.autoMode ? { computeConfig: { enabled: true } } : {}),

@@ -92,8 +92,26 @@ describe('duplicate and concurrent triggers', () => {
     expect(starts.every((s) => s.started)).toBe(true);
     await stack.sfn.waitForIdle();
     const runs = stack.sfn.executions().filter((e) => e.name.includes('race-'));
-    expect(runs.map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(runs.filter((e) => e.status !== 'SUCCEEDED').map((e) => `${e.error}: ${e.cause}`)).toEqual([]);
     expectOneSetOfResources(cluster, await vpcResources(cluster));
+  });
+});
+
+describe('two clusters in one VPC onboarded at once', () => {
+  it('share one secondary CIDR association and one pod subnet per AZ', async () => {
+    const first = await createCluster(w, { name: 'vpc-mate-a' });
+    await createCluster(w, { name: 'vpc-mate-b', vpc: first.vpc });
+    w.activateCluster('vpc-mate-a');
+    w.activateCluster('vpc-mate-b');
+    await Promise.all([startWorkflow(createEvent('vpc-mate-a', 'mate-a')), startWorkflow(createEvent('vpc-mate-b', 'mate-b'))]);
+    await stack.sfn.waitForIdle();
+    expect(stack.sfn.executions().filter((e) => e.name.includes('mate-')).map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const resources = await vpcResources(first);
+    expect(resources.associations).toHaveLength(1);
+    expect(resources.podSubnets).toHaveLength(2);
+    for (const name of ['vpc-mate-a', 'vpc-mate-b']) {
+      expect(w.world.kube.eniConfigs(name).map((e) => e.spec.subnet).sort()).toEqual(resources.podSubnets.map((s) => s.SubnetId).sort());
+    }
   });
 });
 
