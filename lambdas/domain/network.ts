@@ -189,7 +189,9 @@ function validateNewCidr(view: VpcView, secondary: Ipv4Cidr, config: OnboardingC
   }
 }
 
-function planPodSubnets(view: VpcView, secondary: Ipv4Cidr, azs: string[], nodeSubnets: NodeSubnet[], config: OnboardingConfig): PlannedSubnet[] {
+function planPodSubnets(
+  view: VpcView, secondary: Ipv4Cidr, azs: string[], nodeSubnets: NodeSubnet[], config: OnboardingConfig, warnings: string[],
+): PlannedSubnet[] {
   const inRange = view.subnets.filter((s) => {
     const cidr = s.CidrBlock ? parseCidr(s.CidrBlock) : undefined;
     return cidr !== undefined && contains(secondary, cidr);
@@ -206,7 +208,16 @@ function planPodSubnets(view: VpcView, secondary: Ipv4Cidr, azs: string[], nodeS
       .sort((a, b) => Number(tagValue(b.Tags, TAG_MANAGED) === 'true') - Number(tagValue(a.Tags, TAG_MANAGED) === 'true'))[0];
     if (existing?.SubnetId && existing.CidrBlock) {
       const explicit = explicitTableOf(view, existing.SubnetId);
-      const associate = !explicit ? 'new' : explicit.table.RouteTableId === routeTableId ? 'none' : 'replace';
+      const routed = explicit?.table.RouteTableId === routeTableId;
+      const ours = tagValue(existing.Tags, TAG_MANAGED) === 'true';
+      // Someone else's subnet is used as it is: its routing is theirs to change, not ours.
+      if (!ours && !routed) {
+        warnings.push(
+          `pod subnet ${existing.SubnetId} (${existing.CidrBlock}) in ${az} was not made by onboarding and uses route table ` +
+            `${explicit?.table.RouteTableId ?? 'the main one'}, not ${routeTableId} of the node subnets; associate it by hand if Aviatrix should route its pods`,
+        );
+      }
+      const associate = routed || !ours ? 'none' : explicit ? 'replace' : 'new';
       return {
         availabilityZone: az,
         subnetId: existing.SubnetId,
@@ -287,7 +298,8 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
 
   const nodeSubnets = nodeSubnetsOf(view, cluster, nodegroupSubnets);
   const azs = [...new Set(nodeSubnets.map((s) => s.availabilityZone))].sort();
-  const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config);
+  const warnings: string[] = [];
+  const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config, warnings);
 
   const podGroup = view.securityGroups.find(
     (g) => tagValue(g.Tags, TAG_CLUSTER) === cluster.name && tagValue(g.Tags, TAG_PURPOSE) === 'pod-security-group',
@@ -323,6 +335,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
     result: {
       vpcId: cluster.vpcId,
       podCidr,
+      warnings,
       podSubnets: subnets.map(({ availabilityZone, subnetId, cidr, routeTableId }) => ({
         availabilityZone,
         ...(subnetId ? { subnetId } : {}),

@@ -58,6 +58,8 @@ export interface NodeSubnet {
 export interface PodNetworkResult extends StepResult {
   vpcId: string;
   podCidr: string;
+  /** Things a person should look at that did not stop the step (a foreign pod subnet's routing). */
+  warnings?: string[];
   podSubnets: PodSubnet[];
   nodeSubnets: NodeSubnet[];
   /** Absent only in a dry-run plan for a security group that does not exist yet. */

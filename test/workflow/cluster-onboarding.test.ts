@@ -1,5 +1,5 @@
 // The real cluster-onboarding ASL, run with the real handlers against the local world.
-import { AssociateVpcCidrBlockCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
+import { AssociateRouteTableCommand, AssociateVpcCidrBlockCommand, CreateRouteTableCommand, CreateSubnetCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { GetItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { rulesOf } from '../../lambdas/domain/network';
 import { createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
@@ -174,6 +174,26 @@ describe('a failure part-way through a step', () => {
     expect(changes).toContain('add-on vpc-cni');
     expect(changes.filter((r) => r.startsWith('ENIConfig'))).toEqual([]);
     expect(w.world.eks.cluster('half-done')!.tags).toMatchObject({ 'eks-aviatrix:status': 'ONBOARDED' });
+  });
+});
+
+describe('a pod subnet that someone else made', () => {
+  it('is used as it is: its routing is left alone and named in a warning', async () => {
+    const created = await createCluster(w, { name: 'foreign-pods', vpcCidr: '10.30.0.0/16' });
+    const ec2 = w.world.ec2Direct;
+    await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: created.vpc.vpcId, CidrBlock: '100.64.0.0/16' }));
+    const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: created.vpc.vpcId, AvailabilityZone: 'us-east-1a', CidrBlock: '100.64.0.0/17' }));
+    const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: created.vpc.vpcId }));
+    await ec2.send(new AssociateRouteTableCommand({ SubnetId: Subnet!.SubnetId!, RouteTableId: RouteTable!.RouteTableId! }));
+    w.activateCluster('foreign-pods');
+
+    const result = await run({ clusterName: 'foreign-pods' });
+    expect(result.error).toBeUndefined();
+    const outcome = result.output as { warnings: string[] };
+    expect(outcome.warnings).toContainEqual(expect.stringContaining(`pod subnet ${Subnet!.SubnetId} (100.64.0.0/17) in us-east-1a was not made by onboarding`));
+    const { tables } = await vpcState(created);
+    expect(tableOf(tables, Subnet!.SubnetId!)).toBe(RouteTable!.RouteTableId);
+    expect(w.world.kube.eniConfigs('foreign-pods').find((e) => e.metadata.name === 'us-east-1a')?.spec.subnet).toBe(Subnet!.SubnetId);
   });
 });
 
