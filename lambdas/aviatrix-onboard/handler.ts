@@ -8,6 +8,7 @@ import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileO
 import { OwnershipRegistry } from '../aviatrix/ownership';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
+import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
 export interface OffboardOnboardEvent {
@@ -23,7 +24,16 @@ export interface OffboardOnboardResult extends OffboardOnboardingResult {
 
 export type OnboardHandlerInput = (WorkflowState & { action?: undefined }) | OffboardOnboardEvent;
 
+/**
+ * Every action runs inside runStep: logged, unknown errors named with the step and cluster, AWS
+ * throttling and 5xx turned into TransientError (which the ASL retries).
+ */
 export async function handler(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
+  if (event.action === 'offboard') return runStep('aviatrix-offboard', event.clusterName, () => work(event));
+  return runStep('aviatrix-onboard', event.resolve?.cluster?.name ?? event.input?.clusterName, () => work(event));
+}
+
+async function work(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
   const { config, statusTableName } = runtime();
   const ownership = new OwnershipRegistry({ tableName: requireSetting(statusTableName, 'STATUS_TABLE_NAME') });
   const client = aviatrixClient(config.aviatrix);

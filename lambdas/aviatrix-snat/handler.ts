@@ -2,12 +2,13 @@
 // Also serves:
 //   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
 //   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? }
-import { aviatrixClient } from '../aviatrix/client';
+import { aviatrixClient, AviatrixClient } from '../aviatrix/client';
 import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
 import { OwnershipRegistry } from '../aviatrix/ownership';
-import { offboardSnat, OffboardSnatResult, reconcileSnat, SnatResult } from '../aviatrix/snat';
+import { gatewayLeaseSeconds, offboardSnat, OffboardSnatResult, reconcileSnat, SnatResult } from '../aviatrix/snat';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
+import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
 export interface ReleaseLeasesInput {
@@ -31,7 +32,21 @@ export interface OffboardSnatEvent {
 
 export type SnatHandlerInput = (WorkflowState & { executionId?: string; action?: undefined }) | ReleaseLeasesInput | OffboardSnatEvent;
 
+/**
+ * Every action runs inside runStep: logged, unknown errors named with the step and cluster, AWS
+ * throttling and 5xx turned into TransientError (which the ASL retries).
+ */
 export async function handler(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeasesResult | OffboardSnatResult> {
+  if (event.action === 'release-leases') return runStep('release-leases', undefined, () => work(event));
+  if (event.action === 'offboard') return runStep('aviatrix-snat-offboard', event.clusterName, () => work(event));
+  return runStep('aviatrix-snat', event.resolve?.cluster?.name ?? event.input?.clusterName, () => work(event));
+}
+
+/** Gateway leases that outlive one write of `client` in the worst case (gatewayLeaseSeconds). */
+const gatewayLeases = (tableName: string, client: AviatrixClient) =>
+  new GatewayLeases({ tableName, durationSeconds: gatewayLeaseSeconds(client) });
+
+async function work(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeasesResult | OffboardSnatResult> {
   const rt = runtime();
   const config = rt.config.aviatrix;
   const leaseTable = () => requireSetting(rt.leaseTableName, 'LEASE_TABLE_NAME');
@@ -47,8 +62,9 @@ export async function handler(event: SnatHandlerInput): Promise<SnatResult | Rel
     if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
     const dryRun = event.dryRun === true;
     if (!dryRun && !event.executionId) throw new OnboardingError('InvalidInput', 'offboard needs executionId (the lease holder)');
+    const client = aviatrixClient(config);
     return offboardSnat(
-      { client: aviatrixClient(config), config, ownership: ownership(), ...(dryRun ? {} : { leases: new GatewayLeases({ tableName: leaseTable() }) }) },
+      { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) },
       { clusterName: event.clusterName, dryRun, holder: event.executionId || 'dry-run' },
     );
   }
@@ -62,12 +78,13 @@ export async function handler(event: SnatHandlerInput): Promise<SnatResult | Rel
   const dryRun = state.input?.dryRun === true;
   const holder = typeof state.executionId === 'string' && state.executionId ? state.executionId : undefined;
   if (!dryRun && !holder) throw new OnboardingError('InvalidInput', 'aviatrix-snat needs state.executionId (the lease holder)');
+  const client = aviatrixClient(config);
   return reconcileSnat(
     {
-      client: aviatrixClient(config),
+      client,
       config,
       ownership: ownership(),
-      ...(dryRun ? {} : { leases: new GatewayLeases({ tableName: leaseTable() }) }),
+      ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }),
     },
     {
       clusterName: cluster.name,

@@ -163,6 +163,7 @@ export class AviatrixClient {
   private readonly sessionKey: string;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
+  private readonly timeoutMs: number;
   private readonly secretsManager: SecretsManagerClient;
 
   constructor(
@@ -171,6 +172,7 @@ export class AviatrixClient {
   ) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
     this.baseDelayMs = options.baseDelayMs ?? 500;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
     this.secretsManager = options.secretsManager ?? new SecretsManagerClient({});
     const url = new URL(connection.controllerUrl);
     this.host = url.host;
@@ -190,12 +192,22 @@ export class AviatrixClient {
     this.http = axios.create({
       baseURL: url.origin,
       httpsAgent,
-      timeout: options.timeoutMs ?? 30_000,
+      timeout: this.timeoutMs,
       maxRedirects: 0,
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
       validateStatus: () => true,
     });
+  }
+
+  /**
+   * The longest one call can take before it answers or fails: every attempt timing out, plus the
+   * longest backoff between attempts (4 × 30 s + 0.5 + 1 + 2 s = 123.5 s with the defaults).
+   */
+  worstCaseCallMs(): number {
+    let backoff = 0;
+    for (let attempt = 1; attempt < this.maxAttempts; attempt++) backoff += this.baseDelayMs * 2 ** (attempt - 1);
+    return this.maxAttempts * this.timeoutMs + backoff;
   }
 
   // ---- gateways ------------------------------------------------------------------------------
@@ -297,12 +309,20 @@ export class AviatrixClient {
     }
   }
 
+  /** Creates once: a create whose answer was lost is found by cluster_id, not sent again (see createOnce). */
   async createK8sCluster(body: K8sClusterBody): Promise<string> {
-    const data = (await this.v25('POST', 'k8s/clusters', body, body.cluster_id)) as { id?: unknown } | undefined;
-    if (!data || typeof data.id !== 'string') {
-      throw new ControllerApiError({ action: 'POST k8s/clusters', target: body.cluster_id, reason: 'id not found in response' });
-    }
-    return data.id;
+    return this.createOnce(
+      'POST k8s/clusters',
+      body.cluster_id,
+      async () => {
+        const data = (await this.v25('POST', 'k8s/clusters', body, body.cluster_id, 1)) as { id?: unknown } | undefined;
+        if (!data || typeof data.id !== 'string') {
+          throw new ControllerApiError({ action: 'POST k8s/clusters', target: body.cluster_id, reason: 'id not found in response' });
+        }
+        return data.id;
+      },
+      async () => (await this.listK8sClusters()).find((c) => c.cluster_id === body.cluster_id)?.id,
+    );
   }
 
   async updateK8sCluster(id: string, body: K8sClusterBody): Promise<void> {
@@ -329,12 +349,20 @@ export class AviatrixClient {
     }
   }
 
+  /** Creates once: a create whose answer was lost is found by name, not sent again (see createOnce). */
   async createSmartGroup(body: SmartGroupBody): Promise<string> {
-    const data = (await this.v25('POST', 'app-domains', body, body.name)) as { uuid?: unknown } | undefined;
-    if (!data || typeof data.uuid !== 'string') {
-      throw new ControllerApiError({ action: 'POST app-domains', target: body.name, reason: 'uuid not found in response' });
-    }
-    return data.uuid;
+    return this.createOnce(
+      'POST app-domains',
+      body.name,
+      async () => {
+        const data = (await this.v25('POST', 'app-domains', body, body.name, 1)) as { uuid?: unknown } | undefined;
+        if (!data || typeof data.uuid !== 'string') {
+          throw new ControllerApiError({ action: 'POST app-domains', target: body.name, reason: 'uuid not found in response' });
+        }
+        return data.uuid;
+      },
+      async () => (await this.listSmartGroups()).find((g) => g.name === body.name)?.uuid,
+    );
   }
 
   async updateSmartGroup(uuid: string, body: SmartGroupBody): Promise<void> {
@@ -346,6 +374,40 @@ export class AviatrixClient {
   }
 
   // ---- protocol ------------------------------------------------------------------------------
+
+  /**
+   * A non-idempotent create (POST), never re-sent blindly: each attempt is sent once; after a
+   * timeout, transport error or 5xx the create may still have happened on the controller, so the
+   * object is looked up (`find`, by name or cluster_id) and, when there, counted as created. Only
+   * when it is absent is the create sent again (up to maxAttempts, with backoff). An "already
+   * exists" refusal after such an ambiguous attempt is resolved by the same lookup.
+   */
+  private async createOnce(action: string, target: string, post: () => Promise<string>, find: () => Promise<string | undefined>): Promise<string> {
+    let ambiguous = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await post();
+      } catch (error) {
+        if (!(error instanceof ControllerApiError)) throw error;
+        const lostAnswer = error.transient;
+        const duplicateOfOurs = ambiguous && /already exists/i.test(error.reason);
+        if (!lostAnswer && !duplicateOfOurs) throw error;
+        ambiguous = true;
+        const found = await find();
+        if (found !== undefined) {
+          logger.info('Aviatrix create got no clear answer, but the object exists: counted as created', { action, target, attempt });
+          return found;
+        }
+        if (duplicateOfOurs || attempt >= this.maxAttempts) {
+          throw attempt > 1
+            ? new ControllerApiError({ action, target, reason: error.reason, status: error.status, attempts: attempt, transient: error.transient })
+            : error;
+        }
+        logger.warn('Aviatrix create failed and the object is absent; sending it again', { action, target, attempt, reason: error.reason });
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * this.baseDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
 
   /** One v2 action call; returns `results`. Re-logs in once on an expired-session reason. */
   private async v2(action: string, params: Record<string, string>, target: string, encoding: V2Encoding): Promise<unknown> {
@@ -365,17 +427,27 @@ export class AviatrixClient {
   }
 
   /** One v2.5 call; returns the parsed JSON body (undefined when empty). */
-  private async v25(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, target: string): Promise<unknown> {
+  private async v25(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body: unknown,
+    target: string,
+    attempts = this.maxAttempts,
+  ): Promise<unknown> {
     const action = `${method} ${path.split('/').slice(0, path.startsWith('k8s/') ? 2 : 1).join('/')}`;
     for (let relogin = 0; ; relogin++) {
       const cid = await this.cid();
-      const response = await this.withRetries(action, target, () =>
-        this.http.request({
-          method,
-          url: `/v2.5/api/${path}`,
-          headers: { Authorization: `cid ${cid}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-          ...(body !== undefined ? { data: JSON.stringify(body) } : {}),
-        }),
+      const response = await this.withRetries(
+        action,
+        target,
+        () =>
+          this.http.request({
+            method,
+            url: `/v2.5/api/${path}`,
+            headers: { Authorization: `cid ${cid}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+            ...(body !== undefined ? { data: JSON.stringify(body) } : {}),
+          }),
+        attempts,
       );
       const data = parseJson(response.data);
       if (response.status >= 200 && response.status < 300) return data;
@@ -426,10 +498,15 @@ export class AviatrixClient {
    * Sends a request, retrying transport errors and 5xx answers up to `maxAttempts` with exponential
    * backoff and full jitter. TLS verification failures are not retried. Never exposes the request.
    */
-  private async withRetries(action: string, target: string, send: () => Promise<AxiosResponse>): Promise<AxiosResponse> {
+  private async withRetries(
+    action: string,
+    target: string,
+    send: () => Promise<AxiosResponse>,
+    maxAttempts = this.maxAttempts,
+  ): Promise<AxiosResponse> {
     let reason = '';
     let status: number | undefined;
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       try {
         const response = await send();
         if (response.status < 500) return response;
@@ -454,13 +531,13 @@ export class AviatrixClient {
         status = undefined;
         reason = `transport error ${code || 'unknown'}: ${redact(message)}`;
       }
-      if (attempt < this.maxAttempts) {
+      if (attempt < maxAttempts) {
         const delay = Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
         logger.warn('Aviatrix controller call failed; retrying', { action, target, attempt, reason: redact(reason) });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-    throw new ControllerApiError({ action, target, reason: redact(reason), status, attempts: this.maxAttempts, transient: true });
+    throw new ControllerApiError({ action, target, reason: redact(reason), status, attempts: maxAttempts, transient: true });
   }
 
   // ---- session -------------------------------------------------------------------------------

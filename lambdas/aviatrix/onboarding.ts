@@ -3,6 +3,11 @@
 // Kubernetes-type group "<cluster>-<name>" per configured spec. Observe, compare, change only what
 // differs; a dry run returns the plan and writes nothing. What it creates is claimed in the
 // ownership registry first (ownership.ts), so offboarding deletes exactly that and nothing else.
+// A SmartGroup is ours only when the cluster's record claims it (by uuid; by name while only the
+// intent is recorded): a group with one of our names that we do not own (hand-made, or a same-named
+// cluster of another Region or account on this controller) is never updated or deleted. When it
+// matches exactly what we want it is adopted (claimed); when it differs the step stops, before any
+// write, with a GatewayConflict naming the group and the fix.
 //
 // The VPC SmartGroup matches `{"type":"vpc","res_id":<vpc id>}` rather than the blueprint's
 // `{"type":"vpc","name":<Name tag>}`: `res_id` is one of the documented selector keys, the VPC id is
@@ -22,7 +27,7 @@ export interface OnboardInput {
 export interface SmartGroupOutcome {
   name: string;
   uuid?: string;
-  action: 'unchanged' | 'create' | 'update';
+  action: 'unchanged' | 'create' | 'update' | 'adopt';
 }
 
 export interface OnboardResult extends StepResult {
@@ -94,6 +99,11 @@ export async function reconcileOnboarding(
   }
   const owned = await ownership.read(cluster.name);
 
+  // SmartGroups first read and checked: a conflict stops the step before any write.
+  const existingGroups = await client.listSmartGroups();
+  const desired = desiredSmartGroups(cluster, config);
+  const plans = planSmartGroups(cluster.name, desired, owned.smartGroups, existingGroups);
+
   // Kubernetes cluster onboarding.
   const onboarded = (await client.listK8sClusters()).find((c) => c.cluster_id === cluster.arn);
   let k8sClusterId = onboarded?.id;
@@ -129,11 +139,9 @@ export async function reconcileOnboarding(
     if (!dryRun) await ownership.setK8sClusterId(cluster.name, ours ? onboarded.id : undefined);
   }
 
-  // SmartGroups, matched by name.
-  const existingGroups = await client.listSmartGroups();
-  const desired = desiredSmartGroups(cluster, config);
+  // SmartGroups: create what is missing, repair ours, adopt identical unowned ones.
   const ownedNames = new Set(owned.smartGroups.map((g) => g.name));
-  const toCreate = desired.filter((g) => !existingGroups.some((e) => e.name === g.name));
+  const toCreate = plans.filter((p) => !p.current).map((p) => p.group);
   if (!dryRun && toCreate.length > 0) {
     await ownership.setSmartGroups(cluster.name, [
       ...owned.smartGroups,
@@ -142,8 +150,7 @@ export async function reconcileOnboarding(
   }
   const smartGroups: SmartGroupOutcome[] = [];
   const claimed: OwnedSmartGroup[] = [];
-  for (const group of desired) {
-    const current = existingGroups.find((g) => g.name === group.name);
+  for (const { group, current, ours } of plans) {
     if (!current) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'create', detail: `selector ${describeSelector(group)}` });
       const uuid = dryRun ? undefined : await client.createSmartGroup(group);
@@ -151,8 +158,11 @@ export async function reconcileOnboarding(
       claimed.push({ name: group.name, ...(uuid ? { uuid } : {}) });
       continue;
     }
-    if (ownedNames.has(group.name)) claimed.push({ name: group.name, uuid: current.uuid });
-    if (selectorKey(current.selector) !== selectorKey(group.selector)) {
+    claimed.push({ name: group.name, uuid: current.uuid });
+    if (!ours) {
+      // Identical to what we want (planSmartGroups refuses any other): only the claim is new.
+      smartGroups.push({ name: group.name, uuid: current.uuid, action: 'adopt' });
+    } else if (current.name !== group.name || selectorKey(current.selector) !== selectorKey(group.selector)) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'update', detail: `selector ${describeSelector(group)}` });
       if (!dryRun) await client.updateSmartGroup(current.uuid, group);
       smartGroups.push({ name: group.name, uuid: current.uuid, action: 'update' });
@@ -167,6 +177,64 @@ export async function reconcileOnboarding(
   if (!dryRun) await ownership.setSmartGroups(cluster.name, [...claimed, ...leftover]);
 
   return { dryRun, changes, ...(k8sClusterId ? { k8sClusterId } : {}), k8sClusterAction, smartGroups };
+}
+
+interface SmartGroupPlan {
+  group: SmartGroupBody;
+  /** The controller's group to keep (absent: create one). */
+  current?: SmartGroup;
+  /** True when our claim names `current`; false when it is an identical unowned group to adopt. */
+  ours: boolean;
+}
+
+/**
+ * Matches each wanted group to the controller's groups. Ours: the uuid our claim records, or (only
+ * the intent recorded) a same-named group identical to what we want. An unowned same-named group
+ * identical to what we want is adopted; one that differs is someone else's and is a conflict: one
+ * GatewayConflict naming every such group and the fix, thrown before any write.
+ */
+export function planSmartGroups(
+  clusterName: string,
+  desired: SmartGroupBody[],
+  claims: OwnedSmartGroup[],
+  existing: SmartGroup[],
+): SmartGroupPlan[] {
+  const claimedUuids = new Set(claims.map((c) => c.uuid).filter((u): u is string => !!u));
+  const conflicts: string[] = [];
+  const plans: SmartGroupPlan[] = [];
+  for (const group of desired) {
+    const claim = claims.find((c) => c.name === group.name);
+    const mine = claim?.uuid ? existing.find((e) => e.uuid === claim.uuid) : undefined;
+    if (mine) {
+      plans.push({ group, current: mine, ours: true });
+      continue;
+    }
+    const sameName = existing.filter((e) => e.name === group.name && !claimedUuids.has(e.uuid));
+    if (sameName.length === 0) {
+      plans.push({ group, ours: true });
+      continue;
+    }
+    const identical = sameName.find((e) => selectorKey(e.selector) === selectorKey(group.selector));
+    if (identical) {
+      plans.push({ group, current: identical, ours: false });
+      continue;
+    }
+    for (const other of sameName) {
+      conflicts.push(
+        `SmartGroup "${other.name}" (uuid ${other.uuid}) matches ${describeSelector(other)} instead of ${describeSelector(group)}`,
+      );
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new OnboardingError(
+      'GatewayConflict',
+      `the Aviatrix controller already has ${conflicts.join('; ')}, and cluster ${clusterName}'s ownership record does not claim ` +
+        `${conflicts.length === 1 ? 'it' : 'them'} (made by hand, or by a same-named cluster in another Region or account on this ` +
+        `controller), so ${conflicts.length === 1 ? 'it is' : 'they are'} not changed; rename ${conflicts.length === 1 ? 'that group' : 'those groups'} ` +
+        'on the controller, or delete it if it is stale, and run the workflow again',
+    );
+  }
+  return plans;
 }
 
 /**
@@ -247,6 +315,8 @@ export async function offboardOnboarding(
   return result();
 }
 
-function describeSelector(group: SmartGroupBody): string {
-  return group.selector.any.map((b) => Object.entries(b.all).map(([k, v]) => `${k}=${v}`).join(' AND ')).join(' OR ');
+function describeSelector(group: Pick<SmartGroupBody, 'selector'>): string {
+  const blocks = group.selector?.any ?? [];
+  if (blocks.length === 0) return '(no selector)';
+  return blocks.map((b) => Object.entries(b?.all ?? {}).map(([k, v]) => `${k}=${v}`).join(' AND ')).join(' OR ');
 }

@@ -199,12 +199,12 @@ async function guardWrite(ctx: RunContext, what: string): Promise<void> {
 
 /**
  * The gateway lease duration (seconds). The lease is renewed right before each write, so it must
- * outlive one write call in the worst case: the client's `maxAttempts` × `timeoutMs` plus its backoff
- * (client.worstCaseCallMs(), 123.5 s with the defaults 4 × 30 s), times 3 for an expired session met
- * on the way (the write, get_api_token + login as one more such call each, counted as two, then the
- * write again: 3 is the bound with the login calls answering quickly; we take 3 full calls), plus
- * 60 s for DynamoDB and clock skew: 431 s with the defaults, inside the function's 9 min timeout. A
- * dead holder's lease is released by the failure path, or expires by itself.
+ * outlive one write in the worst case. One controller call takes at most client.worstCaseCallMs():
+ * maxAttempts × timeoutMs plus the backoff between attempts (4 × 30 s + 3.5 s = 123.5 s with the
+ * defaults). A write that meets an expired session is answered at once, then takes a re-login
+ * (get_api_token, login) and the write again: up to 3 such calls. So 3 × that + 60 s margin for
+ * DynamoDB and clock skew = 431 s with the defaults,
+ * inside the function's 9 min timeout. The failure path releases a dead holder's lease early.
  */
 export function gatewayLeaseSeconds(client: Pick<AviatrixClient, 'worstCaseCallMs'>): number {
   return Math.ceil((3 * client.worstCaseCallMs()) / 1000) + 60;

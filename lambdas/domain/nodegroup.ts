@@ -2,20 +2,21 @@
 // AZ's ENIConfig existed (their pods got routable addresses from the node subnet), report max-pods
 // settings that ignore custom networking, and with config's consent replace the early nodes.
 //
-// Replacement is a rolling update of the managed node group (UpdateNodegroupVersion at its current
-// version), not an instance refresh of its Auto Scaling group: EKS owns that group, drains nodes
-// respecting PodDisruptionBudgets, and AWS advises against changing a managed group's ASG directly.
+// Replacement is an instance refresh of the node group's Auto Scaling group(s) (design: "When a node
+// group is created"), not eks:UpdateNodegroupVersion: a version update without a version upgrades the
+// node group to the cluster's Kubernetes version and the latest AMI release, which nobody asked for,
+// and cannot serve node groups on a custom-AMI launch template. An instance refresh relaunches the
+// same instances from the same launch template and version: nothing is upgraded, only replaced. It
+// is rolling (MinHealthyPercentage 90), SkipMatching is off so every instance is replaced, and EKS's
+// termination lifecycle hook on the group drains each node before its instance goes. A refresh that
+// is already running (InstanceRefreshInProgress) is waited for rather than duplicated; if it leaves
+// early nodes behind, one refresh of our own follows.
+import type { InstanceRefresh } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstanceTypesCommand, InstanceTypeInfo } from '@aws-sdk/client-ec2';
-import {
-  DescribeNodegroupCommand,
-  DescribeUpdateCommand,
-  Nodegroup,
-  ResourceNotFoundException,
-  UpdateNodegroupVersionCommand,
-} from '@aws-sdk/client-eks';
+import { DescribeNodegroupCommand, Nodegroup, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { OnboardingConfig } from '../../lib/config';
-import { ec2, eks } from '../shared/aws';
-import { OnboardingError } from '../shared/errors';
+import { autoscaling, autoScalingSdk, ec2, eks } from '../shared/aws';
+import { OnboardingError, TransientError } from '../shared/errors';
 import { KubeClient } from '../shared/kube';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { describeCluster } from './cluster';
@@ -43,8 +44,16 @@ export interface NodegroupResult extends StepResult {
   /** Nodes whose max-pods is above what custom networking can give them. */
   maxPodsWarnings: string[];
   warnings: string[];
-  replacementUpdateId?: string;
+  /** The instance refreshes replacing the early nodes, followed across Wait-state polls. */
+  replacementRefreshes?: InstanceRefreshRef[];
   waitingSince?: string;
+}
+
+export interface InstanceRefreshRef {
+  autoScalingGroupName: string;
+  instanceRefreshId: string;
+  /** Someone else's refresh, found running when ours was refused: waited for, not started here. */
+  adopted?: boolean;
 }
 
 export interface NodegroupInput {
@@ -97,34 +106,93 @@ function base(input: NodegroupInput): Omit<NodegroupResult, 'phase'> {
   };
 }
 
-function checkWaitBound(input: NodegroupInput, config: OnboardingConfig, what: string): string {
+function checkWaitBound(input: NodegroupInput, config: OnboardingConfig, what: string, where = 'in the EKS console'): string {
   const since = input.previous?.waitingSince ?? new Date().toISOString();
   const waited = Math.round((Date.now() - Date.parse(since)) / 1000);
   if (waited >= config.nodegroupActiveTimeoutSeconds) {
     throw new OnboardingError(
       'WaitTimedOut',
       `${what} of node group "${input.nodegroupName}" on EKS cluster "${input.cluster.name}" did not finish within ${waited} s ` +
-        `(limit onboarding.nodegroupActiveTimeoutSeconds = ${config.nodegroupActiveTimeoutSeconds}); check it in the EKS console, then run again`,
+        `(limit onboarding.nodegroupActiveTimeoutSeconds = ${config.nodegroupActiveTimeoutSeconds}); check it ${where}, then run again`,
     );
   }
   return since;
+}
+
+/** The refresh settings: rolling, at most 10% of capacity out at once, every instance replaced. */
+const REFRESH_PREFERENCES = { MinHealthyPercentage: 90, InstanceWarmup: 60, SkipMatching: false } as const;
+/** Statuses of a refresh that has not finished yet (anything else is final). */
+const RUNNING = new Set(['Pending', 'InProgress', 'Cancelling', 'RollbackInProgress', 'Baking']);
+
+const refreshNames = (refs: InstanceRefreshRef[]) => refs.map((r) => `${r.instanceRefreshId} of Auto Scaling group "${r.autoScalingGroupName}"`).join(', ');
+
+async function describeRefresh(ref: InstanceRefreshRef): Promise<InstanceRefresh> {
+  const sdk = autoScalingSdk();
+  const { InstanceRefreshes = [] } = await autoscaling().send(
+    new sdk.DescribeInstanceRefreshesCommand({ AutoScalingGroupName: ref.autoScalingGroupName, InstanceRefreshIds: [ref.instanceRefreshId] }),
+  );
+  const found = InstanceRefreshes.find((r) => r.InstanceRefreshId === ref.instanceRefreshId);
+  if (!found) {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `instance refresh ${ref.instanceRefreshId} of Auto Scaling group "${ref.autoScalingGroupName}" no longer exists (was the group deleted or recreated?); check the node group, then run the workflow again`,
+    );
+  }
+  return found;
+}
+
+/**
+ * Starts a refresh of `group`. When Auto Scaling refuses because one is already running, that one
+ * is followed instead (adopted), so two refreshes never compete for the same instances.
+ */
+async function startRefresh(group: string): Promise<InstanceRefreshRef> {
+  const sdk = autoScalingSdk();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const { InstanceRefreshId } = await autoscaling().send(
+        new sdk.StartInstanceRefreshCommand({ AutoScalingGroupName: group, Strategy: 'Rolling', Preferences: { ...REFRESH_PREFERENCES } }),
+      );
+      if (!InstanceRefreshId) throw new TransientError(`StartInstanceRefresh for Auto Scaling group "${group}" returned no InstanceRefreshId`);
+      return { autoScalingGroupName: group, instanceRefreshId: InstanceRefreshId };
+    } catch (error) {
+      if (!(error instanceof sdk.InstanceRefreshInProgressFault)) throw error;
+    }
+    const { InstanceRefreshes = [] } = await autoscaling().send(new sdk.DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group }));
+    const running = InstanceRefreshes.find((r) => r.InstanceRefreshId && RUNNING.has(r.Status ?? ''));
+    if (running?.InstanceRefreshId) return { autoScalingGroupName: group, instanceRefreshId: running.InstanceRefreshId, adopted: true };
+    // It finished between the two calls: try once more.
+  }
+  throw new TransientError(`Auto Scaling group "${group}" reports an instance refresh in progress but lists none running`);
+}
+
+function refreshFailure(nodegroupName: string, failed: InstanceRefresh[]): OnboardingError {
+  const what = failed
+    .map((r) => `instance refresh ${r.InstanceRefreshId} of Auto Scaling group "${r.AutoScalingGroupName}" ended ${r.Status} (${r.StatusReason || 'no reason given'})`)
+    .join('; ');
+  const groups = [...new Set(failed.map((r) => r.AutoScalingGroupName))];
+  return new OnboardingError(
+    'ClusterRefused',
+    `the node replacement of node group "${nodegroupName}" did not finish: ${what}. Find the cause with ` +
+      groups.map((g) => `"aws autoscaling describe-scaling-activities --auto-scaling-group-name ${g}"`).join(' and ') +
+      ` and the node group's health in the EKS console (launch template, instance capacity, PodDisruptionBudgets that block draining), fix it, then run the workflow again`,
+  );
 }
 
 export async function reconcileNodegroup(input: NodegroupInput, config: OnboardingConfig): Promise<NodegroupResult> {
   const { cluster, nodegroupName } = input;
   const result = base(input);
 
-  const replacement = input.previous?.replacementUpdateId;
-  if (replacement) {
-    const { update } = await eks().send(new DescribeUpdateCommand({ name: cluster.name, updateId: replacement, nodegroupName }));
-    if (update?.status === 'InProgress') {
-      const waitingSince = checkWaitBound(input, config, 'the node replacement');
-      return { ...result, phase: 'pending', reason: `node replacement ${replacement} is in progress`, replacementUpdateId: replacement, waitingSince };
+  const refreshes = input.previous?.replacementRefreshes ?? [];
+  if (refreshes.length > 0) {
+    const states = await Promise.all(refreshes.map(describeRefresh));
+    const running = states.filter((r) => RUNNING.has(r.Status ?? ''));
+    if (running.length > 0) {
+      const waitingSince = checkWaitBound(input, config, `the instance refresh (${refreshNames(refreshes)})`, 'in the EC2 console (Auto Scaling groups, Instance refresh)');
+      const progress = running.map((r) => `${r.InstanceRefreshId} of ${r.AutoScalingGroupName} is ${r.Status} (${r.PercentageComplete ?? 0}% done)`).join('; ');
+      return { ...result, phase: 'pending', reason: `node replacement: instance refresh ${progress}`, replacementRefreshes: refreshes, waitingSince };
     }
-    if (update?.status !== 'Successful') {
-      const why = (update?.errors ?? []).map((e) => `${e.errorCode}: ${e.errorMessage}`).join('; ') || 'no details';
-      throw new OnboardingError('ClusterRefused', `the node replacement ${replacement} of node group "${nodegroupName}" ended ${update?.status} (${why}); check the node group in the EKS console`);
-    }
+    const failed = states.filter((r) => r.Status !== 'Successful');
+    if (failed.length > 0) throw refreshFailure(nodegroupName, failed);
   }
 
   const nodegroup = await describeNodegroup(cluster.name, nodegroupName);
@@ -169,27 +237,52 @@ export async function reconcileNodegroup(input: NodegroupInput, config: Onboardi
   result.warnings.push(...result.maxPodsWarnings);
 
   if (result.earlyNodes.length === 0) return { ...result, phase: 'done' };
+  const groups = (nodegroup.resources?.autoScalingGroups ?? []).map((g) => g.name).filter((n): n is string => Boolean(n));
   if (!config.allowNodeReplacement) {
+    const how = groups.length
+      ? groups.map((g) => `aws autoscaling start-instance-refresh --auto-scaling-group-name ${g} --preferences '${JSON.stringify(REFRESH_PREFERENCES)}'`).join(' and ')
+      : "an instance refresh of the node group's Auto Scaling group";
     result.warnings.push(
       `nodes ${result.earlyNodes.join(', ')} of node group "${nodegroupName}" registered before their AZ's ENIConfig existed, so their pods ` +
-        `use node-subnet addresses; replace them (aws eks update-nodegroup-version --cluster-name ${cluster.name} --nodegroup-name ${nodegroupName}) ` +
-        'or set onboarding.allowNodeReplacement to let onboarding do it',
+        `use node-subnet addresses; replace them (${how}) or set onboarding.allowNodeReplacement to let onboarding do it`,
     );
     return { ...result, phase: 'done' };
   }
-  const change: Change = { resource: `node group ${nodegroupName}`, action: 'update', detail: `replace nodes ${result.earlyNodes.join(', ')} (rolling update)` };
-  result.changes.push(change);
-  if (input.dryRun) return { ...result, phase: 'done' };
-  if (replacement) {
-    // A finished replacement that still left early nodes would loop: stop and say so.
-    throw new OnboardingError('ClusterRefused', `nodes ${result.earlyNodes.join(', ')} still predate their ENIConfig after replacement ${replacement}; check the node group's launch template`);
+  if (refreshes.length > 0 && refreshes.every((r) => !r.adopted)) {
+    // Our own refresh finished and still left early nodes: another one would loop. Stop and say so.
+    throw new OnboardingError(
+      'ClusterRefused',
+      `nodes ${result.earlyNodes.join(', ')} of node group "${nodegroupName}" still predate their ENIConfig after instance refresh ${refreshNames(refreshes)} ` +
+        `finished; check that the Auto Scaling group launches from the node group's launch template and that the nodes are gone from "kubectl get nodes", then run the workflow again`,
+    );
   }
-  const { update } = await eks().send(new UpdateNodegroupVersionCommand({ clusterName: cluster.name, nodegroupName, force: false }));
+  if (groups.length === 0) {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `node group "${nodegroupName}" of EKS cluster "${cluster.name}" lists no Auto Scaling group (DescribeNodegroup resources.autoScalingGroups), ` +
+        `so nodes ${result.earlyNodes.join(', ')} cannot be replaced by an instance refresh; replace them by hand`,
+    );
+  }
+  const change: Change = {
+    resource: `node group ${nodegroupName}`,
+    action: 'update',
+    detail: `replace nodes ${result.earlyNodes.join(', ')} (instance refresh of Auto Scaling group ${groups.join(', ')}; same launch template, nothing upgraded)`,
+  };
+  // After waiting for someone else's refresh, the plan entry is already there.
+  if (!result.changes.some((c) => c.resource === change.resource && c.detail.startsWith('replace nodes'))) result.changes.push(change);
+  if (input.dryRun) return { ...result, phase: 'done' };
+  // A run that already waited on a refresh keeps its clock: adopting refreshes cannot extend the bound.
+  const waitingSince = refreshes.length > 0 ? checkWaitBound(input, config, 'the node replacement', 'in the EC2 console (Auto Scaling groups, Instance refresh)') : new Date().toISOString();
+  const started: InstanceRefreshRef[] = [];
+  for (const group of groups) started.push(await startRefresh(group));
+  const adopted = started.filter((r) => r.adopted);
   return {
     ...result,
     phase: 'pending',
-    reason: 'node replacement started',
-    ...(update?.id ? { replacementUpdateId: update.id } : {}),
-    waitingSince: new Date().toISOString(),
+    reason: adopted.length
+      ? `node replacement: waiting for instance refresh ${refreshNames(adopted)}, which was already running`
+      : `node replacement started: instance refresh ${refreshNames(started)}`,
+    replacementRefreshes: started,
+    waitingSince,
   };
 }

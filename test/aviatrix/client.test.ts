@@ -122,7 +122,9 @@ test('persistent 5xx fails after a bounded number of attempts with one message n
     expect(e.message).toBe(
       'Aviatrix controller call edit_gw_customized_snat_config for spoke-a failed after 4 attempts (HTTP 500): server error 500 Internal Server Error: Internal Server Error',
     );
-    expect(e).toMatchObject({ action: 'edit_gw_customized_snat_config', target: 'spoke-a', status: 500, attempts: 4, name: 'ControllerError' });
+    // Named TransientError: the ASL's Retry on TransientError retries a controller outage.
+    expect(e).toMatchObject({ action: 'edit_gw_customized_snat_config', target: 'spoke-a', status: 500, attempts: 4, name: 'TransientError' });
+    expect(e.toJSON().name).toBe('TransientError');
     expect(Object.keys(e)).not.toEqual(expect.arrayContaining(['config', 'request', 'response']));
     expect(count(start, 'edit_gw_customized_snat_config')).toBe(4);
   } finally {
@@ -138,6 +140,88 @@ test('a request that hangs times out and is retried', async () => {
   const info = await client.getGatewayInfo('spoke-a');
   expect(info.vpc_name).toBe('spoke-a');
   expect(count(start, 'get_gateway_info')).toBe(2);
+});
+
+test('exhausted transport errors are TransientError too, naming action, target and reason', async () => {
+  const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 200, maxAttempts: 2 });
+  await client.getGateway('spoke-a');
+  world.emulator.hangNext(2, { action: 'get_gateway_info' });
+  const error = await client.getGatewayInfo('spoke-a').then(() => undefined, (e: unknown) => e as ControllerApiError);
+  expect(error).toBeInstanceOf(ControllerApiError);
+  expect(error?.name).toBe('TransientError');
+  expect(error?.message).toMatch(/^Aviatrix controller call get_gateway_info for spoke-a failed after 2 attempts: transport error ECONNABORTED: timeout/);
+});
+
+test('refusals stay ControllerError: v2 return:false and v2.5 4xx', async () => {
+  const client = new AviatrixClient(world.connection, fast);
+  const refused = await client.setExcludedAdvertisedCidrs('spoke-a', ['1.2.3.0/24']).then(() => undefined, (e: unknown) => e as Error);
+  expect(refused?.name).toBe('ControllerError');
+  const bad = await client.createSmartGroup({ name: 'bad', selector: {} as never }).then(() => undefined, (e: unknown) => e as Error);
+  expect(bad?.name).toBe('ControllerError');
+  expect(bad?.message).toBe('Aviatrix controller call POST app-domains for bad failed (HTTP 400): name and selector.any are required');
+});
+
+describe('creates are never re-sent blindly', () => {
+  const body = (name: string) => ({ name, selector: { any: [{ all: { type: 'vpc', res_id: `vpc-${name}` } }] } });
+  afterEach(() => {
+    world.emulator.clearFaults();
+    world.emulator.duplicateSmartGroupNames = false;
+  });
+
+  test('a SmartGroup create that happened but whose answer was lost is found, not sent again', async () => {
+    // A controller that accepts duplicate names would otherwise end up with two groups.
+    world.emulator.duplicateSmartGroupNames = true;
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 300 });
+    await client.getGateway('spoke-a');
+    world.emulator.hangNext(1, { action: 'POST app-domains', afterApply: true });
+    const start = world.emulator.requests().length;
+    const uuid = await client.createSmartGroup(body('lost-answer'));
+    const groups = world.emulator.smartGroups().filter((g) => g.name === 'lost-answer');
+    expect(groups).toHaveLength(1);
+    expect(uuid).toBe(groups[0].uuid);
+    expect(world.emulator.actions().slice(start)).toEqual(['POST app-domains', 'GET app-domains']);
+  });
+
+  test('with the default controller (409 on a taken name) the lost answer does not fail the create', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 300 });
+    await client.getGateway('spoke-a');
+    world.emulator.hangNext(1, { action: 'POST app-domains', afterApply: true });
+    const uuid = await client.createSmartGroup(body('lost-answer-409'));
+    expect(world.emulator.smartGroups().filter((g) => g.name === 'lost-answer-409').map((g) => g.uuid)).toEqual([uuid]);
+  });
+
+  test('a create that did not happen (5xx, nothing found) is sent again and succeeds once', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 300 });
+    await client.getGateway('spoke-a');
+    world.emulator.failNext(1, { status: 503, action: 'POST app-domains' });
+    const start = world.emulator.requests().length;
+    const uuid = await client.createSmartGroup(body('retried'));
+    expect(world.emulator.actions().slice(start)).toEqual(['POST app-domains', 'GET app-domains', 'POST app-domains']);
+    expect(world.emulator.smartGroups().filter((g) => g.name === 'retried').map((g) => g.uuid)).toEqual([uuid]);
+  });
+
+  test('a k8s cluster create whose answer was lost is found by cluster_id', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 300 });
+    await client.getGateway('spoke-a');
+    world.emulator.hangNext(1, { action: 'POST k8s/clusters', afterApply: true });
+    const arn = 'arn:aws:eks:us-east-1:123456789012:cluster/lost-answer';
+    const start = world.emulator.requests().length;
+    const id = await client.createK8sCluster({ cluster_id: arn, credential: { use_csp_credentials: true } });
+    expect(world.emulator.k8sClusters().filter((c) => c.cluster_id === arn).map((c) => c.id)).toEqual([id]);
+    expect(world.emulator.actions().slice(start)).toEqual(['POST k8s/clusters', 'GET k8s/clusters']);
+  });
+
+  test('a create that keeps failing gives up after maxAttempts as a TransientError', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 300, maxAttempts: 2 });
+    await client.getGateway('spoke-a');
+    world.emulator.failNext(10, { status: 500, action: 'POST app-domains' });
+    const error = await client.createSmartGroup(body('never')).then(() => undefined, (e: unknown) => e as ControllerApiError);
+    expect(error?.name).toBe('TransientError');
+    expect(error?.message).toBe(
+      'Aviatrix controller call POST app-domains for never failed after 2 attempts (HTTP 500): server error 500 Internal Server Error: Internal Server Error',
+    );
+    expect(world.emulator.smartGroups().some((g) => g.name === 'never')).toBe(false);
+  });
 });
 
 test('v2 return:false becomes ControllerApiError with the controller reason', async () => {

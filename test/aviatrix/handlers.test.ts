@@ -1,5 +1,7 @@
 // The two Aviatrix handlers, called as the workflow calls them, in the whole local world (EKS
 // emulator for the controller's access entry, moto for the tables and the secret, the controller).
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
 import { handler as onboard } from '../../lambdas/aviatrix-onboard/handler';
 import { handler as snat } from '../../lambdas/aviatrix-snat/handler';
 import { clusterKey, GatewayLeases, Leases } from '../../lambdas/shared/lease';
@@ -135,4 +137,55 @@ test('missing workflow parts fail as InvalidInput', async () => {
   await expect(snat({ ...state(false), network: undefined })).rejects.toMatchObject({ name: 'InvalidInput' });
   await expect(onboard({ ...state(false), resolve: { phase: 'pending' } })).rejects.toMatchObject({ name: 'InvalidInput' });
   await expect(snat({ action: 'offboard', clusterName: 'h1', executionId: '' })).rejects.toMatchObject({ name: 'InvalidInput' });
+});
+
+describe('every action runs inside runStep', () => {
+  test('EKS throttling in aviatrix-onboard (onboard and offboard) surfaces as TransientError naming the step and cluster', async () => {
+    w.world.eks.failNext('DescribeAccessEntry', { code: 'ThrottlingException', message: 'Rate exceeded' }, 20);
+    try {
+      const error = await onboard(state(false)).then(() => undefined, (e: unknown) => e as Error);
+      expect(error?.name).toBe('TransientError');
+      expect(error?.message).toBe('aviatrix-onboard for cluster "h1" failed: ThrottlingException: Rate exceeded');
+    } finally {
+      w.world.eks.failNext('DescribeAccessEntry', { code: 'ThrottlingException' }, 0);
+    }
+    w.world.eks.failNext('DescribeCluster', { code: 'ThrottlingException', message: 'Rate exceeded' }, 20);
+    try {
+      const error = await onboard({ action: 'offboard', clusterName: 'h1', dryRun: true }).then(() => undefined, (e: unknown) => e as Error);
+      expect(error?.name).toBe('TransientError');
+      expect(error?.message).toBe('aviatrix-offboard for cluster "h1" failed: ThrottlingException: Rate exceeded');
+    } finally {
+      w.world.eks.failNext('DescribeCluster', { code: 'ThrottlingException' }, 0);
+    }
+  });
+
+  test('DynamoDB throttling in aviatrix-snat (every action) surfaces as TransientError naming the step and cluster', async () => {
+    // A DynamoDB endpoint that throttles every request.
+    const throttling = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'Rate of requests exceeds the allowed throughput.' }));
+      });
+    });
+    await new Promise<void>((resolve) => throttling.listen(0, '127.0.0.1', resolve));
+    const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(throttling.address() as AddressInfo).port}`;
+    try {
+      const cases: [unknown, string][] = [
+        [state(false), 'aviatrix-snat for cluster "h1"'],
+        [{ action: 'offboard', clusterName: 'h1', executionId: 'exec-t' }, 'aviatrix-snat-offboard for cluster "h1"'],
+        [{ action: 'release-leases', executionId: 'exec-t' }, 'release-leases for cluster "unknown"'],
+      ];
+      for (const [event, prefix] of cases) {
+        const error = await snat(event as Parameters<typeof snat>[0]).then(() => undefined, (e: unknown) => e as Error);
+        expect(error?.name).toBe('TransientError');
+        expect(error?.message).toBe(`${prefix} failed: ThrottlingException: Rate of requests exceeds the allowed throughput.`);
+      }
+    } finally {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = saved;
+      throttling.closeAllConnections();
+      await new Promise<void>((resolve) => throttling.close(() => resolve()));
+    }
+  }, 90_000);
 });

@@ -1,5 +1,5 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { clusterKey, gatewayKey, GatewayLeases, Leases, LeaseTimeoutError } from '../../lambdas/shared/lease';
+import { clusterKey, gatewayKey, GatewayLeases, LeaseLostError, Leases, LeaseTimeoutError } from '../../lambdas/shared/lease';
 import { logger } from '../../lambdas/shared/logger';
 import { LEASE_TABLE, startWorld, World } from './world';
 
@@ -99,4 +99,28 @@ test('Leases serve any key: cluster#<name> leases exclude each other, and never 
   expect((await l.releaseAll('run-1')).sort()).toEqual(['cluster#prod-a']);
   expect((await l.releaseAll('run-2')).sort()).toEqual(['gateway#prod-a']);
   expect(await l.heldBy('run-1')).toEqual([]);
+});
+
+test('renew extends only an unexpired lease of the same holder', async () => {
+  const l = leases(30);
+  await l.acquire('gw-r', 'exec-1');
+  const before = Number((await item('gw-r'))?.expiresAt.N);
+  expect(await l.renew('gw-r', 'exec-2')).toBe(false); // not the holder
+  expect((await item('gw-r'))?.holder.S).toBe('exec-1');
+  expect(await l.renew('gw-r', 'exec-1')).toBe(true);
+  expect(Number((await item('gw-r'))?.expiresAt.N)).toBeGreaterThanOrEqual(before);
+  await l.release('gw-r', 'exec-1');
+  expect(await l.renew('gw-r', 'exec-1')).toBe(false); // released: nothing to renew, nothing created
+  expect(await item('gw-r')).toBeUndefined();
+
+  // Expired (even if nobody took it): renewal refused, and renewOrThrow says what was not written.
+  const brief = leases(1);
+  await brief.acquire('gw-s', 'exec-1');
+  await new Promise((r) => setTimeout(r, 2100));
+  expect(await brief.renew('gw-s', 'exec-1')).toBe(false);
+  const error = await brief.renewOrThrow('gw-s', 'exec-1', 'writing X').then(() => undefined, (e: unknown) => e as Error);
+  expect(error).toBeInstanceOf(LeaseLostError);
+  expect(error?.name).toBe('TransientError');
+  expect(error?.message).toMatch(/^the lease on gateway gw-s \(lease gateway#gw-s in table gateway-leases\) expired or was taken by another workflow before writing X, so nothing was written/);
+  await brief.release('gw-s', 'exec-1');
 });

@@ -1,5 +1,5 @@
 import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
-import { reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
+import { offboardOnboarding, reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { OnboardingError } from '../../lambdas/shared/errors';
 import { logger } from '../../lambdas/shared/logger';
@@ -88,5 +88,66 @@ test('repairs only what drifted', async () => {
   expect(world.emulator.k8sClusters()[0]).toEqual({ id: k8s.id, cluster_id: cluster.arn, credential: { use_csp_credentials: true }, gateway_tunnel_enabled: true });
   expect(world.emulator.smartGroups().find((g) => g.name === 'prod-a-payments')?.selector).toEqual({
     any: [{ all: { type: 'k8s', k8s_cluster_id: cluster.arn, k8s_namespace: 'payments', 'tags.app': 'web', 'tags.tier': 'front' } }],
+  });
+});
+
+describe('SmartGroups this project does not own', () => {
+  const other = { name: 'prod-b', arn: 'arn:aws:eks:eu-west-1:210987654321:cluster/prod-b', vpcId: 'vpc-0bbb' };
+  const vpcOnly = { kubernetesSmartGroups: [] };
+
+  test('a differing same-named group (another Region\'s cluster, or hand-made) is never rewritten: one clear error, no writes', async () => {
+    // Someone else's "prod-b-vpc" on the same controller: same name, another VPC.
+    const foreign = await client.createSmartGroup({ name: 'prod-b-vpc', selector: { any: [{ all: { type: 'vpc', res_id: 'vpc-0eu' } }] } });
+    const mark = world.log.mark();
+    for (const dryRun of [true, false]) {
+      const error = await reconcileOnboarding(client, vpcOnly, { cluster: other, dryRun }, ownership).then(() => undefined, (e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(OnboardingError);
+      expect(error?.name).toBe('GatewayConflict');
+      expect(error?.message).toBe(
+        `the Aviatrix controller already has SmartGroup "prod-b-vpc" (uuid ${foreign}) matches type=vpc AND res_id=vpc-0eu instead of ` +
+          "type=vpc AND res_id=vpc-0bbb, and cluster prod-b's ownership record does not claim it (made by hand, or by a same-named " +
+          'cluster in another Region or account on this controller), so it is not changed; rename that group on the controller, ' +
+          'or delete it if it is stale, and run the workflow again',
+      );
+    }
+    expect(writes(mark)).toEqual([]); // checked before anything, the k8s onboarding included
+    expect(world.emulator.smartGroups().find((g) => g.uuid === foreign)?.selector).toEqual({ any: [{ all: { type: 'vpc', res_id: 'vpc-0eu' } }] });
+    expect((await ownership.read('prod-b')).smartGroups).toEqual([]);
+
+    // Renamed out of the way: the run goes through, and offboarding later leaves the renamed group alone.
+    await client.updateSmartGroup(foreign, { name: 'eu-prod-b-vpc', selector: { any: [{ all: { type: 'vpc', res_id: 'vpc-0eu' } }] } });
+    const result = await reconcileOnboarding(client, vpcOnly, { cluster: other, dryRun: false }, ownership);
+    expect(result.smartGroups).toEqual([{ name: 'prod-b-vpc', uuid: expect.any(String), action: 'create' }]);
+    expect(world.emulator.smartGroups().find((g) => g.uuid === foreign)?.name).toBe('eu-prod-b-vpc');
+    await offboardOnboarding(client, ownership, { clusterName: 'prod-b', dryRun: false });
+    expect(world.emulator.smartGroups().filter((g) => g.name.includes('prod-b-vpc')).map((g) => g.uuid)).toEqual([foreign]);
+    await client.deleteSmartGroup(foreign);
+  });
+
+  test('an identical unowned group is adopted (claimed, not rewritten), and only then ours to delete', async () => {
+    const cluster3 = { name: 'prod-c', arn: 'arn:aws:eks:us-east-1:123456789012:cluster/prod-c', vpcId: 'vpc-0ccc' };
+    const handMade = await client.createSmartGroup({ name: 'prod-c-vpc', selector: { any: [{ all: { res_id: 'vpc-0ccc', type: 'vpc' } }] } });
+    const mark = world.log.mark();
+    const result = await reconcileOnboarding(client, vpcOnly, { cluster: cluster3, dryRun: false }, ownership);
+    expect(result.smartGroups).toEqual([{ name: 'prod-c-vpc', uuid: handMade, action: 'adopt' }]);
+    expect(writes(mark)).toEqual(['POST k8s/clusters']);
+    expect((await ownership.read('prod-c')).smartGroups).toEqual([{ name: 'prod-c-vpc', uuid: handMade }]);
+    const off = await offboardOnboarding(client, ownership, { clusterName: 'prod-c', dryRun: false });
+    expect(off.smartGroupsDeleted).toEqual(['prod-c-vpc']);
+    expect(world.emulator.smartGroups().some((g) => g.uuid === handMade)).toBe(false);
+  });
+
+  test('a group we own that was replaced by someone else\'s of the same name is not touched', async () => {
+    // prod-a owns its groups by uuid; someone deletes prod-a-all-pods and makes a different one of that name.
+    const ours = world.emulator.smartGroups().find((g) => g.name === 'prod-a-all-pods')!;
+    await client.deleteSmartGroup(ours.uuid);
+    const theirs = await client.createSmartGroup({ name: 'prod-a-all-pods', selector: { any: [{ all: { type: 'k8s', k8s_namespace: 'kube-system' } }] } });
+    const mark = world.log.mark();
+    await expect(reconcileOnboarding(client, config, { cluster, dryRun: false }, ownership)).rejects.toMatchObject({
+      name: 'GatewayConflict',
+      message: expect.stringContaining(`SmartGroup "prod-a-all-pods" (uuid ${theirs})`),
+    });
+    expect(writes(mark)).toEqual([]);
+    await client.deleteSmartGroup(theirs);
   });
 });

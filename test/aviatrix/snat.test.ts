@@ -1,7 +1,8 @@
 import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
-import { GatewayLeases } from '../../lambdas/shared/lease';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GatewayLeases, LeaseLostError } from '../../lambdas/shared/lease';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
-import { desiredPolicies, reconcileSnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
+import { desiredPolicies, gatewayLeaseSeconds, reconcileSnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
 import { OnboardingError } from '../../lambdas/shared/errors';
 import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
 import { logger } from '../../lambdas/shared/logger';
@@ -168,7 +169,10 @@ describe('20 concurrent clusters sharing one spoke (with HA) and one transit', (
 
   test('without leases the same run loses updates (the emulator makes the race real)', async () => {
     setup('racy');
-    const noLease = { withLease: <T>(_g: string, _h: string, fn: () => Promise<T>) => fn() } as unknown as GatewayLeases;
+    const noLease = {
+      withLease: <T>(_g: string, _h: string, fn: () => Promise<T>) => fn(),
+      renewOrThrow: async () => undefined,
+    } as unknown as GatewayLeases;
     world.emulator.latencyMs = 5;
     try {
       // Read-back catches some of the losses (those runs fail); the lists end up short either way.
@@ -181,5 +185,64 @@ describe('20 concurrent clusters sharing one spoke (with HA) and one transit', (
     }
     expect(world.emulator.snatPolicies('racy-spoke').length).toBeLessThan(80);
     expect(world.emulator.exclusions('racy-transit').length).toBeLessThan(21);
+  });
+});
+
+describe('a lease that runs out before the write', () => {
+  const leaseHolder = async (gateway: string) =>
+    (await world.direct.dynamo.send(new GetItemCommand({ TableName: LEASE_TABLE, Key: { leaseId: { S: `gateway#${gateway}` } }, ConsistentRead: true })))
+      .Item?.holder?.S;
+
+  test('a holder whose lease expired and was taken by another does not write', async () => {
+    world.emulator.addGateway({ name: 'slow-spoke', kind: 'spoke', vpcId: 'vpc-slow', privateIp: '10.6.0.4', transitName: 'slow-transit' });
+    world.emulator.addGateway({ name: 'slow-transit', kind: 'transit', vpcId: 'vpc-st', privateIp: '10.6.9.4' });
+    // Once the slow run holds the lease, the controller answers slower than the lease lasts.
+    class SlowOnceHeld extends GatewayLeases {
+      withLease<T>(gateway: string, holder: string, fn: () => Promise<T>): Promise<T> {
+        return super.withLease(gateway, holder, () => {
+          world.emulator.latencyMs = 3500;
+          return fn();
+        });
+      }
+    }
+    const short = new SlowOnceHeld({ tableName: LEASE_TABLE, durationSeconds: 1, baseDelayMs: 10, maxDelayMs: 100, acquireTimeoutMs: 10_000 });
+    const other = new GatewayLeases({ tableName: LEASE_TABLE, durationSeconds: 60, baseDelayMs: 10, maxDelayMs: 100 });
+    const mark = world.log.mark();
+    // Meanwhile the lease expires and another run takes it.
+    let taken = false;
+    const takeover = (async () => {
+      while ((await leaseHolder('slow-spoke')) !== 'exec-slow') await new Promise((r) => setTimeout(r, 20));
+      while (!(await other.tryAcquire('slow-spoke', 'exec-other'))) await new Promise((r) => setTimeout(r, 50));
+      taken = true;
+    })();
+    try {
+      const error = await reconcileSnat(deps({ leases: short }), input('vpc-slow', 'slow', '100.66.0.0/16', ['10.6.16.0/20'], { holder: 'exec-slow' })).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      await takeover;
+      expect(taken).toBe(true);
+      expect(error).toBeInstanceOf(LeaseLostError);
+      expect(error?.name).toBe('TransientError');
+      expect(error?.message).toMatch(
+        /^the lease on gateway slow-spoke \(lease gateway#slow-spoke in table gateway-leases\) expired or was taken by another workflow before writing the custom SNAT list of gateway slow-spoke, so nothing was written/,
+      );
+    } finally {
+      world.emulator.latencyMs = 0;
+    }
+    expect(aviatrixWrites(mark)).toEqual([]);
+    expect(world.emulator.snatPolicies('slow-spoke')).toEqual([]);
+    expect(await leaseHolder('slow-spoke')).toBe('exec-other');
+    await other.release('slow-spoke', 'exec-other');
+  }, 30_000);
+
+  test('the gateway lease outlives the worst case of one write (attempts x timeout, with a re-login)', () => {
+    const defaults = new AviatrixClient(world.connection);
+    expect(defaults.worstCaseCallMs()).toBe(4 * 30_000 + 500 + 1000 + 2000);
+    expect(gatewayLeaseSeconds(defaults)).toBe(431);
+    expect(gatewayLeaseSeconds(defaults) * 1000).toBeGreaterThan(3 * defaults.worstCaseCallMs());
+    expect(gatewayLeaseSeconds(new AviatrixClient(world.connection, { maxAttempts: 2, timeoutMs: 10_000, baseDelayMs: 100 }))).toBe(
+      Math.ceil((3 * (2 * 10_000 + 100)) / 1000) + 60,
+    );
   });
 });

@@ -67,6 +67,8 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Echo each SNAT rule twice and in reverse order, and `connection: "None"` for interface rules. */
   echoQuirks?: boolean;
+  /** Accept a SmartGroup whose name is already taken (a second group of that name), as a controller may. */
+  duplicateSmartGroupNames?: boolean;
   log?: CallLog;
 }
 
@@ -74,6 +76,8 @@ interface Fault {
   remaining: number;
   status?: number;
   hang?: boolean;
+  /** With hang: the request takes effect, only its answer is lost. */
+  afterApply?: boolean;
   action?: string;
 }
 
@@ -95,6 +99,7 @@ export class AviatrixEmulator {
   password: string;
   latencyMs: number;
   echoQuirks: boolean;
+  duplicateSmartGroupNames: boolean;
 
   constructor(options: EmulatorOptions = {}) {
     this.log = options.log ?? new CallLog();
@@ -102,6 +107,7 @@ export class AviatrixEmulator {
     this.password = options.password ?? 'Sup3r-Secret-Pa55word!';
     this.latencyMs = options.latencyMs ?? 0;
     this.echoQuirks = options.echoQuirks ?? false;
+    this.duplicateSmartGroupNames = options.duplicateSmartGroupNames ?? false;
   }
 
   async start(certificate = makeSelfSignedCertificate()): Promise<{ url: string; caPem: string }> {
@@ -212,9 +218,12 @@ export class AviatrixEmulator {
     this.faults.length = 0;
   }
 
-  /** The next `n` matching requests never get an answer (until stop). */
-  hangNext(n: number, options: { action?: string } = {}): void {
-    this.faults.push({ remaining: n, hang: true, action: options.action });
+  /**
+   * The next `n` matching requests never get an answer (until stop). With `afterApply` they take
+   * effect first (a create that happened, whose answer was lost), else they are not processed.
+   */
+  hangNext(n: number, options: { action?: string; afterApply?: boolean } = {}): void {
+    this.faults.push({ remaining: n, hang: true, afterApply: options.afterApply, action: options.action });
   }
 
   // ---- HTTP ----------------------------------------------------------------------------------
@@ -263,6 +272,11 @@ export class AviatrixEmulator {
       fault.remaining--;
       if (fault.hang) {
         this.hanging.add(res);
+        if (fault.afterApply) {
+          if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+          if (record.api === 'v2') record.status = this.v2(record, req)[0];
+          else if (record.api === 'v2.5') record.status = this.v25(method, url.pathname.slice('/v2.5/api/'.length), body, req)[0];
+        }
         return;
       }
       record.status = fault.status;
@@ -459,7 +473,7 @@ export class AviatrixEmulator {
         if (!g || typeof g.name !== 'string' || !g.selector || !Array.isArray(g.selector.any)) {
           return [400, { message: 'name and selector.any are required' }];
         }
-        if ([...this.appDomains.values()].some((x) => x.name === g.name)) return [409, { message: `App domain ${g.name} already exists` }];
+        if (!this.duplicateSmartGroupNames && [...this.appDomains.values()].some((x) => x.name === g.name)) return [409, { message: `App domain ${g.name} already exists` }];
         const newUuid = randomUUID();
         this.appDomains.set(newUuid, { uuid: newUuid, name: g.name, selector: g.selector });
         return [200, { uuid: newUuid }];

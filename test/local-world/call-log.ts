@@ -1,6 +1,6 @@
 // Every stand-in records the calls it serves here, so tests can count writes per service.
 
-export type ServiceName = 'ec2' | 'sts' | 'dynamodb' | 'secretsmanager' | 'eks' | 'kubernetes' | 'aviatrix' | 'sfn' | 'other';
+export type ServiceName = 'ec2' | 'sts' | 'dynamodb' | 'secretsmanager' | 'eks' | 'autoscaling' | 'kubernetes' | 'aviatrix' | 'sfn' | 'other';
 
 export interface RecordedCall {
   service: ServiceName;

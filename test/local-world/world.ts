@@ -1,5 +1,6 @@
-// One call that starts the local world: moto (behind its recording proxy), the EKS emulator and the
-// Kubernetes API emulator, wired together, with the environment the code under test needs.
+// One call that starts the local world: moto (behind its recording proxy), the EKS emulator, the
+// Auto Scaling emulator (instance refreshes of node groups' groups) and the Kubernetes API emulator,
+// wired together, with the environment the code under test needs.
 import {
   AssociateRouteTableCommand,
   CreateRouteTableCommand,
@@ -7,6 +8,7 @@ import {
   CreateVpcCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { AutoScalingEmulator, AutoScalingEmulatorOptions } from './autoscaling-emulator';
 import { CallLog } from './call-log';
 import { EksEmulator, EksEmulatorOptions } from './eks-emulator';
 import { KubeEmulator, KubeEmulatorOptions } from './kube-emulator';
@@ -24,11 +26,12 @@ export interface LocalWorld {
   motoEndpoint: string;
   motoDirectEndpoint: string;
   eks: EksEmulator;
+  autoscaling: AutoScalingEmulator;
   kube: KubeEmulator;
   /**
    * Env for the code under test: AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID/SECRET ('testing'),
    * AWS_ENDPOINT_URL_EC2/_STS/_SECRETS_MANAGER/_DYNAMODB (recording proxy), AWS_ENDPOINT_URL_EKS
-   * (emulator). The kube CA comes from DescribeCluster, not from NODE_EXTRA_CA_CERTS.
+   * (emulator), AWS_ENDPOINT_URL_AUTO_SCALING (emulator). The kube CA comes from DescribeCluster, not from NODE_EXTRA_CA_CERTS.
    */
   env: Record<string, string>;
   /** Copies env into process.env; returns a function that restores the previous values. */
@@ -42,6 +45,7 @@ export interface LocalWorld {
 
 export interface LocalWorldOptions {
   eks?: EksEmulatorOptions;
+  autoscaling?: AutoScalingEmulatorOptions;
   kube?: KubeEmulatorOptions;
 }
 
@@ -72,6 +76,9 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
     const eks = new EksEmulator({ log, kube, motoDirectEndpoint: moto.directEndpoint, region, accountId }, options.eks);
     await eks.start();
     stops.push(() => eks.stop());
+    const autoscaling = new AutoScalingEmulator({ log, eks }, options.autoscaling);
+    await autoscaling.start();
+    stops.push(() => autoscaling.stop());
     const ec2Direct = new EC2Client({
       endpoint: moto.directEndpoint,
       region,
@@ -89,6 +96,8 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
       AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint,
       AWS_ENDPOINT_URL_EKS: eks.url,
+      // The SDK's key for serviceId "Auto Scaling" (spaces become underscores).
+      AWS_ENDPOINT_URL_AUTO_SCALING: autoscaling.url,
     };
 
     let vpcCount = 0;
@@ -99,6 +108,7 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
       motoEndpoint: moto.endpoint,
       motoDirectEndpoint: moto.directEndpoint,
       eks,
+      autoscaling,
       kube,
       env,
       ec2Direct,
