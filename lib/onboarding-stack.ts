@@ -569,14 +569,19 @@ export class OnboardingStack extends Stack {
       }),
     );
     // nodegroup: wait for the node group, read its instance types' ENI limits (max-pods) and, when
-    // config allows, roll its nodes (UpdateNodegroupVersion) and follow the update.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup', 'eks:DescribeUpdate'], resources: [nodegroups] }),
-    );
+    // config allows, replace early nodes by an instance refresh of the node group's Auto Scaling group.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [nodegroups] }));
     if (this.config.allowNodeReplacement) {
+      // Only Auto Scaling groups that EKS made for a managed node group (it tags them so).
       role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ReplaceNodes', actions: ['eks:UpdateNodegroupVersion'], resources: [nodegroups] }),
+        new iam.PolicyStatement({
+          sid: 'RefreshNodegroupInstances',
+          actions: ['autoscaling:StartInstanceRefresh'],
+          resources: [`arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/eks-*`],
+          conditions: { Null: { 'aws:ResourceTag/eks:cluster-name': 'false', 'aws:ResourceTag/eks:nodegroup-name': 'false' } },
+        }),
       );
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadInstanceRefreshes', actions: ['autoscaling:DescribeInstanceRefreshes'], resources: ['*'] }));
     }
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'] }),
@@ -586,13 +591,19 @@ export class OnboardingStack extends Stack {
       [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, list node groups, and create an access entry only for this role (eks:principalArn condition).'],
       [addon, 'Only the vpc-cni add-on of any cluster; the cluster name and add-on UUID are unknown at deploy time.'],
       [ownEntry, 'Only this role\'s own access entry on any cluster (the entry UUID is assigned by EKS); association limited to AmazonEKSClusterAdminPolicy, tags to eks-aviatrix:* keys.'],
+      [nodegroups, 'Any node group of any onboarded cluster (created after deploy): describe (read-only).'],
       [
-        nodegroups,
-        this.config.allowNodeReplacement
-          ? 'Any node group of any onboarded cluster (created after deploy): describe, follow updates, and roll nodes (allowNodeReplacement is on).'
-          : 'Any node group of any onboarded cluster (created after deploy): describe and follow updates (read-only).',
+        '*',
+        'ec2:DescribeInstanceTypes and autoscaling:DescribeInstanceRefreshes support no resource-level permissions (read-only). ' +
+          'Also X-Ray active tracing (no resource-level permissions).',
       ],
-      ['*', 'ec2:DescribeInstanceTypes supports no resource-level permissions (read-only). Also X-Ray active tracing (no resource-level permissions).'],
+      ...(this.config.allowNodeReplacement
+        ? [[
+            `arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/eks-*`,
+            'Instance refresh only of Auto Scaling groups EKS made for a managed node group (eks:cluster-name and eks:nodegroup-name tags required), ' +
+              'created after deploy; only with allowNodeReplacement.',
+          ] as [string, string]]
+        : []),
     ]);
   }
 

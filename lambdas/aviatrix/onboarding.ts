@@ -153,7 +153,7 @@ export async function reconcileOnboarding(
   for (const { group, current, ours } of plans) {
     if (!current) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'create', detail: `selector ${describeSelector(group)}` });
-      const uuid = dryRun ? undefined : await client.createSmartGroup(group);
+      const uuid = dryRun ? undefined : await createSmartGroupOrFindTwin(client, cluster.name, group);
       smartGroups.push({ name: group.name, ...(uuid ? { uuid } : {}), action: 'create' });
       claimed.push({ name: group.name, ...(uuid ? { uuid } : {}) });
       continue;
@@ -177,6 +177,22 @@ export async function reconcileOnboarding(
   if (!dryRun) await ownership.setSmartGroups(cluster.name, [...claimed, ...leftover]);
 
   return { dryRun, changes, ...(k8sClusterId ? { k8sClusterId } : {}), k8sClusterAction, smartGroups };
+}
+
+/**
+ * Creates the group; when the controller answers that the name is taken (a concurrent run for the
+ * same cluster created it after our read), the same-named group is looked up and taken when it is
+ * identical to ours, or reported as a conflict (planSmartGroups) when it is not.
+ */
+async function createSmartGroupOrFindTwin(client: AviatrixClient, clusterName: string, group: SmartGroupBody): Promise<string> {
+  try {
+    return await client.createSmartGroup(group);
+  } catch (error) {
+    if (!(error instanceof ControllerApiError && /already exists/i.test(error.reason))) throw error;
+    const [plan] = planSmartGroups(clusterName, [group], [], await client.listSmartGroups());
+    if (!plan.current) throw error;
+    return plan.current.uuid;
+  }
 }
 
 interface SmartGroupPlan {

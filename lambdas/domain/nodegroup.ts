@@ -7,8 +7,8 @@
 // node group to the cluster's Kubernetes version and the latest AMI release, which nobody asked for,
 // and cannot serve node groups on a custom-AMI launch template. An instance refresh relaunches the
 // same instances from the same launch template and version: nothing is upgraded, only replaced. It
-// is rolling (MinHealthyPercentage 90), SkipMatching is off so every instance is replaced, and EKS's
-// termination lifecycle hook on the group drains each node before its instance goes. A refresh that
+// is rolling (MinHealthyPercentage 90), SkipMatching is off so every instance is replaced, and EKS
+// drains a managed node group's node before Auto Scaling terminates its instance. A refresh that
 // is already running (InstanceRefreshInProgress) is waited for rather than duplicated; if it leaves
 // early nodes behind, one refresh of our own follows.
 import type { InstanceRefresh } from '@aws-sdk/client-auto-scaling';

@@ -151,3 +151,21 @@ describe('SmartGroups this project does not own', () => {
     await client.deleteSmartGroup(theirs);
   });
 });
+
+test('a group a concurrent run created after our read is taken when identical (the 409 is not a failure)', async () => {
+  const racer = { name: 'prod-d', arn: 'arn:aws:eks:us-east-1:123456789012:cluster/prod-d', vpcId: 'vpc-0ddd' };
+  const twin = await client.createSmartGroup({ name: 'prod-d-vpc', selector: { any: [{ all: { type: 'vpc', res_id: 'vpc-0ddd' } }] } });
+  // Our read happened before the other run's create.
+  class StaleFirstList extends AviatrixClient {
+    private lists = 0;
+    async listSmartGroups() {
+      const all = await super.listSmartGroups();
+      return this.lists++ === 0 ? all.filter((g) => g.uuid !== twin) : all;
+    }
+  }
+  const stale = new StaleFirstList(world.connection, { baseDelayMs: 5 });
+  const result = await reconcileOnboarding(stale, { kubernetesSmartGroups: [] }, { cluster: racer, dryRun: false }, ownership);
+  expect(result.smartGroups).toEqual([{ name: 'prod-d-vpc', uuid: twin, action: 'create' }]);
+  expect(world.emulator.smartGroups().filter((g) => g.name === 'prod-d-vpc').map((g) => g.uuid)).toEqual([twin]);
+  expect((await ownership.read('prod-d')).smartGroups).toEqual([{ name: 'prod-d-vpc', uuid: twin }]);
+});

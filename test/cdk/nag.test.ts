@@ -3,8 +3,13 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { synthStack } from './fixtures';
 
-test('no unsuppressed AwsSolutions errors or warnings', () => {
-  const { stack } = synthStack();
+test.each([
+  ['the default config', {}],
+  ['node replacement allowed', { allowNodeReplacement: true }],
+])('no unsuppressed AwsSolutions errors or warnings: %s', (_name, overrides) => {
+  const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
+  const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
+  const { stack } = synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, ...overrides }) });
   const annotations = Annotations.fromStack(stack);
   const errors = annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
   const warnings = annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));

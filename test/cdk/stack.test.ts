@@ -357,13 +357,15 @@ describe('functions', () => {
     }
   });
 
-  test('node replacement (eks:UpdateNodegroupVersion) is granted only when config allows it, on node groups only', () => {
+  test('node replacement (an instance refresh) is granted only when config allows it, on EKS node-group ASGs only', () => {
+    expect(statements().filter((s) => s.Action.some((a) => a.startsWith('autoscaling:')))).toEqual([]);
     expect(statements().filter((s) => s.Action.includes('eks:UpdateNodegroupVersion'))).toEqual([]);
     const allowed = Template.fromStack(synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, allowNodeReplacement: true }) }).stack);
-    const updates = statements(allowed).filter((s) => s.Action.includes('eks:UpdateNodegroupVersion'));
-    expect(updates).toHaveLength(1);
-    expect(updates[0].Resource).toEqual(['arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/*/*/*']);
-    expect(updates[0].roles).toEqual([logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID, allowed)]);
+    const refreshes = statements(allowed).filter((s) => s.Action.includes('autoscaling:StartInstanceRefresh'));
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0].Resource).toEqual(['arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/eks-*']);
+    expect(refreshes[0].Condition).toEqual({ Null: { 'aws:ResourceTag/eks:cluster-name': 'false', 'aws:ResourceTag/eks:nodegroup-name': 'false' } });
+    expect(refreshes[0].roles).toEqual([logicalId('AWS::IAM::Role', KUBE_RECONCILER_ROLE_ID, allowed)]);
   });
 
   test('the kube reconciler role holds the union of the vpc-cni and nodegroup needs', () => {
@@ -375,8 +377,9 @@ describe('functions', () => {
     ]) {
       expect(actions).toContain(a);
     }
+    // DescribeUpdate follows the vpc-cni add-on update; node replacement is an instance refresh, not an EKS update.
     const describeUpdate = kube.filter((s) => s.Action.includes('eks:DescribeUpdate')).flatMap((s) => s.Resource);
-    expect(describeUpdate).toContain('arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/*/*/*');
+    expect(describeUpdate).not.toContain('arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/*/*/*');
   });
 
   test('start-workflow starts exactly the three machines; drift-repair the cluster and offboarding machines', () => {
