@@ -690,6 +690,8 @@ export class OnboardingStack extends Stack {
         conditions: { StringEquals: { 'eks:policyArn': eksAccessPolicyArn('AmazonEKSViewPolicy') } },
       }),
     );
+    // A per-cluster lease: two runs never change one cluster's controller objects at once.
+    role.addToPrincipalPolicy(this.clusterLeaseStatement());
     this.suppressWildcards(role, [
       [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, and create an access entry only for the controller role (eks:principalArn condition).'],
       [controllerEntry, 'Only the Aviatrix controller role\'s access entry on any cluster (UUID assigned by EKS): read, delete, tag with eks-aviatrix:* keys; association limited to AmazonEKSViewPolicy.'],

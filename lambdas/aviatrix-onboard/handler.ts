@@ -8,6 +8,7 @@ import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileO
 import { OwnershipRegistry } from '../aviatrix/ownership';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
+import { Leases } from '../shared/lease';
 import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
@@ -15,6 +16,8 @@ export interface OffboardOnboardEvent {
   action: 'offboard';
   clusterName: string;
   dryRun?: boolean;
+  /** The lease holder. */
+  executionId?: string;
 }
 
 export interface OffboardOnboardResult extends OffboardOnboardingResult {
@@ -29,8 +32,20 @@ export type OnboardHandlerInput = (WorkflowState & { action?: undefined }) | Off
  * throttling and 5xx turned into TransientError (which the ASL retries).
  */
 export async function handler(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
-  if (event.action === 'offboard') return runStep('aviatrix-offboard', event.clusterName, () => work(event));
-  return runStep('aviatrix-onboard', event.resolve?.cluster?.name ?? event.input?.clusterName, () => work(event));
+  if (event.action === 'offboard') {
+    return runStep('aviatrix-offboard', event.clusterName, () => serialized(event.clusterName, event.executionId, event.dryRun === true, () => work(event)));
+  }
+  const clusterName = event.resolve?.cluster?.name ?? event.input?.clusterName;
+  return runStep('aviatrix-onboard', clusterName, () => serialized(clusterName, event.executionId, event.input?.dryRun === true, () => work(event)));
+}
+
+let leases: Leases | undefined;
+
+/** Two runs for one cluster never change its controller objects (onboarding, SmartGroups) at once. */
+async function serialized<T>(clusterName: string | undefined, holder: string | undefined, dryRun: boolean, fn: () => Promise<T>): Promise<T> {
+  if (dryRun || !clusterName || !holder) return fn();
+  leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300 });
+  return leases.withLease(`controller#${clusterName}`, holder, fn);
 }
 
 async function work(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {

@@ -441,7 +441,7 @@ describe('table access', () => {
     });
   });
 
-  test('lease table: aviatrix-snat (gateway leases), and the per-cluster lease for pod-network, the kube reconciler and cleanup', () => {
+  test('lease table: aviatrix-snat (gateway leases), and the per-cluster lease for pod-network, the kube reconciler, cleanup and aviatrix-onboard', () => {
     const access = Object.fromEntries(byTable('LeaseTable').map((s) => [roleName(s), s.Action.sort()]));
     const clusterLease = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
     expect(access).toEqual({
@@ -449,6 +449,7 @@ describe('table access', () => {
       PodNetworkRole: clusterLease,
       [KUBE_RECONCILER_ROLE_ID]: clusterLease,
       CleanupRole: clusterLease,
+      AviatrixOnboardRole: clusterLease,
     });
   });
 
