@@ -33,29 +33,41 @@ export type OnboardHandlerInput = (WorkflowState & { action?: undefined }) | Off
  */
 export async function handler(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
   if (event.action === 'offboard') {
-    return runStep('aviatrix-offboard', event.clusterName, () => serialized(event.clusterName, event.executionId, event.dryRun === true, () => work(event)));
+    return runStep('aviatrix-offboard', event.clusterName, () => serialized(event.clusterName, event.executionId, event.dryRun === true, (dryRun) => work(event, dryRun)));
   }
   const clusterName = event.resolve?.cluster?.name ?? event.input?.clusterName;
-  return runStep('aviatrix-onboard', clusterName, () => serialized(clusterName, event.executionId, event.input?.dryRun === true, () => work(event)));
+  return runStep('aviatrix-onboard', clusterName, () => serialized(clusterName, event.executionId, event.input?.dryRun === true, (dryRun) => work(event, dryRun)));
 }
 
 let leases: Leases | undefined;
 
-/** Two runs for one cluster never change its controller objects (onboarding, SmartGroups) at once. */
-async function serialized<T>(clusterName: string | undefined, holder: string | undefined, dryRun: boolean, fn: () => Promise<T>): Promise<T> {
-  if (dryRun || !clusterName || !holder) return fn();
+/**
+ * Two runs never change one cluster's controller objects (onboarding, SmartGroups) at once: a run
+ * that has something to change holds the cluster's controller lease while it re-reads and writes.
+ * A converged run finds nothing to change in its plan and takes no lease (so it writes nothing).
+ */
+async function serialized<T extends { changes: unknown[] }>(
+  clusterName: string | undefined,
+  holder: string | undefined,
+  dryRun: boolean,
+  fn: (dryRun: boolean) => Promise<T>,
+): Promise<T> {
+  const plan = await fn(true);
+  if (dryRun || plan.changes.length === 0) return dryRun ? plan : { ...plan, dryRun: false };
+  if (!clusterName || !holder) {
+    throw new OnboardingError('InvalidInput', `aviatrix-onboard needs the workflow's executionId to hold cluster ${clusterName ?? '(unknown)'}'s lease; start the workflow from its first state`);
+  }
   leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300 });
-  return leases.withLease(`controller#${clusterName}`, holder, fn);
+  return leases.withLease(`controller#${clusterName}`, holder, () => fn(false));
 }
 
-async function work(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
+async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<OnboardResult | OffboardOnboardResult> {
   const { config, statusTableName } = runtime();
   const ownership = new OwnershipRegistry({ tableName: requireSetting(statusTableName, 'STATUS_TABLE_NAME') });
   const client = aviatrixClient(config.aviatrix);
 
   if (event.action === 'offboard') {
     if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
-    const dryRun = event.dryRun === true;
     const controller = await offboardOnboarding(client, ownership, { clusterName: event.clusterName, dryRun });
     const access = await removeControllerAccessEntry(event.clusterName, config.aviatrix.controllerRoleArn, dryRun);
     return {
@@ -70,7 +82,6 @@ async function work(event: OnboardHandlerInput): Promise<OnboardResult | Offboar
   if (!cluster?.arn || !cluster.vpcId) {
     throw new OnboardingError('InvalidInput', 'aviatrix-onboard needs state.resolve.cluster with arn and vpcId (the resolve step output)');
   }
-  const dryRun = state.input?.dryRun === true;
   // The controller discovers pods, namespaces and labels through this entry (design step 7).
   const access = await ensureAccessEntry(cluster.name, config.aviatrix.controllerRoleArn, VIEW_POLICY, dryRun);
   const onboarded = await reconcileOnboarding(client, config.aviatrix, { cluster: { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId }, dryRun }, ownership);

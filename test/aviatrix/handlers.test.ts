@@ -105,7 +105,7 @@ test('offboard: dry run plans, then both handlers remove what was added, and a s
   ]);
 
   await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off' });
-  await onboard({ action: 'offboard', clusterName: 'h1' });
+  await onboard({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off' });
   expect(w.controller.snatPolicies(h1.spokeName)).toEqual([]);
   expect(w.controller.gateway(h1.spokeName)).toMatchObject({ nat_enabled: false });
   expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual([]);
