@@ -16,10 +16,10 @@
 // Preferences.MinHealthyPercentage=90&..., InstanceRefreshIds.member.1=...), XML answers in the
 // 2011-01-01 namespace, errors as <ErrorResponse><Error><Type/><Code/><Message/></Error> with 400.
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { CallLog, isReadAction } from './call-log';
 import { EksEmulator } from './eks-emulator';
+import { closeServer, listenOnLoopback } from './loopback';
 
 export const AUTOSCALING_XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
@@ -95,18 +95,13 @@ export class AutoScalingEmulator {
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    await closeServer(server);
   }
 
   /** http://127.0.0.1:<port>: the value for AWS_ENDPOINT_URL_AUTO_SCALING. */

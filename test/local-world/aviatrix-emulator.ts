@@ -5,11 +5,11 @@
 // Faults on demand (5xx, hangs), latency, and optional echo quirks (duplicates, reordering, "None").
 import https from 'node:https';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CallLog } from './call-log';
 import { makeSelfSignedCertificate } from './tls';
 import { decodePolicyList, SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
+import { closeServer, listenOnLoopback } from './loopback';
 
 export interface EmulatorGatewaySpec {
   name: string;
@@ -120,17 +120,14 @@ export class AviatrixEmulator {
         });
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as AddressInfo;
+    const port = await listenOnLoopback(this.server);
     return { url: `https://127.0.0.1:${port}`, caPem: certificate.caPem };
   }
 
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
     this.hanging.clear();
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   // ---- admin ---------------------------------------------------------------------------------

@@ -14,7 +14,6 @@
 //                                   InProgress; or completeAddonUpdate(c, addon)
 //   cluster / node group DELETING -> gone after `deletionDescribes` Describe calls answering DELETING
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -26,6 +25,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CallLog, isReadAction } from './call-log';
 import { KubeAccessGrant, KubeEmulator } from './kube-emulator';
+import { closeServer, listenOnLoopback } from './loopback';
 
 export interface EksEmulatorOptions {
   /**
@@ -281,19 +281,13 @@ export class EksEmulator {
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      });
-    }
+    await closeServer(server);
     this.ec2.destroy();
   }
 

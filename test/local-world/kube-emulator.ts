@@ -5,10 +5,10 @@
 // server-side apply semantics (managedFields, conflicts, resourceVersion bumps only on change).
 import http from 'node:http';
 import https from 'node:https';
-import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { CallLog } from './call-log';
 import { makeSelfSignedCertificate } from './tls';
+import { closeServer, listenOnLoopback } from './loopback';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -330,18 +330,13 @@ export class KubeEmulator {
 
   async start(): Promise<void> {
     this.server = https.createServer({ key: this.keyPem, cert: this.certPem }, (req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    await closeServer(server);
   }
 
   /** https://127.0.0.1:<port> */

@@ -2,8 +2,8 @@
 // small recording proxy so tests can count the AWS calls the code under test made.
 import { ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { CallLog, isReadAction, ServiceName } from './call-log';
+import { closeServer, listenOnLoopback } from './loopback';
 
 export interface MotoServer {
   /** The recording proxy's URL: give this to the code under test. */
@@ -15,9 +15,8 @@ export interface MotoServer {
 
 export async function freePort(): Promise<number> {
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const port = await listenOnLoopback(server);
+  await closeServer(server);
   return port;
 }
 
@@ -143,14 +142,6 @@ async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ 
       else void forward(req, res, body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const port = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
 }

@@ -7,10 +7,10 @@
 // service does. Timestamps are epoch seconds (fractional), as awsJson1_0 carries them.
 import http from 'node:http';
 import path from 'node:path';
-import { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { CallLog, isReadAction } from './call-log';
 import { loadDefinition, runWorkflow, StateEvent } from './workflow-runner';
+import { closeServer, listenOnLoopback } from './loopback';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
@@ -132,9 +132,9 @@ export class SfnEmulator {
 
   async start(): Promise<string> {
     const server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = await listenOnLoopback(server);
     this.server = server;
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = `http://127.0.0.1:${port}`;
     return this.baseUrl;
   }
 
@@ -176,11 +176,7 @@ export class SfnEmulator {
     if (timer) clearTimeout(timer);
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    await closeServer(server);
   }
 
   // ---- HTTP -------------------------------------------------------------------------------------
