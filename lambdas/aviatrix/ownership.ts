@@ -14,6 +14,7 @@
 // "Who else needs policy P on gateway G": a (consistent) Scan for the other clusters whose status is
 // not OFFBOARDED and whose controllerSnat[G] holds P (the same for exclusions). The table holds one
 // item per cluster, so a Scan is cheap.
+import { OFFBOARDED } from '../domain/status-record';
 import {
   AttributeValue,
   ConditionalCheckFailedException,
@@ -33,7 +34,6 @@ export const OWNERSHIP_ATTRIBUTES = {
 } as const;
 type Attribute = (typeof OWNERSHIP_ATTRIBUTES)[keyof typeof OWNERSHIP_ATTRIBUTES];
 
-export const OFFBOARDED = 'OFFBOARDED';
 
 export interface OwnedSmartGroup {
   name: string;

@@ -22,9 +22,8 @@ import { OnboardingError } from '../shared/errors';
 import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { normalizeInput } from './input';
 import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
-import { allStatusRecords, readStatusRecord, StatusRecord } from './status-record';
+import { allStatusRecords, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
 
-export const OFFBOARDED = 'OFFBOARDED';
 /** EKS tags the cluster security group it creates with this key. */
 const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
 

@@ -3,6 +3,9 @@
 import { AttributeValue, GetItemCommand, paginateScan, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamo } from '../shared/aws';
 
+/** The status of a cluster whose onboarding was undone (offboarding). */
+export const OFFBOARDED = 'OFFBOARDED';
+
 export type StatusAttributes = Record<string, string | number | undefined>;
 export type StatusRecord = Record<string, string>;
 

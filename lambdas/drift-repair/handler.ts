@@ -6,8 +6,7 @@
 // offboarded. One run per cluster per tick.
 import { paginateListClusters } from '@aws-sdk/client-eks';
 import { executionName, startOnce, StartResult } from '../domain/executions';
-import { OFFBOARDED } from '../domain/offboarding';
-import { allStatusRecords } from '../domain/status-record';
+import { allStatusRecords, OFFBOARDED } from '../domain/status-record';
 import { eks } from '../shared/aws';
 import { logger } from '../shared/logger';
 import { requireSetting, runtime } from '../shared/runtime';
