@@ -1,6 +1,7 @@
-// `npm run demo`: the local world end to end. A VPC and a 2-AZ EKS cluster are created, the
-// CreateCluster CloudTrail event goes through the rule's pattern into the real workflow, and
-// the result is shown; then the same workflow runs again and must change nothing.
+// `npm run demo`: the local world end to end. A VPC and a 2-AZ EKS cluster are created; the
+// CreateCluster CloudTrail event goes through the rule's pattern to the real start-workflow
+// Lambda, which starts the real workflow on the local Step Functions; the result is shown. Then the
+// CLI runs the workflow again (it must change nothing), plans, and shows the status.
 import '../test/setup/environment';
 import {
   DescribeRouteTablesCommand,
@@ -12,12 +13,12 @@ import { eksApiCallPattern } from '../lib/eks-api-trigger';
 import { rulesOf } from '../lambdas/domain/network';
 import { matchesPattern, renderPattern } from '../test/local-world/event-pattern';
 import { createCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../test/local-world/onboarding-world';
-import { runWorkflow, StateEvent } from '../test/local-world/workflow-runner';
-import { deployStackLocally } from '../test/local-world/deployed-stack';
+import { DeployedStack, deployStackLocally } from '../test/local-world/deployed-stack';
+import { EmulatedExecution } from '../test/local-world/sfn-emulator';
+import { handler as startWorkflow } from '../lambdas/start-workflow/handler';
 import { main as cli } from '../cli/main';
 
 const CLUSTER = 'demo-prod-a';
-const WORKFLOW = 'cluster-onboarding.asl.json';
 
 const STEP_TITLES: Record<string, string> = {
   ResolveCluster: 'Resolve the cluster (wait until ACTIVE, check it can be served)',
@@ -30,6 +31,14 @@ const STEP_TITLES: Record<string, string> = {
   ConfigureGatewaySnat: 'Aviatrix: SNAT on spoke and HA gateway, transit exclusion',
   RecordOutcome: 'Record the outcome (cluster tags, status table)',
   RecordFailure: 'Record the failure',
+};
+
+/** Where a state's result sits in its output: `.` is the output itself (a branch). */
+const STEP_RESULTS: Record<string, string> = {
+  PodNetwork: 'network',
+  VpcCni: 'cni',
+  OnboardToController: '.',
+  ConfigureGatewaySnat: '.',
 };
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
@@ -55,28 +64,40 @@ function cloudTrailEvent(clusterName: string) {
   };
 }
 
-function progress(w: OnboardingWorld, started: number) {
+/** Prints an execution's history as it grows; EKS finishes the cluster while the workflow waits. */
+async function follow(stack: DeployedStack, w: OnboardingWorld, executionArn: string): Promise<EmulatedExecution> {
+  const started = stack.sfn.execution(executionArn)?.startDate.getTime() ?? Date.now();
+  const at = (ms: number) => `${(Math.max(0, ms - started) / 1000).toFixed(1).padStart(5)}s`;
+  let seen = 0;
   let activated = false;
-  return (event: StateEvent) => {
-    const seconds = ((event.at - started) / 1000).toFixed(1).padStart(5);
-    const title = event.state ? STEP_TITLES[event.state] : undefined;
-    if (event.type === 'StateEntered' && title) console.log(`  ${seconds}s  ▶ ${title}`);
-    if (event.type === 'StateExited' && event.state && title && !event.state.startsWith('Wait')) {
-      const output = event.output as { [key: string]: { changes?: unknown[] } } | undefined;
-      const step = { PodNetwork: 'network', VpcCni: 'cni', RecordOutcome: 'outcome' }[event.state];
-      const changes = step ? output?.[step]?.changes : (output as { changes?: unknown[] } | undefined)?.changes;
-      if (Array.isArray(changes)) console.log(`  ${seconds}s    ✓ ${changes.length} change(s)`);
+  for (;;) {
+    const execution = stack.sfn.execution(executionArn);
+    if (!execution) throw new Error(`no execution ${executionArn}`);
+    for (const event of execution.events.slice(seen)) {
+      const entered = (event.stateEnteredEventDetails as { name?: string } | undefined)?.name;
+      const exited = event.stateExitedEventDetails as { name?: string; output?: string } | undefined;
+      const failed = event.lambdaFunctionFailedEventDetails as { error?: string; cause?: string } | undefined;
+      if (entered && STEP_TITLES[entered]) console.log(`  ${at(event.timestamp)}  ▶ ${STEP_TITLES[entered]}`);
+      if (entered === 'WaitForCluster' && !activated) {
+        activated = true;
+        // The local EKS finishes creating the cluster while the workflow waits, as EKS would.
+        setTimeout(() => {
+          w.activateCluster(CLUSTER);
+          console.log(`  ${at(Date.now())}  (EKS: cluster ${CLUSTER} is now ACTIVE)`);
+        }, 300);
+      }
+      const step = exited?.name ? STEP_RESULTS[exited.name] : undefined;
+      if (exited?.output && step) {
+        const output = JSON.parse(exited.output) as Record<string, { changes?: unknown[] } | undefined>;
+        const changes = step === '.' ? (output as { changes?: unknown[] }).changes : output[step]?.changes;
+        if (Array.isArray(changes)) console.log(`  ${at(event.timestamp)}    ✓ ${changes.length} change(s) so far`);
+      }
+      if (failed) console.log(`  ${at(event.timestamp)}    ✗ ${failed.error}: ${failed.cause}`);
     }
-    if (event.type === 'StateFailed' && event.error) console.log(`  ${seconds}s    ✗ ${event.error.name}: ${event.error.cause}`);
-    if (event.type === 'StateEntered' && event.state === 'WaitForCluster' && !activated) {
-      activated = true;
-      // The local EKS finishes creating the cluster while the workflow waits, as EKS would.
-      setTimeout(() => {
-        w.activateCluster(CLUSTER);
-        console.log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  (EKS: cluster ${CLUSTER} is now ACTIVE)`);
-      }, 300);
-    }
-  };
+    seen = execution.events.length;
+    if (execution.status !== 'RUNNING') return execution;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function summary(w: OnboardingWorld, vpcId: string, spokeName: string): Promise<void> {
@@ -127,52 +148,47 @@ async function summary(w: OnboardingWorld, vpcId: string, spokeName: string): Pr
 }
 
 async function main(): Promise<void> {
-  console.log(bold('Starting the local world (moto, EKS, Kubernetes and Aviatrix controller emulators)...'));
+  console.log(bold('Starting the local world (moto, EKS, Kubernetes, Aviatrix controller and Step Functions stand-ins)...'));
   const w = await startOnboardingWorld();
+  const stack = await deployStackLocally(w, { waitMs: 500 });
   try {
     const created = await createCluster(w, { name: CLUSTER, addonConfiguration: { env: { WARM_IP_TARGET: '5' } } });
     console.log(`  VPC ${created.vpc.vpcId} with node subnets ${created.vpc.subnets.map((s) => `${s.az} ${s.cidr}`).join(', ')}`);
     console.log(`  spoke gateway ${created.spokeName} (+ HA) attached to ${TRANSIT_GATEWAY}`);
     console.log(`  EKS cluster ${CLUSTER} is CREATING`);
 
+    // The path the deployed stack takes: CloudTrail event -> rule pattern -> start-workflow -> Step Functions.
     const event = cloudTrailEvent(CLUSTER);
-    const pattern = renderPattern(eksApiCallPattern(['CreateCluster', 'CreateNodegroup']));
+    const pattern = renderPattern(eksApiCallPattern(['CreateCluster']));
     if (!matchesPattern(pattern, event)) throw new Error('the CreateCluster event does not match the stack rule pattern');
-    console.log(bold(`\nCloudTrail: CreateCluster ${CLUSTER} matches the rule; starting the workflow with the event`));
-    const started = Date.now();
-    const first = await runWorkflow(WORKFLOW, event, { waitMs: 500, onEvent: progress(w, started) });
-    if (first.status !== 'SUCCEEDED') {
-      throw new Error(`the workflow failed: ${first.error?.name}: ${first.error?.cause}`);
-    }
-    const outcome = first.output as { status: string; changes: { resource: string; action: string; detail: string }[] };
-    console.log(bold(`\nWorkflow ${outcome.status} in ${((Date.now() - started) / 1000).toFixed(1)} s with ${outcome.changes.length} changes:`));
+    const start = await startWorkflow(event);
+    console.log(bold(`\nCloudTrail: CreateCluster ${CLUSTER} matches the rule; start-workflow started ${start.executionName}`));
+    const first = await follow(stack, w, start.executionArn ?? '');
+    if (first.status !== 'SUCCEEDED') throw new Error(`the workflow failed: ${first.error}: ${first.cause}`);
+    const outcome = JSON.parse(first.output ?? '{}') as { status: string; changes: { resource: string; action: string; detail: string }[]; warnings: string[] };
+    const took = ((first.stopDate?.getTime() ?? Date.now()) - first.startDate.getTime()) / 1000;
+    console.log(bold(`\nWorkflow ${outcome.status} in ${took.toFixed(1)} s with ${outcome.changes.length} changes:`));
     for (const c of outcome.changes) console.log(`  ${c.action.padEnd(9)} ${c.resource}: ${c.detail}`);
+    for (const warning of outcome.warnings) console.log(`  warning: ${warning}`);
     await summary(w, created.vpc.vpcId, created.spokeName);
 
-    console.log(bold(`\nRunning the workflow again by hand with {"clusterName": "${CLUSTER}"}`));
-    const mark = w.world.log.mark();
-    const second = await runWorkflow(WORKFLOW, { clusterName: CLUSTER }, { waitMs: 500, onEvent: progress(w, Date.now()) });
-    const writes = w.world.log.writesSince(mark).filter((c) => c.service !== 'dynamodb');
-    const secondOutcome = second.output as { status: string; changes: unknown[] } | undefined;
-    console.log(
-      `  ${second.status}: ${secondOutcome?.changes.length ?? '?'} changes, ${writes.length} write calls to EC2, EKS, Kubernetes and the controller` +
-        (writes.length === 0 ? ' — no changes.' : `: ${writes.map((c) => `${c.service} ${c.action}`).join(', ')}`),
-    );
-    if (second.status !== 'SUCCEEDED' || writes.length > 0) process.exitCode = 1;
-
     // The platform team's CLI against the same world, as against a deployed stack.
-    const stack = await deployStackLocally(w);
-    try {
-      const io = { stdout: (text: string) => process.stdout.write(text.replace(/^(?=.)/gm, '  ')), stderr: (text: string) => process.stderr.write(text), pollMs: 100 };
-      for (const argv of [['plan', CLUSTER], ['status']]) {
-        console.log(bold(`
-$ npx eks-aviatrix ${argv.join(' ')}`));
-        if ((await cli(argv, io)) !== 0) process.exitCode = 1;
-      }
-    } finally {
-      await stack.stop();
+    const io = { stdout: (text: string) => process.stdout.write(text.replace(/^(?=.)/gm, '  ')), stderr: (text: string) => process.stderr.write(text), pollMs: 100 };
+    const mark = w.world.log.mark();
+    console.log(bold(`\nRunning it again by hand: $ npx eks-aviatrix run ${CLUSTER}`));
+    if ((await cli(['run', CLUSTER], io)) !== 0) process.exitCode = 1;
+    const writes = w.world.log.writesSince(mark).filter((c) => ['ec2', 'eks', 'kubernetes', 'aviatrix'].includes(c.service));
+    console.log(
+      `  ${writes.length} write calls to EC2, EKS, Kubernetes and the controller` +
+        (writes.length === 0 ? ': no changes.' : `: ${writes.map((c) => `${c.service} ${c.action}`).join(', ')}`),
+    );
+    if (writes.length > 0) process.exitCode = 1;
+    for (const argv of [['plan', CLUSTER], ['status']]) {
+      console.log(bold(`\n$ npx eks-aviatrix ${argv.join(' ')}`));
+      if ((await cli(argv, io)) !== 0) process.exitCode = 1;
     }
   } finally {
+    await stack.stop();
     await w.stop();
     console.log(bold('\nLocal world stopped.'));
   }
