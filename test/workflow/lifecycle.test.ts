@@ -88,9 +88,19 @@ describe('duplicate and concurrent triggers', () => {
   it('three runs for one cluster at once never write at the same time: still one set of resources', async () => {
     const cluster = await createCluster(w, { name: 'racing-runs' });
     w.activateCluster('racing-runs');
+    const mark = w.world.log.mark();
     const starts = await Promise.all(['a', 'b', 'c'].map((id) => startWorkflow(createEvent('racing-runs', `race-${id}`))));
     expect(starts.every((s) => s.started)).toBe(true);
     await stack.sfn.waitForIdle();
+    // Each create was made once: the runs after the first found it done (moto would accept a
+    // second CIDR association, so the end state alone would not show a race).
+    const creates = w.world.log
+      .writesSince(mark, 'ec2')
+      .map((c) => c.action)
+      .filter((a) => a.startsWith('Create') || a.startsWith('Associate'));
+    expect(creates.sort()).toEqual(
+      ['AssociateVpcCidrBlock', 'CreateTags', 'CreateSubnet', 'CreateSubnet', 'AssociateRouteTable', 'AssociateRouteTable', 'CreateSecurityGroup'].sort(),
+    );
     const runs = stack.sfn.executions().filter((e) => e.name.includes('race-'));
     expect(runs.filter((e) => e.status !== 'SUCCEEDED').map((e) => `${e.error}: ${e.cause}`)).toEqual([]);
     expectOneSetOfResources(cluster, await vpcResources(cluster));
