@@ -4,6 +4,7 @@ import { Cluster, DescribeClusterCommand, ResourceNotFoundException } from '@aws
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
+import { KubeClient } from '../shared/kube';
 import { ClusterSummary, ResolveResult } from '../shared/workflow';
 
 const WAITING_STATUSES = new Set(['CREATING', 'UPDATING', 'PENDING']);
@@ -20,6 +21,15 @@ export async function describeCluster(name: string): Promise<Cluster> {
     'ClusterNotFound',
     `EKS cluster "${name}" does not exist in ${region}; check the name and that the workflow runs in the cluster's Region`,
   );
+}
+
+/** A Kubernetes API client for the cluster, from its current endpoint and CA. */
+export async function kubeClientFor(name: string): Promise<KubeClient> {
+  const cluster = await describeCluster(name);
+  if (!cluster.endpoint || !cluster.certificateAuthority?.data) {
+    throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" reports no API endpoint or CA yet; run the workflow again once it is ACTIVE`);
+  }
+  return new KubeClient(name, cluster.endpoint, cluster.certificateAuthority.data);
 }
 
 export function summarize(cluster: Cluster): ClusterSummary {

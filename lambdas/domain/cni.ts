@@ -16,7 +16,7 @@ import { OnboardingError, withAppliedChanges } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { CLUSTER_ADMIN_POLICY, ensureAccessEntry } from './access-entries';
-import { describeCluster } from './cluster';
+import { kubeClientFor } from './cluster';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
 export const CUSTOM_NETWORKING_ENV: Readonly<Record<string, string>> = {
@@ -247,8 +247,7 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       progress.changes.push({ resource: `ENIConfig ${e.name}`, action: 'create', detail: `subnet ${e.subnetId ?? '(new pod subnet)'}` });
     }
   } else {
-    const described = await describeCluster(clusterName);
-    const kube = new KubeClient(clusterName, described.endpoint ?? '', described.certificateAuthority?.data ?? '');
+    const kube = await kubeClientFor(clusterName);
     try {
       const awsNode = addon ? undefined : await requireAwsNode(kube, input);
       await reconcileEniConfigs(kube, input, progress.changes);

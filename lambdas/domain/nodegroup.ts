@@ -17,9 +17,8 @@ import { DescribeNodegroupCommand, Nodegroup, ResourceNotFoundException } from '
 import { OnboardingConfig } from '../../lib/config';
 import { autoscaling, autoScalingSdk, ec2, eks } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';
-import { KubeClient } from '../shared/kube';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
-import { describeCluster } from './cluster';
+import { kubeClientFor } from './cluster';
 import { ENICONFIG_PATH } from './cni';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
@@ -204,8 +203,7 @@ export async function reconcileNodegroup(input: NodegroupInput, config: Onboardi
     throw new OnboardingError('ClusterRefused', `node group "${nodegroupName}" of EKS cluster "${cluster.name}" is ${nodegroup.status}; onboarding needs it ACTIVE`);
   }
 
-  const described = await describeCluster(cluster.name);
-  const kube = new KubeClient(cluster.name, described.endpoint ?? '', described.certificateAuthority?.data ?? '');
+  const kube = await kubeClientFor(cluster.name);
   const selector = encodeURIComponent(`${NODEGROUP_LABEL}=${nodegroupName}`);
   const [nodeList, eniConfigList] = await Promise.all([
     kube.get<{ items: KubeNode[] }>(`/api/v1/nodes?labelSelector=${selector}`),

@@ -50,8 +50,11 @@ function statusOf(state: WorkflowState, input: WorkflowInput | undefined, failed
   return input?.dryRun ? 'PLANNED' : 'ONBOARDED';
 }
 
+/** The run's input: lifted to `input` once the cluster was ready, else only in the resolve result. */
+const inputOf = (state: WorkflowState): WorkflowInput | undefined => state.input ?? state.resolve?.input;
+
 export function summarizeOutcome(state: WorkflowState, failed: boolean, kind: WorkflowKind = 'onboarding'): Outcome {
-  const input = state.input ?? state.resolve?.input;
+  const input = inputOf(state);
   const results = Object.entries(STEP_RESULTS).map(([step, read]) => [step, read(state) as (StepResult & { phase?: string }) | undefined] as const);
   const done = results.filter(([, result]) => result !== undefined && result.phase !== 'pending').map(([step]) => step);
   const changes = results.flatMap(([, result]) => result?.changes ?? []);
@@ -83,7 +86,7 @@ export async function recordOutcome(
   kind: WorkflowKind = 'onboarding',
 ): Promise<Outcome & { tagged: boolean }> {
   const outcome = summarizeOutcome(state, failed, kind);
-  const input = state.input ?? state.resolve?.input;
+  const input = inputOf(state);
   const cluster = state.resolve?.cluster;
   const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
   // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
