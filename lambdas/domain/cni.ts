@@ -241,13 +241,14 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   const access = await ensureAccessEntry(clusterName, input.reconcilerRoleArn, CLUSTER_ADMIN_POLICY, input.dryRun);
   progress.changes.push(...access.changes);
 
+  let kube: KubeClient | undefined;
   if (input.dryRun && !access.state.policyAssociated) {
     // Without access the Kubernetes API cannot be read yet: every ENIConfig is to be written.
     for (const e of progress.eniConfigs) {
       progress.changes.push({ resource: `ENIConfig ${e.name}`, action: 'create', detail: `subnet ${e.subnetId ?? '(new pod subnet)'}` });
     }
   } else {
-    const kube = await kubeClientFor(clusterName);
+    kube = await kubeClientFor(clusterName);
     try {
       const awsNode = addon ? undefined : await requireAwsNode(kube, input);
       await reconcileEniConfigs(kube, input, progress.changes);
@@ -272,9 +273,29 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     try {
       const waiting = await reconcileAddon(input, config, addon, progress);
       if (waiting) return waiting;
+      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName);
     } catch (error) {
       throw withAppliedChanges(error, input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
     }
   }
   return { phase: 'done', dryRun: input.dryRun, ...progress };
+}
+
+/**
+ * Reads back what the nodes will run: the add-on update keeps (PRESERVE) env values someone set on
+ * aws-node outside EKS, so the add-on can hold our settings while the DaemonSet does not.
+ */
+async function verifyAwsNodeEnv(kube: KubeClient, clusterName: string): Promise<void> {
+  const daemonSet = await kube.get<DaemonSet>(AWS_NODE_PATH);
+  const container = daemonSet?.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
+  const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
+  const differing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env.get(key) !== value);
+  if (differing.length === 0) return;
+  throw new OnboardingError(
+    'ClusterRefused',
+    `the vpc-cni add-on of EKS cluster "${clusterName}" holds the custom-networking settings, but its aws-node DaemonSet runs with ` +
+      `${differing.map(([key]) => `${key}=${env.get(key) ?? '(unset)'}`).join(', ')}, set outside EKS and kept by the add-on update; ` +
+      `let EKS take those fields over (aws eks update-addon --cluster-name ${clusterName} --addon-name vpc-cni ` +
+      '--resolve-conflicts OVERWRITE, with the add-on\'s current configuration values), then run again',
+  );
 }

@@ -219,6 +219,20 @@ describe('one controller branch failing while the other works', () => {
   });
 });
 
+describe('an aws-node env value set by hand, outside EKS', () => {
+  it('is kept by the add-on update, and the read-back of aws-node says so clearly', async () => {
+    await createCluster(w, { name: 'hand-edited' });
+    w.activateCluster('hand-edited');
+    // Someone once set up custom networking by hand, with the ENIConfig label of the old way.
+    w.world.kube.setAwsNodeEnv('hand-edited', { ENI_CONFIG_LABEL_DEF: 'k8s.amazonaws.com/eniConfig' }, 'kubectl-edit', { operation: 'Update', force: true });
+    const result = await run({ clusterName: 'hand-edited' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterRefused');
+    expect(result.error?.message).toMatch(/aws-node DaemonSet runs with ENI_CONFIG_LABEL_DEF=k8s.amazonaws.com\/eniConfig, set outside EKS .* --resolve-conflicts OVERWRITE/);
+    expect(w.world.kube.daemonSetEnv('hand-edited')).toMatchObject({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true', ENI_CONFIG_LABEL_DEF: 'k8s.amazonaws.com/eniConfig' });
+  });
+});
+
 describe('a self-managed VPC CNI (aws-node DaemonSet, no add-on)', () => {
   it('gets the custom-networking env through the Kubernetes API', async () => {
     w.world.eks.presetCluster('self-managed', { withVpcCniAddon: false, selfManagedAwsNode: true });
