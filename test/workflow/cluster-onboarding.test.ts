@@ -66,6 +66,8 @@ describe('cluster onboarding, AWS side', () => {
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
     expect(result.statesEntered).toContain('WaitForCluster');
+    // ENIConfigs and the add-on update; the update in progress; done.
+    expect(result.statesEntered.filter((s) => s === 'VpcCni')).toHaveLength(3);
     const reported = (result.output as { changes: { resource: string; action: string; detail: string }[] }).changes;
     expect(reported).toContainEqual({ resource: cluster.vpc.vpcId, action: 'associate', detail: 'secondary CIDR 100.64.0.0/16' });
     expect(reported.filter((c) => c.resource.startsWith('ENIConfig'))).toHaveLength(2);
@@ -215,6 +217,25 @@ describe('one controller branch failing while the other works', () => {
       expect(leases.Items ?? []).toEqual([]);
     } finally {
       w.controller.setFeature('k8s', true);
+    }
+  });
+});
+
+describe('an access entry that takes a while to take effect', () => {
+  it('makes the vpc-cni step wait and try again, not fail', async () => {
+    await createCluster(w, { name: 'slow-access' });
+    w.activateCluster('slow-access');
+    w.world.kube.options.accessEntryPropagationMs = 400;
+    try {
+      const result = await run({ clusterName: 'slow-access' }, { waitMs: 250 });
+      expect(result.error).toBeUndefined();
+      // Without the delay the step takes 3 calls (ENIConfigs and add-on update; update in progress;
+      // done). Here the first found the Kubernetes API still refusing the new entry, and waited.
+      const vpcCniCalls = result.statesEntered.filter((s) => s === 'VpcCni').length;
+      expect(vpcCniCalls).toBeGreaterThanOrEqual(4);
+      expect(w.world.kube.eniConfigs('slow-access')).toHaveLength(2);
+    } finally {
+      w.world.kube.options.accessEntryPropagationMs = 0;
     }
   });
 });
