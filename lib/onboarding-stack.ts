@@ -26,6 +26,7 @@ import {
   secretArnPattern,
   vpcCniAddonArnPattern,
 } from './arns';
+import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID, STEP_FUNCTIONS } from './functions';
 import { deadLetterQueue, EksApiCall, EksApiTrigger, EksApiTriggerProps, functionTarget, TARGET_MAX_EVENT_AGE } from './eks-api-trigger';
 
 const REPO_ROOT = path.join(__dirname, '..');
@@ -57,50 +58,8 @@ export interface OnboardingStackProps extends StackProps {
  */
 export const MAX_CONFIG_ENV_BYTES = 3200;
 
-/**
- * The Kubernetes-facing steps (vpc-cni: ENIConfig and aws-node; nodegroup: nodes) share ONE role
- * on purpose: EKS maps an IAM principal to one Kubernetes identity through one access entry
- * (cluster-admin, to write ENIConfig), so one role means one identity and one access entry per
- * cluster to create, audit and remove. Its policy is the union of both steps' needs.
- */
-export const KUBE_RECONCILER_ROLE_ID = 'KubeReconcilerRole';
-
-interface FunctionSpec {
-  /** lambdas/<name>/handler.ts */
-  name: string;
-  /** Construct id of the function (its log group is `${id}Logs`). */
-  id: string;
-  /** Construct id of its role; functions sharing a role share the id. */
-  role: string;
-  timeout: Duration;
-}
-
-/** The step groups the state machines invoke: `${substitution}` in the ASL is the function's ARN. */
-export const STEP_FUNCTIONS = [
-  { name: 'resolve-cluster', id: 'ResolveCluster', role: 'ResolveClusterRole', substitution: 'ResolveClusterFunctionArn', timeout: Duration.minutes(1) },
-  { name: 'pod-network', id: 'PodNetwork', role: 'PodNetworkRole', substitution: 'PodNetworkFunctionArn', timeout: Duration.minutes(2) },
-  { name: 'vpc-cni', id: 'VpcCni', role: KUBE_RECONCILER_ROLE_ID, substitution: 'VpcCniFunctionArn', timeout: Duration.minutes(2) },
-  { name: 'nodegroup', id: 'Nodegroup', role: KUBE_RECONCILER_ROLE_ID, substitution: 'NodegroupFunctionArn', timeout: Duration.minutes(2) },
-  { name: 'record-outcome', id: 'RecordOutcome', role: 'RecordOutcomeRole', substitution: 'RecordOutcomeFunctionArn', timeout: Duration.minutes(1) },
-  // Controller calls have a 30 s per-request timeout and retry 5xx: more than 2 min is plausible.
-  { name: 'aviatrix-onboard', id: 'AviatrixOnboard', role: 'AviatrixOnboardRole', substitution: 'AviatrixOnboardFunctionArn', timeout: Duration.minutes(4) },
-  // Waits up to 4 min for a per-gateway lease (lambdas/aviatrix/lease.ts), then read-modify-writes
-  // two gateways and the transit: killed at 2 min it would die holding a lease mid-write.
-  { name: 'aviatrix-snat', id: 'AviatrixSnat', role: 'AviatrixSnatRole', substitution: 'AviatrixSnatFunctionArn', timeout: Duration.minutes(9) },
-  // Several EC2 deletes in a row (rule revoke, subnets, SG, CIDR) under the cluster lease.
-  { name: 'cleanup', id: 'Cleanup', role: 'CleanupRole', substitution: 'CleanupFunctionArn', timeout: Duration.minutes(3) },
-] as const satisfies readonly (FunctionSpec & { substitution: string })[];
-
-/** Functions started by EventBridge, not by a state machine. */
-export const SERVICE_FUNCTIONS = [
-  { name: 'start-workflow', id: 'StartWorkflow', role: 'StartWorkflowRole', timeout: Duration.minutes(1) },
-  { name: 'drift-repair', id: 'DriftRepair', role: 'DriftRepairRole', timeout: Duration.minutes(2) },
-] as const satisfies readonly FunctionSpec[];
-
-export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...STEP_FUNCTIONS, ...SERVICE_FUNCTIONS];
-
-export type StepName = (typeof STEP_FUNCTIONS)[number]['name'];
-export type FunctionName = StepName | (typeof SERVICE_FUNCTIONS)[number]['name'];
+export { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID, SERVICE_FUNCTIONS, STEP_FUNCTIONS } from './functions';
+export type { FunctionName, StepName } from './functions';
 
 /** The workflows. `output` is a stack output the CLI reads; `env` is how start-workflow finds it. */
 export const STATE_MACHINES = [
@@ -290,7 +249,7 @@ export class OnboardingStack extends Stack {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      timeout: spec.timeout,
+      timeout: Duration.seconds(spec.timeoutSeconds),
       tracing: lambda.Tracing.ACTIVE,
       role,
       logGroup,

@@ -8,7 +8,7 @@ import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileO
 import { OwnershipRegistry } from '../aviatrix/ownership';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
-import { Leases } from '../shared/lease';
+import { controllerKey, Leases } from '../shared/lease';
 import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
@@ -58,7 +58,7 @@ async function serialized<T extends { changes: unknown[] }>(
     throw new OnboardingError('InvalidInput', `aviatrix-onboard needs the workflow's executionId to hold cluster ${clusterName ?? '(unknown)'}'s lease; start the workflow from its first state`);
   }
   leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300 });
-  return leases.withLease(`controller#${clusterName}`, holder, () => fn(false));
+  return leases.withLease(controllerKey(clusterName), holder, () => fn(false));
 }
 
 async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<OnboardResult | OffboardOnboardResult> {

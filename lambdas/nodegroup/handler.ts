@@ -14,7 +14,7 @@ export const handler = async (state: WorkflowState & { nodegroup?: NodegroupResu
     throw new OnboardingError('InvalidInput', `the node-group workflow needs "nodegroupName", for example {"clusterName": "${cluster.name}", "nodegroupName": "ng-1"}`);
   }
   return runStep('nodegroup', cluster.name, () =>
-    withClusterLease(cluster.name, state.executionId, state.input.dryRun, () =>
+    withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, () =>
       reconcileNodegroup(
         { cluster, nodegroupName, dryRun: state.input.dryRun, ...(state.nodegroup ? { previous: state.nodegroup } : {}) },
         runtime().config,

@@ -3,7 +3,7 @@
 // Steps that change what clusters in one VPC share (the secondary CIDR, the pod subnets) also hold
 // the VPC's lease, so two clusters in one VPC never carve the same block at once. Leases are always
 // taken cluster first, then VPC, so two steps can never wait on each other.
-import { clusterKey, Leases } from './lease';
+import { clusterKey, Leases, vpcKey } from './lease';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
 
@@ -11,8 +11,6 @@ import { requireSetting, runtime } from './runtime';
 const LEASE_SECONDS = 210;
 /** Waiting longer is the ASL's job: the busy step fails as TransientError and is retried with backoff. */
 const ACQUIRE_TIMEOUT_MS = 20_000;
-
-const vpcKey = (vpcId: string) => `vpc#${vpcId}`;
 
 let leases: Leases | undefined;
 
@@ -22,8 +20,8 @@ export interface LeaseScope {
   vpcId?: string;
 }
 
-export async function withClusterLease<T>(scope: LeaseScope | string, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
-  const { clusterName, vpcId } = typeof scope === 'string' ? { clusterName: scope, vpcId: undefined } : scope;
+export async function withClusterLease<T>(scope: LeaseScope, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
+  const { clusterName, vpcId } = scope;
   if (dryRun) return work(); // a plan writes nothing
   if (!holder) {
     throw new OnboardingError('InvalidInput', `workflow state has no executionId to hold cluster ${clusterName}'s lease; start the workflow from its first state`);

@@ -34,6 +34,8 @@ export interface LeaseOptions {
 
 const GATEWAY_PREFIX = 'gateway#';
 const CLUSTER_PREFIX = 'cluster#';
+const VPC_PREFIX = 'vpc#';
+const CONTROLLER_PREFIX = 'controller#';
 
 /** The lease key of an Aviatrix gateway (spoke, HA or transit). */
 export function gatewayKey(gateway: string): string {
@@ -45,13 +47,23 @@ export function clusterKey(clusterName: string): string {
   return `${CLUSTER_PREFIX}${clusterName}`;
 }
 
-/** @deprecated use gatewayKey */
-export const leaseId = gatewayKey;
+/** The lease key of a VPC: held while changing what its clusters share (secondary CIDR, pod subnets). */
+export function vpcKey(vpcId: string): string {
+  return `${VPC_PREFIX}${vpcId}`;
+}
+
+/** The lease key of a cluster's objects on the Aviatrix controller (onboarding, SmartGroups). */
+export function controllerKey(clusterName: string): string {
+  return `${CONTROLLER_PREFIX}${clusterName}`;
+}
+
 
 /** "gateway spoke-1", "cluster prod-a", or the key itself: for messages. */
 export function describeLeaseKey(key: string): string {
   if (key.startsWith(GATEWAY_PREFIX)) return `gateway ${key.slice(GATEWAY_PREFIX.length)}`;
   if (key.startsWith(CLUSTER_PREFIX)) return `cluster ${key.slice(CLUSTER_PREFIX.length)}`;
+  if (key.startsWith(VPC_PREFIX)) return `VPC ${key.slice(VPC_PREFIX.length)}`;
+  if (key.startsWith(CONTROLLER_PREFIX)) return `controller objects of cluster ${key.slice(CONTROLLER_PREFIX.length)}`;
   return `resource ${key}`;
 }
 

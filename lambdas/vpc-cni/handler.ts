@@ -9,7 +9,7 @@ import { PodNetworkResult, WorkflowState } from '../shared/workflow';
 export const handler = async (state: WorkflowState) => {
   const cluster = readyCluster(state);
   return runStep('vpc-cni', cluster.name, () =>
-    withClusterLease(cluster.name, state.executionId, state.input.dryRun, () => reconcileCni(
+    withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, () => reconcileCni(
       {
         cluster,
         network: stepResult<PodNetworkResult>(state, 'network'),

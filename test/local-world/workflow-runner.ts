@@ -3,22 +3,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExecutionError, StateMachine, StateMachineDefinition } from 'aws-local-stepfunctions';
+import { STEP_FUNCTIONS } from '../../lib/functions';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
 
-/** Definition substitution → the Lambda folder holding its handler (the same table CDK uses). */
-export const FUNCTION_DIRECTORIES: Record<string, string> = {
-  ResolveClusterFunctionArn: 'resolve-cluster',
-  PodNetworkFunctionArn: 'pod-network',
-  VpcCniFunctionArn: 'vpc-cni',
-  RecordOutcomeFunctionArn: 'record-outcome',
-  AviatrixOnboardFunctionArn: 'aviatrix-onboard',
-  AviatrixSnatFunctionArn: 'aviatrix-snat',
-  NodegroupFunctionArn: 'nodegroup',
-  CleanupFunctionArn: 'cleanup',
-};
+/** Definition substitution → the Lambda folder holding its handler: the table the CDK stack uses. */
+export const FUNCTION_DIRECTORIES: Record<string, string> = Object.fromEntries(STEP_FUNCTIONS.map((f) => [f.substitution, f.name]));
 
 export interface StateEvent {
   type: string;
