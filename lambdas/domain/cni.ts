@@ -238,6 +238,9 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     eniConfigs: desiredEniConfigs(input.network),
   };
 
+  // What this call itself changed (earlier calls' changes are already on record): named on failure.
+  const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
+
   const access = await ensureAccessEntry(clusterName, input.reconcilerRoleArn, CLUSTER_ADMIN_POLICY, input.dryRun);
   progress.changes.push(...access.changes);
 
@@ -263,9 +266,9 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
           'ClusterRefused',
           `the Kubernetes API of EKS cluster "${clusterName}" refused ${input.reconcilerRoleArn} (${error.status}: ${error.reason}); ` +
             'check that its access entry has AmazonEKSClusterAdminPolicy at cluster scope',
-        ), progress.changes.slice(input.previous?.changes.length ?? 0));
+        ), changedNow());
       }
-      throw withAppliedChanges(error, input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
+      throw withAppliedChanges(error, changedNow());
     }
   }
 
@@ -275,7 +278,7 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       if (waiting) return waiting;
       if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName);
     } catch (error) {
-      throw withAppliedChanges(error, input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
+      throw withAppliedChanges(error, changedNow());
     }
   }
   return { phase: 'done', dryRun: input.dryRun, ...progress };

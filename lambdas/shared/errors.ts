@@ -26,11 +26,6 @@ export class TransientError extends Error {
   readonly name = 'TransientError';
 }
 
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
-
 /**
  * Adds to a failure what the failing step had already changed, so nothing half-done goes
  * unrecorded: the message lands in the execution, the status record and the logs. The error keeps
