@@ -50,6 +50,11 @@ export interface OnboardingConfig {
   driftSchedule: string;
   /** Replace nodes that launched before their AZ's ENIConfig existed. */
   allowNodeReplacement: boolean;
+  /**
+   * A pod subnet's route table whose default or RFC 1918 route bypasses the spoke (an internet or
+   * NAT gateway): "refuse" stops the run before any write, "warn" only reports it.
+   */
+  routeCheck: 'refuse' | 'warn';
   aviatrix: AviatrixConfig;
 }
 
@@ -73,7 +78,7 @@ type Raw = Record<string, unknown>;
 
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
-  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'aviatrix',
+  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -114,6 +119,8 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   }
 
   const allowNodeReplacement = optionalBoolean(root, 'allowNodeReplacement', key, problems) ?? false;
+  const routeCheck = optionalString(root, 'routeCheck', key, problems) ?? 'refuse';
+  if (routeCheck !== 'refuse' && routeCheck !== 'warn') problems.push(`${key('routeCheck')} must be "refuse" or "warn", got "${routeCheck}"`);
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
 
@@ -128,6 +135,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     optIn,
     driftSchedule,
     allowNodeReplacement,
+    routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
     aviatrix,
   };
 }

@@ -399,8 +399,11 @@ export class OnboardingStack extends Stack {
   private grantResolveCluster(role: iam.Role): void {
     // DescribeCluster carries the tags the opt-in rule reads; nothing else is needed.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }));
+    // A node-group run's node group must exist before anything is written (preflight).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }));
     this.suppressWildcards(role, [
       [eksClusterArnPattern(), 'Clusters are created by others after deploy; any cluster may be onboarded (opt-in is checked in code). Read-only.'],
+      [eksNodegroupArnPattern(), 'Read-only describe of a node-group run\'s node group (created after deploy).'],
       ['*', 'X-Ray active tracing (xray:PutTraceSegments/PutTelemetryRecords, no resource-level permissions).'],
     ]);
   }
@@ -445,9 +448,10 @@ export class OnboardingStack extends Stack {
         resources: [subnets],
         conditions: { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } },
       }),
+      // Revoke: our node rules from groups no node carries any more, on our pod group only.
       new iam.PolicyStatement({
         sid: 'RulesOnManagedSecurityGroups',
-        actions: sgRuleActions,
+        actions: [...sgRuleActions, 'ec2:RevokeSecurityGroupIngress'],
         resources: [securityGroups],
         conditions: { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } },
       }),
@@ -468,6 +472,8 @@ export class OnboardingStack extends Stack {
       // Node-group subnets count as node subnets (their route tables and AZs).
       new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }),
       this.clusterLeaseStatement(),
+      // The VPC claims (CIDR, pod subnets) are recorded before the resources are created.
+      new iam.PolicyStatement({ sid: 'ClaimVpcResources', actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [this.statusTable.tableArn] }),
     ];
     statements.forEach((s) => role.addToPrincipalPolicy(s));
     this.suppressWildcards(role, [

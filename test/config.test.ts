@@ -30,6 +30,7 @@ describe('defaults', () => {
       optIn: { mode: 'all' },
       driftSchedule: 'rate(6 hours)',
       allowNodeReplacement: false,
+      routeCheck: 'refuse',
       aviatrix: {
         ...minimal().aviatrix,
         verifyTls: true,

@@ -1,11 +1,28 @@
-// Steps 9-10: custom SNAT on the spoke and its HA, and the pod CIDR excluded on the transit. Thin.
-// Also serves:
+// The controller's shared lists, one action per workflow state. Thin. With the workflow state:
+//   { action: "preflight", state }  design step 2, reads only: controller, k8s feature, gateways;
+//   { action: "exclude", state }    design step 3: the pod CIDR excluded on the transit;
+//   the state itself                design step 8: custom SNAT on the spoke and its HA peer.
+// And:
 //   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
-//   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? }
+//   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? } (SNAT),
+//     then { action: "offboard-exclusions", ..., cidrKeptBecause? } once the CIDR left the VPC.
 import { aviatrixClient, AviatrixClient } from '../aviatrix/client';
 import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
 import { OwnershipRegistry } from '../aviatrix/ownership';
-import { gatewayLeaseSeconds, offboardSnat, OffboardSnatResult, reconcileSnat, SnatResult } from '../aviatrix/snat';
+import {
+  ControllerPreflight,
+  ExclusionResult,
+  gatewayLeaseSeconds,
+  offboardExclusions,
+  OffboardExclusionsResult,
+  offboardSnat,
+  OffboardSnatResult,
+  preflightController,
+  reconcileExclusion,
+  reconcileSnat,
+  SnatResult,
+} from '../aviatrix/snat';
+import { readyCluster } from '../shared/state';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { runStep } from '../shared/step';
@@ -24,29 +41,52 @@ export interface ReleaseLeasesResult {
 }
 
 export interface OffboardSnatEvent {
-  action: 'offboard';
+  action: 'offboard' | 'offboard-exclusions';
   clusterName: string;
   executionId: string;
   dryRun?: boolean;
+  /** offboard-exclusions: the AWS cleanup's answer; its cidrKept keeps the exclusion. */
+  cleanup?: { cidrKept?: { reason: string; retry: boolean } };
 }
 
-export type SnatHandlerInput = (WorkflowState & { executionId?: string; action?: undefined }) | ReleaseLeasesInput | OffboardSnatEvent;
+export interface ClusterStepEvent {
+  action: 'preflight' | 'exclude';
+  state: WorkflowState;
+}
+
+export type SnatHandlerInput = (WorkflowState & { executionId?: string; action?: undefined }) | ReleaseLeasesInput | OffboardSnatEvent | ClusterStepEvent;
+type SnatHandlerResult = SnatResult | ReleaseLeasesResult | OffboardSnatResult | OffboardExclusionsResult | ControllerPreflight | ExclusionResult;
+
+/** The preflight's answer in the workflow state (the Preflight Parallel's controller branch). */
+export const preflightOf = (state: WorkflowState): ControllerPreflight | undefined =>
+  (state.preflight as { controller?: ControllerPreflight } | undefined)?.controller;
 
 /**
  * Every action runs inside runStep: logged, unknown errors named with the step and cluster, AWS
  * throttling and 5xx turned into TransientError (which the ASL retries).
  */
-export async function handler(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeasesResult | OffboardSnatResult> {
+export async function handler(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   if (event.action === 'release-leases') return runStep('release-leases', undefined, () => work(event));
-  if (event.action === 'offboard') return runStep('aviatrix-snat-offboard', event.clusterName, () => work(event));
-  return runStep('aviatrix-snat', event.resolve?.cluster?.name ?? event.input?.clusterName, () => work(event));
+  if (event.action === 'offboard' || event.action === 'offboard-exclusions') return runStep(`aviatrix-snat-${event.action}`, event.clusterName, () => work(event));
+  if (event.action === 'preflight' || event.action === 'exclude') {
+    return runStep(`aviatrix-${event.action}`, event.state?.resolve?.cluster?.name ?? event.state?.input?.clusterName, () => work(event));
+  }
+  const state = event as WorkflowState;
+  return runStep('aviatrix-snat', state.resolve?.cluster?.name ?? state.input?.clusterName, () => work(event));
 }
 
 /** Gateway leases that outlive one write of `client` in the worst case (gatewayLeaseSeconds). */
 const gatewayLeases = (tableName: string, client: AviatrixClient) =>
   new GatewayLeases({ tableName, durationSeconds: gatewayLeaseSeconds(client) });
 
-async function work(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeasesResult | OffboardSnatResult> {
+/** The lease holder of a writing run: the workflow's execution id (a dry run holds nothing). */
+function holderOf(executionId: unknown, dryRun: boolean, step: string): string {
+  if (typeof executionId === 'string' && executionId) return executionId;
+  if (dryRun) return 'dry-run';
+  throw new OnboardingError('InvalidInput', `${step} needs the workflow's executionId (the lease holder); start the workflow from its first state`);
+}
+
+async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   const rt = runtime();
   const config = rt.config.aviatrix;
   const leaseTable = () => requireSetting(rt.leaseTableName, 'LEASE_TABLE_NAME');
@@ -58,41 +98,43 @@ async function work(event: SnatHandlerInput): Promise<SnatResult | ReleaseLeases
     return { released: await leases.releaseAll(event.executionId, event.gateways?.map(gatewayKey)) };
   }
 
-  if (event.action === 'offboard') {
-    if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
+  if (event.action === 'offboard' || event.action === 'offboard-exclusions') {
+    if (!event.clusterName) throw new OnboardingError('InvalidInput', `${event.action} needs clusterName`);
     const dryRun = event.dryRun === true;
-    if (!dryRun && !event.executionId) throw new OnboardingError('InvalidInput', 'offboard needs executionId (the lease holder)');
     const client = aviatrixClient(config);
-    return offboardSnat(
-      { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) },
-      { clusterName: event.clusterName, dryRun, holder: event.executionId || 'dry-run' },
-    );
+    const deps = { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) };
+    const input = { clusterName: event.clusterName, dryRun, holder: holderOf(event.executionId, dryRun, event.action) };
+    if (event.action === 'offboard') return offboardSnat(deps, input);
+    const kept = event.cleanup?.cidrKept;
+    return offboardExclusions(deps, { ...input, ...(kept ? { cidrKept: kept } : {}) });
   }
 
-  const state = event;
-  const cluster = state.resolve?.cluster;
-  const network = state.network;
-  if (!cluster?.vpcId || !network?.podCidr) {
-    throw new OnboardingError('InvalidInput', 'aviatrix-snat needs state.resolve.cluster (vpcId) and state.network (podCidr, nodeSubnets)');
-  }
+  const state = event.action === 'preflight' || event.action === 'exclude' ? (event as ClusterStepEvent).state : (event as WorkflowState);
+  const cluster = readyCluster(state);
   const dryRun = state.input?.dryRun === true;
-  const holder = typeof state.executionId === 'string' && state.executionId ? state.executionId : undefined;
-  if (!dryRun && !holder) throw new OnboardingError('InvalidInput', 'aviatrix-snat needs state.executionId (the lease holder)');
   const client = aviatrixClient(config);
-  return reconcileSnat(
-    {
-      client,
-      config,
-      ownership: ownership(),
-      ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }),
-    },
-    {
-      clusterName: cluster.name,
-      vpcId: cluster.vpcId,
-      podCidr: network.podCidr,
-      nodeSubnetCidrs: (network.nodeSubnets ?? []).map((s) => s.cidr),
-      dryRun,
-      holder: holder ?? 'dry-run',
-    },
-  );
+  if (event.action === 'preflight') return preflightController(client, config, { vpcId: cluster.vpcId, clusterName: cluster.name });
+
+  const holder = holderOf(state.executionId, dryRun, `aviatrix-${event.action ?? 'snat'}`);
+  const deps = { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) };
+  const gateways = preflightOf(state);
+  const podCidr = state.network?.podCidr ?? rt.config.secondaryCidr;
+  if (event.action === 'exclude') {
+    if (!gateways) throw new OnboardingError('InvalidInput', 'aviatrix-exclude needs state.preflight.controller (the Preflight step output); start the workflow from its first state');
+    return reconcileExclusion(deps, { clusterName: cluster.name, podCidr, transitGateway: gateways.transitGateway, dryRun, holder });
+  }
+  const network = state.network;
+  if (!network?.podCidr) {
+    throw new OnboardingError('InvalidInput', 'aviatrix-snat needs state.network (podCidr, nodeSubnets); start the workflow from its first state');
+  }
+  return reconcileSnat(deps, {
+    clusterName: cluster.name,
+    vpcId: cluster.vpcId,
+    podCidr: network.podCidr,
+    nodeSubnetCidrs: (network.nodeSubnets ?? []).map((subnet) => subnet.cidr),
+    spokeRoutedSubnetCidrs: network.spokeRoutedSubnets ?? [],
+    ...(gateways ? { gateways } : {}),
+    dryRun,
+    holder,
+  });
 }

@@ -81,6 +81,16 @@ function sameK8sCluster(existing: K8sCluster, wanted: K8sClusterBody): boolean {
   );
 }
 
+/** The controller onboards Kubernetes clusters only with its `k8s` feature on. */
+export async function requireKubernetesFeature(client: Pick<AviatrixClient, 'getControllerFeature'>, clusterName: string): Promise<void> {
+  if (await client.getControllerFeature('k8s')) return;
+  throw new OnboardingError(
+    'ControllerError',
+    `the Aviatrix controller's Kubernetes feature ("k8s") is disabled, so cluster ${clusterName} cannot be onboarded; ` +
+      'enable it on the controller (Terraform aviatrix_config_feature "k8s") and run again',
+  );
+}
+
 export async function reconcileOnboarding(
   client: AviatrixClient,
   config: Pick<AviatrixConfig, 'kubernetesSmartGroups'>,
@@ -90,13 +100,7 @@ export async function reconcileOnboarding(
   const { cluster, dryRun } = input;
   const changes: Change[] = [];
 
-  if (!(await client.getControllerFeature('k8s'))) {
-    throw new OnboardingError(
-      'ControllerError',
-      `the Aviatrix controller's Kubernetes feature ("k8s") is disabled, so cluster ${cluster.name} cannot be onboarded; ` +
-        'enable it on the controller (Terraform aviatrix_config_feature "k8s") and run again',
-    );
-  }
+  await requireKubernetesFeature(client, cluster.name);
   const owned = await ownership.read(cluster.name);
 
   // SmartGroups first read and checked: a conflict stops the step before any write.

@@ -21,6 +21,7 @@ import {
   vpcIdOf,
 } from './client';
 import { GatewayLeases } from '../shared/lease';
+import { requireKubernetesFeature } from './onboarding';
 import { OwnershipRegistry } from './ownership';
 import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
 
@@ -30,6 +31,14 @@ export interface SnatInput {
   podCidr: string;
   /** CIDRs of the node subnets (each gets an internet-egress rule). */
   nodeSubnetCidrs: string[];
+  /**
+   * CIDRs of the VPC's other subnets whose default route goes to the spoke: they rely on single-IP
+   * SNAT, so switching it off (allowDisableSingleIpSnat) gives each an internet-egress rule of its
+   * own, unclaimed (it belongs to the VPC, not the cluster, and outlives the cluster's offboarding).
+   */
+  spokeRoutedSubnetCidrs?: string[];
+  /** The gateways the preflight found, so they are not looked up again. */
+  gateways?: ControllerPreflight;
   dryRun: boolean;
   /** Lease holder: the workflow's execution id. */
   holder: string;
@@ -64,7 +73,33 @@ export interface SnatResult extends StepResult {
   haGateway?: string;
   transitGateway: string;
   gateways: GatewaySnatOutcome[];
-  exclusion: { transitGateway: string; cidr: string; added: boolean; removed: string[] };
+}
+
+/** What the read-only controller preflight found: the gateways every later controller step uses. */
+export interface ControllerPreflight {
+  spokeGateway: string;
+  spokeSnatIp: string;
+  haGateway?: string;
+  haSnatIp?: string;
+  transitGateway: string;
+  /** Gateways in single-IP SNAT mode that the SNAT step will switch off (allowed by config). */
+  singleIpSnat: string[];
+}
+
+export interface ExclusionInput {
+  clusterName: string;
+  podCidr: string;
+  transitGateway: string;
+  dryRun: boolean;
+  holder: string;
+}
+
+export interface ExclusionResult extends StepResult {
+  transitGateway: string;
+  cidr: string;
+  added: boolean;
+  /** Exclusions this cluster added on transits it no longer uses, removed. */
+  removed: string[];
 }
 
 export interface ClusterGateways {
@@ -152,6 +187,14 @@ export async function resolveGateways(
         'attach the spoke or set the transit gateway name',
     );
   }
+  if (config.transitGatewayName && spoke.transit_gw_name !== config.transitGatewayName) {
+    throw new OnboardingError(
+      'GatewayConflict',
+      `spoke gateway ${spoke.vpc_name} is attached to ${spoke.transit_gw_name || 'no transit'}, not to transit ${config.transitGatewayName} ` +
+        '(onboarding.aviatrix.transitGatewayName), so excluding the pod CIDR there would not keep it out of the fabric; ' +
+        'attach the spoke to that transit, or fix or remove the setting',
+    );
+  }
   const transit = await client.getGateway(transitName);
   if (!transit) {
     const source = config.transitGatewayName ? 'onboarding.aviatrix.transitGatewayName' : `the attachment of spoke ${spoke.vpc_name}`;
@@ -174,6 +217,30 @@ function singleIpConflict(gateway: string): OnboardingError {
     `gateway ${gateway} uses single-IP SNAT, which custom SNAT would replace; switch it off on the controller, ` +
       `or set ${SINGLE_IP_KEY}=true to let the workflow switch it off`,
   );
+}
+
+/**
+ * Design step 2, the controller half: reads only. Logging in proves the controller is reachable
+ * over verified TLS and the credentials are valid; then the `k8s` feature, the VPC's spoke (and HA
+ * peer), the transit it is attached to, and their SNAT mode. Anything wrong stops the run here,
+ * before the first write anywhere.
+ */
+export async function preflightController(
+  client: AviatrixClient,
+  config: SnatDeps['config'],
+  input: { vpcId: string; clusterName: string },
+): Promise<ControllerPreflight> {
+  await requireKubernetesFeature(client, input.clusterName);
+  const gateways = await resolveGateways(client, config, input.vpcId, input.clusterName);
+  const single = [gateways.spoke, gateways.ha].filter((g): g is GatewaySummary => g !== undefined && isSingleIpSnat(g));
+  if (single.length > 0 && !config.allowDisableSingleIpSnat) throw singleIpConflict(single[0].vpc_name);
+  return {
+    spokeGateway: gateways.spoke.vpc_name,
+    spokeSnatIp: String(gateways.spoke.private_ip),
+    ...(gateways.ha ? { haGateway: gateways.ha.vpc_name, haSnatIp: String(gateways.ha.private_ip) } : {}),
+    transitGateway: gateways.transit.vpc_name,
+    singleIpSnat: single.map((g) => g.vpc_name),
+  };
 }
 
 /** What one reconcile or offboard run is working on; shared by the per-gateway steps. */
@@ -258,6 +325,8 @@ async function syncGatewaySnat(
   wanted: SnatPolicy[],
   role?: 'primary' | 'ha',
   snatIp?: string,
+  /** Added unclaimed, only when this write switches single-IP SNAT off (see SnatInput). */
+  baseline: SnatPolicy[] = [],
 ): Promise<Synced<GatewaySnatOutcome>> {
   const { client, config, ownership, clusterName, dryRun } = ctx;
   const outcome = (added: number, removed: number, total: number, keptForOthers = 0, dirty = added + removed > 0): Synced<GatewaySnatOutcome> => ({
@@ -286,7 +355,8 @@ async function syncGatewaySnat(
 
   const removeKeys = new Set(staleHere.map(policyKey).filter((k) => !others.has(k)));
   const keptForOthers = staleHere.filter((p) => others.has(policyKey(p)));
-  const missing = dedupePolicies(missingPolicies(existing, wanted));
+  const replacingSingleIp = single && wanted.length > 0;
+  const missing = dedupePolicies(missingPolicies(existing, replacingSingleIp ? [...wanted, ...baseline] : wanted));
   // We claim what we add, what we already claimed, and what another cluster of ours added; a policy
   // that was there before and that nobody claims is someone else's: relied on, never claimed.
   const claim = wanted.filter((p) => !existingKeys.has(policyKey(p)) || mineKeys.has(policyKey(p)) || others.has(policyKey(p)));
@@ -294,8 +364,9 @@ async function syncGatewaySnat(
   const enabling = wanted.length > 0 && !isCustomSnat(current);
 
   if (missing.length > 0 || removeKeys.size > 0 || enabling) {
-    if (single && wanted.length > 0) {
-      ctx.changes.push({ resource: `aviatrix gateway ${name}`, action: 'update', detail: 'switch single-IP SNAT off (allowed by config)' });
+    if (replacingSingleIp) {
+      const kept = baseline.length > 0 ? `; internet egress kept for the VPC's other subnets through ${plural(baseline.length, 'policy', 'policies')} of their own` : '';
+      ctx.changes.push({ resource: `aviatrix gateway ${name}`, action: 'update', detail: `switch single-IP SNAT off (allowed by config)${kept}` });
       if (!dryRun) {
         await guardWrite(ctx, `switching single-IP SNAT off on gateway ${name}`);
         await client.disableSingleIpSnat(name, Number(current.cloud_type ?? 1));
@@ -407,50 +478,61 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
   return { value: { added, removed }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) };
 }
 
-export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<SnatResult> {
-  const { client, config } = deps;
-  const gateways = await resolveGateways(client, config, input.vpcId, input.clusterName);
-  const transitName = gateways.transit.vpc_name;
+/** The gateways to write, from the preflight's answer when the workflow passes it, else read now. */
+async function targetsOf(deps: SnatDeps, input: SnatInput): Promise<ControllerPreflight> {
+  if (input.gateways) return input.gateways;
+  return preflightController(deps.client, deps.config, { vpcId: input.vpcId, clusterName: input.clusterName });
+}
 
-  // Refuse before any write.
-  for (const g of [gateways.spoke, gateways.ha]) {
-    if (g && isSingleIpSnat(g) && !config.allowDisableSingleIpSnat) throw singleIpConflict(g.vpc_name);
-  }
+/** Design step 8: the cluster's custom SNAT policies on the spoke and, separately, its HA peer. */
+export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<SnatResult> {
+  const found = await targetsOf(deps, input);
   if (!input.dryRun && !deps.leases) throw new Error('reconcileSnat needs leases unless dryRun');
-  const ctx: RunContext = { client, config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
   const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
 
   const outcomes: GatewaySnatOutcome[] = [];
-  const targets: { gateway: GatewaySummary; role: 'primary' | 'ha' }[] = [{ gateway: gateways.spoke, role: 'primary' }];
-  if (gateways.ha) targets.push({ gateway: gateways.ha, role: 'ha' });
-  for (const { gateway, role } of targets) {
-    const name = gateway.vpc_name;
-    const snatIp = String(gateway.private_ip);
-    const wanted = desiredPolicies(input.podCidr, input.nodeSubnetCidrs, transitName, snatIp);
-    outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, wanted, role, snatIp)));
+  const targets: { name: string; snatIp: string; role: 'primary' | 'ha' }[] = [{ name: found.spokeGateway, snatIp: found.spokeSnatIp, role: 'primary' }];
+  if (found.haGateway && found.haSnatIp) targets.push({ name: found.haGateway, snatIp: found.haSnatIp, role: 'ha' });
+  for (const { name, snatIp, role } of targets) {
+    const wanted = desiredPolicies(input.podCidr, input.nodeSubnetCidrs, found.transitGateway, snatIp);
+    const baseline = (input.spokeRoutedSubnetCidrs ?? []).map((cidr) => desiredPolicies(cidr, [], found.transitGateway, snatIp)[1]);
+    outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, wanted, role, snatIp, baseline)));
   }
-  const exclusion = await sync(transitName, (c) => syncExclusions(c, transitName, [input.podCidr]));
 
-  // Gateways and transits this cluster claims something on but no longer uses (the spoke or transit
-  // was renamed, or set differently in config): remove what only it needed there.
+  // Gateways this cluster claims policies on but no longer uses (the spoke was renamed, or set
+  // differently in config): remove what only it needed there.
   const owned = await deps.ownership.read(input.clusterName);
-  const used = new Set(targets.map((t) => t.gateway.vpc_name));
+  const used = new Set(targets.map((t) => t.name));
   for (const name of Object.keys(owned.snat).filter((g) => !used.has(g))) {
     outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
-  }
-  for (const name of Object.keys(owned.exclusions).filter((t) => t !== transitName)) {
-    await sync(name, (c) => syncExclusions(c, name, []));
   }
 
   return {
     dryRun: input.dryRun,
     changes: ctx.changes,
-    spokeGateway: gateways.spoke.vpc_name,
-    ...(gateways.ha ? { haGateway: gateways.ha.vpc_name } : {}),
-    transitGateway: transitName,
+    spokeGateway: found.spokeGateway,
+    ...(found.haGateway ? { haGateway: found.haGateway } : {}),
+    transitGateway: found.transitGateway,
     gateways: outcomes,
-    exclusion: { transitGateway: transitName, cidr: input.podCidr, added: exclusion.added.length > 0, removed: exclusion.removed },
   };
+}
+
+/**
+ * Design step 3: the pod CIDR in the transit's excluded advertised spoke routes, before the VPC
+ * carries the CIDR. Exclusions this cluster made on transits it no longer uses go.
+ */
+export async function reconcileExclusion(deps: SnatDeps, input: ExclusionInput): Promise<ExclusionResult> {
+  if (!input.dryRun && !deps.leases) throw new Error('reconcileExclusion needs leases unless dryRun');
+  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
+  const current = await sync(input.transitGateway, (c) => syncExclusions(c, input.transitGateway, [input.podCidr]));
+  const removed = [...current.removed];
+  const owned = await deps.ownership.read(input.clusterName);
+  for (const name of Object.keys(owned.exclusions).filter((t) => t !== input.transitGateway)) {
+    removed.push(...(await sync(name, (c) => syncExclusions(c, name, []))).removed);
+  }
+  return { dryRun: input.dryRun, changes: ctx.changes, transitGateway: input.transitGateway, cidr: input.podCidr, added: current.added.length > 0, removed };
 }
 
 export interface OffboardSnatInput {
@@ -462,35 +544,62 @@ export interface OffboardSnatInput {
 
 export interface OffboardSnatResult extends StepResult {
   gateways: GatewaySnatOutcome[];
+}
+
+export interface OffboardExclusionsResult extends StepResult {
   exclusions: { transitGateway: string; removed: string[] }[];
+  /** Why the exclusions were kept, when they were. */
+  warnings?: string[];
+}
+
+/** The run context and lease-guarded sync of an offboarding, from its input. */
+function offboardingRun(deps: SnatDeps, input: OffboardSnatInput) {
+  if (!input.dryRun && !deps.leases) throw new Error('offboarding the controller side needs leases unless dryRun');
+  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
+  return { ctx, sync };
 }
 
 /**
- * Removes what the cluster added and no other live cluster claims: its SNAT policies on every
- * gateway it claims, its transit exclusions; each under that gateway's lease; then drops its claims.
+ * Removes the cluster's SNAT policies on every gateway it claims, unless another live cluster
+ * claims them too; each under that gateway's lease; then drops its claims. The transit exclusion is
+ * not touched here: it goes only after the CIDR left the VPC (offboardExclusions).
  * Needs no cluster, VPC or network state (the cluster may be gone): the claims say where to look.
  * A cluster with no record or no claims: no reads of the controller, no writes at all.
  */
 export async function offboardSnat(deps: SnatDeps, input: OffboardSnatInput): Promise<OffboardSnatResult> {
-  if (!input.dryRun && !deps.leases) throw new Error('offboardSnat needs leases unless dryRun');
+  const { ctx, sync } = offboardingRun(deps, input);
   const owned = await deps.ownership.read(input.clusterName);
-  const ctx: RunContext = {
-    client: deps.client,
-    config: deps.config,
-    ownership: deps.ownership,
-    clusterName: input.clusterName,
-    dryRun: input.dryRun,
-    changes: [],
-  };
-  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
   const gateways: GatewaySnatOutcome[] = [];
   for (const name of Object.keys(owned.snat)) gateways.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
-  const exclusions: OffboardSnatResult['exclusions'] = [];
+  return { dryRun: input.dryRun, changes: ctx.changes, gateways };
+}
+
+/**
+ * The last controller write of an offboarding: the cluster's transit exclusions, removed unless
+ * another onboarded cluster claims them, and only once its pod CIDR has left the VPC. When the
+ * cleanup kept the CIDR (`cidrKept`), the exclusion stays: with its claim while our association
+ * waits for leftovers to go (the offboarding runs again), without it when the CIDR is someone else's.
+ */
+export async function offboardExclusions(
+  deps: SnatDeps,
+  input: OffboardSnatInput & { cidrKept?: { reason: string; retry: boolean } },
+): Promise<OffboardExclusionsResult> {
+  const owned = await deps.ownership.read(input.clusterName);
+  if (input.cidrKept) {
+    if (!input.cidrKept.retry && !input.dryRun) {
+      for (const name of Object.keys(owned.exclusions)) await deps.ownership.setExclusions(input.clusterName, name, []);
+    }
+    const why = `the pod CIDR is still in the VPC (${input.cidrKept.reason}), so it stays excluded from the transit`;
+    return { dryRun: input.dryRun, changes: [], exclusions: [], warnings: [why] };
+  }
+  const { ctx, sync } = offboardingRun(deps, input);
+  const exclusions: OffboardExclusionsResult['exclusions'] = [];
   for (const name of Object.keys(owned.exclusions)) {
     const { removed } = await sync(name, (c) => syncExclusions(c, name, []));
     exclusions.push({ transitGateway: name, removed });
   }
-  return { dryRun: input.dryRun, changes: ctx.changes, gateways, exclusions };
+  return { dryRun: input.dryRun, changes: ctx.changes, exclusions };
 }
 
 function describePolicy(policy: SnatPolicy): string {

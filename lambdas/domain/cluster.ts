@@ -1,6 +1,6 @@
 // Step 1 and the refusals: wait (bounded) for the cluster to be ACTIVE, check the opt-in rule, and
 // refuse clusters this design cannot serve before anything is written.
-import { Cluster, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { Cluster, DescribeClusterCommand, DescribeNodegroupCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
@@ -88,8 +88,30 @@ export function optInReason(cluster: Cluster, config: OnboardingConfig): string 
   return `EKS cluster "${cluster.name}" is not opted in: tag it ${rule.tagKey}=${rule.tagValue} (onboarding.optIn) and run again`;
 }
 
+/** Part of the preflight of a node-group run: a misspelled name must stop the run before any write. */
+async function requireNodegroup(clusterName: string, nodegroupName: string): Promise<void> {
+  try {
+    const { nodegroup } = await eks().send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
+    if (nodegroup) return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  throw new OnboardingError(
+    'InvalidInput',
+    `node group "${nodegroupName}" does not exist on EKS cluster "${clusterName}"; check the name (aws eks list-nodegroups --cluster-name ${clusterName}) ` +
+      `and run again, or run the cluster workflow with {"clusterName": "${clusterName}"}`,
+  );
+}
+
 /** One observation of the cluster: pending while it is being created, ready once ACTIVE and servable. */
-export async function resolveCluster(name: string, startedAt: string, config: OnboardingConfig, now = Date.now()): Promise<ResolveResult> {
+export async function resolveCluster(
+  name: string,
+  startedAt: string,
+  config: OnboardingConfig,
+  now = Date.now(),
+  /** A node-group run's node group: it must exist and belong to the cluster before anything is written. */
+  nodegroupName?: string,
+): Promise<ResolveResult> {
   const cluster = await describeCluster(name);
   const status = cluster.status ?? 'UNKNOWN';
   if (WAITING_STATUSES.has(status)) {
@@ -110,5 +132,6 @@ export async function resolveCluster(name: string, startedAt: string, config: On
   if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
   const refusal = refusalReason(cluster);
   if (refusal) throw new OnboardingError('ClusterRefused', refusal);
+  if (nodegroupName) await requireNodegroup(name, nodegroupName);
   return { phase: 'ready', cluster: summarize(cluster) };
 }

@@ -1,6 +1,10 @@
-// Steps 5-7: the reconciler's own access entry, one ENIConfig per AZ, then the VPC CNI switched to
-// custom networking with external SNAT. ENIConfigs go first: a node that starts with custom
-// networking on and no ENIConfig for its AZ cannot give its pods addresses.
+// Design steps 7 and 9, two stages of one reconciler, each writing only its own env keys:
+// - custom networking (right after the pod network): the reconciler's own access entry, one
+//   ENIConfig per AZ, then the VPC CNI switched to custom networking. ENIConfigs go first: a node
+//   that starts with custom networking on and no ENIConfig for its AZ cannot give its pods addresses.
+// - external SNAT (last): only once the SNAT policies are read back on the spoke and its HA peer,
+//   the CNI stops SNATing pod traffic itself. Before that, pods on the pod subnets still egress
+//   through the node's primary address, so a run that stops anywhere earlier leaves them working.
 import {
   Addon,
   DescribeAddonCommand,
@@ -17,12 +21,19 @@ import { KubeApiError, KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { CLUSTER_ADMIN_POLICY, ensureAccessEntry } from './access-entries';
 import { kubeClientFor } from './cluster';
+import { findEarlyNodes } from './nodegroup';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
 export const CUSTOM_NETWORKING_ENV: Readonly<Record<string, string>> = {
   AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true',
   ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
-  AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
+};
+export const EXTERNAL_SNAT_ENV: Readonly<Record<string, string>> = { AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true' };
+
+export type CniStage = 'custom-networking' | 'external-snat';
+const STAGE_ENV: Record<CniStage, Readonly<Record<string, string>>> = {
+  'custom-networking': CUSTOM_NETWORKING_ENV,
+  'external-snat': EXTERNAL_SNAT_ENV,
 };
 export const ENICONFIG_PATH = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
 const AWS_NODE_PATH = '/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node';
@@ -39,6 +50,8 @@ interface DaemonSet {
 }
 
 export interface CniInput {
+  /** Default custom-networking. */
+  stage?: CniStage;
   cluster: ClusterSummary;
   network: PodNetworkResult;
   dryRun: boolean;
@@ -124,12 +137,15 @@ function parseConfigurationValues(addon: Addon, clusterName: string): Record<str
 }
 
 /** The add-on configuration with our env merged in, or undefined when it already holds it. */
-export function mergedAddonConfiguration(current: Record<string, unknown>): Record<string, unknown> | undefined {
+export function mergedAddonConfiguration(current: Record<string, unknown>, wanted: Readonly<Record<string, string>> = CUSTOM_NETWORKING_ENV): Record<string, unknown> | undefined {
   const env = (current.env && typeof current.env === 'object' ? current.env : {}) as Record<string, unknown>;
-  const missing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env[key] !== value);
+  const missing = Object.entries(wanted).filter(([key, value]) => env[key] !== value);
   if (missing.length === 0) return undefined;
-  return { ...current, env: { ...env, ...CUSTOM_NETWORKING_ENV } };
+  return { ...current, env: { ...env, ...wanted } };
 }
+
+const stageEnv = (input: CniInput) => STAGE_ENV[input.stage ?? 'custom-networking'];
+const describeEnv = (env: Readonly<Record<string, string>>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
 
 async function describeVpcCniAddon(clusterName: string): Promise<Addon | undefined> {
   try {
@@ -165,13 +181,9 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
   if (addon.status === 'DELETING' || addon.status === 'CREATE_FAILED' || addon.status === 'DELETE_FAILED') {
     throw new OnboardingError('ClusterRefused', `the vpc-cni add-on of EKS cluster "${clusterName}" is ${addon.status}; repair it in the EKS console and run again`);
   }
-  const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName));
+  const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName), stageEnv(input));
   if (!merged) return undefined;
-  const change: Change = {
-    resource: `add-on ${VPC_CNI_ADDON}`,
-    action: 'update',
-    detail: `env ${Object.entries(CUSTOM_NETWORKING_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (other settings kept)`,
-  };
+  const change: Change = { resource: `add-on ${VPC_CNI_ADDON}`, action: 'update', detail: `env ${describeEnv(stageEnv(input))} (other settings kept)` };
   if (input.dryRun) {
     progress.changes.push(change);
     return undefined;
@@ -211,7 +223,7 @@ async function requireAwsNode(kube: KubeClient, input: CniInput): Promise<Daemon
 async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet, input: CniInput, progress: Progress): Promise<void> {
   const container = daemonSet.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
   const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
-  const missing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env.get(key) !== value);
+  const missing = Object.entries(stageEnv(input)).filter(([key, value]) => env.get(key) !== value);
   if (missing.length === 0) return;
   if (!input.dryRun) {
     await kube.strategicMerge(AWS_NODE_PATH, {
@@ -242,19 +254,20 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
 
   const access = await ensureAccessEntry(clusterName, input.reconcilerRoleArn, CLUSTER_ADMIN_POLICY, input.dryRun);
-  progress.changes.push(...access.changes);
+  // A plan names the access entry once: the custom-networking stage creates it before this one runs.
+  if (!(input.dryRun && input.stage === 'external-snat')) progress.changes.push(...access.changes);
 
   let kube: KubeClient | undefined;
   if (input.dryRun && !access.state.policyAssociated) {
     // Without access the Kubernetes API cannot be read yet: every ENIConfig is to be written.
-    for (const e of progress.eniConfigs) {
+    for (const e of input.stage === 'external-snat' ? [] : progress.eniConfigs) {
       progress.changes.push({ resource: `ENIConfig ${e.name}`, action: 'create', detail: `subnet ${e.subnetId ?? '(new pod subnet)'}` });
     }
   } else {
     kube = await kubeClientFor(clusterName);
     try {
       const awsNode = addon ? undefined : await requireAwsNode(kube, input);
-      await reconcileEniConfigs(kube, input, progress.changes);
+      if ((input.stage ?? 'custom-networking') === 'custom-networking') await reconcileEniConfigs(kube, input, progress.changes);
       if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, progress);
     } catch (error) {
       const createdAt = access.state.createdAt?.getTime() ?? 0;
@@ -276,27 +289,73 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     try {
       const waiting = await reconcileAddon(input, config, addon, progress);
       if (waiting) return waiting;
-      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName);
+      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName, stageEnv(input));
     } catch (error) {
       throw withAppliedChanges(error, changedNow());
     }
   }
-  return { phase: 'done', dryRun: input.dryRun, ...progress };
+  const switched = progress.changes.some((c) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node');
+  const since = input.previous?.customNetworkingSince ?? (switched && !input.dryRun && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
+  return { phase: 'done', dryRun: input.dryRun, ...progress, ...(since ? { customNetworkingSince: since } : {}) };
+}
+
+/** What the SNAT step reported for each gateway of the cluster. */
+export interface GatewaySnatReport {
+  spokeGateway?: string;
+  haGateway?: string;
+  gateways?: { gateway: string; role: string }[];
+  failed?: boolean;
+}
+
+/**
+ * Design step 9: the CNI stops SNATing only once the SNAT step has written and read back the
+ * policies on the spoke and, when it has one, its HA peer. Then the cluster's nodes, whatever
+ * launched them, are checked for having started before custom networking took effect.
+ */
+export async function reconcileExternalSnat(
+  input: CniInput & {
+    snat: GatewaySnatReport | undefined;
+    customNetworkingSince?: string;
+    /** A node-group run checks (and may replace) its own nodes in its node-group step instead. */
+    reportEarlyNodes: boolean;
+  },
+  config: OnboardingConfig,
+): Promise<CniResult> {
+  const snat = input.snat;
+  const confirmed = new Set((snat?.gateways ?? []).filter((g) => g.role === 'primary' || g.role === 'ha').map((g) => g.gateway));
+  const needed = [snat?.spokeGateway, snat?.haGateway].filter((g): g is string => Boolean(g));
+  const missing = needed.filter((g) => !confirmed.has(g));
+  if (!snat || snat.failed || needed.length === 0 || missing.length > 0) {
+    throw new OnboardingError(
+      'InvalidInput',
+      `external SNAT stays off on EKS cluster "${input.cluster.name}": the SNAT step has not confirmed its policies on ` +
+        `${missing.length > 0 ? missing.join(' and ') : 'the spoke gateway and its HA peer'}; the CNI keeps SNATing pod traffic. ` +
+        'Run the workflow from its first state',
+    );
+  }
+  const result = await reconcileCni({ ...input, stage: 'external-snat' }, config);
+  if (result.phase === 'pending' || input.dryRun || !input.reportEarlyNodes) return result;
+  const { early } = await findEarlyNodes(await kubeClientFor(input.cluster.name), undefined, input.customNetworkingSince);
+  if (early.length === 0) return result;
+  const warning =
+    `nodes ${early.join(', ')} of EKS cluster "${input.cluster.name}" registered before custom networking took effect in their AZ, ` +
+    'so their pods use addresses of the node subnet; replace them (drain and terminate, or an instance refresh of their group)';
+  return { ...result, earlyNodes: early, warnings: [warning] };
 }
 
 /**
  * Reads back what the nodes will run: the add-on update keeps (PRESERVE) env values someone set on
  * aws-node outside EKS, so the add-on can hold our settings while the DaemonSet does not.
  */
-async function verifyAwsNodeEnv(kube: KubeClient, clusterName: string): Promise<void> {
+async function verifyAwsNodeEnv(kube: KubeClient, clusterName: string, wanted: Readonly<Record<string, string>>): Promise<void> {
   const daemonSet = await kube.get<DaemonSet>(AWS_NODE_PATH);
   const container = daemonSet?.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
   const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
-  const differing = Object.entries(CUSTOM_NETWORKING_ENV).filter(([key, value]) => env.get(key) !== value);
+  const differing = Object.entries(wanted).filter(([key, value]) => env.get(key) !== value);
   if (differing.length === 0) return;
   throw new OnboardingError(
     'ClusterRefused',
-    `the vpc-cni add-on of EKS cluster "${clusterName}" holds the custom-networking settings, but its aws-node DaemonSet runs with ` +
+    `the vpc-cni add-on of EKS cluster "${clusterName}" holds ${describeEnv(wanted)}, but its aws-node DaemonSet runs with ` +
       `${differing.map(([key]) => `${key}=${env.get(key) ?? '(unset)'}`).join(', ')}, set outside EKS and kept by the add-on update; ` +
       `let EKS take those fields over (aws eks update-addon --cluster-name ${clusterName} --addon-name vpc-cni ` +
       '--resolve-conflicts OVERWRITE, with the add-on\'s current configuration values), then run again',

@@ -1,6 +1,8 @@
-// Steps 2-4: the secondary CIDR, one pod subnet per cluster AZ on the route table of that AZ's
-// node subnets, the pod security group and the cluster security group rule.
-// A reconciler: observe the VPC, plan the difference, validate the plan, apply it, read back.
+// Design steps 4-6: the secondary CIDR, one pod subnet per cluster AZ on the route table of that
+// AZ's node subnets, the pod security group (open to every security group the cluster's nodes
+// carry) and the cluster security group rule.
+// A reconciler: observe the VPC and the cluster's nodes, plan the difference, validate the plan,
+// apply it, read back. The same plan, without writes, is the network half of the preflight.
 import {
   AssociateRouteTableCommand,
   AssociateVpcCidrBlockCommand,
@@ -10,10 +12,14 @@ import {
   CreateTagsCommand,
   DescribeVpcsCommand,
   IpPermission,
+  Instance,
+  paginateDescribeInstances,
   paginateDescribeRouteTables,
   paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
   ReplaceRouteTableAssociationCommand,
+  RevokeSecurityGroupIngressCommand,
+  Route,
   RouteTable,
   SecurityGroup,
   Subnet,
@@ -25,6 +31,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
 import { OnboardingError, withAppliedChanges } from '../shared/errors';
+import { claimVpcResources } from './status-record';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
 
 export const TAG_MANAGED = 'eks-aviatrix:managed';
@@ -33,6 +40,11 @@ export const TAG_CLUSTER = 'eks-aviatrix:cluster';
 /** On the VPC: the id of the secondary CIDR association this project made. */
 export const TAG_SECONDARY_CIDR = 'eks-aviatrix:secondary-cidr';
 const WEBHOOK_PORT = 9443;
+/** Marks the pod group's rules from node security groups: ours to revoke once no node carries the group. */
+export const NODE_RULE_DESCRIPTION = 'eks-aviatrix: nodes to pods';
+/** Every node launcher (managed node groups, Karpenter, self-managed groups) tags its instances so. */
+export const nodeInstanceTagKey = (clusterName: string) => `kubernetes.io/cluster/${clusterName}`;
+const RFC1918 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => parseCidr(c) as Ipv4Cidr);
 
 /** One security group rule, in the form we compare: protocol, ports, and one source. */
 export interface Rule {
@@ -41,6 +53,7 @@ export interface Rule {
   toPort?: number;
   sourceGroupId?: string;
   cidr?: string;
+  description?: string;
 }
 
 interface VpcView {
@@ -48,6 +61,14 @@ interface VpcView {
   subnets: Subnet[];
   routeTables: RouteTable[];
   securityGroups: SecurityGroup[];
+}
+
+/** Where the cluster's nodes are, whatever launched them. */
+export interface NodeView {
+  /** Subnets of node groups (not being deleted) and of the cluster's running instances. */
+  subnetIds: string[];
+  /** Security groups of the running instances and node groups' remote-access groups. */
+  securityGroupIds: string[];
 }
 
 type PlannedSubnet = PodSubnet & { associationId?: string; create: boolean; associate: 'none' | 'new' | 'replace' };
@@ -59,6 +80,8 @@ export interface NetworkPlan {
   subnets: PlannedSubnet[];
   createSecurityGroup: boolean;
   podIngress: Rule[];
+  /** Our node rules on the pod group whose source no node carries any more. */
+  podRevoke: Rule[];
   clusterIngress: Rule[];
   /** The CIDR association is still settling: subnets cannot be carved from it yet. */
   cidrSettling: boolean;
@@ -103,26 +126,47 @@ function routeTableOf(view: VpcView, subnetId: string): RouteTable | undefined {
   return explicitTableOf(view, subnetId)?.table ?? view.routeTables.find((t) => t.Associations?.some((a) => a.Main));
 }
 
-/** Subnets of the cluster's node groups, except those being deleted: their nodes need pod subnets too. */
-async function nodegroupSubnetIds(clusterName: string): Promise<string[]> {
+/**
+ * The cluster's nodes: its node groups (except those being deleted) and the running instances
+ * tagged for the cluster, which covers Karpenter, self-managed groups and any other launcher.
+ */
+async function observeNodes(cluster: ClusterSummary): Promise<NodeView> {
   const names: string[] = [];
-  for await (const page of paginateListNodegroups({ client: eks() }, { clusterName })) names.push(...(page.nodegroups ?? []));
-  const subnets = await Promise.all(
+  for await (const page of paginateListNodegroups({ client: eks() }, { clusterName: cluster.name })) names.push(...(page.nodegroups ?? []));
+  const nodegroups = await Promise.all(
     names.map(async (nodegroupName) => {
       try {
-        const { nodegroup } = await eks().send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
-        return nodegroup && nodegroup.status !== 'DELETING' ? (nodegroup.subnets ?? []) : [];
+        const { nodegroup } = await eks().send(new DescribeNodegroupCommand({ clusterName: cluster.name, nodegroupName }));
+        return nodegroup && nodegroup.status !== 'DELETING' ? nodegroup : undefined;
       } catch (error) {
         // Listed, then deleted before we asked: gone is what we would have counted it as.
-        if (error instanceof ResourceNotFoundException) return [];
+        if (error instanceof ResourceNotFoundException) return undefined;
         throw error;
       }
     }),
   );
-  return subnets.flat();
+  const instances: Instance[] = [];
+  const filters = [
+    { Name: 'vpc-id', Values: [cluster.vpcId] },
+    { Name: 'tag-key', Values: [nodeInstanceTagKey(cluster.name)] },
+    { Name: 'instance-state-name', Values: ['pending', 'running'] },
+  ];
+  for await (const page of paginateDescribeInstances({ client: ec2() }, { Filters: filters })) {
+    for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
+  }
+  const live = nodegroups.filter((n) => n !== undefined);
+  return {
+    subnetIds: [...new Set([...live.flatMap((n) => n.subnets ?? []), ...instances.map((i) => i.SubnetId ?? '').filter(Boolean)])].sort(),
+    securityGroupIds: [
+      ...new Set([
+        ...live.map((n) => n.resources?.remoteAccessSecurityGroup ?? '').filter(Boolean),
+        ...instances.flatMap((i) => (i.SecurityGroups ?? []).map((g) => g.GroupId ?? '')).filter(Boolean),
+      ]),
+    ].sort(),
+  };
 }
 
-/** The node subnets (the cluster's and its node groups') with their AZ and route table. */
+/** The node subnets (the cluster's, its node groups' and its nodes') with their AZ and route table. */
 function nodeSubnetsOf(view: VpcView, cluster: ClusterSummary, nodegroupSubnets: string[]): NodeSubnet[] {
   return [...new Set([...cluster.subnetIds, ...nodegroupSubnets])].sort().map((subnetId) => {
     const subnet = view.subnets.find((s) => s.SubnetId === subnetId);
@@ -262,7 +306,7 @@ function toPermission(rule: Rule): IpPermission {
   return {
     IpProtocol: rule.protocol,
     ...(rule.protocol === '-1' ? {} : { FromPort: rule.fromPort, ToPort: rule.toPort }),
-    ...(rule.sourceGroupId ? { UserIdGroupPairs: [{ GroupId: rule.sourceGroupId }] } : {}),
+    ...(rule.sourceGroupId ? { UserIdGroupPairs: [{ GroupId: rule.sourceGroupId, ...(rule.description ? { Description: rule.description } : {}) }] } : {}),
     ...(rule.cidr ? { IpRanges: [{ CidrIp: rule.cidr }] } : {}),
   };
 }
@@ -270,9 +314,14 @@ function toPermission(rule: Rule): IpPermission {
 const podGroupName = (cluster: string) => `eks-aviatrix-pods-${cluster}`;
 const PLACEHOLDER_POD_SG = '(new pod security group)';
 
-export function podIngressRules(cluster: ClusterSummary, podGroupId: string): Rule[] {
+export function podIngressRules(cluster: ClusterSummary, podGroupId: string, nodeSecurityGroupIds: string[] = []): Rule[] {
   return [
-    { protocol: '-1', sourceGroupId: cluster.clusterSecurityGroupId }, // nodes to pods
+    // Nodes to pods (kubelet probes): from every group the nodes carry, the cluster group included.
+    ...[...new Set([cluster.clusterSecurityGroupId, ...nodeSecurityGroupIds])].map((groupId) => ({
+      protocol: '-1',
+      sourceGroupId: groupId,
+      description: NODE_RULE_DESCRIPTION,
+    })),
     { protocol: '-1', sourceGroupId: podGroupId }, // pod to pod
     // Admission webhooks: the API server reaches pods from the control plane's security groups.
     ...[...new Set([cluster.clusterSecurityGroupId, ...cluster.controlPlaneSecurityGroupIds])].map((groupId) => ({
@@ -284,7 +333,56 @@ export function podIngressRules(cluster: ClusterSummary, podGroupId: string): Ru
   ];
 }
 
-export function planNetwork(view: VpcView, cluster: ClusterSummary, config: OnboardingConfig, nodegroupSubnets: string[] = []): NetworkPlan {
+/** Our node rules on the pod group (marked by their description) from groups no node carries now. */
+function staleNodeRules(podGroup: SecurityGroup | undefined, desired: Rule[]): Rule[] {
+  const wanted = new Set(desired.map(ruleKey));
+  return (podGroup?.IpPermissions ?? []).flatMap((p) =>
+    p.IpProtocol !== '-1'
+      ? []
+      : (p.UserIdGroupPairs ?? [])
+          .filter((pair) => pair.Description === NODE_RULE_DESCRIPTION && pair.GroupId)
+          .map((pair) => ({ protocol: '-1', sourceGroupId: pair.GroupId, description: NODE_RULE_DESCRIPTION }))
+          .filter((rule) => !wanted.has(ruleKey(rule))),
+  );
+}
+
+const bypassesSpoke = (route: Route) => Boolean(route.GatewayId?.startsWith('igw-') || route.NatGatewayId);
+const routesInScope = (route: Route) => {
+  const destination = parseCidr(route.DestinationCidrBlock ?? '');
+  return route.DestinationCidrBlock === '0.0.0.0/0' || (destination !== undefined && RFC1918.some((block) => overlaps(block, destination)));
+};
+
+/**
+ * Pods must leave through the spoke (its SNAT policies program the default route): a route table
+ * whose default or private-range route goes to an internet or NAT gateway would bypass it.
+ */
+function checkPodRoutes(view: VpcView, subnets: PlannedSubnet[], config: OnboardingConfig, warnings: string[]): void {
+  for (const tableId of [...new Set(subnets.map((s) => s.routeTableId))]) {
+    const table = view.routeTables.find((t) => t.RouteTableId === tableId);
+    const bypass = (table?.Routes ?? []).filter((r) => routesInScope(r) && bypassesSpoke(r));
+    if (bypass.length === 0) continue;
+    const what = bypass.map((r) => `${r.DestinationCidrBlock} -> ${r.GatewayId ?? r.NatGatewayId}`).join(', ');
+    const message =
+      `route table ${tableId} of the pod subnets sends ${what}, bypassing the Aviatrix spoke (and its SNAT and firewall policies); ` +
+      'remove that route so the spoke programs the default route, use node subnets routed through the spoke, or set onboarding.routeCheck to "warn"';
+    if (config.routeCheck === 'warn') warnings.push(message);
+    else throw new OnboardingError('NetworkConflict', message);
+  }
+}
+
+/** The effective default-route target of each subnet; instances and ENIs are how a gateway is reached. */
+function spokeRoutedSubnets(view: VpcView, exclude: Set<string>): string[] {
+  return view.subnets
+    .filter((s) => s.SubnetId && s.CidrBlock && !exclude.has(s.SubnetId))
+    .filter((s) => {
+      const route = routeTableOf(view, s.SubnetId ?? '')?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0');
+      return Boolean(route?.InstanceId || route?.NetworkInterfaceId);
+    })
+    .map((s) => s.CidrBlock ?? '')
+    .sort();
+}
+
+export function planNetwork(view: VpcView, cluster: ClusterSummary, config: OnboardingConfig, nodes: NodeView = { subnetIds: [], securityGroupIds: [] }): NetworkPlan {
   const secondary = parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr');
   const podCidr = formatCidr(secondary);
   // Ours is a secondary association: a VPC whose primary CIDR is the pod CIDR is a conflict.
@@ -296,10 +394,11 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   );
   if (!association) validateNewCidr(view, secondary, config);
 
-  const nodeSubnets = nodeSubnetsOf(view, cluster, nodegroupSubnets);
+  const nodeSubnets = nodeSubnetsOf(view, cluster, nodes.subnetIds);
   const azs = [...new Set(nodeSubnets.map((s) => s.availabilityZone))].sort();
   const warnings: string[] = [];
   const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config, warnings);
+  checkPodRoutes(view, subnets, config, warnings);
 
   const podGroup = view.securityGroups.find(
     (g) => tagValue(g.Tags, TAG_CLUSTER) === cluster.name && tagValue(g.Tags, TAG_PURPOSE) === 'pod-security-group',
@@ -312,7 +411,9 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
       `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}`,
     );
   }
-  const podIngress = missingRules(podIngressRules(cluster, podGroupId), rulesOf(podGroup?.IpPermissions));
+  const desiredPodIngress = podIngressRules(cluster, podGroupId, nodes.securityGroupIds);
+  const podIngress = missingRules(desiredPodIngress, rulesOf(podGroup?.IpPermissions));
+  const podRevoke = staleNodeRules(podGroup, desiredPodIngress);
   const clusterIngress = missingRules([{ protocol: '-1', sourceGroupId: podGroupId }], rulesOf(clusterGroup.IpPermissions));
 
   const changes: Change[] = [];
@@ -329,6 +430,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   }
   if (!podGroup) changes.push({ resource: podGroupName(cluster.name), action: 'create', detail: `pod security group in ${cluster.vpcId}` });
   for (const rule of podIngress) changes.push({ resource: podGroup?.GroupId ?? podGroupName(cluster.name), action: 'update', detail: `allow ingress ${describeRule(rule)}` });
+  for (const rule of podRevoke) changes.push({ resource: podGroup?.GroupId ?? '', action: 'update', detail: `revoke ingress ${describeRule(rule)} (no node carries that group any more)` });
   for (const rule of clusterIngress) changes.push({ resource: cluster.clusterSecurityGroupId, action: 'update', detail: `allow ingress ${describeRule(rule)}` });
 
   return {
@@ -343,6 +445,11 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
         routeTableId,
       })),
       nodeSubnets,
+      nodeSecurityGroupIds: [...new Set([cluster.clusterSecurityGroupId, ...nodes.securityGroupIds])].sort(),
+      spokeRoutedSubnets: spokeRoutedSubnets(
+        view,
+        new Set([...nodeSubnets.map((n) => n.subnetId), ...subnets.map((p) => p.subnetId ?? '')]),
+      ),
       ...(podGroup?.GroupId ? { podSecurityGroupId: podGroup.GroupId } : {}),
     },
     changes,
@@ -350,6 +457,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
     subnets,
     createSecurityGroup: !podGroup,
     podIngress,
+    podRevoke,
     clusterIngress,
     cidrSettling: association?.CidrBlockState?.State === 'associating',
   };
@@ -423,6 +531,9 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
   if (plan.podIngress.length > 0) {
     await client.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podIngress.map(resolve).map(toPermission) }));
   }
+  if (plan.podRevoke.length > 0) {
+    await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podRevoke.map(toPermission) }));
+  }
   if (plan.clusterIngress.length > 0) {
     await client.send(
       new AuthorizeSecurityGroupIngressCommand({
@@ -445,6 +556,11 @@ export interface NetworkStepResult extends PodNetworkResult {
 /** How many waits for EC2 to show our own changes before calling it a conflict. */
 const MAX_UNSETTLED_ROUNDS = 3;
 
+/** Where the step records the VPC resources it is about to create for the cluster (see claimVpcResources). */
+export interface NetworkClaims {
+  statusTableName: string;
+}
+
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
 export async function reconcileNetwork(
   cluster: ClusterSummary,
@@ -452,22 +568,26 @@ export async function reconcileNetwork(
   dryRun: boolean,
   /** This step's previous answer in the same run (it is called again after a wait). */
   previous?: NetworkStepResult,
+  claims?: NetworkClaims,
 ): Promise<NetworkStepResult> {
   const earlierChanges = previous?.changes ?? [];
-  const nodegroupSubnets = await nodegroupSubnetIds(cluster.name);
-  const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets);
+  const nodes = await observeNodes(cluster);
+  const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
   if (dryRun || plan.changes.length === 0) {
     return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
   if (plan.cidrSettling) {
     return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: earlierChanges, ...plan.result };
   }
+  // Claimed before created, under the VPC lease: offboarding another cluster of this VPC (which
+  // takes the same lease) then sees that this one relies on the CIDR and the pod subnets.
+  if (claims) await claimVpcResources(claims.statusTableName, cluster, plan.result.podCidr);
   let applied: 'applied' | 'settling';
   try {
     applied = await apply(plan, cluster);
   } catch (error) {
     // What the failed apply had done is what the plan no longer needs.
-    const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets).changes.map((c) => `${c.action} ${c.detail}`);
+    const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
     throw withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
   }
   if (applied === 'settling') {
@@ -475,7 +595,7 @@ export async function reconcileNetwork(
     return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
   }
   const changes = [...earlierChanges, ...plan.changes];
-  const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodegroupSubnets);
+  const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
   if (after.cidrSettling) return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes, ...after.result };
   if (after.changes.length === 0) return { phase: 'done', dryRun, changes, ...after.result };
   // EC2 may not show what was just created yet: look again after a wait, a bounded number of times.

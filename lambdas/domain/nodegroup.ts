@@ -18,6 +18,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { autoscaling, autoScalingSdk, ec2, eks } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
+import { KubeClient } from '../shared/kube';
 import { kubeClientFor } from './cluster';
 import { ENICONFIG_PATH } from './cni';
 
@@ -73,6 +74,29 @@ async function describeNodegroup(clusterName: string, nodegroupName: string): Pr
     'ClusterNotFound',
     `node group "${nodegroupName}" does not exist on EKS cluster "${clusterName}"; check the name, or start the cluster workflow with {"clusterName": "${clusterName}"}`,
   );
+}
+
+/**
+ * Nodes (of any launcher; `labelSelector` narrows them) that registered before custom networking
+ * took effect in their AZ: before its ENIConfig existed, or before `customNetworkingSince` (when
+ * this run switched the add-on on). Their pods got addresses from the node subnet.
+ */
+export async function findEarlyNodes(kube: KubeClient, labelSelector?: string, customNetworkingSince?: string): Promise<{ nodes: KubeNode[]; early: string[] }> {
+  const [nodeList, eniConfigList] = await Promise.all([
+    kube.get<{ items: KubeNode[] }>(`/api/v1/nodes${labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : ''}`),
+    kube.get<{ items: EniConfigItem[] }>(ENICONFIG_PATH),
+  ]);
+  const nodes = nodeList?.items ?? [];
+  const eniConfigCreated = new Map((eniConfigList?.items ?? []).map((e) => [e.metadata.name, Date.parse(e.metadata.creationTimestamp)]));
+  const switchedOn = customNetworkingSince ? Date.parse(customNetworkingSince) : 0;
+  const early = nodes
+    .filter((node) => {
+      const since = eniConfigCreated.get(node.metadata.labels?.[ZONE_LABEL] ?? '');
+      return since === undefined || Date.parse(node.metadata.creationTimestamp) < Math.max(since, switchedOn);
+    })
+    .map((node) => node.metadata.name)
+    .sort();
+  return { nodes, early };
 }
 
 /** Pods a node can hold under custom networking: the primary ENI hosts none. */
@@ -204,20 +228,8 @@ export async function reconcileNodegroup(input: NodegroupInput, config: Onboardi
   }
 
   const kube = await kubeClientFor(cluster.name);
-  const selector = encodeURIComponent(`${NODEGROUP_LABEL}=${nodegroupName}`);
-  const [nodeList, eniConfigList] = await Promise.all([
-    kube.get<{ items: KubeNode[] }>(`/api/v1/nodes?labelSelector=${selector}`),
-    kube.get<{ items: EniConfigItem[] }>(ENICONFIG_PATH),
-  ]);
-  const nodes = nodeList?.items ?? [];
-  const eniConfigCreated = new Map((eniConfigList?.items ?? []).map((e) => [e.metadata.name, Date.parse(e.metadata.creationTimestamp)]));
-
-  for (const node of nodes) {
-    const zone = node.metadata.labels?.[ZONE_LABEL] ?? '';
-    const since = eniConfigCreated.get(zone);
-    if (since === undefined || Date.parse(node.metadata.creationTimestamp) < since) result.earlyNodes.push(node.metadata.name);
-  }
-  result.earlyNodes.sort();
+  const { nodes, early } = await findEarlyNodes(kube, `${NODEGROUP_LABEL}=${nodegroupName}`);
+  result.earlyNodes.push(...early);
 
   const types = [...new Set(nodes.map((n) => n.metadata.labels?.[INSTANCE_TYPE_LABEL]).filter((t): t is string => Boolean(t)))];
   const limits = await maxPodsByInstanceType(types);

@@ -22,7 +22,7 @@ import { OnboardingError } from '../shared/errors';
 import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { normalizeInput } from './input';
 import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
-import { allStatusRecords, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
+import { allStatusRecords, CLAIMS_NOTHING, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
 
 /** EKS tags the cluster security group it creates with this key. */
 const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
@@ -46,6 +46,13 @@ export interface CleanupResult extends StepResult {
   reason?: string;
   warnings: string[];
   waitingSince?: string;
+  /**
+   * Why the pod CIDR is still associated with the VPC once the cleanup is done: the transit's
+   * exclusion of it then stays (design: the CIDR leaves the VPC before the exclusion goes).
+   * `retry`: our association stays for leftovers (network interfaces), so the offboarding is
+   * incomplete and runs again; otherwise the CIDR is someone else's and stays for good.
+   */
+  cidrKept?: { reason: string; retry: boolean };
 }
 
 /** Whether the cluster still exists, and in which status (undefined when it is gone). */
@@ -86,7 +93,7 @@ export async function planOffboarding(request: unknown, statusTableName: string)
 
 const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
 const stillOnboarded = (records: StatusRecord[], self: OnboardedCluster) =>
-  records.filter((r) => r.clusterName !== self.clusterName && r.vpcId === self.vpcId && r.status !== OFFBOARDED).map((r) => r.clusterName);
+  records.filter((r) => r.clusterName !== self.clusterName && r.vpcId === self.vpcId && !CLAIMS_NOTHING.has(r.status)).map((r) => r.clusterName);
 
 const isOurPodGroup = (group: SecurityGroup) => tag(group.Tags, TAG_MANAGED) === 'true' && tag(group.Tags, TAG_PURPOSE) === 'pod-security-group';
 
@@ -175,6 +182,7 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   const others = stillOnboarded(await allStatusRecords(input.statusTableName), record);
   if (others.length > 0) {
     warnings.push(`pod subnets and the secondary CIDR of ${record.vpcId} stay: clusters ${others.join(', ')} still use them`);
+    // Their own claims keep the transit's exclusion of the CIDR.
     return { phase: 'done', dryRun, changes, warnings };
   }
 
@@ -201,7 +209,19 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   const { Vpcs = [] } = await ec2().send(new DescribeVpcsCommand({ VpcIds: [record.vpcId] }));
   const vpc = Vpcs[0];
   const ours = tag(vpc?.Tags, TAG_SECONDARY_CIDR);
+  const podCidr = record.podCidr ?? config.secondaryCidr;
+  const stillThere = vpc?.CidrBlockAssociationSet?.find(
+    (a) => a.CidrBlock === podCidr && ['associating', 'associated', 'disassociating'].includes(a.CidrBlockState?.State ?? ''),
+  );
+  if (stillThere?.CidrBlockState?.State === 'disassociating' && !dryRun) {
+    // Disassociation is asynchronous: the exclusion waits until the VPC no longer carries the CIDR.
+    return { phase: 'pending', reason: `secondary CIDR ${podCidr} of ${record.vpcId} is disassociating`, dryRun, changes, warnings, waitingSince: input.previous?.waitingSince ?? new Date().toISOString() };
+  }
   const association = vpc?.CidrBlockAssociationSet?.find((a) => a.AssociationId === ours && a.CidrBlockState?.State === 'associated');
+  if (stillThere && stillThere.AssociationId !== association?.AssociationId) {
+    warnings.push(`secondary CIDR ${podCidr} of ${record.vpcId} was not associated by onboarding and stays`);
+    return { phase: 'done', dryRun, changes, warnings, cidrKept: { reason: `VPC ${record.vpcId} carries it, associated by someone else`, retry: false } };
+  }
   if (association?.CidrBlock) {
     const range = parseCidr(association.CidrBlock);
     const all = await ec2().send(new DescribeSubnetsCommand({ Filters: vpcFilter }));
@@ -212,11 +232,15 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
     });
     if (remaining.length > 0 || subnetsLeft > 0) {
       warnings.push(`secondary CIDR ${association.CidrBlock} of ${record.vpcId} stays: subnets ${remaining.map((s) => s.SubnetId).join(', ')} are in it`);
+      return { phase: 'done', dryRun, changes, warnings, cidrKept: { reason: `subnets ${remaining.map((s) => s.SubnetId).join(', ')} of VPC ${record.vpcId} are in it`, retry: true } };
     } else {
       changes.push({ resource: record.vpcId, action: 'delete', detail: `secondary CIDR ${association.CidrBlock} association` });
       if (!dryRun) {
-        await ec2().send(new DisassociateVpcCidrBlockCommand({ AssociationId: association.AssociationId }));
+        const { CidrBlockAssociation } = await ec2().send(new DisassociateVpcCidrBlockCommand({ AssociationId: association.AssociationId }));
         await ec2().send(new DeleteTagsCommand({ Resources: [record.vpcId], Tags: [{ Key: TAG_SECONDARY_CIDR }] }));
+        if (CidrBlockAssociation?.CidrBlockState?.State === 'disassociating') {
+          return { phase: 'pending', reason: `secondary CIDR ${podCidr} of ${record.vpcId} is disassociating`, dryRun, changes, warnings, waitingSince: input.previous?.waitingSince ?? new Date().toISOString() };
+        }
       }
     }
   }

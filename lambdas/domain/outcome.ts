@@ -2,22 +2,51 @@
 // change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
 import { TagResourceCommand } from '@aws-sdk/client-eks';
 import { eks } from '../shared/aws';
-import { updateStatusRecord } from './status-record';
+import { CLAIMS_NOTHING, readStatusRecord, updateStatusRecord } from './status-record';
+import { normalizeInput } from './input';
 import { Change, ClusterSummary, StepResult, WorkflowInput, WorkflowState } from '../shared/workflow';
 
-export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'SKIPPED' | 'PLANNED' | 'OFFBOARDED' | 'OFFBOARDING_FAILED';
+/** REFUSED: stopped by the first look or the preflight, before any write. */
+/** OFFBOARDING_INCOMPLETE: leftovers (network interfaces) keep the pod CIDR and its exclusion; drift repair offboards again. */
+export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'REFUSED' | 'SKIPPED' | 'PLANNED' | 'OFFBOARDED' | 'OFFBOARDING_INCOMPLETE' | 'OFFBOARDING_FAILED';
 export type WorkflowKind = 'onboarding' | 'offboarding';
 export const TAG_STATUS = 'eks-aviatrix:status';
 export const TAG_POD_CIDR = 'eks-aviatrix:pod-cidr';
 /** Where each step leaves its result in the workflow state, in workflow order. */
 const STEP_RESULTS: Record<string, (state: WorkflowState) => unknown> = {
+  exclusion: (state) => state.exclusion,
   network: (state) => state.network,
   cni: (state) => state.cni,
   'controller-onboarding': (state) => (state.controller as { onboarding?: unknown } | undefined)?.onboarding,
   'gateway-snat': (state) => (state.controller as { snat?: unknown } | undefined)?.snat ?? state.snat,
+  'external-snat': (state) => state.externalSnat,
   nodegroup: (state) => state.nodegroup,
   cleanup: (state) => state.cleanup,
+  'exclusion-removal': (state) => state.exclusionRemoval,
 };
+
+/** Branches of Parallel states that catch their own errors: each failed one is named in the record. */
+const BRANCH_ERRORS: ((state: WorkflowState) => unknown)[] = [
+  (state) => (state.preflight as { controller?: unknown } | undefined)?.controller,
+  (state) => (state.preflight as { network?: unknown } | undefined)?.network,
+  (state) => (state.controller as { onboarding?: unknown } | undefined)?.onboarding,
+  (state) => (state.controller as { snat?: unknown } | undefined)?.snat,
+];
+type CaughtError = { Error?: string; Cause?: unknown };
+
+/** The run's error, followed by every other failed branch's. */
+function allErrors(state: WorkflowState): string | undefined {
+  const messages = [state.error as CaughtError | undefined, ...BRANCH_ERRORS.map((read) => (read(state) as { failed?: boolean; error?: CaughtError } | undefined))
+    .map((branch) => (branch?.failed ? branch.error : undefined))]
+    .map((e) => errorMessage(e))
+    .filter((m): m is string => m !== undefined);
+  const unique = [...new Set(messages)];
+  return unique.length > 0 ? unique.join(' | ') : undefined;
+}
+
+/** Failed before anything was written: the first look at the cluster or the preflight said no. */
+const refusedBeforeWriting = (state: WorkflowState) =>
+  state.exclusion === undefined && state.network === undefined && (state.cni === undefined) && state.cleanup === undefined;
 
 export interface Outcome {
   clusterName: string;
@@ -44,14 +73,28 @@ export function errorMessage(error: { Error?: string; Cause?: unknown } | undefi
 }
 
 function statusOf(state: WorkflowState, input: WorkflowInput | undefined, failed: boolean, kind: WorkflowKind): OutcomeStatus {
-  if (kind === 'offboarding') return failed ? 'OFFBOARDING_FAILED' : input?.dryRun ? 'PLANNED' : 'OFFBOARDED';
-  if (failed) return 'FAILED';
+  if (kind === 'offboarding') {
+    if (failed) return 'OFFBOARDING_FAILED';
+    if (input?.dryRun) return 'PLANNED';
+    return (state.cleanup as { cidrKept?: { retry: boolean } } | undefined)?.cidrKept?.retry ? 'OFFBOARDING_INCOMPLETE' : 'OFFBOARDED';
+  }
+  if (failed) return refusedBeforeWriting(state) ? 'REFUSED' : 'FAILED';
   if (state.resolve?.phase === 'skipped') return 'SKIPPED';
   return input?.dryRun ? 'PLANNED' : 'ONBOARDED';
 }
 
-/** The run's input: lifted to `input` once the cluster was ready, else only in the resolve result. */
-const inputOf = (state: WorkflowState): WorkflowInput | undefined => state.input ?? state.resolve?.input;
+/**
+ * The run's input: lifted to `input` once the cluster was ready, else in the resolve result, else
+ * (a cluster refused on its first look) the raw request, so a refusal is recorded too.
+ */
+function inputOf(state: WorkflowState): WorkflowInput | undefined {
+  if (state.input ?? state.resolve?.input) return state.input ?? state.resolve?.input;
+  try {
+    return state.request === undefined ? undefined : normalizeInput(state.request);
+  } catch {
+    return undefined; // input that never named a cluster: nothing to record against
+  }
+}
 
 export function summarizeOutcome(state: WorkflowState, failed: boolean, kind: WorkflowKind = 'onboarding'): Outcome {
   const input = inputOf(state);
@@ -59,7 +102,7 @@ export function summarizeOutcome(state: WorkflowState, failed: boolean, kind: Wo
   const done = results.filter(([, result]) => result !== undefined && result.phase !== 'pending').map(([step]) => step);
   const changes = results.flatMap(([, result]) => result?.changes ?? []);
   const warnings = results.flatMap(([, result]) => (result as { warnings?: string[] } | undefined)?.warnings ?? []);
-  const error = errorMessage(state.error as { Error?: string; Cause?: unknown } | undefined);
+  const error = allErrors(state);
   const status = statusOf(state, input, failed, kind);
   return {
     clusterName: input?.clusterName ?? 'unknown',
@@ -92,8 +135,13 @@ export async function recordOutcome(
   // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {
+    // A refusal (nothing written) must not hide where a live cluster stands: its status stays, and
+    // the refusal shows as the last run's status.
+    const current = outcome.status === 'REFUSED' ? await readStatusRecord(statusTableName, outcome.clusterName) : undefined;
+    const keepStatus = current?.status !== undefined && !CLAIMS_NOTHING.has(current.status);
     await updateStatusRecord(statusTableName, outcome.clusterName, {
-      status: outcome.status,
+      ...(keepStatus ? {} : { status: outcome.status }),
+      lastRunStatus: outcome.status,
       executionId,
       trigger: input.trigger,
       eventId: input.eventId,

@@ -36,6 +36,32 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
   );
 }
 
+/** Statuses of a record that claims nothing in its VPC any more (or never did). */
+export const CLAIMS_NOTHING = new Set([OFFBOARDED, 'SKIPPED', 'REFUSED', 'PLANNED']);
+/** The status of a cluster whose first run is under way: its VPC claims are already recorded. */
+export const ONBOARDING = 'ONBOARDING';
+
+/**
+ * Records, before the pod network step creates them, that the cluster relies on its VPC's
+ * secondary CIDR and pod subnets: offboarding another cluster of the VPC keeps what a record with
+ * a live status names. A record that claimed nothing becomes ONBOARDING; a live one keeps its status.
+ */
+export async function claimVpcResources(
+  tableName: string,
+  cluster: { name: string; arn: string; vpcId: string },
+  podCidr: string,
+): Promise<void> {
+  const current = await readStatusRecord(tableName, cluster.name);
+  const claimsNothing = !current?.status || CLAIMS_NOTHING.has(current.status);
+  if (current?.vpcId === cluster.vpcId && current.podCidr === podCidr && !claimsNothing) return;
+  await updateStatusRecord(tableName, cluster.name, {
+    vpcId: cluster.vpcId,
+    podCidr,
+    clusterArn: cluster.arn,
+    ...(claimsNothing ? { status: ONBOARDING } : {}),
+  });
+}
+
 export async function readStatusRecord(tableName: string, clusterName: string): Promise<StatusRecord | undefined> {
   const { Item } = await dynamo().send(new GetItemCommand({ TableName: tableName, Key: { clusterName: { S: clusterName } }, ConsistentRead: true }));
   return Item ? fromItem(Item) : undefined;

@@ -6,7 +6,7 @@
 // offboarded. One run per cluster per tick.
 import { paginateListClusters } from '@aws-sdk/client-eks';
 import { executionName, startOnce, StartResult } from '../domain/executions';
-import { allStatusRecords, OFFBOARDED } from '../domain/status-record';
+import { allStatusRecords, CLAIMS_NOTHING } from '../domain/status-record';
 import { eks } from '../shared/aws';
 import { logger } from '../shared/logger';
 import { requireSetting, runtime } from '../shared/runtime';
@@ -40,7 +40,7 @@ export const handler = async (event: { time?: string }) =>
       }
       runs.push(await startOnce(clusterMachine, executionName('drift', tick, clusterName), input(clusterName)));
     }
-    const gone = records.filter((r) => r.vpcId && r.status !== OFFBOARDED && r.status !== 'SKIPPED' && !clusters.includes(r.clusterName));
+    const gone = records.filter((r) => r.vpcId && !CLAIMS_NOTHING.has(r.status) && !clusters.includes(r.clusterName));
     for (const record of gone) {
       runs.push(await startOnce(offboardingMachine, executionName('drift-offboard', tick, record.clusterName), input(record.clusterName)));
     }

@@ -1,16 +1,28 @@
 // Secondary CIDR, pod subnets, route tables and security groups for the cluster's VPC.
+// With { action: "preflight", state } the same plan is made and checked, and nothing is written:
+// the network half of design step 2, so a refusal comes before the first write anywhere.
 import { NetworkStepResult, reconcileNetwork } from '../domain/network';
-import { runtime } from '../shared/runtime';
+import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
 
-export const handler = async (state: WorkflowState) => {
+export type PodNetworkEvent = WorkflowState | { action: 'preflight'; state: WorkflowState };
+
+export const handler = async (event: PodNetworkEvent) => {
+  if (event.action === 'preflight') {
+    const state = (event as { state: WorkflowState }).state;
+    const cluster = readyCluster(state);
+    return runStep('network-preflight', cluster.name, () => reconcileNetwork(cluster, runtime().config, true));
+  }
+  const state = event as WorkflowState;
   const cluster = readyCluster(state);
   return runStep('pod-network', cluster.name, () =>
     withClusterLease({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, () =>
-      reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network as NetworkStepResult | undefined),
+      reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network as NetworkStepResult | undefined, {
+        statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
+      }),
     ),
   );
 };

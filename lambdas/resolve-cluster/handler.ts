@@ -14,6 +14,6 @@ export const handler = async (event: ResolveEvent): Promise<ResolveResult & { in
   const input = normalizeInput(event.request);
   return runStep('resolve-cluster', input.clusterName, async () => ({
     input,
-    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config)),
+    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName)),
   }));
 };

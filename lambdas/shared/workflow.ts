@@ -61,7 +61,12 @@ export interface PodNetworkResult extends StepResult {
   /** Things a person should look at that did not stop the step (a foreign pod subnet's routing). */
   warnings?: string[];
   podSubnets: PodSubnet[];
+  /** The subnets the cluster's nodes use: given at creation, of node groups, and where its nodes run. */
   nodeSubnets: NodeSubnet[];
+  /** CIDRs of the VPC's other subnets whose default route goes to an instance (the spoke), see SnatInput. */
+  spokeRoutedSubnets?: string[];
+  /** Every security group the cluster's nodes carry (the pod security group's node sources). */
+  nodeSecurityGroupIds?: string[];
   /** Absent only in a dry-run plan for a security group that does not exist yet. */
   podSecurityGroupId?: string;
 }
@@ -85,6 +90,11 @@ export interface CniResult extends StepResult {
   /** When this step began waiting, for its bounded wait. */
   waitingSince?: string;
   eniConfigs: { name: string; subnetId?: string; securityGroups: string[] }[];
+  /** When this run saw custom networking switched on (nodes older than that are early). */
+  customNetworkingSince?: string;
+  /** External SNAT stage: nodes of any launcher that started before custom networking took effect. */
+  earlyNodes?: string[];
+  warnings?: string[];
 }
 
 export interface WorkflowState {

@@ -1,23 +1,36 @@
-// The reconciler's access entry, the ENIConfigs and the VPC CNI custom-networking settings.
-import { reconcileCni } from '../domain/cni';
+// The reconciler's access entry, the ENIConfigs and the VPC CNI custom-networking settings; with
+// { action: "external-snat", state }, the CNI's external SNAT once both gateways SNAT pod traffic.
+import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from '../domain/cni';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { readyCluster, stepResult } from '../shared/state';
-import { PodNetworkResult, WorkflowState } from '../shared/workflow';
+import { CniResult, PodNetworkResult, WorkflowState } from '../shared/workflow';
 
-export const handler = async (state: WorkflowState) => {
+export type VpcCniEvent = WorkflowState | { action: 'external-snat'; state: WorkflowState };
+
+export const handler = async (event: VpcCniEvent) => {
+  const externalSnat = event.action === 'external-snat';
+  const state = externalSnat ? (event as { state: WorkflowState }).state : (event as WorkflowState);
   const cluster = readyCluster(state);
-  return runStep('vpc-cni', cluster.name, () =>
-    withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, () => reconcileCni(
-      {
-        cluster,
-        network: stepResult<PodNetworkResult>(state, 'network'),
-        dryRun: state.input.dryRun,
-        reconcilerRoleArn: requireSetting(runtime().reconcilerRoleArn, 'RECONCILER_ROLE_ARN'),
-        ...(state.cni ? { previous: state.cni } : {}),
-      },
-      runtime().config,
-    )),
+  const previous = (externalSnat ? state.externalSnat : state.cni) as CniResult | undefined;
+  const input: CniInput = {
+    cluster,
+    network: stepResult<PodNetworkResult>(state, 'network'),
+    dryRun: state.input.dryRun,
+    reconcilerRoleArn: requireSetting(runtime().reconcilerRoleArn, 'RECONCILER_ROLE_ARN'),
+    ...(previous ? { previous } : {}),
+  };
+  const work = externalSnat
+    ? () => {
+        // The cluster workflow's SNAT runs in the controller Parallel; the node-group workflow's alone.
+        const snat = (state.controller as { snat?: GatewaySnatReport } | undefined)?.snat ?? (state.snat as GatewaySnatReport | undefined);
+        const since = (state.cni as CniResult | undefined)?.customNetworkingSince;
+        const reportEarlyNodes = !state.input.nodegroupName;
+        return reconcileExternalSnat({ ...input, snat, reportEarlyNodes, ...(since ? { customNetworkingSince: since } : {}) }, runtime().config);
+      }
+    : () => reconcileCni(input, runtime().config);
+  return runStep(externalSnat ? 'external-snat' : 'vpc-cni', cluster.name, () =>
+    withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, work),
   );
 };

@@ -54,12 +54,17 @@ test('the handlers run the workflow state end to end, and their results and logs
   let results: unknown[] = [];
   const mark = w.world.log.mark();
   try {
-    const plannedSnat = await snat(state(true));
+    // The workflow's order: preflight (reads), the transit exclusion, then SNAT and onboarding.
+    const preflight = await snat({ action: 'preflight', state: state(true) });
+    const withPreflight = (dryRun: boolean) => ({ ...state(dryRun), preflight: { controller: preflight } });
+    const plannedExclusion = await snat({ action: 'exclude', state: withPreflight(true) });
+    const plannedSnat = await snat(withPreflight(true));
     const plannedOnboard = await onboard(state(true));
     expect(writes(mark)).toEqual([]);
+    const excluded = await snat({ action: 'exclude', state: withPreflight(false) });
     const onboarded = await onboard(state(false));
-    const applied = await snat(state(false));
-    results = [plannedSnat, plannedOnboard, onboarded, applied];
+    const applied = await snat(withPreflight(false));
+    results = [plannedSnat, plannedOnboard, onboarded, applied, preflight, plannedExclusion, excluded];
   } finally {
     output.restore();
   }
@@ -69,7 +74,11 @@ test('the handlers run the workflow state end to end, and their results and logs
   ]);
   expect(results[2]).toMatchObject({ dryRun: false, k8sClusterAction: 'create', smartGroups: [{ name: 'h1-vpc' }, { name: 'h1-web' }] });
   expect(controllerEntry()).toMatchObject({ tags: { 'eks-aviatrix:managed': 'true' }, policies: [{ policyArn: VIEW_POLICY, accessScope: { type: 'cluster' } }] });
-  expect(results[3]).toMatchObject({ spokeGateway: h1.spokeName, haGateway: `${h1.spokeName}-hagw`, transitGateway: TRANSIT_GATEWAY, exclusion: { added: true } });
+  expect(results[4]).toEqual({ spokeGateway: h1.spokeName, spokeSnatIp: w.controller.gateway(h1.spokeName)?.private_ip, haGateway: `${h1.spokeName}-hagw`,
+    haSnatIp: w.controller.gateway(`${h1.spokeName}-hagw`)?.private_ip, transitGateway: TRANSIT_GATEWAY, singleIpSnat: [] });
+  expect(results[5]).toMatchObject({ dryRun: true, added: true, transitGateway: TRANSIT_GATEWAY, cidr: '100.64.0.0/16' });
+  expect(results[6]).toMatchObject({ dryRun: false, added: true, transitGateway: TRANSIT_GATEWAY, cidr: '100.64.0.0/16' });
+  expect(results[3]).toMatchObject({ spokeGateway: h1.spokeName, haGateway: `${h1.spokeName}-hagw`, transitGateway: TRANSIT_GATEWAY });
   expect(w.controller.snatPolicies(h1.spokeName)).toHaveLength(4);
   expect(w.controller.snatPolicies(`${h1.spokeName}-hagw`).every((p) => p.new_src_ip === w.controller.gateway(`${h1.spokeName}-hagw`)?.private_ip)).toBe(true);
   expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual(['100.64.0.0/16']);
@@ -78,6 +87,7 @@ test('the handlers run the workflow state end to end, and their results and logs
   const again = w.world.log.mark();
   expect((await onboard(state(false))).changes).toEqual([]);
   expect(changes(await snat(state(false)))).toEqual([]);
+  expect(changes(await snat({ action: 'exclude', state: { ...state(false), preflight: { controller: results[4] } } }))).toEqual([]);
   expect(writes(again)).toEqual([]);
 
   const text = JSON.stringify(results) + output.text();
@@ -92,11 +102,13 @@ test('offboard: dry run plans, then both handlers remove what was added, and a s
   const planSnat = await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off', dryRun: true });
   const planOnboard = await onboard({ action: 'offboard', clusterName: 'h1', dryRun: true });
   expect(writes(dry)).toEqual([]);
+  const planExclusions = await snat({ action: 'offboard-exclusions', clusterName: 'h1', executionId: 'exec-off', dryRun: true });
+  expect(writes(dry)).toEqual([]);
   expect(changes(planSnat).map((c) => `${c.action} ${c.resource}`)).toEqual([
     `delete aviatrix gateway ${h1.spokeName}`,
     `delete aviatrix gateway ${h1.spokeName}-hagw`,
-    `delete aviatrix transit ${TRANSIT_GATEWAY}`,
   ]);
+  expect(changes(planExclusions).map((c) => `${c.action} ${c.resource}`)).toEqual([`delete aviatrix transit ${TRANSIT_GATEWAY}`]);
   expect(planOnboard.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
     'delete aviatrix SmartGroup h1-vpc',
     'delete aviatrix SmartGroup h1-web',
@@ -106,6 +118,12 @@ test('offboard: dry run plans, then both handlers remove what was added, and a s
 
   await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off' });
   await onboard({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off' });
+  // SNAT goes first; the exclusion stays until the AWS cleanup says the CIDR left the VPC.
+  expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual(['100.64.0.0/16']);
+  const kept = await snat({ action: 'offboard-exclusions', clusterName: 'h1', executionId: 'exec-off', cleanup: { cidrKept: { reason: 'subnet-1 is in it', retry: true } } });
+  expect(kept).toMatchObject({ changes: [], warnings: [expect.stringContaining('subnet-1 is in it')] });
+  expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual(['100.64.0.0/16']);
+  await snat({ action: 'offboard-exclusions', clusterName: 'h1', executionId: 'exec-off', cleanup: {} });
   expect(w.controller.snatPolicies(h1.spokeName)).toEqual([]);
   expect(w.controller.gateway(h1.spokeName)).toMatchObject({ nat_enabled: false });
   expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual([]);
@@ -115,6 +133,7 @@ test('offboard: dry run plans, then both handlers remove what was added, and a s
 
   const again = w.world.log.mark();
   expect(changes(await snat({ action: 'offboard', clusterName: 'h1', executionId: 'exec-off-2' }))).toEqual([]);
+  expect(changes(await snat({ action: 'offboard-exclusions', clusterName: 'h1', executionId: 'exec-off-2' }))).toEqual([]);
   expect((await onboard({ action: 'offboard', clusterName: 'h1' })).changes).toEqual([]);
   expect((await onboard({ action: 'offboard', clusterName: 'no-such-cluster' })).changes).toEqual([]);
   expect(writes(again)).toEqual([]);

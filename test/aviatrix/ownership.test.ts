@@ -6,7 +6,7 @@ import { GatewayLeases } from '../../lambdas/shared/lease';
 import { offboardOnboarding, reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
 import { isEmptyOwnership, OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
-import { desiredPolicies, offboardSnat, reconcileSnat, SnatDeps } from '../../lambdas/aviatrix/snat';
+import { desiredPolicies, offboardExclusions, offboardSnat, preflightController, reconcileExclusion, reconcileSnat, SnatDeps } from '../../lambdas/aviatrix/snat';
 import { logger } from '../../lambdas/shared/logger';
 import { LEASE_TABLE, STATUS_TABLE, startWorld, World } from './world';
 
@@ -47,15 +47,22 @@ interface TestCluster {
   nodes: string[];
 }
 const arnOf = (name: string) => `arn:aws:eks:us-east-1:123456789012:cluster/${name}`;
+/** The controller side of a cluster run in workflow order: preflight, exclusion, SNAT, onboarding. */
 const onboard = async (c: TestCluster, nodes = c.nodes, dryRun = false) => {
-  const snat = await reconcileSnat(deps(), { clusterName: c.name, vpcId: c.vpcId, podCidr: c.podCidr, nodeSubnetCidrs: nodes, dryRun, holder: `exec-${c.name}` });
+  const holder = `exec-${c.name}`;
+  const gateways = await preflightController(client, config, { vpcId: c.vpcId, clusterName: c.name });
+  const exclusion = await reconcileExclusion(deps(), { clusterName: c.name, podCidr: c.podCidr, transitGateway: gateways.transitGateway, dryRun, holder });
+  const gatewaySnat = await reconcileSnat(deps(), { clusterName: c.name, vpcId: c.vpcId, podCidr: c.podCidr, nodeSubnetCidrs: nodes, dryRun, holder, gateways });
+  const snat = { ...gatewaySnat, changes: [...exclusion.changes, ...gatewaySnat.changes] };
   const controller = await reconcileOnboarding(client, config, { cluster: { name: c.name, arn: arnOf(c.name), vpcId: c.vpcId }, dryRun }, ownership);
   return { snat, controller };
 };
+/** Offboarding in workflow order; the exclusion last (its CIDR has left the VPC by then). */
 const offboard = async (name: string, dryRun = false) => {
   const snat = await offboardSnat(deps(), { clusterName: name, dryRun, holder: `offboard-${name}` });
   const controller = await offboardOnboarding(client, ownership, { clusterName: name, dryRun });
-  return [...snat.changes, ...controller.changes];
+  const exclusions = await offboardExclusions(deps(), { clusterName: name, dryRun, holder: `offboard-${name}` });
+  return [...snat.changes, ...controller.changes, ...exclusions.changes];
 };
 
 describe('two clusters sharing one spoke (with HA), its pod CIDR and one transit', () => {
@@ -174,10 +181,10 @@ test('drift: a policy and the exclusion removed by hand are restored, and nothin
   const mark = world.log.mark();
   const result = await onboard(c);
   expect(writesPerGateway(since)).toEqual({ 'spoke-d': 1, 'transit-d': 1 });
-  expect(world.log.writesSince(mark, 'aviatrix').map((w) => w.action)).toEqual(['edit_gw_customized_snat_config', 'edit_gateway_advertised_cidr']);
+  expect(world.log.writesSince(mark, 'aviatrix').map((w) => w.action)).toEqual(['edit_gateway_advertised_cidr', 'edit_gw_customized_snat_config']);
   expect(result.snat.changes.map((ch) => `${ch.action} ${ch.resource}: ${ch.detail}`)).toEqual([
-    'update aviatrix gateway spoke-d: add 1 custom SNAT policy for cluster drifty (SNAT IP 10.2.0.4), keeping 4 existing',
     'update aviatrix transit transit-d: exclude pod CIDR 100.64.0.0/16 from advertised spoke routes, keeping 1 existing',
+    'update aviatrix gateway spoke-d: add 1 custom SNAT policy for cluster drifty (SNAT IP 10.2.0.4), keeping 4 existing',
   ]);
   expect(result.controller.changes).toEqual([]);
   expect(asSet(world.emulator.snatPolicies('spoke-d'))).toEqual(asSet(good.spoke));
@@ -221,7 +228,7 @@ describe('a node subnet no longer used', () => {
       expect(asSet(claim)).toEqual(asSet(desiredPolicies(a.podCidr, ['10.3.16.0/20'], 'transit-n', ip)));
     }
     // b leaves too: now 10.3.48.0/20 goes, the shared pod rules stay for a.
-    await offboardSnat(deps(), { clusterName: b.name, dryRun: false, holder: 'offboard-b' });
+    await offboard(b.name);
     expect(asSet(world.emulator.snatPolicies('spoke-n'))).toEqual(asSet(desiredPolicies(a.podCidr, ['10.3.16.0/20'], 'transit-n', '10.3.0.4')));
     expect(world.emulator.exclusions('transit-n')).toEqual(['100.64.0.0/16']);
   });
@@ -236,9 +243,12 @@ test('a claim recorded before a write that never happened is harmless (intent fi
   await expect(onboard(c)).rejects.toThrow(/edit_gw_customized_snat_config/);
   expect((await ownership.read(c.name)).snat['spoke-i']).toHaveLength(3);
   expect(world.emulator.snatPolicies('spoke-i')).toEqual([]);
-  // Offboarding then finds nothing to remove: no controller write, the claim is dropped.
+  // The exclusion was written first (it precedes SNAT). Offboarding removes only that: no SNAT
+  // write for policies that never got there, and every claim is dropped.
+  expect(world.emulator.exclusions('transit-i')).toEqual(['100.64.0.0/16']);
   const mark = world.log.mark();
   await offboard(c.name);
-  expect(world.log.writesSince(mark, 'aviatrix')).toEqual([]);
+  expect(world.log.writesSince(mark, 'aviatrix').map((call) => call.action)).toEqual(['edit_gateway_advertised_cidr']);
+  expect(world.emulator.exclusions('transit-i')).toEqual([]);
   expect(isEmptyOwnership(await ownership.read(c.name))).toBe(true);
 });

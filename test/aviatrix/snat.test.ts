@@ -2,7 +2,7 @@ import { AviatrixClient, resetAviatrixClientState } from '../../lambdas/aviatrix
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GatewayLeases, LeaseLostError } from '../../lambdas/shared/lease';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
-import { desiredPolicies, gatewayLeaseSeconds, reconcileSnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
+import { desiredPolicies, gatewayLeaseSeconds, preflightController, reconcileExclusion, reconcileSnat as reconcileGatewaySnat, SnatDeps, SnatInput } from '../../lambdas/aviatrix/snat';
 import { OnboardingError } from '../../lambdas/shared/errors';
 import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
 import { logger } from '../../lambdas/shared/logger';
@@ -29,6 +29,16 @@ const deps = (extra: Partial<SnatDeps> = {}): SnatDeps => ({ client, config, lea
 const input = (vpcId: string, cluster: string, podCidr: string, nodes: string[], extra: Partial<SnatInput> = {}): SnatInput => ({
   clusterName: cluster, vpcId, podCidr, nodeSubnetCidrs: nodes, dryRun: false, holder: `exec-${cluster}`, ...extra,
 });
+/**
+ * The controller half of a cluster run, in workflow order: preflight (reads), the transit exclusion,
+ * then SNAT on the spoke and its HA peer.
+ */
+async function reconcileSnat(d: SnatDeps, i: SnatInput) {
+  const gateways = await preflightController(d.client, d.config, { vpcId: i.vpcId, clusterName: i.clusterName });
+  const exclusion = await reconcileExclusion(d, { clusterName: i.clusterName, podCidr: i.podCidr, transitGateway: gateways.transitGateway, dryRun: i.dryRun, holder: i.holder });
+  const snat = await reconcileGatewaySnat(d, { ...i, gateways });
+  return { ...snat, changes: [...snat.changes, ...exclusion.changes], exclusion };
+}
 const aviatrixWrites = (mark: number) => world.log.writesSince(mark, 'aviatrix');
 const dynamoWrites = (mark: number) => world.log.writesSince(mark).filter((c) => c.service === 'dynamodb');
 const keyOf = (p: SnatPolicy) => JSON.stringify(Object.entries(p).sort());
@@ -91,6 +101,16 @@ describe('one spoke with HA, foreign policies and exclusions', () => {
     expect(world.emulator.exclusions('transit-1')).toHaveLength(3);
     expect(aviatrixWrites(mark).map((c) => c.action)).toEqual(['edit_gw_customized_snat_config', 'edit_gw_customized_snat_config']);
   });
+
+  test('a SNAT step handed the preflight\'s gateways looks none of them up again', async () => {
+    const gateways = await preflightController(client, config, { vpcId: 'vpc-111', clusterName: 'beta' });
+    const mark = world.log.mark();
+    const again = await reconcileGatewaySnat(deps(), input('vpc-111', 'beta', '100.64.0.0/16', ['10.0.48.0/20'], { gateways }));
+    expect(again.changes).toEqual([]);
+    // One read per gateway (inside the lease-less probe), no spoke listing, no transit read.
+    const reads = world.log.since(mark).filter((c) => c.service === 'aviatrix' && c.action === 'list_vpcs_summary');
+    expect(reads).toHaveLength(2);
+  });
 });
 
 describe('refusals: one clear error, zero controller writes', () => {
@@ -117,9 +137,9 @@ describe('refusals: one clear error, zero controller writes', () => {
     refuse(deps(), input('vpc-222', 'delta', '100.64.0.0/16', ['10.2.16.0/20']), 'GatewayConflict',
       /gateway spoke-single uses single-IP SNAT.*onboarding\.aviatrix\.allowDisableSingleIpSnat=true/));
 
-  test('named transit that does not exist', () =>
+  test('named transit the spoke is not attached to', () =>
     refuse(deps({ config: { ...config, transitGatewayName: 'no-such-transit' } }), input('vpc-111', 'eps', '100.64.0.0/16', []),
-      'GatewayNotFound', /^transit gateway no-such-transit \(from onboarding\.aviatrix\.transitGatewayName\) does not exist/));
+      'GatewayConflict', /^spoke gateway spoke-1 is attached to transit-1, not to transit no-such-transit \(onboarding\.aviatrix\.transitGatewayName\)/));
 
   test('spoke attached to a transit that does not exist', () =>
     refuse(deps(), input('vpc-333', 'zeta', '100.64.0.0/16', []), 'GatewayNotFound',
@@ -216,7 +236,7 @@ describe('a lease that runs out before the write', () => {
       taken = true;
     })();
     try {
-      const error = await reconcileSnat(deps({ leases: short }), input('vpc-slow', 'slow', '100.66.0.0/16', ['10.6.16.0/20'], { holder: 'exec-slow' })).then(
+      const error = await reconcileGatewaySnat(deps({ leases: short }), input('vpc-slow', 'slow', '100.66.0.0/16', ['10.6.16.0/20'], { holder: 'exec-slow' })).then(
         () => undefined,
         (e: unknown) => e as Error,
       );

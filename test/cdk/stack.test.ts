@@ -429,13 +429,14 @@ describe('table access', () => {
   const byTable = (logicalPrefix: string) => dynamo().filter((s) => s.Resource.some((r) => r.startsWith(`<${logicalPrefix}`)));
   const roleName = (s: Statement) => s.roles[0].replace(/[0-9A-F]{8}$/, '');
 
-  test('status table: record-outcome, cleanup, drift-repair (scan only), and the Aviatrix functions (ownership registry)', () => {
+  test('status table: record-outcome, cleanup, drift-repair (scan only), pod-network (VPC claims), and the Aviatrix functions (ownership registry)', () => {
     const access = Object.fromEntries(byTable('StatusTable').map((s) => [roleName(s), s.Action.sort()]));
     const ownership = ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'];
     expect(access).toEqual({
       RecordOutcomeRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       CleanupRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
       DriftRepairRole: ['dynamodb:Scan'],
+      PodNetworkRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       AviatrixOnboardRole: ownership,
       AviatrixSnatRole: ownership,
     });

@@ -2,6 +2,7 @@
 import { AssociateRouteTableCommand, AssociateVpcCidrBlockCommand, CreateRouteTableCommand, CreateSubnetCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, DescribeRouteTablesCommand } from '@aws-sdk/client-ec2';
 import { GetItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { rulesOf } from '../../lambdas/domain/network';
+import { aviatrixClient } from '../../lambdas/aviatrix/client';
 import { createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow, RunOptions } from '../local-world/workflow-runner';
 
@@ -200,24 +201,28 @@ describe('a pod subnet that someone else made', () => {
 });
 
 describe('one controller branch failing while the other works', () => {
-  it('waits for both branches, fails with the failing branch\'s error, and leaves no lease behind', async () => {
-    const created = await createCluster(w, { name: 'k8s-off' });
-    w.activateCluster('k8s-off');
-    w.controller.setFeature('k8s', false);
-    try {
-      const result = await run({ clusterName: 'k8s-off' });
-      expect(result.status).toBe('FAILED');
-      expect(result.error?.name).toBe('ControllerError');
-      expect(result.statesEntered).toEqual(expect.arrayContaining(['OnboardingFailed', 'DidControllerSucceed', 'TakeOnboardingError', 'ReleaseLeases', 'RecordFailure']));
-      // The SNAT branch ran to its end before the failure was handled.
-      expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
-      const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-      const leases = await dynamo.send(new ScanCommand({ TableName: LEASE_TABLE }));
-      dynamo.destroy();
-      expect(leases.Items ?? []).toEqual([]);
-    } finally {
-      w.controller.setFeature('k8s', true);
-    }
+  it('waits for both branches, fails with the failing branch\'s error, leaves no lease behind, and the CNI still SNATs', async () => {
+    const created = await createCluster(w, { name: 'sg-taken' });
+    w.activateCluster('sg-taken');
+    // Someone else's SmartGroup under the name onboarding would give the cluster's VPC group.
+    const client = aviatrixClient(w.config.aviatrix as never);
+    await client.createSmartGroup({ name: 'sg-taken-vpc', selector: { any: [{ all: { type: 'vpc', res_id: 'vpc-someone-else' } }] } });
+    const result = await run({ clusterName: 'sg-taken' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('GatewayConflict');
+    expect(result.error?.message).toContain('sg-taken-vpc');
+    expect(result.statesEntered).toEqual(expect.arrayContaining(['OnboardingFailed', 'DidControllerSucceed', 'TakeOnboardingError', 'ReleaseLeases', 'RecordFailure']));
+    expect(result.statesEntered).not.toContain('ExternalSnat');
+    // The SNAT branch ran to its end before the failure was handled.
+    expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
+    const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const leases = await dynamo.send(new ScanCommand({ TableName: LEASE_TABLE }));
+    dynamo.destroy();
+    expect(leases.Items ?? []).toEqual([]);
+    // Design step 9 never ran: the CNI keeps SNATing pod traffic itself, so pods still egress.
+    const env = JSON.parse(w.world.eks.addon('sg-taken', 'vpc-cni')!.configurationValues as string).env;
+    expect(env).toMatchObject({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true' });
+    expect(env.AWS_VPC_K8S_CNI_EXTERNALSNAT).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@
 import {
   CreateNetworkInterfaceCommand,
   CreateSecurityGroupCommand,
+  DeleteNetworkInterfaceCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
@@ -133,29 +134,47 @@ describe('deleting one of two clusters that share a VPC, gateways and transit', 
     expect(writesSince(mark)).toEqual([]);
   });
 
-  it('deleting the last cluster removes the pod subnets, the CIDR and the exclusion, but keeps a subnet still in use', async () => {
+  it('deleting the last cluster keeps a subnet still in use, and with it the CIDR and its exclusion, until a later run', async () => {
     const resources = await podResources();
     // A leftover interface in one pod subnet: that subnet must stay (and so must the CIDR).
-    await w.world.ec2Direct.send(new CreateNetworkInterfaceCommand({ SubnetId: resources.podSubnets[0] }));
+    const { NetworkInterface } = await w.world.ec2Direct.send(new CreateNetworkInterfaceCommand({ SubnetId: resources.podSubnets[0] }));
     await eks.send(new DeleteClusterCommand({ name: 'shared-b' }));
     const result = await runWorkflow(OFFBOARDING, deleteEvent('shared-b', 'del-b-1'));
     expect(result.error).toBeUndefined();
     const outcome = result.output as { status: string; warnings: string[] };
-    expect(outcome.status).toBe('OFFBOARDED');
+    expect(outcome.status).toBe('OFFBOARDING_INCOMPLETE');
     expect(outcome.warnings).toEqual(
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`pod subnet ${resources.podSubnets[0]} .* still has 1 network interfaces and stays`)),
         expect.stringMatching(/secondary CIDR 100\.64\.0\.0\/16 of .* stays/),
+        expect.stringMatching(/the pod CIDR is still in the VPC .*, so it stays excluded from the transit/),
       ]),
     );
     const after = await podResources();
     expect(after.podSubnets).toEqual([resources.podSubnets[0]]);
+    expect(after.cidrs).toContain('100.64.0.0/16');
     expect(after.groups).toContain('hand-made');
     expect(after.groups.filter((g) => g.startsWith('eks-aviatrix-pods-'))).toEqual([]);
     const snapshot = controllerSnapshot();
     expect(snapshot.spoke).toEqual([]);
     expect(snapshot.ha).toEqual([]);
-    expect(snapshot.exclusions).toEqual([]);
+    // The VPC still carries the pod CIDR: the transit must not advertise it.
+    expect(snapshot.exclusions).toEqual(['100.64.0.0/16']);
     expect(snapshot.smartGroups).toEqual([]);
+
+    // The leftover goes; offboarding again (what drift repair does for an incomplete one) finishes:
+    // the CIDR leaves the VPC first, then the exclusion goes.
+    await w.world.ec2Direct.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: NetworkInterface!.NetworkInterfaceId! }));
+    const mark = w.world.log.mark();
+    const again = await runWorkflow(OFFBOARDING, deleteEvent('shared-b', 'del-b-2'));
+    expect(again.error).toBeUndefined();
+    expect(again.output).toMatchObject({ status: 'OFFBOARDED' });
+    expect((await podResources()).cidrs).not.toContain('100.64.0.0/16');
+    expect(controllerSnapshot().exclusions).toEqual([]);
+    const order = w.world.log.since(mark).filter((c) => c.write).map((c) => c.action);
+    const disassociated = order.indexOf('DisassociateVpcCidrBlock');
+    const unexcluded = order.indexOf('edit_gateway_advertised_cidr');
+    expect(disassociated).toBeGreaterThanOrEqual(0);
+    expect(unexcluded).toBeGreaterThan(disassociated);
   });
 });

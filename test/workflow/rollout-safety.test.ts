@@ -1,0 +1,384 @@
+// Never half-wired: the real cluster, node-group and offboarding ASL against the local world, with
+// controller-side faults, asserting the stand-ins' end state and the order of their writes.
+//   I1  no write anywhere before the read-only preflight passed;
+//   I2  the pod CIDR is excluded on the transit before the VPC carries it, and stays excluded while it does;
+//   I3  external SNAT only after the SNAT policies were read back on the spoke and its HA peer;
+//   I4  a failure after the first write leaves pods able to egress (the CNI still SNATs).
+import {
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
+  CreateRouteCommand,
+  CreateSecurityGroupCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { resetAviatrixClientState } from '../../lambdas/aviatrix/client';
+import { NODE_RULE_DESCRIPTION, nodeInstanceTagKey } from '../../lambdas/domain/network';
+import { readStatusRecord } from '../../lambdas/domain/status-record';
+import {
+  createCluster,
+  createNodegroup,
+  createSubnet,
+  CreatedCluster,
+  OnboardingWorld,
+  SECRET_NAME,
+  startOnboardingWorld,
+  STATUS_TABLE,
+  TRANSIT_GATEWAY,
+} from '../local-world/onboarding-world';
+import { runWorkflow, RunOptions } from '../local-world/workflow-runner';
+
+const CLUSTER_WORKFLOW = 'cluster-onboarding.asl.json';
+const NODEGROUP_WORKFLOW = 'nodegroup-onboarding.asl.json';
+const OFFBOARDING = 'cluster-offboarding.asl.json';
+const WRITES = ['ec2', 'eks', 'kubernetes', 'aviatrix'];
+const SNAT_WRITE = 'edit_gw_customized_snat_config';
+const EXCLUSION_WRITE = 'edit_gateway_advertised_cidr';
+
+let w: OnboardingWorld;
+let eks: EKSClient;
+
+beforeAll(async () => {
+  w = await startOnboardingWorld({ eks: { deletionDescribes: 1 } });
+  eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+});
+
+afterAll(async () => {
+  eks?.destroy();
+  await w?.stop();
+});
+
+const writesSince = (mark: number) => w.world.log.since(mark).filter((c) => c.write && WRITES.includes(c.service));
+const addonEnv = (cluster: string) => JSON.parse((w.world.eks.addon(cluster, 'vpc-cni')?.configurationValues as string | undefined) ?? '{}').env ?? {};
+const run = (input: Record<string, unknown>, options: RunOptions = {}) => runWorkflow(CLUSTER_WORKFLOW, input, options);
+const record = (cluster: string) => readStatusRecord(STATUS_TABLE, cluster);
+
+async function activeCluster(name: string, spec: Partial<Parameters<typeof createCluster>[1]> = {}): Promise<CreatedCluster> {
+  const created = await createCluster(w, { name, ...spec });
+  w.activateCluster(name);
+  return created;
+}
+
+/** A cluster in a VPC of its own whose spoke is attached to a transit of its own (exclusions start empty). */
+async function clusterOnOwnTransit(name: string, transit: string, octet: number): Promise<CreatedCluster> {
+  w.controller.addGateway({ name: transit, kind: 'transit', vpcId: `vpc-${transit}`, privateIp: `10.202.${octet}.10`, exclusions: [] });
+  const vpc = await w.world.createVpc();
+  w.controller.addGateway({ name: `spoke-${vpc.vpcId}`, kind: 'spoke', vpcId: vpc.vpcId, privateIp: `10.0.249.${octet}`, transitName: transit, ha: { privateIp: `10.0.248.${octet}` }, snatMode: 'none' });
+  return activeCluster(name, { vpc });
+}
+
+/** A fresh cluster whose run is refused by the preflight: one clear error, no write anywhere, a REFUSED record. */
+async function expectRefused(name: string, errorName: string, message: RegExp) {
+  const mark = w.world.log.mark();
+  const result = await run({ clusterName: name });
+  expect(result.status).toBe('FAILED');
+  expect(result.error?.name).toBe(errorName);
+  expect(result.error?.message).toMatch(message);
+  expect(result.statesEntered).not.toContain('ExcludePodCidr');
+  expect(writesSince(mark)).toEqual([]);
+  expect(await record(name)).toMatchObject({ status: 'REFUSED', lastRunStatus: 'REFUSED', error: expect.stringMatching(message) });
+}
+
+describe('I1: the preflight refuses before any write', () => {
+  it('no spoke gateway serves the VPC', async () => {
+    await activeCluster('no-spoke', { spoke: false });
+    await expectRefused('no-spoke', 'GatewayNotFound', /no Aviatrix spoke gateway serves VPC vpc-\w+ of cluster no-spoke; deploy a spoke gateway/);
+  });
+
+  it('the spoke is in single-IP SNAT mode', async () => {
+    const vpc = await w.world.createVpc();
+    w.controller.addGateway({ name: `spoke-${vpc.vpcId}`, kind: 'spoke', vpcId: vpc.vpcId, privateIp: '10.0.252.4', transitName: TRANSIT_GATEWAY, ha: { privateIp: '10.0.252.5' }, snatMode: 'single' });
+    await activeCluster('single-ip', { vpc });
+    await expectRefused('single-ip', 'GatewayConflict', /gateway spoke-vpc-\w+ uses single-IP SNAT.*allowDisableSingleIpSnat=true/);
+  });
+
+  it('the controller refuses the credentials', async () => {
+    await activeCluster('bad-password');
+    const secrets = new SecretsManagerClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const put = (password: string) => secrets.send(new PutSecretValueCommand({ SecretId: SECRET_NAME, SecretString: JSON.stringify({ username: w.controller.username, password }) }));
+    await put('not-the-password');
+    resetAviatrixClientState(); // no session left from earlier runs
+    try {
+      await expectRefused('bad-password', 'ControllerError', /login .*failed.*Invalid username or password/);
+    } finally {
+      await put(w.controller.password);
+      resetAviatrixClientState();
+      secrets.destroy();
+    }
+  });
+
+  it('the controller\'s k8s feature is off', async () => {
+    await activeCluster('k8s-off');
+    w.controller.setFeature('k8s', false);
+    try {
+      await expectRefused('k8s-off', 'ControllerError', /Kubernetes feature \("k8s"\) is disabled, so cluster k8s-off cannot be onboarded; enable it/);
+    } finally {
+      w.controller.setFeature('k8s', true);
+    }
+  });
+
+  it('the controller cannot be reached (after the retries)', async () => {
+    await activeCluster('unreachable');
+    const aviatrix = w.config.aviatrix as Record<string, unknown>;
+    w.setConfig({ aviatrix: { ...aviatrix, controllerUrl: 'https://127.0.0.1:9' } });
+    resetAviatrixClientState();
+    try {
+      await expectRefused('unreachable', 'TransientError', /Aviatrix controller call .* failed after \d+ attempts/);
+    } finally {
+      w.setConfig({ aviatrix });
+      resetAviatrixClientState();
+    }
+  });
+
+  it('a pod route table that bypasses the spoke, with the controller down too: both problems named', async () => {
+    const created = await activeCluster('igw-route');
+    const ec2 = w.world.ec2Direct;
+    const { InternetGateway } = await ec2.send(new CreateInternetGatewayCommand({}));
+    await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: InternetGateway!.InternetGatewayId!, VpcId: created.vpc.vpcId }));
+    const table = created.vpc.subnets[0].routeTableId;
+    await ec2.send(new CreateRouteCommand({ RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', GatewayId: InternetGateway!.InternetGatewayId! }));
+    w.controller.setFeature('k8s', false);
+    try {
+      const mark = w.world.log.mark();
+      const result = await run({ clusterName: 'igw-route' });
+      expect(result.status).toBe('FAILED');
+      expect(writesSince(mark)).toEqual([]);
+      const saved = await record('igw-route');
+      expect(saved?.status).toBe('REFUSED');
+      expect(saved?.error).toContain('"k8s") is disabled');
+      expect(saved?.error).toContain(`route table ${table} of the pod subnets sends 0.0.0.0/0 -> ${InternetGateway!.InternetGatewayId}, bypassing the Aviatrix spoke`);
+    } finally {
+      w.controller.setFeature('k8s', true);
+    }
+    // With onboarding.routeCheck "warn" the same route is reported, and the run goes on.
+    w.setConfig({ routeCheck: 'warn' });
+    try {
+      const result = await run({ clusterName: 'igw-route', dryRun: true });
+      expect(result.status).toBe('SUCCEEDED');
+      expect((result.output as { warnings: string[] }).warnings).toContainEqual(expect.stringContaining(`route table ${table} of the pod subnets sends 0.0.0.0/0`));
+    } finally {
+      w.setConfig({ routeCheck: 'refuse' });
+    }
+  });
+
+  it('a node-group run with a misspelled node group writes nothing and keeps the cluster\'s ONBOARDED record', async () => {
+    await activeCluster('ng-typo');
+    expect((await run({ clusterName: 'ng-typo' })).status).toBe('SUCCEEDED');
+    const mark = w.world.log.mark();
+    const result = await runWorkflow(NODEGROUP_WORKFLOW, { clusterName: 'ng-typo', nodegroupName: 'wrokers' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.message).toMatch(/node group "wrokers" does not exist on EKS cluster "ng-typo"; check the name/);
+    expect(writesSince(mark)).toEqual([]);
+    expect(await record('ng-typo')).toMatchObject({ status: 'ONBOARDED', lastRunStatus: 'REFUSED' });
+  });
+});
+
+describe('I2 and I3: the order of the writes', () => {
+  it('excludes the pod CIDR before the VPC carries it, and switches external SNAT on only after both gateways\' SNAT', async () => {
+    const created = await clusterOnOwnTransit('ordered', 'transit-ordered', 1);
+    const mark = w.world.log.mark();
+    const result = await run({ clusterName: 'ordered' });
+    expect(result.status).toBe('SUCCEEDED');
+    const writes = writesSince(mark).map((c) => c.action);
+    const first = (action: string) => writes.indexOf(action);
+    const last = (action: string) => writes.lastIndexOf(action);
+    // I1: nothing before the exclusion (the first write of the run).
+    expect(first(EXCLUSION_WRITE)).toBe(0);
+    expect(first('AssociateVpcCidrBlock')).toBeGreaterThan(first(EXCLUSION_WRITE));
+    expect(writes.filter((a) => a === SNAT_WRITE)).toHaveLength(2); // spoke and HA
+    expect(writes.filter((a) => a === 'UpdateAddon')).toHaveLength(2); // custom networking, then external SNAT
+    expect(last('UpdateAddon')).toBeGreaterThan(last(SNAT_WRITE));
+    // The first add-on update came before the SNAT writes and held no external SNAT.
+    expect(first('UpdateAddon')).toBeLessThan(first(SNAT_WRITE));
+    expect(addonEnv('ordered')).toMatchObject({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true', AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true' });
+    expect(w.controller.exclusions('transit-ordered')).toEqual(['100.64.0.0/16']);
+    expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
+    expect(w.controller.snatPolicies(`${created.spokeName}-hagw`)).toHaveLength(4);
+  });
+});
+
+describe('I4: a controller failure after the first write', () => {
+  it('a 5xx on every SNAT write: the run fails after its retries, the CNI still SNATs, and the record lists what was applied', async () => {
+    const created = await clusterOnOwnTransit('snat-5xx', 'transit-5xx', 2);
+    w.controller.failNext(1000, { status: 503, action: SNAT_WRITE });
+    try {
+      const result = await run({ clusterName: 'snat-5xx' });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.name).toBe('TransientError');
+      expect(result.error?.message).toContain(created.spokeName);
+      expect(result.statesEntered).not.toContain('ExternalSnat');
+    } finally {
+      w.controller.clearFaults();
+    }
+    // Custom networking is on, external SNAT is not: pods egress through their node's address.
+    const env = addonEnv('snat-5xx');
+    expect(env.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG).toBe('true');
+    expect(env.AWS_VPC_K8S_CNI_EXTERNALSNAT).toBeUndefined();
+    expect(w.controller.snatPolicies(created.spokeName)).toEqual([]);
+    const saved = await record('snat-5xx');
+    expect(saved?.status).toBe('FAILED');
+    const applied = JSON.parse(saved?.changes ?? '[]') as { resource: string; detail: string }[];
+    expect(applied).toContainEqual(expect.objectContaining({ resource: 'aviatrix transit transit-5xx' }));
+    expect(w.controller.exclusions('transit-5xx')).toEqual(['100.64.0.0/16']);
+    expect(applied).toContainEqual(expect.objectContaining({ resource: created.vpc.vpcId, detail: 'secondary CIDR 100.64.0.0/16' }));
+    expect(applied.filter((c) => c.resource.startsWith('ENIConfig'))).toHaveLength(2);
+
+    // Once the controller recovers, the next run finishes the rest, external SNAT last.
+    const mark = w.world.log.mark();
+    expect((await run({ clusterName: 'snat-5xx' })).status).toBe('SUCCEEDED');
+    const writes = writesSince(mark).map((c) => c.action);
+    expect(writes.lastIndexOf('UpdateAddon')).toBeGreaterThan(writes.lastIndexOf(SNAT_WRITE));
+    expect(addonEnv('snat-5xx').AWS_VPC_K8S_CNI_EXTERNALSNAT).toBe('true');
+  });
+});
+
+describe('nodes, whatever launched them', () => {
+  let created: CreatedCluster;
+  let nodeGroupId: string;
+  let karpenterSubnet: { subnetId: string; routeTableId: string };
+  let instanceId: string;
+  const KARPENTER_CIDR = '10.0.96.0/20';
+
+  beforeAll(async () => {
+    created = await activeCluster('karpenter');
+    const ec2 = w.world.ec2Direct;
+    karpenterSubnet = await createSubnet(w, created.vpc.vpcId, 'us-east-1a', KARPENTER_CIDR);
+    nodeGroupId = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'karpenter-nodes', Description: 'nodes only', VpcId: created.vpc.vpcId }))).GroupId!;
+    // A Karpenter node: an instance tagged for the cluster, its own security group only, no node group.
+    const launched = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, InstanceType: 't3.large', SubnetId: karpenterSubnet.subnetId, SecurityGroupIds: [nodeGroupId],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: nodeInstanceTagKey('karpenter'), Value: 'owned' }, { Key: 'karpenter.sh/nodepool', Value: 'default' }] }],
+      }),
+    );
+    instanceId = launched.Instances![0].InstanceId!;
+    // It registered before onboarding: its pods got node-subnet addresses.
+    w.world.kube.addNode('karpenter', { name: 'ip-10-0-96-10.ec2.internal', zone: 'us-east-1a', instanceId, createdAt: new Date(Date.now() - 60_000) });
+  });
+
+  it('the pod security group admits the node\'s own group, its subnet gets internet SNAT on both gateways, and it is reported', async () => {
+    const result = await run({ clusterName: 'karpenter' });
+    expect(result.status).toBe('SUCCEEDED');
+    const { SecurityGroups = [] } = await w.world.ec2Direct.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:eks-aviatrix:cluster', Values: ['karpenter'] }] }),
+    );
+    const fromNodes = (SecurityGroups[0]?.IpPermissions ?? []).filter((p) => p.IpProtocol === '-1').flatMap((p) => p.UserIdGroupPairs ?? []);
+    expect(fromNodes).toContainEqual(expect.objectContaining({ GroupId: nodeGroupId, Description: NODE_RULE_DESCRIPTION }));
+    for (const gateway of [created.spokeName, `${created.spokeName}-hagw`]) {
+      expect(w.controller.snatPolicies(gateway)).toContainEqual(expect.objectContaining({ src_ip: KARPENTER_CIDR, interface: 'eth0', new_src_ip: w.controller.gateway(gateway)?.private_ip }));
+    }
+    expect((result.output as { warnings: string[] }).warnings).toContainEqual(
+      expect.stringContaining('nodes ip-10-0-96-10.ec2.internal of EKS cluster "karpenter" registered before custom networking took effect'),
+    );
+  });
+
+  it('once no node carries the group or uses the subnet, its rule and SNAT policies go', async () => {
+    await w.world.ec2Direct.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    w.world.kube.removeNode('karpenter', 'ip-10-0-96-10.ec2.internal');
+    const result = await run({ clusterName: 'karpenter' });
+    expect(result.status).toBe('SUCCEEDED');
+    const { SecurityGroups = [] } = await w.world.ec2Direct.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:eks-aviatrix:cluster', Values: ['karpenter'] }] }),
+    );
+    const sources = (SecurityGroups[0]?.IpPermissions ?? []).flatMap((p) => (p.UserIdGroupPairs ?? []).map((g) => g.GroupId));
+    expect(sources).not.toContain(nodeGroupId);
+    for (const gateway of [created.spokeName, `${created.spokeName}-hagw`]) {
+      expect(w.controller.snatPolicies(gateway).map((p) => p.src_ip)).not.toContain(KARPENTER_CIDR);
+    }
+  });
+});
+
+describe('offboarding while another cluster of the VPC is still onboarding', () => {
+  it('keeps the CIDR and pod subnets that the onboarding run already relies on', async () => {
+    const first = await activeCluster('leaving');
+    expect((await run({ clusterName: 'leaving' })).status).toBe('SUCCEEDED');
+    await createCluster(w, { name: 'arriving', vpc: first.vpc });
+    w.activateCluster('arriving');
+    await eks.send(new DeleteClusterCommand({ name: 'leaving' }));
+
+    // "arriving" waits in WaitForCni (its add-on update) after PodNetwork, well before its record:
+    // the offboarding of "leaving" runs to its end right then.
+    let offboarding: Promise<Awaited<ReturnType<typeof runWorkflow>>> | undefined;
+    let offboardedBeforeRecord = false;
+    const arriving = run({ clusterName: 'arriving' }, {
+      waitMs: 4000,
+      onEvent: (event) => {
+        if (event.type === 'StateEntered' && event.state === 'WaitForCni' && !offboarding) {
+          offboarding = runWorkflow(OFFBOARDING, { clusterName: 'leaving' }, { waitMs: 20 });
+          void offboarding.then(() => {
+            offboardedBeforeRecord = true;
+          });
+        }
+        if (event.type === 'StateEntered' && event.state === 'RecordOutcome') expect(offboardedBeforeRecord).toBe(true);
+      },
+    });
+    const [arrived, left] = await Promise.all([arriving, (async () => {
+      while (!offboarding) await new Promise((r) => setTimeout(r, 20));
+      return offboarding;
+    })()]);
+    expect(offboardedBeforeRecord).toBe(true);
+    expect(left.status).toBe('SUCCEEDED');
+    expect(left.output).toMatchObject({ status: 'OFFBOARDED' });
+    expect((left.output as { warnings: string[] }).warnings).toContainEqual(expect.stringContaining('clusters arriving still use them'));
+    expect(arrived.status).toBe('SUCCEEDED');
+
+    const { Subnets = [] } = await w.world.ec2Direct.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [first.vpc.vpcId] }] }));
+    const podSubnets = Subnets.filter((s) => s.CidrBlock?.startsWith('100.64.'));
+    expect(podSubnets).toHaveLength(2);
+    expect(w.world.kube.eniConfigs('arriving').map((e) => e.spec.subnet).sort()).toEqual(podSubnets.map((s) => s.SubnetId).sort());
+    const { Vpcs = [] } = await w.world.ec2Direct.send(new DescribeVpcsCommand({ VpcIds: [first.vpc.vpcId] }));
+    expect(Vpcs[0].CidrBlockAssociationSet?.filter((a) => a.CidrBlock === '100.64.0.0/16' && a.CidrBlockState?.State === 'associated')).toHaveLength(1);
+    expect(w.controller.exclusions(TRANSIT_GATEWAY)).toContain('100.64.0.0/16');
+  });
+});
+
+describe('two clusters in two VPCs sharing the pod CIDR on one transit', () => {
+  it('the exclusion stays while either VPC carries the CIDR, and goes only after the last one left its VPC', async () => {
+    const TRANSIT = 'transit-twins';
+    w.controller.addGateway({ name: TRANSIT, kind: 'transit', vpcId: 'vpc-transit0002', privateIp: '10.201.0.10', exclusions: ['10.99.0.0/16'] });
+    for (const [i, name] of ['twin-a', 'twin-b'].entries()) {
+      const vpc = await w.world.createVpc();
+      w.controller.addGateway({ name: `spoke-${vpc.vpcId}`, kind: 'spoke', vpcId: vpc.vpcId, privateIp: `10.0.253.${i + 4}`, transitName: TRANSIT, ha: { privateIp: `10.0.254.${i + 4}` }, snatMode: 'none' });
+      await activeCluster(name, { vpc });
+      expect((await run({ clusterName: name })).status).toBe('SUCCEEDED');
+    }
+    expect(w.controller.exclusions(TRANSIT)).toEqual(['10.99.0.0/16', '100.64.0.0/16']);
+
+    await eks.send(new DeleteClusterCommand({ name: 'twin-a' }));
+    expect((await runWorkflow(OFFBOARDING, { clusterName: 'twin-a' })).output).toMatchObject({ status: 'OFFBOARDED' });
+    // twin-b's VPC still carries the CIDR.
+    expect(w.controller.exclusions(TRANSIT)).toEqual(['10.99.0.0/16', '100.64.0.0/16']);
+
+    await eks.send(new DeleteClusterCommand({ name: 'twin-b' }));
+    const mark = w.world.log.mark();
+    expect((await runWorkflow(OFFBOARDING, { clusterName: 'twin-b' })).output).toMatchObject({ status: 'OFFBOARDED' });
+    expect(w.controller.exclusions(TRANSIT)).toEqual(['10.99.0.0/16']);
+    const writes = writesSince(mark).map((c) => c.action);
+    expect(writes.indexOf(EXCLUSION_WRITE)).toBeGreaterThan(writes.indexOf('DisassociateVpcCidrBlock'));
+    expect(writes.indexOf('DisassociateVpcCidrBlock')).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('a node group whose own subnet is elsewhere', () => {
+  it('its run reconciles the cluster first and switches external SNAT on only after its SNAT', async () => {
+    const created = await activeCluster('ng-order');
+    expect((await run({ clusterName: 'ng-order' })).status).toBe('SUCCEEDED');
+    const subnet = await createSubnet(w, created.vpc.vpcId, 'us-east-1b', '10.0.128.0/20');
+    await createNodegroup(w, { cluster: 'ng-order', name: 'extra', subnetIds: [subnet.subnetId] });
+    w.world.eks.activateNodegroup('ng-order', 'extra');
+    const mark = w.world.log.mark();
+    const result = await runWorkflow(NODEGROUP_WORKFLOW, { clusterName: 'ng-order', nodegroupName: 'extra' });
+    expect(result.error).toBeUndefined();
+    const writes = writesSince(mark).map((c) => c.action);
+    expect(writes.filter((a) => a === SNAT_WRITE)).toHaveLength(2);
+    // External SNAT was already on: no add-on update, and nothing before the preflight.
+    expect(writes).not.toContain('UpdateAddon');
+    expect(result.statesEntered.indexOf('Preflight')).toBeLessThan(result.statesEntered.indexOf('ExcludePodCidr'));
+    expect(result.statesEntered.indexOf('ConfigureGatewaySnat')).toBeLessThan(result.statesEntered.indexOf('ExternalSnat'));
+  });
+});
