@@ -23,22 +23,29 @@ const CLUSTER = 'demo-prod-a';
 const STEP_TITLES: Record<string, string> = {
   ResolveCluster: 'Resolve the cluster (wait until ACTIVE, check it can be served)',
   WaitForCluster: 'Cluster still CREATING: waiting',
+  ControllerPreflight: 'Preflight, reads only: controller login, k8s feature, spoke, HA and transit',
+  NetworkPreflight: 'Preflight, reads only: the pod network plan (CIDR, quota, routes)',
+  ExcludePodCidr: 'Aviatrix: pod CIDR excluded on the transit, before the VPC carries it',
   PodNetwork: 'Secondary CIDR, pod subnets, route tables, security groups',
   WaitForNetwork: 'Secondary CIDR association settling: waiting',
   VpcCni: 'Access entry, ENIConfig per AZ, vpc-cni custom networking',
   WaitForCni: 'vpc-cni add-on update in progress: waiting',
   OnboardToController: 'Aviatrix: access entry, cluster onboarding, SmartGroups',
-  ConfigureGatewaySnat: 'Aviatrix: SNAT on spoke and HA gateway, transit exclusion',
+  ConfigureGatewaySnat: 'Aviatrix: SNAT on spoke and HA gateway',
+  ExternalSnat: 'vpc-cni external SNAT, now that both gateways SNAT pod traffic',
+  WaitForExternalSnat: 'vpc-cni add-on update in progress: waiting',
   RecordOutcome: 'Record the outcome (cluster tags, status table)',
   RecordFailure: 'Record the failure',
 };
 
 /** Where a state's result sits in its output: `.` is the output itself (a branch). */
 const STEP_RESULTS: Record<string, string> = {
+  ExcludePodCidr: 'exclusion',
   PodNetwork: 'network',
   VpcCni: 'cni',
   OnboardToController: '.',
   ConfigureGatewaySnat: '.',
+  ExternalSnat: 'externalSnat',
 };
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);

@@ -11,7 +11,7 @@ import { createCluster, OnboardingWorld, startOnboardingWorld } from '../local-w
 const NO_CREDENTIALS = 'No AWS credentials found. Configure them (aws configure, AWS_PROFILE or environment variables) and try again.\n';
 const WRITES_OF_INTEREST = ['ec2', 'eks', 'kubernetes', 'aviatrix'];
 /** The steps of the cluster workflow a person sees progress for. */
-const STEPS = ['ResolveCluster', 'PodNetwork', 'VpcCni', 'ConfigureController', 'OnboardToController', 'ConfigureGatewaySnat', 'RecordOutcome'];
+const STEPS = ['ResolveCluster', 'Preflight', 'ExcludePodCidr', 'PodNetwork', 'VpcCni', 'ConfigureController', 'OnboardToController', 'ConfigureGatewaySnat', 'ExternalSnat', 'RecordOutcome'];
 
 let w: OnboardingWorld;
 let stack: DeployedStack;
@@ -119,8 +119,11 @@ describe('plan, run, status on a fresh cluster', () => {
       expect(lines.filter((line) => new RegExp(`^ +\\d+\\.\\ds  ${step}$`).test(line))).toHaveLength(1);
     }
     const progress = lines.filter((line) => /^ +\d+\.\ds  \w+$/.test(line)).map((line) => line.trim().split(/\s+/)[1]);
-    expect(progress.indexOf('ResolveCluster')).toBeLessThan(progress.indexOf('PodNetwork'));
+    expect(progress.indexOf('ResolveCluster')).toBeLessThan(progress.indexOf('Preflight'));
+    expect(progress.indexOf('Preflight')).toBeLessThan(progress.indexOf('ExcludePodCidr'));
+    expect(progress.indexOf('ExcludePodCidr')).toBeLessThan(progress.indexOf('PodNetwork'));
     expect(progress.indexOf('VpcCni')).toBeLessThan(progress.indexOf('ConfigureController'));
+    expect(progress.indexOf('ConfigureController')).toBeLessThan(progress.indexOf('ExternalSnat'));
     expect(progress.at(-1)).toBe('RecordOutcome');
 
     const made = changeTable(run.stdout);
