@@ -8,6 +8,7 @@ import {
   AttachInternetGatewayCommand,
   CreateInternetGatewayCommand,
   CreateRouteCommand,
+  CreateNetworkInterfaceCommand,
   CreateSecurityGroupCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -166,6 +167,12 @@ describe('I1: the preflight refuses before any write', () => {
     }
   });
 
+  it('a cluster refused on its first look (Auto Mode, already ACTIVE) leaves a REFUSED record', async () => {
+    await activeCluster('auto-mode', { autoMode: true });
+    await expectRefused('auto-mode', 'ClusterRefused', /EKS cluster "auto-mode" uses EKS Auto Mode/);
+    expect((await run({ clusterName: 'auto-mode' })).statesEntered).not.toContain('Preflight');
+  });
+
   it('a node-group run with a misspelled node group writes nothing and keeps the cluster\'s ONBOARDED record', async () => {
     await activeCluster('ng-typo');
     expect((await run({ clusterName: 'ng-typo' })).status).toBe('SUCCEEDED');
@@ -175,6 +182,37 @@ describe('I1: the preflight refuses before any write', () => {
     expect(result.error?.message).toMatch(/node group "wrokers" does not exist on EKS cluster "ng-typo"; check the name/);
     expect(writesSince(mark)).toEqual([]);
     expect(await record('ng-typo')).toMatchObject({ status: 'ONBOARDED', lastRunStatus: 'REFUSED' });
+  });
+});
+
+describe('single-IP SNAT switched off (allowDisableSingleIpSnat)', () => {
+  it('the VPC\'s other subnets routed to the spoke keep internet egress through policies of their own, which outlive the cluster', async () => {
+    const ec2 = w.world.ec2Direct;
+    const vpc = await w.world.createVpc();
+    const spoke = `spoke-${vpc.vpcId}`;
+    w.controller.addGateway({ name: spoke, kind: 'spoke', vpcId: vpc.vpcId, privateIp: '10.0.247.4', transitName: TRANSIT_GATEWAY, ha: { privateIp: '10.0.247.5' }, snatMode: 'single' });
+    // A workload subnet of the VPC whose default route goes to the spoke's network interface.
+    const other = await createSubnet(w, vpc.vpcId, 'us-east-1a', '10.0.160.0/20');
+    const { NetworkInterface } = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: vpc.subnets[0].subnetId }));
+    await ec2.send(new CreateRouteCommand({ RouteTableId: other.routeTableId, DestinationCidrBlock: '0.0.0.0/0', NetworkInterfaceId: NetworkInterface!.NetworkInterfaceId! }));
+    await activeCluster('single-off', { vpc });
+    const aviatrix = w.config.aviatrix as Record<string, unknown>;
+    w.setConfig({ aviatrix: { ...aviatrix, allowDisableSingleIpSnat: true } });
+    try {
+      const result = await run({ clusterName: 'single-off' });
+      expect(result.error).toBeUndefined();
+    } finally {
+      w.setConfig({ aviatrix });
+    }
+    const forOther = (gateway: string) => w.controller.snatPolicies(gateway).filter((p) => p.src_ip === '10.0.160.0/20');
+    expect(forOther(spoke)).toEqual([expect.objectContaining({ interface: 'eth0', new_src_ip: '10.0.247.4' })]);
+    expect(forOther(`${spoke}-hagw`)).toEqual([expect.objectContaining({ interface: 'eth0', new_src_ip: '10.0.247.5' })]);
+    expect(w.controller.gateway(spoke)).toMatchObject({ snat_target: 'customized' });
+
+    // Offboarding removes the cluster's policies, not the VPC's.
+    await eks.send(new DeleteClusterCommand({ name: 'single-off' }));
+    expect((await runWorkflow(OFFBOARDING, { clusterName: 'single-off' })).output).toMatchObject({ status: 'OFFBOARDED' });
+    expect(w.controller.snatPolicies(spoke).map((p) => p.src_ip)).toEqual(['10.0.160.0/20']);
   });
 });
 
