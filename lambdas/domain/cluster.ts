@@ -110,5 +110,6 @@ export async function resolveCluster(name: string, startedAt: string, config: On
   if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
   const refusal = refusalReason(cluster);
   if (refusal) throw new OnboardingError('ClusterRefused', refusal);
-  return { phase: 'ready', cluster: summarize(cluster) };
+  // When the workflow saw it ACTIVE: the start of the ACTIVE -> ENIConfig metric (vpc-cni step).
+  return { phase: 'ready', cluster: { ...summarize(cluster), activeSeenAt: new Date(now).toISOString() } };
 }

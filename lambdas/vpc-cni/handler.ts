@@ -3,6 +3,7 @@ import { reconcileCni } from '../domain/cni';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
+import { recordEniConfigLatency } from '../shared/metrics';
 import { readyCluster, stepResult } from '../shared/state';
 import { PodNetworkResult, WorkflowState } from '../shared/workflow';
 
@@ -18,6 +19,13 @@ export const handler = async (state: WorkflowState) => {
         ...(state.cni ? { previous: state.cni } : {}),
       },
       runtime().config,
-    )),
+    ).then((result) => {
+      // Measured by the invocation that wrote ENIConfigs (a later poll carries the same changes).
+      const written = (r?: { changes: { resource: string }[] }) => r?.changes.filter((c) => c.resource.startsWith('ENIConfig ')).length ?? 0;
+      if (!result.dryRun && written(result) > written(state.cni) && cluster.activeSeenAt) {
+        recordEniConfigLatency((Date.now() - Date.parse(cluster.activeSeenAt)) / 1000);
+      }
+      return result;
+    })),
   );
 };
