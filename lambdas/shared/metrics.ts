@@ -22,13 +22,16 @@ export const METRIC = {
 export type WorkflowName = 'onboarding' | 'nodegroup' | 'offboarding';
 export type RunOutcome = 'Onboarded' | 'Failed' | 'Skipped' | 'Refused' | 'Offboarded';
 
+/** The `service` dimension of every metric (POWERTOOLS_SERVICE_NAME on the functions). */
+export const SERVICE_NAME = 'eks-aviatrix-onboarding';
+
 let metrics: Metrics | undefined;
 
 /** Created on first use, so the namespace (POWERTOOLS_METRICS_NAMESPACE, set by the stack from config) is read then. */
 function store(): Metrics {
   metrics ??= new Metrics({
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
-    serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'eks-aviatrix-onboarding',
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME || SERVICE_NAME,
   });
   return metrics;
 }
