@@ -1,70 +1,42 @@
 // The notification a person receives, rendered from REAL executions of the local world (the real
 // ASL on the Step Functions emulator, the real handlers, the status table in moto) and delivered
 // through SNS (moto) to a subscribed SQS queue, as the deployed topic would deliver it.
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { handler as notify } from '../../lambdas/notify/handler';
 import { ExecutionStatusDetail } from '../../lambdas/domain/notification';
 import { createCluster, OnboardingWorld, startOnboardingWorld } from '../local-world/onboarding-world';
 import { DeployedStack, deployStackLocally } from '../local-world/deployed-stack';
+import { Inbox, startInbox, statusChangeEvent } from '../local-world/notification-inbox';
 
 let w: OnboardingWorld;
 let stack: DeployedStack;
-let queueUrl: string;
-let sqs: SQSClient;
+let mailbox: Inbox;
 
 beforeAll(async () => {
   w = await startOnboardingWorld();
   stack = await deployStackLocally(w, { waitMs: 20, retryMs: 20 });
-  const direct = { endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-  const sns = new SNSClient(direct);
-  sqs = new SQSClient(direct);
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'eks-aviatrix-notifications' }));
-  ({ QueueUrl: queueUrl } = (await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }))) as { QueueUrl: string });
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
-  sns.destroy();
-  process.env.NOTIFICATION_TOPIC_ARN = TopicArn;
+  mailbox = await startInbox(w);
 }, 120_000);
 
 afterAll(async () => {
-  delete process.env.NOTIFICATION_TOPIC_ARN;
-  sqs?.destroy();
+  mailbox?.stop();
   await stack?.stop();
   await w?.stop();
 });
 
-/** Runs the cluster workflow on the emulator and returns the EventBridge status-change detail of its end. */
-async function execute(input: Record<string, unknown>, machine: 'cluster' | 'nodegroup' = 'cluster'): Promise<ExecutionStatusDetail> {
+/** Runs a workflow on the emulator and returns the EventBridge status-change detail of its end. */
+async function execute(input: Record<string, unknown>): Promise<ExecutionStatusDetail> {
   const client = new SFNClient({ region: w.world.region });
   try {
-    const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn: stack.stateMachineArns[machine], input: JSON.stringify(input) }));
+    const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn: stack.stateMachineArns.cluster, input: JSON.stringify(input) }));
     await stack.sfn.waitForIdle();
-    const e = await client.send(new DescribeExecutionCommand({ executionArn }));
-    // EventBridge's "Step Functions Execution Status Change" detail carries these DescribeExecution fields.
-    return {
-      executionArn: e.executionArn!,
-      stateMachineArn: e.stateMachineArn!,
-      name: e.name!,
-      status: e.status as ExecutionStatusDetail['status'],
-      input: e.input ?? null,
-      error: e.error ?? null,
-      cause: e.cause ?? null,
-    };
+    return (await statusChangeEvent(w.world.region, executionArn!)).detail;
   } finally {
     client.destroy();
   }
 }
 
-/** The SNS messages that reached the subscribed queue (Subject and Message of each envelope). */
-async function inbox(): Promise<{ Subject: string; Message: string }[]> {
-  const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-  const received = (Messages ?? []).map((m) => JSON.parse(m.Body!) as { Subject: string; Message: string });
-  for (const m of Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
-  return received;
-}
-
+const inbox = () => mailbox.receive();
 const event = (detail: ExecutionStatusDetail) => ({ 'detail-type': 'Step Functions Execution Status Change' as const, detail });
 
 describe('a failed onboarding (the controller\'s Kubernetes feature is off)', () => {
