@@ -149,7 +149,7 @@ export class Observability extends Construct {
         {
           id: 'AwsSolutions-IAM5',
           reason: "Execution names are chosen per run: the history of any execution of this stack's three state machines only, read-only.",
-          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:<\\w+\\.Name>:\\*$/g' }],
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:<\\w+\\.Name>:\\*$/g' }],
         },
         {
           id: 'AwsSolutions-IAM5',
