@@ -26,6 +26,12 @@ test.each([
   expect(annotations.findError('*', Match.anyValue())).toEqual([]);
 });
 
+test('no unsuppressed AwsSolutions errors with an environment-agnostic stack (account and Region as tokens)', () => {
+  const { stack } = synthStack({ agnostic: true });
+  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+  expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
+});
+
 test('a machine TimeoutSeconds shorter than the configured waits is a synth error', () => {
   const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
