@@ -56,7 +56,31 @@ export interface OnboardingConfig {
    */
   routeCheck: 'refuse' | 'warn';
   aviatrix: AviatrixConfig;
+  operations: OperationsConfig;
 }
+
+/** AWS Chatbot channels that receive the notification topic (each needs the workspace authorized in Chatbot once). */
+export interface ChatbotConfig {
+  slack?: { workspaceId: string; channelId: string };
+  teams?: { teamId: string; channelId: string; tenantId: string };
+}
+
+/** Notifications, alarms, metrics and logs (lib/observability.ts). Nothing here is required. */
+export interface OperationsConfig {
+  /** Addresses subscribed to the notification topic (each confirms by email once). */
+  notificationEmails: string[];
+  /** An existing SNS topic to notify instead of the stack's own. */
+  notificationTopicArn?: string;
+  chatbot?: ChatbotConfig;
+  /** Retention of every log group, in days (a CloudWatch Logs retention value). */
+  logRetentionDays: number;
+  /** CloudWatch namespace of the workflows' metrics. */
+  metricsNamespace: string;
+}
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const DEFAULT_METRICS_NAMESPACE = 'EksAviatrixOnboarding';
 
 export const DEFAULTS = {
   secondaryCidr: '100.64.0.0/16',
@@ -65,6 +89,7 @@ export const DEFAULTS = {
   nodegroupActiveTimeoutSeconds: 60 * 60,
   driftSchedule: 'rate(6 hours)',
   maxVpcCidrBlocks: 5,
+  logRetentionDays: 30,
 } as const;
 
 export class ConfigError extends Error {
@@ -78,7 +103,7 @@ type Raw = Record<string, unknown>;
 
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
-  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix',
+  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix', 'operations',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -123,6 +148,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   if (routeCheck !== 'refuse' && routeCheck !== 'warn') problems.push(`${key('routeCheck')} must be "refuse" or "warn", got "${routeCheck}"`);
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
+  const operations = parseOperations(root.operations, key('operations'), problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -137,7 +163,53 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     allowNodeReplacement,
     routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
     aviatrix,
+    operations,
   };
+}
+
+function parseOperations(raw: unknown, prefix: string, problems: string[]): OperationsConfig {
+  const obj = raw === undefined ? {} : asObject(raw, prefix, problems);
+  const key = (k: string) => `${prefix}.${k}`;
+  rejectUnknownKeys(obj, ['notificationEmails', 'notificationTopicArn', 'chatbot', 'logRetentionDays', 'metricsNamespace'], prefix, problems);
+  const emails = obj.notificationEmails ?? [];
+  if (!Array.isArray(emails) || !emails.every((e) => typeof e === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))) {
+    problems.push(`${key('notificationEmails')} must be a list of email addresses, got ${JSON.stringify(emails)}`);
+  }
+  const notificationTopicArn = optionalString(obj, 'notificationTopicArn', key, problems);
+  if (notificationTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/.test(notificationTopicArn)) {
+    problems.push(`${key('notificationTopicArn')} must be an SNS topic ARN, got "${notificationTopicArn}"`);
+  }
+  const logRetentionDays = obj.logRetentionDays ?? DEFAULTS.logRetentionDays;
+  if (!(LOG_RETENTION_DAYS as readonly unknown[]).includes(logRetentionDays)) {
+    problems.push(`${key('logRetentionDays')} must be one of CloudWatch Logs' retention periods (${LOG_RETENTION_DAYS.join(', ')}), got ${JSON.stringify(logRetentionDays)}`);
+  }
+  const metricsNamespace = optionalString(obj, 'metricsNamespace', key, problems) ?? DEFAULT_METRICS_NAMESPACE;
+  if (!/^[\w.\-/#:]{1,255}$/.test(metricsNamespace) || metricsNamespace.startsWith('AWS/')) {
+    problems.push(`${key('metricsNamespace')} must be 1-255 letters, digits or . - _ / # : and not start with "AWS/", got "${metricsNamespace}"`);
+  }
+  const chatbot = obj.chatbot === undefined ? undefined : parseChatbot(obj.chatbot, key('chatbot'), problems);
+  return {
+    notificationEmails: Array.isArray(emails) ? (emails as string[]) : [],
+    ...(notificationTopicArn !== undefined ? { notificationTopicArn } : {}),
+    ...(chatbot ? { chatbot } : {}),
+    logRetentionDays: logRetentionDays as number,
+    metricsNamespace,
+  };
+}
+
+function parseChatbot(raw: unknown, prefix: string, problems: string[]): ChatbotConfig {
+  const obj = asObject(raw, prefix, problems);
+  rejectUnknownKeys(obj, ['slack', 'teams'], prefix, problems);
+  const channel = <K extends string>(name: string, keys: readonly K[]): Record<K, string> | undefined => {
+    if (obj[name] === undefined) return undefined;
+    const entry = asObject(obj[name], `${prefix}.${name}`, problems);
+    rejectUnknownKeys(entry, keys, `${prefix}.${name}`, problems);
+    return Object.fromEntries(keys.map((k) => [k, requiredString(entry, k, (x) => `${prefix}.${name}.${x}`, problems)])) as Record<K, string>;
+  };
+  const slack = channel('slack', ['workspaceId', 'channelId'] as const);
+  const teams = channel('teams', ['teamId', 'channelId', 'tenantId'] as const);
+  if (!slack && !teams) problems.push(`${prefix} must name a "slack" or "teams" channel (or be left out)`);
+  return { ...(slack ? { slack } : {}), ...(teams ? { teams } : {}) };
 }
 
 function parseOptIn(raw: unknown, prefix: string, problems: string[]): OptInRule {

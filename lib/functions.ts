@@ -40,6 +40,8 @@ export const STEP_FUNCTIONS = [
 export const SERVICE_FUNCTIONS = [
   { name: 'start-workflow', id: 'StartWorkflow', role: 'StartWorkflowRole', timeoutSeconds: 60 },
   { name: 'drift-repair', id: 'DriftRepair', role: 'DriftRepairRole', timeoutSeconds: 120 },
+  // Started by the workflows' status changes (lib/observability.ts): reads, renders, publishes.
+  { name: 'notify', id: 'Notify', role: 'NotifyRole', timeoutSeconds: 60 },
 ] as const satisfies readonly FunctionSpec[];
 
 export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...STEP_FUNCTIONS, ...SERVICE_FUNCTIONS];

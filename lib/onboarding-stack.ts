@@ -28,6 +28,7 @@ import {
 } from './arns';
 import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID, STEP_FUNCTIONS } from './functions';
 import { deadLetterQueue, EksApiCall, EksApiTrigger, EksApiTriggerProps, functionTarget, TARGET_MAX_EVENT_AGE } from './eks-api-trigger';
+import { Observability } from './observability';
 
 const REPO_ROOT = path.join(__dirname, '..');
 const ASL_DIR = path.join(REPO_ROOT, 'state-machines');
@@ -45,7 +46,7 @@ export interface OnboardingStackProps extends StackProps {
   config: OnboardingConfig;
   /** Seconds between polls in the workflows' Wait states. Default 30. */
   pollIntervalSeconds?: number;
-  /** Retention of the Lambda and state machine log groups. Default one month. */
+  /** Retention of the Lambda and state machine log groups. Default onboarding.operations.logRetentionDays. */
   logRetention?: logs.RetentionDays;
   /** Powertools log level of the Lambdas. Default INFO. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -91,6 +92,8 @@ export class OnboardingStack extends Stack {
   readonly stateMachines: Record<MachineId, sfn.StateMachine>;
   readonly triggers: EksApiTrigger[] = [];
   readonly driftRepairRule: events.Rule;
+  /** Notifications, alarms, dashboard, saved queries (lib/observability.ts). */
+  readonly observability: Observability;
 
   private readonly config: OnboardingConfig;
   private readonly logRetention: logs.RetentionDays;
@@ -102,7 +105,7 @@ export class OnboardingStack extends Stack {
   constructor(scope: Construct, id: string, props: OnboardingStackProps) {
     super(scope, id, props);
     this.config = props.config;
-    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.logRetention = props.logRetention ?? (props.config.operations.logRetentionDays as logs.RetentionDays);
 
     // --- State ---------------------------------------------------------------------------------
     this.statusTable = new dynamodb.Table(this, 'StatusTable', {
@@ -208,6 +211,16 @@ export class OnboardingStack extends Stack {
         deadLetterQueue(this, 'DriftRepairDeadLetterQueue', 'the schedule events EventBridge could not deliver to the drift-repair function after its retries'),
       ),
     );
+
+    this.observability = new Observability(this, 'Operations', {
+      config: this.config,
+      functions: this.functions,
+      statusTable: this.statusTable,
+      driftRepairRule: this.driftRepairRule,
+      workflows: STATE_MACHINES.map((m) => ({
+        id: m.id, machine: this.stateMachines[m.id], aslPath: path.join(ASL_DIR, m.file), env: m.env, expectedSeconds: this.machineWaits(m.id).seconds,
+      })),
+    });
   }
 
   /** Wires one CloudTrail-based EKS API rule (with its own DLQ) to a function. */

@@ -1,7 +1,8 @@
 // `npm run demo`: the local world end to end. A VPC and a 2-AZ EKS cluster are created; the
 // CreateCluster CloudTrail event goes through the rule's pattern to the real start-workflow
 // Lambda, which starts the real workflow on the local Step Functions; the result is shown. Then the
-// CLI runs the workflow again (it must change nothing), plans, and shows the status.
+// CLI runs the workflow again (it must change nothing), plans, and shows the status. Last, a cluster
+// the design cannot serve is refused, and the notification a person would receive is printed.
 import '../test/setup/environment';
 import {
   DescribeRouteTablesCommand,
@@ -16,6 +17,8 @@ import { createCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY }
 import { DeployedStack, deployStackLocally } from '../test/local-world/deployed-stack';
 import { EmulatedExecution } from '../test/local-world/sfn-emulator';
 import { handler as startWorkflow } from '../lambdas/start-workflow/handler';
+import { handler as notify } from '../lambdas/notify/handler';
+import { startInbox, statusChangeEvent } from '../test/local-world/notification-inbox';
 import { main as cli } from '../cli/main';
 
 const CLUSTER = 'demo-prod-a';
@@ -154,6 +157,29 @@ async function summary(w: OnboardingWorld, vpcId: string, spokeName: string): Pr
   console.log(`    ${TRANSIT_GATEWAY} excluded advertised routes: ${w.controller.exclusions(TRANSIT_GATEWAY).join(', ') || '(none)'}`);
 }
 
+/** A cluster that cannot be served (CONFIG_MAP authentication): refused, and what the topic receives. */
+async function showFailureNotification(w: OnboardingWorld, stack: DeployedStack): Promise<void> {
+  const name = 'demo-legacy-auth';
+  await createCluster(w, { name, authenticationMode: 'CONFIG_MAP' });
+  w.activateCluster(name);
+  const inbox = await startInbox(w);
+  try {
+    console.log(bold(`\nA cluster this design cannot serve: $ npx eks-aviatrix run ${name}`));
+    const io = { stdout: (text: string) => process.stdout.write(text.replace(/^(?=.)/gm, '  ')), stderr: (text: string) => process.stdout.write(text.replace(/^(?=.)/gm, '  ')), pollMs: 100 };
+    if ((await cli(['run', name], io)) !== 1) process.exitCode = 1;
+    await stack.sfn.waitForIdle();
+    const execution = stack.sfn.executions().find((e) => JSON.parse(e.input).clusterName === name)!;
+    await notify(await statusChangeEvent(w.world.region, execution.executionArn));
+    for (const message of await inbox.receive()) {
+      console.log(bold('\nThe notification topic receives:'));
+      console.log(`  Subject: ${message.Subject}`);
+      console.log(message.Message.replace(/^/gm, '  '));
+    }
+  } finally {
+    inbox.stop();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(bold('Starting the local world (moto, EKS, Kubernetes, Aviatrix controller and Step Functions stand-ins)...'));
   const w = await startOnboardingWorld();
@@ -194,6 +220,7 @@ async function main(): Promise<void> {
       console.log(bold(`\n$ npx eks-aviatrix ${argv.join(' ')}`));
       if ((await cli(argv, io)) !== 0) process.exitCode = 1;
     }
+    await showFailureNotification(w, stack);
   } finally {
     await stack.stop();
     await w.stop();

@@ -37,6 +37,7 @@ describe('defaults', () => {
         allowDisableSingleIpSnat: false,
         kubernetesSmartGroups: [],
       },
+      operations: { notificationEmails: [], logRetentionDays: 30, metricsNamespace: 'EksAviatrixOnboarding' },
     });
     expect(DEFAULTS.secondaryCidr).toBe('100.64.0.0/16');
   });
@@ -163,5 +164,44 @@ describe('unknown keys', () => {
     const raw = { ...minimal(), clusterActiveTimeoutMinutes: 45, aviatrix: { ...minimal().aviatrix, verifyTLS: false } };
     expect(() => parseConfig(raw)).toThrow(/onboarding\.clusterActiveTimeoutMinutes is not a known setting/);
     expect(() => parseConfig(raw)).toThrow(/onboarding\.aviatrix\.verifyTLS is not a known setting/);
+  });
+});
+
+describe('operations (notifications, logs, metrics)', () => {
+  test('all of it is optional; given values are kept', () => {
+    const config = parseConfig({
+      ...minimal(),
+      operations: {
+        notificationEmails: ['oncall@example.com', 'platform@example.org'],
+        notificationTopicArn: 'arn:aws:sns:eu-west-1:111122223333:platform-alerts',
+        chatbot: { slack: { workspaceId: 'T0123', channelId: 'C0456' }, teams: { teamId: 't', channelId: 'c', tenantId: 'n' } },
+        logRetentionDays: 90,
+        metricsNamespace: 'Platform/EksAviatrix',
+      },
+    });
+    expect(config.operations).toEqual({
+      notificationEmails: ['oncall@example.com', 'platform@example.org'],
+      notificationTopicArn: 'arn:aws:sns:eu-west-1:111122223333:platform-alerts',
+      chatbot: { slack: { workspaceId: 'T0123', channelId: 'C0456' }, teams: { teamId: 't', channelId: 'c', tenantId: 'n' } },
+      logRetentionDays: 90,
+      metricsNamespace: 'Platform/EksAviatrix',
+    });
+    expect(Object.keys(parseConfig(minimal()).operations)).toEqual(['notificationEmails', 'logRetentionDays', 'metricsNamespace']);
+  });
+
+  test.each<[string, Record<string, unknown>]>([
+    ['onboarding.operations.notificationEmails', { notificationEmails: 'oncall@example.com' }],
+    ['onboarding.operations.notificationEmails', { notificationEmails: ['not an address'] }],
+    ['onboarding.operations.notificationTopicArn', { notificationTopicArn: 'platform-alerts' }],
+    ['onboarding.operations.logRetentionDays', { logRetentionDays: 31 }],
+    ['onboarding.operations.metricsNamespace', { metricsNamespace: 'AWS/Lambda' }],
+    ['onboarding.operations.metricsNamespace', { metricsNamespace: 'has space' }],
+    ['onboarding.operations.chatbot', { chatbot: {} }],
+    ['onboarding.operations.chatbot.slack.channelId', { chatbot: { slack: { workspaceId: 'T0123' } } }],
+    ['onboarding.operations.chatbot.teams.tenantId', { chatbot: { teams: { teamId: 't', channelId: 'c' } } }],
+    ['onboarding.operations.chatbot.slack.channel', { chatbot: { slack: { workspaceId: 'T', channelId: 'C', channel: 'x' } } }],
+    ['onboarding.operations.emails', { emails: [] }],
+  ])('%s is named when invalid', (key, operations) => {
+    expect(problems({ ...minimal(), operations }).some((p) => p.startsWith(key))).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { AviatrixConfig } from '../../lib/config';
 import { OnboardingError } from '../shared/errors';
 import { logger } from '../shared/logger';
+import { recordControllerCall } from '../shared/metrics';
 import { ControllerApiError } from './errors';
 import { dedupePolicies, encodePolicyList, SnatPolicy } from './policy-codec';
 
@@ -506,10 +507,14 @@ export class AviatrixClient {
   ): Promise<AxiosResponse> {
     let reason = '';
     let status: number | undefined;
+    const started = Date.now();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       try {
         const response = await send();
-        if (response.status < 500) return response;
+        if (response.status < 500) {
+          recordControllerCall(action, Date.now() - started, response.status >= 400);
+          return response;
+        }
         status = response.status;
         const body = parseJson(response.data) as { reason?: unknown; message?: unknown } | undefined;
         const detail = body && typeof body === 'object' ? (body.reason ?? body.message) : undefined;
@@ -520,6 +525,7 @@ export class AviatrixClient {
         const code = (error as { code?: string }).code ?? '';
         const message = error instanceof Error ? error.message : String(error);
         if (TLS_ERROR.test(code) || TLS_ERROR.test(message)) {
+          recordControllerCall(action, Date.now() - started, true);
           throw new ControllerApiError({
             action,
             target,
@@ -537,6 +543,7 @@ export class AviatrixClient {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+    recordControllerCall(action, Date.now() - started, true);
     throw new ControllerApiError({ action, target, reason: redact(reason), status, attempts: maxAttempts, transient: true });
   }
 

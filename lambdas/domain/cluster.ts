@@ -133,5 +133,6 @@ export async function resolveCluster(
   const refusal = refusalReason(cluster);
   if (refusal) throw new OnboardingError('ClusterRefused', refusal);
   if (nodegroupName) await requireNodegroup(name, nodegroupName);
-  return { phase: 'ready', cluster: summarize(cluster) };
+  // When the workflow saw it ACTIVE: the start of the ACTIVE -> ENIConfig metric (vpc-cni step).
+  return { phase: 'ready', cluster: { ...summarize(cluster), activeSeenAt: new Date(now).toISOString() } };
 }

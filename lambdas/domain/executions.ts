@@ -1,12 +1,11 @@
 // Starting workflows so that each trigger starts at most one effective run: the execution name is
 // derived from what triggered it, and Step Functions refuses a second execution with that name.
 import { createHash } from 'node:crypto';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { sfn } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { WorkflowInput } from '../shared/workflow';
 import { normalizeInput } from './input';
-
-let sfn: SFNClient | undefined;
 
 export interface StartResult {
   clusterName: string;
@@ -24,9 +23,8 @@ export function executionName(...parts: string[]): string {
 }
 
 export async function startOnce(stateMachineArn: string, name: string, input: WorkflowInput): Promise<StartResult> {
-  sfn ??= new SFNClient({ maxAttempts: 5 });
   try {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+    const { executionArn } = await sfn().send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
     return { clusterName: input.clusterName, executionName: name, started: true, ...(executionArn ? { executionArn } : {}) };
   } catch (error) {
     if (error instanceof ExecutionAlreadyExists) {

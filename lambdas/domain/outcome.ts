@@ -59,17 +59,22 @@ export interface Outcome {
   finishedAt: string;
 }
 
-/** The message of a caught error: Lambda reports it as JSON in Cause, the local runner as text. */
-export function errorMessage(error: { Error?: string; Cause?: unknown } | undefined): string | undefined {
-  if (!error) return undefined;
-  const cause = typeof error.Cause === 'string' ? error.Cause : JSON.stringify(error.Cause ?? '');
+/** The message in an error's Cause: Lambda reports it as JSON (errorMessage), other sources as text. */
+export function causeMessage(cause: unknown): string {
+  const text = typeof cause === 'string' ? cause : JSON.stringify(cause ?? '');
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string };
-    if (parsed.errorMessage) return `${error.Error}: ${parsed.errorMessage}`;
+    const parsed = JSON.parse(text) as { errorMessage?: string };
+    if (parsed.errorMessage) return parsed.errorMessage;
   } catch {
     // plain text cause
   }
-  return `${error.Error}: ${cause}`;
+  return text;
+}
+
+/** The message of a caught error, after its name. */
+export function errorMessage(error: { Error?: string; Cause?: unknown } | undefined): string | undefined {
+  if (!error) return undefined;
+  return `${error.Error}: ${causeMessage(error.Cause)}`;
 }
 
 function statusOf(state: WorkflowState, input: WorkflowInput | undefined, failed: boolean, kind: WorkflowKind): OutcomeStatus {

@@ -1,5 +1,7 @@
-// Records the run's outcome (also on the failure path, where `failed` is true).
+// Records the run's outcome (also on the failure path, where `failed` is true) and its metrics.
 import { recordOutcome, WorkflowKind } from '../domain/outcome';
+import { runMetrics } from '../domain/run-metrics';
+import { recordRun } from '../shared/metrics';
 import { runtime } from '../shared/runtime';
 import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
@@ -13,6 +15,9 @@ export interface RecordEvent {
 }
 
 export const handler = async (event: RecordEvent) =>
-  runStep('record-outcome', event.state.input?.clusterName, () =>
-    recordOutcome(event.state, event.failed, runtime().statusTableName, event.executionId, event.workflow),
-  );
+  runStep('record-outcome', event.state.input?.clusterName, async () => {
+    const outcome = await recordOutcome(event.state, event.failed, runtime().statusTableName, event.executionId, event.workflow);
+    const run = runMetrics(event.state, outcome, event.workflow);
+    if (run) recordRun(run);
+    return outcome;
+  });

@@ -6,12 +6,16 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
 
 const retry = { maxAttempts: 5 } as const;
 let ec2Client: EC2Client | undefined;
 let eksClient: EKSClient | undefined;
 let dynamoClient: DynamoDBClient | undefined;
 let autoScalingClient: AutoScalingClient | undefined;
+let sfnClient: SFNClient | undefined;
+let snsClient: SNSClient | undefined;
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 export const ec2 = (): EC2Client =>
@@ -24,3 +28,7 @@ export const dynamo = (): DynamoDBClient =>
 export const autoScalingSdk = (): typeof import('@aws-sdk/client-auto-scaling') =>
   require('@aws-sdk/client-auto-scaling') as typeof import('@aws-sdk/client-auto-scaling');
 export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(retry));
+export const sfn = (): SFNClient =>
+  (sfnClient ??= new (require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn')).SFNClient(retry));
+export const sns = (): SNSClient =>
+  (snsClient ??= new (require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns')).SNSClient(retry));

@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
+import { recordLease } from './metrics';
 
 export interface LeaseOptions {
   /** Table name; default from env LEASE_TABLE_NAME. */
@@ -159,14 +160,18 @@ export class Leases {
 
   /** Waits (bounded) for the lease; throws LeaseTimeoutError (a TransientError) when it stays taken. */
   async acquire(key: string, holder: string): Promise<void> {
-    const deadline = Date.now() + this.acquireTimeoutMs;
+    const started = Date.now();
+    const deadline = started + this.acquireTimeoutMs;
+    const kind = key.slice(0, key.indexOf('#'));
     for (let attempt = 0; ; attempt++) {
       if (await this.tryAcquire(key, holder)) {
         if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
+        recordLease(kind, (Date.now() - started) / 1000, false);
         return;
       }
       const delay = Math.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(attempt, 16));
       if (Date.now() + delay > deadline) {
+        recordLease(kind, (Date.now() - started) / 1000, true);
         throw new LeaseTimeoutError(
           `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
             `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,

@@ -1,6 +1,7 @@
 // Wraps a step group's work: one log line in, one out, and errors that name the step and cluster.
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
+import { flushMetrics } from './metrics';
 
 /** AWS throttling and server errors: the ASL retries TransientError with backoff and jitter. */
 function isTransient(error: Error): boolean {
@@ -27,5 +28,7 @@ export async function runStep<T>(step: string, clusterName: string | undefined, 
     const wrapped = new Error(message);
     wrapped.name = original.name; // keep the AWS error code for Catch and for the person reading it
     throw wrapped;
+  } finally {
+    flushMetrics();
   }
 }

@@ -26,6 +26,8 @@ export interface ClusterSummary {
   subnetIds: string[];
   endpoint?: string;
   tags: Record<string, string>;
+  /** When the resolve step saw the cluster ACTIVE (ready results only). */
+  activeSeenAt?: string;
 }
 
 /** One planned or applied change, phrased for a person. */

@@ -4,6 +4,7 @@ import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
+import { recordEniConfigLatency } from '../shared/metrics';
 import { readyCluster, stepResult } from '../shared/state';
 import { CniResult, PodNetworkResult, WorkflowState } from '../shared/workflow';
 
@@ -29,7 +30,15 @@ export const handler = async (event: VpcCniEvent) => {
         const reportEarlyNodes = !state.input.nodegroupName;
         return reconcileExternalSnat({ ...input, snat, reportEarlyNodes, ...(since ? { customNetworkingSince: since } : {}) }, runtime().config);
       }
-    : () => reconcileCni(input, runtime().config);
+    : () =>
+        reconcileCni(input, runtime().config).then((result) => {
+          // Measured by the invocation that wrote ENIConfigs (a later poll carries the same changes).
+          const written = (r?: { changes: { resource: string }[] }) => r?.changes.filter((c) => c.resource.startsWith('ENIConfig ')).length ?? 0;
+          if (!result.dryRun && written(result) > written(state.cni as CniResult | undefined) && cluster.activeSeenAt) {
+            recordEniConfigLatency((Date.now() - Date.parse(cluster.activeSeenAt)) / 1000);
+          }
+          return result;
+        });
   return runStep(externalSnat ? 'external-snat' : 'vpc-cni', cluster.name, () =>
     withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, work),
   );

@@ -6,6 +6,13 @@ import { synthStack } from './fixtures';
 test.each([
   ['the default config', {}],
   ['node replacement allowed', { allowNodeReplacement: true }],
+  ['every optional operations setting', {
+    operations: {
+      notificationEmails: ['oncall@example.com'],
+      chatbot: { slack: { workspaceId: 'T0123', channelId: 'C0456' }, teams: { teamId: 'team', channelId: 'chan', tenantId: 'tenant' } },
+    },
+  }],
+  ['an existing notification topic', { operations: { notificationTopicArn: 'arn:aws:sns:eu-west-1:111122223333:platform-alerts' } }],
 ])('no unsuppressed AwsSolutions errors or warnings: %s', (_name, overrides) => {
   const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
@@ -17,6 +24,12 @@ test.each([
   expect(warnings.map((w) => `${w.id}: ${String(w.entry.data).split('\n')[0]}`)).toEqual([]);
   // Nor any other synth error (e.g. the machine timeout check).
   expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+});
+
+test('no unsuppressed AwsSolutions errors with an environment-agnostic stack (account and Region as tokens)', () => {
+  const { stack } = synthStack({ agnostic: true });
+  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+  expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
 });
 
 test('a machine TimeoutSeconds shorter than the configured waits is a synth error', () => {

@@ -3,4 +3,6 @@
 import './polyfills';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+// No EMF metric lines in test output; the metrics test switches them on for itself.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
