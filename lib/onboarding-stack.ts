@@ -16,7 +16,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagPackSuppression, NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { OnboardingConfig } from './config';
-import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES, NODE_OPTIONS } from './bundling';
+import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
 import {
   ec2Arn,
   eksAccessPolicyArn,
@@ -151,7 +151,6 @@ export class OnboardingStack extends Stack {
       RECONCILER_ROLE_ARN: kubeReconcilerRole.roleArn,
       POWERTOOLS_SERVICE_NAME: 'eks-aviatrix-onboarding',
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-      NODE_OPTIONS,
     };
 
     // Lambda allows 4 KB of environment in total; a CA bundle in config can get close.

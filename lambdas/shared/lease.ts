@@ -171,17 +171,21 @@ export class Leases {
   /**
    * Waits (bounded) for the lease; throws LeaseTimeoutError (a TransientError) when it stays taken.
    * One put first; then back-off with full jitter between reads, and a put only when the lease looks
-   * free: many waiters cost reads, not failed conditional writes.
+   * free. A put that still fails lost a race with other waiters: each such loss doubles this
+   * waiter's longest wait, so the more runs queue, the less often each looks, and the writes per
+   * acquire stay flat however many wait (polling at a fixed pace, they grow with the queue).
    */
   async acquire(key: string, holder: string): Promise<void> {
     const deadline = Date.now() + this.acquireTimeoutMs;
+    let maxDelay = this.maxDelayMs;
     for (let attempt = 0; ; attempt++) {
       if (await this.tryAcquire(key, holder)) {
         if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
         return;
       }
+      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000);
       do {
-        const delay = Math.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(attempt++, 16));
+        const delay = Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16));
         if (Date.now() + delay > deadline) {
           throw new LeaseTimeoutError(
             `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +

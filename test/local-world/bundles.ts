@@ -26,6 +26,7 @@ export function buildBundle(name: string, outDir: string): BuiltBundle {
     platform: 'node',
     format: 'cjs',
     minify: BUNDLING.minify,
+    keepNames: BUNDLING.keepNames,
     target: BUNDLING.target,
     sourcemap: BUNDLING.sourceMap,
     sourcesContent: BUNDLING.sourcesContent,
