@@ -11,8 +11,9 @@ import { StepResult } from './workflow';
 /** Longer than any writing step's Lambda timeout (3 min at most), so a holder that died cannot block for long. */
 const LEASE_SECONDS = 210;
 /**
- * Most of the shortest writing step's Lambda timeout (2 min), the rest left for its work: 100 runs
- * in one VPC queue for its lease one after the other, and a waiter costs reads, not writes.
+ * Most of the shortest writing step's Lambda timeout (2 min), the rest left for its work: clusters
+ * onboarded at once in one VPC queue here for its lease (a waiter costs reads, not writes); past
+ * that, the busy step fails as TransientError and the ASL retries it with backoff.
  */
 const ACQUIRE_TIMEOUT_MS = 90_000;
 
