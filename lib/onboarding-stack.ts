@@ -16,6 +16,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { NagPackSuppression, NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { OnboardingConfig } from './config';
+import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
 import {
   ec2Arn,
   eksAccessPolicyArn,
@@ -153,7 +154,6 @@ export class OnboardingStack extends Stack {
       RECONCILER_ROLE_ARN: kubeReconcilerRole.roleArn,
       POWERTOOLS_SERVICE_NAME: 'eks-aviatrix-onboarding',
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-      NODE_OPTIONS: '--enable-source-maps',
     };
 
     // Lambda allows 4 KB of environment in total; a CA bundle in config can get close.
@@ -270,14 +270,12 @@ export class OnboardingStack extends Stack {
       description: `eks-aviatrix-onboarding: ${spec.name}`,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      // lib/bundling.ts: the same options `npm run bench` and the bundle tests build with.
       bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
+        ...BUNDLING,
         format: nodejs.OutputFormat.CJS,
-        // The nodejs22.x runtime ships AWS SDK v3: leaving it out keeps each bundle small (faster
-        // cold-start load and parse). Everything else (Powertools, smithy signer, axios) is bundled.
-        externalModules: ['@aws-sdk/*'],
+        externalModules: [...EXTERNAL_MODULES],
+        esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, stub]) => [`--alias:${name}`, stub])),
       },
     });
     NagSuppressions.addResourceSuppressions(fn, [

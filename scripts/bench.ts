@@ -1,79 +1,289 @@
-// `npm run bench`: what a cold start costs and how long a run takes, measured, not asserted.
-// 1. Each Lambda bundled as CDK bundles it (esbuild, minified, @aws-sdk/* left to the runtime):
-//    bundle size, and the time a fresh Node process takes to load it (with the SDK it needs).
-// 2. The cluster workflow on the local world: first run (everything created) and a repeat (no-op).
+// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15]`: what a cold start, a run and
+// a crowd cost, measured on this machine, never asserted. Ratios carry across machines; raw times
+// do not (this one is shared and noisy). One table:
+// 1. Each Lambda bundled exactly as `cdk synth` bundles it (lib/bundling.ts): size, and the time a
+//    fresh Node process takes to require it (median) as deployed, also as a ratio to the whole of
+//    `node -e 0`, and with `--enable-source-maps` (what applying the shipped map would cost).
+// 2. Calls per service (reads/writes) for one onboarding and for a no-op re-run.
+// 3. State transitions for a cluster that stays CREATING for 10 minutes, at the deployed poll interval.
+// 4. N clusters in one VPC sharing spoke, HA and transit, onboarded at once: wall time, its ratio to
+//    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat,
+//    timed on a lone run), lease-acquire timeouts, DynamoDB writes per cluster, and convergence.
+// test/bench.test.ts runs a small version so it cannot rot.
 import '../test/setup/environment';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
-import { createCluster, startOnboardingWorld } from '../test/local-world/onboarding-world';
-import { runWorkflow } from '../test/local-world/workflow-runner';
+import { logger } from '../lambdas/shared/logger';
+import { buildBundle, FUNCTION_NAMES, RUNTIME_NODE_PATH } from '../test/local-world/bundles';
+import { ServiceName } from '../test/local-world/call-log';
+import { desiredPolicies } from '../lambdas/aviatrix/snat';
+import { policyKey } from '../lambdas/aviatrix/policy-codec';
+import { createCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../test/local-world/onboarding-world';
+import { loadDefinition, runWorkflow, StateEvent } from '../test/local-world/workflow-runner';
 
-const ROOT = path.resolve(__dirname, '..');
-const LOAD_SAMPLES = 5;
+const FILE = 'cluster-onboarding.asl.json';
+/** The deployed poll interval (lib/onboarding-stack.ts default). */
+const DEPLOYED_POLL_SECONDS = 30;
+/** The steps that hold a lease shared with other clusters (VPC lease; gateway leases). */
+const SERIALIZED_STATES = ['PodNetwork', 'ConfigureGatewaySnat'];
+/** The secondary CIDR of the local world's config. */
+const POD_CIDR = '100.64.0.0/16';
+
+export interface BundleRow {
+  name: string;
+  bytes: number;
+  mapBytes: number;
+  /** Median in-process require time, as deployed (no source maps applied). */
+  loadMs: number;
+  loadMsSourceMaps: number;
+  /** loadMs / the median whole run of `node -e 0`. */
+  loadRatio: number;
+}
+
+export type CallCounts = Partial<Record<ServiceName, { reads: number; writes: number }>>;
+
+export interface SweepRow {
+  clusters: number;
+  /** Runs that succeeded. */
+  converged: number;
+  /** The spoke's and HA's SNAT policies for the VPC's pod CIDR and node subnets: missing, and duplicated. */
+  lostPolicies: number;
+  doubledPolicies: number;
+  wallMs: number;
+  /** One lone cluster's time in the lease-held steps. */
+  serializedMs: number;
+  /** wallMs / (clusters x serializedMs). */
+  ratio: number;
+  leaseTimeouts: number;
+  dynamoWritesPerCluster: number;
+}
+
+export interface BenchResult {
+  date: string;
+  machine: string;
+  node: string;
+  nodeBaselineMs: number;
+  bundles: BundleRow[];
+  calls: { onboarding: CallCounts; noOpRerun: CallCounts };
+  transitions: { creatingSeconds: number; pollSeconds: number; stateTransitions: number };
+  sweep: SweepRow[];
+}
+
+export interface BenchOptions {
+  sizes?: number[];
+  loadSamples?: number;
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function bundles(): void {
+const elapsed = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e6;
+
+function bundles(samples: number): { baselineMs: number; rows: BundleRow[] } {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'eks-aviatrix-bench-'));
-  const functions = fs.readdirSync(path.join(ROOT, 'lambdas')).filter((dir) => fs.existsSync(path.join(ROOT, 'lambdas', dir, 'handler.ts')));
-  console.log('Lambda bundles (esbuild, minified, @aws-sdk/* external as on the nodejs22.x runtime)');
-  console.log(`  ${'function'.padEnd(18)} ${'size'.padStart(9)}  cold load (median of ${LOAD_SAMPLES}, fresh process)`);
-  for (const name of functions) {
-    const outfile = path.join(out, `${name}.js`);
-    buildSync({
-      entryPoints: [path.join(ROOT, 'lambdas', name, 'handler.ts')],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      external: ['@aws-sdk/*'],
-      outfile,
-      logLevel: 'silent',
-    });
-    const size = fs.statSync(outfile).size;
-    // The runtime provides @aws-sdk/*: resolve it from this project's node_modules, as it would be there.
-    const script = `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
-    const samples = Array.from({ length: LOAD_SAMPLES }, () =>
-      Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') }, encoding: 'utf8' })),
+  try {
+    const baselineMs = median(
+      Array.from({ length: samples }, () => {
+        const started = process.hrtime.bigint();
+        execFileSync(process.execPath, ['-e', '0']);
+        return elapsed(started);
+      }),
     );
-    console.log(`  ${name.padEnd(18)} ${`${(size / 1024).toFixed(0)} KiB`.padStart(9)}  ${median(samples).toFixed(0)} ms`);
+    const rows = FUNCTION_NAMES.map((name) => {
+      const bundle = buildBundle(name, out);
+      const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle.file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+      // The runtime provides @aws-sdk/*: resolved from this project's node_modules, as it would be there.
+      const load = (nodeOptions: string) =>
+        median(
+          Array.from({ length: samples }, () =>
+            Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_PATH: RUNTIME_NODE_PATH, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' })),
+          ),
+        );
+      const loadMs = load('');
+      return { name, bytes: bundle.bytes, mapBytes: bundle.mapBytes, loadMs, loadMsSourceMaps: load('--enable-source-maps'), loadRatio: loadMs / baselineMs };
+    });
+    return { baselineMs, rows };
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
   }
-  fs.rmSync(out, { recursive: true, force: true });
 }
 
-async function workflow(): Promise<void> {
+function countCalls(w: OnboardingWorld, mark: number): CallCounts {
+  const counts: CallCounts = {};
+  for (const call of w.world.log.since(mark)) {
+    const entry = (counts[call.service] ??= { reads: 0, writes: 0 });
+    if (call.write) entry.writes++;
+    else entry.reads++;
+  }
+  return counts;
+}
+
+async function mustSucceed(run: ReturnType<typeof runWorkflow>, what: string) {
+  const result = await run;
+  if (result.status !== 'SUCCEEDED') throw new Error(`${what} failed: ${result.error?.message}`);
+  return result;
+}
+
+async function calls(w: OnboardingWorld): Promise<BenchResult['calls']> {
+  await createCluster(w, { name: 'bench-calls' });
+  w.activateCluster('bench-calls');
+  let mark = w.world.log.mark();
+  await mustSucceed(runWorkflow(FILE, { clusterName: 'bench-calls' }, { waitMs: 0 }), 'onboarding');
+  const onboarding = countCalls(w, mark);
+  mark = w.world.log.mark();
+  await mustSucceed(runWorkflow(FILE, { clusterName: 'bench-calls' }, { waitMs: 0 }), 'no-op re-run');
+  return { onboarding, noOpRerun: countCalls(w, mark) };
+}
+
+/** A cluster CREATING for `creatingSeconds` of simulated time: Wait states count their deployed seconds. */
+async function transitions(w: OnboardingWorld, creatingSeconds: number): Promise<BenchResult['transitions']> {
+  await createCluster(w, { name: 'bench-creating' });
+  const definition = loadDefinition(FILE, DEPLOYED_POLL_SECONDS);
+  const waits = Object.fromEntries(
+    Object.entries(definition.States as Record<string, { Type: string; Seconds?: number; SecondsPath?: string }>)
+      .filter(([, s]) => s.Type === 'Wait')
+      .map(([name, s]) => [name, s.Seconds ?? DEPLOYED_POLL_SECONDS]),
+  );
+  let simulated = 0;
+  const onEvent = (event: StateEvent) => {
+    if (event.type !== 'StateEntered' || !event.state || !(event.state in waits)) return;
+    simulated += waits[event.state];
+    if (simulated >= creatingSeconds && w.world.eks.cluster('bench-creating')?.status !== 'ACTIVE') w.activateCluster('bench-creating');
+  };
+  const run = await mustSucceed(runWorkflow(FILE, { clusterName: 'bench-creating' }, { waitMs: 0, pollIntervalSeconds: DEPLOYED_POLL_SECONDS, onEvent }), 'the CREATING run');
+  return { creatingSeconds, pollSeconds: DEPLOYED_POLL_SECONDS, stateTransitions: run.statesEntered.length };
+}
+
+/** Time spent in the lease-held steps, from StateEntered to StateExited. */
+function serializedTime(events: StateEvent[]): number {
+  let total = 0;
+  const entered = new Map<string, number>();
+  for (const e of events) {
+    if (!e.state || !SERIALIZED_STATES.includes(e.state)) continue;
+    if (e.type === 'StateEntered') entered.set(e.state, e.at);
+    if (e.type === 'StateExited' && entered.has(e.state)) total += e.at - entered.get(e.state)!;
+  }
+  return total;
+}
+
+async function sweep(w: OnboardingWorld, clusters: number): Promise<SweepRow> {
+  const vpc = await w.world.createVpc();
+  const names = Array.from({ length: clusters }, (_, i) => `n${clusters}-c${i}`);
+  let spokeName = '';
+  for (const name of names) {
+    ({ spokeName } = await createCluster(w, { name, vpc }));
+    w.activateCluster(name);
+  }
+  // One lone cluster first (it also creates what the VPC shares): its lease-held time.
+  const lone = `n${clusters}-lone`;
+  await createCluster(w, { name: lone, vpc });
+  w.activateCluster(lone);
+  const loneEvents: StateEvent[] = [];
+  await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => loneEvents.push(e) }), `the lone run in ${vpc.vpcId}`);
+  const serializedMs = serializedTime(loneEvents);
+
+  let leaseTimeouts = 0;
+  const onEvent = (e: StateEvent) => {
+    if (e.type === 'StateFailed' && /stayed leased/.test(e.error?.cause ?? '')) leaseTimeouts++;
+  };
+  const mark = w.world.log.mark();
+  const started = process.hrtime.bigint();
+  const runs = await Promise.all(names.map((clusterName) => runWorkflow(FILE, { clusterName }, { waitMs: 0, onEvent })));
+  const wallMs = elapsed(started);
+  const dynamoWrites = w.world.log.writesSince(mark, 'dynamodb').length;
+  let lostPolicies = 0;
+  let doubledPolicies = 0;
+  for (const gateway of [spokeName, `${spokeName}-hagw`]) {
+    const have = w.controller.snatPolicies(gateway).map(policyKey);
+    const snatIp = String(w.controller.gateway(gateway)?.private_ip);
+    const wanted = desiredPolicies(POD_CIDR, vpc.subnets.map((s) => s.cidr), TRANSIT_GATEWAY, snatIp).map(policyKey);
+    lostPolicies += wanted.filter((k) => !have.includes(k)).length;
+    doubledPolicies += have.length - new Set(have).size;
+  }
+  return {
+    clusters,
+    converged: runs.filter((r) => r.status === 'SUCCEEDED').length,
+    lostPolicies,
+    doubledPolicies,
+    wallMs,
+    serializedMs,
+    ratio: wallMs / (clusters * serializedMs),
+    leaseTimeouts,
+    dynamoWritesPerCluster: dynamoWrites / clusters,
+  };
+}
+
+export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
+  const sizes = options.sizes ?? [10, 50, 100];
+  const { baselineMs, rows } = bundles(options.loadSamples ?? 15);
+  logger.setLogLevel('SILENT');
   const w = await startOnboardingWorld();
   try {
-    await createCluster(w, { name: 'bench' });
-    w.activateCluster('bench');
-    const times: Record<string, number> = {};
-    for (const label of ['first run (creates everything)', 'repeat run (no changes)']) {
-      const started = process.hrtime.bigint();
-      const result = await runWorkflow('cluster-onboarding.asl.json', { clusterName: 'bench' }, { waitMs: 0 });
-      if (result.status !== 'SUCCEEDED') throw new Error(`${label} failed: ${result.error?.message}`);
-      times[label] = Number(process.hrtime.bigint() - started) / 1e6;
-    }
-    console.log('\nCluster workflow on the local world (real ASL and handlers, waits shortened to 0)');
-    for (const [label, ms] of Object.entries(times)) console.log(`  ${label.padEnd(32)} ${ms.toFixed(0)} ms`);
+    const callCounts = await calls(w);
+    const transitionCount = await transitions(w, 600);
+    const sweepRows: SweepRow[] = [];
+    for (const size of sizes) sweepRows.push(await sweep(w, size));
+    return {
+      date: new Date().toISOString(),
+      machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(1)} at the end`,
+      node: process.version,
+      nodeBaselineMs: baselineMs,
+      bundles: rows,
+      calls: callCounts,
+      transitions: transitionCount,
+      sweep: sweepRows,
+    };
   } finally {
     await w.stop();
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs\n`);
-  bundles();
-  await workflow();
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+const callCell = (c: CallCounts, service: ServiceName) => (c[service] ? `${c[service].reads}/${c[service].writes}` : '0/0');
+
+/** The one table, in Markdown (the README shows it). */
+export function renderTable(r: BenchResult): string {
+  const lines = [`Measured ${r.date} on ${r.machine}, Node ${r.node}.`, ''];
+  lines.push('| measure | value |', '|---|---|');
+  lines.push(`| \`node -e 0\` (whole process, median) | ${fmt(r.nodeBaselineMs)} ms |`);
+  for (const b of r.bundles) {
+    lines.push(
+      `| ${b.name}: bundle / map / load (ratio to node -e 0) / load with --enable-source-maps | ` +
+        `${fmt(b.bytes / 1024)} KiB / ${fmt(b.mapBytes / 1024)} KiB / ${fmt(b.loadMs)} ms (${fmt(b.loadRatio, 2)}) / ${fmt(b.loadMsSourceMaps)} ms |`,
+    );
+  }
+  const services = [...new Set([...Object.keys(r.calls.onboarding), ...Object.keys(r.calls.noOpRerun)])].sort() as ServiceName[];
+  for (const s of services) {
+    lines.push(`| ${s} calls, reads/writes: onboarding; no-op re-run | ${callCell(r.calls.onboarding, s)}; ${callCell(r.calls.noOpRerun, s)} |`);
+  }
+  lines.push(
+    `| state transitions, cluster CREATING ${r.transitions.creatingSeconds / 60} min at a ${r.transitions.pollSeconds} s poll | ${r.transitions.stateTransitions} |`,
+  );
+  for (const s of r.sweep) {
+    lines.push(
+      `| N=${s.clusters} in one VPC: converged / lost, doubled SNAT policies / wall / ratio to N x serialized (${fmt(s.serializedMs)} ms) / lease timeouts / DynamoDB writes per cluster | ` +
+        `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+function argument(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (require.main === module) {
+  const sizes = argument('--sizes')?.split(',').map(Number);
+  const samples = argument('--samples');
+  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}) })
+    .then((result) => console.log(process.argv.includes('--json') ? JSON.stringify(result, null, 2) : renderTable(result)))
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    });
+}

@@ -8,7 +8,7 @@ import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileO
 import { OwnershipRegistry } from '../aviatrix/ownership';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
-import { controllerKey, Leases } from '../shared/lease';
+import { controllerKey, Leases, planThenLease } from '../shared/lease';
 import { runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
@@ -52,13 +52,15 @@ async function serialized<T extends { changes: unknown[] }>(
   dryRun: boolean,
   fn: (dryRun: boolean) => Promise<T>,
 ): Promise<T> {
-  const plan = await fn(true);
-  if (dryRun || plan.changes.length === 0) return dryRun ? plan : { ...plan, dryRun: false };
-  if (!clusterName || !holder) {
-    throw new OnboardingError('InvalidInput', `aviatrix-onboard needs the workflow's executionId to hold cluster ${clusterName ?? '(unknown)'}'s lease; start the workflow from its first state`);
-  }
-  leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300 });
-  return leases.withLease(controllerKey(clusterName), holder, () => fn(false));
+  const result = await planThenLease(dryRun, fn, (plan) => plan.changes.length > 0, (apply) => {
+    if (!clusterName || !holder) {
+      throw new OnboardingError('InvalidInput', `aviatrix-onboard needs the workflow's executionId to hold cluster ${clusterName ?? '(unknown)'}'s lease; start the workflow from its first state`);
+    }
+    leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300 });
+    return leases.withLease(controllerKey(clusterName), holder, apply);
+  });
+  // A converged run answers with its plan, which is not a dry run.
+  return dryRun ? result : { ...result, dryRun: false };
 }
 
 async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<OnboardResult | OffboardOnboardResult> {

@@ -6,7 +6,7 @@
 // Passwords, API tokens and CIDs never reach logs, error messages or returned values.
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '../shared/sdk/secrets-manager';
 import { AviatrixConfig } from '../../lib/config';
 import { OnboardingError } from '../shared/errors';
 import { logger } from '../shared/logger';
@@ -195,6 +195,9 @@ export class AviatrixClient {
       httpsAgent,
       timeout: this.timeoutMs,
       maxRedirects: 0,
+      // The controller is reached directly: no proxy from HTTP(S)_PROXY (lib/bundling.ts leaves
+      // axios's proxy support out of the bundle).
+      proxy: false,
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
       validateStatus: () => true,

@@ -2,7 +2,7 @@
 // deleted when this project created it (tag eks-aviatrix:managed=true, set by ensureAccessEntry),
 // and only while the cluster still exists and is not being deleted (EKS removes the access entries
 // of a deleted cluster itself). Not found counts as done; an untagged entry is someone else's.
-import { DeleteAccessEntryCommand, DescribeAccessEntryCommand, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { DeleteAccessEntryCommand, DescribeAccessEntryCommand, DescribeClusterCommand, ResourceNotFoundException } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
 import { Change } from '../shared/workflow';
 

@@ -22,7 +22,7 @@ import {
   GetItemCommand,
   ScanCommand,
   UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+} from '../shared/sdk/dynamodb';
 import { OnboardingError, TransientError } from '../shared/errors';
 import { policyKey, SnatPolicy } from './policy-codec';
 

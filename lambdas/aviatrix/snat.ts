@@ -20,7 +20,7 @@ import {
   isSingleIpSnat,
   vpcIdOf,
 } from './client';
-import { GatewayLeases } from '../shared/lease';
+import { GatewayLeases, planThenLease } from '../shared/lease';
 import { requireKubernetesFeature } from './onboarding';
 import { OwnershipRegistry } from './ownership';
 import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
@@ -302,12 +302,14 @@ async function underLease<T>(
   step: (ctx: RunContext) => Promise<Synced<T>>,
 ): Promise<T> {
   if (ctx.dryRun) return (await step(ctx)).value;
-  const probe = await step({ ...ctx, dryRun: true, changes: [] });
-  if (!probe.dirty) return probe.value;
   const lease = leases!;
-  return lease.withLease(gateway, holder, async () =>
-    (await step({ ...ctx, beforeWrite: (what) => lease.renewOrThrow(gateway, holder, what) })).value,
+  const synced = await planThenLease(
+    false,
+    (dryRun) => step(dryRun ? { ...ctx, dryRun, changes: [] } : { ...ctx, beforeWrite: (what) => lease.renewOrThrow(gateway, holder, what) }),
+    (probe) => probe.dirty,
+    (apply) => lease.withLease(gateway, holder, apply),
   );
+  return synced.value;
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;

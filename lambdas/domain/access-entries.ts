@@ -6,7 +6,7 @@ import {
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
-} from '@aws-sdk/client-eks';
+} from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
 import { Change } from '../shared/workflow';
 

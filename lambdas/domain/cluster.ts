@@ -1,6 +1,6 @@
 // Step 1 and the refusals: wait (bounded) for the cluster to be ACTIVE, check the opt-in rule, and
 // refuse clusters this design cannot serve before anything is written.
-import { Cluster, DescribeClusterCommand, DescribeNodegroupCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { Cluster, DescribeClusterCommand, DescribeNodegroupCommand, ResourceNotFoundException } from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';

@@ -13,7 +13,7 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
   UpdateAddonCommand,
-} from '@aws-sdk/client-eks';
+} from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
 import { OnboardingError, withAppliedChanges } from '../shared/errors';

@@ -1,7 +1,7 @@
 // Starting workflows so that each trigger starts at most one effective run: the execution name is
 // derived from what triggered it, and Step Functions refuses a second execution with that name.
 import { createHash } from 'node:crypto';
-import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ExecutionAlreadyExists, StartExecutionCommand } from '../shared/sdk/sfn';
 import { sfn } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { WorkflowInput } from '../shared/workflow';

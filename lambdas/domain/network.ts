@@ -25,8 +25,8 @@ import {
   Subnet,
   Tag,
   Vpc,
-} from '@aws-sdk/client-ec2';
-import { DescribeNodegroupCommand, paginateListNodegroups, ResourceNotFoundException } from '@aws-sdk/client-eks';
+} from '../shared/sdk/ec2';
+import { DescribeNodegroupCommand, paginateListNodegroups, ResourceNotFoundException } from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';

@@ -12,8 +12,8 @@
 // is already running (InstanceRefreshInProgress) is waited for rather than duplicated; if it leaves
 // early nodes behind, one refresh of our own follows.
 import type { InstanceRefresh } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstanceTypesCommand, InstanceTypeInfo } from '@aws-sdk/client-ec2';
-import { DescribeNodegroupCommand, Nodegroup, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { DescribeInstanceTypesCommand, InstanceTypeInfo } from '../shared/sdk/ec2';
+import { DescribeNodegroupCommand, Nodegroup, ResourceNotFoundException } from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
 import { autoscaling, autoScalingSdk, ec2, eks } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';

@@ -13,8 +13,8 @@ import {
   RevokeSecurityGroupIngressCommand,
   SecurityGroup,
   Tag,
-} from '@aws-sdk/client-ec2';
-import { DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
+} from '../shared/sdk/ec2';
+import { DescribeClusterCommand, ResourceNotFoundException } from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, parseCidr } from '../shared/cidr';

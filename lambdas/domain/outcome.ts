@@ -1,6 +1,6 @@
 // Step 11: record where the cluster stands, on the cluster itself (tags, written only when they
 // change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
-import { TagResourceCommand } from '@aws-sdk/client-eks';
+import { TagResourceCommand } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
 import { CLAIMS_NOTHING, readStatusRecord, updateStatusRecord } from './status-record';
 import { normalizeInput } from './input';

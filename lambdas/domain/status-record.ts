@@ -1,6 +1,6 @@
 // The status table: one item per cluster (partition key clusterName). Each step owns some of the
 // item's attributes and updates only those, so steps never overwrite each other's record.
-import { AttributeValue, GetItemCommand, paginateScan, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, GetItemCommand, paginateScan, UpdateItemCommand } from '../shared/sdk/dynamodb';
 import { dynamo } from '../shared/aws';
 
 /** The status of a cluster whose onboarding was undone (offboarding). */

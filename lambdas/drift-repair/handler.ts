@@ -4,7 +4,7 @@
 // adopting would switch every existing cluster's CNI to custom networking unasked, so they are
 // listed instead. A recorded cluster that no longer exists had its DeleteCluster event lost: it is
 // offboarded. One run per cluster per tick.
-import { paginateListClusters } from '@aws-sdk/client-eks';
+import { paginateListClusters } from '../shared/sdk/eks';
 import { executionName, startOnce, StartResult } from '../domain/executions';
 import { allStatusRecords, CLAIMS_NOTHING } from '../domain/status-record';
 import { eks } from '../shared/aws';

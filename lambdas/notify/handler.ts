@@ -1,8 +1,8 @@
 // Turns a finished workflow execution (EventBridge "Step Functions Execution Status Change") into
 // one readable message on the notification topic, when a person needs it. Thin: the message is
 // rendered by lambdas/domain/notification.ts.
-import { GetExecutionHistoryCommand, HistoryEvent } from '@aws-sdk/client-sfn';
-import { PublishCommand } from '@aws-sdk/client-sns';
+import { GetExecutionHistoryCommand, HistoryEvent } from '../shared/sdk/sfn';
+import { PublishCommand } from '../shared/sdk/sns';
 import { ExecutionStatusDetail, failedStepOf, renderExecutionNotice } from '../domain/notification';
 import { workflowName } from '../domain/run-metrics';
 import { readStatusRecord } from '../domain/status-record';

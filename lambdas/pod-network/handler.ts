@@ -3,7 +3,7 @@
 // the network half of design step 2, so a refusal comes before the first write anywhere.
 import { NetworkStepResult, reconcileNetwork } from '../domain/network';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLease } from '../shared/cluster-lease';
+import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
@@ -18,11 +18,10 @@ export const handler = async (event: PodNetworkEvent) => {
   }
   const state = event as WorkflowState;
   const cluster = readyCluster(state);
+  const previous = state.network as NetworkStepResult | undefined;
   return runStep('pod-network', cluster.name, () =>
-    withClusterLease({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, () =>
-      reconcileNetwork(cluster, runtime().config, state.input.dryRun, state.network as NetworkStepResult | undefined, {
-        statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
-      }),
+    withClusterLeaseIfChanges({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }),
     ),
   );
 };

@@ -3,14 +3,19 @@
 // Steps that change what clusters in one VPC share (the secondary CIDR, the pod subnets) also hold
 // the VPC's lease, so two clusters in one VPC never carve the same block at once. Leases are always
 // taken cluster first, then VPC, so two steps can never wait on each other.
-import { clusterKey, Leases, vpcKey } from './lease';
+import { clusterKey, Leases, planThenLease, vpcKey } from './lease';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
+import { StepResult } from './workflow';
 
 /** Longer than any writing step's Lambda timeout (3 min at most), so a holder that died cannot block for long. */
 const LEASE_SECONDS = 210;
-/** Waiting longer is the ASL's job: the busy step fails as TransientError and is retried with backoff. */
-const ACQUIRE_TIMEOUT_MS = 20_000;
+/**
+ * Most of the shortest writing step's Lambda timeout (2 min), the rest left for its work: clusters
+ * onboarded at once in one VPC queue here for its lease (a waiter costs reads, not writes); past
+ * that, the busy step fails as TransientError and the ASL retries it with backoff.
+ */
+const ACQUIRE_TIMEOUT_MS = 90_000;
 
 let leases: Leases | undefined;
 
@@ -33,4 +38,22 @@ export async function withClusterLease<T>(scope: LeaseScope, holder: string | un
   });
   const held = leases;
   return held.withLease(clusterKey(clusterName), holder, () => (vpcId ? held.withLease(vpcKey(vpcId), holder, work) : work()));
+}
+
+/**
+ * withClusterLease, planned first (planThenLease): a call whose plan adds no change to the
+ * `earlierChanges` its step already made in this run takes no lease and writes nothing.
+ */
+export async function withClusterLeaseIfChanges<T extends StepResult>(
+  scope: LeaseScope,
+  holder: string | undefined,
+  dryRun: boolean,
+  earlierChanges: number,
+  step: (dryRun: boolean) => Promise<T>,
+): Promise<T> {
+  const result = await planThenLease(dryRun, step, (plan) => plan.changes.length > earlierChanges, (apply) =>
+    withClusterLease(scope, holder, false, apply),
+  );
+  // A converged run answers with its plan, which is not a dry run.
+  return { ...result, dryRun };
 }

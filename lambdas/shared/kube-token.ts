@@ -1,9 +1,9 @@
 // An EKS bearer token: a presigned STS GetCallerIdentity URL bound to the cluster name through the
 // signed x-k8s-aws-id header, as `aws eks get-token` makes it. The API server calls STS with it.
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { STSClient } from '@aws-sdk/client-sts';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+// Signed by the STS client's own SigV4 signer (part of the runtime's SDK), so no signer, hash or
+// @smithy/* package is bundled into the functions.
+import type { SignatureV4 } from '@smithy/signature-v4';
+import { STSClient } from './sdk/sts';
 
 const TOKEN_PREFIX = 'k8s-aws-v1.';
 const TOKEN_LIFETIME_SECONDS = 60;
@@ -19,10 +19,10 @@ function stsEndpoint(region: string): URL {
 export async function eksBearerToken(clusterName: string): Promise<string> {
   sts ??= new STSClient({});
   const region = await sts.config.region();
-  const credentials = await sts.config.credentials();
   const endpoint = stsEndpoint(region);
-  const signer = new SignatureV4({ service: 'sts', region, credentials, sha256: Sha256 });
-  const request = new HttpRequest({
+  // The client's signer for service "sts" in its region, with its credentials and hash.
+  const signer = (await sts.config.signer()) as SignatureV4;
+  const request: Parameters<SignatureV4['presign']>[0] = {
     method: 'GET',
     protocol: endpoint.protocol,
     hostname: endpoint.hostname,
@@ -30,7 +30,7 @@ export async function eksBearerToken(clusterName: string): Promise<string> {
     path: endpoint.pathname.replace(/\/?$/, '/'),
     query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
     headers: { host: endpoint.host, 'x-k8s-aws-id': clusterName },
-  });
+  };
   const signed = await signer.presign(request, { expiresIn: TOKEN_LIFETIME_SECONDS });
   const query = new URLSearchParams(signed.query as Record<string, string>).toString();
   const url = `${endpoint.protocol}//${endpoint.host}${signed.path}?${query}`;

@@ -2,8 +2,10 @@
 // whole-list settings (custom SNAT policies, transit exclusions) under "gateway#<name>", and every
 // write for one cluster under "cluster#<name>" (so two runs for one cluster never write at once).
 // Item: leaseId (S, partition key) = "<kind>#<name>", holder (S), expiresAt (N, epoch seconds; TTL).
-// Acquire: conditional PutItem (absent OR expired OR same holder), retried with jittered backoff up to
-// a bound. Release: conditional DeleteItem (holder matches). A dead holder's lease simply expires.
+// Acquire: conditional PutItem (absent OR expired OR same holder). A waiter does not retry the put:
+// it reads the item (consistent GetItem) after an exponential back-off with full jitter and puts only
+// when the lease looks free, so waiting costs reads, and the writes per acquire stay ~1 however many
+// runs wait. Bounded. Release: conditional DeleteItem (holder matches). A dead holder's lease expires.
 // Renew: conditional UpdateItem (holder matches AND not yet expired) that pushes expiresAt out; a
 // writer calls it right before each whole-list write, so a lease that expired during slow reads (and
 // may have been taken by another workflow) stops the write instead of losing the other's update.
@@ -12,10 +14,11 @@ import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   ScanCommand,
   UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+} from './sdk/dynamodb';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { recordLease } from './metrics';
@@ -27,7 +30,7 @@ export interface LeaseOptions {
   durationSeconds?: number;
   /** How long to keep trying to acquire before giving up (default 240 s). */
   acquireTimeoutMs?: number;
-  /** First backoff delay (default 200 ms), doubling up to `maxDelayMs` (default 3 s), full jitter. */
+  /** First wait (default 100 ms), doubling up to `maxDelayMs` (default 2 s), full jitter. */
   baseDelayMs?: number;
   maxDelayMs?: number;
   client?: DynamoDBClient;
@@ -93,8 +96,8 @@ export class Leases {
     this.tableName = tableName;
     this.durationSeconds = options.durationSeconds ?? 120;
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 240_000;
-    this.baseDelayMs = options.baseDelayMs ?? 200;
-    this.maxDelayMs = options.maxDelayMs ?? 3_000;
+    this.baseDelayMs = options.baseDelayMs ?? 100;
+    this.maxDelayMs = options.maxDelayMs ?? 2_000;
     this.dynamo = options.client ?? new DynamoDBClient({ maxAttempts: 5 });
   }
 
@@ -158,26 +161,44 @@ export class Leases {
     );
   }
 
-  /** Waits (bounded) for the lease; throws LeaseTimeoutError (a TransientError) when it stays taken. */
+  /** True when the lease on `key` is free for `holder` (absent, expired or its own): a consistent read. */
+  async looksFree(key: string, holder: string): Promise<boolean> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { leaseId: { S: key } }, ConsistentRead: true }),
+    );
+    return !Item || Item.holder?.S === holder || Number(Item.expiresAt?.N ?? 0) < Math.floor(Date.now() / 1000);
+  }
+
+  /**
+   * Waits (bounded) for the lease; throws LeaseTimeoutError (a TransientError) when it stays taken.
+   * One put first; then back-off with full jitter between reads, and a put only when the lease looks
+   * free. A put that still fails lost a race with other waiters: each such loss doubles this
+   * waiter's longest wait, so the more runs queue, the less often each looks, and the writes per
+   * acquire stay flat however many wait (polling at a fixed pace, they grow with the queue).
+   */
   async acquire(key: string, holder: string): Promise<void> {
     const started = Date.now();
     const deadline = started + this.acquireTimeoutMs;
     const kind = key.slice(0, key.indexOf('#'));
+    let maxDelay = this.maxDelayMs;
     for (let attempt = 0; ; attempt++) {
       if (await this.tryAcquire(key, holder)) {
         if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
         recordLease(kind, (Date.now() - started) / 1000, false);
         return;
       }
-      const delay = Math.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(attempt, 16));
-      if (Date.now() + delay > deadline) {
-        recordLease(kind, (Date.now() - started) / 1000, true);
-        throw new LeaseTimeoutError(
-          `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
-            `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000);
+      do {
+        const delay = Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16));
+        if (Date.now() + delay > deadline) {
+          recordLease(kind, (Date.now() - started) / 1000, true);
+          throw new LeaseTimeoutError(
+            `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
+              `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      } while (!(await this.looksFree(key, holder)));
     }
   }
 
@@ -244,6 +265,23 @@ export class Leases {
     }
     return released;
   }
+}
+
+/**
+ * Plan first, lease only to write: `step(true)` (a dry run: reads only) runs under no lease; when
+ * `writes(plan)` says it would change nothing, that plan is the answer, and a converged run takes no
+ * lease and writes nothing at all. Otherwise `step(false)` runs under `lease`, re-reading and
+ * re-planning inside it (what the dry run saw may have changed meanwhile). A dry run is just the plan.
+ */
+export async function planThenLease<T>(
+  dryRun: boolean,
+  step: (dryRun: boolean) => Promise<T>,
+  writes: (plan: T) => boolean,
+  lease: (apply: () => Promise<T>) => Promise<T>,
+): Promise<T> {
+  const plan = await step(true);
+  if (dryRun || !writes(plan)) return plan;
+  return lease(() => step(false));
 }
 
 /** Gateway leases by gateway name (keys "gateway#<name>"): the SNAT and exclusion steps' view. */

@@ -7,8 +7,8 @@ import { handler as snat } from '../../lambdas/aviatrix-snat/handler';
 import { clusterKey, GatewayLeases, Leases } from '../../lambdas/shared/lease';
 import { VIEW_POLICY } from '../../lambdas/domain/access-entries';
 import { logger } from '../../lambdas/shared/logger';
-import { Change, WorkflowState } from '../../lambdas/shared/workflow';
-import { CONTROLLER_ROLE_ARN, createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../local-world/onboarding-world';
+import { Change } from '../../lambdas/shared/workflow';
+import { CONTROLLER_ROLE_ARN, controllerStepState, createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../local-world/onboarding-world';
 import { captureOutput, issuedSessionSecrets } from './world';
 
 let w: OnboardingWorld;
@@ -25,25 +25,7 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const state = (dryRun: boolean): WorkflowState & { executionId: string } => {
-  const cluster = w.world.eks.cluster('h1')!;
-  return {
-    input: { clusterName: 'h1', dryRun, trigger: 'manual' },
-    startedAt: '2026-01-01T00:00:00Z',
-    executionId: 'arn:aws:states:us-east-1:123456789012:execution:onboard:run-1',
-    resolve: {
-      phase: 'ready',
-      cluster: {
-        name: 'h1', arn: cluster.arn as string, status: 'ACTIVE', region: 'us-east-1', accountId: '123456789012',
-        vpcId: h1.vpc.vpcId, clusterSecurityGroupId: 'sg-1', controlPlaneSecurityGroupIds: [], subnetIds: h1.vpc.subnets.map((s) => s.subnetId), tags: {},
-      },
-    },
-    network: {
-      dryRun, changes: [], vpcId: h1.vpc.vpcId, podCidr: '100.64.0.0/16', podSubnets: [],
-      nodeSubnets: h1.vpc.subnets.map((s) => ({ subnetId: s.subnetId, availabilityZone: s.az, cidr: s.cidr, routeTableId: s.routeTableId })),
-    },
-  };
-};
+const state = (dryRun: boolean) => controllerStepState(w, h1, dryRun, 'arn:aws:states:us-east-1:123456789012:execution:onboard:run-1');
 /** The changes of any handler answer (release-leases has none). */
 const changes = (result: unknown) => (result as { changes: Change[] }).changes;
 const writes = (mark: number) => w.world.log.writesSince(mark).filter((c) => ['aviatrix', 'dynamodb', 'eks'].includes(c.service));

@@ -8,6 +8,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
 import { createStackTables } from './tables';
 import { LocalWorld, startLocalWorld } from './world';
+import { WorkflowState } from '../../lambdas/shared/workflow';
 
 export const SECRET_NAME = 'aviatrix/controller/api';
 export const STATUS_TABLE = 'eks-aviatrix-status';
@@ -201,4 +202,28 @@ export async function createSubnet(w: OnboardingWorld, vpcId: string, az: string
   const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }));
   await ec2.send(new AssociateRouteTableCommand({ SubnetId: Subnet!.SubnetId!, RouteTableId: RouteTable!.RouteTableId! }));
   return { subnetId: Subnet!.SubnetId!, routeTableId: RouteTable!.RouteTableId! };
+}
+
+/**
+ * The workflow state the controller steps receive for `created` once it is ACTIVE: the resolve
+ * step's cluster and a pod network on the default secondary CIDR over its subnets.
+ */
+export function controllerStepState(w: OnboardingWorld, created: CreatedCluster, dryRun: boolean, executionId: string): WorkflowState & { executionId: string } {
+  const cluster = w.world.eks.cluster(created.name)!;
+  return {
+    input: { clusterName: created.name, dryRun, trigger: 'manual' },
+    startedAt: '2026-01-01T00:00:00Z',
+    executionId,
+    resolve: {
+      phase: 'ready',
+      cluster: {
+        name: created.name, arn: cluster.arn as string, status: 'ACTIVE', region: 'us-east-1', accountId: '123456789012',
+        vpcId: created.vpc.vpcId, clusterSecurityGroupId: 'sg-1', controlPlaneSecurityGroupIds: [], subnetIds: created.vpc.subnets.map((s) => s.subnetId), tags: {},
+      },
+    },
+    network: {
+      dryRun, changes: [], vpcId: created.vpc.vpcId, podCidr: '100.64.0.0/16', podSubnets: [],
+      nodeSubnets: created.vpc.subnets.map((s) => ({ subnetId: s.subnetId, availabilityZone: s.az, cidr: s.cidr, routeTableId: s.routeTableId })),
+    },
+  };
 }

@@ -1,0 +1,3 @@
+// Proxies: the controller client sets `proxy: false`.
+'use strict';
+module.exports = require('./unused')('https-proxy-agent');

@@ -1,0 +1,34 @@
+// `npm run bench` at a small size (N = 5), so it cannot rot: its table holds every function and
+// measure, the crowd converges, and the no-op re-run writes nothing but bookkeeping. Timings are
+// reported by the benchmark, never asserted.
+import { renderTable, runBench } from '../scripts/bench';
+import { FUNCTION_NAMES } from './local-world/bundles';
+
+test('the benchmark measures every function, the calls, the transitions and a crowd of 5 that converges', async () => {
+  const result = await runBench({ sizes: [5], loadSamples: 1 });
+
+  expect(result.bundles.map((b) => b.name)).toEqual(FUNCTION_NAMES);
+  for (const b of result.bundles) {
+    expect(b).toEqual({
+      name: b.name,
+      bytes: expect.any(Number),
+      mapBytes: expect.any(Number),
+      loadMs: expect.any(Number),
+      loadMsSourceMaps: expect.any(Number),
+      loadRatio: expect.any(Number),
+    });
+  }
+  // An onboarding writes to every service it changes; a no-op re-run writes to none of them.
+  for (const service of ['ec2', 'eks', 'kubernetes', 'aviatrix'] as const) {
+    expect(result.calls.onboarding[service]?.writes).toBeGreaterThan(0);
+    expect({ service, writes: result.calls.noOpRerun[service]?.writes ?? 0 }).toEqual({ service, writes: 0 });
+  }
+  expect(result.transitions).toEqual({ creatingSeconds: 600, pollSeconds: 30, stateTransitions: expect.any(Number) });
+  expect(result.sweep).toEqual([
+    expect.objectContaining({ clusters: 5, converged: 5, lostPolicies: 0, doubledPolicies: 0, leaseTimeouts: 0 }),
+  ]);
+
+  const table = renderTable(result);
+  for (const name of FUNCTION_NAMES) expect(table).toContain(`| ${name}: bundle`);
+  expect(table).toContain('| N=5 in one VPC');
+}, 600_000);
