@@ -46,8 +46,12 @@ describe('the aviatrix-snat bundle against the controller emulator (HTTPS, self-
 
   test('writes the SNAT policies on both gateways and the transit exclusion', async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { handler } = require(bundle.file) as { handler: (state: WorkflowState) => Promise<{ changes: unknown[] }> };
-    const result = await handler(state());
+    const { handler } = require(bundle.file) as { handler: (event: unknown) => Promise<{ changes: unknown[] }> };
+    // The workflow's order: preflight (reads), the transit exclusion, then SNAT.
+    const preflight = await handler({ action: 'preflight', state: state() });
+    const withPreflight = { ...state(), preflight: { controller: preflight } };
+    expect((await handler({ action: 'exclude', state: withPreflight })).changes.length).toBe(1);
+    const result = await handler(withPreflight);
     expect(result.changes.length).toBeGreaterThan(0);
     for (const gateway of [c.spokeName, `${c.spokeName}-hagw`]) {
       const fromPods = w.controller.snatPolicies(gateway).filter((p) => p.src_ip === '100.64.0.0/16');
