@@ -22,6 +22,7 @@ import { desiredPolicies } from '../lambdas/aviatrix/snat';
 import { policyKey } from '../lambdas/aviatrix/policy-codec';
 import { createCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../test/local-world/onboarding-world';
 import { loadDefinition, runWorkflow, StateEvent } from '../test/local-world/workflow-runner';
+import { EniConfigLatency, measureEniConfigLatency } from './eniconfig-latency';
 
 const FILE = 'cluster-onboarding.asl.json';
 /** The deployed poll interval (lib/onboarding-stack.ts default). */
@@ -68,11 +69,14 @@ export interface BenchResult {
   bundles: BundleRow[];
   calls: { onboarding: CallCounts; noOpRerun: CallCounts };
   transitions: { creatingSeconds: number; pollSeconds: number; stateTransitions: number };
+  eniConfig: EniConfigLatency;
   sweep: SweepRow[];
 }
 
 export interface BenchOptions {
   sizes?: number[];
+  /** Clusters whose ACTIVE -> ENIConfig time is measured (median). */
+  latencyClusters?: number;
   loadSamples?: number;
 }
 
@@ -225,6 +229,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   try {
     const callCounts = await calls(w);
     const transitionCount = await transitions(w, 600);
+    const eniConfig = await measureEniConfigLatency(options.latencyClusters ?? 5);
     const sweepRows: SweepRow[] = [];
     for (const size of sizes) sweepRows.push(await sweep(w, size));
     return {
@@ -235,6 +240,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       bundles: rows,
       calls: callCounts,
       transitions: transitionCount,
+      eniConfig,
       sweep: sweepRows,
     };
   } finally {
@@ -262,6 +268,10 @@ export function renderTable(r: BenchResult): string {
   }
   lines.push(
     `| state transitions, cluster CREATING ${r.transitions.creatingSeconds / 60} min at a ${r.transitions.pollSeconds} s poll | ${r.transitions.stateTransitions} |`,
+  );
+  lines.push(
+    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}): own work / poll waits / calls before it | ` +
+      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} |`,
   );
   for (const s of r.sweep) {
     lines.push(

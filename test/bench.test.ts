@@ -5,7 +5,7 @@ import { renderTable, runBench } from '../scripts/bench';
 import { FUNCTION_NAMES } from './local-world/bundles';
 
 test('the benchmark measures every function, the calls, the transitions and a crowd of 5 that converges', async () => {
-  const result = await runBench({ sizes: [5], loadSamples: 1 });
+  const result = await runBench({ sizes: [5], loadSamples: 1, latencyClusters: 1 });
 
   expect(result.bundles.map((b) => b.name)).toEqual(FUNCTION_NAMES);
   for (const b of result.bundles) {
