@@ -15,6 +15,7 @@ import {
   secretArnPattern,
   vpcCniAddonArnPattern,
 } from './arns';
+import { RECONCILER_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
 import { KUBE_RECONCILER_ROLE_ID } from './functions';
 
 /** Tag carried by every AWS resource the workflow creates (pod subnets, pod security group, access entries). */
@@ -23,8 +24,6 @@ export const MANAGED_TAG_KEY = 'eks-aviatrix:managed';
 export const SECONDARY_CIDR_TAG_KEY = 'eks-aviatrix:secondary-cidr';
 /** Tag EKS puts on the security group it creates for a cluster. */
 export const EKS_CLUSTER_SG_TAG_KEY = 'aws:eks:cluster-name';
-/** The Kubernetes group the reconciler's access entry carries; RBAC in each cluster grants it exactly what it writes. */
-export const RECONCILER_KUBE_GROUP = 'eks-aviatrix-reconciler';
 
 export type Conditions = Record<string, Record<string, string | string[]>>;
 
