@@ -231,8 +231,8 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       reason: 'Puts its own entry (created by us: eks-aviatrix:managed tag) in its Kubernetes group.',
     },
     {
-      sid: 'BootstrapClusterAdminOnOwnEntry',
-      actions: ['eks:AssociateAccessPolicy', 'eks:DisassociateAccessPolicy'],
+      sid: 'GrantClusterAdminToOwnEntryForRbac',
+      actions: ['eks:AssociateAccessPolicy'],
       resources: [ownEntry],
       conditions: allOf(taggedManaged('aws'), {
         StringEquals: { 'eks:policyArn': eksAccessPolicyArn('AmazonEKSClusterAdminPolicy'), 'eks:accessScope': 'cluster' },
@@ -240,6 +240,13 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       reason:
         'Cluster-admin on its own entry (created by us, so on an opted-in cluster) only while it writes the RBAC of its group, ' +
         'removed right after (lambdas/domain/kube-access.ts).',
+    },
+    {
+      sid: 'RevokeClusterAdminFromOwnEntry',
+      actions: ['eks:DisassociateAccessPolicy'],
+      resources: [ownEntry],
+      conditions: allOf(taggedManaged('aws'), { StringEquals: { 'eks:policyArn': eksAccessPolicyArn('AmazonEKSClusterAdminPolicy') } }),
+      reason: 'Removes that cluster-admin from its own entry (the request names no scope, so none is required).',
     },
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): wait for it, read its instance types. Read-only.' },
     { sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'], reason: 'ec2:DescribeInstanceTypes has no resource-level permissions (read-only ENI limits for max-pods).' },

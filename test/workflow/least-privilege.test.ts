@@ -1,7 +1,10 @@
-// No standing cluster-admin: the kube reconciler reaches the Kubernetes API through its group's RBAC,
-// and holds AmazonEKSClusterAdminPolicy only while it writes that RBAC (lambdas/domain/kube-access.ts).
-// Asserted on the EKS stand-in's access entries and the Kubernetes stand-in's RBAC objects.
-import { AssociateAccessPolicyCommand, EKSClient } from '@aws-sdk/client-eks';
+// The narrowed roles, end to end. No standing cluster-admin: the kube reconciler reaches the
+// Kubernetes API through its group's RBAC, and holds AmazonEKSClusterAdminPolicy only while it
+// writes that RBAC (lambdas/domain/kube-access.ts), asserted on the EKS stand-in's access entries and
+// the Kubernetes stand-in's RBAC objects. No ReplaceRouteTableAssociation: a pod subnet someone else
+// re-associated is used as it is.
+import { CreateRouteTableCommand, DescribeRouteTablesCommand, ReplaceRouteTableAssociationCommand } from '@aws-sdk/client-ec2';
+import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
 import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES } from '../../lambdas/shared/kube-rbac';
 import { CONTROLLER_ROLE_ARN, createCluster, OnboardingWorld, RECONCILER_PRINCIPAL, startOnboardingWorld } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
@@ -119,6 +122,29 @@ describe('cluster-admin left by an interrupted run', () => {
   });
 });
 
+describe('an access entry made before (cluster-admin, no group)', () => {
+  it('is put in the group and loses cluster-admin', async () => {
+    await createCluster(w, { name: 'rbac-upgrade' });
+    w.activateCluster('rbac-upgrade');
+    const eks = new EKSClient({ region: w.world.region });
+    try {
+      await eks.send(new CreateAccessEntryCommand({ clusterName: 'rbac-upgrade', principalArn: RECONCILER_PRINCIPAL, kubernetesGroups: ['platform-team'], tags: { 'eks-aviatrix:managed': 'true' } }));
+      await eks.send(new AssociateAccessPolicyCommand({ clusterName: 'rbac-upgrade', principalArn: RECONCILER_PRINCIPAL, policyArn: ADMIN, accessScope: { type: 'cluster' } }));
+    } finally {
+      eks.destroy();
+    }
+    const mark = w.world.log.mark();
+    const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-upgrade' });
+    expect(result.status).toBe('SUCCEEDED');
+    const entry = entryOf('rbac-upgrade', RECONCILER_PRINCIPAL);
+    // UpdateAccessEntry replaces the groups: the one someone else gave it is kept.
+    expect(entry?.kubernetesGroups).toEqual(['platform-team', RECONCILER_KUBE_GROUP]);
+    expect(entry?.policies).toEqual([]);
+    expect(eksCalls(mark, 'UpdateAccessEntry')).toBe(1);
+    expect(w.world.kube.eniConfigs('rbac-upgrade')).toHaveLength(2);
+  });
+});
+
 describe('an access entry that takes a while to take effect', () => {
   it('keeps cluster-admin across the wait and removes it when the RBAC is written', async () => {
     await createCluster(w, { name: 'rbac-slow' });
@@ -132,5 +158,29 @@ describe('an access entry that takes a while to take effect', () => {
     } finally {
       w.world.kube.options.accessEntryPropagationMs = 0;
     }
+  });
+});
+
+describe('our pod subnet re-associated by someone else', () => {
+  it('is used as it is: no association is written, and the warning names it', async () => {
+    const created = await createCluster(w, { name: 'rerouted', vpcCidr: '10.31.0.0/16' });
+    w.activateCluster('rerouted');
+    expect((await runWorkflow(WORKFLOW, { clusterName: 'rerouted' })).status).toBe('SUCCEEDED');
+    const ec2 = w.world.ec2Direct;
+    const tables = async () =>
+      (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [created.vpc.vpcId] }] }))).RouteTables ?? [];
+    const podSubnet = w.world.kube.eniConfigs('rerouted').find((e) => e.metadata.name === 'us-east-1a')!.spec.subnet as string;
+    const association = (await tables()).flatMap((t) => t.Associations ?? []).find((a) => a.SubnetId === podSubnet)!;
+    const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: created.vpc.vpcId }));
+    await ec2.send(new ReplaceRouteTableAssociationCommand({ AssociationId: association.RouteTableAssociationId!, RouteTableId: RouteTable!.RouteTableId! }));
+
+    const mark = w.world.log.mark();
+    const result = await runWorkflow(WORKFLOW, { clusterName: 'rerouted' });
+    expect(result.status).toBe('SUCCEEDED');
+    expect((result.output as { warnings: string[] }).warnings).toContainEqual(
+      expect.stringContaining(`pod subnet ${podSubnet} (100.64.0.0/17) in us-east-1a was associated by someone else and uses route table ${RouteTable!.RouteTableId}`),
+    );
+    expect(w.world.log.writesSince(mark, 'ec2')).toEqual([]);
+    expect((await tables()).find((t) => t.Associations?.some((a) => a.SubnetId === podSubnet))?.RouteTableId).toBe(RouteTable!.RouteTableId);
   });
 });
