@@ -311,6 +311,24 @@ async function evaluate(e: Evaluated, requests: Request[]): Promise<string[]> {
   return wrong;
 }
 
+/** The table's rows with every config switch on (the actions do not depend on ARNs). */
+function widestTable() {
+  return permissionTable({
+    config: parseConfig(WIDER),
+    account: ACCOUNT,
+    region: REGION,
+    statusTableArn: 'status',
+    leaseTableArn: 'lease',
+    roleArn: (id) => id,
+    roleName: (id) => id,
+    clusterStateMachineArn: 'cluster',
+    offboardingStateMachineArn: 'offboarding',
+    stateMachineArns: ['cluster'],
+  });
+}
+
+const matchesAction = (pattern: string, action: string) => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`).test(action);
+
 describe('IAM evaluation of the synthesized roles', () => {
   let shipped: Evaluated;
   let wider: Evaluated;
@@ -330,6 +348,13 @@ describe('IAM evaluation of the synthesized roles', () => {
     expect(await evaluate(wider, REQUESTS.filter((r) => !(r.action === 'autoscaling:StartInstanceRefresh' || r.action === 'kms:Decrypt')))).toEqual([]);
   });
 
+  it('keeps every role under IAM\'s 10,240-character quota for its inline policies', () => {
+    // Generated role names are up to 64 characters, longer than the logical ids used here.
+    const generated = (text: string) => text.replace(/[A-Za-z]+[0-9A-F]{8}\b/g, 'x'.repeat(64));
+    const sizes = [...wider.policies].map(([role, docs]) => [role, docs.reduce((n, d) => n + generated(JSON.stringify(d)).length, 0)] as const);
+    expect(sizes.filter(([, n]) => n > 10_240)).toEqual([]);
+  });
+
   it('has an allowed request for every AWS call the Lambdas make', () => {
     const allowed = new Set([...REQUESTS, ...WIDER_REQUESTS].filter((r) => r.expect === 'Allowed').map((r) => r.action));
     const calls = lambdaSdkActions();
@@ -339,41 +364,18 @@ describe('IAM evaluation of the synthesized roles', () => {
   });
 
   it('every AWS call the Lambdas make has a row in the permission table', () => {
-    const table = permissionTable({
-      config: parseConfig(WIDER),
-      account: ACCOUNT,
-      region: REGION,
-      statusTableArn: 'status',
-      leaseTableArn: 'lease',
-      roleArn: (id) => id,
-      roleName: (id) => id,
-      clusterStateMachineArn: 'cluster',
-      offboardingStateMachineArn: 'offboarding',
-      stateMachineArns: ['cluster'],
-    });
+    const table = widestTable();
     const granted = Object.values(table).flat().flatMap((row) => row.actions);
-    const matches = (pattern: string, action: string) => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`).test(action);
-    const missing = [...lambdaSdkActions().keys()].filter((action) => !granted.some((g) => matches(g, action)));
+    const missing = [...lambdaSdkActions().keys()].filter((action) => !granted.some((g) => matchesAction(g, action)));
     expect(missing).toEqual([]);
   });
 
   it('every statement of the table is exercised by an allowed request', () => {
-    const table = permissionTable({
-      config: parseConfig(WIDER),
-      account: ACCOUNT,
-      region: REGION,
-      statusTableArn: 'status',
-      leaseTableArn: 'lease',
-      roleArn: (id) => id,
-      roleName: (id) => id,
-      clusterStateMachineArn: 'cluster',
-      offboardingStateMachineArn: 'offboarding',
-      stateMachineArns: ['cluster'],
-    });
+    const table = widestTable();
     const allowed = [...REQUESTS, ...WIDER_REQUESTS].filter((r) => r.expect === 'Allowed');
     const unexercised = Object.entries(table).flatMap(([role, rows]) =>
       rows
-        .filter((row) => !allowed.some((r) => r.role === role && row.actions.some((a) => new RegExp(`^${a.replace(/\*/g, '.*')}$`).test(r.action))))
+        .filter((row) => !allowed.some((r) => r.role === role && row.actions.some((a) => matchesAction(a, r.action))))
         .map((row) => `${role} ${row.sid}`),
     );
     expect(unexercised).toEqual([]);
