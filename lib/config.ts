@@ -174,7 +174,7 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
   if (credentialsSecretName && !SECRET_NAME.test(credentialsSecretName)) {
     problems.push(
       `${key('credentialsSecretName')} must be a plain Secrets Manager secret name (letters, digits and /_+=.@-, no ARN, ` +
-        `no * or ?), got "${credentialsSecretName}"`,
+        `no * or ?), got "${credentialsSecretName}": give the exact name of the one secret holding the controller credentials`,
     );
   }
   const credentialsKmsKeyArn = optionalString(obj, 'credentialsKmsKeyArn', key, problems);
