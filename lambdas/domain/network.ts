@@ -207,7 +207,8 @@ function planPodSubnets(
       .sort((a, b) => Number(tagValue(b.Tags, TAG_MANAGED) === 'true') - Number(tagValue(a.Tags, TAG_MANAGED) === 'true'))[0];
     if (existing?.SubnetId && existing.CidrBlock) {
       const explicit = explicitTableOf(view, existing.SubnetId);
-      const routed = explicit?.table.RouteTableId === routeTableId;
+      // Any route table a node subnet of this AZ uses will do: several node groups may use several.
+      const routed = nodeSubnets.some((n) => n.availabilityZone === az && n.routeTableId === explicit?.table.RouteTableId);
       const ours = tagValue(existing.Tags, TAG_MANAGED) === 'true';
       // Someone else's subnet, or an association someone else made, is used as it is: that routing
       // is theirs to change (we hold no ReplaceRouteTableAssociation, which would reach any subnet).
