@@ -22,15 +22,18 @@ export const roleAccessEntryArnPattern = (roleAccount: string, roleName: string)
 export const eksAccessPolicyArn = (policyName: string): string =>
   `arn:${Aws.PARTITION}:eks::aws:cluster-access-policy/${policyName}`;
 
+/** Auto Scaling groups EKS makes for managed node groups (`eks-<node group>-<uuid>`). */
+export const nodegroupAutoScalingGroupArnPattern = (): string =>
+  `arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/eks-*`;
+
 export const ec2Arn = (resource: string): string => `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
 
 /**
- * The Secrets Manager secret named in config. A name becomes an ARN pattern with the six random
- * characters Secrets Manager appends (`-??????`); a full ARN is used as given.
+ * The Secrets Manager secret named in config (a plain name, lib/config.ts), as an ARN pattern with
+ * the six random characters Secrets Manager appends (`-??????`).
  */
-export function secretArnPattern(nameOrArn: string): string {
-  if (nameOrArn.startsWith('arn:')) return nameOrArn;
-  return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${nameOrArn}-??????`;
+export function secretArnPattern(name: string): string {
+  return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${name}-??????`;
 }
 
 /** Splits `arn:aws:iam::123456789012:role/path/name` into its account and role name (last path segment). */

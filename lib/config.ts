@@ -15,11 +15,13 @@ export interface KubernetesSmartGroupSpec {
 
 export interface AviatrixConfig {
   controllerUrl: string;
-  /** Secrets Manager secret (name or ARN) holding {"username": "...", "password": "..."}. */
+  /** Secrets Manager secret name (plain, no wildcard, no ARN) holding {"username": "...", "password": "..."}. */
   credentialsSecretName: string;
+  /** Customer-managed KMS key encrypting that secret: the Aviatrix roles may decrypt with it via Secrets Manager only. */
+  credentialsKmsKeyArn?: string;
   /** PEM CA bundle for a controller with a self-signed or private certificate. */
   caBundlePem?: string;
-  /** Verify the controller's TLS certificate. Switching it off needs this explicit setting. */
+  /** Verify the controller's TLS certificate: always true (false is refused; a self-signed controller is pinned with caBundlePem). */
   verifyTls: boolean;
   /** Transit gateway whose advertised routes exclude the pod CIDR; discovered from the spoke when absent. */
   transitGatewayName?: string;
@@ -106,9 +108,13 @@ const ROOT_KEYS = [
   'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix', 'operations',
 ] as const;
 const AVIATRIX_KEYS = [
-  'controllerUrl', 'credentialsSecretName', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
+  'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
   'controllerRoleArn', 'allowDisableSingleIpSnat', 'kubernetesSmartGroups',
 ] as const;
+
+/** Secrets Manager's name characters; a name cannot contain IAM wildcards. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
 /** Validates raw config (cdk.json context or ONBOARDING_CONFIG) and fills defaults. */
 export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConfig {
@@ -243,6 +249,26 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
   if (caBundlePem !== undefined && !caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
     problems.push(`${key('caBundlePem')} must hold PEM certificates (-----BEGIN CERTIFICATE-----)`);
   }
+  // The name becomes the IAM resource of GetSecretValue: a wildcard there would grant other secrets.
+  const credentialsSecretName = requiredString(obj, 'credentialsSecretName', key, problems);
+  if (credentialsSecretName && !SECRET_NAME.test(credentialsSecretName)) {
+    problems.push(
+      `${key('credentialsSecretName')} must be a plain Secrets Manager secret name (letters, digits and /_+=.@-, no ARN, ` +
+        `no * or ?), got "${credentialsSecretName}": give the exact name of the one secret holding the controller credentials`,
+    );
+  }
+  const credentialsKmsKeyArn = optionalString(obj, 'credentialsKmsKeyArn', key, problems);
+  if (credentialsKmsKeyArn !== undefined && !KMS_KEY_ARN.test(credentialsKmsKeyArn)) {
+    problems.push(`${key('credentialsKmsKeyArn')} must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${credentialsKmsKeyArn}"`);
+  }
+  // Switching verification off would hand the admin password to whoever answers.
+  const verifyTls = optionalBoolean(obj, 'verifyTls', key, problems) ?? true;
+  if (!verifyTls) {
+    problems.push(
+      `${key('verifyTls')}: false is refused (it would send the controller's credentials to an unverified peer); ` +
+        `for a self-signed or private certificate set ${key('caBundlePem')} to its CA (pinning) instead`,
+    );
+  }
   const smartGroups = obj.kubernetesSmartGroups ?? [];
   const kubernetesSmartGroups: KubernetesSmartGroupSpec[] = [];
   if (!Array.isArray(smartGroups)) {
@@ -270,9 +296,10 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
   const spokeGatewayName = optionalString(obj, 'spokeGatewayName', key, problems);
   return {
     controllerUrl,
-    credentialsSecretName: requiredString(obj, 'credentialsSecretName', key, problems),
+    credentialsSecretName,
+    ...(credentialsKmsKeyArn !== undefined ? { credentialsKmsKeyArn } : {}),
     ...(caBundlePem !== undefined ? { caBundlePem } : {}),
-    verifyTls: optionalBoolean(obj, 'verifyTls', key, problems) ?? true,
+    verifyTls,
     ...(transitGatewayName !== undefined ? { transitGatewayName } : {}),
     ...(spokeGatewayName !== undefined ? { spokeGatewayName } : {}),
     controllerRoleArn,

@@ -4,9 +4,10 @@
 
 /**
  * The Kubernetes-facing steps (vpc-cni: ENIConfig and aws-node; nodegroup: nodes) share ONE role
- * on purpose: EKS maps an IAM principal to one Kubernetes identity through one access entry
- * (cluster-admin, to write ENIConfig), so one role means one identity and one access entry per
- * cluster to create, audit and remove. Its policy is the union of both steps' needs.
+ * on purpose: EKS maps an IAM principal to one Kubernetes identity through one access entry (in
+ * the group whose RBAC allows what both steps do, lambdas/domain/kube-access.ts), so one role means
+ * one identity and one access entry per cluster to create, audit and remove. Its policy is the
+ * union of both steps' needs.
  */
 export const KUBE_RECONCILER_ROLE_ID = 'KubeReconcilerRole';
 

@@ -13,20 +13,11 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { NagPackSuppression, NagSuppressions } from 'cdk-nag';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { OnboardingConfig } from './config';
 import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
-import {
-  ec2Arn,
-  eksAccessPolicyArn,
-  eksClusterArnPattern,
-  eksNodegroupArnPattern,
-  parseRoleArn,
-  roleAccessEntryArnPattern,
-  secretArnPattern,
-  vpcCniAddonArnPattern,
-} from './arns';
+import { permissionTable, X_RAY_REASON } from './permissions';
 import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID, STEP_FUNCTIONS } from './functions';
 import { deadLetterQueue, EksApiCall, EksApiTrigger, EksApiTriggerProps, functionTarget, TARGET_MAX_EVENT_AGE } from './eks-api-trigger';
 import { Observability } from './observability';
@@ -35,12 +26,7 @@ const REPO_ROOT = path.join(__dirname, '..');
 const ASL_DIR = path.join(REPO_ROOT, 'state-machines');
 export const CLUSTER_ASL_PATH = path.join(ASL_DIR, 'cluster-onboarding.asl.json');
 
-/** Tag carried by every AWS resource the workflow creates (pod subnets, pod security group, access entries). */
-export const MANAGED_TAG_KEY = 'eks-aviatrix:managed';
-/** Tag the network step puts on a VPC when it associates the secondary CIDR (cleanup may disassociate only there). */
-export const SECONDARY_CIDR_TAG_KEY = 'eks-aviatrix:secondary-cidr';
-/** Tag EKS puts on the security group it creates for a cluster. */
-export const EKS_CLUSTER_SG_TAG_KEY = 'aws:eks:cluster-name';
+export { EKS_CLUSTER_SG_TAG_KEY, MANAGED_TAG_KEY, SECONDARY_CIDR_TAG_KEY } from './permissions';
 
 export interface OnboardingStackProps extends StackProps {
   /** Validated config (lib/config.ts parseConfig). Handed to every Lambda as ONBOARDING_CONFIG. */
@@ -149,8 +135,8 @@ export class OnboardingStack extends Stack {
       ONBOARDING_CONFIG: JSON.stringify(props.config),
       STATUS_TABLE_NAME: this.statusTable.tableName,
       LEASE_TABLE_NAME: this.leaseTable.tableName,
-      // The vpc-cni step grants this role an access entry (cluster-admin) to write ENIConfig; the
-      // nodegroup step runs as the same role, hence as the same Kubernetes identity.
+      // The vpc-cni step gives this role an access entry in a Kubernetes group whose RBAC allows what
+      // it writes; the nodegroup step runs as the same role, hence as the same Kubernetes identity.
       RECONCILER_ROLE_ARN: kubeReconcilerRole.roleArn,
       POWERTOOLS_SERVICE_NAME: 'eks-aviatrix-onboarding',
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
@@ -169,14 +155,6 @@ export class OnboardingStack extends Stack {
       ALL_FUNCTIONS.map((spec) => [spec.name, this.lambdaFunction(spec, this.roles[spec.role], environment)]),
     ) as Record<FunctionName, nodejs.NodejsFunction>;
 
-    this.grantResolveCluster(this.roles.ResolveClusterRole);
-    this.grantPodNetwork(this.roles.PodNetworkRole);
-    this.grantKubeReconciler(kubeReconcilerRole);
-    this.grantRecordOutcome(this.roles.RecordOutcomeRole);
-    this.grantAviatrixOnboard(this.roles.AviatrixOnboardRole);
-    this.grantAviatrixSnat(this.roles.AviatrixSnatRole);
-    this.grantCleanup(this.roles.CleanupRole);
-
     // --- The workflows -------------------------------------------------------------------------
     const pollIntervalSeconds = props.pollIntervalSeconds ?? 30;
     this.stateMachines = Object.fromEntries(
@@ -190,7 +168,6 @@ export class OnboardingStack extends Stack {
     // --- Starting them: CloudTrail rules and the drift schedule --------------------------------
     const startWorkflow = this.functions['start-workflow'];
     for (const m of STATE_MACHINES) startWorkflow.addEnvironment(m.env, this.stateMachines[m.id].stateMachineArn);
-    this.grantStartWorkflow(this.roles.StartWorkflowRole);
     this.keepFailedInvocations(startWorkflow, 'StartWorkflowFailures');
     for (const trigger of TRIGGERS) {
       this.addTrigger(trigger.id, { eventNames: [trigger.call], target: startWorkflow, description: trigger.description });
@@ -199,7 +176,6 @@ export class OnboardingStack extends Stack {
     const driftRepair = this.functions['drift-repair'];
     driftRepair.addEnvironment('CLUSTER_STATE_MACHINE_ARN', this.clusterStateMachine.stateMachineArn);
     driftRepair.addEnvironment('OFFBOARDING_STATE_MACHINE_ARN', this.stateMachines.ClusterOffboarding.stateMachineArn);
-    this.grantDriftRepair(this.roles.DriftRepairRole);
     this.keepFailedInvocations(driftRepair, 'DriftRepairFailures');
     this.driftRepairRule = new events.Rule(this, 'DriftRepairSchedule', {
       description: 'Re-runs the cluster onboarding workflow for every onboarded cluster (drift repair)',
@@ -211,6 +187,7 @@ export class OnboardingStack extends Stack {
         deadLetterQueue(this, 'DriftRepairDeadLetterQueue', 'the schedule events EventBridge could not deliver to the drift-repair function after its retries'),
       ),
     );
+    this.applyPermissionTable();
 
     this.observability = new Observability(this, 'Operations', {
       config: this.config,
@@ -286,7 +263,7 @@ export class OnboardingStack extends Stack {
           '(@aws-sdk/* is external). Moving to a newer runtime is a deliberate, tested change, not an automatic one.',
       },
     ]);
-    // The role's IAM5 acknowledgements (X-Ray's Resource::* included) sit with its grant method.
+    // The role's IAM5 acknowledgements sit with its rows in lib/permissions.ts (applyPermissionTable).
     return fn;
   }
 
@@ -405,411 +382,48 @@ export class OnboardingStack extends Stack {
     }
   }
 
-  // --- Per-function policies -------------------------------------------------------------------
-
-  private grantResolveCluster(role: iam.Role): void {
-    // DescribeCluster carries the tags the opt-in rule reads; nothing else is needed.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }));
-    // A node-group run's node group must exist before anything is written (preflight).
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }));
-    this.suppressWildcards(role, [
-      [eksClusterArnPattern(), 'Clusters are created by others after deploy; any cluster may be onboarded (opt-in is checked in code). Read-only.'],
-      [eksNodegroupArnPattern(), 'Read-only describe of a node-group run\'s node group (created after deploy).'],
-      ['*', 'X-Ray active tracing (xray:PutTraceSegments/PutTelemetryRecords, no resource-level permissions).'],
-    ]);
-  }
-
-  private grantPodNetwork(role: iam.Role): void {
-    const managed = { StringEquals: { [`aws:RequestTag/${MANAGED_TAG_KEY}`]: 'true' } };
-    const vpcs = ec2Arn('vpc/*');
-    const subnets = ec2Arn('subnet/*');
-    const securityGroups = ec2Arn('security-group/*');
-    const routeTables = ec2Arn('route-table/*');
-    // The pod SG keeps its default allow-all egress: only ingress rules are ever added.
-    const sgRuleActions = ['ec2:AuthorizeSecurityGroupIngress'];
-    const statements = [
-      new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'] }),
-      new iam.PolicyStatement({ sid: 'AssociateSecondaryCidr', actions: ['ec2:AssociateVpcCidrBlock'], resources: [vpcs] }),
-      // CreateSubnet/CreateSecurityGroup authorize two resources: the new one (which must carry the
-      // managed tag in the request) and the VPC (which has no request tags): separate statements.
-      new iam.PolicyStatement({ sid: 'CreateManagedSubnet', actions: ['ec2:CreateSubnet'], resources: [subnets], conditions: managed }),
-      new iam.PolicyStatement({ sid: 'CreateSubnetInVpc', actions: ['ec2:CreateSubnet'], resources: [vpcs] }),
-      new iam.PolicyStatement({
-        sid: 'CreateManagedSecurityGroup',
-        actions: ['ec2:CreateSecurityGroup'],
-        resources: [securityGroups],
-        conditions: managed,
-      }),
-      new iam.PolicyStatement({ sid: 'CreateSecurityGroupInVpc', actions: ['ec2:CreateSecurityGroup'], resources: [vpcs] }),
-      new iam.PolicyStatement({
-        sid: 'TagOnCreateOnly',
-        actions: ['ec2:CreateTags'],
-        resources: [subnets, securityGroups],
-        conditions: { StringEquals: { 'ec2:CreateAction': ['CreateSubnet', 'CreateSecurityGroup'] } },
-      }),
-      // Route tables are the cluster's (programmed by Aviatrix), untagged by us; the subnet must be ours.
-      new iam.PolicyStatement({
-        sid: 'AssociateRouteTable',
-        actions: ['ec2:AssociateRouteTable', 'ec2:ReplaceRouteTableAssociation'],
-        resources: [routeTables],
-      }),
-      new iam.PolicyStatement({
-        sid: 'AssociateManagedSubnet',
-        actions: ['ec2:AssociateRouteTable'],
-        resources: [subnets],
-        conditions: { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } },
-      }),
-      // Revoke: our node rules from groups no node carries any more, on our pod group only.
-      new iam.PolicyStatement({
-        sid: 'RulesOnManagedSecurityGroups',
-        actions: [...sgRuleActions, 'ec2:RevokeSecurityGroupIngress'],
-        resources: [securityGroups],
-        conditions: { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } },
-      }),
-      new iam.PolicyStatement({
-        sid: 'RulesOnEksClusterSecurityGroups',
-        actions: sgRuleActions,
-        resources: [securityGroups],
-        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
-      }),
-      // Marks the VPC whose secondary CIDR we associated: cleanup may disassociate only there.
-      new iam.PolicyStatement({
-        sid: 'TagVpcSecondaryCidr',
-        actions: ['ec2:CreateTags'],
-        resources: [vpcs],
-        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SECONDARY_CIDR_TAG_KEY] } },
-      }),
-      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster', 'eks:ListNodegroups'], resources: [eksClusterArnPattern()] }),
-      // Node-group subnets count as node subnets (their route tables and AZs).
-      new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()] }),
-      this.clusterLeaseStatement(),
-      // The VPC claims (CIDR, pod subnets) are recorded before the resources are created.
-      new iam.PolicyStatement({ sid: 'ClaimVpcResources', actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resources: [this.statusTable.tableArn] }),
-    ];
-    statements.forEach((s) => role.addToPrincipalPolicy(s));
-    this.suppressWildcards(role, [
-      ['*', 'ec2:Describe* supports no resource-level permissions (read-only). Also X-Ray active tracing (xray:PutTraceSegments/PutTelemetryRecords, no resource-level permissions).'],
-      ['Action::ec2:Describe*', 'Read-only EC2 discovery (VPCs, CIDR associations, subnets, route tables, security groups, AZs).'],
-      [vpcs, 'The cluster VPCs are not known at deploy time (any onboarded cluster); only CIDR association, creating tagged subnets/SGs in them, and the eks-aviatrix:secondary-cidr tag (aws:TagKeys condition).'],
-      [subnets, 'New subnets only with the eks-aviatrix:managed=true request tag; route-table association only of subnets carrying that tag; tags only on create.'],
-      [securityGroups, 'New SGs only with the eks-aviatrix:managed=true request tag; rule changes only on SGs tagged eks-aviatrix:managed=true or aws:eks:cluster-name.'],
-      [routeTables, 'The node subnets\' route tables (programmed by Aviatrix) are found at run time; EC2 authorizes only the route table for (Replace)RouteTableAssociation.'],
-      [eksClusterArnPattern(), 'Read-only describe and node-group listing of any cluster (clusters are created after deploy).'],
-      [eksNodegroupArnPattern(), 'Read-only describe of any node group of any cluster (node groups are created after deploy).'],
-    ]);
-  }
+  // --- Per-role policies, from the one table (lib/permissions.ts) -------------------------------
 
   /**
-   * The kube reconciler role: vpc-cni (add-on, aws-node, ENIConfig) and nodegroup (nodes, max-pods,
-   * node replacement) run as this ONE role, so they are ONE Kubernetes identity with ONE access
-   * entry per cluster (see KUBE_RECONCILER_ROLE_ID). The policy is the union of both steps' needs.
+   * One inline policy per row of the permission table, so each row's wildcards get their own
+   * cdk-nag acknowledgement with the row's reason (a role-wide one would cover statements of
+   * different conditions alike). Functions wait for their role's policies.
    */
-  private grantKubeReconciler(role: iam.Role): void {
-    const addon = vpcCniAddonArnPattern();
-    const nodegroups = eksNodegroupArnPattern();
-    // vpc-cni
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadClusters',
-        actions: ['eks:DescribeCluster', 'eks:DescribeUpdate', 'eks:ListNodegroups'],
-        resources: [eksClusterArnPattern()],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'VpcCniAddonOnly',
-        actions: ['eks:DescribeAddon', 'eks:DescribeUpdate', 'eks:UpdateAddon'],
-        resources: [addon],
-      }),
-    );
-    // Its own access entry (cluster-admin, to server-side-apply ENIConfig), and nobody else's.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'CreateOwnAccessEntry',
-        actions: ['eks:CreateAccessEntry'],
-        resources: [eksClusterArnPattern()],
-        conditions: { StringEquals: { 'eks:principalArn': role.roleArn } },
-      }),
-    );
-    const ownEntry = roleAccessEntryArnPattern(Aws.ACCOUNT_ID, role.roleName);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadOwnAccessEntry', actions: ['eks:DescribeAccessEntry', 'eks:ListAssociatedAccessPolicies'], resources: [ownEntry] }),
-    );
-    role.addToPrincipalPolicy(this.tagAccessEntryStatement('TagOwnAccessEntry', ownEntry));
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'AssociateClusterAdminToOwnEntry',
-        actions: ['eks:AssociateAccessPolicy'],
-        resources: [ownEntry],
-        conditions: { StringEquals: { 'eks:policyArn': eksAccessPolicyArn('AmazonEKSClusterAdminPolicy') } },
-      }),
-    );
-    // nodegroup: wait for the node group, read its instance types' ENI limits (max-pods) and, when
-    // config allows, replace early nodes by an instance refresh of the node group's Auto Scaling group.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [nodegroups] }));
-    if (this.config.allowNodeReplacement) {
-      // Only Auto Scaling groups that EKS made for a managed node group (it tags them so).
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'RefreshNodegroupInstances',
-          actions: ['autoscaling:StartInstanceRefresh'],
-          resources: [`arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/eks-*`],
-          conditions: { Null: { 'aws:ResourceTag/eks:cluster-name': 'false', 'aws:ResourceTag/eks:nodegroup-name': 'false' } },
-        }),
-      );
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadInstanceRefreshes', actions: ['autoscaling:DescribeInstanceRefreshes'], resources: ['*'] }));
+  private applyPermissionTable(): void {
+    const table = permissionTable({
+      config: this.config,
+      account: Aws.ACCOUNT_ID,
+      region: Aws.REGION,
+      statusTableArn: this.statusTable.tableArn,
+      leaseTableArn: this.leaseTable.tableArn,
+      roleArn: (roleId) => this.roles[roleId].roleArn,
+      roleName: (roleId) => this.roles[roleId].roleName,
+      clusterStateMachineArn: this.clusterStateMachine.stateMachineArn,
+      offboardingStateMachineArn: this.stateMachines.ClusterOffboarding.stateMachineArn,
+      stateMachineArns: STATE_MACHINES.map((m) => this.stateMachines[m.id].stateMachineArn),
+    });
+    for (const [roleId, rows] of Object.entries(table)) {
+      const role = this.roles[roleId];
+      if (!role) throw new Error(`lib/permissions.ts has rows for ${roleId}, which no function uses (lib/functions.ts)`);
+      for (const row of rows) {
+        const policy = new iam.Policy(this, `${roleId}${row.sid}`, {
+          roles: [role],
+          statements: [
+            new iam.PolicyStatement({ sid: row.sid, actions: row.actions, resources: row.resources, ...(row.conditions ? { conditions: row.conditions } : {}) }),
+          ],
+        });
+        for (const fn of ALL_FUNCTIONS.filter((f) => f.role === roleId)) this.functions[fn.name as FunctionName].node.addDependency(policy);
+        const wildcards = [
+          ...row.actions.filter((a) => a.includes('*')).map((a) => `Action::${a}`),
+          ...row.resources.filter((r) => r.includes('*')).map((r) => `Resource::${this.resolveForNag(r)}`),
+        ];
+        if (wildcards.length > 0) {
+          NagSuppressions.addResourceSuppressions(policy, [{ id: 'AwsSolutions-IAM5', reason: row.reason, appliesTo: wildcards }]);
+        }
+      }
+      // The role's default policy holds what CDK adds itself: its log group and X-Ray (Resource::*).
+      NagSuppressions.addResourceSuppressions(role, [{ id: 'AwsSolutions-IAM5', reason: X_RAY_REASON, appliesTo: ['Resource::*'] }], true);
     }
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'] }),
-    );
-    role.addToPrincipalPolicy(this.clusterLeaseStatement());
-    this.suppressWildcards(role, [
-      [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, list node groups, and create an access entry only for this role (eks:principalArn condition).'],
-      [addon, 'Only the vpc-cni add-on of any cluster; the cluster name and add-on UUID are unknown at deploy time.'],
-      [ownEntry, 'Only this role\'s own access entry on any cluster (the entry UUID is assigned by EKS); association limited to AmazonEKSClusterAdminPolicy, tags to eks-aviatrix:* keys.'],
-      [nodegroups, 'Any node group of any onboarded cluster (created after deploy): describe (read-only).'],
-      [
-        '*',
-        'ec2:DescribeInstanceTypes and autoscaling:DescribeInstanceRefreshes support no resource-level permissions (read-only). ' +
-          'Also X-Ray active tracing (no resource-level permissions).',
-      ],
-      ...(this.config.allowNodeReplacement
-        ? [[
-            `arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/eks-*`,
-            'Instance refresh only of Auto Scaling groups EKS made for a managed node group (eks:cluster-name and eks:nodegroup-name tags required), ' +
-              'created after deploy; only with allowNodeReplacement.',
-          ] as [string, string]]
-        : []),
-    ]);
-  }
-
-  private grantRecordOutcome(role: iam.Role): void {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'TagClustersWithOwnKeys',
-        actions: ['eks:TagResource'],
-        resources: [eksClusterArnPattern()],
-        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['eks-aviatrix:*'] } },
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'StatusRecord',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        resources: [this.statusTable.tableArn],
-      }),
-    );
-    this.suppressWildcards(role, [
-      [eksClusterArnPattern(), 'Tags any onboarded cluster (created after deploy), and only with eks-aviatrix:* tag keys (aws:TagKeys condition).'],
-      ['*', 'X-Ray active tracing (no resource-level permissions).'],
-    ]);
-  }
-
-  /**
-   * Both Aviatrix functions record which controller objects (SNAT policies, exclusions, SmartGroups)
-   * each cluster added in its status record (lambdas/aviatrix/ownership.ts), so offboarding removes
-   * only those: read, conditional update, and a scan for the other clusters' claims.
-   */
-  private grantOwnershipRegistry(role: iam.Role): void {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'OwnershipRegistry',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
-        resources: [this.statusTable.tableArn],
-      }),
-    );
-  }
-
-  private grantControllerCredentials(role: iam.Role): void {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ControllerCredentials',
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [secretArnPattern(this.config.aviatrix.credentialsSecretName)],
-      }),
-    );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }));
-  }
-
-  // Both Aviatrix functions run outside a VPC: they reach the controller's public (or
-  // internet-routed) URL. A controller reachable only privately needs VPC config (not in config yet).
-  private grantAviatrixOnboard(role: iam.Role): void {
-    this.grantControllerCredentials(role);
-    this.grantOwnershipRegistry(role);
-    const controller = parseRoleArn(this.config.aviatrix.controllerRoleArn);
-    const controllerEntry = roleAccessEntryArnPattern(controller.account, controller.roleName);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'CreateControllerAccessEntry',
-        actions: ['eks:CreateAccessEntry'],
-        resources: [eksClusterArnPattern()],
-        conditions: { StringEquals: { 'eks:principalArn': this.config.aviatrix.controllerRoleArn } },
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadControllerAccessEntry',
-        actions: ['eks:DescribeAccessEntry', 'eks:ListAssociatedAccessPolicies'],
-        resources: [controllerEntry],
-      }),
-    );
-    role.addToPrincipalPolicy(this.tagAccessEntryStatement('TagControllerAccessEntry', controllerEntry));
-    // Offboarding removes the controller's entry (only that one).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'DeleteControllerAccessEntry', actions: ['eks:DeleteAccessEntry'], resources: [controllerEntry] }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'AssociateViewPolicyToControllerEntry',
-        actions: ['eks:AssociateAccessPolicy'],
-        resources: [controllerEntry],
-        conditions: { StringEquals: { 'eks:policyArn': eksAccessPolicyArn('AmazonEKSViewPolicy') } },
-      }),
-    );
-    // A per-cluster lease: two runs never change one cluster's controller objects at once.
-    role.addToPrincipalPolicy(this.clusterLeaseStatement());
-    this.suppressWildcards(role, [
-      [eksClusterArnPattern(), 'Any onboarded cluster (created after deploy): describe, and create an access entry only for the controller role (eks:principalArn condition).'],
-      [controllerEntry, 'Only the Aviatrix controller role\'s access entry on any cluster (UUID assigned by EKS): read, delete, tag with eks-aviatrix:* keys; association limited to AmazonEKSViewPolicy.'],
-      ['*', 'X-Ray active tracing (no resource-level permissions).'],
-    ]);
-  }
-
-  private grantAviatrixSnat(role: iam.Role): void {
-    this.grantControllerCredentials(role);
-    this.grantOwnershipRegistry(role);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'GatewayLeases',
-        // Scan: the failure path releases every lease an execution holds (lambdas/aviatrix/lease.ts releaseAll).
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'],
-        resources: [this.leaseTable.tableArn],
-      }),
-    );
-    this.suppressWildcards(role, [
-      [eksClusterArnPattern(), 'Read-only describe of any onboarded cluster (created after deploy).'],
-      ['*', 'X-Ray active tracing (no resource-level permissions).'],
-    ]);
-  }
-
-  /** The AWS side of deletion: only what the workflow created (tagged). */
-  private grantCleanup(role: iam.Role): void {
-    const vpcs = ec2Arn('vpc/*');
-    const subnets = ec2Arn('subnet/*');
-    const securityGroups = ec2Arn('security-group/*');
-    const managed = { StringEquals: { [`ec2:ResourceTag/${MANAGED_TAG_KEY}`]: 'true' } };
-    const statements = [
-      new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'] }),
-      new iam.PolicyStatement({
-        sid: 'DeleteManagedOnly',
-        actions: ['ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup'],
-        resources: [subnets, securityGroups],
-        conditions: managed,
-      }),
-      // Only a VPC the network step tagged when it associated the secondary CIDR.
-      new iam.PolicyStatement({
-        sid: 'DisassociateSecondaryCidr',
-        actions: ['ec2:DisassociateVpcCidrBlock'],
-        resources: [vpcs],
-        conditions: { Null: { [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' } },
-      }),
-      // ...and, once disassociated, removes that tag (that key only; a DeleteTags without keys,
-      // which would remove every tag, is refused by the Null condition).
-      new iam.PolicyStatement({
-        sid: 'UntagSecondaryCidr',
-        actions: ['ec2:DeleteTags'],
-        resources: [vpcs],
-        conditions: {
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [SECONDARY_CIDR_TAG_KEY] },
-          Null: { 'aws:TagKeys': 'false', [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' },
-        },
-      }),
-      // The rules between the pod SG and the EKS cluster SG block either's deletion: revoked first.
-      new iam.PolicyStatement({
-        sid: 'RevokeOnManagedSecurityGroups',
-        actions: ['ec2:RevokeSecurityGroupIngress'],
-        resources: [securityGroups],
-        conditions: managed,
-      }),
-      new iam.PolicyStatement({
-        sid: 'RevokeOnEksClusterSecurityGroups',
-        actions: ['ec2:RevokeSecurityGroupIngress'],
-        resources: [securityGroups],
-        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
-      }),
-      // The cluster's access entries went with the cluster: cleanup only waits for it to be gone.
-      new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }),
-      new iam.PolicyStatement({
-        sid: 'StatusRecords',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
-        resources: [this.statusTable.tableArn],
-      }),
-      this.clusterLeaseStatement(),
-    ];
-    statements.forEach((s) => role.addToPrincipalPolicy(s));
-    this.suppressWildcards(role, [
-      ['*', 'ec2:Describe* supports no resource-level permissions (read-only). Also X-Ray active tracing (no resource-level permissions).'],
-      ['Action::ec2:Describe*', 'Read-only EC2 discovery of what the workflow created (subnets, security groups, CIDR associations).'],
-      [vpcs, 'Cluster VPCs are not known at deploy time; CIDR disassociation (and removal of that one tag) only on VPCs tagged eks-aviatrix:secondary-cidr by the network step.'],
-      [subnets, 'Deletion only of subnets tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted.'],
-      [securityGroups, 'Deletion only of SGs tagged eks-aviatrix:managed=true (ec2:ResourceTag condition): nothing untagged is deleted. Ingress revocation only on those or on EKS cluster SGs (aws:eks:cluster-name tag).'],
-      [eksClusterArnPattern(), 'Read-only describe of any cluster (clusters are created after deploy): cleanup waits until it is gone.'],
-    ]);
-  }
-
-  /** start-workflow: exactly the three workflows (a duplicate delivery is refused by its execution name). */
-  private grantStartWorkflow(role: iam.Role): void {
-    const machines = STATE_MACHINES.map((m) => this.stateMachines[m.id]);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'StartWorkflows', actions: ['states:StartExecution'], resources: machines.map((m) => m.stateMachineArn) }),
-    );
-    this.suppressWildcards(role, [['*', 'X-Ray active tracing (no resource-level permissions).']]);
-  }
-
-  /**
-   * drift-repair: the Region's clusters and the status records; the cluster workflow for each cluster,
-   * the offboarding workflow for an onboarded cluster that no longer exists (a lost DeleteCluster).
-   */
-  private grantDriftRepair(role: iam.Role): void {
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListOnboardedClusters', actions: ['dynamodb:Scan'], resources: [this.statusTable.tableArn] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListRegionClusters', actions: ['eks:ListClusters'], resources: ['*'] }));
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'StartRepairWorkflows',
-        actions: ['states:StartExecution'],
-        resources: [this.clusterStateMachine.stateMachineArn, this.stateMachines.ClusterOffboarding.stateMachineArn],
-      }),
-    );
-    this.suppressWildcards(role, [['*', 'X-Ray active tracing, and eks:ListClusters (neither supports resource-level permissions).']]);
-  }
-
-  /** The per-cluster lease (two runs for one cluster never write at once): item-level calls only. */
-  private clusterLeaseStatement(): iam.PolicyStatement {
-    return new iam.PolicyStatement({
-      sid: 'ClusterLease',
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
-      resources: [this.leaseTable.tableArn],
-    });
-  }
-
-  /** Tag-on-create of an access entry (CreateAccessEntry with tags), eks-aviatrix:* keys only. */
-  private tagAccessEntryStatement(sid: string, entryArnPattern: string): iam.PolicyStatement {
-    return new iam.PolicyStatement({
-      sid,
-      actions: ['eks:TagResource'],
-      resources: [entryArnPattern],
-      conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['eks-aviatrix:*'] } },
-    });
-  }
-
-  /** IAM5 acknowledgements, one per wildcard, each with its reason, scoped to this role's policy. */
-  private suppressWildcards(role: iam.Role, wildcards: [resourceOrAction: string, reason: string][]): void {
-    const suppressions: NagPackSuppression[] = wildcards.map(([what, reason]) => ({
-      id: 'AwsSolutions-IAM5',
-      reason,
-      appliesTo: [what.startsWith('Action::') ? what : `Resource::${this.resolveForNag(what)}`],
-    }));
-    NagSuppressions.addResourceSuppressions(role, suppressions, true);
   }
 
   /** cdk-nag renders pseudo parameters as <AWS::Partition> etc. and a role name Ref as <LogicalId>. */

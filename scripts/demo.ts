@@ -143,7 +143,9 @@ async function summary(w: OnboardingWorld, vpcId: string, spokeName: string): Pr
   for (const e of w.world.kube.eniConfigs(CLUSTER)) console.log(`    ${e.metadata.name}  subnet ${e.spec.subnet}  security groups ${e.spec.securityGroups.join(', ')}`);
   console.log('  Access entries:');
   for (const entry of w.world.eks.accessEntries(CLUSTER)) {
-    console.log(`    ${entry.principalArn}  ${entry.policies.map((p) => p.policyArn.split('/').pop()).join(', ')}`);
+    const policies = entry.policies.map((p) => p.policyArn.split('/').pop()).join(', ') || 'no access policy';
+    const groups = (entry.kubernetesGroups as string[]).length > 0 ? `, Kubernetes groups ${(entry.kubernetesGroups as string[]).join(', ')}` : '';
+    console.log(`    ${entry.principalArn}  ${policies}${groups}`);
   }
   console.log('  Aviatrix controller:');
   for (const k of w.controller.k8sClusters()) console.log(`    onboarded Kubernetes cluster ${k.cluster_id}`);

@@ -56,10 +56,10 @@ describe('defaults', () => {
       podSubnetPrefixLength: 22,
       clusterActiveTimeoutSeconds: 600,
       allowNodeReplacement: true,
-      aviatrix: { ...minimal().aviatrix, transitGatewayName: 'transit-1', verifyTls: false },
+      aviatrix: { ...minimal().aviatrix, transitGatewayName: 'transit-1', credentialsKmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
     });
     expect(config).toMatchObject({ secondaryCidr: '100.65.0.0/20', podSubnetPrefixLength: 22, clusterActiveTimeoutSeconds: 600, allowNodeReplacement: true });
-    expect(config.aviatrix).toMatchObject({ transitGatewayName: 'transit-1', verifyTls: false });
+    expect(config.aviatrix).toMatchObject({ transitGatewayName: 'transit-1', credentialsKmsKeyArn: expect.stringMatching(/^arn:aws:kms:/) });
   });
 
   test('the cdk.json context is valid', () => {
@@ -88,6 +88,10 @@ describe('each invalid key is named', () => {
     ['onboarding.aviatrix.controllerRoleArn', (r) => ({ ...r, aviatrix: { ...r.aviatrix, controllerRoleArn: 'aviatrix-role-app' } })],
     ['onboarding.aviatrix.caBundlePem', (r) => ({ ...r, aviatrix: { ...r.aviatrix, caBundlePem: 'not pem' } })],
     ['onboarding.aviatrix.verifyTls', (r) => ({ ...r, aviatrix: { ...r.aviatrix, verifyTls: 'false' } })],
+    ['onboarding.aviatrix.credentialsSecretName', (r) => ({ ...r, aviatrix: { ...r.aviatrix, credentialsSecretName: '*' } })],
+    ['onboarding.aviatrix.credentialsSecretName', (r) => ({ ...r, aviatrix: { ...r.aviatrix, credentialsSecretName: 'aviatrix/*' } })],
+    ['onboarding.aviatrix.credentialsSecretName', (r) => ({ ...r, aviatrix: { ...r.aviatrix, credentialsSecretName: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:x' } })],
+    ['onboarding.aviatrix.credentialsKmsKeyArn', (r) => ({ ...r, aviatrix: { ...r.aviatrix, credentialsKmsKeyArn: 'alias/aviatrix' } })],
     ['onboarding.aviatrix.allowDisableSingleIpSnat', (r) => ({ ...r, aviatrix: { ...r.aviatrix, allowDisableSingleIpSnat: 1 } })],
     ['onboarding.aviatrix.transitGatewayName', (r) => ({ ...r, aviatrix: { ...r.aviatrix, transitGatewayName: '' } })],
   ])('%s', (key, mutate) => {
@@ -95,6 +99,12 @@ describe('each invalid key is named', () => {
     expect(found.some((p) => p.startsWith(key))).toBe(true);
     // The error message (what `cdk synth` prints) names it too.
     expect(() => parseConfig(mutate(minimal()))).toThrow(key);
+  });
+
+  test('verifyTls: false is refused, naming the key and the safer caBundlePem', () => {
+    const found = problems({ ...minimal(), aviatrix: { ...minimal().aviatrix, verifyTls: false } });
+    expect(found).toEqual([expect.stringMatching(/^onboarding\.aviatrix\.verifyTls: false is refused .*onboarding\.aviatrix\.caBundlePem/)]);
+    expect(parseConfig({ ...minimal(), aviatrix: { ...minimal().aviatrix, verifyTls: true } }).aviatrix.verifyTls).toBe(true);
   });
 
   test('all problems are reported at once', () => {

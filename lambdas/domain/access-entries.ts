@@ -3,6 +3,7 @@ import {
   AssociateAccessPolicyCommand,
   CreateAccessEntryCommand,
   DescribeAccessEntryCommand,
+  DisassociateAccessPolicyCommand,
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
@@ -17,7 +18,12 @@ export interface AccessEntryState {
   exists: boolean;
   /** When EKS created the entry: access takes a few seconds to take effect after that. */
   createdAt?: Date;
+  /** When the entry was last changed (its Kubernetes groups): that too takes a few seconds. */
+  modifiedAt?: Date;
+  kubernetesGroups: string[];
   policyAssociated: boolean;
+  /** When the policy was associated, if it is. */
+  policyAssociatedAt?: Date;
 }
 
 export async function observeAccessEntry(clusterName: string, principalArn: string, policyArn: string): Promise<AccessEntryState> {
@@ -26,12 +32,17 @@ export async function observeAccessEntry(clusterName: string, principalArn: stri
     const { associatedAccessPolicies = [] } = await eks().send(
       new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn }),
     );
-    const policyAssociated = associatedAccessPolicies.some(
-      (p) => p.policyArn === policyArn && p.accessScope?.type === 'cluster',
-    );
-    return { exists: true, ...(accessEntry?.createdAt ? { createdAt: accessEntry.createdAt } : {}), policyAssociated };
+    const association = associatedAccessPolicies.find((p) => p.policyArn === policyArn && p.accessScope?.type === 'cluster');
+    return {
+      exists: true,
+      ...(accessEntry?.createdAt ? { createdAt: accessEntry.createdAt } : {}),
+      ...(accessEntry?.modifiedAt ? { modifiedAt: accessEntry.modifiedAt } : {}),
+      kubernetesGroups: accessEntry?.kubernetesGroups ?? [],
+      policyAssociated: association !== undefined,
+      ...(association?.associatedAt ? { policyAssociatedAt: association.associatedAt } : {}),
+    };
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return { exists: false, policyAssociated: false };
+    if (error instanceof ResourceNotFoundException) return { exists: false, kubernetesGroups: [], policyAssociated: false };
     throw error;
   }
 }
@@ -52,18 +63,38 @@ export async function ensureAccessEntry(
   }
   if (dryRun || changes.length === 0) return { changes, state };
 
-  if (!state.exists) {
-    try {
-      await eks().send(
-        new CreateAccessEntryCommand({ clusterName, principalArn, type: 'STANDARD', tags: { 'eks-aviatrix:managed': 'true' } }),
-      );
-    } catch (error) {
-      // Another run created it in the meantime: that is the state we want.
-      if (!(error instanceof ResourceInUseException)) throw error;
-    }
-  }
-  if (!state.policyAssociated) {
-    await eks().send(new AssociateAccessPolicyCommand({ clusterName, principalArn, policyArn, accessScope: { type: 'cluster' } }));
-  }
+  if (!state.exists) await createAccessEntry(clusterName, principalArn, []);
+  if (!state.policyAssociated) await associateClusterPolicy(clusterName, principalArn, policyArn);
   return { changes, state: await observeAccessEntry(clusterName, principalArn, policyArn) };
+}
+
+/** A STANDARD entry tagged as ours (IAM lets later writes touch only entries with that tag). */
+export async function createAccessEntry(clusterName: string, principalArn: string, kubernetesGroups: string[]): Promise<void> {
+  try {
+    await eks().send(
+      new CreateAccessEntryCommand({
+        clusterName,
+        principalArn,
+        type: 'STANDARD',
+        ...(kubernetesGroups.length > 0 ? { kubernetesGroups } : {}),
+        tags: { 'eks-aviatrix:managed': 'true' },
+      }),
+    );
+  } catch (error) {
+    // Another run created it in the meantime: that is the state we want.
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+export async function associateClusterPolicy(clusterName: string, principalArn: string, policyArn: string): Promise<void> {
+  await eks().send(new AssociateAccessPolicyCommand({ clusterName, principalArn, policyArn, accessScope: { type: 'cluster' } }));
+}
+
+/** Removes the association; one already gone is what we want. */
+export async function disassociatePolicy(clusterName: string, principalArn: string, policyArn: string): Promise<void> {
+  try {
+    await eks().send(new DisassociateAccessPolicyCommand({ clusterName, principalArn, policyArn }));
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
 }

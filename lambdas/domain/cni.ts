@@ -17,11 +17,11 @@ import {
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
 import { OnboardingError, withAppliedChanges } from '../shared/errors';
-import { KubeApiError, KubeClient } from '../shared/kube';
+import { KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
-import { CLUSTER_ADMIN_POLICY, ensureAccessEntry } from './access-entries';
 import { kubeClientFor } from './cluster';
 import { findEarlyNodes } from './nodegroup';
+import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
 export const CUSTOM_NETWORKING_ENV: Readonly<Record<string, string>> = {
@@ -37,8 +37,6 @@ const STAGE_ENV: Record<CniStage, Readonly<Record<string, string>>> = {
 };
 export const ENICONFIG_PATH = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
 const AWS_NODE_PATH = '/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node';
-/** How long a fresh access entry may answer 401/403 before we call it a real refusal. */
-const ACCESS_PROPAGATION_MS = 2 * 60_000;
 
 interface EniConfig {
   metadata?: { name?: string };
@@ -237,10 +235,6 @@ async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet,
   });
 }
 
-function isAuthFailure(error: unknown): error is KubeApiError {
-  return error instanceof KubeApiError && (error.status === 401 || error.status === 403);
-}
-
 export async function reconcileCni(input: CniInput, config: OnboardingConfig): Promise<CniResult> {
   const clusterName = input.cluster.name;
   const addon = await describeVpcCniAddon(clusterName);
@@ -253,12 +247,13 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // What this call itself changed (earlier calls' changes are already on record): named on failure.
   const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
 
-  const access = await ensureAccessEntry(clusterName, input.reconcilerRoleArn, CLUSTER_ADMIN_POLICY, input.dryRun);
-  // A plan names the access entry once: the custom-networking stage creates it before this one runs.
+  const access = await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun);
+  // A plan names the access changes once: the custom-networking stage makes them before this one runs.
   if (!(input.dryRun && input.stage === 'external-snat')) progress.changes.push(...access.changes);
+  if (access.waiting) return pending(input, progress, access.waiting);
 
   let kube: KubeClient | undefined;
-  if (input.dryRun && !access.state.policyAssociated) {
+  if (!access.ready) {
     // Without access the Kubernetes API cannot be read yet: every ENIConfig is to be written.
     for (const e of input.stage === 'external-snat' ? [] : progress.eniConfigs) {
       progress.changes.push({ resource: `ENIConfig ${e.name}`, action: 'create', detail: `subnet ${e.subnetId ?? '(new pod subnet)'}` });
@@ -270,15 +265,15 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       if ((input.stage ?? 'custom-networking') === 'custom-networking') await reconcileEniConfigs(kube, input, progress.changes);
       if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, progress);
     } catch (error) {
-      const createdAt = access.state.createdAt?.getTime() ?? 0;
-      if (isAuthFailure(error) && Date.now() - createdAt < ACCESS_PROPAGATION_MS) {
+      if (isAuthFailure(error) && Date.now() - (access.since?.getTime() ?? 0) < ACCESS_PROPAGATION_MS) {
         return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`);
       }
       if (isAuthFailure(error)) {
         throw withAppliedChanges(new OnboardingError(
           'ClusterRefused',
           `the Kubernetes API of EKS cluster "${clusterName}" refused ${input.reconcilerRoleArn} (${error.status}: ${error.reason}); ` +
-            'check that its access entry has AmazonEKSClusterAdminPolicy at cluster scope',
+            `check that its access entry is in the Kubernetes group ${RECONCILER_KUBE_GROUP} and the ClusterRole and ClusterRoleBinding ` +
+            `${RECONCILER_RBAC_NAME} are as this project writes them (run again to restore them)`,
         ), changedNow());
       }
       throw withAppliedChanges(error, changedNow());

@@ -17,7 +17,6 @@ import {
   paginateDescribeRouteTables,
   paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
-  ReplaceRouteTableAssociationCommand,
   RevokeSecurityGroupIngressCommand,
   Route,
   RouteTable,
@@ -71,7 +70,7 @@ export interface NodeView {
   securityGroupIds: string[];
 }
 
-type PlannedSubnet = PodSubnet & { associationId?: string; create: boolean; associate: 'none' | 'new' | 'replace' };
+type PlannedSubnet = PodSubnet & { create: boolean; associate: 'none' | 'new' };
 
 export interface NetworkPlan {
   result: Omit<PodNetworkResult, 'dryRun' | 'changes'>;
@@ -252,22 +251,23 @@ function planPodSubnets(
       .sort((a, b) => Number(tagValue(b.Tags, TAG_MANAGED) === 'true') - Number(tagValue(a.Tags, TAG_MANAGED) === 'true'))[0];
     if (existing?.SubnetId && existing.CidrBlock) {
       const explicit = explicitTableOf(view, existing.SubnetId);
-      const routed = explicit?.table.RouteTableId === routeTableId;
+      // Any route table a node subnet of this AZ uses will do: several node groups may use several.
+      const routed = nodeSubnets.some((n) => n.availabilityZone === az && n.routeTableId === explicit?.table.RouteTableId);
       const ours = tagValue(existing.Tags, TAG_MANAGED) === 'true';
-      // Someone else's subnet is used as it is: its routing is theirs to change, not ours.
-      if (!ours && !routed) {
+      // Someone else's subnet, or an association someone else made, is used as it is: that routing
+      // is theirs to change (we hold no ReplaceRouteTableAssociation, which would reach any subnet).
+      if (!routed && (!ours || explicit)) {
         warnings.push(
-          `pod subnet ${existing.SubnetId} (${existing.CidrBlock}) in ${az} was not made by onboarding and uses route table ` +
+          `pod subnet ${existing.SubnetId} (${existing.CidrBlock}) in ${az} was ${ours ? 'associated by someone else' : 'not made by onboarding'} and uses route table ` +
             `${explicit?.table.RouteTableId ?? 'the main one'}, not ${routeTableId} of the node subnets; associate it by hand if Aviatrix should route its pods`,
         );
       }
-      const associate = routed || !ours ? 'none' : explicit ? 'replace' : 'new';
+      const associate = routed || !ours || explicit ? 'none' : 'new';
       return {
         availabilityZone: az,
         subnetId: existing.SubnetId,
         cidr: existing.CidrBlock,
         routeTableId,
-        ...(explicit ? { associationId: explicit.associationId } : {}),
         create: false,
         associate,
       };
@@ -424,7 +424,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
       changes.push({
         resource: s.subnetId ?? `pod subnet ${s.availabilityZone}`,
         action: 'associate',
-        detail: `route table ${s.routeTableId}${s.associate === 'replace' ? ' (replacing a different one)' : ''}`,
+        detail: `route table ${s.routeTableId}`,
       });
     }
   }
@@ -506,9 +506,7 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
       );
       subnetId = created.Subnet?.SubnetId;
     }
-    if (subnet.associate === 'replace' && subnet.associationId) {
-      await client.send(new ReplaceRouteTableAssociationCommand({ AssociationId: subnet.associationId, RouteTableId: subnet.routeTableId }));
-    } else if (subnet.associate === 'new') {
+    if (subnet.associate === 'new') {
       await client.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: subnet.routeTableId }));
     }
   }

@@ -32,6 +32,15 @@ test('bad keys: exit 1 and each key named on stderr', () => {
   expect(result.stderr).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
 });
 
+test('verifyTls false and a wildcard secret name: exit 1, each naming the key and the safer setting', () => {
+  const insecure = runApp({ onboarding: { ...TEST_RAW_CONFIG, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, verifyTls: false } } });
+  expect(insecure.status).toBe(1);
+  expect(insecure.stderr).toMatch(/onboarding\.aviatrix\.verifyTls: false is refused .* set onboarding\.aviatrix\.caBundlePem/);
+  const wildcard = runApp({ onboarding: { ...TEST_RAW_CONFIG, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsSecretName: '*' } } });
+  expect(wildcard.status).toBe(1);
+  expect(wildcard.stderr).toMatch(/onboarding\.aviatrix\.credentialsSecretName must be a plain Secrets Manager secret name .*got "\*": give the exact name/);
+});
+
 test('missing context: exit 1 naming onboarding', () => {
   const result = runApp({});
   expect(result.status).toBe(1);

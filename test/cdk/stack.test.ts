@@ -289,14 +289,23 @@ describe('functions', () => {
   test('access-entry writes are pinned to one principal and one access policy; tags only eks-aviatrix:*', () => {
     const creates = statements().filter((s) => s.Action.includes('eks:CreateAccessEntry'));
     expect(creates).toHaveLength(2);
-    for (const s of creates) expect(s.Condition).toEqual({ StringEquals: { 'eks:principalArn': expect.anything() } });
+    // Only on opted-in clusters (cdk.json opts in by tag), STANDARD, tagged as ours; the full
+    // evaluation of these conditions is test/cdk/iam-evaluation.test.ts.
+    for (const s of creates) {
+      expect((s.Condition as any).StringEquals).toEqual({
+        'eks:principalArn': expect.anything(),
+        'eks:accessEntryType': 'STANDARD',
+        'aws:ResourceTag/aviatrix.com/onboard': 'true',
+        'aws:RequestTag/eks-aviatrix:managed': 'true',
+      });
+    }
     const associates = statements().filter((s) => s.Action.includes('eks:AssociateAccessPolicy'));
     expect(associates.map((s) => render((s.Condition as any).StringEquals['eks:policyArn'])).sort()).toEqual([
       'arn:<AWS::Partition>:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
       'arn:<AWS::Partition>:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
     ]);
     const tags = statements().filter((s) => s.Action.includes('eks:TagResource'));
-    for (const s of tags) expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'aws:TagKeys': ['eks-aviatrix:*'] } });
+    for (const s of tags) expect((s.Condition as any)['ForAllValues:StringLike']).toEqual({ 'aws:TagKeys': ['eks-aviatrix:*'] });
     const entryTags = tags.filter((s) => s.Resource.some((r) => r.includes(':access-entry/')));
     expect(entryTags.map((s) => s.Resource).sort()).toEqual([
       [`arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:access-entry/*/role/111122223333/aviatrix-role-app/*`],
@@ -321,7 +330,7 @@ describe('functions', () => {
     expect(tags).toHaveLength(2);
     const onVpcs = tags.filter((s) => s.Resource.every((r) => r.endsWith(':vpc/*')));
     expect(onVpcs).toHaveLength(1);
-    expect(onVpcs[0].Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] } });
+    expect(onVpcs[0].Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] }, Null: { 'aws:TagKeys': 'false' } });
     const onCreate = tags.filter((s) => s !== onVpcs[0]);
     expect(onCreate[0].Condition).toEqual({ StringEquals: { 'ec2:CreateAction': ['CreateSubnet', 'CreateSecurityGroup'] } });
   });

@@ -205,6 +205,56 @@ describe('authorization', () => {
   });
 });
 
+describe('RBAC for an access entry\'s Kubernetes groups', () => {
+  const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+  const apply = (path: string, body: object, token: string) =>
+    request('PATCH', `${path}?fieldManager=test&force=true`, { token, body, contentType: 'application/apply-patch+yaml' });
+
+  test('a ClusterRole bound to the group allows its rules (verbs, resources, names) and nothing else', async () => {
+    addAccessEntry('arn:aws:iam::123456789012:role/rbac-admin', ADMIN);
+    const admin = await tokenFor(await assumeRole('rbac-admin'));
+    addAccessEntry('arn:aws:iam::123456789012:role/grouped');
+    world.eks.cluster(CLUSTER)!.accessEntries.get('arn:aws:iam::123456789012:role/grouped')!.kubernetesGroups = ['writers'];
+    const token = await tokenFor(await assumeRole('grouped'));
+    // An entry with a group but no binding yet: authenticated, allowed nothing.
+    expect((await request('GET', ENI, { token })).status).toBe(403);
+
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'writer' },
+      rules: [
+        { apiGroups: ['crd.k8s.amazonaws.com'], resources: ['eniconfigs'], verbs: ['get', 'list', 'patch'] },
+        { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['aws-node'], verbs: ['get'] },
+      ],
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'writer' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'writer' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'writers' }],
+    };
+    // Writing RBAC needs cluster-admin: the group cannot grant itself anything.
+    expect((await apply(`${RBAC}/clusterroles/writer`, role, token)).status).toBe(403);
+    expect((await apply(`${RBAC}/clusterroles/writer`, role, admin)).status).toBe(201);
+    expect((await apply(`${RBAC}/clusterrolebindings/writer`, binding, admin)).status).toBe(201);
+
+    expect((await request('GET', ENI, { token })).status).toBe(200);
+    expect((await apply(`${ENI}/us-east-1a`, eniConfig('us-east-1a', 'subnet-1'), token)).status).toBe(201);
+    expect((await request('DELETE', `${ENI}/us-east-1a`, { token })).status).toBe(403);
+    expect((await request('GET', AWS_NODE, { token })).status).toBe(200);
+    expect((await request('PATCH', AWS_NODE, { token, body: { spec: {} }, contentType: 'application/strategic-merge-patch+json' })).status).toBe(403);
+    expect((await request('GET', '/apis/apps/v1/namespaces/kube-system/daemonsets/other', { token })).status).toBe(403);
+    expect((await request('GET', '/api/v1/nodes', { token })).status).toBe(403);
+
+    // Another group gets nothing from that binding; removing the binding removes the access.
+    world.eks.cluster(CLUSTER)!.accessEntries.get('arn:aws:iam::123456789012:role/grouped')!.kubernetesGroups = ['others'];
+    expect((await request('GET', ENI, { token })).status).toBe(403);
+    world.eks.cluster(CLUSTER)!.accessEntries.get('arn:aws:iam::123456789012:role/grouped')!.kubernetesGroups = ['writers'];
+    expect(world.kube.deleteRbac(CLUSTER, 'clusterrolebindings', 'writer')).toBe(true);
+    expect((await request('GET', ENI, { token })).status).toBe(403);
+    world.kube.deleteRbac(CLUSTER, 'clusterroles', 'writer');
+    world.kube.deleteEniConfig(CLUSTER, 'us-east-1a');
+  });
+});
+
 describe('ENIConfig server-side apply', () => {
   let client: KubeClient;
   beforeAll(() => {

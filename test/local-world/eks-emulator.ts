@@ -266,6 +266,7 @@ export class EksEmulator {
       r('GET', `/clusters/${S}/access-entries`, 'ListAccessEntries', ([c]) => ({ accessEntries: [...this.accessEntryCluster(c).accessEntries.keys()] })),
       r('GET', `/clusters/${S}/access-entries/${S}`, 'DescribeAccessEntry', ([c, p]) => ({ accessEntry: this.renderAccessEntry(c, this.mustAccessEntry(c, p)) })),
       r('DELETE', `/clusters/${S}/access-entries/${S}`, 'DeleteAccessEntry', ([c, p]) => this.deleteAccessEntry(c, p)),
+      r('POST', `/clusters/${S}/access-entries/${S}`, 'UpdateAccessEntry', ([c, p], b) => this.updateAccessEntry(c, p, b)),
       r('POST', `/clusters/${S}/access-entries/${S}/access-policies`, 'AssociateAccessPolicy', ([c, p], b) => this.associateAccessPolicy(c, p, b)),
       r('GET', `/clusters/${S}/access-entries/${S}/access-policies`, 'ListAssociatedAccessPolicies', ([c, p]) => this.listAssociatedAccessPolicies(c, p)),
       r('DELETE', `/clusters/${S}/access-entries/${S}/access-policies/${S}`, 'DisassociateAccessPolicy', ([c, p, pol]) => this.disassociateAccessPolicy(c, p, pol)),
@@ -426,7 +427,9 @@ export class EksEmulator {
     if (!entry) return undefined;
     return {
       createdAt: entry.createdAt.getTime(),
-      policies: [...entry.policies].map(([policyArn, p]) => ({ policyArn, accessScope: p.accessScope })),
+      policies: [...entry.policies].map(([policyArn, p]) => ({ policyArn, accessScope: p.accessScope, associatedAt: p.associatedAt.getTime() })),
+      groups: [...entry.kubernetesGroups],
+      groupsSetAt: entry.modifiedAt.getTime(),
     };
   }
 
@@ -913,6 +916,20 @@ export class EksEmulator {
       username: e.username,
       type: e.type,
     };
+  }
+
+  /** UpdateAccessEntry replaces the Kubernetes groups (and username) it is given. */
+  private updateAccessEntry(clusterName: string, principalArn: string, b: Json): Json {
+    const entry = this.mustAccessEntry(clusterName, principalArn);
+    if (b.kubernetesGroups !== undefined) {
+      if ((b.kubernetesGroups as string[]).some((g) => g.startsWith('system:'))) {
+        throw new EksHttpError('InvalidParameterException', 'Kubernetes groups cannot start with system:');
+      }
+      entry.kubernetesGroups = [...b.kubernetesGroups];
+    }
+    if (b.username !== undefined) entry.username = b.username;
+    entry.modifiedAt = new Date();
+    return { accessEntry: this.renderAccessEntry(clusterName, entry) };
   }
 
   private deleteAccessEntry(clusterName: string, principalArn: string): Json {

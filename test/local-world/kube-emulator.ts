@@ -1,8 +1,9 @@
 // An in-process stand-in for the Kubernetes API servers of EKS clusters: one HTTPS server hosts
 // every cluster under /clusters/<name>. It authenticates EKS bearer tokens the way EKS does (it
 // calls the presigned STS GetCallerIdentity URL inside the token), authorizes from the EKS
-// emulator's access entries, and serves ENIConfig, the aws-node DaemonSet and Nodes with
-// server-side apply semantics (managedFields, conflicts, resourceVersion bumps only on change).
+// emulator's access entries (their access policies, and RBAC ClusterRoles bound to their Kubernetes
+// groups), and serves ENIConfig, the aws-node DaemonSet, Nodes, ClusterRoles and ClusterRoleBindings
+// with server-side apply semantics (managedFields, conflicts, resourceVersion bumps only on change).
 import http from 'node:http';
 import https from 'node:https';
 import { randomUUID } from 'node:crypto';
@@ -32,6 +33,8 @@ export interface KubeEmulatorOptions {
 export interface KubeAccessPolicy {
   policyArn: string;
   accessScope: { type: string; namespaces?: string[] };
+  /** When it was associated (ms since epoch); like the entry, it takes effect after the propagation delay. */
+  associatedAt?: number;
 }
 
 /** What the cluster's access entries grant a principal (from the EKS emulator). */
@@ -39,6 +42,10 @@ export interface KubeAccessGrant {
   /** When the access entry was created (ms since epoch); it takes effect after the propagation delay. */
   createdAt: number;
   policies: KubeAccessPolicy[];
+  /** The entry's Kubernetes groups: what ClusterRoleBindings to those groups allow is allowed too. */
+  groups?: string[];
+  /** When the groups were last set (ms since epoch); they take effect after the propagation delay. */
+  groupsSetAt?: number;
 }
 
 export type KubeAccessResolver = (cluster: string, principalArn: string) => KubeAccessGrant | undefined;
@@ -87,7 +94,8 @@ const READ_POLICIES = new Set([
 // ---------------------------------------------------------------------------------------------
 // Storage
 
-type ResourceKind = 'eniconfigs' | 'daemonsets' | 'nodes';
+type ResourceKind = 'eniconfigs' | 'daemonsets' | 'nodes' | 'clusterroles' | 'clusterrolebindings';
+export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
 interface ManagerEntry {
   operation: 'Apply' | 'Update';
@@ -312,6 +320,7 @@ export class KubeEmulator {
   private readonly clusters = new Map<string, ClusterState>();
   private readonly tokenCache = new Map<string, { arn: string; expiresAt: number }>();
   private resolver?: KubeAccessResolver;
+  private readonly faults: { method: string; pathIncludes: string; status: number; left: number }[] = [];
   readonly caPem: string;
   private readonly certPem: string;
   private readonly keyPem: string;
@@ -363,7 +372,7 @@ export class KubeEmulator {
       version: options.kubernetesVersion ?? '1.31',
       eniConfigCrd: options.eniConfigCrd ?? true,
       rv: 1000,
-      stores: { eniconfigs: new Map(), daemonsets: new Map(), nodes: new Map() },
+      stores: { eniconfigs: new Map(), daemonsets: new Map(), nodes: new Map(), clusterroles: new Map(), clusterrolebindings: new Map() },
     });
   }
 
@@ -515,6 +524,15 @@ export class KubeEmulator {
     return [...this.state(cluster).stores.nodes.values()].map((s) => this.render(s)).sort(byName);
   }
 
+  /** The next `times` requests with this method whose path contains `pathIncludes` answer `status` (after authentication). */
+  failNext(method: string, pathIncludes: string, status: number, times = 1): void {
+    this.faults.push({ method, pathIncludes, status, left: times });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // HTTP
 
@@ -551,6 +569,11 @@ export class KubeEmulator {
       return { code: 200, body: { major, minor, gitVersion: `v${state.version}.0-eks-local`, platform: 'linux/amd64' } };
     }
 
+    const fault = this.faults.find((f) => f.left > 0 && f.method === method && path.includes(f.pathIncludes));
+    if (fault) {
+      fault.left--;
+      throw new HttpError(fault.status, 'InternalError', `emulator: injected ${fault.status} for ${method} ${path}`);
+    }
     const info = this.route(state, path);
     const verb = method === 'GET' ? (info.name ? 'get' : 'list') : method === 'DELETE' ? 'delete' : method === 'PATCH' ? 'patch' : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method.toLowerCase();
     this.authorize(clusterName, principal, stsArn, verb, info);
@@ -634,6 +657,9 @@ export class KubeEmulator {
     }
     if ((m = /^apis\/apps\/v1\/namespaces\/([^/]+)\/daemonsets(?:\/([^/]+))?$/.exec(p))) return this.info('daemonsets', m[1], m[2]);
     if ((m = /^api\/v1\/nodes(?:\/([^/]+))?$/.exec(p))) return this.info('nodes', undefined, m[1]);
+    if ((m = /^apis\/rbac\.authorization\.k8s\.io\/v1\/(clusterroles|clusterrolebindings)(?:\/([^/]+))?$/.exec(p))) {
+      return this.info(m[1] as 'clusterroles' | 'clusterrolebindings', undefined, m[2]);
+    }
     throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
   }
 
@@ -645,6 +671,10 @@ export class KubeEmulator {
         return { kind, group: 'apps', apiVersion: 'apps/v1', objectKind: 'DaemonSet', namespace, name };
       case 'nodes':
         return { kind, group: '', apiVersion: 'v1', objectKind: 'Node', name };
+      case 'clusterroles':
+        return { kind, group: RBAC_GROUP, apiVersion: `${RBAC_GROUP}/v1`, objectKind: 'ClusterRole', name };
+      case 'clusterrolebindings':
+        return { kind, group: RBAC_GROUP, apiVersion: `${RBAC_GROUP}/v1`, objectKind: 'ClusterRoleBinding', name };
     }
   }
 
@@ -715,10 +745,46 @@ export class KubeEmulator {
     }
     const covers = (p: KubeAccessPolicy) => p.accessScope.type === 'cluster' || (!!info.namespace && (p.accessScope.namespaces ?? []).includes(info.namespace));
     const write = verb !== 'get' && verb !== 'list';
+    const effective = (since: number | undefined) => Date.now() >= (since ?? grant.createdAt) + this.options.accessEntryPropagationMs;
+    const policies = grant.policies.filter((p) => effective(p.associatedAt));
+    const groups = effective(grant.groupsSetAt) ? grant.groups ?? [] : [];
     const allowed = write
-      ? grant.policies.some((p) => p.policyArn === CLUSTER_ADMIN_POLICY && p.accessScope.type === 'cluster')
-      : grant.policies.some((p) => READ_POLICIES.has(p.policyArn) && covers(p));
-    if (!allowed) throw new HttpError(403, 'Forbidden', forbiddenText(username, verb, info), { name: info.name, group: info.group, kind: info.kind });
+      ? policies.some((p) => p.policyArn === CLUSTER_ADMIN_POLICY && p.accessScope.type === 'cluster')
+      : policies.some((p) => READ_POLICIES.has(p.policyArn) && covers(p));
+    if (!allowed && !this.rbacAllows(this.state(cluster), groups, verb, info)) throw new HttpError(403, 'Forbidden', forbiddenText(username, verb, info), { name: info.name, group: info.group, kind: info.kind });
+  }
+
+  /** RBAC as the API server evaluates it: a ClusterRole bound to one of the groups has a rule for the request. */
+  private rbacAllows(state: ClusterState, groups: string[], verb: string, info: ResourceInfo): boolean {
+    const has = (list: unknown, value: string) => Array.isArray(list) && (list.includes(value) || list.includes('*'));
+    for (const { obj: binding } of state.stores.clusterrolebindings.values()) {
+      if (binding.roleRef?.kind !== 'ClusterRole') continue;
+      if (!(binding.subjects ?? []).some((s: KubeObject) => s.kind === 'Group' && groups.includes(s.name))) continue;
+      const role = state.stores.clusterroles.get(binding.roleRef.name)?.obj;
+      for (const rule of role?.rules ?? []) {
+        const names: string[] = rule.resourceNames ?? [];
+        const named = names.length === 0 || (info.name !== undefined && names.includes(info.name));
+        if (has(rule.apiGroups, info.group) && has(rule.resources, info.kind) && has(rule.verbs, verb) && named) return true;
+      }
+    }
+    return false;
+  }
+
+  // ----- admin: RBAC -----
+
+  clusterRole(cluster: string, name: string): KubeObject | undefined {
+    const stored = this.state(cluster).stores.clusterroles.get(name);
+    return stored && this.render(stored);
+  }
+
+  clusterRoleBinding(cluster: string, name: string): KubeObject | undefined {
+    const stored = this.state(cluster).stores.clusterrolebindings.get(name);
+    return stored && this.render(stored);
+  }
+
+  /** Removes an RBAC object as a person with kubectl would. */
+  deleteRbac(cluster: string, kind: 'clusterroles' | 'clusterrolebindings', name: string): boolean {
+    return this.state(cluster).stores[kind].delete(name);
   }
 
   // ----- server-side apply and updates -----

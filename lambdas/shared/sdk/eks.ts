@@ -8,6 +8,7 @@ export const {
   CreateAccessEntryCommand,
   DeleteAccessEntryCommand,
   DescribeAccessEntryCommand,
+  DisassociateAccessPolicyCommand,
   DescribeAddonCommand,
   DescribeClusterCommand,
   DescribeNodegroupCommand,
@@ -19,5 +20,6 @@ export const {
   ResourceInUseException,
   ResourceNotFoundException,
   TagResourceCommand,
+  UpdateAccessEntryCommand,
   UpdateAddonCommand,
 } = eksSdk;

@@ -1,0 +1,180 @@
+// No standing cluster-admin. The kube reconciler's access entry has NO access policy: it puts the
+// role in the Kubernetes group RECONCILER_KUBE_GROUP, and a ClusterRole bound to that group allows
+// exactly what the Kubernetes steps read and write (RECONCILER_RULES). Writing that RBAC needs
+// cluster-admin, so the entry holds AmazonEKSClusterAdminPolicy only while it writes those two
+// objects and loses it right after, also when the write fails; a grant left by a Lambda that was
+// killed mid-way is removed by the next run. A second run finds the RBAC in place (it may read its
+// own two objects) and writes nothing. Why this and not cluster-admin for the step: docs/kubernetes-access.md.
+import { UpdateAccessEntryCommand } from '../shared/sdk/eks';
+import { eks } from '../shared/aws';
+import { OnboardingError } from '../shared/errors';
+import { KubeApiError, KubeClient } from '../shared/kube';
+import { logger } from '../shared/logger';
+import { Change } from '../shared/workflow';
+import { associateClusterPolicy, CLUSTER_ADMIN_POLICY, createAccessEntry, disassociatePolicy, observeAccessEntry } from './access-entries';
+import { kubeClientFor } from './cluster';
+import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES } from '../shared/kube-rbac';
+
+export { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from '../shared/kube-rbac';
+
+/** How long fresh access (a new entry, group or policy) may answer 401/403 before we call it a refusal. */
+export const ACCESS_PROPAGATION_MS = 2 * 60_000;
+
+const RBAC_API = '/apis/rbac.authorization.k8s.io/v1';
+const RBAC_VERSION = 'rbac.authorization.k8s.io/v1';
+
+const RBAC_OBJECTS = [
+  {
+    path: `${RBAC_API}/clusterroles/${RECONCILER_RBAC_NAME}`,
+    body: { apiVersion: RBAC_VERSION, kind: 'ClusterRole', metadata: { name: RECONCILER_RBAC_NAME }, rules: RECONCILER_RULES },
+    compared: ['rules'],
+  },
+  {
+    path: `${RBAC_API}/clusterrolebindings/${RECONCILER_RBAC_NAME}`,
+    body: {
+      apiVersion: RBAC_VERSION,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: RECONCILER_RBAC_NAME },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: RECONCILER_RBAC_NAME },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: RECONCILER_KUBE_GROUP }],
+    },
+    compared: ['roleRef', 'subjects'],
+  },
+] as const;
+
+export function isAuthFailure(error: unknown): error is KubeApiError {
+  return error instanceof KubeApiError && (error.status === 401 || error.status === 403);
+}
+
+export interface KubernetesAccess {
+  changes: Change[];
+  /** The reconciler's group and RBAC are in place (false only in a dry run that would set them up). */
+  ready: boolean;
+  /** Since when: Kubernetes may refuse for a few seconds after that (ACCESS_PROPAGATION_MS). */
+  since?: Date;
+  /** Set when cluster-admin, just granted for the RBAC write, does not answer yet: call again after a wait. */
+  waiting?: string;
+}
+
+/** Key-order-independent JSON, so the API server's rendering compares equal to ours. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The RBAC objects that are missing or differ, read as the reconciler itself; unreadable counts as missing. */
+async function rbacToWrite(clusterName: string): Promise<{ object: (typeof RBAC_OBJECTS)[number]; change: Change }[]> {
+  const kube = await kubeClientFor(clusterName);
+  const result: { object: (typeof RBAC_OBJECTS)[number]; change: Change }[] = [];
+  for (const object of RBAC_OBJECTS) {
+    let actual: Record<string, unknown> | undefined;
+    try {
+      actual = await kube.get<Record<string, unknown>>(object.path);
+    } catch (error) {
+      if (!isAuthFailure(error)) throw error;
+    }
+    const resource = `${object.body.kind} ${RECONCILER_RBAC_NAME}`;
+    if (!actual) {
+      result.push({ object, change: { resource, action: 'create', detail: `for Kubernetes group ${RECONCILER_KUBE_GROUP}` } });
+    } else if (object.compared.some((field) => canonical(actual[field]) !== canonical((object.body as Record<string, unknown>)[field]))) {
+      result.push({ object, change: { resource, action: 'update', detail: `${object.compared.join(', ')} changed by someone else` } });
+    }
+  }
+  return result;
+}
+
+/**
+ * Makes sure `principalArn` may do what the Kubernetes steps do on the cluster, through its group's
+ * RBAC and with no access policy left on its entry.
+ */
+export async function ensureKubernetesAccess(clusterName: string, principalArn: string, dryRun: boolean): Promise<KubernetesAccess> {
+  const entry = await observeAccessEntry(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
+  const inGroup = entry.kubernetesGroups.includes(RECONCILER_KUBE_GROUP);
+  const changes: Change[] = [];
+  const resource = `access entry ${principalArn}`;
+  if (!entry.exists) {
+    changes.push({ resource, action: 'create', detail: `on cluster ${clusterName}, Kubernetes group ${RECONCILER_KUBE_GROUP}, no access policy` });
+  } else if (!inGroup) {
+    changes.push({ resource, action: 'update', detail: `Kubernetes group ${RECONCILER_KUBE_GROUP}` });
+  }
+  const toWrite = entry.exists && inGroup
+    ? await rbacToWrite(clusterName)
+    : RBAC_OBJECTS.map((object) => ({ object, change: { resource: `${object.body.kind} ${RECONCILER_RBAC_NAME}`, action: 'create' as const, detail: `for Kubernetes group ${RECONCILER_KUBE_GROUP}` } }));
+  const leftover = entry.policyAssociated && toWrite.length === 0;
+  if (leftover) changes.push({ resource, action: 'delete', detail: 'AmazonEKSClusterAdminPolicy left by an interrupted run' });
+  if (dryRun) {
+    return { changes: [...changes, ...toWrite.map((w) => w.change)], ready: entry.exists && inGroup && toWrite.length === 0 };
+  }
+
+  let since = [entry.createdAt, entry.modifiedAt].filter((d): d is Date => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
+  if (!entry.exists) {
+    await createAccessEntry(clusterName, principalArn, [RECONCILER_KUBE_GROUP]);
+    since = new Date();
+  } else if (!inGroup) {
+    // UpdateAccessEntry replaces the groups: keep the ones someone else gave it.
+    await eks().send(new UpdateAccessEntryCommand({ clusterName, principalArn, kubernetesGroups: [...entry.kubernetesGroups, RECONCILER_KUBE_GROUP] }));
+    since = new Date();
+  }
+  if (toWrite.length === 0) {
+    if (leftover) await disassociatePolicy(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
+    return { changes, ready: true, ...(since ? { since } : {}) };
+  }
+
+  // The RBAC write, the one moment the entry holds cluster-admin.
+  if (!entry.policyAssociated) await associateClusterPolicy(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
+  const grantedAt = entry.policyAssociatedAt?.getTime() ?? Date.now();
+  let keepGrant = false;
+  try {
+    const kube = await kubeClientFor(clusterName);
+    for (const { object } of toWrite) await kube.apply(object.path, object.body);
+  } catch (error) {
+    if (isAuthFailure(error) && Date.now() - grantedAt < ACCESS_PROPAGATION_MS) {
+      // Access takes a few seconds: the grant stays for the next call of this step, which removes it.
+      keepGrant = true;
+      return { changes, ready: false, waiting: `waiting for the access entry of ${principalArn} to take effect` };
+    }
+    if (isAuthFailure(error)) {
+      throw new OnboardingError(
+        'ClusterRefused',
+        `the Kubernetes API of EKS cluster "${clusterName}" refused ${principalArn} the ClusterRole ${RECONCILER_RBAC_NAME} even with ` +
+          `AmazonEKSClusterAdminPolicy associated (${error.status}: ${error.reason}); check the cluster's authentication mode and endpoint access`,
+      );
+    }
+    throw error;
+  } finally {
+    if (!keepGrant) {
+      await disassociatePolicy(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
+      logger.info('cluster-admin of the reconciler removed after the RBAC write', { clusterName });
+    }
+  }
+  return { changes: [...changes, ...toWrite.map((w) => w.change)], ready: true, ...(since ? { since } : {}) };
+}
+
+export type WithAccess<T> = { changes: Change[]; waiting: string } | { changes: Change[]; result: T };
+
+/**
+ * Runs `work` with a Kubernetes client for the cluster once the reconciler's access is in place.
+ * In a dry run before the first real run there is no access yet: `work` gets no client and plans
+ * without reading. A refusal while fresh access propagates answers `waiting` (call again later).
+ */
+export async function withKubernetesAccess<T>(
+  clusterName: string,
+  principalArn: string,
+  dryRun: boolean,
+  work: (kube: KubeClient | undefined) => Promise<T>,
+): Promise<WithAccess<T>> {
+  const access = await ensureKubernetesAccess(clusterName, principalArn, dryRun);
+  if (access.waiting) return { changes: access.changes, waiting: access.waiting };
+  const kube = access.ready ? await kubeClientFor(clusterName) : undefined;
+  try {
+    return { changes: access.changes, result: await work(kube) };
+  } catch (error) {
+    if (isAuthFailure(error) && Date.now() - (access.since?.getTime() ?? 0) < ACCESS_PROPAGATION_MS) {
+      return { changes: access.changes, waiting: `waiting for the access entry of ${principalArn} to take effect` };
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,18 @@
+// Who the kube reconciler is inside a cluster: its Kubernetes group and the RBAC that group gets.
+// Pure data, read by lambdas/domain/kube-access.ts (which writes it) and lib/permissions.ts (which
+// lets the reconciler's access entry carry only this group).
+
+export const RECONCILER_KUBE_GROUP = 'eks-aviatrix-reconciler';
+/** Name of both the ClusterRole and its ClusterRoleBinding. */
+export const RECONCILER_RBAC_NAME = 'eks-aviatrix-reconciler';
+
+/** What the Kubernetes steps do, and nothing more (ENIConfigs are cluster-scoped custom resources). */
+export const RECONCILER_RULES = [
+  { apiGroups: ['crd.k8s.amazonaws.com'], resources: ['eniconfigs'], verbs: ['get', 'list', 'create', 'patch'] },
+  // A self-managed VPC CNI gets the custom-networking env on its DaemonSet; the add-on's is read back.
+  { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['aws-node'], verbs: ['get', 'patch'] },
+  // The nodegroup step finds nodes that started before their AZ's ENIConfig.
+  { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
+  // Each run checks its own RBAC without cluster-admin.
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'], resourceNames: [RECONCILER_RBAC_NAME], verbs: ['get'] },
+];
