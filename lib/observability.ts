@@ -5,7 +5,7 @@
 // cdk-monitoring-constructs was measured (README, Operations) and adds ~3.6x the template per
 // monitored resource and 11 MB of dependency for widgets this dashboard does not need.
 import * as fs from 'fs';
-import { Annotations, ArnFormat, Aws, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -20,7 +20,6 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { METRIC, SERVICE_NAME } from '../lambdas/shared/metrics';
 import { OnboardingConfig } from './config';
@@ -58,6 +57,8 @@ export function scheduleSeconds(expression: string): number | undefined {
 
 export class Observability extends Construct {
   readonly topic: sns.ITopic;
+  /** The key of the topic this construct made (none for a topic from config). */
+  topicKeyArn?: string;
   readonly alarms: cw.Alarm[] = [];
   readonly dashboard: cw.Dashboard;
   readonly notifyRule: events.Rule;
@@ -99,6 +100,7 @@ export class Observability extends Construct {
         }),
       );
       topic = new sns.Topic(this, 'Topic', { displayName: 'EKS Aviatrix onboarding', masterKey: key, enforceSSL: true });
+      this.topicKeyArn = key.keyArn;
     }
     for (const email of ops.notificationEmails) topic.addSubscription(new subscriptions.EmailSubscription(email));
     const chat = ops.chatbot;
@@ -133,32 +135,9 @@ export class Observability extends Construct {
   /** The notify function hears every end of our workflows; it decides what is worth a message. */
   private wireNotify(props: ObservabilityProps): events.Rule {
     const notify = props.functions.notify;
-    const role = notify.role as iam.Role;
     notify.addEnvironment('NOTIFICATION_TOPIC_ARN', this.topic.topicArn);
     for (const w of props.workflows) notify.addEnvironment(w.env, w.machine.stateMachineArn);
-    this.topic.grantPublish(role);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadStatusRecords', actions: ['dynamodb:GetItem'], resources: [props.statusTable.tableArn] }));
-    const executions = props.workflows.map((w) =>
-      Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName: `${w.machine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-    );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadExecutionHistory', actions: ['states:GetExecutionHistory'], resources: executions }));
-    NagSuppressions.addResourceSuppressions(
-      role,
-      [
-        { id: 'AwsSolutions-IAM5', reason: 'X-Ray active tracing (no resource-level permissions).', appliesTo: ['Resource::*'] },
-        {
-          id: 'AwsSolutions-IAM5',
-          reason: "Execution names are chosen per run: the history of any execution of this stack's three state machines only, read-only.",
-          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\\d{12}):execution:<\\w+\\.Name>:\\*$/g' }],
-        },
-        {
-          id: 'AwsSolutions-IAM5',
-          reason: 'Publishing to the KMS-encrypted topic needs kms:GenerateDataKey* (added by grantPublish) on the topic key only.',
-          appliesTo: ['Action::kms:GenerateDataKey*'],
-        },
-      ],
-      true,
-    );
+    // Its permissions (history, status records, the topic and its key) are rows of lib/permissions.ts.
 
     const rule = new events.Rule(this, 'NotifyRule', {
       description: 'The end of every eks-aviatrix-onboarding workflow execution: the notify function publishes what a person must know',

@@ -4,7 +4,7 @@
 // drift-repair schedule and the DynamoDB status and lease tables. See the design (Shape, Config).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Annotations, Aws, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -187,8 +187,6 @@ export class OnboardingStack extends Stack {
         deadLetterQueue(this, 'DriftRepairDeadLetterQueue', 'the schedule events EventBridge could not deliver to the drift-repair function after its retries'),
       ),
     );
-    this.applyPermissionTable();
-
     this.observability = new Observability(this, 'Operations', {
       config: this.config,
       functions: this.functions,
@@ -198,6 +196,7 @@ export class OnboardingStack extends Stack {
         id: m.id, machine: this.stateMachines[m.id], aslPath: path.join(ASL_DIR, m.file), env: m.env, expectedSeconds: this.machineWaits(m.id).seconds,
       })),
     });
+    this.applyPermissionTable();
   }
 
   /** Wires one CloudTrail-based EKS API rule (with its own DLQ) to a function. */
@@ -401,6 +400,11 @@ export class OnboardingStack extends Stack {
       clusterStateMachineArn: this.clusterStateMachine.stateMachineArn,
       offboardingStateMachineArn: this.stateMachines.ClusterOffboarding.stateMachineArn,
       stateMachineArns: STATE_MACHINES.map((m) => this.stateMachines[m.id].stateMachineArn),
+      executionArnPatterns: STATE_MACHINES.map((m) =>
+        this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stateMachines[m.id].stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ),
+      notificationTopicArn: this.observability.topic.topicArn,
+      ...(this.observability.topicKeyArn ? { notificationKeyArn: this.observability.topicKeyArn } : {}),
     });
     for (const [roleId, rows] of Object.entries(table)) {
       const role = this.roles[roleId];

@@ -49,6 +49,11 @@ export interface PermissionContext {
   clusterStateMachineArn: string;
   stateMachineArns: string[];
   offboardingStateMachineArn: string;
+  /** Executions of this stack's state machines (their names are chosen per run). */
+  executionArnPatterns: string[];
+  notificationTopicArn: string;
+  /** The topic's KMS key, when the stack made the topic. */
+  notificationKeyArn?: string;
 }
 
 /** Conditions of several kinds merged into one Condition block. */
@@ -160,10 +165,12 @@ function podNetwork(ctx: PermissionContext): PermissionRow[] {
     },
     {
       sid: 'RulesOnManagedSecurityGroups',
-      actions: ['ec2:AuthorizeSecurityGroupIngress'],
+      actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
       resources: [securityGroups],
       conditions: taggedManaged('ec2'),
-      reason: 'Ingress rules only on SGs tagged eks-aviatrix:managed=true (the pod SG); its default egress is kept.',
+      reason:
+        'Ingress rules only on SGs tagged eks-aviatrix:managed=true (the pod SG); its default egress is kept. Revoke: our node rules ' +
+        'from groups no node carries any more.',
     },
     {
       sid: 'RulesOnEksClusterSecurityGroups',
@@ -182,6 +189,33 @@ function podNetwork(ctx: PermissionContext): PermissionRow[] {
     describeClusters(['eks:DescribeCluster', 'eks:ListNodegroups'], 'describe it and list its node groups (their subnets are node subnets).'),
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): its subnets and AZs. Read-only.' },
     clusterLease(ctx),
+    {
+      sid: 'ClaimVpcResources',
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resources: [ctx.statusTableArn],
+      reason: 'The cluster\'s status record names its VPC and pod CIDR before the pod network creates anything there (offboarding others keeps them).',
+    },
+  ];
+}
+
+function notify(ctx: PermissionContext): PermissionRow[] {
+  return [
+    {
+      sid: 'ReadExecutionHistory',
+      actions: ['states:GetExecutionHistory'],
+      resources: ctx.executionArnPatterns,
+      reason: 'The failed step of an execution of this stack\'s three state machines (execution names are chosen per run). Read-only.',
+    },
+    { sid: 'ReadStatusRecords', actions: ['dynamodb:GetItem'], resources: [ctx.statusTableArn], reason: 'What the failed run had applied, from its status record.' },
+    { sid: 'PublishNotifications', actions: ['sns:Publish'], resources: [ctx.notificationTopicArn], reason: 'The notification topic only.' },
+    ...(ctx.notificationKeyArn
+      ? [{
+          sid: 'EncryptNotifications',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: [ctx.notificationKeyArn],
+          reason: 'Publishing to the KMS-encrypted topic needs its key (kms:GenerateDataKey* and kms:Decrypt), that key only.',
+        }]
+      : []),
   ];
 }
 
@@ -374,7 +408,11 @@ function cleanup(ctx: PermissionContext): PermissionRow[] {
 /** Every Lambda role's statements, by role construct id (lib/functions.ts). */
 export function permissionTable(ctx: PermissionContext): Record<string, PermissionRow[]> {
   return {
-    ResolveClusterRole: [describeClusters(['eks:DescribeCluster'], 'DescribeCluster carries the tags the opt-in rule reads.')],
+    NotifyRole: notify(ctx),
+    ResolveClusterRole: [
+      describeClusters(['eks:DescribeCluster'], 'DescribeCluster carries the tags the opt-in rule reads.'),
+      { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'A node-group run\'s node group must exist before anything is written (preflight). Read-only.' },
+    ],
     PodNetworkRole: podNetwork(ctx),
     [KUBE_RECONCILER_ROLE_ID]: kubeReconciler(ctx),
     RecordOutcomeRole: [

@@ -45,6 +45,7 @@ function synthesize(raw: object): Evaluated {
       case 'AWS::Lambda::Function': return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
       case 'AWS::StepFunctions::StateMachine': return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${id}`;
       case 'AWS::SQS::Queue': return `arn:aws:sqs:${REGION}:${ACCOUNT}:${id}`;
+      case 'AWS::KMS::Key': return `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
       default: return `arn:aws:${type.split('::')[1].toLowerCase()}:${REGION}:${ACCOUNT}:${id}`;
     }
   };
@@ -58,7 +59,8 @@ function synthesize(raw: object): Evaluated {
       if (type === 'AWS::IAM::Role') return value.Ref;
       return arnOf(value.Ref);
     }
-    if ('Fn::GetAtt' in value) return arnOf(value['Fn::GetAtt'][0]);
+    // A generated name (a state machine's Name) is its logical id, as for roles.
+    if ('Fn::GetAtt' in value) return value['Fn::GetAtt'][1] === 'Name' ? value['Fn::GetAtt'][0] : arnOf(value['Fn::GetAtt'][0]);
     if ('Fn::Join' in value) return (resolve(value['Fn::Join'][1]) as string[]).join(value['Fn::Join'][0]);
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
   };
@@ -136,6 +138,9 @@ interface Request {
 const reconcilerArn = (e: Evaluated) => `arn:aws:iam::${ACCOUNT}:role/${roleId(e, KUBE_RECONCILER_ROLE_ID)}`;
 const ownEntry = (clusterName: string) => (e: Evaluated) =>
   eksArn(`access-entry/${clusterName}/role/${ACCOUNT}/${roleId(e, KUBE_RECONCILER_ROLE_ID)}/0ec7c7a7-0000-4000-8000-000000000002`);
+const logicalIdOf = (e: Evaluated, prefix: string) => Object.keys(e.template.Resources).find((k) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(k)) ?? `${prefix}-missing`;
+/** A state machine's name as the template resolves it (its logical id stands in for the generated name). */
+const machineName = (e: Evaluated, id: string) => logicalIdOf(e, id);
 const table = (e: Evaluated, id: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${Object.keys(e.template.Resources).find((k) => new RegExp(`^${id}[0-9A-F]{8}$`).test(k))}`;
 const machine = (id: string) => (e: Evaluated) =>
   `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${Object.keys(e.template.Resources).find((k) => new RegExp(`^${id}[0-9A-F]{8}$`).test(k) && e.template.Resources[k].Type === 'AWS::StepFunctions::StateMachine')}`;
@@ -184,6 +189,24 @@ const REQUESTS: Request[] = [
   { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods', OTHER_REGION), context: EC2_OURS, expect: 'Denied', why: 'not in another Region' },
   { role: 'PodNetworkRole', action: 'eks:ListNodegroups', resource: cluster('c1'), expect: 'Allowed', why: 'node subnets' },
   { role: 'PodNetworkRole', action: 'eks:DescribeNodegroup', resource: eksArn('nodegroup/c1/ng-1/uuid'), expect: 'Allowed', why: 'node subnets' },
+  { role: 'PodNetworkRole', action: 'ec2:DescribeInstances', resource: '*', expect: 'Allowed', why: 'the cluster\'s nodes, whatever launched them' },
+  { role: 'PodNetworkRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: { 'ec2:ResourceTag/eks-aviatrix:managed': 'true' }, expect: 'Allowed', why: 'our stale node rules on our pod SG' },
+  { role: 'PodNetworkRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'no revoking rules on someone else\'s SG' },
+  { role: 'PodNetworkRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: { 'ec2:ResourceTag/aws:eks:cluster-name': 'c1' }, expect: 'Denied', why: 'no revoking on the EKS cluster SG' },
+  { role: 'PodNetworkRole', action: 'dynamodb:UpdateItem', resource: (e) => table(e, 'StatusTable'), expect: 'Allowed', why: 'claims the VPC\'s CIDR and pod subnets before creating them' },
+  { role: 'PodNetworkRole', action: 'dynamodb:GetItem', resource: (e) => table(e, 'StatusTable'), expect: 'Allowed', why: 'reads the claim first' },
+  { role: 'PodNetworkRole', action: 'dynamodb:DeleteItem', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'never deletes a record' },
+  { role: 'ResolveClusterRole', action: 'eks:DescribeNodegroup', resource: eksArn('nodegroup/c1/ng-1/uuid'), expect: 'Allowed', why: 'a node-group run\'s node group exists (preflight)' },
+  { role: 'ResolveClusterRole', action: 'eks:DescribeNodegroup', resource: eksArn('nodegroup/c1/ng-1/uuid', OTHER_REGION), expect: 'Denied', why: 'not in another Region' },
+  { role: 'NotifyRole', action: 'states:GetExecutionHistory', resource: (e) => `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machineName(e, 'ClusterOnboarding')}:run-1`, expect: 'Allowed', why: 'the failed step of our execution' },
+  { role: 'NotifyRole', action: 'states:GetExecutionHistory', resource: `arn:aws:states:${REGION}:${ACCOUNT}:execution:someone-elses:run-1`, expect: 'Denied', why: 'not another state machine\'s executions' },
+  { role: 'NotifyRole', action: 'dynamodb:GetItem', resource: (e) => table(e, 'StatusTable'), expect: 'Allowed', why: 'what the failed run applied' },
+  { role: 'NotifyRole', action: 'dynamodb:UpdateItem', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'read-only' },
+  { role: 'NotifyRole', action: 'sns:Publish', resource: (e) => `arn:aws:sns:${REGION}:${ACCOUNT}:${logicalIdOf(e, 'OperationsTopic')}`, expect: 'Allowed', why: 'the notification topic' },
+  { role: 'NotifyRole', action: 'sns:Publish', resource: `arn:aws:sns:${REGION}:${ACCOUNT}:other-topic`, expect: 'Denied', why: 'no other topic' },
+  { role: 'NotifyRole', action: 'kms:GenerateDataKey', resource: (e) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${logicalIdOf(e, 'OperationsTopicKey')}`, expect: 'Allowed', why: 'the topic\'s key' },
+  { role: 'NotifyRole', action: 'kms:Decrypt', resource: (e) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${logicalIdOf(e, 'OperationsTopicKey')}`, expect: 'Allowed', why: 'the topic\'s key' },
+  { role: 'NotifyRole', action: 'kms:Decrypt', resource: KMS_KEY, expect: 'Denied', why: 'no other key' },
   { role: 'PodNetworkRole', action: 'dynamodb:PutItem', resource: (e) => table(e, 'LeaseTable'), expect: 'Allowed', why: 'the cluster lease' },
   { role: 'PodNetworkRole', action: 'dynamodb:PutItem', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'status records are not its business' },
 
@@ -324,6 +347,9 @@ function widestTable() {
     clusterStateMachineArn: 'cluster',
     offboardingStateMachineArn: 'offboarding',
     stateMachineArns: ['cluster'],
+    executionArnPatterns: ['cluster:*'],
+    notificationTopicArn: 'topic',
+    notificationKeyArn: 'key',
   });
 }
 

@@ -13,13 +13,20 @@ const SERVICE_PREFIX: Record<string, string> = {
   '@aws-sdk/client-eks': 'eks',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
   '@aws-sdk/client-sfn': 'states',
+  '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-sts': 'sts',
 };
 
 /** The IAM action of each SDK call in `file`, resolved against the client packages it mentions. */
 export function sdkActionsOf(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
-  const packages = [...new Set([...text.matchAll(/'(@aws-sdk\/client-[a-z0-9-]+)'/g)].map((m) => m[1]))];
+  // Code imports the SDK directly, or through its lazy-loading module lambdas/shared/sdk/<service>.ts.
+  const packages = [
+    ...new Set([
+      ...[...text.matchAll(/'(@aws-sdk\/client-[a-z0-9-]+)'/g)].map((m) => m[1]),
+      ...[...text.matchAll(/'(?:\.\.?\/)+(?:shared\/)?sdk\/([a-z0-9-]+)'/g)].map((m) => `@aws-sdk/client-${m[1]}`),
+    ]),
+  ];
   const names = [
     ...[...text.matchAll(/new (?:\w+\.)?([A-Z]\w*)Command\(/g)].map((m) => m[1]),
     ...[...text.matchAll(/\bpaginate([A-Z]\w*)\(/g)].map((m) => m[1]),
