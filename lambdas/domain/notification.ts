@@ -120,7 +120,8 @@ export function renderExecutionNotice(detail: ExecutionStatusDetail, context: No
   const warnings = list<string>(record, 'warnings');
 
   if (FAILURE_STATUSES.has(detail.status)) {
-    const refused = detail.error === REFUSAL_ERROR;
+    // Refused by design (ClusterRefused), or stopped by the first look or the preflight before any write.
+    const refused = detail.error === REFUSAL_ERROR || record?.lastRunStatus === 'REFUSED';
     const errorName = detail.error ?? (detail.status === 'TIMED_OUT' ? 'States.Timeout' : 'none');
     const message =
       detail.cause ? causeMessage(detail.cause)

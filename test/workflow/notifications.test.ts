@@ -1,6 +1,7 @@
 // The notification a person receives, rendered from REAL executions of the local world (the real
 // ASL on the Step Functions emulator, the real handlers, the status table in moto) and delivered
 // through SNS (moto) to a subscribed SQS queue, as the deployed topic would deliver it.
+import { aviatrixClient } from '../../lambdas/aviatrix/client';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { handler as notify } from '../../lambdas/notify/handler';
 import { ExecutionStatusDetail } from '../../lambdas/domain/notification';
@@ -39,24 +40,19 @@ async function execute(input: Record<string, unknown>): Promise<ExecutionStatusD
 const inbox = () => mailbox.receive();
 const event = (detail: ExecutionStatusDetail) => ({ 'detail-type': 'Step Functions Execution Status Change' as const, detail });
 
-describe('a failed onboarding (the controller\'s Kubernetes feature is off)', () => {
+describe('a failed onboarding (someone else\'s SmartGroup has the cluster\'s VPC group name)', () => {
   it('publishes one message with the cluster, workflow, failed step, error, what was applied, the console link and the re-run command', async () => {
     await createCluster(w, { name: 'notify-fail' });
     w.activateCluster('notify-fail');
-    w.controller.setFeature('k8s', false);
-    let detail: ExecutionStatusDetail;
-    try {
-      detail = await execute({ clusterName: 'notify-fail' });
-    } finally {
-      w.controller.setFeature('k8s', true);
-    }
+    await aviatrixClient(w.config.aviatrix as never).createSmartGroup({ name: 'notify-fail-vpc', selector: { any: [{ all: { type: 'vpc', res_id: 'vpc-someone-else' } }] } });
+    const detail = await execute({ clusterName: 'notify-fail' });
     expect(detail.status).toBe('FAILED');
 
     const result = await notify(event(detail));
     expect(result.published).toBe(true);
     const [message, ...others] = await inbox();
     expect(others).toEqual([]);
-    expect(message.Subject).toBe('[eks-aviatrix] notify-fail: onboarding FAILED at OnboardToController: ControllerError');
+    expect(message.Subject).toBe('[eks-aviatrix] notify-fail: onboarding FAILED at OnboardToController: GatewayConflict');
     const lines = message.Message.split('\n');
     expect(lines[0]).toBe('The onboarding workflow for EKS cluster "notify-fail" failed.');
     expect(lines).toContain('Cluster:     notify-fail');
@@ -64,8 +60,8 @@ describe('a failed onboarding (the controller\'s Kubernetes feature is off)', ()
     expect(lines).toContain(`Execution:   ${detail.executionArn.split(':').pop()}`);
     expect(lines).toContain('Status:      FAILED');
     expect(lines).toContain('Failed step: OnboardToController');
-    expect(lines).toContain('Error:       ControllerError');
-    expect(lines.find((l) => l.startsWith('Message:'))).toContain('the Aviatrix controller\'s Kubernetes feature ("k8s") is disabled, so cluster notify-fail cannot be onboarded');
+    expect(lines).toContain('Error:       GatewayConflict');
+    expect(lines.find((l) => l.startsWith('Message:'))).toContain('cluster notify-fail\'s ownership record does not claim it');
     // What the run had applied before the failure: the pod network, the ENIConfigs, the gateway SNAT.
     const from = lines.indexOf('Applied before the failure:') + 1;
     const applied = lines.slice(from, lines.indexOf('', from));
@@ -80,6 +76,26 @@ describe('a failed onboarding (the controller\'s Kubernetes feature is off)', ()
     expect(lines).toContain('Run again:   npx eks-aviatrix run notify-fail');
     // Every error is caught into the failure record: a redrive would only fail again.
     expect(message.Message).not.toContain('redrive-execution');
+  });
+});
+
+describe('a run the preflight stopped (the controller\'s Kubernetes feature is off)', () => {
+  it('says it was refused, with the reason and the fix, and that nothing was changed', async () => {
+    await createCluster(w, { name: 'notify-k8s-off' });
+    w.activateCluster('notify-k8s-off');
+    w.controller.setFeature('k8s', false);
+    let detail: ExecutionStatusDetail;
+    try {
+      detail = await execute({ clusterName: 'notify-k8s-off' });
+    } finally {
+      w.controller.setFeature('k8s', true);
+    }
+    await notify(event(detail));
+    const [message] = await inbox();
+    expect(message.Subject).toBe('[eks-aviatrix] notify-k8s-off refused: onboarding');
+    expect(message.Message).toContain('Failed step: ControllerPreflight');
+    expect(message.Message).toContain('Reason, fix: the Aviatrix controller\'s Kubernetes feature ("k8s") is disabled, so cluster notify-k8s-off cannot be onboarded; enable it');
+    expect(message.Message).toContain('Applied before the failure:\n  nothing: a refusal is decided before any write');
   });
 });
 
