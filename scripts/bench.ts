@@ -229,7 +229,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   try {
     const callCounts = await calls(w);
     const transitionCount = await transitions(w, 600);
-    const eniConfig = await measureEniConfigLatency(options.latencyClusters ?? 5);
+    const eniConfig = await measureEniConfigLatency(options.latencyClusters ?? 5, w);
     const sweepRows: SweepRow[] = [];
     for (const size of sizes) sweepRows.push(await sweep(w, size));
     return {

@@ -6,7 +6,7 @@
 //   calls     calls to the stand-ins before that write (all services; they run in series).
 // `npx ts-node --transpile-only scripts/eniconfig-latency.ts [clusters]`, also a section of `npm run bench`.
 import '../test/setup/environment';
-import { createCluster, startOnboardingWorld } from '../test/local-world/onboarding-world';
+import { createCluster, OnboardingWorld, startOnboardingWorld } from '../test/local-world/onboarding-world';
 import { runWorkflow } from '../test/local-world/workflow-runner';
 
 export interface EniConfigLatency {
@@ -18,8 +18,9 @@ export interface EniConfigLatency {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-export async function measureEniConfigLatency(clusters = 5): Promise<EniConfigLatency> {
-  const w = await startOnboardingWorld();
+/** In `world` when given (it stays up), else in a local world of its own. */
+export async function measureEniConfigLatency(clusters = 5, world?: OnboardingWorld): Promise<EniConfigLatency> {
+  const w = world ?? (await startOnboardingWorld());
   const samples: { ms: number; waits: number; calls: number }[] = [];
   try {
     for (let i = 0; i < clusters; i++) {
@@ -43,7 +44,7 @@ export async function measureEniConfigLatency(clusters = 5): Promise<EniConfigLa
       samples.push({ ms: last.c.at - started, waits: waitsAt.filter((at) => at <= last.c.at).length, calls: last.index + 1 });
     }
   } finally {
-    await w.stop();
+    if (!world) await w.stop();
   }
   return {
     clusters,

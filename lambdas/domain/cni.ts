@@ -21,7 +21,7 @@ import { KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { kubeClientFor } from './cluster';
 import { findEarlyNodes } from './nodegroup';
-import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
+import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
 export const CUSTOM_NETWORKING_ENV: Readonly<Record<string, string>> = {
@@ -247,9 +247,12 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // What this call itself changed (earlier calls' changes are already on record): named on failure.
   const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
 
-  const access = await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun);
-  // A plan names the access changes once: the custom-networking stage makes them before this one runs.
-  if (!(input.dryRun && input.stage === 'external-snat')) progress.changes.push(...access.changes);
+  // The custom-networking stage of the same run has just made sure of the access (group and RBAC):
+  // the external-SNAT stage relies on it, except in a plan, which must look again to know.
+  const access: KubernetesAccess =
+    input.stage === 'external-snat' && !input.dryRun ? { changes: [], ready: true } : await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun);
+  // A plan names the access changes once: the custom-networking stage makes them.
+  if (input.stage !== 'external-snat') progress.changes.push(...access.changes);
   if (access.waiting) return pending(input, progress, access.waiting);
 
   let kube: KubeClient | undefined;
