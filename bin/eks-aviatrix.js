@@ -11,6 +11,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const main = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 if (!fs.existsSync(main)) {
   process.stderr.write(`eks-aviatrix is not built (${main} is missing): run \`npm run build:cli\` in ${path.dirname(__dirname)}.\n`);
-  process.exit(70);
+  process.exit(70); // EXIT_INTERNAL (cli/errors.ts)
 }
 require(main).runCli();

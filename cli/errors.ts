@@ -9,7 +9,7 @@ export const EXIT_CHANGES = 2;
 export const EXIT_ENVIRONMENT = 3;
 /** A bad command line (sysexits' EX_USAGE): nothing ran. */
 export const EXIT_USAGE = 64;
-/** A bug in the CLI itself (sysexits' EX_SOFTWARE). */
+/** The CLI is not built, or crashed (sysexits' EX_SOFTWARE). */
 export const EXIT_INTERNAL = 70;
 
 export class CliError extends Error {

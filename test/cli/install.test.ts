@@ -56,3 +56,13 @@ it('a command reaches the AWS SDK: without credentials it says so and exits 3', 
     stderr: 'No AWS credentials found. Configure them (aws configure, AWS_PROFILE or environment variables) and try again.\n',
   });
 });
+
+it('without its build, the CLI says how to build it and exits 70', () => {
+  fs.rmSync(path.join(clone, 'dist'), { recursive: true });
+  const result = eksAviatrix(['--version']);
+  expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+    status: 70,
+    stdout: '',
+    stderr: `eks-aviatrix is not built (${path.join(fs.realpathSync(clone), 'dist', 'cli', 'main.js')} is missing): run \`npm run build:cli\` in ${fs.realpathSync(clone)}.\n`,
+  });
+});
