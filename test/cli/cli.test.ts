@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { AssociateVpcCidrBlockCommand, CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { main, USAGE } from '../../cli/main';
 import { DeployedStack, deployStackLocally } from '../local-world/deployed-stack';
@@ -193,6 +194,33 @@ describe('plan, run, status on a fresh cluster', () => {
 
   it('status of a cluster never onboarded says so', async () => {
     expect(await cli('status', 'never-seen')).toEqual({ code: 0, stdout: 'No status recorded for never-seen: no onboarding run has finished for it.\n', stderr: '' });
+  });
+});
+
+/** The pod CIDR's first half in us-east-1a, made by hand in the VPC: onboarding uses it as it is, with a warning. */
+async function podSubnetMadeByHand(vpcId: string): Promise<string> {
+  await w.world.ec2Direct.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '100.64.0.0/16' }));
+  const { Subnet } = await w.world.ec2Direct.send(new CreateSubnetCommand({ VpcId: vpcId, AvailabilityZone: 'us-east-1a', CidrBlock: '100.64.0.0/17' }));
+  return Subnet!.SubnetId!;
+}
+
+describe('warnings', () => {
+  it('run prints the outcome\'s warnings after the changes, and --json carries them', async () => {
+    const { vpc } = await createCluster(w, { name: 'cli-foreign', vpcCidr: '10.31.0.0/16' });
+    const subnet = await podSubnetMadeByHand(vpc.vpcId);
+    w.activateCluster('cli-foreign');
+    const warning = new RegExp(`pod subnet ${subnet} \\(100\\.64\\.0\\.0/17\\) in us-east-1a was not made by onboarding`);
+
+    const text = await cli('run', 'cli-foreign');
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    const warnings = lines.filter((line) => line.startsWith('Warning: '));
+    expect(warnings).toContainEqual(expect.stringMatching(warning));
+    expect(lines.slice(-warnings.length)).toEqual(warnings);
+
+    const json = await cli('run', 'cli-foreign', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).warnings).toContainEqual(expect.stringMatching(warning));
   });
 });
 
@@ -426,6 +454,11 @@ describe('offboard', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('Nothing to offboard: cluster never-seen was never onboarded.');
+    const json = await cli('offboard', 'never-seen', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(
+      workflowDoc('offboard', 'never-seen', { dryRun: false, executionStatus: 'SUCCEEDED', status: 'NOTHING_TO_DO', changes: [], reason: 'cluster never-seen was never onboarded' }),
+    );
   });
 
   describe('once the cluster is deleted', () => {
