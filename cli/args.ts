@@ -1,31 +1,101 @@
-// A small argv parser: a command, positional arguments and --long options (with a value as the
-// next argument or after "="). Global options may appear anywhere.
-import { CliError } from './errors';
+// A small argv parser: a command, positional arguments, --long options (with a value as the next
+// argument or after "=") and --flags. Global options may appear anywhere.
+import { CliError, EXIT_USAGE } from './errors';
 
-export type Command = 'plan' | 'run' | 'status';
+export type Command = 'plan' | 'run' | 'status' | 'offboard';
 
 export interface ParsedArgs {
   command?: Command;
-  /** The cluster name, for plan and run (required) and status (optional). */
+  /** The cluster name, for plan, run and offboard (required) and status (optional). */
   cluster?: string;
   nodegroup?: string;
   stack?: string;
   region?: string;
   help: boolean;
+  version: boolean;
+  json: boolean;
+  wide: boolean;
+  dryRun: boolean;
 }
 
-const COMMANDS: Record<Command, { min: number; max: number; options: string[]; usage: string }> = {
-  plan: { min: 1, max: 1, options: [], usage: 'eks-aviatrix plan <cluster>' },
-  run: { min: 1, max: 1, options: ['nodegroup'], usage: 'eks-aviatrix run <cluster> [--nodegroup NAME]' },
-  status: { min: 0, max: 1, options: [], usage: 'eks-aviatrix status [<cluster>]' },
+/** Options that take a value, and flags that do not, by name. */
+const VALUE_OPTIONS = ['stack', 'region', 'nodegroup'];
+const FLAGS = ['json', 'wide', 'dry-run', 'version'];
+const GLOBAL_OPTIONS = ['stack', 'region', 'json'];
+
+interface CommandSpec {
+  min: number;
+  max: number;
+  options: string[];
+  usage: string;
+  summary: string;
+  /** The command's own options and what its exit status means, for `<command> --help`. */
+  details: string;
+}
+
+const COMMANDS: Record<Command, CommandSpec> = {
+  plan: {
+    min: 1,
+    max: 1,
+    options: [],
+    usage: 'eks-aviatrix plan <cluster>',
+    summary: 'Show what onboarding would change, changing nothing',
+    details: `Runs the cluster workflow as a dry run and lists the changes a run would make.
+
+Exit status: 0 no changes (or the cluster is not selected), 2 changes pending, 1 the dry run failed
+(the cluster is refused or a step failed), 3 environment, 64 usage.`,
+  },
+  run: {
+    min: 1,
+    max: 1,
+    options: ['nodegroup'],
+    usage: 'eks-aviatrix run <cluster> [--nodegroup NAME]',
+    summary: 'Onboard or repair a cluster (or one of its node groups) and follow the run to its end',
+    details: `Starts the cluster workflow (or, with --nodegroup, the node-group workflow), prints each step as
+it is entered and the changes it made.
+
+  --nodegroup NAME  Onboard that node group of the cluster only
+
+Exit status: 0 succeeded, 1 the workflow failed, 3 environment, 64 usage.`,
+  },
+  status: {
+    min: 0,
+    max: 1,
+    options: ['wide'],
+    usage: 'eks-aviatrix status [<cluster>] [--wide]',
+    summary: 'Show the recorded onboarding status of every cluster, or of one',
+    details: `Reads the status table: each cluster's status, last run, number of changes, trigger and error.
+
+  --wide            Show errors in full (otherwise cut at 60 characters)
+
+Exit status: 0 read (also when nothing is recorded), 3 environment, 64 usage.`,
+  },
+  offboard: {
+    min: 1,
+    max: 1,
+    options: ['dry-run'],
+    usage: 'eks-aviatrix offboard <cluster> [--dry-run]',
+    summary: 'Remove what onboarding created for a deleted cluster, and follow the run',
+    details: `Starts the offboarding workflow for a cluster that is deleted or being deleted (it refuses one
+that still runs): the pod subnets and security group, the secondary CIDR when no other cluster uses
+it, the transit exclusion and SNAT rules, the controller's record.
+
+  --dry-run         List what offboarding would remove, removing nothing
+
+Exit status: 0 done (or nothing to offboard), 2 with --dry-run: changes pending, 1 the workflow
+failed or refused, 3 environment, 64 usage.`,
+  },
 };
-const GLOBAL_OPTIONS = ['stack', 'region'];
+const COMMAND_NAMES = Object.keys(COMMANDS).join(', ');
 const EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
 const HELP_HINT = 'Run `eks-aviatrix --help` for usage.';
 
+const usage = (message: string) => new CliError(message, EXIT_USAGE);
+
 export function parseArgs(argv: string[]): ParsedArgs {
   const positional: string[] = [];
-  const options: Record<string, string> = {};
+  const values: Record<string, string> = {};
+  const flags = new Set<string>();
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -37,31 +107,45 @@ export function parseArgs(argv: string[]): ParsedArgs {
     } else if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq === -1 ? undefined : eq);
-      if (![...GLOBAL_OPTIONS, 'nodegroup'].includes(name)) throw new CliError(`Unknown option --${name}. ${HELP_HINT}`);
+      if (FLAGS.includes(name)) {
+        if (eq !== -1) throw usage(`Option --${name} takes no value. ${HELP_HINT}`);
+        flags.add(name);
+        continue;
+      }
+      if (!VALUE_OPTIONS.includes(name)) throw usage(`Unknown option --${name}. ${HELP_HINT}`);
       const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (value === undefined || value === '' || (eq === -1 && value.startsWith('--'))) throw new CliError(`Option --${name} needs a value. ${HELP_HINT}`);
-      options[name] = value;
+      if (value === undefined || value === '' || (eq === -1 && value.startsWith('--'))) throw usage(`Option --${name} needs a value. ${HELP_HINT}`);
+      values[name] = value;
     } else if (arg.startsWith('-') && arg.length > 1) {
-      throw new CliError(`Unknown option ${arg}. ${HELP_HINT}`);
+      throw usage(`Unknown option ${arg}. ${HELP_HINT}`);
     } else {
       positional.push(arg);
     }
   }
-  const parsed: ParsedArgs = { help, ...(options.stack ? { stack: options.stack } : {}), ...(options.region ? { region: options.region } : {}) };
+  const parsed: ParsedArgs = {
+    help,
+    version: flags.has('version'),
+    json: flags.has('json'),
+    wide: flags.has('wide'),
+    dryRun: flags.has('dry-run'),
+    ...(values.stack ? { stack: values.stack } : {}),
+    ...(values.region ? { region: values.region } : {}),
+  };
   if (help) return { ...parsed, ...(isCommand(positional[0]) ? { command: positional[0] } : {}) };
+  if (parsed.version) return parsed;
   const [name, ...rest] = positional;
-  if (name === undefined) throw new CliError(`Missing command: plan, run or status. ${HELP_HINT}`);
-  if (!isCommand(name)) throw new CliError(`Unknown command "${name}": use plan, run or status. ${HELP_HINT}`);
+  if (name === undefined) throw usage(`Missing command: ${COMMAND_NAMES}. ${HELP_HINT}`);
+  if (!isCommand(name)) throw usage(`Unknown command "${name}": use ${COMMAND_NAMES}. ${HELP_HINT}`);
   const spec = COMMANDS[name];
-  if (rest.length < spec.min) throw new CliError(`${name} needs a cluster name: ${spec.usage}`);
-  if (rest.length > spec.max) throw new CliError(`Too many arguments for ${name} (${rest.slice(spec.max).join(' ')}): ${spec.usage}`);
-  for (const option of Object.keys(options)) {
-    if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) throw new CliError(`Option --${option} does not apply to ${name}: ${spec.usage}`);
+  if (rest.length < spec.min) throw usage(`${name} needs a cluster name: ${spec.usage}`);
+  if (rest.length > spec.max) throw usage(`Too many arguments for ${name} (${rest.slice(spec.max).join(' ')}): ${spec.usage}`);
+  for (const option of [...Object.keys(values), ...flags]) {
+    if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) throw usage(`Option --${option} does not apply to ${name}: ${spec.usage}`);
   }
   const [cluster] = rest;
   if (cluster !== undefined) checkName(cluster, 'cluster');
-  if (options.nodegroup !== undefined) checkName(options.nodegroup, 'node group');
-  return { ...parsed, command: name, ...(cluster !== undefined ? { cluster } : {}), ...(options.nodegroup ? { nodegroup: options.nodegroup } : {}) };
+  if (values.nodegroup !== undefined) checkName(values.nodegroup, 'node group');
+  return { ...parsed, command: name, ...(cluster !== undefined ? { cluster } : {}), ...(values.nodegroup ? { nodegroup: values.nodegroup } : {}) };
 }
 
 function isCommand(value: string | undefined): value is Command {
@@ -70,25 +154,35 @@ function isCommand(value: string | undefined): value is Command {
 
 function checkName(value: string, what: string): void {
   if (!EKS_NAME.test(value)) {
-    throw new CliError(`"${value}" is not a valid EKS ${what} name (letters, digits, - and _, starting with a letter or digit, at most 100).`);
+    throw usage(`"${value}" is not a valid EKS ${what} name (letters, digits, - and _, starting with a letter or digit, at most 100).`);
   }
 }
+
+const GLOBAL_HELP = `Options for every command:
+  --stack NAME      The deployed stack (default: $EKS_AVIATRIX_STACK, else EksAviatrixOnboarding)
+  --region REGION   The stack's Region (default: the AWS SDK's, from AWS_REGION or your profile)
+  --json            Print one JSON document on stdout (also for errors) instead of text
+  -h, --help        Show help (for a command: eks-aviatrix <command> --help)`;
 
 export const USAGE = `Usage: eks-aviatrix <command> [options]
 
 Onboards EKS clusters to the Aviatrix fabric through the deployed onboarding stack.
 
 Commands:
-  plan <cluster>                    Show what onboarding would change, changing nothing
-  run <cluster> [--nodegroup NAME]  Onboard or repair a cluster (or one of its node groups)
-                                    and follow the run to its end
-  status [<cluster>]                Show the recorded onboarding status of every cluster, or of one
+${Object.values(COMMANDS)
+  .map((spec) => `  ${spec.usage.replace('eks-aviatrix ', '').padEnd(40)}${spec.summary}`)
+  .join('\n')}
 
-Options:
-  --stack NAME      The deployed stack (default: $EKS_AVIATRIX_STACK, else EksAviatrixOnboarding)
-  --region REGION   The stack's Region (default: the AWS SDK's, from AWS_REGION or your profile)
-  -h, --help        Show this help
+${GLOBAL_HELP}
+  --version         Print the version
 
 Credentials come from the standard AWS chain (environment, AWS_PROFILE, SSO, instance role).
-Exit status: 0 done, 1 the workflow failed, 2 usage, credentials, Region or stack problem.
+Exit status: 0 done (plan: no changes), 1 the workflow failed, 2 plan or offboard --dry-run: changes
+pending, 3 credentials, Region, stack or permission problem (nothing ran), 64 usage.
 `;
+
+/** `eks-aviatrix <command> --help`. */
+export function commandHelp(command: Command): string {
+  const spec = COMMANDS[command];
+  return `Usage: ${spec.usage} [options]\n\n${spec.summary}.\n\n${spec.details}\n\n${GLOBAL_HELP}\n`;
+}

@@ -14,6 +14,9 @@ export interface Outcome {
   changes: Change[];
   error?: string;
   finishedAt?: string;
+  /** Offboarding: why there is nothing to do. */
+  reason?: string;
+  warnings?: string[];
 }
 
 /** Columns separated by two spaces, each as wide as its widest cell; the last is not padded. */
@@ -85,11 +88,10 @@ export interface StatusRow {
   error?: string;
 }
 
-export function formatStatus(rows: StatusRow[]): string[] {
+/** The status table; errors cut at 60 characters unless `wide`, and on one line either way. */
+export function formatStatus(rows: StatusRow[], wide = false): string[] {
   return formatTable(
     ['CLUSTER', 'STATUS', 'LAST RUN', 'CHANGES', 'TRIGGER', 'ERROR'],
-    [...rows]
-      .sort((a, b) => a.clusterName.localeCompare(b.clusterName))
-      .map((r) => [r.clusterName, r.status, formatTime(r.finishedAt), r.changeCount === undefined ? '-' : String(r.changeCount), r.trigger ?? '-', shorten(r.error)]),
+    rows.map((r) => [r.clusterName, r.status, formatTime(r.finishedAt), r.changeCount === undefined ? '-' : String(r.changeCount), r.trigger ?? '-', shorten(r.error, wide ? Infinity : 60)]),
   );
 }

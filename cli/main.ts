@@ -1,13 +1,15 @@
-// The platform team's CLI over the deployed stack: plan, run and status.
-// `main(argv, io)` is the whole program; bin/eks-aviatrix.js calls runCli().
+// The platform team's CLI over the deployed stack: plan, run, offboard and status.
+// `main(argv, io)` is the whole program; bin/eks-aviatrix.js calls runCli() from its build.
+import { version } from '../package.json';
+import { commandHelp, parseArgs, USAGE } from './args';
 import { createClients, explainAwsError } from './aws';
-import { parseArgs, USAGE } from './args';
-import { CliError, EXIT_OK } from './errors';
-import { CommandContext, plan, run, status } from './commands';
+import { CommandContext, CommandResult, offboard, plan, run, status } from './commands';
+import { CliError, EXIT_INTERNAL, EXIT_OK } from './errors';
 import { readStack, stackName } from './stack';
 
 export { USAGE } from './args';
-export { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './errors';
+export { EXIT_CHANGES, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './errors';
+export const VERSION = version;
 
 export interface CliIO {
   /** Receives text as process.stdout.write would (lines end with "\n"). */
@@ -31,31 +33,43 @@ function pollInterval(io: CliIO): number {
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const out = (line: string) => io.stdout(`${line}\n`);
-  const err = (line: string) => io.stderr(`${line}\n`);
+  // Known before parsing, so that a usage error is JSON too.
+  const json = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json');
+  const print = (result: CommandResult) => {
+    if (json) {
+      out(JSON.stringify(result.json));
+    } else {
+      result.out.forEach(out);
+      result.err.forEach((line) => io.stderr(`${line}\n`));
+    }
+    return result.code;
+  };
   let clients: Awaited<ReturnType<typeof createClients>> | undefined;
   try {
     const args = parseArgs(argv);
     if (args.help) {
-      io.stdout(USAGE);
+      io.stdout(args.command ? commandHelp(args.command) : USAGE);
       return EXIT_OK;
     }
+    if (args.version) return print({ code: EXIT_OK, out: [`eks-aviatrix ${VERSION}`], err: [], json: { version: VERSION } });
     clients = await createClients(args.region);
     const stack = await readStack(clients, stackName(args.stack));
-    const ctx: CommandContext = { clients, stack, io: { out, err }, pollMs: pollInterval(io) };
+    const ctx: CommandContext = { clients, stack, pollMs: pollInterval(io), ...(json ? {} : { progress: out }) };
     switch (args.command) {
       case 'plan':
-        return await plan(ctx, args.cluster!);
+        return print(await plan(ctx, args.cluster!));
       case 'run':
-        return await run(ctx, args.cluster!, args.nodegroup);
+        return print(await run(ctx, args.cluster!, args.nodegroup));
+      case 'offboard':
+        return print(await offboard(ctx, args.cluster!, args.dryRun));
       case 'status':
-        return await status(ctx, args.cluster);
+        return print(await status(ctx, args.cluster, args.wide));
       default:
-        throw new CliError('Missing command: plan, run or status. Run `eks-aviatrix --help` for usage.');
+        throw new CliError('Missing command. Run `eks-aviatrix --help` for usage.', EXIT_INTERNAL);
     }
   } catch (error) {
     const cli = error instanceof CliError ? error : explainAwsError(error);
-    err(cli.message);
-    return cli.exitCode;
+    return print({ code: cli.exitCode, out: [], err: [cli.message], json: { error: cli.message, exitCode: cli.exitCode } });
   } finally {
     clients?.destroy();
   }
@@ -66,7 +80,7 @@ export function runCli(argv: string[] = process.argv.slice(2)): void {
   main(argv).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`, () => process.exit(70));
+      process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`, () => process.exit(EXIT_INTERNAL));
     },
   );
 }

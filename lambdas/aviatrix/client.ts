@@ -1,5 +1,5 @@
 // A typed client for the Aviatrix controller calls the reconcilers need, following
-// /work/shared/aviatrix-api.md: token-gated login, the CID in the form/query/JSON body (v2) or the
+// docs/aviatrix-controller-api.md: token-gated login, the CID in the form/query/JSON body (v2) or the
 // `Authorization: cid <CID>` header (v2.5), one re-login on each documented expired-session answer,
 // bounded retries with jittered backoff on transport errors and 5xx, verified TLS by default.
 // The session (CID) and the credentials are cached at module level, so a warm Lambda reuses them.
@@ -38,7 +38,7 @@ export interface HaGatewayDetails {
   [key: string]: unknown;
 }
 
-/** A `list_vpcs_summary` element (aviatrix-api.md section 2). */
+/** A `list_vpcs_summary` element (docs/aviatrix-controller-api.md section 2). */
 export interface GatewaySummary {
   vpc_name: string;
   cloud_type?: number;
@@ -290,8 +290,9 @@ export class AviatrixClient {
   // ---- Kubernetes clusters (v2.5) ------------------------------------------------------------
 
   /**
-   * Lists onboarded clusters with `GET /v2.5/api/k8s/clusters`. Not in aviatrix-api.md (which only
-   * names GET by id); needed to find a cluster's controller id from its ARN on a fresh run.
+   * Lists onboarded clusters with `GET /v2.5/api/k8s/clusters`, whose answer's shape is not documented
+   * (docs/aviatrix-controller-api.md section 5); needed to find a cluster's controller id from its
+   * ARN on a fresh run.
    * Accepts a bare array or an object holding one array.
    */
   async listK8sClusters(): Promise<K8sCluster[]> {
@@ -677,7 +678,7 @@ function parseJson(data: unknown): unknown {
   }
 }
 
-/** The three v2 expired-session forms (aviatrix-api.md 1.5), checked on every v2 answer. */
+/** The three v2 expired-session forms (docs/aviatrix-controller-api.md 1.5), checked on every v2 answer. */
 function isExpiredV2(reason: string, cid: string): boolean {
   return (
     reason.includes('CID is invalid') ||

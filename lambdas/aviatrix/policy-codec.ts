@@ -1,5 +1,5 @@
 // Custom SNAT policy lists: the wire encoding of `policy_list` (base64 of a zlib stream of the JSON
-// array, aviatrix-api.md 3.1) and set semantics for comparing what the controller echoes back
+// array, docs/aviatrix-controller-api.md 3.1) and set semantics for comparing what the controller echoes back
 // (it may return duplicates, reorder, or spell "no connection" as "None", section 3.2).
 import zlib from 'node:zlib';
 

@@ -60,7 +60,7 @@ export function splitCidr(parent: Ipv4Cidr, prefix: number, count: number): Ipv4
   return Array.from({ length: count }, (_, i) => ({ network: (parent.network + i * size) >>> 0, prefix }));
 }
 
-/** Pod subnet size by AZ count, per the design: 2 AZs take two halves, 3-4 AZs a quarter each. */
+/** Pod subnet size by AZ count: 2 AZs take two halves, 3-4 AZs a quarter each. */
 export function podSubnetPrefix(parent: Ipv4Cidr, azCount: number, override?: number): number {
   if (override !== undefined) return override;
   if (azCount <= 2) return parent.prefix + 1;

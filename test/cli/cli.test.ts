@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { AssociateVpcCidrBlockCommand, CreateSubnetCommand } from '@aws-sdk/client-ec2';
+import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { main, USAGE } from '../../cli/main';
 import { DeployedStack, deployStackLocally } from '../local-world/deployed-stack';
 import { createCluster, OnboardingWorld, startOnboardingWorld } from '../local-world/onboarding-world';
@@ -78,6 +80,12 @@ function tally(rows: Row[]): Record<string, number> {
   return counts;
 }
 
+/** What a workflow command prints with --json about the last execution: the command's keys and `fields`. */
+function workflowDoc(command: string, cluster: string, fields: Record<string, unknown>) {
+  const execution = stack.sfn.executions().at(-1)!;
+  return { command, cluster, executionArn: execution.executionArn, ...fields };
+}
+
 function writesSince(mark: number) {
   return w.world.log.since(mark).filter((c) => c.write && WRITES_OF_INTEREST.includes(c.service));
 }
@@ -92,11 +100,11 @@ describe('plan, run, status on a fresh cluster', () => {
     w.activateCluster(cluster);
   });
 
-  it('plan lists the changes and writes nothing', async () => {
+  it('plan lists the changes, writes nothing and exits 2 (changes pending)', async () => {
     const mark = w.world.log.mark();
     const result = await cli('plan', cluster);
     expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(2);
     expect(writesSince(mark)).toEqual([]);
     planned = changeTable(result.stdout);
     expect(result.stdout).toContain(`Planned changes for ${cluster} (${planned.length}):`);
@@ -106,6 +114,22 @@ describe('plan, run, status on a fresh cluster', () => {
     // The plan started the workflow as the CLI says it does.
     const execution = stack.sfn.executions().at(-1)!;
     expect(JSON.parse(execution.input)).toEqual({ clusterName: cluster, dryRun: true, trigger: 'CLI' });
+  });
+
+  it('plan --json gives the same changes as one JSON document, with the same exit status', async () => {
+    const result = await cli('plan', cluster, '--json');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.split('\n')).toHaveLength(2); // one line and its newline
+    const doc = JSON.parse(result.stdout);
+    expect(doc).toEqual(
+      workflowDoc('plan', cluster, {
+        dryRun: true,
+        executionStatus: 'SUCCEEDED',
+        status: JSON.parse(stack.sfn.executions().at(-1)!.output!).status,
+        changes: planned.map((row) => ({ action: row.action, resource: row.resource, detail: row.detail })),
+      }),
+    );
   });
 
   it('run prints each step once as it is entered, makes every planned change, and exits 0', async () => {
@@ -152,8 +176,51 @@ describe('plan, run, status on a fresh cluster', () => {
     }
   });
 
+  it('status --json lists the cluster with its recorded fields', async () => {
+    const result = await cli('status', '--json');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const doc = JSON.parse(result.stdout) as { command: string; clusters: { clusterName: string }[] };
+    expect(doc.command).toBe('status');
+    expect(doc.clusters.find((c) => c.clusterName === cluster)).toEqual({
+      clusterName: cluster,
+      status: 'ONBOARDED',
+      finishedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      changeCount: changeTable(run.stdout).length,
+      trigger: 'CLI',
+    });
+    expect(JSON.parse((await cli('status', 'never-seen', '--json')).stdout)).toEqual({ command: 'status', clusters: [] });
+  });
+
   it('status of a cluster never onboarded says so', async () => {
     expect(await cli('status', 'never-seen')).toEqual({ code: 0, stdout: 'No status recorded for never-seen: no onboarding run has finished for it.\n', stderr: '' });
+  });
+});
+
+/** The pod CIDR's first half in us-east-1a, made by hand in the VPC: onboarding uses it as it is, with a warning. */
+async function podSubnetMadeByHand(vpcId: string): Promise<string> {
+  await w.world.ec2Direct.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: '100.64.0.0/16' }));
+  const { Subnet } = await w.world.ec2Direct.send(new CreateSubnetCommand({ VpcId: vpcId, AvailabilityZone: 'us-east-1a', CidrBlock: '100.64.0.0/17' }));
+  return Subnet!.SubnetId!;
+}
+
+describe('warnings', () => {
+  it('run prints the outcome\'s warnings after the changes, and --json carries them', async () => {
+    const { vpc } = await createCluster(w, { name: 'cli-foreign', vpcCidr: '10.31.0.0/16' });
+    const subnet = await podSubnetMadeByHand(vpc.vpcId);
+    w.activateCluster('cli-foreign');
+    const warning = new RegExp(`pod subnet ${subnet} \\(100\\.64\\.0\\.0/17\\) in us-east-1a was not made by onboarding`);
+
+    const text = await cli('run', 'cli-foreign');
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    const warnings = lines.filter((line) => line.startsWith('Warning: '));
+    expect(warnings).toContainEqual(expect.stringMatching(warning));
+    expect(lines.slice(-warnings.length)).toEqual(warnings);
+
+    const json = await cli('run', 'cli-foreign', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).warnings).toContainEqual(expect.stringMatching(warning));
   });
 });
 
@@ -164,6 +231,21 @@ describe('failures', () => {
     expect(result.stdout).toMatch(/^ +\d+\.\ds {2}ResolveCluster failed: ClusterNotFound: EKS cluster "no-such-cluster" does not exist in us-east-1/m);
     expect(result.stderr).toMatch(/^Failed after \d+\.\ds: ClusterNotFound: EKS cluster "no-such-cluster" does not exist in us-east-1; check the name/);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('run --json on an unknown cluster: the failure as a document, no progress, exit 1', async () => {
+    const result = await cli('run', 'no-such-cluster', '--json');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual(
+      workflowDoc('run', 'no-such-cluster', {
+        dryRun: false,
+        executionStatus: 'FAILED',
+        status: 'FAILED',
+        changes: [],
+        error: expect.stringMatching(/^ClusterNotFound: EKS cluster "no-such-cluster" does not exist in us-east-1; check the name/),
+      }),
+    );
   });
 
   it('plan of a cluster the design cannot serve exits 1 with the refusal', async () => {
@@ -198,9 +280,9 @@ describe('failures', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it.each([['plan', 'cli-fresh'], ['run', 'cli-fresh'], ['status']])('%s says so in one line and exits 2', async (...argv) => {
+    it.each([['plan', 'cli-fresh'], ['run', 'cli-fresh'], ['offboard', 'cli-fresh'], ['status']])('%s says so in one line and exits 3', async (...argv) => {
       const mark = w.world.log.mark();
-      expect(await cli(...argv)).toEqual({ code: 2, stdout: '', stderr: NO_CREDENTIALS });
+      expect(await cli(...argv)).toEqual({ code: 3, stdout: '', stderr: NO_CREDENTIALS });
       expect(w.world.log.since(mark)).toEqual([]);
     });
 
@@ -208,16 +290,18 @@ describe('failures', () => {
       delete process.env.AWS_REGION;
       delete process.env.AWS_DEFAULT_REGION;
       expect(await cli('status')).toEqual({
-        code: 2,
+        code: 3,
         stdout: '',
         stderr: 'No AWS Region configured. Pass --region, set AWS_REGION, or set one in your profile (aws configure).\n',
       });
     });
   });
 
-  it('a stack that is not deployed: exact message, exit 2', async () => {
+  it('a stack that is not deployed: exact message, exit 3; with --json as a document on stdout', async () => {
+    const message = 'Stack Nope is not deployed in us-east-1. Deploy it with `npx cdk deploy`, or pass --stack NAME.';
+    expect(await cli('plan', 'cli-fresh', '--json', '--stack', 'Nope')).toEqual({ code: 3, stdout: `${JSON.stringify({ error: message, exitCode: 3 })}\n`, stderr: '' });
     expect(await cli('plan', 'cli-fresh', '--stack', 'Nope')).toEqual({
-      code: 2,
+      code: 3,
       stdout: '',
       stderr: 'Stack Nope is not deployed in us-east-1. Deploy it with `npx cdk deploy`, or pass --stack NAME.\n',
     });
@@ -232,7 +316,7 @@ describe('failures', () => {
     }
   });
 
-  it('a stack without the output a command needs: names the output, exit 2', async () => {
+  it('a stack without the output a command needs: names the output, exit 3', async () => {
     const cfn = new CloudFormationClient({ endpoint: w.world.motoDirectEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     await cfn.send(
       new CreateStackCommand({
@@ -245,7 +329,7 @@ describe('failures', () => {
     );
     cfn.destroy();
     expect(await cli('run', 'cli-fresh', '--stack=Partial')).toEqual({
-      code: 2,
+      code: 3,
       stdout: '',
       stderr: 'Stack Partial in us-east-1 has no output ClusterStateMachineArn: it is from an older version or not fully deployed. Deploy it again with `npx cdk deploy`.\n',
     });
@@ -256,20 +340,49 @@ describe('failures', () => {
 describe('usage', () => {
   it('--help prints the usage and exits 0', async () => {
     expect(await cli('--help')).toEqual({ code: 0, stdout: USAGE, stderr: '' });
-    expect((await cli('run', '-h')).stdout).toBe(USAGE);
+    for (const command of ['plan', 'run', 'offboard', 'status']) expect(USAGE).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
   it.each([
-    [[], 'Missing command: plan, run or status. Run `eks-aviatrix --help` for usage.'],
-    [['deploy'], 'Unknown command "deploy": use plan, run or status. Run `eks-aviatrix --help` for usage.'],
+    ['plan', 'Usage: eks-aviatrix plan <cluster>', 'Exit status: 0 no changes (or the cluster is not selected), 2 changes pending'],
+    ['run', 'Usage: eks-aviatrix run <cluster> [--nodegroup NAME]', '--nodegroup NAME  Onboard that node group'],
+    ['status', 'Usage: eks-aviatrix status [<cluster>] [--wide]', '--wide            Show errors in full'],
+    ['offboard', 'Usage: eks-aviatrix offboard <cluster> [--dry-run]', '--dry-run         List what offboarding would remove'],
+  ])('%s --help prints that command\'s own help', async (command, first, own) => {
+    for (const help of ['--help', '-h']) {
+      const result = await cli(command, help);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout.split('\n')[0]).toBe(`${first} [options]`);
+      expect(result.stdout).toContain(own);
+      expect(result.stdout).toContain('--json            Print one JSON document');
+    }
+  });
+
+  it('--version prints the package version, as text or JSON', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(await cli('--version')).toEqual({ code: 0, stdout: `eks-aviatrix ${version}\n`, stderr: '' });
+    expect(await cli('--version', '--json')).toEqual({ code: 0, stdout: `${JSON.stringify({ version })}\n`, stderr: '' });
+  });
+
+  it.each([
+    [[], 'Missing command: plan, run, status, offboard. Run `eks-aviatrix --help` for usage.'],
+    [['deploy'], 'Unknown command "deploy": use plan, run, status, offboard. Run `eks-aviatrix --help` for usage.'],
+    [['offboard'], 'offboard needs a cluster name: eks-aviatrix offboard <cluster> [--dry-run]'],
+    [['run', 'a', '--dry-run'], 'Option --dry-run does not apply to run: eks-aviatrix run <cluster> [--nodegroup NAME]'],
+    [['plan', 'a', '--wide'], 'Option --wide does not apply to plan: eks-aviatrix plan <cluster>'],
+    [['status', '--json=yes'], 'Option --json takes no value. Run `eks-aviatrix --help` for usage.'],
     [['plan'], 'plan needs a cluster name: eks-aviatrix plan <cluster>'],
     [['plan', 'a', 'b'], 'Too many arguments for plan (b): eks-aviatrix plan <cluster>'],
     [['plan', 'a', '--nodegroup', 'ng'], 'Option --nodegroup does not apply to plan: eks-aviatrix plan <cluster>'],
     [['run', 'a', '--force'], 'Unknown option --force. Run `eks-aviatrix --help` for usage.'],
     [['run', 'a', '--stack'], 'Option --stack needs a value. Run `eks-aviatrix --help` for usage.'],
     [['run', 'bad name!'], '"bad name!" is not a valid EKS cluster name (letters, digits, - and _, starting with a letter or digit, at most 100).'],
-  ])('%j: one line, exit 2', async (argv, message) => {
-    expect(await cli(...argv)).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+  ])('%j: one line, exit 64 (and as JSON with --json)', async (argv, message) => {
+    expect(await cli(...argv)).toEqual({ code: 64, stdout: '', stderr: `${message}\n` });
+    if (!argv.some((arg) => arg.startsWith('--json'))) {
+      expect(await cli(...argv, '--json')).toEqual({ code: 64, stdout: `${JSON.stringify({ error: message, exitCode: 64 })}\n`, stderr: '' });
+    }
   });
 
   it('run --nodegroup starts the node-group workflow, or says the stack lacks it', async () => {
@@ -282,10 +395,111 @@ describe('usage', () => {
       expect(result.code).toBe(execution!.status === 'SUCCEEDED' ? 0 : 1);
     } else {
       expect(result).toEqual({
-        code: 2,
+        code: 3,
         stdout: '',
         stderr: `State machine ${stack.stateMachineArns.nodegroup} (stack output NodegroupStateMachineArn) does not exist. Deploy the stack again with \`npx cdk deploy\`.\n`,
       });
     }
+  });
+});
+
+describe('offboard', () => {
+  const cluster = 'cli-gone';
+  let onboarded: { changes: Row[] };
+
+  beforeAll(async () => {
+    await createCluster(w, { name: cluster });
+    w.activateCluster(cluster);
+  });
+
+  it('run --json onboards the cluster and prints only the outcome document', async () => {
+    const result = await cli('run', cluster, '--json');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    onboarded = JSON.parse(result.stdout);
+    expect(onboarded).toEqual(
+      workflowDoc('run', cluster, { dryRun: false, executionStatus: 'SUCCEEDED', status: 'ONBOARDED', changes: JSON.parse(stack.sfn.executions().at(-1)!.output!).changes }),
+    );
+    expect(onboarded.changes.length).toBeGreaterThan(10);
+  });
+
+  it('refuses a cluster that still runs: exit 1, the refusal, nothing written', async () => {
+    const mark = w.world.log.mark();
+    const result = await cli('offboard', cluster);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^Failed after \\d+\\.\\ds: ClusterRefused: EKS cluster "${cluster}" is ACTIVE; .*delete the cluster first\\n$`));
+    expect(writesSince(mark)).toEqual([]);
+    const execution = stack.sfn.executions().at(-1)!;
+    expect(execution.stateMachineArn).toBe(stack.stateMachineArns.offboarding);
+    expect(JSON.parse(execution.input)).toEqual({ clusterName: cluster, dryRun: false, trigger: 'CLI' });
+  });
+
+  it('status cuts the recorded refusal at 60 characters; --wide and --json show it in full', async () => {
+    const { clusters } = JSON.parse((await cli('status', cluster, '--json')).stdout) as { clusters: { status: string; error: string }[] };
+    const full = clusters[0].error;
+    expect(clusters[0].status).toBe('OFFBOARDING_FAILED');
+    expect(full).toMatch(new RegExp(`^ClusterRefused: EKS cluster "${cluster}" is ACTIVE; .*: delete the cluster first$`));
+    const errorColumn = async (...argv: string[]) => {
+      const result = await cli('status', cluster, ...argv);
+      expect(result.code).toBe(0);
+      const [header, row] = result.stdout.split('\n');
+      return row.slice(header.indexOf('ERROR'));
+    };
+    expect(await errorColumn()).toBe(`${full.slice(0, 59)}…`);
+    expect(await errorColumn('--wide')).toBe(full);
+  });
+
+  it('a cluster never onboarded: nothing to offboard, exit 0', async () => {
+    const result = await cli('offboard', 'never-seen');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('Nothing to offboard: cluster never-seen was never onboarded.');
+    const json = await cli('offboard', 'never-seen', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(
+      workflowDoc('offboard', 'never-seen', { dryRun: false, executionStatus: 'SUCCEEDED', status: 'NOTHING_TO_DO', changes: [], reason: 'cluster never-seen was never onboarded' }),
+    );
+  });
+
+  describe('once the cluster is deleted', () => {
+    let dry: Row[];
+
+    beforeAll(async () => {
+      const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+      await eks.send(new DeleteClusterCommand({ name: cluster }));
+      eks.destroy();
+    });
+
+    it('--dry-run lists what would be removed, writes nothing and exits 2', async () => {
+      const mark = w.world.log.mark();
+      const result = await cli('offboard', cluster, '--dry-run');
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(2);
+      expect(writesSince(mark)).toEqual([]);
+      expect(JSON.parse(stack.sfn.executions().at(-1)!.input)).toEqual({ clusterName: cluster, dryRun: true, trigger: 'CLI' });
+      dry = changeTable(result.stdout);
+      expect(result.stdout).toContain(`Offboarding ${cluster} would make these changes (${dry.length}):`);
+      expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(`Apply them with: eks-aviatrix offboard ${cluster}`);
+      // What onboarding created comes back out: its pod subnets and the secondary CIDR.
+      // What onboarding created comes back out: the pod subnets, the pod security group, the secondary CIDR.
+      const createdSubnets = onboarded.changes.filter((c) => c.action === 'create' && c.resource.startsWith('pod subnet ')).map((c) => `pod subnet ${c.detail}`);
+      expect(createdSubnets).toHaveLength(2);
+      expect(dry.filter((r) => r.action === 'delete' && /^subnet-/.test(r.resource)).map((r) => r.detail).sort()).toEqual(createdSubnets.sort());
+      const vpc = onboarded.changes.find((c) => c.action === 'associate' && c.detail === 'secondary CIDR 100.64.0.0/16')!.resource;
+      expect(dry).toContainEqual({ action: 'delete', resource: vpc, detail: 'secondary CIDR 100.64.0.0/16 association' });
+      expect(dry).toContainEqual(expect.objectContaining({ action: 'delete', detail: `pod security group eks-aviatrix-pods-${cluster}` }));
+    });
+
+    it('offboard removes it, exit 0, and status shows OFFBOARDED', async () => {
+      const result = await cli('offboard', cluster, '--json');
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const doc = JSON.parse(result.stdout) as { status: string; changes: Row[]; dryRun: boolean };
+      expect(doc).toMatchObject({ command: 'offboard', cluster, dryRun: false, executionStatus: 'SUCCEEDED', status: 'OFFBOARDED' });
+      expect(tally(doc.changes)).toEqual(tally(dry));
+      const status = await cli('status', cluster);
+      expect(status.stdout.split('\n')[1].split(/\s{2,}/).slice(0, 2)).toEqual([cluster, 'OFFBOARDED']);
+      expect(await cli('offboard', cluster)).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`Nothing to offboard: cluster ${cluster} is already offboarded\\.\\n$`)), stderr: '' });
+    });
   });
 });

@@ -1,5 +1,5 @@
 // An in-process HTTPS stand-in for the Aviatrix controller, following the checklist of
-// /work/shared/aviatrix-api.md section 10: /v2/api actions as query GET, form POST and JSON POST,
+// docs/aviatrix-controller-api.md section 10: /v2/api actions as query GET, form POST and JSON POST,
 // token-gated login, CID issue and expiry with the exact texts, gateways with HA peers, custom vs
 // single-IP SNAT, whole-list replacement, transit exclusions, v2.5 k8s clusters and app-domains.
 // Faults on demand (5xx, hangs), latency, and optional echo quirks (duplicates, reordering, "None").
