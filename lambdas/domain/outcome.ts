@@ -46,7 +46,7 @@ function allErrors(state: WorkflowState): string | undefined {
 
 /** Failed before anything was written: the first look at the cluster or the preflight said no. */
 const refusedBeforeWriting = (state: WorkflowState) =>
-  state.exclusion === undefined && state.network === undefined && (state.cni === undefined) && state.cleanup === undefined;
+  state.exclusion === undefined && state.network === undefined && state.cni === undefined && state.controller === undefined && state.cleanup === undefined;
 
 export interface Outcome {
   clusterName: string;
@@ -79,7 +79,8 @@ export function errorMessage(error: { Error?: string; Cause?: unknown } | undefi
 
 function statusOf(state: WorkflowState, input: WorkflowInput | undefined, failed: boolean, kind: WorkflowKind): OutcomeStatus {
   if (kind === 'offboarding') {
-    if (failed) return 'OFFBOARDING_FAILED';
+    // Refused before any write (the cluster still runs): the cluster's own status stays as it was.
+    if (failed) return refusedBeforeWriting(state) ? 'REFUSED' : 'OFFBOARDING_FAILED';
     if (input?.dryRun) return 'PLANNED';
     return (state.cleanup as { cidrKept?: { retry: boolean } } | undefined)?.cidrKept?.retry ? 'OFFBOARDING_INCOMPLETE' : 'OFFBOARDED';
   }

@@ -437,7 +437,8 @@ describe('offboard', () => {
   it('status cuts the recorded refusal at 60 characters; --wide and --json show it in full', async () => {
     const { clusters } = JSON.parse((await cli('status', cluster, '--json')).stdout) as { clusters: { status: string; error: string }[] };
     const full = clusters[0].error;
-    expect(clusters[0].status).toBe('OFFBOARDING_FAILED');
+    // The refusal wrote nothing: the cluster is still ONBOARDED, and the record keeps that status.
+    expect(clusters[0].status).toBe('ONBOARDED');
     expect(full).toMatch(new RegExp(`^ClusterRefused: EKS cluster "${cluster}" is ACTIVE; .*: delete the cluster first$`));
     const errorColumn = async (...argv: string[]) => {
       const result = await cli('status', cluster, ...argv);
