@@ -6,9 +6,11 @@
 // Passwords, API tokens and CIDs never reach logs, error messages or returned values.
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AviatrixConfig } from '../../lib/config';
-import { OnboardingError } from '../shared/errors';
+import { isTransient, isTransientStatus, retryAfterMs } from '../shared/classify';
+import { secretsManager, secretsManagerSdk } from '../shared/aws';
+import { OnboardingError, TransientError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { ControllerApiError } from './errors';
 import { dedupePolicies, encodePolicyList, SnatPolicy } from './policy-codec';
@@ -173,7 +175,7 @@ export class AviatrixClient {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
     this.baseDelayMs = options.baseDelayMs ?? 500;
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.secretsManager = options.secretsManager ?? new SecretsManagerClient({});
+    this.secretsManager = options.secretsManager ?? secretsManager();
     const url = new URL(connection.controllerUrl);
     this.host = url.host;
     this.sessionKey = `${url.origin}|${connection.credentialsSecretName}`;
@@ -507,13 +509,16 @@ export class AviatrixClient {
     let reason = '';
     let status: number | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      let askedDelayMs: number | undefined;
       try {
         const response = await send();
-        if (response.status < 500) return response;
+        if (!isTransientStatus(response.status)) return response;
         status = response.status;
+        // A 429/503 may say when to come back; never wait longer than one request may take.
+        askedDelayMs = retryAfterMs(response.headers?.['retry-after'], this.timeoutMs);
         const body = parseJson(response.data) as { reason?: unknown; message?: unknown } | undefined;
         const detail = body && typeof body === 'object' ? (body.reason ?? body.message) : undefined;
-        reason = `server error ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${
+        reason = `${response.status === 429 ? 'rate limited' : 'server error'} ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${
           typeof detail === 'string' ? `: ${detail}` : ''
         }`;
       } catch (error) {
@@ -532,7 +537,7 @@ export class AviatrixClient {
         reason = `transport error ${code || 'unknown'}: ${redact(message)}`;
       }
       if (attempt < maxAttempts) {
-        const delay = Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
+        const delay = askedDelayMs ?? Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
         logger.warn('Aviatrix controller call failed; retrying', { action, target, attempt, reason: redact(reason) });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -632,9 +637,16 @@ export class AviatrixClient {
   private async readSecret(name: string): Promise<Credentials> {
     let text: string | undefined;
     try {
+      const { GetSecretValueCommand } = secretsManagerSdk();
       const answer = await this.secretsManager.send(new GetSecretValueCommand({ SecretId: name }));
       text = answer.SecretString;
     } catch (error) {
+      // Throttling or an outage is retried by the workflow; only a real refusal is a config problem.
+      if (isTransient(error)) {
+        throw new TransientError(
+          `reading the Aviatrix credentials secret ${name} failed and may succeed later: ${(error as Error).name}: ${(error as Error).message}`,
+        );
+      }
       throw new OnboardingError(
         'ConfigError',
         `cannot read the Aviatrix credentials secret ${name} (onboarding.aviatrix.credentialsSecretName): ${

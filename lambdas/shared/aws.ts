@@ -6,21 +6,43 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-const retry = { maxAttempts: 5 } as const;
+/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * The SDK's own retries, the same for every client: AWS_MAX_ATTEMPTS attempts (default 5), each
+ * waiting at most AWS_REQUEST_TIMEOUT_MS (default 20 s) for an answer, with the
+ * SDK's back-off, or with AWS_RETRY_BASE_DELAY_MS set, full jitter over that base doubled per retry
+ * (the local world sets it low so faults do not sleep through seconds of back-off).
+ */
+function retry() {
+  const maxAttempts = Number(process.env.AWS_MAX_ATTEMPTS) || 5;
+  // Without throwOnRequestTimeout the SDK only warns and waits on a silent connection until the
+  // Lambda itself times out; a timed-out attempt is retried like any other transient failure.
+  const requestHandler = { requestTimeout: Number(process.env.AWS_REQUEST_TIMEOUT_MS) || 20_000, throwOnRequestTimeout: true };
+  const baseMs = Number(process.env.AWS_RETRY_BASE_DELAY_MS);
+  if (!(baseMs > 0)) return { maxAttempts, requestHandler };
+  const { ConfiguredRetryStrategy } = require('@smithy/core/retry') as typeof import('@smithy/core/retry');
+  return { maxAttempts, requestHandler, retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt) => Math.random() * baseMs * 2 ** attempt) };
+}
+
+let secretsClient: SecretsManagerClient | undefined;
 let ec2Client: EC2Client | undefined;
 let eksClient: EKSClient | undefined;
 let dynamoClient: DynamoDBClient | undefined;
 let autoScalingClient: AutoScalingClient | undefined;
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 export const ec2 = (): EC2Client =>
-  (ec2Client ??= new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(retry));
+  (ec2Client ??= new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(retry()));
 export const eks = (): EKSClient =>
-  (eksClient ??= new (require('@aws-sdk/client-eks') as typeof import('@aws-sdk/client-eks')).EKSClient(retry));
+  (eksClient ??= new (require('@aws-sdk/client-eks') as typeof import('@aws-sdk/client-eks')).EKSClient(retry()));
 export const dynamo = (): DynamoDBClient =>
-  (dynamoClient ??= new (require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb')).DynamoDBClient(retry));
+  (dynamoClient ??= new (require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb')).DynamoDBClient(retry()));
 /** The Auto Scaling module itself (commands, error classes), loaded only by the node-replacement path. */
 export const autoScalingSdk = (): typeof import('@aws-sdk/client-auto-scaling') =>
   require('@aws-sdk/client-auto-scaling') as typeof import('@aws-sdk/client-auto-scaling');
-export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(retry));
+export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(retry()));
+/** The Secrets Manager module itself (commands), loaded only by the controller functions. */
+export const secretsManagerSdk = (): typeof import('@aws-sdk/client-secrets-manager') =>
+  require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
+export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new (secretsManagerSdk().SecretsManagerClient)(retry()));

@@ -3,6 +3,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { CallLog, isReadAction, ServiceName } from './call-log';
+import { applyFault, awsErrorCode, dropResponse, ErrorAnswer } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
 
 export interface MotoServer {
@@ -111,11 +112,19 @@ function serializer() {
 
 async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; close(): Promise<void> }> {
   const oneDynamoWriteAtATime = serializer();
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) =>
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, drop = false) =>
     new Promise<void>((resolve) => {
       const upstream = http.request(
         { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
         (upstreamRes) => {
+          if (drop) {
+            upstreamRes.resume();
+            upstreamRes.on('end', () => {
+              dropResponse(res);
+              resolve();
+            });
+            return;
+          }
           res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
           upstreamRes.pipe(res);
           upstreamRes.on('end', resolve);
@@ -138,10 +147,35 @@ async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ 
       const action = actionOf(req.headers['x-amz-target'] as string | undefined, body.toString(), req.url ?? '/');
       const write = !isReadAction(action);
       log.record(service, action, write);
-      if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body));
-      else void forward(req, res, body);
+      void applyFault(log.faults.take(service, action), req, res, (status, code) => awsError(service, status, code)).then((next) => {
+        if (next === 'answered') return;
+        const drop = next === 'serve-and-drop';
+        if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body, drop));
+        else void forward(req, res, body, drop);
+      });
     });
   });
   const port = await listenOnLoopback(server);
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+/** An error answer in the service's own protocol: EC2 and STS XML, JSON for DynamoDB and Secrets Manager. */
+function awsError(service: ServiceName, status: number, code: string | undefined): ErrorAnswer {
+  const message = `injected fault ${status}`;
+  if (service === 'ec2') {
+    const name = awsErrorCode(status, code, 'RequestLimitExceeded');
+    return {
+      headers: { 'content-type': 'text/xml' },
+      body: `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${name}</Code><Message>${message}</Message></Error></Errors><RequestID>fault</RequestID></Response>`,
+    };
+  }
+  if (service === 'sts') {
+    const name = awsErrorCode(status, code, 'Throttling');
+    return {
+      headers: { 'content-type': 'text/xml' },
+      body: `<ErrorResponse><Error><Type>Sender</Type><Code>${name}</Code><Message>${message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
+    };
+  }
+  const name = awsErrorCode(status, code, 'ThrottlingException');
+  return { headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ __type: name, message }) };
 }

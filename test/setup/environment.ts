@@ -4,3 +4,4 @@ import './polyfills';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.env.AWS_RETRY_BASE_DELAY_MS ??= '5';
