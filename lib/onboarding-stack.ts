@@ -578,7 +578,8 @@ export class OnboardingStack extends Stack {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'StatusRecord',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        // updateStatusRecord (lambdas/domain/status-record.ts) is one UpdateItem; nothing is read.
+        actions: ['dynamodb:UpdateItem'],
         resources: [this.statusTable.tableArn],
       }),
     );
@@ -724,7 +725,8 @@ export class OnboardingStack extends Stack {
       new iam.PolicyStatement({ sid: 'ReadClusters', actions: ['eks:DescribeCluster'], resources: [eksClusterArnPattern()] }),
       new iam.PolicyStatement({
         sid: 'StatusRecords',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
+        // Offboarding only reads records (readStatusRecord, allStatusRecords); record-outcome writes them.
+        actions: ['dynamodb:GetItem', 'dynamodb:Scan'],
         resources: [this.statusTable.tableArn],
       }),
       this.clusterLeaseStatement(),

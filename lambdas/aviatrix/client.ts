@@ -23,9 +23,9 @@ export type ControllerConnection = Pick<AviatrixConfig, 'controllerUrl' | 'crede
 export interface AviatrixClientOptions {
   /** Attempts per call for transport errors and 5xx (default 4: the first and 3 retries). */
   maxAttempts?: number;
-  /** First backoff delay; doubles per attempt, with full jitter (default 500 ms). */
+  /** First backoff delay; doubles per attempt, with full jitter (default AVIATRIX_RETRY_BASE_DELAY_MS, else 500 ms). */
   baseDelayMs?: number;
-  /** Per-request timeout (default 30 s). */
+  /** Per-request timeout (default AVIATRIX_REQUEST_TIMEOUT_MS, else 30 s). */
   timeoutMs?: number;
   secretsManager?: SecretsManagerClient;
 }
@@ -173,8 +173,9 @@ export class AviatrixClient {
     options: AviatrixClientOptions = {},
   ) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
-    this.baseDelayMs = options.baseDelayMs ?? 500;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    // The environment may shorten them (the local world does, to meet faults without long sleeps).
+    this.baseDelayMs = options.baseDelayMs ?? (Number(process.env.AVIATRIX_RETRY_BASE_DELAY_MS) || 500);
+    this.timeoutMs = options.timeoutMs ?? (Number(process.env.AVIATRIX_REQUEST_TIMEOUT_MS) || 30_000);
     this.secretsManager = options.secretsManager ?? secretsManager();
     const url = new URL(connection.controllerUrl);
     this.host = url.host;

@@ -2,6 +2,7 @@
 // derived from what triggered it, and Step Functions refuses a second execution with that name.
 import { createHash } from 'node:crypto';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { sdkClientOptions } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { WorkflowInput } from '../shared/workflow';
 import { normalizeInput } from './input';
@@ -24,7 +25,7 @@ export function executionName(...parts: string[]): string {
 }
 
 export async function startOnce(stateMachineArn: string, name: string, input: WorkflowInput): Promise<StartResult> {
-  sfn ??= new SFNClient({ maxAttempts: 5 });
+  sfn ??= new SFNClient(sdkClientOptions());
   try {
     const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
     return { clusterName: input.clusterName, executionName: name, started: true, ...(executionArn ? { executionArn } : {}) };

@@ -15,7 +15,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
  * SDK's back-off, or with AWS_RETRY_BASE_DELAY_MS set, full jitter over that base doubled per retry
  * (the local world sets it low so faults do not sleep through seconds of back-off).
  */
-function retry() {
+export function sdkClientOptions() {
   const maxAttempts = Number(process.env.AWS_MAX_ATTEMPTS) || 5;
   // Without throwOnRequestTimeout the SDK only warns and waits on a silent connection until the
   // Lambda itself times out; a timed-out attempt is retried like any other transient failure.
@@ -33,16 +33,16 @@ let dynamoClient: DynamoDBClient | undefined;
 let autoScalingClient: AutoScalingClient | undefined;
 
 export const ec2 = (): EC2Client =>
-  (ec2Client ??= new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(retry()));
+  (ec2Client ??= new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(sdkClientOptions()));
 export const eks = (): EKSClient =>
-  (eksClient ??= new (require('@aws-sdk/client-eks') as typeof import('@aws-sdk/client-eks')).EKSClient(retry()));
+  (eksClient ??= new (require('@aws-sdk/client-eks') as typeof import('@aws-sdk/client-eks')).EKSClient(sdkClientOptions()));
 export const dynamo = (): DynamoDBClient =>
-  (dynamoClient ??= new (require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb')).DynamoDBClient(retry()));
+  (dynamoClient ??= new (require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb')).DynamoDBClient(sdkClientOptions()));
 /** The Auto Scaling module itself (commands, error classes), loaded only by the node-replacement path. */
 export const autoScalingSdk = (): typeof import('@aws-sdk/client-auto-scaling') =>
   require('@aws-sdk/client-auto-scaling') as typeof import('@aws-sdk/client-auto-scaling');
-export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(retry()));
+export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(sdkClientOptions()));
 /** The Secrets Manager module itself (commands), loaded only by the controller functions. */
 export const secretsManagerSdk = (): typeof import('@aws-sdk/client-secrets-manager') =>
   require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
-export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new (secretsManagerSdk().SecretsManagerClient)(retry()));
+export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new (secretsManagerSdk().SecretsManagerClient)(sdkClientOptions()));

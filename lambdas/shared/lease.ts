@@ -16,6 +16,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { sdkClientOptions } from './aws';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 
@@ -94,7 +95,7 @@ export class Leases {
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 240_000;
     this.baseDelayMs = options.baseDelayMs ?? 200;
     this.maxDelayMs = options.maxDelayMs ?? 3_000;
-    this.dynamo = options.client ?? new DynamoDBClient({ maxAttempts: 5 });
+    this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
   }
 
   /** One conditional put; true when `holder` now holds the lease on `key`. */
