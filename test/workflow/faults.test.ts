@@ -5,7 +5,14 @@
 // docs/fault-matrix.md and must match the README's copy.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import {
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
+  CreateRouteCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+} from '@aws-sdk/client-ec2';
 import { ENICONFIG_PATH } from '../../lambdas/domain/cni';
 import type { ServiceName } from '../local-world/call-log';
 import type { Fault } from '../local-world/faults';
@@ -178,11 +185,65 @@ describe.each(PERMANENT)('a permanent refusal of $target', ({ target, fault, exp
   });
 });
 
+/** Routes through an internet gateway in each of the cluster's route tables. */
+async function addRoutes(cluster: CreatedCluster, destinations: string[]): Promise<void> {
+  const ec2 = w.world.ec2Direct;
+  const { InternetGateway } = await ec2.send(new CreateInternetGatewayCommand({}));
+  const gatewayId = InternetGateway!.InternetGatewayId!;
+  await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: cluster.vpc.vpcId }));
+  for (const subnet of cluster.vpc.subnets) {
+    for (const destination of destinations) {
+      await ec2.send(new CreateRouteCommand({ RouteTableId: subnet.routeTableId, DestinationCidrBlock: destination, GatewayId: gatewayId }));
+    }
+  }
+}
+
+const resourceWrites = (mark: number) => w.world.log.writesSince(mark).filter((c) => ['ec2', 'eks', 'kubernetes', 'aviatrix'].includes(c.service));
+
+describe('guards', () => {
+  test('tag opt-in: an untagged cluster is SKIPPED with no write; a tagged one (default route in place) is onboarded', async () => {
+    const saved = w.config.optIn;
+    w.setConfig({ optIn: { mode: 'tag', tagKey: 'aviatrix.com/onboard', tagValue: 'true' } });
+    try {
+      const untagged = await newCluster();
+      await addRoutes(untagged, ['0.0.0.0/0']);
+      w.activateCluster(untagged.name);
+      const mark = w.world.log.mark();
+      const skipped = await run(untagged.name);
+      expect(skipped.status).toBe('SUCCEEDED');
+      expect(skipped.output).toMatchObject({ status: 'SKIPPED' });
+      expect(resourceWrites(mark)).toEqual([]);
+
+      const tagged = await createCluster(w, { name: `fault-${++counter}`, tags: { 'aviatrix.com/onboard': 'true' } });
+      await addRoutes(tagged, ['0.0.0.0/0']);
+      const onboarded = await run(tagged.name);
+      expect(onboarded.error).toBeUndefined();
+      expect(onboarded.output).toMatchObject({ status: 'ONBOARDED' });
+      expect((await endState(tagged)).cidrAssociations).toBe(1);
+    } finally {
+      w.setConfig({ optIn: saved });
+    }
+  });
+
+  test('a route inside the secondary CIDR: refused as NetworkConflict naming the route, with no write', async () => {
+    const cluster = await newCluster();
+    await addRoutes(cluster, ['0.0.0.0/0', '100.64.5.0/24']);
+    w.activateCluster(cluster.name);
+    const mark = w.world.log.mark();
+    const result = await run(cluster.name);
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('NetworkConflict');
+    expect(result.error?.message).toContain('route 100.64.5.0/24');
+    expect(resourceWrites(mark)).toEqual([]);
+  });
+});
+
 const MATRIX_FILE = path.resolve(__dirname, '..', '..', 'docs', 'fault-matrix.md');
 
 /** Written by the test run: the table in the README must be this one. */
 function writeMatrix(): void {
-  if (matrix.length === 0) return;
+  // Only a whole run (not a filtered one) writes the table and holds the README to it.
+  if (matrix.length !== TRANSIENT.length * TARGETS.length + PERMANENT.length) return;
   const lines = [
     '| call (service) | fault | step | result |',
     '|---|---|---|---|',
@@ -192,9 +253,6 @@ function writeMatrix(): void {
   ];
   fs.mkdirSync(path.dirname(MATRIX_FILE), { recursive: true });
   fs.writeFileSync(MATRIX_FILE, `${lines.join('\n')}\n`);
-  // A whole run (not a filtered one) also holds the README to this table.
-  if (matrix.length === TRANSIENT.length * TARGETS.length + PERMANENT.length) {
-    const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
-    expect(readme).toContain(lines.join('\n'));
-  }
+  const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+  expect(readme).toContain(lines.join('\n'));
 }
