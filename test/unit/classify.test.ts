@@ -97,7 +97,7 @@ const controllerCall = (url = tlsUrl) =>
     { maxAttempts: 1, baseDelayMs: 1, timeoutMs: TIMEOUT_MS, secretsManager: new SecretsManagerClient({ ...sdk, endpoint: plainUrl }) },
   ).getGateway('spoke-1');
 
-type Row = [client: string, fault: string, asl: string, answer: Answer, call: () => Promise<unknown>, message?: RegExp];
+type Row = [client: string, fault: string, asl: string, answer: Answer, call: () => Promise<unknown>];
 const T = 'TransientError';
 const rows: Row[] = [
   ['EC2', '500 InternalError', T, ec2Xml(500, 'InternalError'), () => ec2Call()],
@@ -127,7 +127,7 @@ const rows: Row[] = [
   ['Kubernetes', '422 Invalid', 'KubeApiError', kubeStatus(422), () => kubeCall()],
   ['Kubernetes', '403 Forbidden', 'KubeApiError', kubeStatus(403), () => kubeCall()],
   ['Kubernetes', '409 Conflict', 'KubeApiError', kubeStatus(409), () => kubeCall()],
-  ['Kubernetes', 'certificate from another CA', 'KubeTransportError', kubeStatus(200), () => kubeCall(otherCaUrl), /not signed by the cluster CA/],
+  ['Kubernetes', 'certificate from another CA', 'KubeTransportError', kubeStatus(200), () => kubeCall(otherCaUrl)],
   ['controller', '500', T, controller(500, { return: false, reason: 'boom' }), () => controllerCall()],
   ['controller', '503', T, controller(503, { return: false, reason: 'busy' }), () => controllerCall()],
   ['controller', '429', T, controller(429, { message: 'slow down' }), () => controllerCall()],
@@ -135,10 +135,10 @@ const rows: Row[] = [
   ['controller', 'no answer within the timeout', T, 'hang', () => controllerCall()],
   ['controller', '200 return:false', 'ControllerError', controller(200, { return: false, reason: 'no' }), () => controllerCall()],
   ['controller', '400', 'ControllerError', controller(400, { message: 'bad request' }), () => controllerCall()],
-  ['controller', 'certificate from another CA', 'ControllerError', controller(200, { return: true }), () => controllerCall(otherCaUrl), /TLS certificate of 127\.0\.0\.1:\d+ is not trusted/],
+  ['controller', 'certificate from another CA', 'ControllerError', controller(200, { return: true }), () => controllerCall(otherCaUrl)],
 ];
 
-test.each(rows)('%s, %s: the ASL sees %s', async (_client, _fault, asl, planned, call, message) => {
+test.each(rows)('%s, %s: the ASL sees %s', async (_client, _fault, asl, planned, call) => {
   answer = planned;
   const raw = await call().then(
     () => undefined,
@@ -149,7 +149,6 @@ test.each(rows)('%s, %s: the ASL sees %s', async (_client, _fault, asl, planned,
   const seen = await runStep('probe', 'c1', () => Promise.reject(raw)).catch((error: Error) => error);
   expect(seen.name).toBe(asl);
   expect(seen.message).toContain((raw as Error).message.slice(0, 40));
-  if (message) expect(seen.message).toMatch(message);
 });
 
 describe('Secrets Manager (the controller credentials)', () => {
