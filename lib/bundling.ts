@@ -6,10 +6,14 @@ const STUBS = path.join(__dirname, 'bundle-stubs');
 
 /**
  * The nodejs22.x runtime ships AWS SDK v3 (@aws-sdk/* and the @smithy/* packages it uses): leaving
- * @aws-sdk/* out keeps bundles small, and no Lambda code imports @smithy/* at run time (the EKS token
+ * @aws-sdk/* out keeps bundles small, and no deployed Lambda loads @smithy/* itself (the EKS token
  * is signed by the STS client's own signer), so no bundle carries any of it.
  */
-export const EXTERNAL_MODULES = ['@aws-sdk/*'];
+export const EXTERNAL_MODULES = [
+  '@aws-sdk/*',
+  // Loaded only when AWS_RETRY_BASE_DELAY_MS is set (the local world's short back-off), never when deployed.
+  '@smithy/core/retry',
+];
 
 /**
  * Modules axios imports that the controller client (lambdas/aviatrix/client.ts) never reaches,

@@ -397,9 +397,9 @@ function cleanup(ctx: PermissionContext): PermissionRow[] {
     describeClusters(['eks:DescribeCluster'], 'cleanup waits until it is gone.'),
     {
       sid: 'StatusRecords',
-      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
+      actions: ['dynamodb:GetItem', 'dynamodb:Scan'],
       resources: [ctx.statusTableArn],
-      reason: 'The status records (which VPCs other onboarded clusters still use).',
+      reason: 'The status records, read only: the cluster\'s own, and which VPCs other onboarded clusters still use.',
     },
     clusterLease(ctx),
   ];
@@ -425,9 +425,9 @@ export function permissionTable(ctx: PermissionContext): Record<string, Permissi
       },
       {
         sid: 'StatusRecord',
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         resources: [ctx.statusTableArn],
-        reason: 'The cluster\'s status record.',
+        reason: 'The cluster\'s status record: one UpdateItem; a refusal reads it first so a live cluster keeps its status.',
       },
     ],
     AviatrixOnboardRole: aviatrixOnboard(ctx),

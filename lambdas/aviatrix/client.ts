@@ -8,7 +8,9 @@ import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import { GetSecretValueCommand, SecretsManagerClient } from '../shared/sdk/secrets-manager';
 import { AviatrixConfig } from '../../lib/config';
-import { OnboardingError } from '../shared/errors';
+import { isTransient, isTransientStatus, retryAfterMs } from '../shared/classify';
+import { secretsManager } from '../shared/aws';
+import { OnboardingError, TransientError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import { recordControllerCall } from '../shared/metrics';
 import { ControllerApiError } from './errors';
@@ -22,9 +24,9 @@ export type ControllerConnection = Pick<AviatrixConfig, 'controllerUrl' | 'crede
 export interface AviatrixClientOptions {
   /** Attempts per call for transport errors and 5xx (default 4: the first and 3 retries). */
   maxAttempts?: number;
-  /** First backoff delay; doubles per attempt, with full jitter (default 500 ms). */
+  /** First backoff delay; doubles per attempt, with full jitter (default AVIATRIX_RETRY_BASE_DELAY_MS, else 500 ms). */
   baseDelayMs?: number;
-  /** Per-request timeout (default 30 s). */
+  /** Per-request timeout (default AVIATRIX_REQUEST_TIMEOUT_MS, else 30 s). */
   timeoutMs?: number;
   secretsManager?: SecretsManagerClient;
 }
@@ -172,9 +174,10 @@ export class AviatrixClient {
     options: AviatrixClientOptions = {},
   ) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
-    this.baseDelayMs = options.baseDelayMs ?? 500;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.secretsManager = options.secretsManager ?? new SecretsManagerClient({});
+    // The environment may shorten them (the local world does, to meet faults without long sleeps).
+    this.baseDelayMs = options.baseDelayMs ?? (Number(process.env.AVIATRIX_RETRY_BASE_DELAY_MS) || 500);
+    this.timeoutMs = options.timeoutMs ?? (Number(process.env.AVIATRIX_REQUEST_TIMEOUT_MS) || 30_000);
+    this.secretsManager = options.secretsManager ?? secretsManager();
     const url = new URL(connection.controllerUrl);
     this.host = url.host;
     this.sessionKey = `${url.origin}|${connection.credentialsSecretName}`;
@@ -513,16 +516,19 @@ export class AviatrixClient {
     let status: number | undefined;
     const started = Date.now();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      let askedDelayMs: number | undefined;
       try {
         const response = await send();
-        if (response.status < 500) {
+        if (!isTransientStatus(response.status)) {
           recordControllerCall(action, Date.now() - started, response.status >= 400);
           return response;
         }
         status = response.status;
+        // A 429/503 may say when to come back; never wait longer than one request may take.
+        askedDelayMs = retryAfterMs(response.headers?.['retry-after'], this.timeoutMs);
         const body = parseJson(response.data) as { reason?: unknown; message?: unknown } | undefined;
         const detail = body && typeof body === 'object' ? (body.reason ?? body.message) : undefined;
-        reason = `server error ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${
+        reason = `${response.status === 429 ? 'rate limited' : 'server error'} ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${
           typeof detail === 'string' ? `: ${detail}` : ''
         }`;
       } catch (error) {
@@ -542,7 +548,7 @@ export class AviatrixClient {
         reason = `transport error ${code || 'unknown'}: ${redact(message)}`;
       }
       if (attempt < maxAttempts) {
-        const delay = Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
+        const delay = askedDelayMs ?? Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
         logger.warn('Aviatrix controller call failed; retrying', { action, target, attempt, reason: redact(reason) });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -646,6 +652,12 @@ export class AviatrixClient {
       const answer = await this.secretsManager.send(new GetSecretValueCommand({ SecretId: name }));
       text = answer.SecretString;
     } catch (error) {
+      // Throttling or an outage is retried by the workflow; only a real refusal is a config problem.
+      if (isTransient(error)) {
+        throw new TransientError(
+          `reading the Aviatrix credentials secret ${name} failed and may succeed later: ${(error as Error).name}: ${(error as Error).message}`,
+        );
+      }
       throw new OnboardingError(
         'ConfigError',
         `cannot read the Aviatrix credentials secret ${name} (onboarding.aviatrix.credentialsSecretName): ${

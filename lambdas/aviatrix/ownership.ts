@@ -23,6 +23,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '../shared/sdk/dynamodb';
+import { sdkClientOptions } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';
 import { policyKey, SnatPolicy } from './policy-codec';
 
@@ -94,7 +95,7 @@ export class OwnershipRegistry {
       throw new OnboardingError('ConfigError', 'STATUS_TABLE_NAME is not set on this function; redeploy the stack with `cdk deploy`');
     }
     this.tableName = tableName;
-    this.dynamo = options.client ?? new DynamoDBClient({ maxAttempts: 5 });
+    this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
   }
 
   /** What the cluster owns (consistent read); an absent record owns nothing. */

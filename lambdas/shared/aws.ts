@@ -49,8 +49,27 @@ export const secretsSdk = lazySdk(() => require('@aws-sdk/client-secrets-manager
 /** The Auto Scaling module itself (commands, error classes), loaded only by the node-replacement path. */
 export const autoScalingSdk = (): typeof import('@aws-sdk/client-auto-scaling') =>
   require('@aws-sdk/client-auto-scaling') as typeof import('@aws-sdk/client-auto-scaling');
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-const retry = { maxAttempts: 5 } as const;
+/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * The SDK's own retries, the same for every client: AWS_MAX_ATTEMPTS attempts (default 5), each
+ * waiting at most AWS_REQUEST_TIMEOUT_MS (default 20 s) for an answer, with the
+ * SDK's back-off, or with AWS_RETRY_BASE_DELAY_MS set, full jitter over that base doubled per retry
+ * (the local world sets it low so faults do not sleep through seconds of back-off).
+ */
+export function sdkClientOptions() {
+  const maxAttempts = Number(process.env.AWS_MAX_ATTEMPTS) || 5;
+  // Without throwOnRequestTimeout the SDK only warns and waits on a silent connection until the
+  // Lambda itself times out; a timed-out attempt is retried like any other transient failure.
+  const requestHandler = { requestTimeout: Number(process.env.AWS_REQUEST_TIMEOUT_MS) || 20_000, throwOnRequestTimeout: true };
+  const baseMs = Number(process.env.AWS_RETRY_BASE_DELAY_MS);
+  if (!(baseMs > 0)) return { maxAttempts, requestHandler };
+  const { ConfiguredRetryStrategy } = require('@smithy/core/retry') as typeof import('@smithy/core/retry');
+  return { maxAttempts, requestHandler, retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt) => Math.random() * baseMs * 2 ** attempt) };
+}
+
+let secretsClient: SecretsManagerClient | undefined;
 let ec2Client: EC2Client | undefined;
 let eksClient: EKSClient | undefined;
 let dynamoClient: DynamoDBClient | undefined;
@@ -58,9 +77,10 @@ let autoScalingClient: AutoScalingClient | undefined;
 let sfnClient: SFNClient | undefined;
 let snsClient: SNSClient | undefined;
 
-export const ec2 = (): EC2Client => (ec2Client ??= new ec2Sdk.EC2Client(retry));
-export const eks = (): EKSClient => (eksClient ??= new eksSdk.EKSClient(retry));
-export const dynamo = (): DynamoDBClient => (dynamoClient ??= new dynamoSdk.DynamoDBClient(retry));
-export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(retry));
-export const sfn = (): SFNClient => (sfnClient ??= new sfnSdk.SFNClient(retry));
-export const sns = (): SNSClient => (snsClient ??= new snsSdk.SNSClient(retry));
+export const ec2 = (): EC2Client => (ec2Client ??= new ec2Sdk.EC2Client(sdkClientOptions()));
+export const eks = (): EKSClient => (eksClient ??= new eksSdk.EKSClient(sdkClientOptions()));
+export const dynamo = (): DynamoDBClient => (dynamoClient ??= new dynamoSdk.DynamoDBClient(sdkClientOptions()));
+export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(sdkClientOptions()));
+export const sfn = (): SFNClient => (sfnClient ??= new sfnSdk.SFNClient(sdkClientOptions()));
+export const sns = (): SNSClient => (snsClient ??= new snsSdk.SNSClient(sdkClientOptions()));
+export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new secretsSdk.SecretsManagerClient(sdkClientOptions()));

@@ -17,6 +17,25 @@ export class KubeApiError extends Error {
   }
 }
 
+/** No answer: a reset, refused or timed-out connection, a DNS failure, or a certificate we refuse. */
+export class KubeTransportError extends Error {
+  readonly name = 'KubeTransportError';
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    /** Node's error code (ECONNRESET, ETIMEDOUT, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...). */
+    readonly code: string,
+    reason: string,
+  ) {
+    super(`Kubernetes API ${method} ${path} got no answer: ${reason}`);
+  }
+}
+
+const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ALTNAME/;
+
+/** Per-request timeout; KUBE_API_TIMEOUT_MS overrides the 10 s default. */
+const defaultTimeoutMs = () => Number(process.env.KUBE_API_TIMEOUT_MS) || 10_000;
+
 interface KubeResponse {
   status: number;
   body: unknown;
@@ -29,7 +48,7 @@ export class KubeClient {
     private readonly clusterName: string,
     private readonly endpoint: string,
     private readonly caBase64: string,
-    private readonly timeoutMs = 10_000,
+    private readonly timeoutMs = defaultTimeoutMs(),
   ) {}
 
   /** The object at `path`, or undefined when the API answers 404. */
@@ -95,8 +114,14 @@ export class KubeClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`Kubernetes API ${method} ${url.pathname} timed out after ${this.timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', (error: Error & { code?: string }) => {
+        const code = error.code ?? 'unknown';
+        const reason = TLS_ERROR.test(code)
+          ? `the API server's certificate is not signed by the cluster CA from DescribeCluster (${code}); check the cluster endpoint`
+          : `${code}: ${error.message}`;
+        reject(new KubeTransportError(method, url.pathname, code, reason));
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });

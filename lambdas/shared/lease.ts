@@ -19,6 +19,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from './sdk/dynamodb';
+import { sdkClientOptions } from './aws';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { recordLease } from './metrics';
@@ -98,7 +99,7 @@ export class Leases {
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 240_000;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 2_000;
-    this.dynamo = options.client ?? new DynamoDBClient({ maxAttempts: 5 });
+    this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
   }
 
   /** One conditional put; true when `holder` now holds the lease on `key`. */

@@ -1,13 +1,8 @@
 // Wraps a step group's work: one log line in, one out, and errors that name the step and cluster.
+import { isTransient } from './classify';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { flushMetrics } from './metrics';
-
-/** AWS throttling and server errors: the ASL retries TransientError with backoff and jitter. */
-function isTransient(error: Error): boolean {
-  const meta = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
-  return /Throttl|TooManyRequests|RequestLimitExceeded|ServiceUnavailable/.test(error.name) || (meta?.httpStatusCode ?? 0) >= 500;
-}
 
 export async function runStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {
   logger.appendKeys({ step, clusterName });
@@ -24,6 +19,7 @@ export async function runStep<T>(step: string, clusterName: string | undefined, 
     const original = error instanceof Error ? error : new Error(String(error));
     const message = `${step} for cluster "${clusterName ?? 'unknown'}" failed: ${original.name}: ${original.message}`;
     logger.error('step failed', { errorName: original.name, errorMessage: message });
+    // Throttling, 429, 5xx, timeouts, resets and DNS failures: the ASL retries TransientError.
     if (isTransient(original)) throw new TransientError(message);
     const wrapped = new Error(message);
     wrapped.name = original.name; // keep the AWS error code for Catch and for the person reading it

@@ -302,3 +302,15 @@ test('a refused login re-reads the secret once; the password, token and CID neve
   expect(secrets.length).toBeGreaterThan(4);
   for (const secret of secrets) expect(text).not.toContain(secret);
 });
+
+test('a 429 is retried after the Retry-After the controller asked for, then the call succeeds', async () => {
+  const client = new AviatrixClient(world.connection, { ...fast, maxAttempts: 2 });
+  await client.getGateway('spoke-a'); // logged in
+  const mark = world.log.faults.mark();
+  world.log.faults.inject('aviatrix', 'list_vpcs_summary', { kind: 'status', status: 429, retryAfterSeconds: 1 });
+  const started = Date.now();
+  expect((await client.getGateway('spoke-a'))?.private_ip).toBe('10.0.0.4');
+  // The client's own back-off is 5 ms here: only the controller's Retry-After makes it wait a second.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  expect(world.log.faults.firedSince(mark)).toEqual([{ service: 'aviatrix', action: 'list_vpcs_summary', fault: 'status' }]);
+});

@@ -188,5 +188,5 @@ describe('every action runs inside runStep', () => {
       throttling.closeAllConnections();
       await new Promise<void>((resolve) => throttling.close(() => resolve()));
     }
-  }, 90_000);
+  });
 });

@@ -55,6 +55,22 @@ describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition
     expect(state.TimeoutSeconds ?? state.TimeoutSecondsPath).toBeDefined();
   });
 
+  // The whole policy, so a dropped or weakened retrier fails here: Lambda's own service errors, and
+  // TransientError (throttling, 429, 5xx, timeouts, resets from any client: lambdas/shared/classify.ts).
+  test.each(tasks)('Task %s: the full Retry policy, Lambda service errors then TransientError', (_path, { state }) => {
+    expect(state.Retry).toEqual([
+      {
+        ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+        IntervalSeconds: 2,
+        MaxAttempts: 6,
+        BackoffRate: 2,
+        MaxDelaySeconds: 60,
+        JitterStrategy: 'FULL',
+      },
+      { ErrorEquals: ['TransientError'], IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: 'FULL' },
+    ]);
+  });
+
   // Step Functions cannot stop a running Lambda: if the task timed out first, the failure path
   // could run (and release leases) while the Lambda still writes. The Lambda must die first.
   test.each(tasks)('Task %s outlives its Lambda: TimeoutSeconds above the function timeout', (_path, { state }) => {

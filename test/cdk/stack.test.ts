@@ -442,8 +442,10 @@ describe('table access', () => {
     const access = Object.fromEntries(byTable('StatusTable').map((s) => [roleName(s), s.Action.sort()]));
     const ownership = ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'];
     expect(access).toEqual({
-      RecordOutcomeRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      CleanupRole: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+      // Exactly what the code sends: updateStatusRecord (UpdateItem); readStatusRecord (GetItem) and
+      // allStatusRecords (Scan) for offboarding and drift repair; the ownership registry's three.
+      RecordOutcomeRole: ['dynamodb:UpdateItem'],
+      CleanupRole: ['dynamodb:GetItem', 'dynamodb:Scan'],
       DriftRepairRole: ['dynamodb:Scan'],
       PodNetworkRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       NotifyRole: ['dynamodb:GetItem'],

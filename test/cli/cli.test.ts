@@ -385,21 +385,16 @@ describe('usage', () => {
     }
   });
 
-  it('run --nodegroup starts the node-group workflow, or says the stack lacks it', async () => {
+  it('run --nodegroup starts the node-group workflow, which fails for a cluster that does not exist: exit 1', async () => {
     // A cluster that does not exist, so the node-group workflow ends at once: this is about wiring.
+    expect(stack.registered).toContain('nodegroup');
     const result = await cli('run', 'cli-ng-ghost', '--nodegroup', 'ng-1');
-    if (stack.registered.includes('nodegroup')) {
-      expect(result.stdout).toMatch(/^Onboarding node group ng-1 of cli-ng-ghost: execution /);
-      const execution = stack.sfn.executions().find((e) => e.stateMachineArn === stack.stateMachineArns.nodegroup);
-      expect(JSON.parse(execution!.input)).toEqual({ clusterName: 'cli-ng-ghost', nodegroupName: 'ng-1', trigger: 'CLI' });
-      expect(result.code).toBe(execution!.status === 'SUCCEEDED' ? 0 : 1);
-    } else {
-      expect(result).toEqual({
-        code: 3,
-        stdout: '',
-        stderr: `State machine ${stack.stateMachineArns.nodegroup} (stack output NodegroupStateMachineArn) does not exist. Deploy the stack again with \`npx cdk deploy\`.\n`,
-      });
-    }
+    expect(result.stdout).toMatch(/^Onboarding node group ng-1 of cli-ng-ghost: execution /);
+    const execution = stack.sfn.executions().find((e) => e.stateMachineArn === stack.stateMachineArns.nodegroup);
+    expect(JSON.parse(execution!.input)).toEqual({ clusterName: 'cli-ng-ghost', nodegroupName: 'ng-1', trigger: 'CLI' });
+    expect(execution!.status).toBe('FAILED');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cli-ng-ghost');
   });
 });
 

@@ -6,6 +6,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { applyFault, dropResponse } from './faults';
 import { CallLog } from './call-log';
 import { makeSelfSignedCertificate } from './tls';
 import { decodePolicyList, SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
@@ -262,7 +263,19 @@ export class AviatrixEmulator {
     }
     this.recorded.push(record);
     const write = record.api === 'v2' ? WRITE_ACTIONS.has(record.action) : method !== 'GET';
-    this.log.record('aviatrix', record.action || `${method} ${url.pathname}`, write);
+    const logged = record.action || `${method} ${url.pathname}`;
+    this.log.record('aviatrix', logged, write);
+    const planned = await applyFault(this.log.faults.take('aviatrix', logged), req, res, (status) => ({
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ return: false, reason: `injected fault ${status}` }),
+    }));
+    if (planned === 'answered') return;
+    if (planned === 'serve-and-drop') {
+      if (record.api === 'v2') record.status = this.v2(record, req)[0];
+      else if (record.api === 'v2.5') record.status = this.v25(method, url.pathname.slice('/v2.5/api/'.length), body, req)[0];
+      dropResponse(res);
+      return;
+    }
 
     const fault = this.faults.find((f) => f.remaining > 0 && (!f.action || f.action === record.action));
     if (fault) {

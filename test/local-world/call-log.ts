@@ -1,4 +1,6 @@
-// Every stand-in records the calls it serves here, so tests can count writes per service.
+// Every stand-in records the calls it serves here, so tests can count writes per service, and
+// takes from here the faults a test planned for it.
+import { FaultPlan } from './faults';
 
 export type ServiceName = 'ec2' | 'sts' | 'dynamodb' | 'secretsmanager' | 'eks' | 'autoscaling' | 'kubernetes' | 'aviatrix' | 'sfn' | 'other';
 
@@ -19,6 +21,8 @@ export function isReadAction(action: string): boolean {
 
 export class CallLog {
   private readonly calls: RecordedCall[] = [];
+  /** Faults the stand-ins apply to the requests they serve. */
+  readonly faults = new FaultPlan();
 
   record(service: ServiceName, action: string, write: boolean): void {
     this.calls.push({ service, action, write, at: Date.now() });

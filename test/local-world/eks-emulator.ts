@@ -15,6 +15,7 @@
 //   cluster / node group DELETING -> gone after `deletionDescribes` Describe calls answering DELETING
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { applyFault, awsErrorCode, dropResponse } from './faults';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -467,7 +468,7 @@ export class EksEmulator {
         }
         return route.handler(params, body, url.searchParams);
       };
-      run()
+      const respond = () => run()
         .then((body) => {
           const text = JSON.stringify(body);
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': randomUUID() });
@@ -484,6 +485,15 @@ export class EksEmulator {
           });
           res.end(text);
         });
+      const fault = this.deps.log.faults.take('eks', op);
+      void applyFault(fault, req, res, (status, code) => {
+        const name = awsErrorCode(status, code, 'TooManyRequestsException');
+        return { headers: { 'content-type': 'application/json', 'x-amzn-errortype': name }, body: JSON.stringify({ message: `injected fault ${status}` }) };
+      }).then((next) => {
+        if (next === 'answered') return;
+        if (next === 'serve-and-drop') return run().then(() => dropResponse(res), () => dropResponse(res));
+        return respond();
+      });
     });
   }
 

@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { CallLog } from './call-log';
+import { applyFault, dropResponse } from './faults';
 import { makeSelfSignedCertificate } from './tls';
 import { closeServer, listenOnLoopback } from './loopback';
 
@@ -542,13 +543,23 @@ export class KubeEmulator {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'https://127.0.0.1');
       const method = (req.method ?? 'GET').toUpperCase();
-      this.log.record('kubernetes', `${method} ${url.pathname}`, method !== 'GET');
-      this.serve(req, method, url, Buffer.concat(chunks).toString('utf8'))
-        .then(({ code, body }) => send(res, code, body))
-        .catch((error: unknown) => {
-          if (error instanceof HttpError) send(res, error.status, status(error.status, error.reason, error.message, error.details));
-          else send(res, 500, status(500, 'InternalError', `emulator: ${(error as Error).stack ?? String(error)}`));
-        });
+      const action = `${method} ${url.pathname}`;
+      this.log.record('kubernetes', action, method !== 'GET');
+      const fault = this.log.faults.take('kubernetes', action);
+      void applyFault(fault, req, res, (code) => ({
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(status(code, code === 429 ? 'TooManyRequests' : 'InternalError', `injected fault ${code}`)),
+      })).then((next) => {
+        if (next === 'answered') return;
+        const drop = next === 'serve-and-drop';
+        return this.serve(req, method, url, Buffer.concat(chunks).toString('utf8'))
+          .then(({ code, body }) => (drop ? dropResponse(res) : send(res, code, body)))
+          .catch((error: unknown) => {
+            if (drop) dropResponse(res);
+            else if (error instanceof HttpError) send(res, error.status, status(error.status, error.reason, error.message, error.details));
+            else send(res, 500, status(500, 'InternalError', `emulator: ${(error as Error).stack ?? String(error)}`));
+          });
+      });
     });
   }
 

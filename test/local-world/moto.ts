@@ -3,6 +3,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import { CallLog, isReadAction, ServiceName } from './call-log';
+import { applyFault, awsErrorCode, dropResponse, ErrorAnswer } from './faults';
+import { overlaps, parseCidr } from '../../lambdas/shared/cidr';
 import { closeServer, listenOnLoopback } from './loopback';
 
 export interface MotoServer {
@@ -111,11 +113,19 @@ function serializer() {
 
 async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; close(): Promise<void> }> {
   const oneDynamoWriteAtATime = serializer();
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) =>
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, drop = false) =>
     new Promise<void>((resolve) => {
       const upstream = http.request(
         { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
         (upstreamRes) => {
+          if (drop) {
+            upstreamRes.resume();
+            upstreamRes.on('end', () => {
+              dropResponse(res);
+              resolve();
+            });
+            return;
+          }
           res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
           upstreamRes.pipe(res);
           upstreamRes.on('end', resolve);
@@ -138,10 +148,69 @@ async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ 
       const action = actionOf(req.headers['x-amz-target'] as string | undefined, body.toString(), req.url ?? '/');
       const write = !isReadAction(action);
       log.record(service, action, write);
-      if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body));
-      else void forward(req, res, body);
+      void applyFault(log.faults.take(service, action), req, res, (status, code) => awsError(service, status, code)).then((next) => {
+        if (next === 'answered') return;
+        const drop = next === 'serve-and-drop';
+        if (action === 'AssociateVpcCidrBlock') {
+          // Checked when the request is served (a delayed one too), as EC2 does and moto does not.
+          void refusedAssociation(targetPort, body.toString()).then((refusal) => {
+            if (!refusal) return void forward(req, res, body, drop);
+            const answer = awsError('ec2', 400, 'InvalidVpc.Range', refusal);
+            res.writeHead(400, { 'content-length': String(Buffer.byteLength(answer.body)), ...answer.headers });
+            res.end(answer.body);
+          });
+          return;
+        }
+        if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body, drop));
+        else void forward(req, res, body, drop);
+      });
     });
   });
   const port = await listenOnLoopback(server);
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+/** An error answer in the service's own protocol: EC2 and STS XML, JSON for DynamoDB and Secrets Manager. */
+function awsError(service: ServiceName, status: number, code: string | undefined, message = `injected fault ${status}`): ErrorAnswer {
+  if (service === 'ec2') {
+    const name = awsErrorCode(status, code, 'RequestLimitExceeded');
+    return {
+      headers: { 'content-type': 'text/xml' },
+      body: `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${name}</Code><Message>${message}</Message></Error></Errors><RequestID>fault</RequestID></Response>`,
+    };
+  }
+  if (service === 'sts') {
+    const name = awsErrorCode(status, code, 'Throttling');
+    return {
+      headers: { 'content-type': 'text/xml' },
+      body: `<ErrorResponse><Error><Type>Sender</Type><Code>${name}</Code><Message>${message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>`,
+    };
+  }
+  const name = awsErrorCode(status, code, 'ThrottlingException');
+  return { headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ __type: name, message }) };
+}
+
+/**
+ * Why EC2 would refuse this AssociateVpcCidrBlock and moto does not: the CIDR overlaps one the VPC
+ * already has (a late retry of our own association, too). Undefined when it may go ahead.
+ */
+async function refusedAssociation(motoPort: number, body: string): Promise<string | undefined> {
+  const params = new URLSearchParams(body);
+  const vpcId = params.get('VpcId');
+  const wanted = parseCidr(params.get('CidrBlock') ?? '');
+  if (!vpcId || !wanted) return undefined;
+  const answer = await fetch(`http://127.0.0.1:${motoPort}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: new URLSearchParams({ Action: 'DescribeVpcs', Version: '2016-11-15', 'VpcId.1': vpcId }).toString(),
+  }).then((r) => r.text());
+  const blocks = [...answer.matchAll(/<cidrBlock>([^<]+)<\/cidrBlock>\s*<cidrBlockState>\s*<state>(associated|associating)</g)].map((m) => m[1]);
+  const clash = blocks.find((block) => {
+    const existing = parseCidr(block);
+    return existing !== undefined && overlaps(existing, wanted);
+  });
+  return clash ? `The CIDR '${params.get('CidrBlock')}' overlaps the CIDR '${clash}' of ${vpcId}` : undefined;
 }
