@@ -9,7 +9,7 @@ import { OwnershipRegistry } from '../aviatrix/ownership';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { controllerKey, Leases, planThenLease } from '../shared/lease';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
 export interface OffboardOnboardEvent {
@@ -31,7 +31,8 @@ export type OnboardHandlerInput = (WorkflowState & { action?: undefined }) | Off
  * Every action runs inside runStep: logged, unknown errors named with the step and cluster, AWS
  * throttling and 5xx turned into TransientError (which the ASL retries).
  */
-export async function handler(event: OnboardHandlerInput): Promise<OnboardResult | OffboardOnboardResult> {
+export async function handler(event: OnboardHandlerInput, context?: LambdaContextLike): Promise<OnboardResult | OffboardOnboardResult> {
+  beginInvocation(event, context);
   if (event.action === 'offboard') {
     return runStep('aviatrix-offboard', event.clusterName, () => serialized(event.clusterName, event.executionId, event.dryRun === true, (dryRun) => work(event, dryRun)));
   }

@@ -25,7 +25,7 @@ import {
 import { readyCluster } from '../shared/state';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
 export interface ReleaseLeasesInput {
@@ -65,7 +65,8 @@ export const preflightOf = (state: WorkflowState): ControllerPreflight | undefin
  * Every action runs inside runStep: logged, unknown errors named with the step and cluster, AWS
  * throttling and 5xx turned into TransientError (which the ASL retries).
  */
-export async function handler(event: SnatHandlerInput): Promise<SnatHandlerResult> {
+export async function handler(event: SnatHandlerInput, context?: LambdaContextLike): Promise<SnatHandlerResult> {
+  beginInvocation(event, context);
   if (event.action === 'release-leases') return runStep('release-leases', undefined, () => work(event));
   if (event.action === 'offboard' || event.action === 'offboard-exclusions') return runStep(`aviatrix-snat-${event.action}`, event.clusterName, () => work(event));
   if (event.action === 'preflight' || event.action === 'exclude') {

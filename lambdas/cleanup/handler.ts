@@ -6,14 +6,15 @@ import { cleanupAws, CleanupResult, OnboardedCluster, planOffboarding } from '..
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { WorkflowInput } from '../shared/workflow';
 
 export type CleanupEvent =
   | { action: 'resolve'; request: unknown }
   | { action: 'cleanup'; input: WorkflowInput; record: OnboardedCluster; executionId: string; cleanup?: CleanupResult };
 
-export const handler = async (event: CleanupEvent) => {
+export const handler = async (event: CleanupEvent, context?: LambdaContextLike) => {
+  beginInvocation(event, context);
   const statusTableName = requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME');
   if (event.action === 'resolve') {
     return runStep('offboarding', undefined, () => planOffboarding(event.request, statusTableName));

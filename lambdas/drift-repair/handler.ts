@@ -10,7 +10,7 @@ import { allStatusRecords, CLAIMS_NOTHING } from '../domain/status-record';
 import { eks } from '../shared/aws';
 import { logger } from '../shared/logger';
 import { requireSetting, runtime } from '../shared/runtime';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 
 async function clustersInRegion(): Promise<string[]> {
   const names: string[] = [];
@@ -18,8 +18,9 @@ async function clustersInRegion(): Promise<string[]> {
   return names;
 }
 
-export const handler = async (event: { time?: string }) =>
-  runStep('drift-repair', undefined, async () => {
+export const handler = async (event: { time?: string }, context?: LambdaContextLike) => {
+  beginInvocation(event, context);
+  return runStep('drift-repair', undefined, async () => {
     const clusterMachine = requireSetting(process.env.CLUSTER_STATE_MACHINE_ARN, 'CLUSTER_STATE_MACHINE_ARN');
     const offboardingMachine = requireSetting(process.env.OFFBOARDING_STATE_MACHINE_ARN, 'OFFBOARDING_STATE_MACHINE_ARN');
     const [clusters, records] = await Promise.all([
@@ -49,3 +50,4 @@ export const handler = async (event: { time?: string }) =>
     }
     return { tick, runs, notOnboarded };
   });
+};

@@ -4,10 +4,11 @@ import { OnboardingError } from '../shared/errors';
 import { runtime } from '../shared/runtime';
 import { readyCluster } from '../shared/state';
 import { withClusterLease } from '../shared/cluster-lease';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
-export const handler = async (state: WorkflowState & { nodegroup?: NodegroupResult }) => {
+export const handler = async (state: WorkflowState & { nodegroup?: NodegroupResult }, context?: LambdaContextLike) => {
+  beginInvocation(state, context);
   const cluster = readyCluster(state);
   const nodegroupName = state.input.nodegroupName;
   if (!nodegroupName) {

@@ -9,7 +9,7 @@ import { readStatusRecord } from '../domain/status-record';
 import { sfn, sns } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 
 export interface ExecutionStatusEvent {
   'detail-type': 'Step Functions Execution Status Change';
@@ -36,7 +36,8 @@ function workflowOf(detail: ExecutionStatusDetail) {
   throw new OnboardingError('InvalidInput', `state machine ${detail.stateMachineArn} is not one of this stack's workflows; check the notify rule's pattern`);
 }
 
-export const handler = async (event: ExecutionStatusEvent) => {
+export const handler = async (event: ExecutionStatusEvent, context?: LambdaContextLike) => {
+  beginInvocation(event, context);
   const detail = event.detail;
   const clusterName = (JSON.parse(detail.input || '{}') as { clusterName?: string }).clusterName;
   return runStep('notify', clusterName, async () => {

@@ -4,13 +4,14 @@
 import { NetworkStepResult, reconcileNetwork } from '../domain/network';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
 
 export type PodNetworkEvent = WorkflowState | { action: 'preflight'; state: WorkflowState };
 
-export const handler = async (event: PodNetworkEvent) => {
+export const handler = async (event: PodNetworkEvent, context?: LambdaContextLike) => {
+  beginInvocation(event, context);
   if (event.action === 'preflight') {
     const state = (event as { state: WorkflowState }).state;
     const cluster = readyCluster(state);

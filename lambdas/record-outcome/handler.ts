@@ -3,7 +3,7 @@ import { recordOutcome, WorkflowKind } from '../domain/outcome';
 import { runMetrics } from '../domain/run-metrics';
 import { recordRun } from '../shared/metrics';
 import { runtime } from '../shared/runtime';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
 export interface RecordEvent {
@@ -14,10 +14,12 @@ export interface RecordEvent {
   workflow?: WorkflowKind;
 }
 
-export const handler = async (event: RecordEvent) =>
-  runStep('record-outcome', event.state.input?.clusterName, async () => {
+export const handler = async (event: RecordEvent, context?: LambdaContextLike) => {
+  beginInvocation(event, context);
+  return runStep('record-outcome', event.state.input?.clusterName, async () => {
     const outcome = await recordOutcome(event.state, event.failed, runtime().statusTableName, event.executionId, event.workflow);
     const run = runMetrics(event.state, outcome, event.workflow);
     if (run) recordRun(run);
     return outcome;
   });
+};

@@ -2,15 +2,18 @@
 import { normalizeInput } from '../domain/input';
 import { resolveCluster } from '../domain/cluster';
 import { runtime } from '../shared/runtime';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { ResolveResult, WorkflowInput } from '../shared/workflow';
 
 export interface ResolveEvent {
   request: unknown;
   startedAt: string;
+  /** For the logs: the run's lines carry it. */
+  executionId?: string;
 }
 
-export const handler = async (event: ResolveEvent): Promise<ResolveResult & { input: WorkflowInput }> => {
+export const handler = async (event: ResolveEvent, context?: LambdaContextLike): Promise<ResolveResult & { input: WorkflowInput }> => {
+  beginInvocation(event, context);
   const input = normalizeInput(event.request);
   return runStep('resolve-cluster', input.clusterName, async () => ({
     input,

@@ -3,14 +3,15 @@
 import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from '../domain/cni';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
-import { runStep } from '../shared/step';
+import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { recordEniConfigLatency } from '../shared/metrics';
 import { readyCluster, stepResult } from '../shared/state';
 import { CniResult, PodNetworkResult, WorkflowState } from '../shared/workflow';
 
 export type VpcCniEvent = WorkflowState | { action: 'external-snat'; state: WorkflowState };
 
-export const handler = async (event: VpcCniEvent) => {
+export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) => {
+  beginInvocation(event, context);
   const externalSnat = event.action === 'external-snat';
   const state = externalSnat ? (event as { state: WorkflowState }).state : (event as WorkflowState);
   const cluster = readyCluster(state);

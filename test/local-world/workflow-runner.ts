@@ -1,6 +1,7 @@
 // Runs the real ASL files with aws-local-stepfunctions, each Lambda task mapped to our real handler
 // in this process, called the way Lambda calls it: JSON in, JSON out, errors as errorType/Cause.
 import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ExecutionError, StateMachine, StateMachineDefinition } from 'aws-local-stepfunctions';
 import { STEP_FUNCTIONS } from '../../lib/functions';
@@ -72,9 +73,11 @@ function* allStates(states: Record<string, AnyState>): Generator<[string, AnySta
 /** Calls the handler as Lambda would, so nothing but JSON crosses the boundary. */
 function lambdaInvoker(directory: string) {
   return async (input: unknown): Promise<never> => {
-    const module = require(path.join(ROOT, 'lambdas', directory, 'handler')) as { handler: (event: unknown) => Promise<unknown> };
+    const module = require(path.join(ROOT, 'lambdas', directory, 'handler')) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
     try {
-      const result = await module.handler(JSON.parse(JSON.stringify(input)));
+      // The part of Lambda's context our handlers read: a request id per invocation, the function name.
+      const context = { awsRequestId: randomUUID(), functionName: `eks-aviatrix-${directory}` };
+      const result = await module.handler(JSON.parse(JSON.stringify(input)), context);
       return JSON.parse(JSON.stringify(result ?? null)) as never;
     } catch (error) {
       const original = error instanceof Error ? error : new Error(String(error));

@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  AttachInternetGatewayCommand,
-  CreateInternetGatewayCommand,
+  CreateNetworkInterfaceCommand,
   CreateRouteCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -183,14 +182,13 @@ describe.each(PERMANENT)('a permanent refusal of $target', ({ target, fault, exp
 });
 
 /** Routes through an internet gateway in each of the cluster's route tables. */
+/** Routes to a network interface in the VPC, as Aviatrix programs them towards its spoke gateway. */
 async function addRoutes(cluster: CreatedCluster, destinations: string[]): Promise<void> {
   const ec2 = w.world.ec2Direct;
-  const { InternetGateway } = await ec2.send(new CreateInternetGatewayCommand({}));
-  const gatewayId = InternetGateway!.InternetGatewayId!;
-  await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: cluster.vpc.vpcId }));
+  const { NetworkInterface } = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: cluster.vpc.subnets[0].subnetId }));
   for (const subnet of cluster.vpc.subnets) {
     for (const destination of destinations) {
-      await ec2.send(new CreateRouteCommand({ RouteTableId: subnet.routeTableId, DestinationCidrBlock: destination, GatewayId: gatewayId }));
+      await ec2.send(new CreateRouteCommand({ RouteTableId: subnet.routeTableId, DestinationCidrBlock: destination, NetworkInterfaceId: NetworkInterface!.NetworkInterfaceId! }));
     }
   }
 }
