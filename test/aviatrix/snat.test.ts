@@ -257,7 +257,13 @@ describe('a lease that runs out before the write', () => {
   }, 30_000);
 
   test('the gateway lease outlives the worst case of one write (attempts x timeout, with a re-login)', () => {
+    // The deployed defaults: the local world's short back-off and timeout settings set aside.
+    const saved = { base: process.env.AVIATRIX_RETRY_BASE_DELAY_MS, timeout: process.env.AVIATRIX_REQUEST_TIMEOUT_MS };
+    delete process.env.AVIATRIX_RETRY_BASE_DELAY_MS;
+    delete process.env.AVIATRIX_REQUEST_TIMEOUT_MS;
     const defaults = new AviatrixClient(world.connection);
+    if (saved.base !== undefined) process.env.AVIATRIX_RETRY_BASE_DELAY_MS = saved.base;
+    if (saved.timeout !== undefined) process.env.AVIATRIX_REQUEST_TIMEOUT_MS = saved.timeout;
     expect(defaults.worstCaseCallMs()).toBe(4 * 30_000 + 500 + 1000 + 2000);
     expect(gatewayLeaseSeconds(defaults)).toBe(431);
     expect(gatewayLeaseSeconds(defaults) * 1000).toBeGreaterThan(3 * defaults.worstCaseCallMs());

@@ -444,7 +444,7 @@ describe('table access', () => {
     expect(access).toEqual({
       // Exactly what the code sends: updateStatusRecord (UpdateItem); readStatusRecord (GetItem) and
       // allStatusRecords (Scan) for offboarding and drift repair; the ownership registry's three.
-      RecordOutcomeRole: ['dynamodb:UpdateItem'],
+      RecordOutcomeRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       CleanupRole: ['dynamodb:GetItem', 'dynamodb:Scan'],
       DriftRepairRole: ['dynamodb:Scan'],
       PodNetworkRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
