@@ -5,7 +5,7 @@
 // And:
 //   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
 //   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? } (SNAT),
-//     then { action: "offboard-exclusions", ..., cidrKeptBecause? } once the CIDR left the VPC.
+//     then { action: "offboard-exclusions", ..., cleanup } once the cleanup says whether the CIDR left the VPC.
 import { aviatrixClient, AviatrixClient } from '../aviatrix/client';
 import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
 import { OwnershipRegistry } from '../aviatrix/ownership';

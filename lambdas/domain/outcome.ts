@@ -44,9 +44,13 @@ function allErrors(state: WorkflowState): string | undefined {
   return unique.length > 0 ? unique.join(' | ') : undefined;
 }
 
-/** Failed before anything was written: the first look at the cluster or the preflight said no. */
+/**
+ * Failed before anything was written: by the first look at the cluster (the run's input is lifted
+ * to `input` only after it) or by the preflight (a failed branch of its Parallel). A step that fails
+ * later leaves no result of its own in the state, so the results cannot tell a refusal apart.
+ */
 const refusedBeforeWriting = (state: WorkflowState) =>
-  state.exclusion === undefined && state.network === undefined && state.cni === undefined && state.controller === undefined && state.cleanup === undefined;
+  state.input === undefined || Object.values((state.preflight ?? {}) as Record<string, { failed?: boolean } | undefined>).some((branch) => branch?.failed === true);
 
 export interface Outcome {
   clusterName: string;

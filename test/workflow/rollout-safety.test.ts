@@ -275,6 +275,22 @@ describe('I4: a controller failure after the first write', () => {
   });
 });
 
+describe('a failure after the preflight passed', () => {
+  it('is recorded FAILED, not as a refusal, even when it comes at the run\'s first write', async () => {
+    await clusterOnOwnTransit('exclusion-refused', 'transit-refusing', 3);
+    w.world.log.faults.inject('aviatrix', EXCLUSION_WRITE, { kind: 'status', status: 400 }, 1);
+    try {
+      const result = await run({ clusterName: 'exclusion-refused' });
+      expect(result.status).toBe('FAILED');
+      expect(result.statesEntered).toContain('ExcludePodCidr');
+      expect(result.error?.message).toContain(EXCLUSION_WRITE);
+    } finally {
+      w.world.log.faults.clear();
+    }
+    expect(await record('exclusion-refused')).toMatchObject({ status: 'FAILED', lastRunStatus: 'FAILED' });
+  });
+});
+
 describe('nodes, whatever launched them', () => {
   let created: CreatedCluster;
   let nodeGroupId: string;
