@@ -480,6 +480,14 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
   return { value: { added, removed }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) };
 }
 
+/** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */
+function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string }, what: string) {
+  if (!input.dryRun && !deps.leases) throw new Error(`${what} needs leases unless dryRun`);
+  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
+  return { ctx, sync };
+}
+
 /** The gateways to write, from the preflight's answer when the workflow passes it, else read now. */
 async function targetsOf(deps: SnatDeps, input: SnatInput): Promise<ControllerPreflight> {
   if (input.gateways) return input.gateways;
@@ -489,9 +497,7 @@ async function targetsOf(deps: SnatDeps, input: SnatInput): Promise<ControllerPr
 /** Design step 8: the cluster's custom SNAT policies on the spoke and, separately, its HA peer. */
 export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<SnatResult> {
   const found = await targetsOf(deps, input);
-  if (!input.dryRun && !deps.leases) throw new Error('reconcileSnat needs leases unless dryRun');
-  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
-  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
+  const { ctx, sync } = controllerRun(deps, input, 'reconcileSnat');
 
   const outcomes: GatewaySnatOutcome[] = [];
   const targets: { name: string; snatIp: string; role: 'primary' | 'ha' }[] = [{ name: found.spokeGateway, snatIp: found.spokeSnatIp, role: 'primary' }];
@@ -525,9 +531,7 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
  * carries the CIDR. Exclusions this cluster made on transits it no longer uses go.
  */
 export async function reconcileExclusion(deps: SnatDeps, input: ExclusionInput): Promise<ExclusionResult> {
-  if (!input.dryRun && !deps.leases) throw new Error('reconcileExclusion needs leases unless dryRun');
-  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
-  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
+  const { ctx, sync } = controllerRun(deps, input, 'reconcileExclusion');
   const current = await sync(input.transitGateway, (c) => syncExclusions(c, input.transitGateway, [input.podCidr]));
   const removed = [...current.removed];
   const owned = await deps.ownership.read(input.clusterName);
@@ -554,13 +558,6 @@ export interface OffboardExclusionsResult extends StepResult {
   warnings?: string[];
 }
 
-/** The run context and lease-guarded sync of an offboarding, from its input. */
-function offboardingRun(deps: SnatDeps, input: OffboardSnatInput) {
-  if (!input.dryRun && !deps.leases) throw new Error('offboarding the controller side needs leases unless dryRun');
-  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
-  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
-  return { ctx, sync };
-}
 
 /**
  * Removes the cluster's SNAT policies on every gateway it claims, unless another live cluster
@@ -570,7 +567,7 @@ function offboardingRun(deps: SnatDeps, input: OffboardSnatInput) {
  * A cluster with no record or no claims: no reads of the controller, no writes at all.
  */
 export async function offboardSnat(deps: SnatDeps, input: OffboardSnatInput): Promise<OffboardSnatResult> {
-  const { ctx, sync } = offboardingRun(deps, input);
+  const { ctx, sync } = controllerRun(deps, input, 'offboarding the controller side');
   const owned = await deps.ownership.read(input.clusterName);
   const gateways: GatewaySnatOutcome[] = [];
   for (const name of Object.keys(owned.snat)) gateways.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
@@ -595,7 +592,7 @@ export async function offboardExclusions(
     const why = `the pod CIDR is still in the VPC (${input.cidrKept.reason}), so it stays excluded from the transit`;
     return { dryRun: input.dryRun, changes: [], exclusions: [], warnings: [why] };
   }
-  const { ctx, sync } = offboardingRun(deps, input);
+  const { ctx, sync } = controllerRun(deps, input, 'offboarding the controller side');
   const exclusions: OffboardExclusionsResult['exclusions'] = [];
   for (const name of Object.keys(owned.exclusions)) {
     const { removed } = await sync(name, (c) => syncExclusions(c, name, []));

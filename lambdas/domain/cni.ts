@@ -50,6 +50,8 @@ interface DaemonSet {
 export interface CniInput {
   /** Default custom-networking. */
   stage?: CniStage;
+  /** When done (not in a plan), report the cluster's nodes that started before custom networking took effect. */
+  earlyNodes?: { customNetworkingSince?: string };
   cluster: ClusterSummary;
   network: PodNetworkResult;
   dryRun: boolean;
@@ -294,7 +296,18 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   }
   const switched = progress.changes.some((c) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node');
   const since = input.previous?.customNetworkingSince ?? (switched && !input.dryRun && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
-  return { phase: 'done', dryRun: input.dryRun, ...progress, ...(since ? { customNetworkingSince: since } : {}) };
+  const done: CniResult = { phase: 'done', dryRun: input.dryRun, ...progress, ...(since ? { customNetworkingSince: since } : {}) };
+  return input.earlyNodes && kube && !input.dryRun ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes.customNetworkingSince) : done;
+}
+
+/** The cluster's nodes (any launcher) that started before custom networking took effect, as a warning. */
+async function withEarlyNodes(result: CniResult, kube: KubeClient, clusterName: string, customNetworkingSince?: string): Promise<CniResult> {
+  const { early } = await findEarlyNodes(kube, undefined, customNetworkingSince);
+  if (early.length === 0) return result;
+  const warning =
+    `nodes ${early.join(', ')} of EKS cluster "${clusterName}" registered before custom networking took effect in their AZ, ` +
+    'so their pods use addresses of the node subnet; replace them (drain and terminate, or an instance refresh of their group)';
+  return { ...result, earlyNodes: early, warnings: [warning] };
 }
 
 /** What the SNAT step reported for each gateway of the cluster. */
@@ -331,14 +344,9 @@ export async function reconcileExternalSnat(
         'Run the workflow from its first state',
     );
   }
-  const result = await reconcileCni({ ...input, stage: 'external-snat' }, config);
-  if (result.phase === 'pending' || input.dryRun || !input.reportEarlyNodes) return result;
-  const { early } = await findEarlyNodes(await kubeClientFor(input.cluster.name), undefined, input.customNetworkingSince);
-  if (early.length === 0) return result;
-  const warning =
-    `nodes ${early.join(', ')} of EKS cluster "${input.cluster.name}" registered before custom networking took effect in their AZ, ` +
-    'so their pods use addresses of the node subnet; replace them (drain and terminate, or an instance refresh of their group)';
-  return { ...result, earlyNodes: early, warnings: [warning] };
+  // The early-node check reads through the same Kubernetes client as the stage itself.
+  const since = input.customNetworkingSince;
+  return reconcileCni({ ...input, stage: 'external-snat', ...(input.reportEarlyNodes ? { earlyNodes: since ? { customNetworkingSince: since } : {} } : {}) }, config);
 }
 
 /**
