@@ -4,6 +4,7 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, OnboardingConfig, parseConfig } from '../lib/config';
+import { MemberStack } from '../lib/member-stack';
 import { OnboardingStack } from '../lib/onboarding-stack';
 
 const CONTEXT_KEY = 'onboarding';
@@ -39,5 +40,13 @@ new OnboardingStack(app, 'EksAviatrixOnboarding', {
   description: 'Onboards new EKS clusters to the Aviatrix fabric (CloudTrail -> EventBridge -> Step Functions -> Lambda)',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
+
+// With members configured, the member template too (deployed per member account/Region, or as a StackSet).
+if (config.members) {
+  new MemberStack(app, 'EksAviatrixOnboardingMember', {
+    config,
+    description: 'Forwards EKS CloudTrail events to the onboarding hub and holds the roles the hub assumes in this account and Region',
+  });
+}
 
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

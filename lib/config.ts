@@ -59,6 +59,33 @@ export interface OnboardingConfig {
   routeCheck: 'refuse' | 'warn';
   aviatrix: AviatrixConfig;
   operations: OperationsConfig;
+  /** The hub deployment that member accounts forward events to and whose roles assume theirs (lib/multi-account.ts). */
+  hub?: HubConfig;
+  /** Member accounts/Regions served by this hub; absent: this account and Region only (no member stack). */
+  members?: MembersConfig;
+}
+
+/** The hub: where the workflows, tables and controller credentials live. */
+export interface HubConfig {
+  account: string;
+  region: string;
+  /** The bus the hub's CloudTrail rules read (the default bus unless changed). */
+  eventBusName: string;
+  /** The hub's naming prefix: its Lambda roles are named "<namePrefix>-<RoleId>...". */
+  namePrefix: string;
+}
+
+/** Which accounts and Regions hold member stacks, and how their roles trust the hub. */
+export interface MembersConfig {
+  /** Member account ids; with organizationId alone, every account of the Organization. */
+  accounts: string[];
+  /** AWS Organization id (o-...): the member trust requires aws:PrincipalOrgID, the hub accepts the org's events. */
+  organizationId?: string;
+  regions: string[];
+  /** Shared secret-free identifier the hub passes when assuming member roles (sts:ExternalId). */
+  externalId?: string;
+  /** Member role names are "<roleNamePrefix>-<hub role id without Role>-<region>". */
+  roleNamePrefix: string;
 }
 
 /** AWS Chatbot channels that receive the notification topic (each needs the workspace authorized in Chatbot once). */
@@ -106,6 +133,7 @@ type Raw = Record<string, unknown>;
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
   'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix', 'operations',
+  'hub', 'members',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -155,6 +183,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
   const operations = parseOperations(root.operations, key('operations'), problems);
+  const multiAccount = parseMultiAccount(root, prefix, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -170,7 +199,81 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
     aviatrix,
     operations,
+    ...multiAccount,
   };
+}
+
+export const DEFAULT_HUB_NAME_PREFIX = 'EksAviatrixOnboarding';
+export const DEFAULT_MEMBER_ROLE_NAME_PREFIX = 'eks-aviatrix-member';
+/** Member role names end "-<hub role id>-<region>" (up to 30 characters): the prefix keeps them within IAM's 64. */
+const MAX_ROLE_NAME_PREFIX = 30;
+const ACCOUNT_ID = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** IAM role name characters (no wildcards: the prefixes become ARN patterns in trust and assume policies). */
+const ROLE_NAME_PREFIX = /^[A-Za-z0-9+=,.@_-]+$/;
+
+function parseMultiAccount(root: Raw, prefix: string, problems: string[]): { hub?: HubConfig; members?: MembersConfig } {
+  if (root.hub === undefined && root.members === undefined) return {};
+  const hubKey = `${prefix}.hub`;
+  const membersKey = `${prefix}.members`;
+  if (root.members === undefined) problems.push(`${hubKey} is set but ${membersKey} is not: list the member accounts (or organizationId) and Regions, or remove ${hubKey}`);
+  if (root.hub === undefined) problems.push(`${membersKey} is set but ${hubKey} is not: give the hub's account and region`);
+  const hub = parseHub(root.hub ?? {}, hubKey, problems);
+  const members = parseMembers(root.members ?? {}, membersKey, hub, problems);
+  return { hub, members };
+}
+
+function parseHub(raw: unknown, prefix: string, problems: string[]): HubConfig {
+  const obj = asObject(raw, prefix, problems);
+  const key = (k: string) => `${prefix}.${k}`;
+  rejectUnknownKeys(obj, ['account', 'region', 'eventBusName', 'namePrefix'], prefix, problems);
+  const account = requiredString(obj, 'account', key, problems);
+  if (account && !ACCOUNT_ID.test(account)) problems.push(`${key('account')} must be a 12-digit AWS account id, got "${account}"`);
+  const region = requiredString(obj, 'region', key, problems);
+  if (region && !REGION.test(region)) problems.push(`${key('region')} must be an AWS Region name such as "eu-west-1", got "${region}"`);
+  const eventBusName = optionalString(obj, 'eventBusName', key, problems) ?? 'default';
+  if (!/^[A-Za-z0-9._\-/]{1,256}$/.test(eventBusName)) problems.push(`${key('eventBusName')} must be an event bus name (not an ARN), got "${eventBusName}"`);
+  const namePrefix = optionalString(obj, 'namePrefix', key, problems) ?? DEFAULT_HUB_NAME_PREFIX;
+  if (!ROLE_NAME_PREFIX.test(namePrefix) || namePrefix.length > 40) {
+    problems.push(`${key('namePrefix')} must be 1-40 IAM name characters (letters, digits, +=,.@_-), got "${namePrefix}"`);
+  }
+  return { account, region, eventBusName, namePrefix };
+}
+
+function parseMembers(raw: unknown, prefix: string, hub: HubConfig, problems: string[]): MembersConfig {
+  const obj = asObject(raw, prefix, problems);
+  const key = (k: string) => `${prefix}.${k}`;
+  rejectUnknownKeys(obj, ['accounts', 'organizationId', 'regions', 'externalId', 'roleNamePrefix'], prefix, problems);
+  const accounts = stringList(obj, 'accounts', key, problems, ACCOUNT_ID, 'a list of 12-digit AWS account ids');
+  const organizationId = optionalString(obj, 'organizationId', key, problems);
+  if (organizationId !== undefined && !/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
+    problems.push(`${key('organizationId')} must be an AWS Organization id (o- and 10-32 lowercase letters or digits), got "${organizationId}"`);
+  }
+  if (accounts.length === 0 && organizationId === undefined) problems.push(`${prefix} must list accounts or give organizationId (which accounts may send events and hold member roles)`);
+  const regions = obj.regions === undefined ? [hub.region] : stringList(obj, 'regions', key, problems, REGION, 'a list of AWS Region names such as "eu-west-1"');
+  const externalId = optionalString(obj, 'externalId', key, problems);
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) {
+    problems.push(`${key('externalId')} must be 2-1224 letters, digits or +=,.@:/-_, got "${externalId}"`);
+  }
+  // Without one of them the member trust would rest on the role name alone.
+  if (externalId === undefined && organizationId === undefined) {
+    problems.push(`${prefix} needs externalId or organizationId: the member roles' trust requires sts:ExternalId or aws:PrincipalOrgID besides the hub's role names`);
+  }
+  const roleNamePrefix = optionalString(obj, 'roleNamePrefix', key, problems) ?? DEFAULT_MEMBER_ROLE_NAME_PREFIX;
+  if (!ROLE_NAME_PREFIX.test(roleNamePrefix) || roleNamePrefix.length > MAX_ROLE_NAME_PREFIX) {
+    problems.push(`${key('roleNamePrefix')} must be 1-${MAX_ROLE_NAME_PREFIX} IAM name characters (letters, digits, +=,.@_-), got "${roleNamePrefix}"`);
+  }
+  if (roleNamePrefix.startsWith(`${hub.namePrefix}-`)) {
+    problems.push(`${key('roleNamePrefix')} must not start with the hub's "${hub.namePrefix}-": member roles would match the hub role names the member trust admits`);
+  }
+  return { accounts, ...(organizationId !== undefined ? { organizationId } : {}), regions, ...(externalId !== undefined ? { externalId } : {}), roleNamePrefix };
+}
+
+function stringList(obj: Raw, name: string, key: (k: string) => string, problems: string[], item: RegExp, what: string): string[] {
+  const value = obj[name] ?? [];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && item.test(v))) return [...new Set(value as string[])];
+  problems.push(`${key(name)} must be ${what}, got ${JSON.stringify(value)}`);
+  return [];
 }
 
 function parseOperations(raw: unknown, prefix: string, problems: string[]): OperationsConfig {

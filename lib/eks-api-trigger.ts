@@ -14,7 +14,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
-export type EksApiCall = 'CreateCluster' | 'CreateNodegroup' | 'DeleteCluster' | 'DeleteNodegroup';
+/** Every EKS API call that starts a workflow (a member account forwards all of them to the hub). */
+export const EKS_API_CALLS = ['CreateCluster', 'CreateNodegroup', 'DeleteCluster', 'DeleteNodegroup'] as const;
+export type EksApiCall = (typeof EKS_API_CALLS)[number];
 
 export interface EksApiTriggerProps {
   /** The EKS API calls that start a workflow. */

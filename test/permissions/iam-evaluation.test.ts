@@ -12,11 +12,13 @@ import { permissionTable } from '../../lib/permissions';
 import { RECONCILER_KUBE_GROUP } from '../../lambdas/shared/kube-rbac';
 import { synthStack, TEST_RAW_CONFIG } from '../cdk/fixtures';
 import { lambdaSdkActions } from './sdk-calls';
+import {
+  ADMIN_POLICY, CONTROLLER_ROLE, EC2_OURS, EKS_CLUSTER_SG, MANAGED_REQUEST, NOT_OPTED_IN, OPT_IN_KEY, OPTED_IN, OURS, VIEW_POLICY,
+} from './request-contexts';
 
 const ACCOUNT = '111122223333';
 const REGION = 'eu-west-1';
 const OTHER_REGION = 'us-west-2';
-const OPT_IN_KEY = 'aviatrix.com/onboard';
 const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -112,15 +114,6 @@ async function decide(e: Evaluated, role: string, action: string, resource: stri
 const eksArn = (resource: string, region = REGION) => `arn:aws:eks:${region}:${ACCOUNT}:${resource}`;
 const ec2 = (resource: string, region = REGION) => `arn:aws:ec2:${region}:${ACCOUNT}:${resource}`;
 const cluster = (name: string, region = REGION) => eksArn(`cluster/${name}`, region);
-const OPTED_IN: Context = { [`aws:ResourceTag/${OPT_IN_KEY}`]: 'true' };
-const NOT_OPTED_IN: Context = { [`aws:ResourceTag/${OPT_IN_KEY}`]: 'false' };
-const OURS: Context = { 'aws:ResourceTag/eks-aviatrix:managed': 'true' };
-const EC2_OURS: Context = { 'ec2:ResourceTag/eks-aviatrix:managed': 'true', 'aws:ResourceTag/eks-aviatrix:managed': 'true' };
-const EKS_CLUSTER_SG: Context = { 'ec2:ResourceTag/aws:eks:cluster-name': 'c1', 'aws:ResourceTag/aws:eks:cluster-name': 'c1' };
-const MANAGED_REQUEST: Context = { 'aws:RequestTag/eks-aviatrix:managed': 'true', 'aws:TagKeys': ['eks-aviatrix:managed'] };
-const ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
-const VIEW_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
-const CONTROLLER_ROLE = 'arn:aws:iam::111122223333:role/aviatrix-role-app';
 const controllerEntry = (clusterName: string) => eksArn(`access-entry/${clusterName}/role/${ACCOUNT}/aviatrix-role-app/0ec7c7a7-0000-4000-8000-000000000001`);
 const SECRET = (name: string, region = REGION) => `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${name}-AbCdEf`;
 
