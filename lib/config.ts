@@ -82,7 +82,7 @@ export interface MembersConfig {
   /** AWS Organization id (o-...): the member trust requires aws:PrincipalOrgID, the hub accepts the org's events. */
   organizationId?: string;
   regions: string[];
-  /** Shared secret-free identifier the hub passes when assuming member roles (sts:ExternalId). */
+  /** Identifier (not a secret) the hub passes when it assumes member roles: their trust requires it (sts:ExternalId). */
   externalId?: string;
   /** Member role names are "<roleNamePrefix>-<hub role id without Role>-<region>". */
   roleNamePrefix: string;
