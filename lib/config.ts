@@ -63,6 +63,14 @@ export interface OnboardingConfig {
   hub?: HubConfig;
   /** Member accounts/Regions served by this hub; absent: this account and Region only (no member stack). */
   members?: MembersConfig;
+  /** Where the functions that call the Kubernetes API run to reach private-only cluster endpoints. */
+  privateEndpointAccess?: PrivateEndpointAccessConfig;
+}
+
+/** Subnets and security groups (of a VPC that reaches the clusters' private endpoints) for the Kubernetes-writing functions. */
+export interface PrivateEndpointAccessConfig {
+  subnetIds: string[];
+  securityGroupIds: string[];
 }
 
 /** The hub: where the workflows, tables and controller credentials live. */
@@ -133,7 +141,7 @@ type Raw = Record<string, unknown>;
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
   'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix', 'operations',
-  'hub', 'members',
+  'hub', 'members', 'privateEndpointAccess',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -184,6 +192,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
   const operations = parseOperations(root.operations, key('operations'), problems);
   const multiAccount = parseMultiAccount(root, prefix, problems);
+  const privateEndpointAccess = root.privateEndpointAccess === undefined ? undefined : parsePrivateEndpointAccess(root.privateEndpointAccess, key('privateEndpointAccess'), problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -200,7 +209,20 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     aviatrix,
     operations,
     ...multiAccount,
+    ...(privateEndpointAccess ? { privateEndpointAccess } : {}),
   };
+}
+
+function parsePrivateEndpointAccess(raw: unknown, prefix: string, problems: string[]): PrivateEndpointAccessConfig {
+  const obj = asObject(raw, prefix, problems);
+  const key = (k: string) => `${prefix}.${k}`;
+  rejectUnknownKeys(obj, ['subnetIds', 'securityGroupIds'], prefix, problems);
+  const subnetIds = stringList(obj, 'subnetIds', key, problems, /^subnet-[0-9a-f]{8,17}$/, 'a list of subnet ids (subnet-...)');
+  const securityGroupIds = stringList(obj, 'securityGroupIds', key, problems, /^sg-[0-9a-f]{8,17}$/, 'a list of security group ids (sg-...)');
+  // Lambda spreads over the subnets' AZs: one subnet would make one AZ's outage stop every run.
+  if (subnetIds.length < 2) problems.push(`${key('subnetIds')} must list at least two subnets (in different AZs) of a VPC that reaches the clusters' private endpoints`);
+  if (securityGroupIds.length === 0) problems.push(`${key('securityGroupIds')} must list the security group the functions use (clusters' security groups admit 443 from it)`);
+  return { subnetIds, securityGroupIds };
 }
 
 export const DEFAULT_HUB_NAME_PREFIX = 'EksAviatrixOnboarding';

@@ -59,3 +59,21 @@ test.each([
 ])('%s is refused, naming the key', (_name, extra, message) => {
   expect(problems({ ...base, ...extra })).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
 });
+
+describe('privateEndpointAccess', () => {
+  const access = { subnetIds: ['subnet-0a1b2c3d', 'subnet-0e1f2a3b'], securityGroupIds: ['sg-0a1b2c3d4e5f60718'] };
+
+  test('absent unless set; kept as given when valid', () => {
+    expect(parseConfig(base).privateEndpointAccess).toBeUndefined();
+    expect(parseConfig({ ...base, privateEndpointAccess: access }).privateEndpointAccess).toEqual(access);
+  });
+
+  test.each([
+    ['one subnet (one AZ)', { ...access, subnetIds: ['subnet-0a1b2c3d'] }, /onboarding\.privateEndpointAccess\.subnetIds must list at least two subnets/],
+    ['a subnet ARN for an id', { ...access, subnetIds: ['arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0a1b2c3d', 'subnet-0e1f2a3b'] }, /onboarding\.privateEndpointAccess\.subnetIds must be a list of subnet ids/],
+    ['no security group', { ...access, securityGroupIds: [] }, /onboarding\.privateEndpointAccess\.securityGroupIds must list the security group/],
+    ['a misspelt key', { ...access, subnets: [] }, /onboarding\.privateEndpointAccess\.subnets is not a known setting/],
+  ])('%s is refused, naming the key', (_name, value, message) => {
+    expect(problems({ ...base, privateEndpointAccess: value })).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+});

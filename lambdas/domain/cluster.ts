@@ -71,8 +71,10 @@ export function refusalReason(cluster: Cluster): string | undefined {
   if (cluster.resourcesVpcConfig?.endpointPublicAccess === false) {
     // The reconcilers run outside any VPC: a private-only API server is out of their reach.
     return (
-      `EKS cluster "${name}" has a private-only API endpoint, which the onboarding functions (outside any VPC) cannot reach; ` +
-      'enable public endpoint access (it may be limited to CIDRs that include the functions\' NAT addresses) or onboard it by hand'
+      `EKS cluster "${name}" has a private-only API endpoint, which the onboarding functions cannot reach from outside a VPC; ` +
+      'private-only clusters need onboarding.privateEndpointAccess (subnets and a security group of a VPC that reaches the endpoint, ' +
+      'for the functions that call the Kubernetes API); otherwise enable public endpoint access (it may be limited to CIDRs that ' +
+      'include the functions\' NAT addresses) or onboard it by hand'
     );
   }
   if (!cluster.resourcesVpcConfig?.vpcId || !cluster.resourcesVpcConfig.clusterSecurityGroupId) {

@@ -303,7 +303,7 @@ describe('refusals: one clear error, no writes', () => {
     ['an Auto Mode cluster', { autoMode: true }, 'ClusterRefused', /EKS Auto Mode/],
     ['an IPv6 cluster', { ipFamily: 'ipv6' as const }, 'ClusterRefused', /IPv6 cluster/],
     ['a CONFIG_MAP-only cluster', { authenticationMode: 'CONFIG_MAP' as const }, 'ClusterRefused', /authenticationMode=API_AND_CONFIG_MAP/],
-    ['a cluster with a private-only API endpoint', { endpointPublicAccess: false }, 'ClusterRefused', /private-only API endpoint/],
+    ['a cluster with a private-only API endpoint', { endpointPublicAccess: false }, 'ClusterRefused', /private-only API endpoint.*need onboarding\.privateEndpointAccess/],
   ])('%s', async (_, spec, name, text) => {
     const clusterName = `refused-${Math.random().toString(36).slice(2, 8)}`;
     await createCluster(w, { name: clusterName, ...spec });
