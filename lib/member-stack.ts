@@ -41,6 +41,27 @@ export function memberTrust(hub: HubConfig, members: MembersConfig, roleId: stri
   });
 }
 
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * `Fn::Join` of literals and pseudo parameters as the shorter, equivalent `Fn::Sub`
+ * ("arn:${AWS::Partition}:eks:..."): ARNs are most of the member template, which must stay under
+ * the 51,200-byte TemplateBody. Anything else (or a literal holding "${") is left as it is.
+ */
+export function joinsAsSub(value: Json): Json {
+  if (Array.isArray(value)) return value.map(joinsAsSub);
+  if (value === null || typeof value !== 'object') return value;
+  const join = value['Fn::Join'];
+  if (Object.keys(value).length === 1 && Array.isArray(join) && join[0] === '' && Array.isArray(join[1])) {
+    const parts: Json[] = join[1];
+    const pseudo = (p: Json) => typeof p === 'object' && p !== null && Object.keys(p).length === 1 && typeof p.Ref === 'string' && p.Ref.startsWith('AWS::');
+    if (parts.every((p) => (typeof p === 'string' && !p.includes('${')) || pseudo(p))) {
+      return { 'Fn::Sub': parts.map((p) => (typeof p === 'string' ? p : `\${${p.Ref}}`)).join('') };
+    }
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, joinsAsSub(v)]));
+}
+
 export class MemberStack extends Stack {
   /** Member role per hub role id. */
   readonly roles: Record<string, iam.Role> = {};
@@ -89,5 +110,9 @@ export class MemberStack extends Stack {
     for (const [roleId, rows] of Object.entries(table)) {
       this.roles[roleId] = rowsRole(this, roleId, { roleName: roleName(roleId), assumedBy: memberTrust(hub, members, roleId) }, rows);
     }
+  }
+
+  protected _toCloudFormation(): Json {
+    return joinsAsSub(super._toCloudFormation());
   }
 }

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { stringify } from 'yaml';
+import { joinsAsSub } from '../../lib/member-stack';
 import { REPO_ROOT, synthStack } from './fixtures';
 import { HUB_ACCOUNT, HUB_REGION, MEMBER_ACCOUNT, MULTI_ACCOUNT_RAW_CONFIG, ORG_ID, synthHubAccess, synthMember } from './member-fixtures';
 
@@ -60,7 +61,7 @@ describe('member stack', () => {
     const eventNames = hubPatterns.flatMap((p) => p.detail.eventName as string[]);
     expect(rule.Properties.EventPattern).toEqual({ ...hubPatterns[0], detail: { ...hubPatterns[0].detail, eventName: eventNames.sort() } });
     const [target] = rule.Properties.Targets;
-    expect(target.Arn).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:${HUB_REGION}:${HUB_ACCOUNT}:event-bus/default`]] });
+    expect(target.Arn).toEqual({ 'Fn::Sub': `arn:\${AWS::Partition}:events:${HUB_REGION}:${HUB_ACCOUNT}:event-bus/default` });
     const roleId = target.RoleArn['Fn::GetAtt'][0];
     expect(template.Resources[roleId].Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'events.amazonaws.com' });
     const queueId = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
@@ -85,6 +86,15 @@ describe('member stack', () => {
   ])('has no cdk-nag finding nor synth warning: %s', (_name, raw, env) => {
     expect(nagFindings(synthMember(raw, env).stack)).toEqual([]);
   });
+});
+
+test('joins of literals and pseudo parameters become Fn::Sub; other joins stay', () => {
+  const arn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks:', { Ref: 'AWS::Region' }, ':cluster/*']] };
+  expect(joinsAsSub({ Resource: [arn] })).toEqual({ Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:eks:${AWS::Region}:cluster/*' }] });
+  const withResourceRef = { 'Fn::Join': ['', ['arn:', { Ref: 'Queue' }]] };
+  const withDollar = { 'Fn::Join': ['', ['${literal}', { Ref: 'AWS::Region' }]] };
+  const withSeparator = { 'Fn::Join': [',', ['a', { Ref: 'AWS::Region' }]] };
+  expect(joinsAsSub([withResourceRef, withDollar, withSeparator])).toEqual([withResourceRef, withDollar, withSeparator]);
 });
 
 describe('hub access', () => {

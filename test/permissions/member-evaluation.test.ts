@@ -21,7 +21,7 @@ const OTHER_REGION = 'us-west-2';
 const OTHER_ACCOUNT = '999988887777';
 const MEMBER_ROLE_SERVICES = ['eks', 'ec2', 'autoscaling'];
 
-/** Fn::Join of literals and pseudo parameters, as CloudFormation renders it in one account and Region. */
+/** Fn::Join and Fn::Sub of literals and pseudo parameters, as CloudFormation renders them in one account and Region. */
 function resolver(account: string, region: string) {
   const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': region, 'AWS::AccountId': account, 'AWS::URLSuffix': 'amazonaws.com' };
   const resolve = (value: Json): Json => {
@@ -32,6 +32,7 @@ function resolver(account: string, region: string) {
       return pseudo[value.Ref];
     }
     if ('Fn::Join' in value) return (resolve(value['Fn::Join'][1]) as string[]).join(value['Fn::Join'][0]);
+    if ('Fn::Sub' in value) return (value['Fn::Sub'] as string).replace(/\$\{([\w:]+)\}/g, (_m, name: string) => resolve({ Ref: name }));
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
   };
   return resolve;
