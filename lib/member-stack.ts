@@ -30,14 +30,11 @@ export function hubEventBusArn(hub: HubConfig): string {
 export function memberTrust(hub: HubConfig, members: MembersConfig, roleId: string): iam.IPrincipal {
   return new iam.PrincipalWithConditions(new iam.AccountPrincipal(hub.account), {
     ArnLike: { 'aws:PrincipalArn': hubRoleArnPattern(hub, roleId) },
-    ...(members.externalId || members.organizationId
-      ? {
-          StringEquals: {
-            ...(members.externalId ? { 'sts:ExternalId': members.externalId } : {}),
-            ...(members.organizationId ? { 'aws:PrincipalOrgID': members.organizationId } : {}),
-          },
-        }
-      : {}),
+    // lib/config.ts requires at least one of the two.
+    StringEquals: {
+      ...(members.externalId ? { 'sts:ExternalId': members.externalId } : {}),
+      ...(members.organizationId ? { 'aws:PrincipalOrgID': members.organizationId } : {}),
+    },
   });
 }
 
