@@ -10,6 +10,7 @@ export interface ParsedArgs {
   cluster?: string;
   nodegroup?: string;
   stack?: string;
+  prefix?: string;
   region?: string;
   help: boolean;
   version: boolean;
@@ -19,9 +20,9 @@ export interface ParsedArgs {
 }
 
 /** Options that take a value, and flags that do not, by name. */
-const VALUE_OPTIONS = ['stack', 'region', 'nodegroup'];
+const VALUE_OPTIONS = ['stack', 'prefix', 'region', 'nodegroup'];
 const FLAGS = ['json', 'wide', 'dry-run', 'version'];
-const GLOBAL_OPTIONS = ['stack', 'region', 'json'];
+const GLOBAL_OPTIONS = ['stack', 'prefix', 'region', 'json'];
 
 interface CommandSpec {
   min: number;
@@ -129,6 +130,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     wide: flags.has('wide'),
     dryRun: flags.has('dry-run'),
     ...(values.stack ? { stack: values.stack } : {}),
+    ...(values.prefix ? { prefix: values.prefix } : {}),
     ...(values.region ? { region: values.region } : {}),
   };
   if (help) return { ...parsed, ...(isCommand(positional[0]) ? { command: positional[0] } : {}) };
@@ -159,7 +161,9 @@ function checkName(value: string, what: string): void {
 }
 
 const GLOBAL_HELP = `Options for every command:
-  --stack NAME      The deployed stack (default: $EKS_AVIATRIX_STACK, else EksAviatrixOnboarding)
+  --prefix PREFIX   The deployment's naming prefix (default: $EKS_AVIATRIX_PREFIX, else eks-aviatrix):
+                    state machines <prefix>-cluster-onboarding..., table <prefix>-status
+  --stack NAME      Read the names from this stack's Outputs instead (default: $EKS_AVIATRIX_STACK)
   --region REGION   The stack's Region (default: the AWS SDK's, from AWS_REGION or your profile)
   --json            Print one JSON document on stdout (also for errors) instead of text
   -h, --help        Show help (for a command: eks-aviatrix <command> --help)`;
