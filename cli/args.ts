@@ -2,7 +2,7 @@
 // argument or after "=") and --flags. Global options may appear anywhere.
 import { CliError, EXIT_USAGE } from './errors';
 
-export type Command = 'plan' | 'run' | 'status' | 'offboard';
+export type Command = 'plan' | 'run' | 'status' | 'offboard' | 'logs';
 
 export interface ParsedArgs {
   command?: Command;
@@ -85,6 +85,17 @@ it, the transit exclusion and SNAT rules, the controller's record.
 
 Exit status: 0 done (or nothing to offboard), 2 with --dry-run: changes pending, 1 the workflow
 failed or refused, 3 environment, 64 usage.`,
+  },
+  logs: {
+    min: 1,
+    max: 1,
+    options: [],
+    usage: 'eks-aviatrix logs <cluster>',
+    summary: "Print the log lines of the cluster's last recorded run",
+    details: `Finds the cluster's last run in the status table and prints its functions' log lines (CloudWatch
+Logs, the groups /aws/lambda/<prefix>-<step>), oldest first. Needs logs:FilterLogEvents on them.
+
+Exit status: 0 printed (also when no run is recorded), 3 environment, 64 usage.`,
   },
 };
 const COMMAND_NAMES = Object.keys(COMMANDS).join(', ');

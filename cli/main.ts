@@ -5,6 +5,7 @@ import { commandHelp, parseArgs, USAGE } from './args';
 import { createClients, explainAwsError } from './aws';
 import { CommandContext, CommandResult, offboard, plan, run, status } from './commands';
 import { CliError, EXIT_INTERNAL, EXIT_OK } from './errors';
+import { logs } from './logs';
 import { namedDeployment, namePrefix, readStack, stackName, usesStackOutputs } from './stack';
 
 export { USAGE } from './args';
@@ -66,6 +67,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         return print(await offboard(ctx, args.cluster!, args.dryRun));
       case 'status':
         return print(await status(ctx, args.cluster, args.wide));
+      case 'logs':
+        return print(await logs(ctx, args.cluster!));
       default:
         throw new CliError('Missing command. Run `eks-aviatrix --help` for usage.', EXIT_INTERNAL);
     }
