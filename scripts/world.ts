@@ -9,6 +9,8 @@
 //
 // With --controller-url the workflows call that controller instead of the stand-in, with
 // AVIATRIX_USERNAME and AVIATRIX_PASSWORD from the environment (its spoke and transit must exist).
+// First: the Lambdas' log lines go to the world's CloudWatch Logs, not the terminal.
+import { shipCapturedLogs } from './world-logs';
 import '../test/setup/environment';
 import * as fs from 'fs';
 import { randomUUID } from 'crypto';
@@ -99,9 +101,12 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const w = await startOnboardingWorld({ eks: { clusterActivationDelayMs: ACTIVATION_DELAY_MS } });
   const stack = await deployStackLocally(w);
+  process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS = w.world.motoEndpoint;
+  const stopShipping = shipCapturedLogs(w.world.motoDirectEndpoint, w.world.region);
   let stopDelivery = () => {};
   const stop = async () => {
     stopDelivery();
+    await stopShipping();
     await stack.stop();
     await w.stop();
   };
@@ -141,6 +146,7 @@ async function main(): Promise<void> {
     for (const [key, value] of Object.entries(env)) say(`export ${key}=${value}`);
     say(`\naws eks create-cluster --name lab-1 --role-arn arn:aws:iam::${w.world.accountId}:role/eks-cluster --resources-vpc-config subnetIds=${subnets.join(',')}`);
     say('npx eks-aviatrix status lab-1');
+    say('npx eks-aviatrix logs lab-1');
     say('WORLD READY');
   } catch (error) {
     await stop();

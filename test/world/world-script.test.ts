@@ -41,15 +41,18 @@ function startWorld(): Promise<{ env: Record<string, string>; subnets: string[] 
   });
 }
 
-function cliStatus(env: Record<string, string>, cluster: string): Promise<{ clusters?: { clusterName: string; status: string }[] }> {
+/** The compiled CLI in a process of its own, with only the printed environment. */
+function cli(env: Record<string, string>, ...argv: string[]): Promise<unknown> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, 'bin/eks-aviatrix.js'), 'status', cluster, '--json'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } }, (_error, stdout) =>
+    execFile(process.execPath, [path.join(REPO, 'bin/eks-aviatrix.js'), ...argv, '--json'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } }, (_error, stdout) =>
       resolve(JSON.parse(stdout || '{}')),
     );
   });
 }
 
-test('npm run world: CreateCluster on the printed EKS endpoint onboards the cluster; eks-aviatrix status --json shows ONBOARDED', async () => {
+const cliStatus = (env: Record<string, string>, cluster: string) => cli(env, 'status', cluster) as Promise<{ clusters?: { clusterName: string; status: string }[] }>;
+
+test('npm run world: CreateCluster on the printed EKS endpoint onboards the cluster; eks-aviatrix status --json shows ONBOARDED and logs --json the run\'s lines', async () => {
   const { env, subnets } = await startWorld();
   expect(Object.keys(env)).toEqual(expect.arrayContaining(['AWS_REGION', 'AWS_ENDPOINT_URL_EKS', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_SFN']));
   expect(subnets).toHaveLength(2);
@@ -69,4 +72,13 @@ test('npm run world: CreateCluster on the printed EKS endpoint onboards the clus
   }
   expect(output).toMatch(/CloudTrail: CreateCluster world-a -> start-workflow started /);
   expect(status).toBe('ONBOARDED');
+
+  // The run's log lines went to the world's CloudWatch Logs; `logs` reads them as in an account.
+  let lines: { function: string; executionId: string }[] = [];
+  for (let i = 0; i < 10 && !lines.some((l) => l.function === 'record-outcome'); i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    lines = ((await cli(env, 'logs', 'world-a')) as { lines?: typeof lines }).lines ?? [];
+  }
+  expect(lines.map((l) => l.function)).toEqual(expect.arrayContaining(['resolve-cluster', 'pod-network', 'vpc-cni', 'record-outcome']));
+  expect(new Set(lines.map((l) => l.executionId)).size).toBe(1);
 }, 240_000);
