@@ -385,8 +385,8 @@ describe('usage', () => {
   });
 
   it.each([
-    [[], 'Missing command: plan, run, status, offboard. Run `eks-aviatrix --help` for usage.'],
-    [['deploy'], 'Unknown command "deploy": use plan, run, status, offboard. Run `eks-aviatrix --help` for usage.'],
+    [[], 'Missing command: plan, run, status, offboard, logs. Run `eks-aviatrix --help` for usage.'],
+    [['deploy'], 'Unknown command "deploy": use plan, run, status, offboard, logs. Run `eks-aviatrix --help` for usage.'],
     [['offboard'], 'offboard needs a cluster name: eks-aviatrix offboard <cluster> [--dry-run]'],
     [['run', 'a', '--dry-run'], 'Option --dry-run does not apply to run: eks-aviatrix run <cluster> [--nodegroup NAME]'],
     [['plan', 'a', '--wide'], 'Option --wide does not apply to plan: eks-aviatrix plan <cluster>'],
