@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // The CDK app: validates the `onboarding` context (cdk.json, or `-c onboarding='{...}'`) and
-// creates the stack. An invalid config stops `cdk synth` with a message naming each bad key.
+// creates the stack, a thin user of the EksAviatrixOnboarding construct. An invalid config, or one
+// still holding the shipped example values, stops `cdk synth` with a message naming each bad key.
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, OnboardingConfig, parseConfig } from '../lib/config';
 import { MemberStack } from '../lib/member-stack';
 import { OnboardingStack } from '../lib/onboarding-stack';
+import { placeholderProblems } from '../lib/placeholders';
 
 const CONTEXT_KEY = 'onboarding';
+/** `-c allowExampleValues=true` lets the shipped example synthesize (this repository's own checks). */
+const ALLOW_EXAMPLES_KEY = 'allowExampleValues';
 
 const app = new App();
 
@@ -21,7 +25,11 @@ function readConfig(): OnboardingConfig {
       throw new ConfigError([`${CONTEXT_KEY} must be a JSON object (could not parse the context value)`]);
     }
   }
-  return parseConfig(raw, CONTEXT_KEY);
+  const config = parseConfig(raw, CONTEXT_KEY);
+  const allowExamples = String(app.node.tryGetContext(ALLOW_EXAMPLES_KEY)) === 'true';
+  const examples = allowExamples ? [] : placeholderProblems(raw, CONTEXT_KEY);
+  if (examples.length > 0) throw new ConfigError(examples);
+  return config;
 }
 
 let config: OnboardingConfig;
@@ -35,8 +43,10 @@ try {
   throw error;
 }
 
+const namePrefix = app.node.tryGetContext('namePrefix') as string | undefined;
 new OnboardingStack(app, 'EksAviatrixOnboarding', {
   config,
+  ...(namePrefix ? { namePrefix } : {}),
   description: 'Onboards new EKS clusters to the Aviatrix fabric (CloudTrail -> EventBridge -> Step Functions -> Lambda)',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -2,7 +2,7 @@
 // argument or after "=") and --flags. Global options may appear anywhere.
 import { CliError, EXIT_USAGE } from './errors';
 
-export type Command = 'plan' | 'run' | 'status' | 'offboard';
+export type Command = 'plan' | 'run' | 'status' | 'offboard' | 'logs';
 
 export interface ParsedArgs {
   command?: Command;
@@ -10,6 +10,7 @@ export interface ParsedArgs {
   cluster?: string;
   nodegroup?: string;
   stack?: string;
+  prefix?: string;
   region?: string;
   help: boolean;
   version: boolean;
@@ -19,9 +20,9 @@ export interface ParsedArgs {
 }
 
 /** Options that take a value, and flags that do not, by name. */
-const VALUE_OPTIONS = ['stack', 'region', 'nodegroup'];
+const VALUE_OPTIONS = ['stack', 'prefix', 'region', 'nodegroup'];
 const FLAGS = ['json', 'wide', 'dry-run', 'version'];
-const GLOBAL_OPTIONS = ['stack', 'region', 'json'];
+const GLOBAL_OPTIONS = ['stack', 'prefix', 'region', 'json'];
 
 interface CommandSpec {
   min: number;
@@ -85,6 +86,17 @@ it, the transit exclusion and SNAT rules, the controller's record.
 Exit status: 0 done (or nothing to offboard), 2 with --dry-run: changes pending, 1 the workflow
 failed or refused, 3 environment, 64 usage.`,
   },
+  logs: {
+    min: 1,
+    max: 1,
+    options: [],
+    usage: 'eks-aviatrix logs <cluster>',
+    summary: "Print the log lines of the cluster's last recorded run",
+    details: `Finds the cluster's last run in the status table and prints its functions' log lines (CloudWatch
+Logs, the groups /aws/lambda/<prefix>-<step>), oldest first. Needs logs:FilterLogEvents on them.
+
+Exit status: 0 printed (also when no run is recorded), 3 environment, 64 usage.`,
+  },
 };
 const COMMAND_NAMES = Object.keys(COMMANDS).join(', ');
 const EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -129,6 +141,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     wide: flags.has('wide'),
     dryRun: flags.has('dry-run'),
     ...(values.stack ? { stack: values.stack } : {}),
+    ...(values.prefix ? { prefix: values.prefix } : {}),
     ...(values.region ? { region: values.region } : {}),
   };
   if (help) return { ...parsed, ...(isCommand(positional[0]) ? { command: positional[0] } : {}) };
@@ -159,7 +172,9 @@ function checkName(value: string, what: string): void {
 }
 
 const GLOBAL_HELP = `Options for every command:
-  --stack NAME      The deployed stack (default: $EKS_AVIATRIX_STACK, else EksAviatrixOnboarding)
+  --prefix PREFIX   The deployment's naming prefix (default: $EKS_AVIATRIX_PREFIX, else eks-aviatrix):
+                    state machines <prefix>-cluster-onboarding..., table <prefix>-status
+  --stack NAME      Read the names from this stack's Outputs instead (default: $EKS_AVIATRIX_STACK)
   --region REGION   The stack's Region (default: the AWS SDK's, from AWS_REGION or your profile)
   --json            Print one JSON document on stdout (also for errors) instead of text
   -h, --help        Show help (for a command: eks-aviatrix <command> --help)`;

@@ -3,6 +3,7 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { STSClient } from '@aws-sdk/client-sts';
 import { CliError } from './errors';
 
 export interface Clients {
@@ -10,6 +11,8 @@ export interface Clients {
   cloudformation: CloudFormationClient;
   sfn: SFNClient;
   dynamodb: DynamoDBClient;
+  /** Whose account the named resources are in (GetCallerIdentity). */
+  sts: STSClient;
   destroy(): void;
 }
 
@@ -22,10 +25,12 @@ export async function createClients(region?: string): Promise<Clients> {
   const cloudformation = new CloudFormationClient(config);
   const sfn = new SFNClient(config);
   const dynamodb = new DynamoDBClient(config);
+  const sts = new STSClient(config);
   const destroy = () => {
     cloudformation.destroy();
     sfn.destroy();
     dynamodb.destroy();
+    sts.destroy();
   };
   let resolved: string;
   try {
@@ -38,7 +43,7 @@ export async function createClients(region?: string): Promise<Clients> {
     destroy();
     throw new CliError(NO_REGION);
   }
-  return { region: resolved, cloudformation, sfn, dynamodb, destroy };
+  return { region: resolved, cloudformation, sfn, dynamodb, sts, destroy };
 }
 
 type AwsError = Error & { $metadata?: { httpStatusCode?: number }; Code?: string };

@@ -179,7 +179,7 @@ export async function status(ctx: CommandContext, cluster: string | undefined, w
     }
   } catch (error) {
     if ((error as Error).name === 'ResourceNotFoundException') {
-      throw new CliError(`The status table ${table} (stack output ${OUTPUTS.statusTableName}) does not exist in ${clients.region}. Deploy the stack again with \`npx cdk deploy\`.`);
+      throw new CliError(`The status table ${table} does not exist in ${clients.region}. Deploy with \`npx cdk deploy\`, or pass the deployment's --prefix (or --stack).`);
     }
     throw explainAwsError(error);
   }

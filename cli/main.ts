@@ -5,7 +5,8 @@ import { commandHelp, parseArgs, USAGE } from './args';
 import { createClients, explainAwsError } from './aws';
 import { CommandContext, CommandResult, offboard, plan, run, status } from './commands';
 import { CliError, EXIT_INTERNAL, EXIT_OK } from './errors';
-import { readStack, stackName } from './stack';
+import { logs } from './logs';
+import { namedDeployment, namePrefix, readStack, stackName, usesStackOutputs } from './stack';
 
 export { USAGE } from './args';
 export { EXIT_CHANGES, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './errors';
@@ -53,7 +54,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     }
     if (args.version) return print({ code: EXIT_OK, out: [`eks-aviatrix ${VERSION}`], err: [], json: { version: VERSION } });
     clients = await createClients(args.region);
-    const stack = await readStack(clients, stackName(args.stack));
+    const stack = usesStackOutputs(args.stack)
+      ? await readStack(clients, stackName(args.stack))
+      : await namedDeployment(clients, namePrefix(args.prefix));
     const ctx: CommandContext = { clients, stack, pollMs: pollInterval(io), ...(json ? {} : { progress: out }) };
     switch (args.command) {
       case 'plan':
@@ -64,6 +67,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         return print(await offboard(ctx, args.cluster!, args.dryRun));
       case 'status':
         return print(await status(ctx, args.cluster, args.wide));
+      case 'logs':
+        return print(await logs(ctx, args.cluster!));
       default:
         throw new CliError('Missing command. Run `eks-aviatrix --help` for usage.', EXIT_INTERNAL);
     }

@@ -1,7 +1,11 @@
-// Finds the deployed stack and reads what the CLI needs from its Outputs.
+// Finds the deployed onboarding: by default from its names (the naming prefix, lib/names.ts, and the
+// caller's account), with no lookup; with --stack, from that stack's Outputs (a deployment whose
+// prefix the user does not know, or one from before the names were stable).
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { DEFAULT_NAME_PREFIX, resourceNames } from '../lib/names';
 import { Clients, explainAwsError } from './aws';
-import { CliError } from './errors';
+import { CliError, EXIT_USAGE } from './errors';
 
 export const DEFAULT_STACK = 'EksAviatrixOnboarding';
 
@@ -25,6 +29,40 @@ export interface DeployedStack {
 
 export function stackName(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ?? (env.EKS_AVIATRIX_STACK || DEFAULT_STACK);
+}
+
+/** --stack or $EKS_AVIATRIX_STACK: read that stack's Outputs instead of computing the names. */
+export function usesStackOutputs(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return flag !== undefined || Boolean(env.EKS_AVIATRIX_STACK);
+}
+
+export function namePrefix(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env.EKS_AVIATRIX_PREFIX || DEFAULT_NAME_PREFIX);
+}
+
+/** The deployment named from `prefix` in the caller's account and the Region. */
+export async function namedDeployment(clients: Clients, prefix: string): Promise<DeployedStack> {
+  let names: ReturnType<typeof resourceNames>;
+  try {
+    names = resourceNames(prefix);
+  } catch (error) {
+    throw new CliError(`--prefix: ${(error as Error).message}`, EXIT_USAGE);
+  }
+  let callerArn: string;
+  try {
+    callerArn = (await clients.sts.send(new GetCallerIdentityCommand({}))).Arn ?? '';
+  } catch (error) {
+    throw explainAwsError(error);
+  }
+  const [, partition, , , account] = callerArn.split(':');
+  const machineArn = (name: string) => `arn:${partition}:states:${clients.region}:${account}:stateMachine:${name}`;
+  const outputs: Record<string, string> = {
+    [OUTPUTS.clusterStateMachineArn]: machineArn(names.stateMachines.ClusterOnboarding),
+    [OUTPUTS.nodegroupStateMachineArn]: machineArn(names.stateMachines.NodegroupOnboarding),
+    [OUTPUTS.offboardingStateMachineArn]: machineArn(names.stateMachines.ClusterOffboarding),
+    [OUTPUTS.statusTableName]: names.statusTable,
+  };
+  return { name: prefix, region: clients.region, outputs, require: (output) => outputs[OUTPUTS[output]] };
 }
 
 export async function readStack(clients: Clients, name: string): Promise<DeployedStack> {

@@ -1,8 +1,9 @@
 // How every Lambda is bundled: one table, read by the CDK stack (NodejsFunction) and by
 // `npm run bench` and test/cdk/bundles.test.ts, which build and load exactly what is deployed.
 import path from 'node:path';
+import { PACKAGE_ROOT } from './package-root';
 
-const STUBS = path.join(__dirname, 'bundle-stubs');
+const STUBS = path.join(PACKAGE_ROOT, 'lib', 'bundle-stubs');
 
 /**
  * The nodejs22.x runtime ships AWS SDK v3 (@aws-sdk/* and the @smithy/* packages it uses): leaving

@@ -14,6 +14,7 @@ export interface KubernetesSmartGroupSpec {
 }
 
 export interface AviatrixConfig {
+  /** The controller's https:// URL (its API is at /v2/api). */
   controllerUrl: string;
   /** Secrets Manager secret name (plain, no wildcard, no ARN) holding {"username": "...", "password": "..."}. */
   credentialsSecretName: string;
@@ -31,6 +32,7 @@ export interface AviatrixConfig {
   controllerRoleArn: string;
   /** Switch a gateway from single-IP SNAT to custom SNAT instead of stopping. */
   allowDisableSingleIpSnat: boolean;
+  /** Kubernetes SmartGroups made per cluster: [{"name", "namespace"?, "labels"?}]. */
   kubernetesSmartGroups: KubernetesSmartGroupSpec[];
 }
 
@@ -47,6 +49,7 @@ export interface OnboardingConfig {
   addonUpdateTimeoutSeconds: number;
   /** How long to wait for a node group to become ACTIVE, and for a node replacement to finish. */
   nodegroupActiveTimeoutSeconds: number;
+  /** Which clusters are onboarded: {"mode": "all"}, or {"mode": "tag", "tagKey", "tagValue"} for tagged clusters only (enforced in IAM too). */
   optIn: OptInRule;
   /** EventBridge schedule expression for drift repair. */
   driftSchedule: string;
@@ -98,7 +101,9 @@ export interface MembersConfig {
 
 /** AWS Chatbot channels that receive the notification topic (each needs the workspace authorized in Chatbot once). */
 export interface ChatbotConfig {
+  /** A Slack channel (authorize the workspace in AWS Chatbot once). */
   slack?: { workspaceId: string; channelId: string };
+  /** A Microsoft Teams channel (authorize the team in AWS Chatbot once). */
   teams?: { teamId: string; channelId: string; tenantId: string };
 }
 

@@ -72,8 +72,9 @@ export class Observability extends Construct {
     for (const fn of Object.values(props.functions)) fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', this.namespace);
     this.notifyRule = this.wireNotify(props);
 
-    // Every queue of the stack is a dead-letter queue (the triggers', the functions' failures, notify's).
-    const queues = Stack.of(this).node.findAll().filter((c): c is sqs.Queue => c instanceof sqs.Queue);
+    // Every queue of the onboarding is a dead-letter queue (the triggers', the functions' failures,
+    // notify's); the embedding app's own queues are none of its business.
+    const queues = (this.node.scope ?? this).node.findAll().filter((c): c is sqs.Queue => c instanceof sqs.Queue);
     this.addAlarms(props, queues);
     this.dashboard = this.buildDashboard(props, queues);
     this.savedQueries(Object.values(props.functions));

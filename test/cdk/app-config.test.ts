@@ -53,10 +53,32 @@ test('context passed as a JSON string (cdk -c onboarding=...) is parsed', () => 
   expect(result.stderr).toContain('onboarding.driftSchedule');
 });
 
+test('the shipped example values (cdk.json) are refused, each key named; allowExampleValues lets them through', () => {
+  const shipped = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+  const refused = runApp(shipped);
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toContain('onboarding.aviatrix.controllerUrl is "https://controller.example.internal", the example host controller.example.internal');
+  expect(refused.stderr).toContain('onboarding.aviatrix.controllerRoleArn is "arn:aws:iam::111122223333:role/aviatrix-role-app", the example account 111122223333');
+  // Each example is refused on its own, not only next to the others.
+  const oneLeft = runApp({ onboarding: { ...OWN_CONFIG, operations: { notificationEmails: ['ops@example.com'] } } });
+  expect(oneLeft.status).toBe(1);
+  expect(oneLeft.stderr).toContain('onboarding.operations.notificationEmails[0]');
+  expect(oneLeft.stderr).not.toContain('onboarding.aviatrix');
+  const acknowledged = runApp({ ...shipped, allowExampleValues: 'true', 'aws:cdk:bundling-stacks': [] });
+  expect(acknowledged.stderr).toBe('');
+  expect(acknowledged.status).toBe(0);
+});
+
+/** A config with the user's own values (none of lib/placeholders.ts's examples). */
+const OWN_CONFIG = {
+  ...TEST_RAW_CONFIG,
+  aviatrix: { ...TEST_RAW_CONFIG.aviatrix, controllerUrl: 'https://controller.corp.acme.net', controllerRoleArn: 'arn:aws:iam::210987654321:role/aviatrix-role-app' },
+};
+
 test('a valid config synthesizes, with no cdk-nag error in the assembly', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'onboarding-app-'));
   try {
-    const result = runApp({ onboarding: TEST_RAW_CONFIG, 'aws:cdk:bundling-stacks': [] }, outdir);
+    const result = runApp({ onboarding: OWN_CONFIG, 'aws:cdk:bundling-stacks': [] }, outdir);
     expect(result.stderr).not.toContain('Invalid onboarding config');
     expect(result.status).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));

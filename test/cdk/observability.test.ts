@@ -3,7 +3,7 @@
 // dashboard, tracing, log retention and the saved queries; with and without the optional settings.
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
-import { ALL_FUNCTIONS, STATE_MACHINES } from '../../lib/onboarding-stack';
+import { ALL_FUNCTIONS, CONSTRUCT_ID, STATE_MACHINES } from '../../lib/onboarding-stack';
 import { synthStack, TEST_RAW_CONFIG } from './fixtures';
 
 type Resources = Record<string, { Properties: any }>;
@@ -35,7 +35,8 @@ beforeAll(() => {
 
 const resources = (t: Template, type: string) => Object.entries(t.findResources(type) as Resources);
 const idOf = (t: Template, type: string, prefix: string) => {
-  const found = resources(t, type).filter(([id]) => id.startsWith(prefix));
+  // Logical ids start with the construct path (Onboarding, then Functions/Workflows/... or Operations).
+  const found = resources(t, type).filter(([id]) => new RegExp(`^${CONSTRUCT_ID}(Functions|Workflows|Triggers|State)?${prefix}`).test(id));
   expect(found).toHaveLength(1);
   return found[0][0];
 };
@@ -101,7 +102,7 @@ describe('the notify function', () => {
 
     // One policy per row of lib/permissions.ts.
     const statements = resources(template, 'AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith('NotifyRole'))
+      .filter(([id]) => id.startsWith(`${CONSTRUCT_ID}FunctionsNotifyRole`))
       .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as any[]);
     const history = statements.find((s) => s.Action === 'states:GetExecutionHistory');
     expect(history.Resource).toHaveLength(3);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Stack } from 'aws-cdk-lib';
 import { parseConfig } from '../../lib/config';
-import { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID, STATE_MACHINES, STEP_FUNCTIONS } from '../../lib/onboarding-stack';
+import { ALL_FUNCTIONS, CONSTRUCT_ID, KUBE_RECONCILER_ROLE_ID, STATE_MACHINES, STEP_FUNCTIONS } from '../../lib/onboarding-stack';
 import { REPO_ROOT, synthStack, TEST_RAW_CONFIG, testConfig } from './fixtures';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
@@ -42,10 +42,13 @@ function statements(t: Template = template): Statement[] {
 
 /** The logical id of the resource of `type` made by the stack-level construct `constructId`. */
 function logicalId(type: string, constructId: string, t: Template = template): string {
-  const ids = Object.keys(t.findResources(type)).filter((id) => new RegExp(`^${constructId}[0-9A-F]{8}$`).test(id));
+  const ids = Object.keys(t.findResources(type)).filter((id) => new RegExp(`^${CONSTRUCT_ID}\\w*?${constructId}[0-9A-F]{8}$`).test(id));
   expect(ids).toHaveLength(1);
   return ids[0];
 }
+
+/** A logical id without its hash and the construct path (OnboardingFunctionsNotifyRoleXXXXXXXX -> NotifyRole). */
+const ownId = (id: string) => id.replace(/[0-9A-F]{8}$/, '').replace(new RegExp(`^${CONSTRUCT_ID}(Functions|Workflows|Triggers|State)`), '');
 
 const fnId = (constructId: string) => logicalId('AWS::Lambda::Function', constructId);
 const roleOf = (statement: Statement) => statement.roles;
@@ -316,7 +319,7 @@ describe('functions', () => {
   test('access entries are deleted only by aviatrix-onboard, and only the controller\'s', () => {
     const deletes = statements().filter((s) => s.Action.includes('eks:DeleteAccessEntry'));
     const entries = (s: Statement) => s.Resource.map((r) => r.replace(/.*:access-entry\//, ''));
-    const byRole = Object.fromEntries(deletes.map((s) => [s.roles[0].replace(/[0-9A-F]{8}$/, ''), entries(s).sort()]));
+    const byRole = Object.fromEntries(deletes.map((s) => [ownId(s.roles[0]), entries(s).sort()]));
     expect(byRole).toEqual({ AviatrixOnboardRole: [`*/role/111122223333/aviatrix-role-app/*`] });
   });
 
@@ -435,8 +438,8 @@ describe('tables', () => {
 
 describe('table access', () => {
   const dynamo = () => statements().filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
-  const byTable = (logicalPrefix: string) => dynamo().filter((s) => s.Resource.some((r) => r.startsWith(`<${logicalPrefix}`)));
-  const roleName = (s: Statement) => s.roles[0].replace(/[0-9A-F]{8}$/, '');
+  const byTable = (logicalPrefix: string) => dynamo().filter((s) => s.Resource.some((r) => r.startsWith(`<${CONSTRUCT_ID}State${logicalPrefix}`)));
+  const roleName = (s: Statement) => ownId(s.roles[0]);
 
   test('status table: record-outcome, cleanup, drift-repair (scan only), pod-network (VPC claims), and the Aviatrix functions (ownership registry)', () => {
     const access = Object.fromEntries(byTable('StatusTable').map((s) => [roleName(s), s.Action.sort()]));
@@ -468,6 +471,6 @@ describe('table access', () => {
 
   test('no wildcard DynamoDB actions, no other tables', () => {
     expect(dynamo().flatMap((s) => s.Action).every((a) => !a.includes('*'))).toBe(true);
-    expect(dynamo().every((s) => s.Resource.every((r) => /^<(StatusTable|LeaseTable)[0-9A-F]{8}\.Arn>$/.test(r)))).toBe(true);
+    expect(dynamo().every((s) => s.Resource.every((r) => new RegExp(`^<${CONSTRUCT_ID}State(StatusTable|LeaseTable)[0-9A-F]{8}\\.Arn>$`).test(r)))).toBe(true);
   });
 });

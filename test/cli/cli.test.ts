@@ -335,6 +335,25 @@ describe('failures', () => {
     });
     expect((await cli('status', '--stack', 'Partial')).code).toBe(0);
   });
+
+  it('by default the names come from the naming prefix, without CloudFormation; --prefix picks another deployment', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+    process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = 'http://127.0.0.1:9';
+    try {
+      expect((await cli('status')).code).toBe(0);
+      // The fallback through the stack's Outputs does need CloudFormation.
+      expect((await cli('status', '--stack', 'EksAviatrixOnboarding')).stderr).toMatch(/^Cannot reach AWS \(ECONNREFUSED\)/);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+      else process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = saved;
+    }
+    expect(await cli('status', '--prefix', 'other-copy')).toEqual({
+      code: 3,
+      stdout: '',
+      stderr: 'The status table other-copy-status does not exist in us-east-1. Deploy with `npx cdk deploy`, or pass the deployment\'s --prefix (or --stack).\n',
+    });
+    expect((await cli('status', '--prefix', 'Bad_Prefix')).code).toBe(64);
+  });
 });
 
 describe('usage', () => {
@@ -366,8 +385,8 @@ describe('usage', () => {
   });
 
   it.each([
-    [[], 'Missing command: plan, run, status, offboard. Run `eks-aviatrix --help` for usage.'],
-    [['deploy'], 'Unknown command "deploy": use plan, run, status, offboard. Run `eks-aviatrix --help` for usage.'],
+    [[], 'Missing command: plan, run, status, offboard, logs. Run `eks-aviatrix --help` for usage.'],
+    [['deploy'], 'Unknown command "deploy": use plan, run, status, offboard, logs. Run `eks-aviatrix --help` for usage.'],
     [['offboard'], 'offboard needs a cluster name: eks-aviatrix offboard <cluster> [--dry-run]'],
     [['run', 'a', '--dry-run'], 'Option --dry-run does not apply to run: eks-aviatrix run <cluster> [--nodegroup NAME]'],
     [['plan', 'a', '--wide'], 'Option --wide does not apply to plan: eks-aviatrix plan <cluster>'],

@@ -8,6 +8,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { parseConfig } from '../../lib/config';
 import { KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
+import { resourceNames, ResourceNames } from '../../lib/names';
+import { CONSTRUCT_ID } from '../../lib/onboarding-stack';
 import { permissionTable } from '../../lib/permissions';
 import { RECONCILER_KUBE_GROUP } from '../../lambdas/shared/kube-rbac';
 import { synthStack, TEST_RAW_CONFIG } from '../cdk/fixtures';
@@ -77,7 +79,7 @@ function synthesize(raw: object): Evaluated {
 
 /** The logical id of a role construct id (KubeReconcilerRole -> KubeReconcilerRoleXXXXXXXX). */
 function roleId(e: Evaluated, constructId: string): string {
-  const ids = Object.keys(e.template.Resources).filter((id) => e.template.Resources[id].Type === 'AWS::IAM::Role' && new RegExp(`^${constructId}[0-9A-F]{8}$`).test(id));
+  const ids = Object.keys(e.template.Resources).filter((id) => e.template.Resources[id].Type === 'AWS::IAM::Role' && new RegExp(`^${CONSTRUCT_ID}\\w*?${constructId}[0-9A-F]{8}$`).test(id));
   if (ids.length !== 1) throw new Error(`role ${constructId}: ${ids.length} matches`);
   return ids[0];
 }
@@ -131,12 +133,13 @@ interface Request {
 const reconcilerArn = (e: Evaluated) => `arn:aws:iam::${ACCOUNT}:role/${roleId(e, KUBE_RECONCILER_ROLE_ID)}`;
 const ownEntry = (clusterName: string) => (e: Evaluated) =>
   eksArn(`access-entry/${clusterName}/role/${ACCOUNT}/${roleId(e, KUBE_RECONCILER_ROLE_ID)}/0ec7c7a7-0000-4000-8000-000000000002`);
-const logicalIdOf = (e: Evaluated, prefix: string) => Object.keys(e.template.Resources).find((k) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(k)) ?? `${prefix}-missing`;
+const logicalIdOf = (e: Evaluated, prefix: string) => Object.keys(e.template.Resources).find((k) => new RegExp(`^${CONSTRUCT_ID}\\w*?${prefix}[0-9A-F]{8}$`).test(k)) ?? `${prefix}-missing`;
 /** A state machine's name as the template resolves it (its logical id stands in for the generated name). */
-const machineName = (e: Evaluated, id: string) => logicalIdOf(e, id);
-const table = (e: Evaluated, id: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${Object.keys(e.template.Resources).find((k) => new RegExp(`^${id}[0-9A-F]{8}$`).test(k))}`;
+// State machines are named from the naming prefix (lib/names.ts), not generated.
+const machineName = (_e: Evaluated, id: keyof ResourceNames['stateMachines']) => resourceNames().stateMachines[id];
+const table = (e: Evaluated, id: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${logicalIdOf(e, id)}`;
 const machine = (id: string) => (e: Evaluated) =>
-  `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${Object.keys(e.template.Resources).find((k) => new RegExp(`^${id}[0-9A-F]{8}$`).test(k) && e.template.Resources[k].Type === 'AWS::StepFunctions::StateMachine')}`;
+  `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${Object.keys(e.template.Resources).find((k) => new RegExp(`^${CONSTRUCT_ID}\\w*?${id}[0-9A-F]{8}$`).test(k) && e.template.Resources[k].Type === 'AWS::StepFunctions::StateMachine')}`;
 
 const createOwnEntry = (e: Evaluated): Context => ({
   ...OPTED_IN,

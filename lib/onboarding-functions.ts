@@ -1,0 +1,198 @@
+// The Lambda functions (lib/functions.ts lists them), their log groups and roles, and the roles'
+// policies from the one IAM table (lib/permissions.ts). Functions and roles are named from the
+// naming prefix, so a run's log lines are found without looking anything up (`eks-aviatrix logs`).
+import * as fs from 'fs';
+import * as path from 'path';
+import { Annotations, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { OnboardingConfig } from './config';
+import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
+import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID } from './functions';
+import { ResourceNames } from './names';
+import { PACKAGE_ROOT } from './package-root';
+import { PermissionContext, permissionTable, X_RAY_REASON } from './permissions';
+
+/**
+ * Room left for ONBOARDING_CONFIG in the 4 KB Lambda environment (keys and values) after the other
+ * variables: table names, the reconciler role ARN, Powertools settings and, on start-workflow, three
+ * state machine ARNs (~100 characters each) come to ~800 bytes.
+ */
+export const MAX_CONFIG_ENV_BYTES = 3200;
+
+/**
+ * Lambdas are bundled by esbuild from this package's own sources (lambdas/<step>/handler.ts), in
+ * this repository and in an app that installed the packed package alike. Nothing is installed at
+ * bundling time, so the lock file only tells CDK the project root: the repository's when present,
+ * the package's package.json otherwise (npm does not pack package-lock.json).
+ */
+function lockFile(): string {
+  const lock = path.join(PACKAGE_ROOT, 'package-lock.json');
+  return fs.existsSync(lock) ? lock : path.join(PACKAGE_ROOT, 'package.json');
+}
+
+export interface OnboardingFunctionsProps {
+  config: OnboardingConfig;
+  names: ResourceNames;
+  statusTableName: string;
+  leaseTableName: string;
+  logRetention: logs.RetentionDays;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export class OnboardingFunctions extends Construct {
+  readonly functions: Record<FunctionName, nodejs.NodejsFunction>;
+  /** One role per function, but one shared by the Kubernetes steps (lib/functions.ts). */
+  readonly roles: Record<string, iam.Role>;
+
+  constructor(scope: Construct, id: string, props: OnboardingFunctionsProps) {
+    super(scope, id);
+    const roleUsers = new Map<string, string[]>();
+    for (const fn of ALL_FUNCTIONS) roleUsers.set(fn.role, [...(roleUsers.get(fn.role) ?? []), fn.name]);
+    this.roles = Object.fromEntries(
+      [...roleUsers].map(([roleId, users]) => [
+        roleId,
+        new iam.Role(this, roleId, {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+          description:
+            roleId === KUBE_RECONCILER_ROLE_ID
+              ? `eks-aviatrix-onboarding kube reconciler (${users.join(' and ')} steps): one Kubernetes identity, one access entry`
+              : `eks-aviatrix-onboarding ${users.join(', ')} (least privilege, no managed policies)`,
+        }),
+      ]),
+    );
+
+    const environment: Record<string, string> = {
+      ONBOARDING_CONFIG: JSON.stringify(props.config),
+      STATUS_TABLE_NAME: props.statusTableName,
+      LEASE_TABLE_NAME: props.leaseTableName,
+      // The vpc-cni step gives this role an access entry in a Kubernetes group whose RBAC allows what
+      // it writes; the nodegroup step runs as the same role, hence as the same Kubernetes identity.
+      RECONCILER_ROLE_ARN: this.roles[KUBE_RECONCILER_ROLE_ID].roleArn,
+      POWERTOOLS_SERVICE_NAME: 'eks-aviatrix-onboarding',
+      POWERTOOLS_LOG_LEVEL: props.logLevel,
+    };
+    // Lambda allows 4 KB of environment in total; a CA bundle in config can get close.
+    const configBytes = Buffer.byteLength(environment.ONBOARDING_CONFIG, 'utf8');
+    if (configBytes > MAX_CONFIG_ENV_BYTES) {
+      Annotations.of(this).addError(
+        `onboarding config is ${configBytes} bytes as JSON; Lambda environments are limited to 4 KB in total ` +
+          `(keep it under ${MAX_CONFIG_ENV_BYTES}): shorten onboarding.aviatrix.caBundlePem or onboarding.aviatrix.kubernetesSmartGroups`,
+      );
+    }
+    this.functions = Object.fromEntries(
+      ALL_FUNCTIONS.map((spec) => [spec.name, this.lambdaFunction(spec, environment, props)]),
+    ) as Record<FunctionName, nodejs.NodejsFunction>;
+  }
+
+  private lambdaFunction(spec: FunctionSpec, environment: Record<string, string>, props: OnboardingFunctionsProps): nodejs.NodejsFunction {
+    const role = this.roles[spec.role];
+    const functionName = props.names.function(spec.name);
+    const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
+      // Lambda's own default name for the function's group, so the console's "View logs" finds it too.
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Own log permissions for this function's log group only (no AWSLambdaBasicExecutionRole).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: `OwnLogGroup${spec.id}`,
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    const fn = new nodejs.NodejsFunction(this, spec.id, {
+      functionName,
+      entry: path.join(PACKAGE_ROOT, 'lambdas', spec.name, 'handler.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      environment: { ...environment },
+      description: `eks-aviatrix-onboarding: ${spec.name}`,
+      projectRoot: PACKAGE_ROOT,
+      depsLockFilePath: lockFile(),
+      // lib/bundling.ts: the same options `npm run bench` and the bundle tests build with.
+      bundling: {
+        ...BUNDLING,
+        format: nodejs.OutputFormat.CJS,
+        externalModules: [...EXTERNAL_MODULES],
+        esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, stub]) => [`--alias:${name}`, stub])),
+      },
+    });
+    NagSuppressions.addResourceSuppressions(fn, [
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'nodejs22.x is pinned on purpose: the team standard runtime, whose bundled AWS SDK v3 the functions use ' +
+          '(@aws-sdk/* is external). Moving to a newer runtime is a deliberate, tested change, not an automatic one.',
+      },
+    ]);
+    // The role's IAM5 acknowledgements sit with its rows in lib/permissions.ts (applyPermissionTable).
+    return fn;
+  }
+
+  /**
+   * One inline policy per row of the permission table, so each row's wildcards get their own
+   * cdk-nag acknowledgement with the row's reason (a role-wide one would cover statements of
+   * different conditions alike). Functions wait for their role's policies.
+   */
+  applyPermissionTable(context: Omit<PermissionContext, 'account' | 'region' | 'roleArn' | 'roleName'>): void {
+    const table = permissionTable({
+      ...context,
+      account: Aws.ACCOUNT_ID,
+      region: Aws.REGION,
+      roleArn: (roleId) => this.roles[roleId].roleArn,
+      roleName: (roleId) => this.roles[roleId].roleName,
+    });
+    for (const [roleId, rows] of Object.entries(table)) {
+      const role = this.roles[roleId];
+      if (!role) throw new Error(`lib/permissions.ts has rows for ${roleId}, which no function uses (lib/functions.ts)`);
+      for (const row of rows) {
+        const policy = new iam.Policy(this, `${roleId}${row.sid}`, {
+          roles: [role],
+          statements: [
+            new iam.PolicyStatement({ sid: row.sid, actions: row.actions, resources: row.resources, ...(row.conditions ? { conditions: row.conditions } : {}) }),
+          ],
+        });
+        for (const fn of ALL_FUNCTIONS.filter((f) => f.role === roleId)) this.functions[fn.name as FunctionName].node.addDependency(policy);
+        const wildcards = [
+          ...row.actions.filter((a) => a.includes('*')).map((a) => `Action::${a}`),
+          ...row.resources.filter((r) => r.includes('*')).map((r) => `Resource::${this.resolveForNag(r)}`),
+        ];
+        if (wildcards.length > 0) {
+          NagSuppressions.addResourceSuppressions(policy, [{ id: 'AwsSolutions-IAM5', reason: row.reason, appliesTo: wildcards }]);
+        }
+      }
+      // The role's default policy holds what CDK adds itself: its log group and X-Ray (Resource::*).
+      NagSuppressions.addResourceSuppressions(role, [{ id: 'AwsSolutions-IAM5', reason: X_RAY_REASON, appliesTo: ['Resource::*'] }], true);
+    }
+  }
+
+  /** cdk-nag renders pseudo parameters as <AWS::Partition> etc. and a role name Ref as <LogicalId>. */
+  private resolveForNag(value: string): string {
+    const resolved = Stack.of(this).resolve(value) as unknown;
+    if (typeof resolved === 'string') return resolved;
+    const join = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (!join) return value;
+    return join[1]
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        const ref = (part as { Ref?: string }).Ref;
+        if (ref) return `<${ref}>`;
+        const getAtt = (part as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
+        if (getAtt) return `<${getAtt.join('.')}>`;
+        return JSON.stringify(part);
+      })
+      .join(join[0]);
+  }
+}

@@ -1,0 +1,66 @@
+// The EksAviatrixOnboarding construct embedded in someone else's stack: its names come from the
+// naming prefix (what the CLI and the README's console steps rely on), and it keeps to its own
+// resources next to the app's.
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { EksAviatrixOnboarding, resourceNames } from '../../index';
+import { ALL_FUNCTIONS } from '../../lib/functions';
+import { testConfig } from './fixtures';
+
+function embed(props: { namePrefix?: string; pollIntervalSeconds?: number } = {}): Template {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'PlatformStack', { env: { account: '210987654321', region: 'eu-west-1' } });
+  new sqs.Queue(stack, 'AppOwnQueue');
+  new EksAviatrixOnboarding(stack, 'Aviatrix', { config: testConfig(), ...props });
+  return Template.fromStack(stack);
+}
+
+const names = (t: Template, type: string, property: string) =>
+  Object.values(t.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties[property]).sort();
+
+describe('stable names from the naming prefix', () => {
+  let defaults: Template;
+  beforeAll(() => {
+    defaults = embed();
+  }, 120_000);
+
+  test('default prefix eks-aviatrix: state machines, tables, functions and their log groups', () => {
+    expect(names(defaults, 'AWS::StepFunctions::StateMachine', 'StateMachineName')).toEqual(
+      ['eks-aviatrix-cluster-offboarding', 'eks-aviatrix-cluster-onboarding', 'eks-aviatrix-nodegroup-onboarding'],
+    );
+    expect(names(defaults, 'AWS::DynamoDB::Table', 'TableName')).toEqual(['eks-aviatrix-leases', 'eks-aviatrix-status']);
+    expect(names(defaults, 'AWS::Lambda::Function', 'FunctionName')).toEqual(ALL_FUNCTIONS.map((f) => `eks-aviatrix-${f.name}`).sort());
+    const logGroups = names(defaults, 'AWS::Logs::LogGroup', 'LogGroupName');
+    for (const f of ALL_FUNCTIONS) expect(logGroups).toContain(`/aws/lambda/eks-aviatrix-${f.name}`);
+    expect(logGroups).toContain('/aws/vendedlogs/states/eks-aviatrix-cluster-onboarding');
+    // The same names the CLI and the local world compute.
+    expect(resourceNames().stateMachines.ClusterOnboarding).toBe('eks-aviatrix-cluster-onboarding');
+    expect(resourceNames().statusTable).toBe('eks-aviatrix-status');
+  });
+
+  test('the embedding app\'s own queue gets no onboarding alarm (only the onboarding\'s dead-letter queues do)', () => {
+    const appQueue = Object.keys(defaults.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('AppOwnQueue'))!;
+    const alarmText = JSON.stringify(defaults.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarmText).not.toContain(appQueue);
+    expect(Object.keys(defaults.findResources('AWS::SQS::Queue'))).toHaveLength(10);
+  });
+
+  test('namePrefix renames everything; a second copy in one account does not collide', () => {
+    const other = embed({ namePrefix: 'platform-onb' });
+    expect(names(other, 'AWS::StepFunctions::StateMachine', 'StateMachineName')).toEqual(
+      ['platform-onb-cluster-offboarding', 'platform-onb-cluster-onboarding', 'platform-onb-nodegroup-onboarding'],
+    );
+    expect(names(other, 'AWS::DynamoDB::Table', 'TableName')).toEqual(['platform-onb-leases', 'platform-onb-status']);
+    // start-workflow's IAM covers executions of the renamed machines, not the default ones.
+    const policies = JSON.stringify(other.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':execution:platform-onb-cluster-onboarding:*');
+    expect(policies).not.toContain('eks-aviatrix-cluster-onboarding');
+  }, 120_000);
+
+  test('a bad prefix or poll interval is refused with the property named', () => {
+    expect(() => embed({ namePrefix: 'Eks_Aviatrix' })).toThrow(/naming prefix "Eks_Aviatrix" must be 2-31 lowercase letters/);
+    expect(() => embed({ namePrefix: 'eks-' })).toThrow(/naming prefix "eks-"/);
+    expect(() => embed({ pollIntervalSeconds: 0 })).toThrow(/pollIntervalSeconds must be a whole number of seconds from 1 to 3600, got 0/);
+  });
+});
