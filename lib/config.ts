@@ -82,7 +82,7 @@ export interface HubConfig {
   region: string;
   /** The bus the hub's CloudTrail rules read (the default bus unless changed). */
   eventBusName: string;
-  /** The hub's naming prefix: its Lambda roles are named "<namePrefix>-<RoleId>...". */
+  /** The hub construct's naming prefix (its namePrefix): its Lambda roles are named "<namePrefix>-hub-<RoleId>-<region>". */
   namePrefix: string;
 }
 
@@ -230,7 +230,7 @@ function parsePrivateEndpointAccess(raw: unknown, prefix: string, problems: stri
   return { subnetIds, securityGroupIds };
 }
 
-export const DEFAULT_HUB_NAME_PREFIX = 'EksAviatrixOnboarding';
+export const DEFAULT_HUB_NAME_PREFIX = 'eks-aviatrix';
 export const DEFAULT_MEMBER_ROLE_NAME_PREFIX = 'eks-aviatrix-member';
 /** Member role names end "-<hub role id>-<region>" (up to 30 characters): the prefix keeps them within IAM's 64. */
 const MAX_ROLE_NAME_PREFIX = 30;
@@ -290,8 +290,8 @@ function parseMembers(raw: unknown, prefix: string, hub: HubConfig, problems: st
   if (!ROLE_NAME_PREFIX.test(roleNamePrefix) || roleNamePrefix.length > MAX_ROLE_NAME_PREFIX) {
     problems.push(`${key('roleNamePrefix')} must be 1-${MAX_ROLE_NAME_PREFIX} IAM name characters (letters, digits, +=,.@_-), got "${roleNamePrefix}"`);
   }
-  if (roleNamePrefix.startsWith(`${hub.namePrefix}-`)) {
-    problems.push(`${key('roleNamePrefix')} must not start with the hub's "${hub.namePrefix}-": member roles would match the hub role names the member trust admits`);
+  if (roleNamePrefix.startsWith(`${hub.namePrefix}-hub-`)) {
+    problems.push(`${key('roleNamePrefix')} must not start with the hub's "${hub.namePrefix}-hub-": member roles would match the hub role names the member trust admits`);
   }
   return { accounts, ...(organizationId !== undefined ? { organizationId } : {}), regions, ...(externalId !== undefined ? { externalId } : {}), roleNamePrefix };
 }

@@ -12,6 +12,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { OnboardingConfig } from './config';
 import { FunctionName } from './functions';
+import { HubAccess } from './hub-access';
 import { DEFAULT_NAME_PREFIX, namePrefixProblem, ResourceNames, resourceNames } from './names';
 import { Observability } from './observability';
 import { OnboardingFunctions } from './onboarding-functions';
@@ -61,6 +62,9 @@ export class EksAviatrixOnboarding extends Construct {
       throw new Error(`EksAviatrixOnboarding ${this.node.path}: pollIntervalSeconds must be a whole number of seconds from 1 to 3600, got ${pollIntervalSeconds}`);
     }
     const { config } = props;
+    if (config.hub && config.hub.namePrefix !== prefix) {
+      throw new Error(`EksAviatrixOnboarding ${this.node.path}: onboarding.hub.namePrefix "${config.hub.namePrefix}" must equal the naming prefix "${prefix}": member roles trust the hub roles by that name`);
+    }
     this.names = resourceNames(prefix);
     const logRetention = props.logRetention ?? (config.operations.logRetentionDays as logs.RetentionDays);
 
@@ -113,6 +117,8 @@ export class EksAviatrixOnboarding extends Construct {
       notificationTopicArn: this.observability.topic.topicArn,
       ...(this.observability.topicKeyArn ? { notificationKeyArn: this.observability.topicKeyArn } : {}),
     });
+    // Member accounts' events in, and each Lambda role's right to assume its own member role.
+    new HubAccess(this, 'HubAccess', { config, roles: this.roles });
   }
 
   get clusterStateMachine(): sfn.StateMachine {

@@ -32,7 +32,7 @@ export function memberRoleArnPattern(members: MembersConfig, roleId: string, acc
  * and the logical id starts with the construct id: the hub's name prefix is its stack name.
  */
 export function hubRoleArnPattern(hub: HubConfig, roleId: string): string {
-  return `arn:${Aws.PARTITION}:iam::${hub.account}:role/${hub.namePrefix}-${roleId}*`;
+  return `arn:${Aws.PARTITION}:iam::${hub.account}:role/${hub.namePrefix}-hub-${roleId}-*`;
 }
 
 /** Config with the multi-account keys set, or a message naming what is missing. */

@@ -20,6 +20,8 @@ export interface ResourceNames {
   leaseTable: string;
   /** A Lambda function's name; its log group is `/aws/lambda/<name>`. */
   function(step: string): string;
+  /** A Lambda role's name (IAM: at most 64 characters). */
+  role(roleId: string, region: string): string;
   /** A state machine's log group. */
   stateMachineLogGroup(machineName: string): string;
 }
@@ -44,6 +46,8 @@ export function resourceNames(prefix: string = DEFAULT_NAME_PREFIX): ResourceNam
     statusTable: `${prefix}-status`,
     leaseTable: `${prefix}-leases`,
     function: (step) => `${prefix}-${step}`,
+    // IAM names are account-wide: the Region keeps two Regions' copies apart; a member's trust matches `<prefix>-hub-<roleId>-*`.
+    role: (roleId, region) => `${prefix}-hub-${roleId}-${region}`,
     // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy from growing per machine.
     stateMachineLogGroup: (machineName) => `/aws/vendedlogs/states/${machineName}`,
   };

@@ -10,6 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { rowPolicy } from './policy-rows';
 import { OnboardingConfig } from './config';
 import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
 import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID } from './functions';
@@ -57,6 +58,7 @@ export class OnboardingFunctions extends Construct {
       [...roleUsers].map(([roleId, users]) => [
         roleId,
         new iam.Role(this, roleId, {
+          roleName: props.names.role(roleId, Stack.of(this).region),
           assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
           description:
             roleId === KUBE_RECONCILER_ROLE_ID
@@ -158,41 +160,11 @@ export class OnboardingFunctions extends Construct {
       const role = this.roles[roleId];
       if (!role) throw new Error(`lib/permissions.ts has rows for ${roleId}, which no function uses (lib/functions.ts)`);
       for (const row of rows) {
-        const policy = new iam.Policy(this, `${roleId}${row.sid}`, {
-          roles: [role],
-          statements: [
-            new iam.PolicyStatement({ sid: row.sid, actions: row.actions, resources: row.resources, ...(row.conditions ? { conditions: row.conditions } : {}) }),
-          ],
-        });
+        const policy = rowPolicy(this, `${roleId}${row.sid}`, role, row);
         for (const fn of ALL_FUNCTIONS.filter((f) => f.role === roleId)) this.functions[fn.name as FunctionName].node.addDependency(policy);
-        const wildcards = [
-          ...row.actions.filter((a) => a.includes('*')).map((a) => `Action::${a}`),
-          ...row.resources.filter((r) => r.includes('*')).map((r) => `Resource::${this.resolveForNag(r)}`),
-        ];
-        if (wildcards.length > 0) {
-          NagSuppressions.addResourceSuppressions(policy, [{ id: 'AwsSolutions-IAM5', reason: row.reason, appliesTo: wildcards }]);
-        }
       }
       // The role's default policy holds what CDK adds itself: its log group and X-Ray (Resource::*).
       NagSuppressions.addResourceSuppressions(role, [{ id: 'AwsSolutions-IAM5', reason: X_RAY_REASON, appliesTo: ['Resource::*'] }], true);
     }
-  }
-
-  /** cdk-nag renders pseudo parameters as <AWS::Partition> etc. and a role name Ref as <LogicalId>. */
-  private resolveForNag(value: string): string {
-    const resolved = Stack.of(this).resolve(value) as unknown;
-    if (typeof resolved === 'string') return resolved;
-    const join = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-    if (!join) return value;
-    return join[1]
-      .map((part) => {
-        if (typeof part === 'string') return part;
-        const ref = (part as { Ref?: string }).Ref;
-        if (ref) return `<${ref}>`;
-        const getAtt = (part as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
-        if (getAtt) return `<${getAtt.join('.')}>`;
-        return JSON.stringify(part);
-      })
-      .join(join[0]);
   }
 }

@@ -30,7 +30,7 @@ test('without hub and members: one account and Region, no multi-account keys', (
 
 test('defaults: the default bus, the hub stack name as prefix, the hub Region as the only member Region', () => {
   expect(parseConfig({ ...base, hub, members })).toMatchObject({
-    hub: { account: '111122223333', region: 'eu-west-1', eventBusName: 'default', namePrefix: 'EksAviatrixOnboarding' },
+    hub: { account: '111122223333', region: 'eu-west-1', eventBusName: 'default', namePrefix: 'eks-aviatrix' },
     members: { accounts: ['444455556666'], regions: ['eu-west-1'], externalId: 'eks-aviatrix-hub-7f3a', roleNamePrefix: 'eks-aviatrix-member' },
   });
 });
@@ -54,7 +54,7 @@ test.each([
   ['a bad Region in the list', { hub, members: { ...members, regions: ['eu-west-1', 'mars'] } }, /onboarding\.members\.regions must be a list of AWS Region names/],
   ['a member role prefix too long for IAM\'s 64 characters', { hub, members: { ...members, roleNamePrefix: 'x'.repeat(31) } }, /onboarding\.members\.roleNamePrefix must be 1-30 IAM name characters/],
   ['a wildcard in the member role prefix', { hub, members: { ...members, roleNamePrefix: 'member-*' } }, /onboarding\.members\.roleNamePrefix must be 1-30 IAM name characters/],
-  ['member roles named like the hub\'s', { hub, members: { ...members, roleNamePrefix: 'EksAviatrixOnboarding-m' } }, /onboarding\.members\.roleNamePrefix must not start with the hub's "EksAviatrixOnboarding-"/],
+  ['member roles named like the hub\'s', { hub, members: { ...members, roleNamePrefix: 'eks-aviatrix-hub-m' } }, /onboarding\.members\.roleNamePrefix must not start with the hub's "eks-aviatrix-hub-"/],
   ['a misspelt key', { hub, members: { ...members, externalID: 'x' } }, /onboarding\.members\.externalID is not a known setting/],
 ])('%s is refused, naming the key', (_name, extra, message) => {
   expect(problems({ ...base, ...extra })).toEqual(expect.arrayContaining([expect.stringMatching(message)]));

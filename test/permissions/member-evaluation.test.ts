@@ -61,9 +61,9 @@ function memberRoles(raw: object): Record<string, MemberRole> {
   return roles;
 }
 
-/** The name CloudFormation gives a hub role in the stack EksAviatrixOnboarding. */
-const hubRoleArn = (roleId: string, account = HUB_ACCOUNT, stackName = 'EksAviatrixOnboarding') =>
-  `arn:aws:iam::${account}:role/${stackName}-${roleId}1A2B3C4D-AbCdEfGh1234`;
+/** A hub role's name (lib/names.ts) in a deployment with the default prefix, or another. */
+const hubRoleArn = (roleId: string, account = HUB_ACCOUNT, prefix = 'eks-aviatrix') =>
+  `arn:aws:iam::${account}:role/${prefix}-hub-${roleId}-eu-west-1`;
 
 /** The hub roles' assume-role policies (lib/hub-access.ts), by role id. */
 function hubAssumePolicies(raw: object): Record<string, Json[]> {
@@ -276,7 +276,7 @@ describe('trust between hub and member roles', () => {
 
   it.each([
     ['another hub role (each Lambda role has its own member role)', hubRoleArn('PodNetworkRole'), 'PodNetworkRole', GOOD],
-    ['a role of another deployment in the hub account', hubRoleArn(KUBE, HUB_ACCOUNT, 'OtherOnboarding'), KUBE, GOOD],
+    ['a role of another deployment in the hub account', hubRoleArn(KUBE, HUB_ACCOUNT, 'other-copy'), KUBE, GOOD],
     ['the same role name in another account', hubRoleArn(KUBE, OTHER_ACCOUNT), KUBE, GOOD],
     ['a wrong external id', hubRoleArn(KUBE), KUBE, { ...GOOD, 'sts:ExternalId': 'guessed' }],
     ['no external id', hubRoleArn(KUBE), KUBE, { 'aws:PrincipalOrgID': ORG_ID, 'aws:ResourceOrgID': ORG_ID }],
