@@ -5,8 +5,7 @@
 // never re-sent blindly. The resource modules beside it (gateways.ts, snat.ts, ...) speak through it.
 // The session (CID) and the credentials are cached at module level, so a warm Lambda reuses them.
 // Passwords, API tokens and CIDs never reach logs, error messages or returned values.
-import https from 'node:https';
-import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import { GetSecretValueCommand, SecretsManagerClient } from '../../shared/sdk/secrets-manager';
 import { AviatrixConfig } from '../../../lib/config';
 import { isTransient, isTransientStatus, retryAfterMs } from '../../shared/classify';
@@ -78,7 +77,8 @@ interface V2Envelope {
 
 /** One controller: its session, transport and retries. Resource calls live in the modules beside it. */
 export class ControllerSession {
-  private readonly http: AxiosInstance;
+  /** Built on the first request: loading axios (and TLS) costs a cold start that a warm run never repays. */
+  private http?: Promise<AxiosInstance>;
   private readonly host: string;
   private readonly sessionKey: string;
   private readonly maxAttempts: number;
@@ -104,14 +104,27 @@ export class ControllerSession {
         controller: this.host,
       });
     }
+  }
+
+  /** One HTTP exchange with the controller, over the lazily built axios instance. */
+  private request(config: AxiosRequestConfig): Promise<AxiosResponse> {
+    this.http ??= this.createHttp();
+    return this.http.then((http) => http.request(config));
+  }
+
+  private async createHttp(): Promise<AxiosInstance> {
+    // A plain require, which the bundler keeps lazy: axios probes fetch and http2 when it loads.
+    const { default: axios } = require('axios') as typeof import('axios');
+    const https = require('node:https') as typeof import('node:https');
+    const { verifyTls, caBundlePem, controllerUrl } = this.connection;
     const httpsAgent = new https.Agent({
       keepAlive: true,
-      rejectUnauthorized: connection.verifyTls,
+      rejectUnauthorized: verifyTls,
       minVersion: 'TLSv1.2',
-      ...(connection.verifyTls && connection.caBundlePem ? { ca: connection.caBundlePem } : {}),
+      ...(verifyTls && caBundlePem ? { ca: caBundlePem } : {}),
     });
-    this.http = axios.create({
-      baseURL: url.origin,
+    return axios.create({
+      baseURL: new URL(controllerUrl).origin,
       httpsAgent,
       timeout: this.timeoutMs,
       maxRedirects: 0,
@@ -219,7 +232,7 @@ export class ControllerSession {
         action,
         target,
         () =>
-          this.http.request({
+          this.request({
             method,
             url: `/v2.5/api/${path}`,
             headers: { Authorization: `cid ${cid}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
@@ -256,7 +269,7 @@ export class ControllerSession {
       config.headers = { ...config.headers, 'Content-Type': 'application/json' };
       config.data = JSON.stringify(fields);
     }
-    return this.http.request(config);
+    return this.request(config);
   }
 
   private parseEnvelope(response: AxiosResponse, action: string, target: string): V2Envelope {
@@ -368,7 +381,7 @@ export class ControllerSession {
     for (let round = 0; round < 2; round++) {
       const credentials = await this.credentials(round > 0);
       const tokenResponse = await this.withRetries('get_api_token', this.host, () =>
-        this.http.request({ method: 'GET', url: '/v2/api', params: { action: 'get_api_token' } }),
+        this.request({ method: 'GET', url: '/v2/api', params: { action: 'get_api_token' } }),
       );
       const tokenBody = this.parseEnvelope(tokenResponse, 'get_api_token', this.host);
       const token = (tokenBody.results as { api_token?: unknown } | undefined)?.api_token;
