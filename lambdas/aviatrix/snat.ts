@@ -133,6 +133,7 @@ export async function resolveGateways(
   clusterName: string,
 ): Promise<ClusterGateways> {
   let spoke: GatewaySummary | undefined;
+  let listed: GatewaySummary[] = [];
   if (config.spokeGatewayName) {
     spoke = await client.getGateway(config.spokeGatewayName);
     if (!spoke) {
@@ -150,7 +151,7 @@ export async function resolveGateways(
       );
     }
   } else {
-    const spokes = await client.listSpokeGateways();
+    const spokes = (listed = await client.listSpokeGateways());
     const haNames = new Set(spokes.map(haGatewayName).filter((n): n is string => n !== undefined));
     const candidates = spokes.filter((g) => vpcIdOf(g) === vpcId && !haNames.has(g.vpc_name));
     if (candidates.length === 0) {
@@ -173,7 +174,8 @@ export async function resolveGateways(
   let ha: GatewaySummary | undefined;
   const haName = haGatewayName(spoke);
   if (haName) {
-    ha = await client.getGateway(haName);
+    // The spoke listing, when it was read, carries the HA peer's summary too: no second read.
+    ha = listed.find((g) => g.vpc_name === haName) ?? (await client.getGateway(haName));
     if (!ha) {
       throw new OnboardingError('GatewayNotFound', `HA gateway ${haName} of spoke ${spoke.vpc_name} is not listed by the controller`);
     }
@@ -252,10 +254,27 @@ interface RunContext {
   dryRun: boolean;
   changes: Change[];
   /**
+   * Gateway summaries read once per run (shared by the lease-less probe and the pass inside the
+   * lease): what they give a SNAT sync (the SNAT mode, that the gateway exists) changes only by
+   * hand; the rules themselves are re-read inside the lease. A transit's exclusions are not cached.
+   */
+  summaries: Map<string, Promise<GatewaySummary | undefined>>;
+  /**
    * Set inside a gateway lease: renews it, or throws LeaseLostError (nothing written). Called right
    * before every whole-list write; absent outside a lease, where a write is a bug.
    */
   beforeWrite?: (what: string) => Promise<void>;
+}
+
+/** A gateway's summary, read at most once per run. */
+function summaryOf(ctx: RunContext, name: string): Promise<GatewaySummary | undefined> {
+  let summary = ctx.summaries.get(name);
+  if (!summary) {
+    summary = ctx.client.getGateway(name);
+    ctx.summaries.set(name, summary);
+    summary.catch(() => ctx.summaries.delete(name));
+  }
+  return summary;
 }
 
 /** Right before a whole-list write: the lease must still be ours (renewed), else nothing is written. */
@@ -336,7 +355,7 @@ async function syncGatewaySnat(
     dirty,
   });
   const mine = (await ownership.read(clusterName)).snat[name] ?? [];
-  const current = await client.getGateway(name);
+  const current = await summaryOf(ctx, name);
   if (!current) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
     // Gone, and with it whatever we had added there: only the claim is left to drop.
@@ -363,7 +382,8 @@ async function syncGatewaySnat(
   // that was there before and that nobody claims is someone else's: relied on, never claimed.
   const claim = wanted.filter((p) => !existingKeys.has(policyKey(p)) || mineKeys.has(policyKey(p)) || others.has(policyKey(p)));
   const final = [...existing.filter((p) => !removeKeys.has(policyKey(p))), ...missing];
-  const enabling = wanted.length > 0 && !isCustomSnat(current);
+  // An empty list means custom SNAT is off (section 3.1), whatever the run's summary said earlier.
+  const enabling = wanted.length > 0 && (!isCustomSnat(current) || existing.length === 0);
 
   if (missing.length > 0 || removeKeys.size > 0 || enabling) {
     if (replacingSingleIp) {
@@ -483,7 +503,7 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
 /** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */
 function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string }, what: string) {
   if (!input.dryRun && !deps.leases) throw new Error(`${what} needs leases unless dryRun`);
-  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [], summaries: new Map() };
   const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
   return { ctx, sync };
 }
