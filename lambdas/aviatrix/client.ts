@@ -14,7 +14,7 @@ export { ControllerApiError } from './errors';
 export type { SnatPolicy } from './policy-codec';
 export { redact, resetAviatrixClientState } from './controller/session';
 export type { AviatrixClientOptions, ControllerConnection } from './controller/session';
-export { haGatewayName, isCustomSnat, isSingleIpSnat, vpcIdOf } from './controller/gateways';
+export { haGatewayName, haPeerNames, isCustomSnat, isHaPeer, isSingleIpSnat, vpcIdOf } from './controller/gateways';
 export type { GatewayInfo, GatewaySummary, HaGatewayDetails } from './controller/gateways';
 export type { K8sCluster, K8sClusterBody } from './controller/k8s-clusters';
 export type { SelectorExpression, SmartGroup, SmartGroupBody } from './controller/smartgroups';

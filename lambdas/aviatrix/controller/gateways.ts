@@ -28,6 +28,8 @@ export interface GatewaySummary {
   nat_enabled?: boolean;
   snat_target?: string;
   hagw_details?: HaGatewayDetails | null;
+  /** On an HA gateway created on its own (`create_multicloud_ha_gateway`): its primary's name. */
+  primary_gw_name?: string;
   exclude_cidr_list?: string[] | null;
   [key: string]: unknown;
 }
@@ -50,6 +52,21 @@ export function haGatewayName(gateway: GatewaySummary): string | undefined {
   const ha = gateway.hagw_details;
   if (!ha || !ha.vpc_size || !ha.vpc_name) return undefined;
   return ha.vpc_name;
+}
+
+/**
+ * Every HA peer of `primary`: the one `hagw_details` names, and each gateway of the listing that
+ * names it as `primary_gw_name` (newer controllers allow several HA gateways on a spoke, created
+ * one by one with any name; see docs/aviatrix-controller-api.md section 2).
+ */
+export function haPeerNames(primary: GatewaySummary, listed: GatewaySummary[]): string[] {
+  const names = [haGatewayName(primary), ...listed.filter((g) => g.primary_gw_name === primary.vpc_name).map((g) => g.vpc_name)];
+  return [...new Set(names.filter((n): n is string => !!n))];
+}
+
+/** Whether the gateway is some spoke's HA peer in this listing. */
+export function isHaPeer(gateway: GatewaySummary, listed: GatewaySummary[]): boolean {
+  return !!gateway.primary_gw_name || listed.some((g) => haGatewayName(g) === gateway.vpc_name);
 }
 
 /** Single-IP SNAT: `enable_nat == "yes"` and `snat_target == "primary"`. */
