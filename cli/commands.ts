@@ -149,6 +149,17 @@ export async function offboard(ctx: CommandContext, cluster: string, dryRun: boo
 
 const str = (value: AttributeValue | undefined) => value?.S;
 
+/** The record's egress IPs (JSON text), for `status --json`. */
+function egressIpsOf(text: string | undefined): { egressIps: unknown[] } | undefined {
+  if (!text) return undefined;
+  try {
+    const list = JSON.parse(text) as unknown;
+    return Array.isArray(list) ? { egressIps: list } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function rowOf(item: Record<string, AttributeValue>): StatusRow {
   const count = item.changeCount?.N;
   return {
@@ -158,6 +169,7 @@ function rowOf(item: Record<string, AttributeValue>): StatusRow {
     ...(count !== undefined ? { changeCount: Number(count) } : {}),
     ...(str(item.trigger) ? { trigger: str(item.trigger) } : {}),
     ...(str(item.error) ? { error: str(item.error) } : {}),
+    ...(egressIpsOf(str(item.egressIps)) ?? {}),
   };
 }
 

@@ -86,6 +86,8 @@ export interface StatusRow {
   changeCount?: number;
   trigger?: string;
   error?: string;
+  /** The IPs the cluster's traffic leaves with, per gateway (lambdas/domain/egress.ts). */
+  egressIps?: unknown[];
 }
 
 /** The status table; errors cut at 60 characters unless `wide`, and on one line either way. */

@@ -17,7 +17,7 @@ export const EXTERNAL_MODULES = [
 ];
 
 /**
- * Modules axios imports that the controller client (lambdas/aviatrix/client.ts) never reaches,
+ * Modules axios imports that the controller client (lambdas/aviatrix/controller/session.ts) never reaches,
  * replaced by stubs that throw if reached: form-data drags in mime-db (137 KB) for multipart bodies
  * we never send; proxies are off (`proxy: false`) and redirects are not followed (`maxRedirects: 0`).
  */

@@ -6,6 +6,7 @@ import { aviatrixClient } from '../aviatrix/client';
 import { removeControllerAccessEntry } from '../aviatrix/controller-access';
 import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileOnboarding } from '../aviatrix/onboarding';
 import { OwnershipRegistry } from '../aviatrix/ownership';
+import { preflightOf } from '../aviatrix/preflight-state';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { controllerKey, Leases, planThenLease } from '../shared/lease';
@@ -87,6 +88,13 @@ async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<Onboar
   }
   // The controller discovers pods, namespaces and labels through this entry (design step 7).
   const access = await ensureAccessEntry(cluster.name, config.aviatrix.controllerRoleArn, VIEW_POLICY, dryRun);
-  const onboarded = await reconcileOnboarding(client, config.aviatrix, { cluster: { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId }, dryRun }, ownership);
+  // The preflight's controller branch, when it passed in this run, already checked the k8s feature.
+  const featureChecked = preflightOf(state) !== undefined;
+  const onboarded = await reconcileOnboarding(
+    client,
+    config.aviatrix,
+    { cluster: { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId }, dryRun, featureChecked },
+    ownership,
+  );
   return { ...onboarded, changes: [...access.changes, ...onboarded.changes] };
 }

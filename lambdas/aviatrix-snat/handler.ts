@@ -22,6 +22,7 @@ import {
   reconcileSnat,
   SnatResult,
 } from '../aviatrix/snat';
+import { preflightOf } from '../aviatrix/preflight-state';
 import { readyCluster } from '../shared/state';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
@@ -57,9 +58,6 @@ export interface ClusterStepEvent {
 export type SnatHandlerInput = (WorkflowState & { executionId?: string; action?: undefined }) | ReleaseLeasesInput | OffboardSnatEvent | ClusterStepEvent;
 type SnatHandlerResult = SnatResult | ReleaseLeasesResult | OffboardSnatResult | OffboardExclusionsResult | ControllerPreflight | ExclusionResult;
 
-/** The preflight's answer in the workflow state (the Preflight Parallel's controller branch). */
-export const preflightOf = (state: WorkflowState): ControllerPreflight | undefined =>
-  (state.preflight as { controller?: ControllerPreflight } | undefined)?.controller;
 
 /**
  * Every action runs inside runStep: logged, unknown errors named with the step and cluster, AWS

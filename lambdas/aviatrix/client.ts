@@ -1,703 +1,84 @@
-// A typed client for the Aviatrix controller calls the reconcilers need, following
-// docs/aviatrix-controller-api.md: token-gated login, the CID in the form/query/JSON body (v2) or the
-// `Authorization: cid <CID>` header (v2.5), one re-login on each documented expired-session answer,
-// bounded retries with jittered backoff on transport errors and 5xx, verified TLS by default.
-// The session (CID) and the credentials are cached at module level, so a warm Lambda reuses them.
-// Passwords, API tokens and CIDs never reach logs, error messages or returned values.
-import https from 'node:https';
-import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
-import { GetSecretValueCommand, SecretsManagerClient } from '../shared/sdk/secrets-manager';
-import { AviatrixConfig } from '../../lib/config';
-import { isTransient, isTransientStatus, retryAfterMs } from '../shared/classify';
-import { secretsManager } from '../shared/aws';
-import { OnboardingError, TransientError } from '../shared/errors';
-import { logger } from '../shared/logger';
-import { recordControllerCall } from '../shared/metrics';
-import { ControllerApiError } from './errors';
-import { dedupePolicies, encodePolicyList, SnatPolicy } from './policy-codec';
+// The one entry point to the Aviatrix controller for the reconcilers: AviatrixClient is the session
+// (controller/session.ts: login, CID, retries, TLS) with the calls of each resource module
+// (controller/<resource>.ts, named like the sections of docs/aviatrix-controller-api.md) as methods.
+import type { SnatPolicy } from './policy-codec';
+import { getControllerFeature } from './controller/features';
+import { getGateway, getGatewayInfo, GatewayInfo, GatewaySummary, listSpokeGateways } from './controller/gateways';
+import { disableSingleIpSnat, getSnatPolicies, replaceSnatPolicies } from './controller/snat';
+import { setExcludedAdvertisedCidrs } from './controller/exclusions';
+import { createK8sCluster, deleteK8sCluster, getK8sCluster, K8sCluster, K8sClusterBody, listK8sClusters, updateK8sCluster } from './controller/k8s-clusters';
+import { createSmartGroup, deleteSmartGroup, getSmartGroup, listSmartGroups, SmartGroup, SmartGroupBody, updateSmartGroup } from './controller/smartgroups';
+import { AviatrixClientOptions, ControllerConnection, ControllerSession } from './controller/session';
 
 export { ControllerApiError } from './errors';
 export type { SnatPolicy } from './policy-codec';
+export { redact, resetAviatrixClientState } from './controller/session';
+export type { AviatrixClientOptions, ControllerConnection } from './controller/session';
+export { haGatewayName, haPeerNames, isCustomSnat, isHaPeer, isSingleIpSnat, vpcIdOf } from './controller/gateways';
+export type { GatewayInfo, GatewaySummary, HaGatewayDetails } from './controller/gateways';
+export type { K8sCluster, K8sClusterBody } from './controller/k8s-clusters';
+export type { SelectorExpression, SmartGroup, SmartGroupBody } from './controller/smartgroups';
 
-export type ControllerConnection = Pick<AviatrixConfig, 'controllerUrl' | 'credentialsSecretName' | 'caBundlePem' | 'verifyTls'>;
-
-export interface AviatrixClientOptions {
-  /** Attempts per call for transport errors and 5xx (default 4: the first and 3 retries). */
-  maxAttempts?: number;
-  /** First backoff delay; doubles per attempt, with full jitter (default AVIATRIX_RETRY_BASE_DELAY_MS, else 500 ms). */
-  baseDelayMs?: number;
-  /** Per-request timeout (default AVIATRIX_REQUEST_TIMEOUT_MS, else 30 s). */
-  timeoutMs?: number;
-  secretsManager?: SecretsManagerClient;
-}
-
-export interface HaGatewayDetails {
-  vpc_name?: string;
-  private_ip?: string;
-  public_ip?: string;
-  vpc_size?: string;
-  cloud_type?: number;
-  [key: string]: unknown;
-}
-
-/** A `list_vpcs_summary` element (docs/aviatrix-controller-api.md section 2). */
-export interface GatewaySummary {
-  vpc_name: string;
-  cloud_type?: number;
-  vpc_id?: string;
-  vpc_region?: string;
-  private_ip?: string;
-  public_ip?: string;
-  vpc_size?: string;
-  account_name?: string;
-  transit_gw_name?: string;
-  enable_nat?: string;
-  nat_enabled?: boolean;
-  snat_target?: string;
-  hagw_details?: HaGatewayDetails | null;
-  exclude_cidr_list?: string[] | null;
-  [key: string]: unknown;
-}
-
-/** A `get_gateway_info` result. */
-export interface GatewayInfo {
-  vpc_name: string;
-  snat_ip_port_list?: SnatPolicy[] | null;
-  transit_gw_name?: string;
-  [key: string]: unknown;
-}
-
-export interface K8sClusterBody {
-  cluster_id: string;
-  credential: { use_csp_credentials: boolean; kube_config?: string };
-  gateway_tunnel_enabled?: boolean;
-  intra_cluster_inspection_enabled?: boolean;
-  [key: string]: unknown;
-}
-
-export interface K8sCluster extends K8sClusterBody {
-  id: string;
-}
-
-export type SelectorExpression = Record<string, string>;
-
-export interface SmartGroupBody {
-  name: string;
-  selector: { any: { all: SelectorExpression }[] };
-}
-
-export interface SmartGroup extends SmartGroupBody {
-  uuid: string;
-}
-
-/** The VPC id of a gateway: AWS answers `<vpc-id>~~<other>`; the part before `~~` is the VPC. */
-export function vpcIdOf(gateway: GatewaySummary): string {
-  return String(gateway.vpc_id ?? '').split('~~')[0];
-}
-
-/** The HA peer's name, when the gateway has one (`hagw_details.vpc_size` non-empty). */
-export function haGatewayName(gateway: GatewaySummary): string | undefined {
-  const ha = gateway.hagw_details;
-  if (!ha || !ha.vpc_size || !ha.vpc_name) return undefined;
-  return ha.vpc_name;
-}
-
-/** Single-IP SNAT: `enable_nat == "yes"` and `snat_target == "primary"`. */
-export function isSingleIpSnat(gateway: GatewaySummary): boolean {
-  return gateway.enable_nat === 'yes' && gateway.snat_target === 'primary';
-}
-
-/** Customized SNAT active: `nat_enabled` and `snat_target == "customized"`. */
-export function isCustomSnat(gateway: GatewaySummary): boolean {
-  return gateway.nat_enabled === true && gateway.snat_target === 'customized';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Module-level state: reused by a warm Lambda.
-
-interface Credentials {
-  username: string;
-  password: string;
-}
-
-interface Session {
-  cid?: string;
-  pending?: Promise<string>;
-}
-
-const sessions = new Map<string, Session>();
-const credentialCache = new Map<string, Promise<Credentials>>();
-const secrets = new Set<string>();
-let insecureWarningLogged = false;
-
-/** Replaces every known secret (password, API token, CID) in a text. */
-export function redact(text: string): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret) out = out.split(secret).join('***');
+export class AviatrixClient extends ControllerSession {
+  // ---- gateways (section 2), SNAT (3), transit exclusions (4), features ----------------------
+  getGateway(name: string): Promise<GatewaySummary | undefined> {
+    return getGateway(this, name);
   }
-  return out;
-}
-
-function rememberSecret(value: string | undefined): void {
-  if (value && value.length > 0) secrets.add(value);
-}
-
-/** Forgets sessions and credentials (tests; a cold start does the same). */
-export function resetAviatrixClientState(): void {
-  sessions.clear();
-  credentialCache.clear();
-  insecureWarningLogged = false;
-}
-
-const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ALTNAME|HOSTNAME|SSL/i;
-
-type V2Encoding = 'query' | 'form' | 'json';
-interface V2Envelope {
-  return?: boolean;
-  results?: unknown;
-  reason?: unknown;
-  CID?: unknown;
-}
-
-export class AviatrixClient {
-  private readonly http: AxiosInstance;
-  private readonly host: string;
-  private readonly sessionKey: string;
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly timeoutMs: number;
-  private readonly secretsManager: SecretsManagerClient;
-
-  constructor(
-    private readonly connection: ControllerConnection,
-    options: AviatrixClientOptions = {},
-  ) {
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
-    // The environment may shorten them (the local world does, to meet faults without long sleeps).
-    this.baseDelayMs = options.baseDelayMs ?? (Number(process.env.AVIATRIX_RETRY_BASE_DELAY_MS) || 500);
-    this.timeoutMs = options.timeoutMs ?? (Number(process.env.AVIATRIX_REQUEST_TIMEOUT_MS) || 30_000);
-    this.secretsManager = options.secretsManager ?? secretsManager();
-    const url = new URL(connection.controllerUrl);
-    this.host = url.host;
-    this.sessionKey = `${url.origin}|${connection.credentialsSecretName}`;
-    if (!connection.verifyTls && !insecureWarningLogged) {
-      insecureWarningLogged = true;
-      logger.warn('TLS verification of the Aviatrix controller is switched off by onboarding.aviatrix.verifyTls=false', {
-        controller: this.host,
-      });
-    }
-    const httpsAgent = new https.Agent({
-      keepAlive: true,
-      rejectUnauthorized: connection.verifyTls,
-      minVersion: 'TLSv1.2',
-      ...(connection.verifyTls && connection.caBundlePem ? { ca: connection.caBundlePem } : {}),
-    });
-    this.http = axios.create({
-      baseURL: url.origin,
-      httpsAgent,
-      timeout: this.timeoutMs,
-      maxRedirects: 0,
-      // The controller is reached directly: no proxy from HTTP(S)_PROXY (lib/bundling.ts leaves
-      // axios's proxy support out of the bundle).
-      proxy: false,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-    });
+  listSpokeGateways(): Promise<GatewaySummary[]> {
+    return listSpokeGateways(this);
+  }
+  getGatewayInfo(name: string): Promise<GatewayInfo> {
+    return getGatewayInfo(this, name);
+  }
+  getSnatPolicies(name: string): Promise<SnatPolicy[]> {
+    return getSnatPolicies(this, name);
+  }
+  replaceSnatPolicies(name: string, policies: SnatPolicy[] | null, options: { enableNat: boolean }): Promise<void> {
+    return replaceSnatPolicies(this, name, policies, options);
+  }
+  disableSingleIpSnat(name: string, cloudType: number): Promise<void> {
+    return disableSingleIpSnat(this, name, cloudType);
+  }
+  setExcludedAdvertisedCidrs(transit: string, cidrs: string[]): Promise<void> {
+    return setExcludedAdvertisedCidrs(this, transit, cidrs);
+  }
+  getControllerFeature(feature: string): Promise<boolean> {
+    return getControllerFeature(this, feature);
   }
 
-  /**
-   * The longest one call can take before it answers or fails: every attempt timing out, plus the
-   * longest backoff between attempts (4 × 30 s + 0.5 + 1 + 2 s = 123.5 s with the defaults).
-   */
-  worstCaseCallMs(): number {
-    let backoff = 0;
-    for (let attempt = 1; attempt < this.maxAttempts; attempt++) backoff += this.baseDelayMs * 2 ** (attempt - 1);
-    return this.maxAttempts * this.timeoutMs + backoff;
+  // ---- Kubernetes clusters (section 5) -------------------------------------------------------
+  listK8sClusters(): Promise<K8sCluster[]> {
+    return listK8sClusters(this);
+  }
+  getK8sCluster(id: string): Promise<K8sCluster | undefined> {
+    return getK8sCluster(this, id);
+  }
+  createK8sCluster(body: K8sClusterBody): Promise<string> {
+    return createK8sCluster(this, body);
+  }
+  updateK8sCluster(id: string, body: K8sClusterBody): Promise<void> {
+    return updateK8sCluster(this, id, body);
+  }
+  deleteK8sCluster(id: string): Promise<void> {
+    return deleteK8sCluster(this, id);
   }
 
-  // ---- gateways ------------------------------------------------------------------------------
-
-  /** `list_vpcs_summary gateway_name=<name>`; undefined when the controller has no such gateway. */
-  async getGateway(name: string): Promise<GatewaySummary | undefined> {
-    let results: unknown;
-    try {
-      results = await this.v2('list_vpcs_summary', { gateway_name: name }, name, 'query');
-    } catch (error) {
-      if (error instanceof ControllerApiError && error.status !== undefined && error.status < 500 && error.isNotFound) return undefined;
-      throw error;
-    }
-    const list = Array.isArray(results) ? (results as GatewaySummary[]) : [];
-    return list.find((g) => g && g.vpc_name === name);
+  // ---- SmartGroups (section 6) ---------------------------------------------------------------
+  listSmartGroups(): Promise<SmartGroup[]> {
+    return listSmartGroups(this);
   }
-
-  /** `list_vpcs_summary spoke_only=true`: every spoke gateway (HA peers may be listed too). */
-  async listSpokeGateways(): Promise<GatewaySummary[]> {
-    const results = await this.v2('list_vpcs_summary', { spoke_only: 'true' }, 'spoke gateways', 'query');
-    return Array.isArray(results) ? (results as GatewaySummary[]) : [];
+  getSmartGroup(uuid: string): Promise<SmartGroup | undefined> {
+    return getSmartGroup(this, uuid);
   }
-
-  /** `get_gateway_info`; a `vpc_name` mismatch counts as not found. */
-  async getGatewayInfo(name: string): Promise<GatewayInfo> {
-    const results = (await this.v2('get_gateway_info', { gateway_name: name }, name, 'query')) as GatewayInfo | undefined;
-    if (!results || typeof results !== 'object' || results.vpc_name !== name) {
-      throw new ControllerApiError({ action: 'get_gateway_info', target: name, reason: `gateway ${name} not found` });
-    }
-    return results;
+  createSmartGroup(body: SmartGroupBody): Promise<string> {
+    return createSmartGroup(this, body);
   }
-
-  /** The gateway's custom SNAT rules (`snat_ip_port_list`), de-duplicated on all fields. */
-  async getSnatPolicies(name: string): Promise<SnatPolicy[]> {
-    const info = await this.getGatewayInfo(name);
-    return dedupePolicies(Array.isArray(info.snat_ip_port_list) ? info.snat_ip_port_list : []);
+  updateSmartGroup(uuid: string, body: SmartGroupBody): Promise<void> {
+    return updateSmartGroup(this, uuid, body);
   }
-
-  /**
-   * Replaces the gateway's whole custom SNAT list (`edit_gw_customized_snat_config`, mode=custom).
-   * `enableNat` sends `enable_nat=yes`, only when custom SNAT is being switched on.
-   */
-  async replaceSnatPolicies(name: string, policies: SnatPolicy[] | null, options: { enableNat: boolean }): Promise<void> {
-    await this.v2(
-      'edit_gw_customized_snat_config',
-      {
-        gateway_name: name,
-        mode: 'custom',
-        ...(options.enableNat ? { enable_nat: 'yes' } : {}),
-        policy_list: encodePolicyList(policies),
-        compress: 'true',
-      },
-      name,
-      'form',
-    );
+  deleteSmartGroup(uuid: string, name = uuid): Promise<void> {
+    return deleteSmartGroup(this, uuid, name);
   }
-
-  /** Switches single-IP SNAT off (`disable_snat`). */
-  async disableSingleIpSnat(name: string, cloudType: number): Promise<void> {
-    await this.v2('disable_snat', { gateway_name: name, cloud_type: String(cloudType) }, name, 'form');
-  }
-
-  /** Replaces a transit's excluded advertised spoke routes (`edit_gateway_advertised_cidr`, whole list). */
-  async setExcludedAdvertisedCidrs(transit: string, cidrs: string[]): Promise<void> {
-    await this.v2('edit_gateway_advertised_cidr', { gateway_name: transit, cidr: cidrs.join(',') }, transit, 'form');
-  }
-
-  /** `get_controller_feature` (v2 JSON body): whether a controller feature such as `k8s` is enabled. */
-  async getControllerFeature(feature: string): Promise<boolean> {
-    const results = (await this.v2('get_controller_feature', { feature }, `feature ${feature}`, 'json')) as
-      | { enabled?: unknown }
-      | undefined;
-    return results?.enabled === true || results?.enabled === 'true';
-  }
-
-  // ---- Kubernetes clusters (v2.5) ------------------------------------------------------------
-
-  /**
-   * Lists onboarded clusters with `GET /v2.5/api/k8s/clusters`, whose answer's shape is not documented
-   * (docs/aviatrix-controller-api.md section 5); needed to find a cluster's controller id from its
-   * ARN on a fresh run.
-   * Accepts a bare array or an object holding one array.
-   */
-  async listK8sClusters(): Promise<K8sCluster[]> {
-    const data = await this.v25('GET', 'k8s/clusters', undefined, 'k8s clusters');
-    if (Array.isArray(data)) return data as K8sCluster[];
-    if (data && typeof data === 'object') {
-      const list = Object.values(data as Record<string, unknown>).find(Array.isArray);
-      if (list) return list as K8sCluster[];
-    }
-    return [];
-  }
-
-  async getK8sCluster(id: string): Promise<K8sCluster | undefined> {
-    try {
-      return (await this.v25('GET', `k8s/clusters/${encodeURIComponent(id)}`, undefined, id)) as K8sCluster;
-    } catch (error) {
-      if (error instanceof ControllerApiError && error.isNotFound && (error.status ?? 0) < 500) return undefined;
-      throw error;
-    }
-  }
-
-  /** Creates once: a create whose answer was lost is found by cluster_id, not sent again (see createOnce). */
-  async createK8sCluster(body: K8sClusterBody): Promise<string> {
-    return this.createOnce(
-      'POST k8s/clusters',
-      body.cluster_id,
-      async () => {
-        const data = (await this.v25('POST', 'k8s/clusters', body, body.cluster_id, 1)) as { id?: unknown } | undefined;
-        if (!data || typeof data.id !== 'string') {
-          throw new ControllerApiError({ action: 'POST k8s/clusters', target: body.cluster_id, reason: 'id not found in response' });
-        }
-        return data.id;
-      },
-      async () => (await this.listK8sClusters()).find((c) => c.cluster_id === body.cluster_id)?.id,
-    );
-  }
-
-  async updateK8sCluster(id: string, body: K8sClusterBody): Promise<void> {
-    await this.v25('PUT', `k8s/clusters/${encodeURIComponent(id)}`, body, body.cluster_id);
-  }
-
-  async deleteK8sCluster(id: string): Promise<void> {
-    await this.v25('DELETE', `k8s/clusters/${encodeURIComponent(id)}`, undefined, id);
-  }
-
-  // ---- SmartGroups (v2.5 app-domains) --------------------------------------------------------
-
-  async listSmartGroups(): Promise<SmartGroup[]> {
-    const data = (await this.v25('GET', 'app-domains', undefined, 'SmartGroups')) as { app_domains?: unknown } | undefined;
-    return Array.isArray(data?.app_domains) ? (data.app_domains as SmartGroup[]) : [];
-  }
-
-  async getSmartGroup(uuid: string): Promise<SmartGroup | undefined> {
-    try {
-      return (await this.v25('GET', `app-domains/${encodeURIComponent(uuid)}`, undefined, uuid)) as SmartGroup;
-    } catch (error) {
-      if (error instanceof ControllerApiError && error.isNotFound && (error.status ?? 0) < 500) return undefined;
-      throw error;
-    }
-  }
-
-  /** Creates once: a create whose answer was lost is found by name, not sent again (see createOnce). */
-  async createSmartGroup(body: SmartGroupBody): Promise<string> {
-    return this.createOnce(
-      'POST app-domains',
-      body.name,
-      async () => {
-        const data = (await this.v25('POST', 'app-domains', body, body.name, 1)) as { uuid?: unknown } | undefined;
-        if (!data || typeof data.uuid !== 'string') {
-          throw new ControllerApiError({ action: 'POST app-domains', target: body.name, reason: 'uuid not found in response' });
-        }
-        return data.uuid;
-      },
-      async () => (await this.listSmartGroups()).find((g) => g.name === body.name)?.uuid,
-    );
-  }
-
-  async updateSmartGroup(uuid: string, body: SmartGroupBody): Promise<void> {
-    await this.v25('PUT', `app-domains/${encodeURIComponent(uuid)}`, body, body.name);
-  }
-
-  async deleteSmartGroup(uuid: string, name = uuid): Promise<void> {
-    await this.v25('DELETE', `app-domains/${encodeURIComponent(uuid)}`, undefined, name);
-  }
-
-  // ---- protocol ------------------------------------------------------------------------------
-
-  /**
-   * A non-idempotent create (POST), never re-sent blindly: each attempt is sent once; after a
-   * timeout, transport error or 5xx the create may still have happened on the controller, so the
-   * object is looked up (`find`, by name or cluster_id) and, when there, counted as created. Only
-   * when it is absent is the create sent again (up to maxAttempts, with backoff). An "already
-   * exists" refusal after such an ambiguous attempt is resolved by the same lookup.
-   */
-  private async createOnce(action: string, target: string, post: () => Promise<string>, find: () => Promise<string | undefined>): Promise<string> {
-    let ambiguous = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await post();
-      } catch (error) {
-        if (!(error instanceof ControllerApiError)) throw error;
-        const lostAnswer = error.transient;
-        const duplicateOfOurs = ambiguous && /already exists/i.test(error.reason);
-        if (!lostAnswer && !duplicateOfOurs) throw error;
-        ambiguous = true;
-        const found = await find();
-        if (found !== undefined) {
-          logger.info('Aviatrix create got no clear answer, but the object exists: counted as created', { action, target, attempt });
-          return found;
-        }
-        if (duplicateOfOurs || attempt >= this.maxAttempts) {
-          throw attempt > 1
-            ? new ControllerApiError({ action, target, reason: error.reason, status: error.status, attempts: attempt, transient: error.transient })
-            : error;
-        }
-        logger.warn('Aviatrix create failed and the object is absent; sending it again', { action, target, attempt, reason: error.reason });
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * this.baseDelayMs * 2 ** (attempt - 1)));
-      }
-    }
-  }
-
-  /** One v2 action call; returns `results`. Re-logs in once on an expired-session reason. */
-  private async v2(action: string, params: Record<string, string>, target: string, encoding: V2Encoding): Promise<unknown> {
-    for (let relogin = 0; ; relogin++) {
-      const cid = await this.cid();
-      const response = await this.withRetries(action, target, () => this.v2Request(encoding, { CID: cid, action, ...params }));
-      const body = this.parseEnvelope(response, action, target);
-      if (body.return === true) return body.results;
-      const rawReason = typeof body.reason === 'string' ? body.reason : JSON.stringify(body.reason ?? 'no reason given');
-      if (relogin === 0 && isExpiredV2(rawReason, cid)) {
-        logger.info('Aviatrix session expired; logging in again', { action, target });
-        this.invalidate(cid);
-        continue;
-      }
-      throw new ControllerApiError({ action, target, reason: redact(rawReason), status: response.status });
-    }
-  }
-
-  /** One v2.5 call; returns the parsed JSON body (undefined when empty). */
-  private async v25(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    body: unknown,
-    target: string,
-    attempts = this.maxAttempts,
-  ): Promise<unknown> {
-    const action = `${method} ${path.split('/').slice(0, path.startsWith('k8s/') ? 2 : 1).join('/')}`;
-    for (let relogin = 0; ; relogin++) {
-      const cid = await this.cid();
-      const response = await this.withRetries(
-        action,
-        target,
-        () =>
-          this.http.request({
-            method,
-            url: `/v2.5/api/${path}`,
-            headers: { Authorization: `cid ${cid}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-            ...(body !== undefined ? { data: JSON.stringify(body) } : {}),
-          }),
-        attempts,
-      );
-      const data = parseJson(response.data);
-      if (response.status >= 200 && response.status < 300) return data;
-      const message =
-        data && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'
-          ? (data as { message: string }).message
-          : `${response.statusText || 'error'} (non-JSON answer)`;
-      if (relogin === 0 && response.status === 403 && message.includes('Invalid CID')) {
-        logger.info('Aviatrix session expired; logging in again', { action, target });
-        this.invalidate(cid);
-        continue;
-      }
-      throw new ControllerApiError({ action, target, reason: redact(message), status: response.status });
-    }
-  }
-
-  private v2Request(encoding: V2Encoding, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<AxiosResponse> {
-    const config: AxiosRequestConfig = { url: '/v2/api', headers: { ...headers } };
-    if (encoding === 'query') {
-      config.method = 'GET';
-      config.params = fields;
-    } else if (encoding === 'form') {
-      config.method = 'POST';
-      config.headers = { ...config.headers, 'Content-Type': 'application/x-www-form-urlencoded' };
-      config.data = new URLSearchParams(fields).toString();
-    } else {
-      config.method = 'POST';
-      config.headers = { ...config.headers, 'Content-Type': 'application/json' };
-      config.data = JSON.stringify(fields);
-    }
-    return this.http.request(config);
-  }
-
-  private parseEnvelope(response: AxiosResponse, action: string, target: string): V2Envelope {
-    const body = parseJson(response.data);
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      throw new ControllerApiError({
-        action,
-        target,
-        reason: `the controller answered without a JSON envelope (${String(response.headers['content-type'] ?? 'no content type')})`,
-        status: response.status,
-      });
-    }
-    return body as V2Envelope;
-  }
-
-  /**
-   * Sends a request, retrying transport errors and 5xx answers up to `maxAttempts` with exponential
-   * backoff and full jitter. TLS verification failures are not retried. Never exposes the request.
-   */
-  private async withRetries(
-    action: string,
-    target: string,
-    send: () => Promise<AxiosResponse>,
-    maxAttempts = this.maxAttempts,
-  ): Promise<AxiosResponse> {
-    let reason = '';
-    let status: number | undefined;
-    const started = Date.now();
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      let askedDelayMs: number | undefined;
-      try {
-        const response = await send();
-        if (!isTransientStatus(response.status)) {
-          recordControllerCall(action, Date.now() - started, response.status >= 400);
-          return response;
-        }
-        status = response.status;
-        // A 429/503 may say when to come back; never wait longer than one request may take.
-        askedDelayMs = retryAfterMs(response.headers?.['retry-after'], this.timeoutMs);
-        const body = parseJson(response.data) as { reason?: unknown; message?: unknown } | undefined;
-        const detail = body && typeof body === 'object' ? (body.reason ?? body.message) : undefined;
-        reason = `${response.status === 429 ? 'rate limited' : 'server error'} ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${
-          typeof detail === 'string' ? `: ${detail}` : ''
-        }`;
-      } catch (error) {
-        const code = (error as { code?: string }).code ?? '';
-        const message = error instanceof Error ? error.message : String(error);
-        if (TLS_ERROR.test(code) || TLS_ERROR.test(message)) {
-          recordControllerCall(action, Date.now() - started, true);
-          throw new ControllerApiError({
-            action,
-            target,
-            reason:
-              `the TLS certificate of ${this.host} is not trusted (${code || redact(message)}); set ` +
-              'onboarding.aviatrix.caBundlePem to the CA that issued the controller certificate',
-          });
-        }
-        status = undefined;
-        reason = `transport error ${code || 'unknown'}: ${redact(message)}`;
-      }
-      if (attempt < maxAttempts) {
-        const delay = askedDelayMs ?? Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
-        logger.warn('Aviatrix controller call failed; retrying', { action, target, attempt, reason: redact(reason) });
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-    recordControllerCall(action, Date.now() - started, true);
-    throw new ControllerApiError({ action, target, reason: redact(reason), status, attempts: maxAttempts, transient: true });
-  }
-
-  // ---- session -------------------------------------------------------------------------------
-
-  private session(): Session {
-    let session = sessions.get(this.sessionKey);
-    if (!session) {
-      session = {};
-      sessions.set(this.sessionKey, session);
-    }
-    return session;
-  }
-
-  /** The cached CID, or one login shared by every concurrent caller. */
-  private async cid(): Promise<string> {
-    const session = this.session();
-    if (session.cid) return session.cid;
-    if (!session.pending) {
-      session.pending = this.login().then(
-        (cid) => {
-          session.cid = cid;
-          session.pending = undefined;
-          return cid;
-        },
-        (error: unknown) => {
-          session.pending = undefined;
-          throw error;
-        },
-      );
-    }
-    return session.pending;
-  }
-
-  private invalidate(cid: string): void {
-    const session = this.session();
-    if (session.cid === cid) session.cid = undefined;
-  }
-
-  /** get_api_token, then login with X-Access-Key. A refused login re-reads the secret once. */
-  private async login(): Promise<string> {
-    for (let round = 0; round < 2; round++) {
-      const credentials = await this.credentials(round > 0);
-      const tokenResponse = await this.withRetries('get_api_token', this.host, () =>
-        this.http.request({ method: 'GET', url: '/v2/api', params: { action: 'get_api_token' } }),
-      );
-      const tokenBody = this.parseEnvelope(tokenResponse, 'get_api_token', this.host);
-      const token = (tokenBody.results as { api_token?: unknown } | undefined)?.api_token;
-      if (tokenBody.return !== true || typeof token !== 'string') {
-        throw new ControllerApiError({
-          action: 'get_api_token',
-          target: this.host,
-          reason: redact(typeof tokenBody.reason === 'string' ? tokenBody.reason : 'no api_token in the answer'),
-          status: tokenResponse.status,
-        });
-      }
-      rememberSecret(token);
-      const loginResponse = await this.withRetries('login', this.host, () =>
-        this.v2Request('form', { action: 'login', username: credentials.username, password: credentials.password }, { 'X-Access-Key': token }),
-      );
-      const body = this.parseEnvelope(loginResponse, 'login', this.host);
-      if (body.return === true && typeof body.CID === 'string' && body.CID) {
-        rememberSecret(body.CID);
-        logger.info('Logged in to the Aviatrix controller', { controller: this.host, username: credentials.username });
-        return body.CID;
-      }
-      const reason = redact(typeof body.reason === 'string' ? body.reason : 'login refused without a reason');
-      if (round === 0) {
-        logger.warn('Aviatrix login refused; re-reading the credentials secret once', { controller: this.host, reason });
-        continue;
-      }
-      throw new ControllerApiError({
-        action: 'login',
-        target: this.host,
-        reason: `${reason} (credentials from secret ${this.connection.credentialsSecretName})`,
-        status: loginResponse.status,
-      });
-    }
-    throw new Error('unreachable');
-  }
-
-  private credentials(refresh: boolean): Promise<Credentials> {
-    const name = this.connection.credentialsSecretName;
-    let cached = credentialCache.get(name);
-    if (!cached || refresh) {
-      cached = this.readSecret(name);
-      credentialCache.set(name, cached);
-      cached.catch(() => credentialCache.delete(name));
-    }
-    return cached;
-  }
-
-  private async readSecret(name: string): Promise<Credentials> {
-    let text: string | undefined;
-    try {
-      const answer = await this.secretsManager.send(new GetSecretValueCommand({ SecretId: name }));
-      text = answer.SecretString;
-    } catch (error) {
-      // Throttling or an outage is retried by the workflow; only a real refusal is a config problem.
-      if (isTransient(error)) {
-        throw new TransientError(
-          `reading the Aviatrix credentials secret ${name} failed and may succeed later: ${(error as Error).name}: ${(error as Error).message}`,
-        );
-      }
-      throw new OnboardingError(
-        'ConfigError',
-        `cannot read the Aviatrix credentials secret ${name} (onboarding.aviatrix.credentialsSecretName): ${
-          (error as Error).name
-        }: ${(error as Error).message}`,
-      );
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text ?? '');
-    } catch {
-      parsed = undefined;
-    }
-    const { username, password } = (parsed ?? {}) as { username?: unknown; password?: unknown };
-    if (typeof username !== 'string' || typeof password !== 'string' || !username || !password) {
-      throw new OnboardingError('ConfigError', `secret ${name} must hold JSON {"username": "...", "password": "..."}`);
-    }
-    rememberSecret(password);
-    return { username, password };
-  }
-}
-
-function parseJson(data: unknown): unknown {
-  if (typeof data !== 'string') return data;
-  if (data.trim() === '') return undefined;
-  try {
-    return JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The three v2 expired-session forms (docs/aviatrix-controller-api.md 1.5), checked on every v2 answer. */
-function isExpiredV2(reason: string, cid: string): boolean {
-  return (
-    reason.includes('CID is invalid') ||
-    reason.includes('Invalid session. Please login again.') ||
-    reason.includes(`Session ${cid} expired`) ||
-    reason.includes(`Session ${cid} not found`)
-  );
 }
 
 const clients = new Map<string, AviatrixClient>();

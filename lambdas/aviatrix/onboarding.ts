@@ -22,6 +22,8 @@ import { OwnedSmartGroup, OwnershipRegistry } from './ownership';
 export interface OnboardInput {
   cluster: Pick<ClusterSummary, 'name' | 'arn' | 'vpcId'>;
   dryRun: boolean;
+  /** The run's controller preflight already found the `k8s` feature on: not read again. */
+  featureChecked?: boolean;
 }
 
 export interface SmartGroupOutcome {
@@ -100,7 +102,7 @@ export async function reconcileOnboarding(
   const { cluster, dryRun } = input;
   const changes: Change[] = [];
 
-  await requireKubernetesFeature(client, cluster.name);
+  if (!input.featureChecked) await requireKubernetesFeature(client, cluster.name);
   const owned = await ownership.read(cluster.name);
 
   // SmartGroups first read and checked: a conflict stops the step before any write.

@@ -15,8 +15,9 @@ import { logger } from '../shared/logger';
 import {
   AviatrixClient,
   GatewaySummary,
-  haGatewayName,
+  haPeerNames,
   isCustomSnat,
+  isHaPeer,
   isSingleIpSnat,
   vpcIdOf,
 } from './client';
@@ -58,6 +59,8 @@ export interface GatewaySnatOutcome {
   /** 'former': a gateway the cluster claims policies on but no longer uses (or offboarding). */
   role: 'primary' | 'ha' | 'former';
   snatIp: string;
+  /** The gateway's public IP (its EIP), as the controller reports it. */
+  publicIp?: string;
   /** Our policies that were missing (written, or planned in a dry run). */
   added: number;
   /** Policies this cluster added and no longer needs, removed (or planned). */
@@ -70,7 +73,10 @@ export interface GatewaySnatOutcome {
 
 export interface SnatResult extends StepResult {
   spokeGateway: string;
+  /** The first HA peer (the one `hagw_details` names). */
   haGateway?: string;
+  /** Every HA peer, each of which got the cluster's policies with its own SNAT IP. */
+  haGateways: string[];
   transitGateway: string;
   gateways: GatewaySnatOutcome[];
 }
@@ -79,8 +85,12 @@ export interface SnatResult extends StepResult {
 export interface ControllerPreflight {
   spokeGateway: string;
   spokeSnatIp: string;
+  spokePublicIp?: string;
+  /** The first HA peer (the one `hagw_details` names), as before several HA peers existed. */
   haGateway?: string;
   haSnatIp?: string;
+  /** Every HA peer of the spoke, with its own SNAT IP. */
+  haPeers?: GatewayAddress[];
   transitGateway: string;
   /** Gateways in single-IP SNAT mode that the SNAT step will switch off (allowed by config). */
   singleIpSnat: string[];
@@ -104,8 +114,16 @@ export interface ExclusionResult extends StepResult {
 
 export interface ClusterGateways {
   spoke: GatewaySummary;
-  ha?: GatewaySummary;
+  /** Every HA peer of the spoke (none, one, or several on newer controllers). */
+  ha: GatewaySummary[];
   transit: GatewaySummary;
+}
+
+/** A gateway and the addresses the cluster's traffic leaves it with. */
+export interface GatewayAddress {
+  gateway: string;
+  snatIp: string;
+  publicIp?: string;
 }
 
 const SINGLE_IP_KEY = 'onboarding.aviatrix.allowDisableSingleIpSnat';
@@ -125,7 +143,7 @@ export function desiredPolicies(podCidr: string, nodeSubnetCidrs: string[], tran
   return rules;
 }
 
-/** Finds the spoke serving the VPC, its HA peer and the transit. Reads only. */
+/** Finds the spoke serving the VPC, its HA peers and the transit. Reads only. */
 export async function resolveGateways(
   client: AviatrixClient,
   config: SnatDeps['config'],
@@ -133,8 +151,11 @@ export async function resolveGateways(
   clusterName: string,
 ): Promise<ClusterGateways> {
   let spoke: GatewaySummary | undefined;
+  // One listing gives the spoke and its HA peers (each HA created on its own names its primary).
+  const listed = await client.listSpokeGateways();
   if (config.spokeGatewayName) {
-    spoke = await client.getGateway(config.spokeGatewayName);
+    const name = config.spokeGatewayName;
+    spoke = listed.find((g) => g.vpc_name === name) ?? (await client.getGateway(name));
     if (!spoke) {
       throw new OnboardingError(
         'GatewayNotFound',
@@ -150,9 +171,7 @@ export async function resolveGateways(
       );
     }
   } else {
-    const spokes = await client.listSpokeGateways();
-    const haNames = new Set(spokes.map(haGatewayName).filter((n): n is string => n !== undefined));
-    const candidates = spokes.filter((g) => vpcIdOf(g) === vpcId && !haNames.has(g.vpc_name));
+    const candidates = listed.filter((g) => vpcIdOf(g) === vpcId && !isHaPeer(g, listed));
     if (candidates.length === 0) {
       throw new OnboardingError(
         'GatewayNotFound',
@@ -170,13 +189,14 @@ export async function resolveGateways(
     spoke = candidates[0];
   }
 
-  let ha: GatewaySummary | undefined;
-  const haName = haGatewayName(spoke);
-  if (haName) {
-    ha = await client.getGateway(haName);
-    if (!ha) {
+  const ha: GatewaySummary[] = [];
+  for (const haName of haPeerNames(spoke, listed)) {
+    // The listing carries the HA peers' summaries too (read one only when it is not there).
+    const peer = listed.find((g) => g.vpc_name === haName) ?? (await client.getGateway(haName));
+    if (!peer) {
       throw new OnboardingError('GatewayNotFound', `HA gateway ${haName} of spoke ${spoke.vpc_name} is not listed by the controller`);
     }
+    ha.push(peer);
   }
 
   const transitName = config.transitGatewayName ?? (spoke.transit_gw_name || undefined);
@@ -203,12 +223,16 @@ export async function resolveGateways(
       `transit gateway ${transitName} (from ${source}) does not exist on the controller; fix the name and run again`,
     );
   }
-  for (const g of [spoke, ha]) {
-    if (g && !g.private_ip) {
+  for (const g of [spoke, ...ha]) {
+    if (!g.private_ip) {
       throw new OnboardingError('GatewayConflict', `gateway ${g.vpc_name} reports no private_ip; its SNAT address is unknown`);
     }
   }
-  return { spoke, ...(ha ? { ha } : {}), transit };
+  return { spoke, ha, transit };
+}
+
+function addressOf(g: GatewaySummary): GatewayAddress {
+  return { gateway: g.vpc_name, snatIp: String(g.private_ip), ...(g.public_ip ? { publicIp: g.public_ip } : {}) };
 }
 
 function singleIpConflict(gateway: string): OnboardingError {
@@ -232,12 +256,14 @@ export async function preflightController(
 ): Promise<ControllerPreflight> {
   await requireKubernetesFeature(client, input.clusterName);
   const gateways = await resolveGateways(client, config, input.vpcId, input.clusterName);
-  const single = [gateways.spoke, gateways.ha].filter((g): g is GatewaySummary => g !== undefined && isSingleIpSnat(g));
+  const single = [gateways.spoke, ...gateways.ha].filter(isSingleIpSnat);
   if (single.length > 0 && !config.allowDisableSingleIpSnat) throw singleIpConflict(single[0].vpc_name);
+  const haPeers = gateways.ha.map(addressOf);
   return {
     spokeGateway: gateways.spoke.vpc_name,
     spokeSnatIp: String(gateways.spoke.private_ip),
-    ...(gateways.ha ? { haGateway: gateways.ha.vpc_name, haSnatIp: String(gateways.ha.private_ip) } : {}),
+    ...(gateways.spoke.public_ip ? { spokePublicIp: gateways.spoke.public_ip } : {}),
+    ...(haPeers.length > 0 ? { haGateway: haPeers[0].gateway, haSnatIp: haPeers[0].snatIp, haPeers } : {}),
     transitGateway: gateways.transit.vpc_name,
     singleIpSnat: single.map((g) => g.vpc_name),
   };
@@ -252,10 +278,27 @@ interface RunContext {
   dryRun: boolean;
   changes: Change[];
   /**
+   * Gateway summaries read once per run (shared by the lease-less probe and the pass inside the
+   * lease): what they give a SNAT sync (the SNAT mode, that the gateway exists) changes only by
+   * hand; the rules themselves are re-read inside the lease. A transit's exclusions are not cached.
+   */
+  summaries: Map<string, Promise<GatewaySummary | undefined>>;
+  /**
    * Set inside a gateway lease: renews it, or throws LeaseLostError (nothing written). Called right
    * before every whole-list write; absent outside a lease, where a write is a bug.
    */
   beforeWrite?: (what: string) => Promise<void>;
+}
+
+/** A gateway's summary, read at most once per run. */
+function summaryOf(ctx: RunContext, name: string): Promise<GatewaySummary | undefined> {
+  let summary = ctx.summaries.get(name);
+  if (!summary) {
+    summary = ctx.client.getGateway(name);
+    ctx.summaries.set(name, summary);
+    summary.catch(() => ctx.summaries.delete(name));
+  }
+  return summary;
 }
 
 /** Right before a whole-list write: the lease must still be ours (renewed), else nothing is written. */
@@ -326,17 +369,27 @@ async function syncGatewaySnat(
   name: string,
   wanted: SnatPolicy[],
   role?: 'primary' | 'ha',
-  snatIp?: string,
+  address?: GatewayAddress,
   /** Added unclaimed, only when this write switches single-IP SNAT off (see SnatInput). */
   baseline: SnatPolicy[] = [],
 ): Promise<Synced<GatewaySnatOutcome>> {
   const { client, config, ownership, clusterName, dryRun } = ctx;
+  const snatIp = address?.snatIp;
   const outcome = (added: number, removed: number, total: number, keptForOthers = 0, dirty = added + removed > 0): Synced<GatewaySnatOutcome> => ({
-    value: { gateway: name, role: role ?? 'former', snatIp: snatIp ?? '', added, removed, keptForOthers, total },
+    value: {
+      gateway: name,
+      role: role ?? 'former',
+      snatIp: snatIp ?? '',
+      ...(address?.publicIp ? { publicIp: address.publicIp } : {}),
+      added,
+      removed,
+      keptForOthers,
+      total,
+    },
     dirty,
   });
   const mine = (await ownership.read(clusterName)).snat[name] ?? [];
-  const current = await client.getGateway(name);
+  const current = await summaryOf(ctx, name);
   if (!current) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
     // Gone, and with it whatever we had added there: only the claim is left to drop.
@@ -363,7 +416,8 @@ async function syncGatewaySnat(
   // that was there before and that nobody claims is someone else's: relied on, never claimed.
   const claim = wanted.filter((p) => !existingKeys.has(policyKey(p)) || mineKeys.has(policyKey(p)) || others.has(policyKey(p)));
   const final = [...existing.filter((p) => !removeKeys.has(policyKey(p))), ...missing];
-  const enabling = wanted.length > 0 && !isCustomSnat(current);
+  // An empty list means custom SNAT is off (section 3.1), whatever the run's summary said earlier.
+  const enabling = wanted.length > 0 && (!isCustomSnat(current) || existing.length === 0);
 
   if (missing.length > 0 || removeKeys.size > 0 || enabling) {
     if (replacingSingleIp) {
@@ -483,9 +537,15 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
 /** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */
 function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string }, what: string) {
   if (!input.dryRun && !deps.leases) throw new Error(`${what} needs leases unless dryRun`);
-  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [] };
+  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [], summaries: new Map() };
   const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
   return { ctx, sync };
+}
+
+/** Every HA peer; a preflight answer from before several HA peers existed names one at most. */
+function haPeersOf(found: ControllerPreflight): GatewayAddress[] {
+  if (found.haPeers) return found.haPeers;
+  return found.haGateway && found.haSnatIp ? [{ gateway: found.haGateway, snatIp: found.haSnatIp }] : [];
 }
 
 /** The gateways to write, from the preflight's answer when the workflow passes it, else read now. */
@@ -500,18 +560,22 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
   const { ctx, sync } = controllerRun(deps, input, 'reconcileSnat');
 
   const outcomes: GatewaySnatOutcome[] = [];
-  const targets: { name: string; snatIp: string; role: 'primary' | 'ha' }[] = [{ name: found.spokeGateway, snatIp: found.spokeSnatIp, role: 'primary' }];
-  if (found.haGateway && found.haSnatIp) targets.push({ name: found.haGateway, snatIp: found.haSnatIp, role: 'ha' });
-  for (const { name, snatIp, role } of targets) {
+  const haPeers = haPeersOf(found);
+  const targets: (GatewayAddress & { role: 'primary' | 'ha' })[] = [
+    { gateway: found.spokeGateway, snatIp: found.spokeSnatIp, ...(found.spokePublicIp ? { publicIp: found.spokePublicIp } : {}), role: 'primary' },
+    ...haPeers.map((peer) => ({ ...peer, role: 'ha' as const })),
+  ];
+  for (const { role, ...address } of targets) {
+    const { gateway: name, snatIp } = address;
     const wanted = desiredPolicies(input.podCidr, input.nodeSubnetCidrs, found.transitGateway, snatIp);
     const baseline = (input.spokeRoutedSubnetCidrs ?? []).map((cidr) => desiredPolicies(cidr, [], found.transitGateway, snatIp)[1]);
-    outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, wanted, role, snatIp, baseline)));
+    outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, wanted, role, address, baseline)));
   }
 
   // Gateways this cluster claims policies on but no longer uses (the spoke was renamed, or set
   // differently in config): remove what only it needed there.
   const owned = await deps.ownership.read(input.clusterName);
-  const used = new Set(targets.map((t) => t.name));
+  const used = new Set(targets.map((t) => t.gateway));
   for (const name of Object.keys(owned.snat).filter((g) => !used.has(g))) {
     outcomes.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
   }
@@ -521,6 +585,7 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
     changes: ctx.changes,
     spokeGateway: found.spokeGateway,
     ...(found.haGateway ? { haGateway: found.haGateway } : {}),
+    haGateways: haPeers.map((peer) => peer.gateway),
     transitGateway: found.transitGateway,
     gateways: outcomes,
   };

@@ -314,13 +314,15 @@ async function withEarlyNodes(result: CniResult, kube: KubeClient, clusterName: 
 export interface GatewaySnatReport {
   spokeGateway?: string;
   haGateway?: string;
+  /** Every HA peer (several on newer controllers): each must be confirmed. */
+  haGateways?: string[];
   gateways?: { gateway: string; role: string }[];
   failed?: boolean;
 }
 
 /**
  * Design step 9: the CNI stops SNATing only once the SNAT step has written and read back the
- * policies on the spoke and, when it has one, its HA peer. Then the cluster's nodes, whatever
+ * policies on the spoke and on each of its HA peers. Then the cluster's nodes, whatever
  * launched them, are checked for having started before custom networking took effect.
  */
 export async function reconcileExternalSnat(
@@ -334,7 +336,7 @@ export async function reconcileExternalSnat(
 ): Promise<CniResult> {
   const snat = input.snat;
   const confirmed = new Set((snat?.gateways ?? []).filter((g) => g.role === 'primary' || g.role === 'ha').map((g) => g.gateway));
-  const needed = [snat?.spokeGateway, snat?.haGateway].filter((g): g is string => Boolean(g));
+  const needed = [...new Set([snat?.spokeGateway, snat?.haGateway, ...(snat?.haGateways ?? [])])].filter((g): g is string => Boolean(g));
   const missing = needed.filter((g) => !confirmed.has(g));
   if (!snat || snat.failed || needed.length === 0 || missing.length > 0) {
     throw new OnboardingError(

@@ -8,6 +8,7 @@ import { WorkflowName } from '../shared/metrics';
 import { StatusRecord } from './status-record';
 import { causeMessage } from './outcome';
 import { REFUSAL_ERROR } from './run-metrics';
+import type { EgressChange } from './egress';
 
 /** The `detail` of a "Step Functions Execution Status Change" event. */
 export interface ExecutionStatusDetail {
@@ -160,17 +161,30 @@ export function renderExecutionNotice(detail: ExecutionStatusDetail, context: No
 
   if (detail.status !== 'SUCCEEDED' || !record) return undefined;
   const repaired = trigger === 'DriftRepair' && changes.length > 0;
-  if (!repaired && warnings.length === 0) return undefined;
+  const egress = parse<EgressChange>(record.egressIpsChanged);
+  if (!repaired && warnings.length === 0 && !egress) return undefined;
+  const ips = (value: string) => value || '(none)';
   const lines = [
-    `The ${about} succeeded${repaired ? ' and repaired drift' : ''}${warnings.length ? '; it reports something to act on' : ''}.`,
+    `The ${about} succeeded${repaired ? ' and repaired drift' : ''}${warnings.length ? '; it reports something to act on' : ''}${
+      egress ? '; the IPs its traffic leaves with changed' : ''
+    }.`,
     '',
     `Cluster:     ${cluster}`,
     `Workflow:    ${workflow} (trigger ${trigger})`,
     `Execution:   ${detail.name}`,
     ...(repaired ? [`Drift repaired (${changes.length} changes made by hand were undone):`, ...changes.map(changeLine)] : []),
     ...(warnings.length ? ['To act on (nodes to replace, pod capacity):', ...warnings.map((w) => `  - ${w}`)] : []),
+    ...(egress
+      ? [
+          'Egress IPs changed (update firewalls and allow-lists that name them):',
+          `  to the fabric:   ${ips(egress.fabric.from)} -> ${ips(egress.fabric.to)}`,
+          `  to the internet: ${ips(egress.internet.from)} -> ${ips(egress.internet.to)}`,
+        ]
+      : []),
     ...footer,
   ];
-  const what = [repaired ? `drift repaired (${changes.length})` : '', warnings.length ? `${warnings.length} to act on` : ''].filter(Boolean).join(', ');
+  const what = [repaired ? `drift repaired (${changes.length})` : '', warnings.length ? `${warnings.length} to act on` : '', egress ? 'egress IPs changed' : '']
+    .filter(Boolean)
+    .join(', ');
   return { subject: subjectLine(`[eks-aviatrix] ${cluster}: ${what}`), message: lines.join('\n') };
 }

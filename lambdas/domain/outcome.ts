@@ -4,6 +4,7 @@ import { TagResourceCommand } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
 import { CLAIMS_NOTHING, readStatusRecord, updateStatusRecord } from './status-record';
 import { normalizeInput } from './input';
+import { egressChange, egressIpsOf, egressTags } from './egress';
 import { Change, ClusterSummary, StepResult, WorkflowInput, WorkflowState } from '../shared/workflow';
 
 /** REFUSED: stopped by the first look or the preflight, before any write. */
@@ -142,6 +143,10 @@ export async function recordOutcome(
   const input = inputOf(state);
   const cluster = state.resolve?.cluster;
   const podCidr = (state.network as { podCidr?: string } | undefined)?.podCidr;
+  // The IPs the cluster's traffic leaves with, as this onboarded run's SNAT step found them; compared
+  // with the cluster's tags as the run started (no extra read), so a replaced gateway is reported.
+  const egress = outcome.status === 'ONBOARDED' ? egressIpsOf((state.controller as { snat?: unknown } | undefined)?.snat) : undefined;
+  const changedEgress = egress && cluster ? egressChange(cluster.tags ?? {}, egress) : undefined;
   // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {
@@ -162,6 +167,9 @@ export async function recordOutcome(
       warnings: outcome.warnings.length > 0 ? JSON.stringify(outcome.warnings) : undefined,
       ...(cluster ? { clusterArn: cluster.arn, vpcId: cluster.vpcId } : {}),
       ...(podCidr ? { podCidr } : {}),
+      ...(egress ? { egressIps: JSON.stringify(egress) } : outcome.status === 'OFFBOARDED' ? { egressIps: undefined } : {}),
+      // Set only by the run that saw the change, for its notification.
+      egressIpsChanged: changedEgress ? JSON.stringify(changedEgress) : undefined,
       finishedAt: outcome.finishedAt,
     });
   }
@@ -171,7 +179,7 @@ export async function recordOutcome(
   let tagged = false;
   if (cluster && input && !input.dryRun && tagWorthy) {
     try {
-      tagged = await tagCluster(cluster, { [TAG_STATUS]: outcome.status, ...(podCidr ? { [TAG_POD_CIDR]: podCidr } : {}) });
+      tagged = await tagCluster(cluster, { [TAG_STATUS]: outcome.status, ...(podCidr ? { [TAG_POD_CIDR]: podCidr } : {}), ...(egress ? egressTags(egress) : {}) });
     } catch (error) {
       // Tags are a courtesy to people looking at the cluster; the status record holds the truth.
       outcome.warnings.push(`could not tag EKS cluster ${cluster.name} with its onboarding status: ${(error as Error).message}`);

@@ -56,8 +56,10 @@ test('the handlers run the workflow state end to end, and their results and logs
   ]);
   expect(results[2]).toMatchObject({ dryRun: false, k8sClusterAction: 'create', smartGroups: [{ name: 'h1-vpc' }, { name: 'h1-web' }] });
   expect(controllerEntry()).toMatchObject({ tags: { 'eks-aviatrix:managed': 'true' }, policies: [{ policyArn: VIEW_POLICY, accessScope: { type: 'cluster' } }] });
-  expect(results[4]).toEqual({ spokeGateway: h1.spokeName, spokeSnatIp: w.controller.gateway(h1.spokeName)?.private_ip, haGateway: `${h1.spokeName}-hagw`,
-    haSnatIp: w.controller.gateway(`${h1.spokeName}-hagw`)?.private_ip, transitGateway: TRANSIT_GATEWAY, singleIpSnat: [] });
+  const spoke = w.controller.gateway(h1.spokeName)!;
+  const ha = w.controller.gateway(`${h1.spokeName}-hagw`)!;
+  expect(results[4]).toEqual({ spokeGateway: h1.spokeName, spokeSnatIp: spoke.private_ip, spokePublicIp: spoke.public_ip, haGateway: ha.vpc_name,
+    haSnatIp: ha.private_ip, haPeers: [{ gateway: ha.vpc_name, snatIp: ha.private_ip, publicIp: ha.public_ip }], transitGateway: TRANSIT_GATEWAY, singleIpSnat: [] });
   expect(results[5]).toMatchObject({ dryRun: true, added: true, transitGateway: TRANSIT_GATEWAY, cidr: '100.64.0.0/16' });
   expect(results[6]).toMatchObject({ dryRun: false, added: true, transitGateway: TRANSIT_GATEWAY, cidr: '100.64.0.0/16' });
   expect(results[3]).toMatchObject({ spokeGateway: h1.spokeName, haGateway: `${h1.spokeName}-hagw`, transitGateway: TRANSIT_GATEWAY });

@@ -39,6 +39,16 @@ test('refuses clearly when the controller k8s feature is off, with no writes', a
   expect(writes(mark)).toEqual([]);
 });
 
+test('a run whose preflight found the k8s feature on does not read it again', async () => {
+  const reads = (mark: number) => world.log.since(mark).filter((c) => c.action === 'get_controller_feature').length;
+  let mark = world.log.mark();
+  await reconcileOnboarding(client, config, { cluster, dryRun: true, featureChecked: true }, ownership);
+  expect(reads(mark)).toBe(0);
+  mark = world.log.mark();
+  await reconcileOnboarding(client, config, { cluster, dryRun: true }, ownership);
+  expect(reads(mark)).toBe(1);
+});
+
 test('dry run returns the plan and writes nothing', async () => {
   const mark = world.log.mark();
   const plan = await reconcileOnboarding(client, config, { cluster, dryRun: true }, ownership);

@@ -102,6 +102,21 @@ describe('one spoke with HA, foreign policies and exclusions', () => {
     expect(aviatrixWrites(mark).map((c) => c.action)).toEqual(['edit_gw_customized_snat_config', 'edit_gw_customized_snat_config']);
   });
 
+  test('reads: the preflight finds the HA peer in its spoke listing; a writing SNAT step reads each summary once, each list three times', async () => {
+    let mark = world.log.mark();
+    const gateways = await preflightController(client, config, { vpcId: 'vpc-111', clusterName: 'gamma' });
+    const reads = (since: number, action: string) => world.log.since(since).filter((c) => c.service === 'aviatrix' && c.action === action).length;
+    // The spoke listing and the transit: the HA peer's summary came with the listing.
+    expect(reads(mark, 'list_vpcs_summary')).toBe(2);
+    mark = world.log.mark();
+    await reconcileGatewaySnat(deps(), input('vpc-111', 'gamma', '100.64.0.0/16', ['10.0.64.0/20'], { gateways }));
+    expect(aviatrixWrites(mark)).toHaveLength(2);
+    // Per gateway: one summary shared by the plan and the pass inside the lease; the SNAT list for
+    // the plan, inside the lease, and the read-back.
+    expect(reads(mark, 'list_vpcs_summary')).toBe(2);
+    expect(reads(mark, 'get_gateway_info')).toBe(6);
+  });
+
   test('a SNAT step handed the preflight\'s gateways looks none of them up again', async () => {
     const gateways = await preflightController(client, config, { vpcId: 'vpc-111', clusterName: 'beta' });
     const mark = world.log.mark();

@@ -95,8 +95,10 @@ describe('plan, run, status on a fresh cluster', () => {
   let planned: Row[];
   let run: CliResult;
 
+  let spokeName: string;
+
   beforeAll(async () => {
-    await createCluster(w, { name: cluster });
+    ({ spokeName } = await createCluster(w, { name: cluster }));
     w.activateCluster(cluster);
   });
 
@@ -188,6 +190,13 @@ describe('plan, run, status on a fresh cluster', () => {
       finishedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       changeCount: changeTable(run.stdout).length,
       trigger: 'CLI',
+      // What allow-lists need: each gateway's SNAT IP toward the fabric and toward the internet.
+      egressIps: [spokeName, `${spokeName}-hagw`].map((name, i) => ({
+        gateway: name,
+        role: i === 0 ? 'primary' : 'ha',
+        fabricIp: w.controller.gateway(name)!.private_ip,
+        internetIp: w.controller.gateway(name)!.public_ip,
+      })),
     });
     expect(JSON.parse((await cli('status', 'never-seen', '--json')).stdout)).toEqual({ command: 'status', clusters: [] });
   });

@@ -1,7 +1,8 @@
 // An in-process HTTPS stand-in for the Aviatrix controller, following the checklist of
 // docs/aviatrix-controller-api.md section 10: /v2/api actions as query GET, form POST and JSON POST,
-// token-gated login, CID issue and expiry with the exact texts, gateways with HA peers, custom vs
-// single-IP SNAT, whole-list replacement, transit exclusions, v2.5 k8s clusters and app-domains.
+// token-gated login, CID issue and expiry with the exact texts, gateways with HA peers (several: see
+// addHaGateway), custom vs single-IP SNAT, whole-list replacement, transit exclusions, v2.5 k8s
+// clusters and app-domains.
 // Faults on demand (5xx, hangs), latency, and optional echo quirks (duplicates, reordering, "None").
 import https from 'node:https';
 import http from 'node:http';
@@ -46,6 +47,8 @@ export interface EmulatedGateway {
   snat_ip_port_list: SnatPolicy[];
   exclude_cidr_list: string[];
   haName?: string;
+  /** An HA gateway created on its own (addHaGateway): its primary's name, listed as `primary_gw_name`. */
+  primaryName?: string;
 }
 
 export interface RecordedRequest {
@@ -167,6 +170,41 @@ export class AviatrixEmulator {
       this.gateways.set(haName, make(haName, spec.ha.privateIp, true, haMode, spec.ha.snatPolicies));
     }
     return primary;
+  }
+
+  /**
+   * Another HA gateway on a spoke, as newer controllers allow (`create_multicloud_ha_gateway`, any
+   * name). The contract shows only one HA peer, in the primary's `hagw_details`; this stand-in lists
+   * each further one as a gateway of its own, in the primary's VPC, carrying `primary_gw_name` (the
+   * field that creates it). The primary's `hagw_details` keeps naming its first HA peer.
+   */
+  addHaGateway(primary: string, ha: { name: string; privateIp: string }): EmulatedGateway {
+    const p = this.gateways.get(primary);
+    if (!p) throw new Error(`no gateway ${primary}`);
+    const peer: EmulatedGateway = {
+      ...structuredClone(p),
+      vpc_name: ha.name,
+      isHa: true,
+      private_ip: ha.privateIp,
+      public_ip: `54.1.${this.gateways.size}.3`,
+      enable_nat: 'no',
+      nat_enabled: false,
+      snat_target: '',
+      snat_ip_port_list: [],
+      exclude_cidr_list: [],
+      haName: undefined,
+      primaryName: primary,
+    };
+    this.gateways.set(ha.name, peer);
+    return peer;
+  }
+
+  /** The gateway replaced (new instance): new private and public IPs; its SNAT list is kept as it was. */
+  replaceGatewayAddresses(name: string, addresses: { privateIp: string; publicIp: string }): void {
+    const g = this.gateways.get(name);
+    if (!g) throw new Error(`no gateway ${name}`);
+    g.private_ip = addresses.privateIp;
+    g.public_ip = addresses.publicIp;
   }
 
   gateway(name: string): EmulatedGateway | undefined {
@@ -435,6 +473,7 @@ export class AviatrixEmulator {
       hagw_details: ha
         ? { vpc_name: ha.vpc_name, private_ip: ha.private_ip, public_ip: ha.public_ip, vpc_size: ha.vpc_size, cloud_type: ha.cloud_type }
         : { vpc_name: '', private_ip: '', vpc_size: '' },
+      ...(g.primaryName ? { primary_gw_name: g.primaryName } : {}),
       exclude_cidr_list: g.kind === 'transit' ? [...g.exclude_cidr_list] : [],
     };
   }

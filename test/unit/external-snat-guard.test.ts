@@ -27,6 +27,10 @@ test.each([
   ['a failed SNAT branch', { failed: true }, 'the spoke gateway and its HA peer'],
   ['the HA peer not confirmed', { spokeGateway: 'spoke-a', haGateway: 'spoke-a-hagw', gateways: [{ gateway: 'spoke-a', role: 'primary' }] }, 'spoke-a-hagw'],
   ['neither gateway confirmed', { spokeGateway: 'spoke-a', haGateway: 'spoke-a-hagw', gateways: [] }, 'spoke-a and spoke-a-hagw'],
+  ['a second HA peer not confirmed', {
+    spokeGateway: 'spoke-a', haGateway: 'spoke-a-hagw', haGateways: ['spoke-a-hagw', 'spoke-a-ha2'],
+    gateways: [{ gateway: 'spoke-a', role: 'primary' }, { gateway: 'spoke-a-hagw', role: 'ha' }],
+  }, 'spoke-a-ha2'],
   ['only a former gateway', { spokeGateway: 'spoke-a', gateways: [{ gateway: 'spoke-a', role: 'former' }] }, 'spoke-a'],
 ])('refused with %s, naming what is missing', async (_name, snat, missing) => {
   const error = await refusal(snat as GatewaySnatReport | undefined);

@@ -2,43 +2,34 @@
 // ASL on the Step Functions emulator, the real handlers, the status table in moto) and delivered
 // through SNS (moto) to a subscribed SQS queue, as the deployed topic would deliver it.
 import { aviatrixClient } from '../../lambdas/aviatrix/client';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { handler as notify } from '../../lambdas/notify/handler';
 import { ExecutionStatusDetail } from '../../lambdas/domain/notification';
-import { createCluster, OnboardingWorld, startOnboardingWorld } from '../local-world/onboarding-world';
-import { DeployedStack, deployStackLocally } from '../local-world/deployed-stack';
-import { Inbox, startInbox, statusChangeEvent } from '../local-world/notification-inbox';
+import { createCluster, OnboardingWorld } from '../local-world/onboarding-world';
+import { DeployedStack } from '../local-world/deployed-stack';
+import { Inbox } from '../local-world/notification-inbox';
+import { executeToEnd, NotifyingWorld, startNotifyingWorld, statusChange } from '../local-world/execute';
 
 let w: OnboardingWorld;
 let stack: DeployedStack;
 let mailbox: Inbox;
 
+let world: NotifyingWorld;
+
 beforeAll(async () => {
-  w = await startOnboardingWorld();
-  stack = await deployStackLocally(w, { waitMs: 20, retryMs: 20 });
-  mailbox = await startInbox(w);
+  world = await startNotifyingWorld();
+  ({ w, stack, mailbox } = world);
 }, 120_000);
 
 afterAll(async () => {
-  mailbox?.stop();
-  await stack?.stop();
-  await w?.stop();
+  await world?.stop();
 });
 
+
 /** Runs a workflow on the emulator and returns the EventBridge status-change detail of its end. */
-async function execute(input: Record<string, unknown>): Promise<ExecutionStatusDetail> {
-  const client = new SFNClient({ region: w.world.region });
-  try {
-    const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn: stack.stateMachineArns.cluster, input: JSON.stringify(input) }));
-    await stack.sfn.waitForIdle();
-    return (await statusChangeEvent(w.world.region, executionArn!)).detail;
-  } finally {
-    client.destroy();
-  }
-}
+const execute = (input: Record<string, unknown>) => executeToEnd(w, stack, input);
 
 const inbox = () => mailbox.receive();
-const event = (detail: ExecutionStatusDetail) => ({ 'detail-type': 'Step Functions Execution Status Change' as const, detail });
+const event = statusChange;
 
 describe('a failed onboarding (someone else\'s SmartGroup has the cluster\'s VPC group name)', () => {
   it('publishes one message with the cluster, workflow, failed step, error, what was applied, the console link and the re-run command', async () => {
