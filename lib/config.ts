@@ -57,6 +57,10 @@ export interface OnboardingConfig {
    * NAT gateway): "refuse" stops the run before any write, "warn" only reports it.
    */
   routeCheck: 'refuse' | 'warn';
+  /** Kubernetes network policies enforced by the VPC CNI (add-on `enableNetworkPolicy`, its node agent). */
+  networkPolicy: boolean;
+  /** /28 prefixes per ENI slot instead of single addresses (VPC CNI `ENABLE_PREFIX_DELEGATION`). */
+  prefixDelegation: boolean;
   aviatrix: AviatrixConfig;
   operations: OperationsConfig;
 }
@@ -105,7 +109,8 @@ type Raw = Record<string, unknown>;
 
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
-  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix', 'operations',
+  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'networkPolicy', 'prefixDelegation',
+  'aviatrix', 'operations',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -152,6 +157,12 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   const allowNodeReplacement = optionalBoolean(root, 'allowNodeReplacement', key, problems) ?? false;
   const routeCheck = optionalString(root, 'routeCheck', key, problems) ?? 'refuse';
   if (routeCheck !== 'refuse' && routeCheck !== 'warn') problems.push(`${key('routeCheck')} must be "refuse" or "warn", got "${routeCheck}"`);
+  const networkPolicy = optionalBoolean(root, 'networkPolicy', key, problems) ?? false;
+  const prefixDelegation = optionalBoolean(root, 'prefixDelegation', key, problems) ?? false;
+  // AWS reserves the first four and the last address of a subnet, so a /27 pod subnet holds one free /28 prefix.
+  if (prefixDelegation && podSubnetPrefixLength !== undefined && podSubnetPrefixLength > 26) {
+    problems.push(`${key('podSubnetPrefixLength')} must be /26 or larger with ${key('prefixDelegation')} (pods get /28 prefixes), got /${podSubnetPrefixLength}`);
+  }
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
   const operations = parseOperations(root.operations, key('operations'), problems);
@@ -168,6 +179,8 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     driftSchedule,
     allowNodeReplacement,
     routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
+    networkPolicy,
+    prefixDelegation,
     aviatrix,
     operations,
   };

@@ -188,6 +188,12 @@ function podNetwork(ctx: PermissionContext): PermissionRow[] {
     },
     describeClusters(['eks:DescribeCluster', 'eks:ListNodegroups'], 'describe it and list its node groups (their subnets are node subnets).'),
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): its subnets and AZs. Read-only.' },
+    {
+      sid: 'ReadVpcCniAddon',
+      actions: ['eks:DescribeAddon'],
+      resources: [vpcCniAddonArnPattern()],
+      reason: 'The preflight reads the vpc-cni add-on version (too old for networkPolicy/prefixDelegation is refused before any write). Read-only.',
+    },
     clusterLease(ctx),
     {
       sid: 'ClaimVpcResources',
@@ -284,6 +290,12 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
     },
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): wait for it, read its instance types. Read-only.' },
     { sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'], reason: 'ec2:DescribeInstanceTypes has no resource-level permissions (read-only ENI limits for max-pods).' },
+    {
+      sid: 'ReadPodSubnetUse',
+      actions: ['ec2:DescribeSubnets', 'ec2:DescribeNetworkInterfaces'],
+      resources: ['*'],
+      reason: 'No resource-level permissions on EC2 Describe calls: with prefixDelegation, the free /28 blocks of the pod subnets. Read-only.',
+    },
     clusterLease(ctx),
   ];
   if (ctx.config.allowNodeReplacement) {

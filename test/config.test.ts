@@ -31,6 +31,8 @@ describe('defaults', () => {
       driftSchedule: 'rate(6 hours)',
       allowNodeReplacement: false,
       routeCheck: 'refuse',
+      networkPolicy: false,
+      prefixDelegation: false,
       aviatrix: {
         ...minimal().aviatrix,
         verifyTls: true,
@@ -76,6 +78,9 @@ describe('each invalid key is named', () => {
     ['onboarding.podSubnetPrefixLength', (r) => ({ ...r, secondaryCidr: '100.64.0.0/16', podSubnetPrefixLength: 16 })],
     ['onboarding.podSubnetPrefixLength', (r) => ({ ...r, podSubnetPrefixLength: 17.5 })],
     ['onboarding.maxVpcCidrBlocks', (r) => ({ ...r, maxVpcCidrBlocks: 0 })],
+    ['onboarding.networkPolicy', (r) => ({ ...r, networkPolicy: 'yes' })],
+    ['onboarding.prefixDelegation', (r) => ({ ...r, prefixDelegation: 1 })],
+    ['onboarding.podSubnetPrefixLength', (r) => ({ ...r, prefixDelegation: true, podSubnetPrefixLength: 27 })],
     ['onboarding.clusterActiveTimeoutSeconds', (r) => ({ ...r, clusterActiveTimeoutSeconds: '45m' })],
     ['onboarding.addonUpdateTimeoutSeconds', (r) => ({ ...r, addonUpdateTimeoutSeconds: 99999 })],
     ['onboarding.driftSchedule', (r) => ({ ...r, driftSchedule: 'every 6 hours' })],
