@@ -61,6 +61,12 @@ export interface OnboardingConfig {
   networkPolicy: boolean;
   /** /28 prefixes per ENI slot instead of single addresses (VPC CNI `ENABLE_PREFIX_DELEGATION`). */
   prefixDelegation: boolean;
+  /**
+   * Pods with their own security groups (SecurityGroupPolicy) miss the pod security group's rules:
+   * "report" names them, "reconcile" adds the rules to groups tagged eks-aviatrix:managed=true,
+   * "reconcile-all" to every group a policy names.
+   */
+  podSecurityGroups: 'report' | 'reconcile' | 'reconcile-all';
   aviatrix: AviatrixConfig;
   operations: OperationsConfig;
 }
@@ -110,12 +116,14 @@ type Raw = Record<string, unknown>;
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
   'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'networkPolicy', 'prefixDelegation',
-  'aviatrix', 'operations',
+  'podSecurityGroups', 'aviatrix', 'operations',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
   'controllerRoleArn', 'allowDisableSingleIpSnat', 'kubernetesSmartGroups',
 ] as const;
+
+const POD_SECURITY_GROUP_MODES = ['report', 'reconcile', 'reconcile-all'] as const;
 
 /** Secrets Manager's name characters; a name cannot contain IAM wildcards. */
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
@@ -163,6 +171,10 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   if (prefixDelegation && podSubnetPrefixLength !== undefined && podSubnetPrefixLength > 26) {
     problems.push(`${key('podSubnetPrefixLength')} must be /26 or larger with ${key('prefixDelegation')} (pods get /28 prefixes), got /${podSubnetPrefixLength}`);
   }
+  const podSecurityGroups = optionalString(root, 'podSecurityGroups', key, problems) ?? 'report';
+  if (!POD_SECURITY_GROUP_MODES.includes(podSecurityGroups as never)) {
+    problems.push(`${key('podSecurityGroups')} must be one of ${POD_SECURITY_GROUP_MODES.map((m) => `"${m}"`).join(', ')}, got "${podSecurityGroups}"`);
+  }
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
   const operations = parseOperations(root.operations, key('operations'), problems);
@@ -181,6 +193,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
     networkPolicy,
     prefixDelegation,
+    podSecurityGroups: podSecurityGroups as OnboardingConfig['podSecurityGroups'],
     aviatrix,
     operations,
   };

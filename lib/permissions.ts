@@ -291,13 +291,39 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): wait for it, read its instance types. Read-only.' },
     { sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'], reason: 'ec2:DescribeInstanceTypes has no resource-level permissions (read-only ENI limits for max-pods).' },
     {
-      sid: 'ReadPodSubnetUse',
-      actions: ['ec2:DescribeSubnets', 'ec2:DescribeNetworkInterfaces'],
+      sid: 'ReadPodSubnetsAndGroups',
+      actions: ['ec2:DescribeSubnets', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups'],
       resources: ['*'],
-      reason: 'No resource-level permissions on EC2 Describe calls: with prefixDelegation, the free /28 blocks of the pod subnets. Read-only.',
+      reason: 'No resource-level permissions on EC2 Describe calls: the free /28 blocks of the pod subnets (prefixDelegation), the groups SecurityGroupPolicies name. Read-only.',
     },
     clusterLease(ctx),
   ];
+  if (ctx.config.podSecurityGroups !== 'report') {
+    const securityGroups = ec2Arn('security-group/*');
+    rows.push(
+      ctx.config.podSecurityGroups === 'reconcile-all'
+        ? {
+            sid: 'PodRulesOnPolicyGroups',
+            actions: ['ec2:AuthorizeSecurityGroupIngress'],
+            resources: [securityGroups],
+            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group; adds rules only (no revoke).',
+          }
+        : {
+            sid: 'PodRulesOnManagedGroups',
+            actions: ['ec2:AuthorizeSecurityGroupIngress'],
+            resources: [securityGroups],
+            conditions: taggedManaged('ec2'),
+            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true; adds rules only (no revoke).',
+          },
+      {
+        sid: 'PodRulesOnEksClusterSecurityGroups',
+        actions: ['ec2:AuthorizeSecurityGroupIngress'],
+        resources: [securityGroups],
+        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+        reason: 'Pods with their own security groups reach the API server: a rule only on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
+      },
+    );
+  }
   if (ctx.config.allowNodeReplacement) {
     rows.push(
       {

@@ -33,6 +33,7 @@ describe('defaults', () => {
       routeCheck: 'refuse',
       networkPolicy: false,
       prefixDelegation: false,
+      podSecurityGroups: 'report',
       aviatrix: {
         ...minimal().aviatrix,
         verifyTls: true,
@@ -80,6 +81,7 @@ describe('each invalid key is named', () => {
     ['onboarding.maxVpcCidrBlocks', (r) => ({ ...r, maxVpcCidrBlocks: 0 })],
     ['onboarding.networkPolicy', (r) => ({ ...r, networkPolicy: 'yes' })],
     ['onboarding.prefixDelegation', (r) => ({ ...r, prefixDelegation: 1 })],
+    ['onboarding.podSecurityGroups', (r) => ({ ...r, podSecurityGroups: 'all' })],
     ['onboarding.podSubnetPrefixLength', (r) => ({ ...r, prefixDelegation: true, podSubnetPrefixLength: 27 })],
     ['onboarding.clusterActiveTimeoutSeconds', (r) => ({ ...r, clusterActiveTimeoutSeconds: '45m' })],
     ['onboarding.addonUpdateTimeoutSeconds', (r) => ({ ...r, addonUpdateTimeoutSeconds: 99999 })],

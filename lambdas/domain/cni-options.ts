@@ -212,13 +212,15 @@ export async function readPodSecurityGroups(kube: KubeClient, env: ReadonlyMap<s
   };
 }
 
+/** In "report" mode: the policies whose pods miss the pod security group's rules. */
 export function podSecurityGroupWarnings(clusterName: string, report: PodSecurityGroupReport, podSecurityGroupId: string | undefined): string[] {
   if (report.policies.length === 0) return [];
   const policies = report.policies.map((p) => `${p.name} (${p.securityGroupIds.join(', ') || 'no groups'})`).join(', ');
   return [
     `SecurityGroupPolicy ${policies} on EKS cluster "${clusterName}" give${report.policies.length > 1 ? '' : 's'} pods their own security groups instead of ` +
       `the ENIConfig's pod security group ${podSecurityGroupId ?? '(new)'}, so those pods lose its rules: add to each of those groups ingress from the ` +
-      `node security groups and from the cluster security group (TCP 9443 for webhooks), and allow them on the cluster security group` +
+      `node security groups and from the cluster security group (TCP 9443 for webhooks), and allow them on the cluster security group, ` +
+      `or set onboarding.podSecurityGroups to "reconcile" (groups tagged eks-aviatrix:managed=true) or "reconcile-all"` +
       (report.podEniEnabled ? '' : `; ENABLE_POD_ENI is not "true" on aws-node, so the policies take effect only once it is`),
   ];
 }
@@ -259,7 +261,7 @@ export function networkPolicyNodeWarnings(clusterName: string, nodes: Item[]): s
 export async function clusterOptionWarnings(
   kube: KubeClient,
   clusterName: string,
-  config: Pick<OnboardingConfig, 'networkPolicy'>,
+  config: Pick<OnboardingConfig, 'networkPolicy' | 'podSecurityGroups'>,
   env: ReadonlyMap<string, string | undefined>,
   podSecurityGroupId: string | undefined,
 ): Promise<{ warnings: string[]; podSecurityGroups: PodSecurityGroupReport }> {
@@ -271,7 +273,7 @@ export async function clusterOptionWarnings(
   return {
     podSecurityGroups,
     warnings: [
-      ...podSecurityGroupWarnings(clusterName, podSecurityGroups, podSecurityGroupId),
+      ...(config.podSecurityGroups === 'report' ? podSecurityGroupWarnings(clusterName, podSecurityGroups, podSecurityGroupId) : []),
       ...ingressWarnings(clusterName, services?.items ?? []),
       ...networkPolicyNodeWarnings(clusterName, nodes?.items ?? []),
     ],

@@ -22,6 +22,7 @@ import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/w
 import { kubeClientFor } from './cluster';
 import { findEarlyNodes } from './nodegroup';
 import { checkPodSubnetsForPrefixes, clusterOptionWarnings, CniSettings, desiredCniSettings, refuseOldSelfManagedCni } from './cni-options';
+import { reconcilePodSecurityGroups } from './pod-security-groups';
 import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
@@ -289,7 +290,9 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
         await reconcileEniConfigs(kube, input, progress.changes);
         const env = addon ? new Map(Object.entries(envOf(parseConfigurationValues(addon, clusterName))).map(([k, v]) => [k, String(v)])) : awsNodeEnv(awsNode);
         const checks = await clusterOptionWarnings(kube, clusterName, config, env, input.network.podSecurityGroupId);
-        warnings.push(...checks.warnings);
+        const podGroups = await reconcilePodSecurityGroups({ cluster: input.cluster, network: input.network, report: checks.podSecurityGroups, config, dryRun: input.dryRun });
+        progress.changes.push(...podGroups.changes);
+        warnings.push(...checks.warnings, ...podGroups.warnings);
         if (!addon && config.networkPolicy) {
           warnings.push(
             `onboarding.networkPolicy: EKS cluster "${clusterName}" runs a self-managed VPC CNI, whose network policy agent this project does not configure; ` +

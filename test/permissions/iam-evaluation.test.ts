@@ -219,6 +219,8 @@ const REQUESTS: Request[] = [
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeNetworkInterfaces', resource: '*', expect: 'Allowed', why: 'prefixDelegation: free /28 blocks of the pod subnets' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeSubnets', resource: '*', expect: 'Allowed', why: 'prefixDelegation: the pod subnets' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeVpcs', resource: '*', expect: 'Denied', why: 'only the reads it needs' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeSecurityGroups', resource: '*', expect: 'Allowed', why: 'the groups SecurityGroupPolicies name' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Denied', why: 'podSecurityGroups "report" (shipped) writes no rule' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:DescribeUpdate', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'waits for its update' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:UpdateAddon', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'custom networking on vpc-cni (no opt-in key on add-ons: README residual risk)' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:UpdateAddon', resource: eksArn('addon/c1/coredns/uuid'), expect: 'Denied', why: 'no other add-on' },
@@ -318,6 +320,10 @@ const WIDER_REQUESTS: Request[] = [
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:StartInstanceRefresh', resource: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/eks-ng-1-uuid`, context: { 'aws:ResourceTag/eks:cluster-name': 'c1', 'aws:ResourceTag/eks:nodegroup-name': 'ng-1' }, expect: 'Allowed', why: 'replaces a managed node group\'s early nodes' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:StartInstanceRefresh', resource: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/eks-other-uuid`, expect: 'Denied', why: 'not an Auto Scaling group without the EKS node-group tags' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:DescribeInstanceRefreshes', resource: '*', expect: 'Allowed', why: 'follows the refresh' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Allowed', why: 'podSecurityGroups "reconcile": a policy\'s group tagged ours' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'those pods to the API server' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'not an untagged group without "reconcile-all"' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Denied', why: 'adds rules only' },
   { role: 'AviatrixOnboardRole', action: 'kms:Decrypt', resource: KMS_KEY, context: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` }, expect: 'Allowed', why: 'decrypts the secret through Secrets Manager' },
   { role: 'AviatrixOnboardRole', action: 'kms:Decrypt', resource: KMS_KEY, expect: 'Denied', why: 'not directly' },
   { role: 'AviatrixSnatRole', action: 'kms:Decrypt', resource: KMS_KEY, context: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` }, expect: 'Denied', why: 'not through another service' },
@@ -326,7 +332,7 @@ const WIDER_REQUESTS: Request[] = [
 ];
 
 const SHIPPED = TEST_RAW_CONFIG;
-const WIDER = { ...TEST_RAW_CONFIG, allowNodeReplacement: true, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsKmsKeyArn: KMS_KEY } };
+const WIDER = { ...TEST_RAW_CONFIG, allowNodeReplacement: true, podSecurityGroups: 'reconcile', aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsKmsKeyArn: KMS_KEY } };
 
 async function evaluate(e: Evaluated, requests: Request[]): Promise<string[]> {
   const wrong: string[] = [];
@@ -377,7 +383,7 @@ describe('IAM evaluation of the synthesized roles', () => {
   it('node replacement and a customer key widen exactly their statements', async () => {
     expect(await evaluate(wider, WIDER_REQUESTS)).toEqual([]);
     // and narrow nothing else
-    expect(await evaluate(wider, REQUESTS.filter((r) => !(r.action === 'autoscaling:StartInstanceRefresh' || r.action === 'kms:Decrypt')))).toEqual([]);
+    expect(await evaluate(wider, REQUESTS.filter((r) => !(r.action === 'autoscaling:StartInstanceRefresh' || r.action === 'kms:Decrypt' || (r.role === KUBE_RECONCILER_ROLE_ID && r.action === 'ec2:AuthorizeSecurityGroupIngress'))))).toEqual([]);
   });
 
   it('keeps every role under IAM\'s 10,240-character quota for its inline policies', () => {

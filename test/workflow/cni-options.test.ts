@@ -2,7 +2,9 @@
 // networking breaks (security groups for pods, load balancers, old kernels): the real cluster and
 // node-group ASL with the real handlers against the local world, asserting the add-on, aws-node
 // and the run's result; the refusals write nothing.
-import { CreateNetworkInterfaceCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { rulesOf } from '../../lambdas/domain/network';
+import { POD_SG_RULE_DESCRIPTION } from '../../lambdas/domain/pod-security-groups';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
 import { createCluster, createNodegroup, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
@@ -42,7 +44,8 @@ async function withOptions<T>(options: Record<string, unknown>, body: () => Prom
   try {
     return await body();
   } finally {
-    w.setConfig(Object.fromEntries(Object.keys(options).map((key) => [key, key === 'podSubnetPrefixLength' ? undefined : false])));
+    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, podSecurityGroups: 'report' };
+    w.setConfig(Object.fromEntries(Object.keys(options).map((key) => [key, key in off ? off[key] : false])));
   }
 }
 
@@ -214,6 +217,76 @@ describe('max-pods with prefix delegation', () => {
       expect((result.output as Outcome).warnings).toEqual([
         expect.stringMatching(/allows 17 pods but custom networking with \/28 prefixes gives it addresses for 110; raise max-pods to 110/),
       ]);
+    });
+  });
+});
+
+describe('podSecurityGroups: the pod rules on the groups SecurityGroupPolicies name', () => {
+  const CLUSTER = 'sgp';
+  let created: CreatedCluster;
+  let ours: string;
+  let theirs: string;
+  const ec2 = () => w.world.ec2Direct;
+  const groupRules = async (id: string) => {
+    const { SecurityGroups = [] } = await ec2().send(new DescribeSecurityGroupsCommand({ GroupIds: [id] }));
+    return SecurityGroups[0]?.IpPermissions ?? [];
+  };
+  const clusterGroup = () => w.world.eks.cluster(CLUSTER)!.clusterSecurityGroupId as string;
+  /** The rules this project adds for pods with their own groups, as protocol/port/source. */
+  const added = async (id: string) =>
+    (await groupRules(id))
+      .flatMap((p) => (p.UserIdGroupPairs ?? []).filter((g) => g.Description === POD_SG_RULE_DESCRIPTION).map((g) => `${p.IpProtocol}:${p.FromPort ?? ''}:${g.GroupId}`))
+      .sort();
+
+  beforeAll(async () => {
+    created = await activeCluster(CLUSTER);
+    const group = async (name: string, tagged: boolean) =>
+      (await ec2().send(new CreateSecurityGroupCommand({
+        GroupName: name, Description: name, VpcId: created.vpc.vpcId,
+        ...(tagged ? { TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'eks-aviatrix:managed', Value: 'true' }] }] } : {}),
+      }))).GroupId!;
+    ours = await group('sgp-ours', true);
+    theirs = await group('sgp-theirs', false);
+    w.world.kube.addObject(CLUSTER, 'securitygrouppolicies', {
+      apiVersion: 'vpcresources.k8s.aws/v1beta1', kind: 'SecurityGroupPolicy',
+      metadata: { name: 'orders', namespace: 'shop' },
+      spec: { podSelector: {}, securityGroups: { groupIds: [ours, theirs] } },
+    });
+    expect((await run(CLUSTER)).error).toBeUndefined();
+  });
+
+  it('"report" (the default) names the policy and writes no rule on its groups', async () => {
+    expect(await added(ours)).toEqual([]);
+    expect(await added(theirs)).toEqual([]);
+  });
+
+  it('"reconcile" gives our tagged group the pod rules and names the untagged one', async () => {
+    const result = await withOptions({ podSecurityGroups: 'reconcile' }, () => run(CLUSTER));
+    expect(result.error).toBeUndefined();
+    const cluster = clusterGroup();
+    expect(await added(ours)).toEqual([`-1::${cluster}`, `-1::${ours}`, `tcp:9443:${cluster}`].sort());
+    expect(await added(theirs)).toEqual([]);
+    expect(await added(cluster)).toEqual([`-1::${ours}`]);
+    expect((result.output as Outcome).warnings).toContainEqual(expect.stringContaining(`security groups ${theirs} named by SecurityGroupPolicies on EKS cluster "sgp" are not tagged eks-aviatrix:managed=true`));
+    expect((result.output as Outcome).warnings.filter((x) => x.startsWith('SecurityGroupPolicy'))).toEqual([]);
+  });
+
+  it('"reconcile-all" takes the untagged group too; a rule revoked by hand comes back, the rest is not rewritten', async () => {
+    await withOptions({ podSecurityGroups: 'reconcile-all' }, async () => {
+      expect((await run(CLUSTER)).error).toBeUndefined();
+      const cluster = clusterGroup();
+      expect(await added(theirs)).toEqual([`-1::${cluster}`, `-1::${theirs}`, `tcp:9443:${cluster}`].sort());
+      expect(await added(cluster)).toEqual([`-1::${ours}`, `-1::${theirs}`].sort());
+
+      await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: theirs, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9443, ToPort: 9443, UserIdGroupPairs: [{ GroupId: cluster, Description: POD_SG_RULE_DESCRIPTION }] }] }));
+      expect(rulesOf(await groupRules(theirs)).some((r) => r.fromPort === 9443)).toBe(false);
+      const mark = w.world.log.mark();
+      const repaired = await run(CLUSTER);
+      expect((repaired.output as Outcome).changes).toEqual([
+        { resource: `security group ${theirs}`, action: 'update', detail: `ingress tcp 9443 from ${cluster} (pods with their own security groups)` },
+      ]);
+      expect(writesSince(mark).map((c) => c.action)).toEqual(['AuthorizeSecurityGroupIngress']);
+      expect(await added(theirs)).toContain(`tcp:9443:${cluster}`);
     });
   });
 });
