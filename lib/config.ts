@@ -67,6 +67,8 @@ export interface OnboardingConfig {
    * "reconcile-all" to every group a policy names.
    */
   podSecurityGroups: 'report' | 'reconcile' | 'reconcile-all';
+  /** Routable subnets tagged for the AWS Load Balancer Controller (kubernetes.io/role/elb, .../internal-elb); ours are untagged at offboarding. */
+  loadBalancerSubnets: { public: string[]; internal: string[] };
   aviatrix: AviatrixConfig;
   operations: OperationsConfig;
 }
@@ -116,7 +118,7 @@ type Raw = Record<string, unknown>;
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
   'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'networkPolicy', 'prefixDelegation',
-  'podSecurityGroups', 'aviatrix', 'operations',
+  'podSecurityGroups', 'loadBalancerSubnets', 'aviatrix', 'operations',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -175,6 +177,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   if (!POD_SECURITY_GROUP_MODES.includes(podSecurityGroups as never)) {
     problems.push(`${key('podSecurityGroups')} must be one of ${POD_SECURITY_GROUP_MODES.map((m) => `"${m}"`).join(', ')}, got "${podSecurityGroups}"`);
   }
+  const loadBalancerSubnets = parseLoadBalancerSubnets(root.loadBalancerSubnets, key('loadBalancerSubnets'), problems);
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
   const operations = parseOperations(root.operations, key('operations'), problems);
@@ -194,6 +197,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     networkPolicy,
     prefixDelegation,
     podSecurityGroups: podSecurityGroups as OnboardingConfig['podSecurityGroups'],
+    loadBalancerSubnets,
     aviatrix,
     operations,
   };
@@ -242,6 +246,21 @@ function parseChatbot(raw: unknown, prefix: string, problems: string[]): Chatbot
   const teams = channel('teams', ['teamId', 'channelId', 'tenantId'] as const);
   if (!slack && !teams) problems.push(`${prefix} must name a "slack" or "teams" channel (or be left out)`);
   return { ...(slack ? { slack } : {}), ...(teams ? { teams } : {}) };
+}
+
+function parseLoadBalancerSubnets(raw: unknown, prefix: string, problems: string[]): OnboardingConfig['loadBalancerSubnets'] {
+  const obj = raw === undefined ? {} : asObject(raw, prefix, problems);
+  rejectUnknownKeys(obj, ['public', 'internal'], prefix, problems);
+  const list = (name: 'public' | 'internal'): string[] => {
+    const value = obj[name] ?? [];
+    if (Array.isArray(value) && value.every((id) => typeof id === 'string' && /^subnet-[0-9a-f]{8,17}$/.test(id))) return value as string[];
+    problems.push(`${prefix}.${name} must be a list of subnet ids (subnet-0123abcd...), got ${JSON.stringify(value)}`);
+    return [];
+  };
+  const result = { public: list('public'), internal: list('internal') };
+  const both = result.public.filter((id) => result.internal.includes(id));
+  if (both.length > 0) problems.push(`${prefix}: ${both.join(', ')} cannot be both public and internal`);
+  return result;
 }
 
 function parseOptIn(raw: unknown, prefix: string, problems: string[]): OptInRule {

@@ -126,11 +126,25 @@ function controllerCredentials(ctx: PermissionContext): PermissionRow[] {
   return rows;
 }
 
+/** The load-balancer role tags and our per-cluster markers of them (config loadBalancerSubnets). */
+const LB_SUBNET_TAG_KEYS = ['kubernetes.io/role/elb', 'kubernetes.io/role/internal-elb', 'eks-aviatrix:lb-role/*'];
+const onlyLbSubnetTags: Conditions = { 'ForAllValues:StringLike': { 'aws:TagKeys': LB_SUBNET_TAG_KEYS }, Null: { 'aws:TagKeys': 'false' } };
+
 function podNetwork(ctx: PermissionContext): PermissionRow[] {
   const vpcs = ec2Arn('vpc/*');
   const subnets = ec2Arn('subnet/*');
   const securityGroups = ec2Arn('security-group/*');
+  const lbSubnets = ctx.config.loadBalancerSubnets;
   return [
+    ...(lbSubnets.public.length + lbSubnets.internal.length > 0
+      ? [{
+          sid: 'TagLoadBalancerSubnets',
+          actions: ['ec2:CreateTags'],
+          resources: [subnets],
+          conditions: onlyLbSubnetTags,
+          reason: 'Only with loadBalancerSubnets: the kubernetes.io/role/(internal-)elb tags and our markers of them on existing subnets (named in config, checked by the code); no other key.',
+        }]
+      : []),
     { sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'], reason: 'EC2 Describe* calls support no resource-level permissions (read-only discovery of VPCs, CIDRs, subnets, route tables, SGs).' },
     {
       sid: 'AssociateSecondaryCidr',
@@ -406,6 +420,13 @@ function cleanup(ctx: PermissionContext): PermissionRow[] {
       resources: [vpcs],
       conditions: { Null: { [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' } },
       reason: 'Only on VPCs the network step tagged eks-aviatrix:secondary-cidr when it associated the CIDR.',
+    },
+    {
+      sid: 'UntagLoadBalancerSubnets',
+      actions: ['ec2:DeleteTags'],
+      resources: [ec2Arn('subnet/*')],
+      conditions: onlyLbSubnetTags,
+      reason: 'Offboarding removes the load-balancer role tags this project added (its per-cluster markers say which); no other key. Always granted: the setting may be gone by then.',
     },
     {
       sid: 'UntagSecondaryCidr',

@@ -34,6 +34,7 @@ describe('defaults', () => {
       networkPolicy: false,
       prefixDelegation: false,
       podSecurityGroups: 'report',
+      loadBalancerSubnets: { public: [], internal: [] },
       aviatrix: {
         ...minimal().aviatrix,
         verifyTls: true,
@@ -82,6 +83,9 @@ describe('each invalid key is named', () => {
     ['onboarding.networkPolicy', (r) => ({ ...r, networkPolicy: 'yes' })],
     ['onboarding.prefixDelegation', (r) => ({ ...r, prefixDelegation: 1 })],
     ['onboarding.podSecurityGroups', (r) => ({ ...r, podSecurityGroups: 'all' })],
+    ['onboarding.loadBalancerSubnets.public', (r) => ({ ...r, loadBalancerSubnets: { public: ['10.0.0.0/24'] } })],
+    ['onboarding.loadBalancerSubnets', (r) => ({ ...r, loadBalancerSubnets: { public: ['subnet-0123abcd'], internal: ['subnet-0123abcd'] } })],
+    ['onboarding.loadBalancerSubnets.routable', (r) => ({ ...r, loadBalancerSubnets: { routable: [] } })],
     ['onboarding.podSubnetPrefixLength', (r) => ({ ...r, prefixDelegation: true, podSubnetPrefixLength: 27 })],
     ['onboarding.clusterActiveTimeoutSeconds', (r) => ({ ...r, clusterActiveTimeoutSeconds: '45m' })],
     ['onboarding.addonUpdateTimeoutSeconds', (r) => ({ ...r, addonUpdateTimeoutSeconds: 99999 })],

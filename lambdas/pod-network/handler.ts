@@ -3,6 +3,7 @@
 // the network half of design step 2, so a refusal comes before the first write anywhere.
 import { NetworkStepResult, reconcileNetwork } from '../domain/network';
 import { preflightCniOptions } from '../domain/cni-options';
+import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
@@ -24,7 +25,10 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   const previous = state.network as NetworkStepResult | undefined;
   return runStep('pod-network', cluster.name, () =>
     withClusterLeaseIfChanges({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }),
+      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }).then(
+        async (result) =>
+          result.phase === 'done' ? { ...result, changes: [...result.changes, ...(await tagLoadBalancerSubnets(cluster.name, cluster.vpcId, runtime().config, dryRun))] } : result,
+      ),
     ),
   );
 };

@@ -2,7 +2,8 @@
 // networking breaks (security groups for pods, load balancers, old kernels): the real cluster and
 // node-group ASL with the real handlers against the local world, asserting the add-on, aws-node
 // and the run's result; the refusals write nothing.
-import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { rulesOf } from '../../lambdas/domain/network';
 import { POD_SG_RULE_DESCRIPTION } from '../../lambdas/domain/pod-security-groups';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
@@ -44,7 +45,7 @@ async function withOptions<T>(options: Record<string, unknown>, body: () => Prom
   try {
     return await body();
   } finally {
-    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, podSecurityGroups: 'report' };
+    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, podSecurityGroups: 'report', loadBalancerSubnets: undefined };
     w.setConfig(Object.fromEntries(Object.keys(options).map((key) => [key, key in off ? off[key] : false])));
   }
 }
@@ -288,5 +289,52 @@ describe('podSecurityGroups: the pod rules on the groups SecurityGroupPolicies n
       expect(writesSince(mark).map((c) => c.action)).toEqual(['AuthorizeSecurityGroupIngress']);
       expect(await added(theirs)).toContain(`tcp:9443:${cluster}`);
     });
+  });
+});
+
+describe('loadBalancerSubnets: the role tags for the AWS Load Balancer Controller', () => {
+  let created: CreatedCluster;
+  const tagsOf = async (subnetId: string) => {
+    const { Subnets = [] } = await w.world.ec2Direct.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }));
+    return Object.fromEntries((Subnets[0]?.Tags ?? []).filter((t) => /role|lb-role/.test(t.Key ?? '')).map((t) => [t.Key, t.Value]));
+  };
+
+  beforeAll(async () => {
+    created = await activeCluster('lb-a');
+    await activeCluster('lb-b', { vpc: created.vpc });
+  });
+
+  it('tags the named subnets of the cluster VPC, leaves a role tag someone else set, and is undone by offboarding', async () => {
+    const [pub, internal] = created.vpc.subnets.map((s) => s.subnetId);
+    // Someone tagged the internal subnet by hand already: it stays theirs.
+    await w.world.ec2Direct.send(new CreateTagsCommand({ Resources: [internal], Tags: [{ Key: 'kubernetes.io/role/internal-elb', Value: '1' }] }));
+    await withOptions({ loadBalancerSubnets: { public: [pub], internal: [internal, 'subnet-0000000000000dead'] } }, async () => {
+      const planned = await run('lb-a', true);
+      expect((planned.output as Outcome).changes.filter((c) => c.action === 'tag')).toEqual([
+        { resource: `subnet ${pub}`, action: 'tag', detail: 'kubernetes.io/role/elb=1 for load balancers (ours, removed at offboarding)' },
+      ]);
+      expect(await tagsOf(pub)).toEqual({});
+      expect((await run('lb-a')).error).toBeUndefined();
+      expect((await run('lb-b')).error).toBeUndefined();
+      expect(await tagsOf(pub)).toEqual({ 'kubernetes.io/role/elb': '1', 'eks-aviatrix:lb-role/lb-a': 'kubernetes.io/role/elb', 'eks-aviatrix:lb-role/lb-b': 'kubernetes.io/role/elb' });
+      expect(await tagsOf(internal)).toEqual({ 'kubernetes.io/role/internal-elb': '1' });
+      const mark = w.world.log.mark();
+      expect((await run('lb-a')).output).toMatchObject({ changes: [] });
+      expect(writesSince(mark)).toEqual([]);
+    });
+
+    // Offboarding one cluster keeps the tag the other still marks; the last one removes it.
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    try {
+      for (const [name, left] of [['lb-a', { 'kubernetes.io/role/elb': '1', 'eks-aviatrix:lb-role/lb-b': 'kubernetes.io/role/elb' }], ['lb-b', {}]] as const) {
+        await eks.send(new DeleteClusterCommand({ name }));
+        const result = await runWorkflow('cluster-offboarding.asl.json', { clusterName: name });
+        expect(result.error).toBeUndefined();
+        expect(await tagsOf(pub)).toEqual(left);
+        expect(await tagsOf(internal)).toEqual({ 'kubernetes.io/role/internal-elb': '1' });
+      }
+    } finally {
+      eks.destroy();
+    }
   });
 });
