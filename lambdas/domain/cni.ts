@@ -264,8 +264,10 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // What this call itself changed (earlier calls' changes are already on record): named on failure.
   const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
   const customNetworkingStage = (input.stage ?? 'custom-networking') === 'custom-networking';
-  // Prefix delegation needs free /28 blocks in the pod subnets: refused before this step writes anything.
-  const warnings = customNetworkingStage && config.prefixDelegation ? await checkPodSubnetsForPrefixes(clusterName, input.network.podSubnets) : [];
+  // Prefix delegation needs free /28 blocks in the pod subnets: refused before this step writes anything
+  // (its first call; the later calls of the same stage wait for the add-on update it started).
+  const warnings = customNetworkingStage && config.prefixDelegation && !input.previous ? await checkPodSubnetsForPrefixes(clusterName, input.network.podSubnets) : [];
+  let awsNode: DaemonSet | undefined;
 
   // The custom-networking stage of the same run has just made sure of the access (group and RBAC):
   // the external-SNAT stage relies on it, except in a plan, which must look again to know.
@@ -284,21 +286,10 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   } else {
     kube = await kubeClientFor(clusterName);
     try {
-      const awsNode = addon ? undefined : await requireAwsNode(kube, input);
+      awsNode = addon ? undefined : await requireAwsNode(kube, input);
       if (customNetworkingStage) {
         if (awsNode) refuseOldSelfManagedCni(clusterName, awsNodeContainer(awsNode)?.image, config);
         await reconcileEniConfigs(kube, input, progress.changes);
-        const env = addon ? new Map(Object.entries(envOf(parseConfigurationValues(addon, clusterName))).map(([k, v]) => [k, String(v)])) : awsNodeEnv(awsNode);
-        const checks = await clusterOptionWarnings(kube, clusterName, config, env, input.network.podSecurityGroupId);
-        const podGroups = await reconcilePodSecurityGroups({ cluster: input.cluster, network: input.network, report: checks.podSecurityGroups, config, dryRun: input.dryRun });
-        progress.changes.push(...podGroups.changes);
-        warnings.push(...checks.warnings, ...podGroups.warnings);
-        if (!addon && config.networkPolicy) {
-          warnings.push(
-            `onboarding.networkPolicy: EKS cluster "${clusterName}" runs a self-managed VPC CNI, whose network policy agent this project does not configure; ` +
-              'start it with --enable-network-policy=true (aws-network-policy-agent container) and set enable-network-policy-controller: "true" in the amazon-vpc-cni ConfigMap',
-          );
-        }
       }
       if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, config, progress);
     } catch (error) {
@@ -326,6 +317,14 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       throw withAppliedChanges(error, changedNow());
     }
   }
+  // Once per run (the stage's last call): what custom networking breaks, and the pod rules for SecurityGroupPolicies.
+  if (customNetworkingStage && kube) {
+    try {
+      warnings.push(...(await reconcileCniOptionChecks(kube, input, config, addon, awsNode, progress)));
+    } catch (error) {
+      throw withAppliedChanges(error, changedNow());
+    }
+  }
   const switched = progress.changes.some((c) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node');
   const since = input.previous?.customNetworkingSince ?? (switched && !input.dryRun && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
   const done: CniResult = {
@@ -336,6 +335,23 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     ...(warnings.length ? { warnings } : {}),
   };
   return input.earlyNodes && kube && !input.dryRun ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes.customNetworkingSince) : done;
+}
+
+async function reconcileCniOptionChecks(
+  kube: KubeClient, input: CniInput, config: OnboardingConfig, addon: Addon | undefined, awsNode: DaemonSet | undefined, progress: Progress,
+): Promise<string[]> {
+  const clusterName = input.cluster.name;
+  const env = addon ? new Map(Object.entries(envOf(parseConfigurationValues(addon, clusterName))).map(([k, v]) => [k, String(v)])) : awsNodeEnv(awsNode);
+  const checks = await clusterOptionWarnings(kube, clusterName, config, env, input.network.podSecurityGroupId);
+  const podGroups = await reconcilePodSecurityGroups({ cluster: input.cluster, network: input.network, report: checks.podSecurityGroups, config, dryRun: input.dryRun });
+  progress.changes.push(...podGroups.changes);
+  const selfManagedPolicy = !addon && config.networkPolicy
+    ? [
+        `onboarding.networkPolicy: EKS cluster "${clusterName}" runs a self-managed VPC CNI, whose network policy agent this project does not configure; ` +
+          'start it with --enable-network-policy=true (aws-network-policy-agent container) and set enable-network-policy-controller: "true" in the amazon-vpc-cni ConfigMap',
+      ]
+    : [];
+  return [...checks.warnings, ...podGroups.warnings, ...selfManagedPolicy];
 }
 
 /** The cluster's nodes (any launcher) that started before custom networking took effect, as a warning. */
