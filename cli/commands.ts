@@ -100,8 +100,10 @@ function succeededRun(end: WorkflowEnd, target: string, outcome: Outcome): Comma
     outcome.changes.length === 0
       ? [`${done}, nothing changed.`]
       : [`${done}, ${plural(outcome.changes.length, 'change')}:`, ...formatChanges(outcome.changes)];
-  return { code: EXIT_OK, out: [...out, ...(outcome.warnings ?? []).map((w) => `Warning: ${w}`)], err: [], json: end.json };
+  return { code: EXIT_OK, out: [...out, ...warningLines(outcome)], err: [], json: end.json };
 }
+
+const warningLines = (outcome: Outcome) => (outcome.warnings ?? []).map((w) => `Warning: ${w}`);
 
 /** A dry run's list of changes: exit 2 when there are any, like `terraform plan -detailed-exitcode`. */
 function pendingChanges(end: WorkflowEnd, heading: string, apply: string, changes: Change[]): CommandResult {
@@ -115,8 +117,10 @@ export async function plan(ctx: CommandContext, cluster: string): Promise<Comman
   if (outcome.status === 'SKIPPED') {
     return { code: EXIT_OK, out: [`Skipped: ${cluster} is not selected for onboarding (the optIn setting); there is nothing to plan.`], err: [], json: end.json };
   }
-  if (outcome.changes.length === 0) return { code: EXIT_OK, out: [`No changes: ${cluster} is onboarded as configured.`], err: [], json: end.json };
-  return pendingChanges(end, `Planned changes for ${cluster}`, `eks-aviatrix run ${cluster}`, outcome.changes);
+  // What the read-only checks found (SecurityGroupPolicies, load balancers, max-pods) is shown with the plan.
+  if (outcome.changes.length === 0) return { code: EXIT_OK, out: [`No changes: ${cluster} is onboarded as configured.`, ...warningLines(outcome)], err: [], json: end.json };
+  const planned = pendingChanges(end, `Planned changes for ${cluster}`, `eks-aviatrix run ${cluster}`, outcome.changes);
+  return { ...planned, out: [...planned.out, ...warningLines(outcome)] };
 }
 
 export async function run(ctx: CommandContext, cluster: string, nodegroup?: string): Promise<CommandResult> {

@@ -60,6 +60,18 @@ export interface OnboardingConfig {
    * NAT gateway): "refuse" stops the run before any write, "warn" only reports it.
    */
   routeCheck: 'refuse' | 'warn';
+  /** Kubernetes network policies enforced by the VPC CNI (add-on `enableNetworkPolicy`, its node agent). */
+  networkPolicy: boolean;
+  /** /28 prefixes per ENI slot instead of single addresses (VPC CNI `ENABLE_PREFIX_DELEGATION`). */
+  prefixDelegation: boolean;
+  /**
+   * Pods with their own security groups (SecurityGroupPolicy) miss the pod security group's rules:
+   * "report" names them, "reconcile" adds the rules to groups tagged eks-aviatrix:managed=true,
+   * "reconcile-all" to every group a policy names.
+   */
+  podSecurityGroups: 'report' | 'reconcile' | 'reconcile-all';
+  /** Routable subnets tagged for the AWS Load Balancer Controller (kubernetes.io/role/elb, .../internal-elb); ours are untagged at offboarding. */
+  loadBalancerSubnets: { public: string[]; internal: string[] };
   aviatrix: AviatrixConfig;
   operations: OperationsConfig;
   /** The hub deployment that member accounts forward events to and whose roles assume theirs (lib/multi-account.ts). */
@@ -72,13 +84,17 @@ export interface OnboardingConfig {
 
 /** Subnets and security groups (of a VPC that reaches the clusters' private endpoints) for the Kubernetes-writing functions. */
 export interface PrivateEndpointAccessConfig {
+  /** At least two subnets (two AZs) that route to the clusters' private endpoints. */
   subnetIds: string[];
+  /** Security groups of the Kubernetes-writing functions; the cluster security group admits them on 443. */
   securityGroupIds: string[];
 }
 
 /** The hub: where the workflows, tables and controller credentials live. */
 export interface HubConfig {
+  /** The hub's AWS account id (runs the workflows, holds the controller credentials). */
   account: string;
+  /** The hub's Region. */
   region: string;
   /** The bus the hub's CloudTrail rules read (the default bus unless changed). */
   eventBusName: string;
@@ -92,6 +108,7 @@ export interface MembersConfig {
   accounts: string[];
   /** AWS Organization id (o-...): the member trust requires aws:PrincipalOrgID, the hub accepts the org's events. */
   organizationId?: string;
+  /** Regions with member stacks (default: the hub's Region). */
   regions: string[];
   /** Identifier (not a secret) the hub passes when it assumes member roles: their trust requires it (sts:ExternalId). */
   externalId?: string;
@@ -145,13 +162,15 @@ type Raw = Record<string, unknown>;
 
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
-  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'aviatrix', 'operations',
-  'hub', 'members', 'privateEndpointAccess',
+  'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'networkPolicy', 'prefixDelegation',
+  'podSecurityGroups', 'loadBalancerSubnets', 'aviatrix', 'operations', 'hub', 'members', 'privateEndpointAccess',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
   'controllerRoleArn', 'allowDisableSingleIpSnat', 'kubernetesSmartGroups',
 ] as const;
+
+const POD_SECURITY_GROUP_MODES = ['report', 'reconcile', 'reconcile-all'] as const;
 
 /** Secrets Manager's name characters; a name cannot contain IAM wildcards. */
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
@@ -193,6 +212,17 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   const allowNodeReplacement = optionalBoolean(root, 'allowNodeReplacement', key, problems) ?? false;
   const routeCheck = optionalString(root, 'routeCheck', key, problems) ?? 'refuse';
   if (routeCheck !== 'refuse' && routeCheck !== 'warn') problems.push(`${key('routeCheck')} must be "refuse" or "warn", got "${routeCheck}"`);
+  const networkPolicy = optionalBoolean(root, 'networkPolicy', key, problems) ?? false;
+  const prefixDelegation = optionalBoolean(root, 'prefixDelegation', key, problems) ?? false;
+  // AWS reserves the first four and the last address of a subnet, so a /27 pod subnet holds one free /28 prefix.
+  if (prefixDelegation && podSubnetPrefixLength !== undefined && podSubnetPrefixLength > 26) {
+    problems.push(`${key('podSubnetPrefixLength')} must be /26 or larger with ${key('prefixDelegation')} (pods get /28 prefixes), got /${podSubnetPrefixLength}`);
+  }
+  const podSecurityGroups = optionalString(root, 'podSecurityGroups', key, problems) ?? 'report';
+  if (!POD_SECURITY_GROUP_MODES.includes(podSecurityGroups as never)) {
+    problems.push(`${key('podSecurityGroups')} must be one of ${POD_SECURITY_GROUP_MODES.map((m) => `"${m}"`).join(', ')}, got "${podSecurityGroups}"`);
+  }
+  const loadBalancerSubnets = parseLoadBalancerSubnets(root.loadBalancerSubnets, key('loadBalancerSubnets'), problems);
   const optIn = parseOptIn(root.optIn, key('optIn'), problems);
   const aviatrix = parseAviatrix(root.aviatrix, key('aviatrix'), problems);
   const operations = parseOperations(root.operations, key('operations'), problems);
@@ -211,6 +241,10 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     driftSchedule,
     allowNodeReplacement,
     routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
+    networkPolicy,
+    prefixDelegation,
+    podSecurityGroups: podSecurityGroups as OnboardingConfig['podSecurityGroups'],
+    loadBalancerSubnets,
     aviatrix,
     operations,
     ...multiAccount,
@@ -346,6 +380,21 @@ function parseChatbot(raw: unknown, prefix: string, problems: string[]): Chatbot
   const teams = channel('teams', ['teamId', 'channelId', 'tenantId'] as const);
   if (!slack && !teams) problems.push(`${prefix} must name a "slack" or "teams" channel (or be left out)`);
   return { ...(slack ? { slack } : {}), ...(teams ? { teams } : {}) };
+}
+
+function parseLoadBalancerSubnets(raw: unknown, prefix: string, problems: string[]): OnboardingConfig['loadBalancerSubnets'] {
+  const obj = raw === undefined ? {} : asObject(raw, prefix, problems);
+  rejectUnknownKeys(obj, ['public', 'internal'], prefix, problems);
+  const list = (name: 'public' | 'internal'): string[] => {
+    const value = obj[name] ?? [];
+    if (Array.isArray(value) && value.every((id) => typeof id === 'string' && /^subnet-[0-9a-f]{8,17}$/.test(id))) return value as string[];
+    problems.push(`${prefix}.${name} must be a list of subnet ids (subnet-0123abcd...), got ${JSON.stringify(value)}`);
+    return [];
+  };
+  const result = { public: list('public'), internal: list('internal') };
+  const both = result.public.filter((id) => result.internal.includes(id));
+  if (both.length > 0) problems.push(`${prefix}: ${both.join(', ')} cannot be both public and internal`);
+  return result;
 }
 
 function parseOptIn(raw: unknown, prefix: string, problems: string[]): OptInRule {

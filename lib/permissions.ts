@@ -126,11 +126,25 @@ function controllerCredentials(ctx: PermissionContext): PermissionRow[] {
   return rows;
 }
 
+/** The load-balancer role tags and our per-cluster markers of them (config loadBalancerSubnets). */
+const LB_SUBNET_TAG_KEYS = ['kubernetes.io/role/elb', 'kubernetes.io/role/internal-elb', 'eks-aviatrix:lb-role/*'];
+const onlyLbSubnetTags: Conditions = { 'ForAllValues:StringLike': { 'aws:TagKeys': LB_SUBNET_TAG_KEYS }, Null: { 'aws:TagKeys': 'false' } };
+
 function podNetwork(ctx: PermissionContext): PermissionRow[] {
   const vpcs = ec2Arn('vpc/*');
   const subnets = ec2Arn('subnet/*');
   const securityGroups = ec2Arn('security-group/*');
+  const lbSubnets = ctx.config.loadBalancerSubnets;
   return [
+    ...(lbSubnets.public.length + lbSubnets.internal.length > 0
+      ? [{
+          sid: 'TagLoadBalancerSubnets',
+          actions: ['ec2:CreateTags'],
+          resources: [subnets],
+          conditions: onlyLbSubnetTags,
+          reason: 'Only with loadBalancerSubnets: the kubernetes.io/role/(internal-)elb tags and our markers of them on existing subnets (named in config, checked by the code); no other key.',
+        }]
+      : []),
     { sid: 'Describe', actions: ['ec2:Describe*'], resources: ['*'], reason: 'EC2 Describe* calls support no resource-level permissions (read-only discovery of VPCs, CIDRs, subnets, route tables, SGs).' },
     {
       sid: 'AssociateSecondaryCidr',
@@ -188,6 +202,12 @@ function podNetwork(ctx: PermissionContext): PermissionRow[] {
     },
     describeClusters(['eks:DescribeCluster', 'eks:ListNodegroups'], 'describe it and list its node groups (their subnets are node subnets).'),
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): its subnets and AZs. Read-only.' },
+    {
+      sid: 'ReadVpcCniAddon',
+      actions: ['eks:DescribeAddon'],
+      resources: [vpcCniAddonArnPattern()],
+      reason: 'The preflight reads the vpc-cni add-on version (too old for networkPolicy/prefixDelegation is refused before any write). Read-only.',
+    },
     clusterLease(ctx),
     {
       sid: 'ClaimVpcResources',
@@ -284,8 +304,40 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
     },
     { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'Any node group (created after deploy): wait for it, read its instance types. Read-only.' },
     { sid: 'ReadInstanceTypes', actions: ['ec2:DescribeInstanceTypes'], resources: ['*'], reason: 'ec2:DescribeInstanceTypes has no resource-level permissions (read-only ENI limits for max-pods).' },
+    {
+      sid: 'ReadPodSubnetsAndGroups',
+      actions: ['ec2:DescribeSubnets', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups'],
+      resources: ['*'],
+      reason: 'No resource-level permissions on EC2 Describe calls: the free /28 blocks of the pod subnets (prefixDelegation), the groups SecurityGroupPolicies name. Read-only.',
+    },
     clusterLease(ctx),
   ];
+  if (ctx.config.podSecurityGroups !== 'report') {
+    const securityGroups = ec2Arn('security-group/*');
+    rows.push(
+      ctx.config.podSecurityGroups === 'reconcile-all'
+        ? {
+            sid: 'PodRulesOnPolicyGroups',
+            actions: ['ec2:AuthorizeSecurityGroupIngress'],
+            resources: [securityGroups],
+            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group; adds rules only (no revoke).',
+          }
+        : {
+            sid: 'PodRulesOnManagedGroups',
+            actions: ['ec2:AuthorizeSecurityGroupIngress'],
+            resources: [securityGroups],
+            conditions: taggedManaged('ec2'),
+            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true; adds rules only (no revoke).',
+          },
+      {
+        sid: 'PodRulesOnEksClusterSecurityGroups',
+        actions: ['ec2:AuthorizeSecurityGroupIngress'],
+        resources: [securityGroups],
+        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+        reason: 'Pods with their own security groups reach the API server: a rule only on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
+      },
+    );
+  }
   if (ctx.config.allowNodeReplacement) {
     rows.push(
       {
@@ -368,6 +420,13 @@ function cleanup(ctx: PermissionContext): PermissionRow[] {
       resources: [vpcs],
       conditions: { Null: { [`ec2:ResourceTag/${SECONDARY_CIDR_TAG_KEY}`]: 'false' } },
       reason: 'Only on VPCs the network step tagged eks-aviatrix:secondary-cidr when it associated the CIDR.',
+    },
+    {
+      sid: 'UntagLoadBalancerSubnets',
+      actions: ['ec2:DeleteTags'],
+      resources: [ec2Arn('subnet/*')],
+      conditions: onlyLbSubnetTags,
+      reason: 'Offboarding removes the load-balancer role tags this project added (its per-cluster markers say which); no other key. Always granted: the setting may be gone by then.',
     },
     {
       sid: 'UntagSecondaryCidr',

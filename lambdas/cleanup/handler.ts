@@ -3,6 +3,7 @@
 //   the workflow state { action: "cleanup", input, record, cleanup? } -> delete what we created, once the
 //   cluster is gone (called again after each wait with its previous answer in `cleanup`).
 import { cleanupAws, CleanupResult, OnboardedCluster, planOffboarding } from '../domain/offboarding';
+import { untagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLease } from '../shared/cluster-lease';
@@ -25,6 +26,11 @@ export const handler = async (event: CleanupEvent, context?: LambdaContextLike) 
         cleanupAws(
           { record: event.record, dryRun: event.input.dryRun, statusTableName, ...(event.cleanup ? { previous: event.cleanup } : {}) },
           runtime().config,
+        ).then(async (result) =>
+          // The load-balancer subnet tags this cluster added (config loadBalancerSubnets), once the rest is done.
+          result.phase === 'done'
+            ? { ...result, changes: [...result.changes, ...(await untagLoadBalancerSubnets(event.record.clusterName, event.record.vpcId, event.input.dryRun))] }
+            : result,
         ),
       ),
     );

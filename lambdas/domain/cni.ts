@@ -21,6 +21,8 @@ import { KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { kubeClientFor } from './cluster';
 import { findEarlyNodes } from './nodegroup';
+import { checkPodSubnetsForPrefixes, clusterOptionWarnings, CniSettings, desiredCniSettings, refuseOldSelfManagedCni } from './cni-options';
+import { reconcilePodSecurityGroups } from './pod-security-groups';
 import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
@@ -36,7 +38,7 @@ const STAGE_ENV: Record<CniStage, Readonly<Record<string, string>>> = {
   'external-snat': EXTERNAL_SNAT_ENV,
 };
 export const ENICONFIG_PATH = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
-const AWS_NODE_PATH = '/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node';
+export const AWS_NODE_PATH = '/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node';
 
 interface EniConfig {
   metadata?: { name?: string };
@@ -44,8 +46,11 @@ interface EniConfig {
 }
 
 interface DaemonSet {
-  spec?: { template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } } };
+  spec?: { template?: { spec?: { containers?: { name: string; image?: string; env?: { name: string; value?: string }[] }[] } } };
 }
+
+const awsNodeContainer = (daemonSet: DaemonSet | undefined) => daemonSet?.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
+const awsNodeEnv = (daemonSet: DaemonSet | undefined) => new Map((awsNodeContainer(daemonSet)?.env ?? []).map((e) => [e.name, e.value]));
 
 export interface CniInput {
   /** Default custom-networking. */
@@ -136,16 +141,26 @@ function parseConfigurationValues(addon: Addon, clusterName: string): Record<str
   );
 }
 
-/** The add-on configuration with our env merged in, or undefined when it already holds it. */
-export function mergedAddonConfiguration(current: Record<string, unknown>, wanted: Readonly<Record<string, string>> = CUSTOM_NETWORKING_ENV): Record<string, unknown> | undefined {
-  const env = (current.env && typeof current.env === 'object' ? current.env : {}) as Record<string, unknown>;
-  const missing = Object.entries(wanted).filter(([key, value]) => env[key] !== value);
+const envOf = (configuration: Record<string, unknown>) => (configuration.env && typeof configuration.env === 'object' ? configuration.env : {}) as Record<string, unknown>;
+
+/** The add-on configuration with our env (and top-level keys) merged in, or undefined when it already holds them. */
+export function mergedAddonConfiguration(
+  current: Record<string, unknown>,
+  wanted: Readonly<Record<string, string>> = CUSTOM_NETWORKING_ENV,
+  top: Readonly<Record<string, string>> = {},
+): Record<string, unknown> | undefined {
+  const env = envOf(current);
+  const missing = [...Object.entries(wanted).filter(([key, value]) => env[key] !== value), ...Object.entries(top).filter(([key, value]) => current[key] !== value)];
   if (missing.length === 0) return undefined;
-  return { ...current, env: { ...env, ...wanted } };
+  return { ...current, ...top, env: { ...env, ...wanted } };
 }
 
-const stageEnv = (input: CniInput) => STAGE_ENV[input.stage ?? 'custom-networking'];
+/** The stage's settings: the custom-networking stage also carries the configured CNI options. */
+const stageSettings = (input: CniInput, config: OnboardingConfig): CniSettings =>
+  (input.stage ?? 'custom-networking') === 'custom-networking' ? desiredCniSettings(CUSTOM_NETWORKING_ENV, config) : { env: STAGE_ENV[input.stage ?? 'custom-networking'], top: {} };
 const describeEnv = (env: Readonly<Record<string, string>>) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+const describeSettings = (settings: CniSettings) =>
+  `env ${describeEnv(settings.env)}${Object.keys(settings.top).length ? `, ${describeEnv(settings.top)}` : ''}`;
 
 async function describeVpcCniAddon(clusterName: string): Promise<Addon | undefined> {
   try {
@@ -181,9 +196,10 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
   if (addon.status === 'DELETING' || addon.status === 'CREATE_FAILED' || addon.status === 'DELETE_FAILED') {
     throw new OnboardingError('ClusterRefused', `the vpc-cni add-on of EKS cluster "${clusterName}" is ${addon.status}; repair it in the EKS console and run again`);
   }
-  const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName), stageEnv(input));
+  const settings = stageSettings(input, config);
+  const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName), settings.env, settings.top);
   if (!merged) return undefined;
-  const change: Change = { resource: `add-on ${VPC_CNI_ADDON}`, action: 'update', detail: `env ${describeEnv(stageEnv(input))} (other settings kept)` };
+  const change: Change = { resource: `add-on ${VPC_CNI_ADDON}`, action: 'update', detail: `${describeSettings(settings)} (other settings kept)` };
   if (input.dryRun) {
     progress.changes.push(change);
     return undefined;
@@ -220,10 +236,9 @@ async function requireAwsNode(kube: KubeClient, input: CniInput): Promise<Daemon
   );
 }
 
-async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet, input: CniInput, progress: Progress): Promise<void> {
-  const container = daemonSet.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
-  const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
-  const missing = Object.entries(stageEnv(input)).filter(([key, value]) => env.get(key) !== value);
+async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet, input: CniInput, config: OnboardingConfig, progress: Progress): Promise<void> {
+  const env = awsNodeEnv(daemonSet);
+  const missing = Object.entries(stageSettings(input, config).env).filter(([key, value]) => env.get(key) !== value);
   if (missing.length === 0) return;
   if (!input.dryRun) {
     await kube.strategicMerge(AWS_NODE_PATH, {
@@ -248,6 +263,11 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
 
   // What this call itself changed (earlier calls' changes are already on record): named on failure.
   const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
+  const customNetworkingStage = (input.stage ?? 'custom-networking') === 'custom-networking';
+  // Prefix delegation needs free /28 blocks in the pod subnets: refused before this step writes anything
+  // (its first call; the later calls of the same stage wait for the add-on update it started).
+  const warnings = customNetworkingStage && config.prefixDelegation && !input.previous ? await checkPodSubnetsForPrefixes(clusterName, input.network.podSubnets) : [];
+  let awsNode: DaemonSet | undefined;
 
   // The custom-networking stage of the same run has just made sure of the access (group and RBAC):
   // the external-SNAT stage relies on it, except in a plan, which must look again to know.
@@ -266,9 +286,12 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   } else {
     kube = await kubeClientFor(clusterName);
     try {
-      const awsNode = addon ? undefined : await requireAwsNode(kube, input);
-      if ((input.stage ?? 'custom-networking') === 'custom-networking') await reconcileEniConfigs(kube, input, progress.changes);
-      if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, progress);
+      awsNode = addon ? undefined : await requireAwsNode(kube, input);
+      if (customNetworkingStage) {
+        if (awsNode) refuseOldSelfManagedCni(clusterName, awsNodeContainer(awsNode)?.image, config);
+        await reconcileEniConfigs(kube, input, progress.changes);
+      }
+      if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, config, progress);
     } catch (error) {
       if (isAuthFailure(error) && Date.now() - (access.since?.getTime() ?? 0) < ACCESS_PROPAGATION_MS) {
         return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`);
@@ -289,15 +312,46 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     try {
       const waiting = await reconcileAddon(input, config, addon, progress);
       if (waiting) return waiting;
-      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName, stageEnv(input));
+      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName, stageSettings(input, config).env);
+    } catch (error) {
+      throw withAppliedChanges(error, changedNow());
+    }
+  }
+  // Once per run (the stage's last call): what custom networking breaks, and the pod rules for SecurityGroupPolicies.
+  if (customNetworkingStage && kube) {
+    try {
+      warnings.push(...(await reconcileCniOptionChecks(kube, input, config, addon, awsNode, progress)));
     } catch (error) {
       throw withAppliedChanges(error, changedNow());
     }
   }
   const switched = progress.changes.some((c) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node');
   const since = input.previous?.customNetworkingSince ?? (switched && !input.dryRun && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
-  const done: CniResult = { phase: 'done', dryRun: input.dryRun, ...progress, ...(since ? { customNetworkingSince: since } : {}) };
+  const done: CniResult = {
+    phase: 'done',
+    dryRun: input.dryRun,
+    ...progress,
+    ...(since ? { customNetworkingSince: since } : {}),
+    ...(warnings.length ? { warnings } : {}),
+  };
   return input.earlyNodes && kube && !input.dryRun ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes.customNetworkingSince) : done;
+}
+
+async function reconcileCniOptionChecks(
+  kube: KubeClient, input: CniInput, config: OnboardingConfig, addon: Addon | undefined, awsNode: DaemonSet | undefined, progress: Progress,
+): Promise<string[]> {
+  const clusterName = input.cluster.name;
+  const env = addon ? new Map(Object.entries(envOf(parseConfigurationValues(addon, clusterName))).map(([k, v]) => [k, String(v)])) : awsNodeEnv(awsNode);
+  const checks = await clusterOptionWarnings(kube, clusterName, config, env, input.network.podSecurityGroupId);
+  const podGroups = await reconcilePodSecurityGroups({ cluster: input.cluster, network: input.network, report: checks.podSecurityGroups, config, dryRun: input.dryRun });
+  progress.changes.push(...podGroups.changes);
+  const selfManagedPolicy = !addon && config.networkPolicy
+    ? [
+        `onboarding.networkPolicy: EKS cluster "${clusterName}" runs a self-managed VPC CNI, whose network policy agent this project does not configure; ` +
+          'start it with --enable-network-policy=true (aws-network-policy-agent container) and set enable-network-policy-controller: "true" in the amazon-vpc-cni ConfigMap',
+      ]
+    : [];
+  return [...checks.warnings, ...podGroups.warnings, ...selfManagedPolicy];
 }
 
 /** The cluster's nodes (any launcher) that started before custom networking took effect, as a warning. */
@@ -356,9 +410,7 @@ export async function reconcileExternalSnat(
  * aws-node outside EKS, so the add-on can hold our settings while the DaemonSet does not.
  */
 async function verifyAwsNodeEnv(kube: KubeClient, clusterName: string, wanted: Readonly<Record<string, string>>): Promise<void> {
-  const daemonSet = await kube.get<DaemonSet>(AWS_NODE_PATH);
-  const container = daemonSet?.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node');
-  const env = new Map((container?.env ?? []).map((e) => [e.name, e.value]));
+  const env = awsNodeEnv(await kube.get<DaemonSet>(AWS_NODE_PATH));
   const differing = Object.entries(wanted).filter(([key, value]) => env.get(key) !== value);
   if (differing.length === 0) return;
   throw new OnboardingError(

@@ -300,9 +300,9 @@ export function rulesOf(permissions: IpPermission[] | undefined): Rule[] {
   });
 }
 
-const missingRules = (desired: Rule[], actual: Rule[]) => desired.filter((d) => !actual.some((a) => ruleKey(a) === ruleKey(d)));
+export const missingRules = (desired: Rule[], actual: Rule[]) => desired.filter((d) => !actual.some((a) => ruleKey(a) === ruleKey(d)));
 
-function toPermission(rule: Rule): IpPermission {
+export function toPermission(rule: Rule): IpPermission {
   return {
     IpProtocol: rule.protocol,
     ...(rule.protocol === '-1' ? {} : { FromPort: rule.fromPort, ToPort: rule.toPort }),

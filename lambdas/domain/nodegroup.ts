@@ -20,7 +20,8 @@ import { OnboardingError, TransientError } from '../shared/errors';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { KubeClient } from '../shared/kube';
 import { kubeClientFor } from './cluster';
-import { ENICONFIG_PATH } from './cni';
+import { AWS_NODE_PATH, ENICONFIG_PATH } from './cni';
+import { describeCapacity, maxPodsFor, PodCapacityOptions, podCapacityOptions } from './cni-options';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const NODEGROUP_LABEL = 'eks.amazonaws.com/nodegroup';
@@ -99,20 +100,12 @@ export async function findEarlyNodes(kube: KubeClient, labelSelector?: string, c
   return { nodes, early };
 }
 
-/** Pods a node can hold under custom networking: the primary ENI hosts none. */
-export function customNetworkingMaxPods(type: InstanceTypeInfo): number | undefined {
-  const enis = type.NetworkInfo?.MaximumNetworkInterfaces;
-  const addresses = type.NetworkInfo?.Ipv4AddressesPerInterface;
-  if (!enis || !addresses) return undefined;
-  return (enis - 1) * (addresses - 1) + 2;
-}
-
-async function maxPodsByInstanceType(types: string[]): Promise<Map<string, number>> {
+async function maxPodsByInstanceType(types: string[], options: PodCapacityOptions): Promise<Map<string, number>> {
   const limits = new Map<string, number>();
   if (types.length === 0) return limits;
   const { InstanceTypes = [] } = await ec2().send(new DescribeInstanceTypesCommand({ InstanceTypes: types as never }));
-  for (const type of InstanceTypes) {
-    const limit = customNetworkingMaxPods(type);
+  for (const type of InstanceTypes as InstanceTypeInfo[]) {
+    const limit = maxPodsFor(type, options);
     if (type.InstanceType && limit !== undefined) limits.set(type.InstanceType, limit);
   }
   return limits;
@@ -232,15 +225,26 @@ export async function reconcileNodegroup(input: NodegroupInput, config: Onboardi
   result.earlyNodes.push(...early);
 
   const types = [...new Set(nodes.map((n) => n.metadata.labels?.[INSTANCE_TYPE_LABEL]).filter((t): t is string => Boolean(t)))];
-  const limits = await maxPodsByInstanceType(types);
+  // What the CNI runs with (custom networking, prefix delegation, security groups for pods) sets the limit.
+  const awsNode = await kube.get<{ spec?: { template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } } } }>(AWS_NODE_PATH);
+  const env = new Map((awsNode?.spec?.template?.spec?.containers?.find((c) => c.name === 'aws-node')?.env ?? []).map((e) => [e.name, e.value]));
+  // The nodes' pods take addresses from the pod subnets once this project's custom networking is on.
+  const capacityOptions = { ...podCapacityOptions(env), customNetworking: true };
+  const limits = await maxPodsByInstanceType(types, capacityOptions);
   for (const node of nodes) {
     const type = node.metadata.labels?.[INSTANCE_TYPE_LABEL] ?? '';
     const capacity = Number(node.status?.capacity?.pods);
     const limit = limits.get(type);
-    if (limit !== undefined && capacity > limit) {
+    if (limit === undefined || capacity === limit) continue;
+    if (capacity > limit) {
       result.maxPodsWarnings.push(
-        `node ${node.metadata.name} (${type}) allows ${capacity} pods but custom networking gives it addresses for ${limit}; ` +
+        `node ${node.metadata.name} (${type}) allows ${capacity} pods but ${describeCapacity(capacityOptions)} gives it addresses for ${limit}; ` +
           `set max-pods to ${limit} in the node group's launch template`,
+      );
+    } else if (capacityOptions.prefixDelegation) {
+      result.maxPodsWarnings.push(
+        `node ${node.metadata.name} (${type}) allows ${capacity} pods but ${describeCapacity(capacityOptions)} gives it addresses for ${limit}; ` +
+          `raise max-pods to ${limit} in the node group's launch template to use prefix delegation`,
       );
     }
   }

@@ -2,6 +2,8 @@
 // With { action: "preflight", state } the same plan is made and checked, and nothing is written:
 // the network half of design step 2, so a refusal comes before the first write anywhere.
 import { NetworkStepResult, reconcileNetwork } from '../domain/network';
+import { preflightCniOptions } from '../domain/cni-options';
+import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
@@ -15,14 +17,18 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   if (event.action === 'preflight') {
     const state = (event as { state: WorkflowState }).state;
     const cluster = readyCluster(state);
-    return runStep('network-preflight', cluster.name, () => reconcileNetwork(cluster, runtime().config, true));
+    // A VPC CNI too old for the configured options is refused here, before the first write.
+    return runStep('network-preflight', cluster.name, () => preflightCniOptions(cluster.name, runtime().config).then(() => reconcileNetwork(cluster, runtime().config, true)));
   }
   const state = event as WorkflowState;
   const cluster = readyCluster(state);
   const previous = state.network as NetworkStepResult | undefined;
   return runStep('pod-network', cluster.name, () =>
     withClusterLeaseIfChanges({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }),
+      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }).then(
+        async (result) =>
+          result.phase === 'done' ? { ...result, changes: [...result.changes, ...(await tagLoadBalancerSubnets(cluster.name, cluster.vpcId, runtime().config, dryRun))] } : result,
+      ),
     ),
   );
 };

@@ -13,6 +13,9 @@ export const RECONCILER_RULES = [
   { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['aws-node'], verbs: ['get', 'patch'] },
   // The nodegroup step finds nodes that started before their AZ's ENIConfig.
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
+  // Read-only checks: pods with their own security groups, load balancers that cannot reach pod addresses.
+  { apiGroups: ['vpcresources.k8s.aws'], resources: ['securitygrouppolicies'], verbs: ['list'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['list'] },
   // Each run checks its own RBAC without cluster-admin.
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'], resourceNames: [RECONCILER_RBAC_NAME], verbs: ['get'] },
 ];

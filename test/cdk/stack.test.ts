@@ -352,14 +352,24 @@ describe('functions', () => {
     expect(new Set(deletes.flatMap((s) => s.Action))).toEqual(
       new Set(['ec2:DeleteSubnet', 'ec2:DeleteSecurityGroup', 'ec2:DisassociateVpcCidrBlock', 'ec2:DeleteTags']),
     );
-    // DeleteTags: only the secondary-cidr key, never a key-less "delete all tags", only on VPCs that carry it.
+    // DeleteTags: only the secondary-cidr key on VPCs that carry it, and the load-balancer role keys on
+    // subnets (loadBalancerSubnets); never a key-less "delete all tags".
     const untag = deletes.filter((s) => s.Action.includes('ec2:DeleteTags'));
-    expect(untag).toHaveLength(1);
-    expect(untag[0].Resource).toEqual(['arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:vpc/*']);
-    expect(untag[0].Condition).toEqual({
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] },
-      Null: { 'aws:TagKeys': 'false', 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'false' },
-    });
+    expect(untag).toHaveLength(2);
+    expect(untag.map((u) => u.Resource)).toEqual([
+      ['arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:subnet/*'],
+      ['arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:vpc/*'],
+    ]);
+    expect(untag.map((u) => u.Condition)).toEqual([
+      {
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['kubernetes.io/role/elb', 'kubernetes.io/role/internal-elb', 'eks-aviatrix:lb-role/*'] },
+        Null: { 'aws:TagKeys': 'false' },
+      },
+      {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] },
+        Null: { 'aws:TagKeys': 'false', 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'false' },
+      },
+    ]);
     const revokes = statements().filter((s) => s.Action.includes('ec2:RevokeSecurityGroupIngress'));
     for (const s of revokes) {
       expect([

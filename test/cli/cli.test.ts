@@ -231,6 +231,24 @@ describe('warnings', () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout).warnings).toContainEqual(expect.stringMatching(warning));
   });
+
+  it('plan prints them too: after "No changes", and after the changes', async () => {
+    w.world.kube.addObject('cli-foreign', 'services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'shop', namespace: 'web' }, spec: { type: 'LoadBalancer' } });
+    const classic = /^Warning: Services web\/shop on EKS cluster "cli-foreign" get a classic load balancer/;
+    const converged = await cli('plan', 'cli-foreign');
+    expect(converged.code).toBe(0);
+    const lines = converged.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('No changes: cli-foreign is onboarded as configured.');
+    expect(lines.slice(1)).toContainEqual(expect.stringMatching(classic));
+
+    w.world.kube.deleteEniConfig('cli-foreign', 'us-east-1b');
+    const pending = await cli('plan', 'cli-foreign');
+    expect(pending.code).toBe(2);
+    const planned = pending.stdout.trimEnd().split('\n');
+    expect(planned).toContainEqual(expect.stringMatching(/ENIConfig us-east-1b/));
+    expect(planned.at(-1)).toMatch(classic);
+    w.world.kube.removeObject('cli-foreign', 'services', 'web', 'shop');
+  });
 });
 
 describe('failures', () => {

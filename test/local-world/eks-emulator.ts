@@ -736,7 +736,7 @@ export class EksEmulator {
     const name = b.addonName;
     if (typeof name !== 'string' || !name) throw new EksHttpError('InvalidParameterException', 'addonName is required');
     if (c.addons.has(name)) throw new EksHttpError('ResourceInUseException', `Addon already exists with name: ${name}`, 409, { clusterName, addonName: name });
-    validateConfiguration(b.configurationValues);
+    validateConfiguration(b.configurationValues, b.addonVersion ?? this.options.vpcCniVersion);
     const addon = this.newAddon(c, name, b.addonVersion ?? (name === 'vpc-cni' ? this.options.vpcCniVersion : 'v1.0.0-eksbuild.1'), b);
     c.addons.set(name, addon);
     if (name === 'vpc-cni') {
@@ -768,7 +768,7 @@ export class EksEmulator {
     if (addon.activeUpdateId) {
       throw new EksHttpError('ResourceInUseException', `Addon ${name} cannot be updated as it is currently in UPDATING state`, 409, { clusterName, addonName: name });
     }
-    validateConfiguration(b.configurationValues);
+    validateConfiguration(b.configurationValues, b.addonVersion ?? addon.addonVersion);
     const resolveConflicts = b.resolveConflicts ?? 'NONE';
     if (!['OVERWRITE', 'NONE', 'PRESERVE'].includes(resolveConflicts)) {
       throw new EksHttpError('InvalidParameterException', `Invalid resolveConflicts ${resolveConflicts}`);
@@ -1181,7 +1181,13 @@ function renderUpdate(u: AddonUpdateState): Json {
   return { id: u.id, status: u.status, type: 'AddonUpdate', params: u.params, createdAt: epoch(u.createdAt), errors: u.errors };
 }
 
-function validateConfiguration(value: unknown): void {
+/** The vpc-cni configuration schema gained enableNetworkPolicy with v1.14.0: older versions reject the key. */
+function schemaHasNetworkPolicy(version: string): boolean {
+  const [major, minor] = (/v?(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  return major > 1 || (major === 1 && minor >= 14);
+}
+
+function validateConfiguration(value: unknown, addonVersion: string): void {
   if (value === undefined || value === '') return;
   let parsed: unknown;
   try {
@@ -1195,6 +1201,9 @@ function validateConfiguration(value: unknown): void {
   const env = (parsed as { env?: unknown }).env;
   if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env) || Object.values(env).some((v) => typeof v !== 'string'))) {
     throw new EksHttpError('InvalidParameterException', 'ConfigurationValue provided in request is not supported: Json schema validation failed with error: [$.env: values must be strings]');
+  }
+  if ('enableNetworkPolicy' in (parsed as object) && !schemaHasNetworkPolicy(addonVersion)) {
+    throw new EksHttpError('InvalidParameterException', 'ConfigurationValue provided in request is not supported: Json schema validation failed with error: [$.enableNetworkPolicy: is not defined in the schema and the schema does not allow additional properties]');
   }
 }
 

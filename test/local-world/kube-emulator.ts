@@ -69,6 +69,8 @@ export interface KubeNodeInput {
   internalIp?: string;
   /** status.capacity.pods, as the kubelet reports its max-pods. */
   maxPods?: number;
+  /** status.nodeInfo.kernelVersion. Default a 6.1 Amazon Linux 2023 kernel. */
+  kernelVersion?: string;
 }
 
 export interface ApplyOutcome {
@@ -95,7 +97,10 @@ const READ_POLICIES = new Set([
 // ---------------------------------------------------------------------------------------------
 // Storage
 
-type ResourceKind = 'eniconfigs' | 'daemonsets' | 'nodes' | 'clusterroles' | 'clusterrolebindings';
+type ResourceKind = 'eniconfigs' | 'daemonsets' | 'nodes' | 'clusterroles' | 'clusterrolebindings' | NamespacedKind;
+/** Namespaced objects the checks list across all namespaces; seeded with addObject. */
+type NamespacedKind = 'services' | 'securitygrouppolicies';
+export const SECURITY_GROUP_POLICY_API_VERSION = 'vpcresources.k8s.aws/v1beta1';
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
 interface ManagerEntry {
@@ -373,7 +378,10 @@ export class KubeEmulator {
       version: options.kubernetesVersion ?? '1.31',
       eniConfigCrd: options.eniConfigCrd ?? true,
       rv: 1000,
-      stores: { eniconfigs: new Map(), daemonsets: new Map(), nodes: new Map(), clusterroles: new Map(), clusterrolebindings: new Map() },
+      stores: {
+        eniconfigs: new Map(), daemonsets: new Map(), nodes: new Map(), clusterroles: new Map(), clusterrolebindings: new Map(),
+        services: new Map(), securitygrouppolicies: new Map(),
+      },
     });
   }
 
@@ -508,6 +516,7 @@ export class KubeEmulator {
           { type: 'Hostname', address: node.name },
         ],
         conditions: [{ type: 'Ready', status: 'True' }],
+        nodeInfo: { kernelVersion: node.kernelVersion ?? '6.1.119-129.201.amzn2023.x86_64', osImage: node.kernelVersion?.includes('amzn2.') ? 'Amazon Linux 2' : 'Amazon Linux 2023' },
         ...(node.maxPods !== undefined
           ? { capacity: { pods: String(node.maxPods) }, allocatable: { pods: String(node.maxPods) } }
           : {}),
@@ -515,6 +524,18 @@ export class KubeEmulator {
     };
     state.stores.nodes.set(node.name, { obj, managed: new Map() });
     return clone(obj);
+  }
+
+  /** Seeds a Service or SecurityGroupPolicy as kubectl would (not recorded). */
+  addObject(cluster: string, kind: NamespacedKind, object: KubeObject): KubeObject {
+    const state = this.state(cluster);
+    const namespace = object.metadata?.namespace ?? 'default';
+    const info = this.info(kind, namespace, object.metadata?.name);
+    return this.apply(state, info, { ...clone(object), metadata: { ...object.metadata, namespace } }, 'kubectl', true).object;
+  }
+
+  removeObject(cluster: string, kind: NamespacedKind, namespace: string, name: string): boolean {
+    return this.state(cluster).stores[kind].delete(`${namespace}/${name}`);
   }
 
   removeNode(cluster: string, name: string): boolean {
@@ -668,6 +689,10 @@ export class KubeEmulator {
     }
     if ((m = /^apis\/apps\/v1\/namespaces\/([^/]+)\/daemonsets(?:\/([^/]+))?$/.exec(p))) return this.info('daemonsets', m[1], m[2]);
     if ((m = /^api\/v1\/nodes(?:\/([^/]+))?$/.exec(p))) return this.info('nodes', undefined, m[1]);
+    if ((m = /^api\/v1\/(?:namespaces\/([^/]+)\/)?services(?:\/([^/]+))?$/.exec(p))) return this.info('services', m[1], m[2]);
+    if ((m = /^apis\/vpcresources\.k8s\.aws\/v1beta1\/(?:namespaces\/([^/]+)\/)?securitygrouppolicies(?:\/([^/]+))?$/.exec(p))) {
+      return this.info('securitygrouppolicies', m[1], m[2]);
+    }
     if ((m = /^apis\/rbac\.authorization\.k8s\.io\/v1\/(clusterroles|clusterrolebindings)(?:\/([^/]+))?$/.exec(p))) {
       return this.info(m[1] as 'clusterroles' | 'clusterrolebindings', undefined, m[2]);
     }
@@ -686,6 +711,10 @@ export class KubeEmulator {
         return { kind, group: RBAC_GROUP, apiVersion: `${RBAC_GROUP}/v1`, objectKind: 'ClusterRole', name };
       case 'clusterrolebindings':
         return { kind, group: RBAC_GROUP, apiVersion: `${RBAC_GROUP}/v1`, objectKind: 'ClusterRoleBinding', name };
+      case 'services':
+        return { kind, group: '', apiVersion: 'v1', objectKind: 'Service', namespace, name };
+      case 'securitygrouppolicies':
+        return { kind, group: 'vpcresources.k8s.aws', apiVersion: SECURITY_GROUP_POLICY_API_VERSION, objectKind: 'SecurityGroupPolicy', namespace, name };
     }
   }
 

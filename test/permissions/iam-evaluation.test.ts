@@ -162,6 +162,9 @@ const REQUESTS: Request[] = [
   { role: 'PodNetworkRole', action: 'ec2:DescribeSubnets', resource: '*', expect: 'Allowed', why: 'EC2 reads' },
   { role: 'PodNetworkRole', action: 'ec2:DescribeRouteTables', resource: '*', expect: 'Allowed', why: 'EC2 reads' },
   { role: 'PodNetworkRole', action: 'ec2:DescribeSecurityGroups', resource: '*', expect: 'Allowed', why: 'EC2 reads' },
+  { role: 'PodNetworkRole', action: 'eks:DescribeAddon', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'preflight: the vpc-cni version' },
+  { role: 'PodNetworkRole', action: 'eks:DescribeAddon', resource: eksArn('addon/c1/coredns/uuid'), expect: 'Denied', why: 'no other add-on' },
+  { role: 'PodNetworkRole', action: 'eks:UpdateAddon', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Denied', why: 'the preflight only reads the add-on' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateVpcCidrBlock', resource: ec2('vpc/vpc-1'), expect: 'Allowed', why: 'secondary CIDR (no condition key exists: README residual risk)' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateVpcCidrBlock', resource: ec2('vpc/vpc-1', OTHER_REGION), expect: 'Denied', why: 'not in another Region' },
   { role: 'PodNetworkRole', action: 'ec2:CreateSubnet', resource: ec2('subnet/*'), context: MANAGED_REQUEST, expect: 'Allowed', why: 'a pod subnet, tagged ours on create' },
@@ -175,6 +178,7 @@ const REQUESTS: Request[] = [
   { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('security-group/sg-theirs'), context: MANAGED_REQUEST, expect: 'Denied', why: 'no tagging someone else\'s SG as ours' },
   { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'], 'aws:RequestTag/eks-aviatrix:secondary-cidr': 'vpc-cidr-assoc-1' }, expect: 'Allowed', why: 'marks the VPC whose CIDR it associated' },
   { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['eks-aviatrix:managed'], 'aws:RequestTag/eks-aviatrix:managed': 'true' }, expect: 'Denied', why: 'no other tag key on a VPC' },
+  { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('subnet/subnet-lb'), context: { 'aws:TagKeys': ['kubernetes.io/role/elb', 'eks-aviatrix:lb-role/c1'] }, expect: 'Denied', why: 'no load-balancer tags without loadBalancerSubnets' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateRouteTable', resource: ec2('route-table/rtb-nodes'), expect: 'Allowed', why: 'the route table side (found at run time)' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateRouteTable', resource: ec2('subnet/subnet-pods'), context: EC2_OURS, expect: 'Allowed', why: 'our pod subnet' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateRouteTable', resource: ec2('subnet/subnet-theirs'), expect: 'Denied', why: 'someone else\'s subnet keeps its routing' },
@@ -209,6 +213,11 @@ const REQUESTS: Request[] = [
   // kube reconciler (vpc-cni, nodegroup)
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:DescribeCluster', resource: cluster('c1'), expect: 'Allowed', why: 'endpoint and CA' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:DescribeAddon', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'reads the add-on' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeNetworkInterfaces', resource: '*', expect: 'Allowed', why: 'prefixDelegation: free /28 blocks of the pod subnets' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeSubnets', resource: '*', expect: 'Allowed', why: 'prefixDelegation: the pod subnets' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeVpcs', resource: '*', expect: 'Denied', why: 'only the reads it needs' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeSecurityGroups', resource: '*', expect: 'Allowed', why: 'the groups SecurityGroupPolicies name' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Denied', why: 'podSecurityGroups "report" (shipped) writes no rule' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:DescribeUpdate', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'waits for its update' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:UpdateAddon', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'custom networking on vpc-cni (no opt-in key on add-ons: README residual risk)' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:UpdateAddon', resource: eksArn('addon/c1/coredns/uuid'), expect: 'Denied', why: 'no other add-on' },
@@ -284,6 +293,9 @@ const REQUESTS: Request[] = [
   { role: 'CleanupRole', action: 'ec2:DisassociateVpcCidrBlock', resource: ec2('vpc/vpc-theirs'), expect: 'Denied', why: 'no other VPC' },
   { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'], 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'x', 'aws:ResourceTag/eks-aviatrix:secondary-cidr': 'x' }, expect: 'Allowed', why: 'removes that mark' },
   { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['Name'], 'ec2:ResourceTag/eks-aviatrix:secondary-cidr': 'x', 'aws:ResourceTag/eks-aviatrix:secondary-cidr': 'x' }, expect: 'Denied', why: 'no other tag' },
+  { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('subnet/subnet-lb'), context: { 'aws:TagKeys': ['kubernetes.io/role/elb', 'eks-aviatrix:lb-role/c1'] }, expect: 'Allowed', why: 'offboarding removes the load-balancer tags it added' },
+  { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('subnet/subnet-lb'), context: { 'aws:TagKeys': ['kubernetes.io/role/elb', 'Name'] }, expect: 'Denied', why: 'no other tag key' },
+  { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('subnet/subnet-lb'), expect: 'Denied', why: 'a DeleteTags without keys would remove every tag' },
   { role: 'CleanupRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'rules on our SG' },
   { role: 'CleanupRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'our rule on the cluster SG' },
   { role: 'CleanupRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'no other SG' },
@@ -308,6 +320,12 @@ const WIDER_REQUESTS: Request[] = [
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:StartInstanceRefresh', resource: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/eks-ng-1-uuid`, context: { 'aws:ResourceTag/eks:cluster-name': 'c1', 'aws:ResourceTag/eks:nodegroup-name': 'ng-1' }, expect: 'Allowed', why: 'replaces a managed node group\'s early nodes' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:StartInstanceRefresh', resource: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/eks-other-uuid`, expect: 'Denied', why: 'not an Auto Scaling group without the EKS node-group tags' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:DescribeInstanceRefreshes', resource: '*', expect: 'Allowed', why: 'follows the refresh' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Allowed', why: 'podSecurityGroups "reconcile": a policy\'s group tagged ours' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'those pods to the API server' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'not an untagged group without "reconcile-all"' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Denied', why: 'adds rules only' },
+  { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('subnet/subnet-lb'), context: { 'aws:TagKeys': ['kubernetes.io/role/elb', 'eks-aviatrix:lb-role/c1'] }, expect: 'Allowed', why: 'loadBalancerSubnets: the role tag and our marker' },
+  { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('subnet/subnet-lb'), context: { 'aws:TagKeys': ['kubernetes.io/role/elb', 'Name'] }, expect: 'Denied', why: 'no other tag key' },
   { role: 'AviatrixOnboardRole', action: 'kms:Decrypt', resource: KMS_KEY, context: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` }, expect: 'Allowed', why: 'decrypts the secret through Secrets Manager' },
   { role: 'AviatrixOnboardRole', action: 'kms:Decrypt', resource: KMS_KEY, expect: 'Denied', why: 'not directly' },
   { role: 'AviatrixSnatRole', action: 'kms:Decrypt', resource: KMS_KEY, context: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` }, expect: 'Denied', why: 'not through another service' },
@@ -316,7 +334,7 @@ const WIDER_REQUESTS: Request[] = [
 ];
 
 const SHIPPED = TEST_RAW_CONFIG;
-const WIDER = { ...TEST_RAW_CONFIG, allowNodeReplacement: true, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsKmsKeyArn: KMS_KEY } };
+const WIDER = { ...TEST_RAW_CONFIG, allowNodeReplacement: true, podSecurityGroups: 'reconcile', loadBalancerSubnets: { public: ['subnet-0123abcd'] }, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsKmsKeyArn: KMS_KEY } };
 
 async function evaluate(e: Evaluated, requests: Request[]): Promise<string[]> {
   const wrong: string[] = [];
@@ -367,7 +385,7 @@ describe('IAM evaluation of the synthesized roles', () => {
   it('node replacement and a customer key widen exactly their statements', async () => {
     expect(await evaluate(wider, WIDER_REQUESTS)).toEqual([]);
     // and narrow nothing else
-    expect(await evaluate(wider, REQUESTS.filter((r) => !(r.action === 'autoscaling:StartInstanceRefresh' || r.action === 'kms:Decrypt')))).toEqual([]);
+    expect(await evaluate(wider, REQUESTS.filter((r) => !(r.action === 'autoscaling:StartInstanceRefresh' || r.action === 'kms:Decrypt' || (r.role === KUBE_RECONCILER_ROLE_ID && r.action === 'ec2:AuthorizeSecurityGroupIngress') || r.resource === ec2('subnet/subnet-lb'))))).toEqual([]);
   });
 
   it('keeps every role under IAM\'s 10,240-character quota for its inline policies', () => {
