@@ -129,9 +129,11 @@ describe('hub access', () => {
 test('the CDK app synthesizes the hub and the member template when members are configured', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'onboarding-member-'));
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ onboarding: MULTI_ACCOUNT_RAW_CONFIG, 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true }) };
+    const env: NodeJS.ProcessEnv = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ onboarding: MULTI_ACCOUNT_RAW_CONFIG, allowExampleValues: true, 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true }) };
     const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', 'bin/app.ts'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 90_000, env });
-    expect(result.stderr).toBe('');
+    // cdk-nag reads CfnEventBusPolicy's deprecated `principal` (the hub's bus policy sets `statement`).
+    const nagReadsDeprecated = /^\[WARNING\] aws-cdk-lib\.aws_events\.CfnEventBusPolicy#principal is deprecated.*\n\s*this property has been deprecated\n/;
+    expect(result.stderr.replace(nagReadsDeprecated, '')).toBe('');
     expect(result.status).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
     expect(Object.keys(manifest.artifacts)).toEqual(expect.arrayContaining(['EksAviatrixOnboarding', 'EksAviatrixOnboardingMember']));

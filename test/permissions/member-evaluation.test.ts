@@ -128,6 +128,9 @@ const REQUESTS: Request[] = [
   { role: 'ResolveClusterRole', action: 'dynamodb:GetItem', resource: `arn:aws:dynamodb:${REGION}:${MEMBER_ACCOUNT}:table/status`, expect: 'Denied', why: 'tables stay in the hub' },
 
   { role: 'PodNetworkRole', action: 'ec2:DescribeSubnets', resource: '*', expect: 'Allowed', why: 'discovery' },
+  { role: 'PodNetworkRole', action: 'eks:DescribeAddon', resource: eks('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'the preflight reads the vpc-cni version' },
+  { role: 'PodNetworkRole', action: 'eks:DescribeAddon', resource: eks('addon/c1/coredns/uuid'), expect: 'Denied', why: 'only the vpc-cni add-on' },
+  { role: KUBE, action: 'ec2:DescribeNetworkInterfaces', resource: '*', expect: 'Allowed', why: 'free /28 blocks of the pod subnets' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateVpcCidrBlock', resource: ec2('vpc/vpc-1'), expect: 'Allowed', why: 'the secondary CIDR' },
   { role: 'PodNetworkRole', action: 'ec2:CreateSubnet', resource: ec2('subnet/*'), context: MANAGED_REQUEST, expect: 'Allowed', why: 'a pod subnet tagged as ours' },
   { role: 'PodNetworkRole', action: 'ec2:CreateSubnet', resource: ec2('subnet/*'), expect: 'Denied', why: 'not without the managed tag' },
@@ -227,7 +230,7 @@ describe('member roles', () => {
     const hubRows = new Map<string, Set<string>>();
     for (const r of Object.values(hub.Resources as Record<string, Json>)) {
       if (r.Type !== 'AWS::IAM::Policy') continue;
-      const roleId = String(r.Properties.Roles[0].Ref).replace(/[0-9A-F]{8}$/, '');
+      const roleId = String(r.Properties.Roles[0].Ref).replace(/^OnboardingFunctions/, '').replace(/[0-9A-F]{8}$/, '');
       for (const s of statementsOf(r.Properties.PolicyDocument)) {
         if (!s.Sid) continue; // CDK's own (logs, X-Ray) default policy
         if (asList(s.Action).every((a) => MEMBER_ROLE_SERVICES.includes(a.split(':')[0]))) {
