@@ -17,6 +17,8 @@ module.exports = {
       format: 'cjs',
       platform: 'node',
       target: 'node20',
+      // import() becomes require(), as tsc emits it for CommonJS: jest's sandbox cannot load ES modules.
+      supported: { 'dynamic-import': false },
       sourcemap: 'external',
       sourcefile: filename,
       tsconfigRaw: tsconfig,
