@@ -1,6 +1,7 @@
 // jest transform for the TypeScript sources: esbuild strips the types (tsconfig's isolatedModules
 // already limits the code to what a per-file transpiler handles). Type-checking is `npm run build`
-// (tsc), not the test run's job; ts-jest did the same transpile-only work, several times slower.
+// (tsc), not the test run's job. ts-jest did the same transpile-only work, with more CPU on a cold
+// cache (CI's fresh clone; see docs/test-speed.md).
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
