@@ -3,7 +3,13 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': 'ts-jest' },
+  // Transpile only (esbuild); `npm run build` type-checks.
+  transform: { '^.+\\.ts$': '<rootDir>/test/setup/esbuild-transform.js' },
   setupFiles: ['<rootDir>/test/setup/environment.ts'],
+  // One moto server per worker, shared by the test files that worker runs (test/local-world/moto-pool.ts).
+  globalSetup: '<rootDir>/test/setup/global-setup.ts',
+  globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+  // Test files run in parallel, one per core: every stand-in listens on a port the system picks.
+  maxWorkers: '100%',
   testTimeout: 120000,
 };

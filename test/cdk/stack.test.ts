@@ -54,12 +54,11 @@ const fnId = (constructId: string) => logicalId('AWS::Lambda::Function', constru
 const roleOf = (statement: Statement) => statement.roles;
 
 beforeAll(() => {
-  const started = Date.now();
+  // Without bundling (aws:cdk:bundling-stacks=[], see fixtures.ts): bundling the functions takes
+  // seconds and is tested on its own (bundles.test.ts). No timing asserted: on a loaded machine a
+  // time limit fails at random.
   ({ stack } = synthStack());
   template = Template.fromStack(stack);
-  // Measured at issue 3: the app with esbuild bundling of its 6 functions took 9 s (idle machine) to 26 s
-  // (loaded, 2 CPUs); without bundling ~2 s in-process, hence aws:cdk:bundling-stacks=[] here.
-  expect(Date.now() - started).toBeLessThan(60_000);
 });
 
 describe('EventBridge triggers', () => {

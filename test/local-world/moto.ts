@@ -1,11 +1,12 @@
 // Starts moto's server (EC2, STS, Secrets Manager, DynamoDB) on a free loopback port, behind a
 // small recording proxy so tests can count the AWS calls the code under test made.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { CallLog, isReadAction, ServiceName } from './call-log';
 import { applyFault, awsErrorCode, dropResponse, ErrorAnswer } from './faults';
 import { overlaps, parseCidr } from '../../lambdas/shared/cidr';
 import { closeServer, listenOnLoopback } from './loopback';
+import { spawnMoto, takeSharedMoto, untilServing } from './moto-pool';
 
 export interface MotoServer {
   /** The recording proxy's URL: give this to the code under test. */
@@ -23,17 +24,32 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startMoto(log: CallLog): Promise<MotoServer> {
+  const shared = await takeSharedMoto();
+  if (shared) {
+    const proxy = await startRecordingProxy(shared.port, log);
+    return {
+      endpoint: proxy.url,
+      directEndpoint: `http://127.0.0.1:${shared.port}`,
+      stop: async () => {
+        await proxy.close();
+        shared.release();
+      },
+    };
+  }
   const port = await freePort();
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawnMoto(port, 'pipe');
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const directEndpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilServing(directEndpoint, child, () => stderr);
+    await untilServing(directEndpoint, () =>
+      child.exitCode === null
+        ? undefined
+        : `moto server exited with code ${child.exitCode} before serving. It is started as ` +
+          `"python3 -m moto.server"; install it with "pip install 'moto[server]==5.2.1'".\n${stderr}`,
+    );
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -47,26 +63,6 @@ export async function startMoto(log: CallLog): Promise<MotoServer> {
       await stopProcess(child);
     },
   };
-}
-
-async function waitUntilServing(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      throw new Error(
-        `moto server exited with code ${child.exitCode} before serving. It is started as ` +
-          `"python3 -m moto.server"; install it with "pip install 'moto[server]==5.2.1'".\n${stderr()}`,
-      );
-    }
-    try {
-      const response = await fetch(`${url}/moto-api/`);
-      if (response.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`moto server did not answer on ${url} within 30 s.\n${stderr()}`);
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

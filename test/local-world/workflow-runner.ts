@@ -3,8 +3,9 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ExecutionError, StateMachine, StateMachineDefinition } from 'aws-local-stepfunctions';
+import { ExecutionError, StateMachineDefinition } from 'aws-local-stepfunctions';
 import { STEP_FUNCTIONS } from '../../lib/functions';
+import { validatedStateMachine } from './validated-machine';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REGION = 'us-east-1';
@@ -110,7 +111,7 @@ export async function runWorkflow(file: string, input: unknown, options: RunOpti
     if (state.Type === 'Wait') waits[name] = options.waitMs ?? 20;
     retries[name] = options.retryMs ?? 10;
   }
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const machine = validatedStateMachine(definition);
   const executionName = options.executionName ?? `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: retries },

@@ -1,0 +1,19 @@
+// Starts one moto server per jest worker before any test file runs (see test/local-world/moto-pool.ts);
+// they load while jest starts its workers, and global-teardown.ts stops them.
+import type { Config } from '@jest/types';
+import { freePort } from '../local-world/moto';
+import { SHARED_MOTO_PORTS, spawnMoto } from '../local-world/moto-pool';
+import { sharedServers } from './shared-servers';
+
+export default async function globalSetup(config: Config.GlobalConfig): Promise<void> {
+  const ports: number[] = [];
+  for (let worker = 0; worker < Math.max(1, config.maxWorkers); worker++) {
+    const port = await freePort();
+    const child = spawnMoto(port, 'ignore');
+    // Not a reason for jest to stay alive: teardown stops it, and it exits with jest regardless.
+    child.unref();
+    sharedServers().push(child);
+    ports.push(port);
+  }
+  process.env[SHARED_MOTO_PORTS] = ports.join(',');
+}
