@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // What installs or packs the package (npm ci of a copy, npm pack into a temp app) runs apart: npm run test:package.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package/', '<rootDir>/test/cli/install.test.ts'],
   // Transpile only (esbuild); `npm run build` type-checks.
   transform: { '^.+\\.ts$': '<rootDir>/test/setup/esbuild-transform.js' },
   setupFiles: ['<rootDir>/test/setup/environment.ts'],
