@@ -44,6 +44,9 @@ const ROWS: Row[] = [
   { workflow: OFFBOARDING, state: 'RemoveExclusion', redriveFrom: 'RemoveExclusion', service: 'aviatrix', action: 'edit_gateway_advertised_cidr' },
 ];
 
+// Each row runs two or three whole workflows; on a loaded 2-core machine that can pass jest's default.
+const ROW_TIMEOUT_MS = 300_000;
+
 let w: OnboardingWorld;
 let eks: EKSClient;
 let counter = 0;
@@ -164,7 +167,7 @@ test('uninterrupted runs: one of each resource (the reference every crashed run 
     cidrAssociations: 0, podSubnets: 0, podSecurityGroups: 0, podGroupRules: 0, eniConfigs: 0,
     snatPolicies: 0, haSnatPolicies: 0, nodeSubnetPolicies: 0, exclusions: 0, k8sClusters: 0, appDomains: 0,
   });
-});
+}, ROW_TIMEOUT_MS);
 
 describe.each(ROWS)('$workflow: $state crashes right after $service $action', (row) => {
   test.each(['rerun', 'redrive'] as const)('a %s converges to the uninterrupted end state, one of each resource', async (mode) => {
@@ -188,7 +191,7 @@ describe.each(ROWS)('$workflow: $state crashes right after $service $action', (r
     expect(again.error).toBeUndefined();
     expect(again.status).toBe('SUCCEEDED');
     expect(await endState(s)).toEqual(expected);
-  });
+  }, ROW_TIMEOUT_MS);
 });
 
 describe('a step that outlives its Lambda timeout', () => {
@@ -224,7 +227,7 @@ describe('a step that outlives its Lambda timeout', () => {
     const again = await run(ONBOARDING, s.input);
     expect(again.error).toBeUndefined();
     expect(await endState(s)).toEqual(expected);
-  });
+  }, ROW_TIMEOUT_MS);
 });
 
 describe('a CIDR association that stays associating for a while (as EC2 reports it)', () => {
@@ -246,5 +249,5 @@ describe('a CIDR association that stays associating for a while (as EC2 reports 
     // No subnet was carved while the block was associating (the proxy refuses those, as EC2 does).
     expect(writes.filter((a) => a === 'CreateSubnet')).toHaveLength(2);
     expect(await endState(s)).toEqual(expected);
-  });
+  }, ROW_TIMEOUT_MS);
 });
