@@ -345,6 +345,22 @@ describe('ENIConfig server-side apply', () => {
     const noManager = await request('PATCH', `${ENI}/us-east-1a`, { token, body: eniConfig('us-east-1a', 'x'), contentType: 'application/apply-patch+yaml' });
     expect(noManager.status).toBe(400);
   });
+
+  test('the ENIConfig schema: spec.subnet a subnet id, securityGroups a list of sg- ids (422 naming the field); unknown spec fields pruned', async () => {
+    const invalid = async (spec: unknown) => {
+      const error = await client.apply(`${ENI}/us-east-1c`, { ...eniConfig('us-east-1c', 'subnet-0'), spec }).then(() => undefined, (e: KubeApiError) => e);
+      return error && `${error.status} ${error.message}`;
+    };
+    expect(await invalid(undefined)).toMatch(/^422 .*spec: Required value/);
+    expect(await invalid({ securityGroups: ['sg-1'] })).toMatch(/^422 .*spec\.subnet: Invalid value: undefined/);
+    expect(await invalid({ subnet: 'sg-1' })).toMatch(/^422 .*spec\.subnet: Invalid value: "sg-1"/);
+    expect(await invalid({ subnet: 'subnet-1', securityGroups: 'sg-1' })).toMatch(/^422 .*spec\.securityGroups: Invalid value: must be of type array/);
+    expect(await invalid({ subnet: 'subnet-1', securityGroups: ['sg-1', 'subnet-2'] })).toMatch(/^422 .*spec\.securityGroups: Invalid value: "subnet-2"/);
+    expect(world.kube.eniConfig(CLUSTER, 'us-east-1c')).toBeUndefined();
+    await client.apply(`${ENI}/us-east-1c`, { ...eniConfig('us-east-1c', 'subnet-0'), spec: { subnet: 'subnet-0', securityGroups: ['sg-9'], subnetId: 'subnet-typo' } });
+    expect(world.kube.eniConfig(CLUSTER, 'us-east-1c')?.spec).toEqual({ subnet: 'subnet-0', securityGroups: ['sg-9'] });
+    world.kube.deleteEniConfig(CLUSTER, 'us-east-1c');
+  });
 });
 
 describe('aws-node DaemonSet', () => {

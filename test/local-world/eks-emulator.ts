@@ -224,6 +224,7 @@ export class EksEmulator {
   private port = 0;
   private readonly clusters = new Map<string, ClusterState>();
   private readonly presets = new Map<string, ClusterPreset>();
+  private readonly reportedCas = new Map<string, string>();
   private readonly failures = new Map<string, { error: EksError; times: number }>();
   private readonly ec2: EC2Client;
   private readonly routes: { method: string; pattern: RegExp; op: string; handler: Handler }[];
@@ -313,6 +314,12 @@ export class EksEmulator {
   }
 
   /** CREATING -> ACTIVE, with its side effects: the API server, the vpc-cni add-on, the aws-node DaemonSet. */
+  /** DescribeCluster reports `pem` as the cluster's CA (the Kubernetes API is served from another one: an impostor endpoint). */
+  reportCertificateAuthority(name: string, pem: string | undefined): void {
+    if (pem === undefined) this.reportedCas.delete(name);
+    else this.reportedCas.set(name, pem);
+  }
+
   activateCluster(name: string): void {
     const cluster = this.mustClusterAdmin(name);
     cluster.status = 'ACTIVE';
@@ -623,7 +630,7 @@ export class EksEmulator {
       },
       ...(active ? { identity: { oidc: { issuer: `https://oidc.eks.${this.deps.region}.amazonaws.com/id/${c.arn.length.toString(16).padStart(32, '0').toUpperCase()}` } } } : {}),
       status: c.status,
-      ...(active ? { certificateAuthority: { data: Buffer.from(this.deps.kube.caPem).toString('base64') } } : {}),
+      ...(active ? { certificateAuthority: { data: Buffer.from(this.reportedCas.get(c.name) ?? this.deps.kube.caPem).toString('base64') } } : {}),
       platformVersion: 'eks.1',
       tags: c.tags,
       accessConfig: { bootstrapClusterCreatorAdminPermissions: c.bootstrapClusterCreatorAdminPermissions, authenticationMode: c.authenticationMode },

@@ -12,8 +12,12 @@ export type Fault =
   | { kind: 'reset' }
   /** The request is served normally but only after `ms` (past the client's timeout). */
   | { kind: 'delay'; ms: number }
-  /** The request is served (the write happens), then the connection is destroyed instead of the answer. */
-  | { kind: 'drop' };
+  /**
+   * The request is served (the write happens), then the connection is destroyed instead of the
+   * answer. `afterWrite` runs between the two: a test kills the calling Lambda there (killTask) to
+   * crash a step right after a write.
+   */
+  | { kind: 'drop'; afterWrite?: () => void };
 
 interface Rule {
   service: ServiceName;
@@ -85,6 +89,7 @@ export async function applyFault(
       await new Promise((resolve) => setTimeout(resolve, fault.ms));
       return 'serve';
     case 'drop':
+      if (fault.afterWrite) afterWrite.set(res, fault.afterWrite);
       return 'serve-and-drop';
     case 'status': {
       const answer = errorAnswer(fault.status, fault.code);
@@ -97,8 +102,11 @@ export async function applyFault(
   }
 }
 
+const afterWrite = new WeakMap<http.ServerResponse, () => void>();
+
 /** Destroys the connection a response would go out on: the client sees a reset after the work was done. */
 export function dropResponse(res: http.ServerResponse): void {
+  afterWrite.get(res)?.();
   res.socket?.destroy();
 }
 

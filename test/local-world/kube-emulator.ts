@@ -631,6 +631,7 @@ export class KubeEmulator {
       const name = object.metadata?.name;
       if (typeof name !== 'string' || !name) throw new HttpError(422, 'Invalid', 'metadata.name: Required value');
       if (store.has(name)) throw new HttpError(409, 'AlreadyExists', `eniconfigs.${ENI_CONFIG_GROUP} "${name}" already exists`);
+      validateEniConfig(object);
       const outcome = this.apply(state, { ...info, name }, object, url.searchParams.get('fieldManager') ?? userAgentManager(req), true, 'Update');
       return { code: 201, body: outcome.object };
     }
@@ -728,6 +729,7 @@ export class KubeEmulator {
     if (info.namespace && object.metadata?.namespace !== undefined && object.metadata.namespace !== info.namespace) {
       throw new HttpError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
     }
+    if (info.kind === 'eniconfigs') validateEniConfig(object);
   }
 
   // ----- authentication and authorization -----
@@ -1030,4 +1032,25 @@ function httpGet(url: URL, headers: Record<string, string>): Promise<{ status: n
     req.on('error', reject);
     req.end();
   });
+}
+
+const ENI_CONFIG_SPEC_FIELDS = new Set(['subnet', 'securityGroups']);
+
+/**
+ * The ENIConfig CRD's schema, as the API server enforces it: spec.subnet a subnet id (the CNI needs
+ * it), spec.securityGroups a list of security group ids; fields the schema does not know are pruned
+ * from what is stored, as a structural schema does.
+ */
+function validateEniConfig(object: KubeObject): void {
+  const spec = (object as { spec?: unknown }).spec;
+  const invalid = (field: string, why: string) => new HttpError(422, 'Invalid', `ENIConfig.${ENI_CONFIG_GROUP} "${object.metadata?.name}" is invalid: ${field}: ${why}`);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw invalid('spec', 'Required value');
+  const fields = spec as Record<string, unknown>;
+  if (typeof fields.subnet !== 'string' || !/^subnet-[0-9a-z]+$/.test(fields.subnet)) throw invalid('spec.subnet', `Invalid value: ${JSON.stringify(fields.subnet)}: a subnet id is required`);
+  if (fields.securityGroups !== undefined) {
+    if (!Array.isArray(fields.securityGroups)) throw invalid('spec.securityGroups', 'Invalid value: must be of type array');
+    const bad = fields.securityGroups.find((g) => typeof g !== 'string' || !/^sg-[0-9a-z]+$/.test(g));
+    if (bad !== undefined) throw invalid('spec.securityGroups', `Invalid value: ${JSON.stringify(bad)}: must be a security group id`);
+  }
+  for (const key of Object.keys(fields)) if (!ENI_CONFIG_SPEC_FIELDS.has(key)) delete fields[key];
 }

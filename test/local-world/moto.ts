@@ -4,7 +4,7 @@ import { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { CallLog, isReadAction, ServiceName } from './call-log';
 import { applyFault, awsErrorCode, dropResponse, ErrorAnswer } from './faults';
-import { overlaps, parseCidr } from '../../lambdas/shared/cidr';
+import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr } from '../../lambdas/shared/cidr';
 import { closeServer, listenOnLoopback } from './loopback';
 import { spawnMoto, takeSharedMoto, untilServing } from './moto-pool';
 
@@ -13,6 +13,12 @@ export interface MotoServer {
   endpoint: string;
   /** moto itself, unrecorded: for test set-up and assertions. */
   directEndpoint: string;
+  /**
+   * After an AssociateVpcCidrBlock through the proxy, the next `reads` DescribeVpcs answers that
+   * show the new association report it `associating`, as EC2 does for a while (0 by default: the
+   * workflows' call and transition counts elsewhere assume it settles at once).
+   */
+  settleAssociationsAfter(reads: number): void;
   stop(): Promise<void>;
 }
 
@@ -58,6 +64,9 @@ export async function startMoto(log: CallLog): Promise<MotoServer> {
   return {
     endpoint: proxy.url,
     directEndpoint,
+    settleAssociationsAfter: (reads) => {
+      proxy.settling.reads = reads;
+    },
     stop: async () => {
       await proxy.close();
       await stopProcess(child);
@@ -107,9 +116,53 @@ function serializer() {
   };
 }
 
-async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Associations still settling: association id -> DescribeVpcs answers left that show it
+ * `associating` (moto reports `associated` at once).
+ */
+class Settling {
+  reads = 0;
+  private readonly pending = new Map<string, number>();
+  private readonly blocks = new Map<string, Ipv4Cidr>();
+
+  associated(answer: string): void {
+    const id = /<associationId>([^<]+)<\/associationId>/.exec(answer)?.[1];
+    const cidr = parseCidr(/<cidrBlock>([^<]+)<\/cidrBlock>/.exec(answer)?.[1] ?? '');
+    if (!id || !cidr || this.reads <= 0) return;
+    this.pending.set(id, this.reads);
+    this.blocks.set(id, cidr);
+  }
+
+  /** The settling block a new subnet would be carved from: EC2 refuses it until the block is associated. */
+  unsettled(subnetCidr: string): string | undefined {
+    const wanted = parseCidr(subnetCidr);
+    if (!wanted) return undefined;
+    const id = [...this.pending.keys()].find((key) => contains(this.blocks.get(key)!, wanted));
+    return id && formatCidr(this.blocks.get(id)!);
+  }
+
+  /** Rewrites one DescribeVpcs answer, using up one read of each association it shows settling. */
+  describe(answer: string): string {
+    let text = answer;
+    for (const [id, left] of this.pending) {
+      const item = new RegExp(`<item>((?:(?!<item>)[\\s\\S])*?<associationId>${id}</associationId>[\\s\\S]*?)</item>`);
+      const match = item.exec(text);
+      if (!match || !/<state>associated<\/state>/.test(match[1])) continue;
+      text = text.replace(match[0], `<item>${match[1].replace('<state>associated</state>', '<state>associating</state>')}</item>`);
+      if (left <= 1) {
+        this.pending.delete(id);
+        this.blocks.delete(id);
+      }
+      else this.pending.set(id, left - 1);
+    }
+    return text;
+  }
+}
+
+async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; settling: Settling; close(): Promise<void> }> {
   const oneDynamoWriteAtATime = serializer();
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, drop = false) =>
+  const settling = new Settling();
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, drop = false, rewrite?: (answer: string) => string) =>
     new Promise<void>((resolve) => {
       const upstream = http.request(
         { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
@@ -120,6 +173,18 @@ async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ 
               dropResponse(res);
               resolve();
             });
+            return;
+          }
+          if (rewrite) {
+            const chunks: Buffer[] = [];
+            upstreamRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+            upstreamRes.on('end', () => {
+              const text = rewrite(Buffer.concat(chunks).toString('utf8'));
+              res.writeHead(upstreamRes.statusCode ?? 502, { ...upstreamRes.headers, 'content-length': String(Buffer.byteLength(text)) });
+              res.end(text);
+              resolve();
+            });
+            upstreamRes.on('error', () => resolve());
             return;
           }
           res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
@@ -150,20 +215,34 @@ async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ 
         if (action === 'AssociateVpcCidrBlock') {
           // Checked when the request is served (a delayed one too), as EC2 does and moto does not.
           void refusedAssociation(targetPort, body.toString()).then((refusal) => {
-            if (!refusal) return void forward(req, res, body, drop);
-            const answer = awsError('ec2', 400, 'InvalidVpc.Range', refusal);
-            res.writeHead(400, { 'content-length': String(Buffer.byteLength(answer.body)), ...answer.headers });
-            res.end(answer.body);
+            if (!refusal) {
+              return void forward(req, res, body, drop, (answer) => {
+                settling.associated(answer);
+                return answer;
+              });
+            }
+            refuse(res, refusal.code, refusal.message);
           });
           return;
         }
-        if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body, drop));
+        const unsettled = action === 'CreateSubnet' ? settling.unsettled(new URLSearchParams(body.toString()).get('CidrBlock') ?? '') : undefined;
+        if (unsettled) {
+          refuse(res, 'InvalidSubnet.Range', `The CIDR block ${unsettled} of the VPC is still associating`);
+        } else if (action === 'DescribeVpcs') void forward(req, res, body, drop, (answer) => settling.describe(answer));
+        else if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body, drop));
         else void forward(req, res, body, drop);
       });
     });
   });
   const port = await listenOnLoopback(server);
-  return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+  return { url: `http://127.0.0.1:${port}`, settling, close: () => closeServer(server) };
+}
+
+/** EC2's 400 answer refusing a request. */
+function refuse(res: http.ServerResponse, code: string, message: string): void {
+  const answer = awsError('ec2', 400, code, message);
+  res.writeHead(400, { 'content-length': String(Buffer.byteLength(answer.body)), ...answer.headers });
+  res.end(answer.body);
 }
 
 /** An error answer in the service's own protocol: EC2 and STS XML, JSON for DynamoDB and Secrets Manager. */
@@ -186,15 +265,38 @@ function awsError(service: ServiceName, status: number, code: string | undefined
   return { headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ __type: name, message }) };
 }
 
+const block = (text: string): Ipv4Cidr => parseCidr(text)!;
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map(block);
+const BENCHMARK = block('198.19.0.0/16');
+/** IPv4 CIDR blocks a VPC may have (its primary included): EC2's default quota. */
+export const VPC_CIDR_QUOTA = 5;
+
 /**
- * Why EC2 would refuse this AssociateVpcCidrBlock and moto does not: the CIDR overlaps one the VPC
- * already has (a late retry of our own association, too). Undefined when it may go ahead.
+ * EC2's IPv4 association restrictions by the range the VPC's primary CIDR is in: a block from
+ * another RFC 1918 range than the primary's, or from 198.19.0.0/16 (unless the primary is there),
+ * is refused; a primary outside RFC 1918 (100.64.0.0/10, 198.19.0.0/16, public) takes no RFC 1918 block.
  */
-async function refusedAssociation(motoPort: number, body: string): Promise<string | undefined> {
+function restricted(primary: Ipv4Cidr, wanted: Ipv4Cidr): boolean {
+  const privateOf = (c: Ipv4Cidr) => PRIVATE_RANGES.find((range) => contains(range, c));
+  const wantedPrivate = privateOf(wanted);
+  const primaryPrivate = privateOf(primary);
+  if (wantedPrivate) return wantedPrivate !== primaryPrivate;
+  if (contains(BENCHMARK, wanted)) return !contains(BENCHMARK, primary);
+  return false;
+}
+
+/**
+ * Why EC2 would refuse this AssociateVpcCidrBlock and moto does not: a size outside /16../28,
+ * the VPC's CIDR quota reached, a restricted range for its primary CIDR, or a CIDR that overlaps
+ * one the VPC already has (a late retry of our own association, too). Undefined when it may go ahead.
+ */
+async function refusedAssociation(motoPort: number, body: string): Promise<{ code: string; message: string } | undefined> {
   const params = new URLSearchParams(body);
   const vpcId = params.get('VpcId');
-  const wanted = parseCidr(params.get('CidrBlock') ?? '');
+  const text = params.get('CidrBlock') ?? '';
+  const wanted = parseCidr(text);
   if (!vpcId || !wanted) return undefined;
+  if (wanted.prefix < 16 || wanted.prefix > 28) return { code: 'InvalidVpc.Range', message: `The CIDR '${text}' is invalid.` };
   const answer = await fetch(`http://127.0.0.1:${motoPort}/`, {
     method: 'POST',
     headers: {
@@ -204,9 +306,20 @@ async function refusedAssociation(motoPort: number, body: string): Promise<strin
     body: new URLSearchParams({ Action: 'DescribeVpcs', Version: '2016-11-15', 'VpcId.1': vpcId }).toString(),
   }).then((r) => r.text());
   const blocks = [...answer.matchAll(/<cidrBlock>([^<]+)<\/cidrBlock>\s*<cidrBlockState>\s*<state>(associated|associating)</g)].map((m) => m[1]);
-  const clash = blocks.find((block) => {
-    const existing = parseCidr(block);
-    return existing !== undefined && overlaps(existing, wanted);
+  const clash = blocks.find((existing) => {
+    const parsed = parseCidr(existing);
+    return parsed !== undefined && overlaps(parsed, wanted);
   });
-  return clash ? `The CIDR '${params.get('CidrBlock')}' overlaps the CIDR '${clash}' of ${vpcId}` : undefined;
+  if (clash) return { code: 'InvalidVpc.Range', message: `The CIDR '${text}' overlaps the CIDR '${clash}' of ${vpcId}` };
+  if (blocks.length >= VPC_CIDR_QUOTA) {
+    return { code: 'CidrLimitExceeded', message: `This network '${vpcId}' has met its maximum number of allowed CIDRs: ${VPC_CIDR_QUOTA}` };
+  }
+  const primary = parseCidr(/<cidrBlock>([^<]+)<\/cidrBlock>/.exec(answer)?.[1] ?? '');
+  if (primary && restricted(primary, wanted)) {
+    return {
+      code: 'InvalidVpc.Range',
+      message: `The CIDR '${text}' is restricted. Use a CIDR from the same private address range as the current VPC CIDR, or use a publicly-routable CIDR.`,
+    };
+  }
+  return undefined;
 }

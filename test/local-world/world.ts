@@ -25,6 +25,8 @@ export interface LocalWorld {
   log: CallLog;
   motoEndpoint: string;
   motoDirectEndpoint: string;
+  /** New CIDR associations answer `associating` to this many DescribeVpcs through the proxy (0 by default). */
+  settleCidrAssociationsAfter(reads: number): void;
   eks: EksEmulator;
   autoscaling: AutoScalingEmulator;
   kube: KubeEmulator;
@@ -108,6 +110,7 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
       log,
       motoEndpoint: moto.endpoint,
       motoDirectEndpoint: moto.directEndpoint,
+      settleCidrAssociationsAfter: (reads) => moto.settleAssociationsAfter(reads),
       eks,
       autoscaling,
       kube,

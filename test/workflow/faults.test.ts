@@ -16,6 +16,7 @@ import { ENICONFIG_PATH } from '../../lambdas/domain/cni';
 import type { ServiceName } from '../local-world/call-log';
 import type { Fault } from '../local-world/faults';
 import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../local-world/onboarding-world';
+import { makeSelfSignedCertificate } from '../local-world/tls';
 import { runWorkflow, WorkflowRun } from '../local-world/workflow-runner';
 
 const WORKFLOW = 'cluster-onboarding.asl.json';
@@ -217,6 +218,22 @@ describe('guards', () => {
       expect((await endState(tagged)).cidrAssociations).toBe(1);
     } finally {
       w.setConfig({ optIn: saved });
+    }
+  });
+
+  test('a Kubernetes API served from another CA than the one EKS reports: VpcCni refuses it (KubeTransportError, not retried), no ENIConfig', async () => {
+    const cluster = await newCluster();
+    w.world.eks.reportCertificateAuthority(cluster.name, makeSelfSignedCertificate('impostor').caPem);
+    try {
+      const mark = w.world.log.mark();
+      const result = await run(cluster.name);
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.name).toBe('KubeTransportError');
+      expect(result.statesEntered.filter((s) => s === 'VpcCni')).toHaveLength(1);
+      expect(w.world.log.since(mark).filter((c) => c.service === 'kubernetes')).toEqual([]);
+      expect(w.world.kube.eniConfigs(cluster.name)).toEqual([]);
+    } finally {
+      w.world.eks.reportCertificateAuthority(cluster.name, undefined);
     }
   });
 
