@@ -36,6 +36,9 @@ export async function startMoto(log: CallLog): Promise<MotoServer> {
     return {
       endpoint: proxy.url,
       directEndpoint: `http://127.0.0.1:${shared.port}`,
+      settleAssociationsAfter: (reads) => {
+        proxy.settling.reads = reads;
+      },
       stop: async () => {
         await proxy.close();
         shared.release();
