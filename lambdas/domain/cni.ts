@@ -255,7 +255,7 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     input.stage === 'external-snat' && !input.dryRun ? { changes: [], ready: true } : await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun);
   // A plan names the access changes once: the custom-networking stage makes them.
   if (input.stage !== 'external-snat') progress.changes.push(...access.changes);
-  if (access.waiting) return pending(input, progress, access.waiting);
+  if (access.waiting) return pending(input, progress, access.waiting, { shortWait: true });
 
   let kube: KubeClient | undefined;
   if (!access.ready) {
@@ -271,7 +271,7 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, progress);
     } catch (error) {
       if (isAuthFailure(error) && Date.now() - (access.since?.getTime() ?? 0) < ACCESS_PROPAGATION_MS) {
-        return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`);
+        return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`, { shortWait: true });
       }
       if (isAuthFailure(error)) {
         throw withAppliedChanges(new OnboardingError(
@@ -287,15 +287,20 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
 
   if (addon) {
     try {
+      const planned = progress.changes.length;
       const waiting = await reconcileAddon(input, config, addon, progress);
       if (waiting) return waiting;
-      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName, stageEnv(input));
+      // Once the add-on holds our env, aws-node is read back; a plan reads it too (and refuses as the
+      // run would), so a plan without changes means the run writes nothing and takes no lease.
+      if (kube && progress.changes.length === planned) await verifyAwsNodeEnv(kube, clusterName, stageEnv(input));
     } catch (error) {
       throw withAppliedChanges(error, changedNow());
     }
   }
-  const switched = progress.changes.some((c) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node');
-  const since = input.previous?.customNetworkingSince ?? (switched && !input.dryRun && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
+  const isSwitch = (c: Change) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node';
+  // A switch made by an earlier (real) call counts in a plan too: a converged call answers with its plan.
+  const switched = progress.changes.some(isSwitch) && (!input.dryRun || (input.previous?.dryRun === false && input.previous.changes.some(isSwitch)));
+  const since = input.previous?.customNetworkingSince ?? (switched && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
   const done: CniResult = { phase: 'done', dryRun: input.dryRun, ...progress, ...(since ? { customNetworkingSince: since } : {}) };
   return input.earlyNodes && kube && !input.dryRun ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes.customNetworkingSince) : done;
 }

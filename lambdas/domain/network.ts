@@ -30,7 +30,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
 import { OnboardingError, withAppliedChanges } from '../shared/errors';
-import { claimVpcResources } from './status-record';
+import { claimsVpcResources, claimVpcResources, readStatusRecord } from './status-record';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
 
 export const TAG_MANAGED = 'eks-aviatrix:managed';
@@ -86,7 +86,8 @@ export interface NetworkPlan {
   cidrSettling: boolean;
 }
 
-async function observe(vpcId: string): Promise<VpcView> {
+/** The VPC, its subnets, route tables and (unless `withSecurityGroups` is false) security groups. */
+async function observe(vpcId: string, withSecurityGroups = true): Promise<VpcView> {
   const filter = [{ Name: 'vpc-id', Values: [vpcId] }];
   const collect = async <T>(pages: AsyncIterable<T>): Promise<T[]> => {
     const all: T[] = [];
@@ -97,7 +98,7 @@ async function observe(vpcId: string): Promise<VpcView> {
     ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
     collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })),
     collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })),
-    collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })),
+    withSecurityGroups ? collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })) : Promise.resolve([]),
   ]);
   const vpc = vpcs.Vpcs?.[0];
   if (!vpc) throw new OnboardingError('NetworkConflict', `VPC ${vpcId} of the cluster was not found; check the cluster's VPC in the EKS console`);
@@ -477,8 +478,14 @@ function managedTags(purpose: string, name: string, cluster?: string): Tag[] {
   ];
 }
 
-/** Applies the plan; answers 'settling' when subnets must wait for the new CIDR association. */
-async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'applied' | 'settling'> {
+/** What clusters in the VPC share: the secondary CIDR association, pod subnets and their route tables. */
+const writesShared = (plan: NetworkPlan) => plan.associateCidr || plan.subnets.some((s) => s.create || s.associate !== 'none');
+
+/**
+ * The shared writes (run under the VPC lease): the CIDR association, then the pod subnets and their
+ * route-table associations. Answers 'settling' when subnets must wait for a new association.
+ */
+async function applyShared(plan: NetworkPlan, cluster: ClusterSummary): Promise<'applied' | 'settling'> {
   const client = ec2();
   if (plan.associateCidr) {
     const { CidrBlockAssociation } = await client.send(
@@ -510,6 +517,16 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
       await client.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: subnet.routeTableId }));
     }
   }
+  return 'applied';
+}
+
+/**
+ * The cluster's own writes: its pod security group (named and tagged after the cluster) and the
+ * rules on it and on the cluster security group. No other cluster writes these, so the cluster
+ * lease alone serializes them.
+ */
+async function applyOwn(plan: NetworkPlan, cluster: ClusterSummary): Promise<void> {
+  const client = ec2();
   let podGroupId = plan.result.podSecurityGroupId;
   if (plan.createSecurityGroup) {
     const created = await client.send(
@@ -540,7 +557,6 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
       }),
     );
   }
-  return 'applied';
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
@@ -551,12 +567,54 @@ export interface NetworkStepResult extends PodNetworkResult {
   unsettledRounds?: number;
 }
 
-/** How many waits for EC2 to show our own changes before calling it a conflict. */
-const MAX_UNSETTLED_ROUNDS = 3;
+/**
+ * How many waits for EC2 to show our own changes before calling it a conflict. Every pending
+ * answer of this step is settled by AWS in seconds, so the workflow's WaitForNetwork is a short
+ * wait of its own (2 s), not the poll interval: 10 rounds give EC2 ~20 s.
+ */
+const MAX_UNSETTLED_ROUNDS = 10;
 
-/** Where the step records the VPC resources it is about to create for the cluster (see claimVpcResources). */
+/**
+ * What a writing call needs beyond EC2: where it records the VPC resources the cluster relies on
+ * (see claimVpcResources), and how it holds the VPC's lease.
+ */
 export interface NetworkClaims {
   statusTableName: string;
+  /** Runs `work` holding the VPC's lease (shared with other clusters' PodNetwork and cleanup). */
+  withVpcLease: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * The VPC lease covers only what clusters of the VPC share or must see consistently:
+ * - the claim, when the cluster's record does not hold it yet: cleanup of another cluster reads
+ *   the claims and deletes the shared resources under this lease, so a claim made under it either
+ *   comes before that read (and keeps them) or after the deletes (and the re-read below sees them gone);
+ * - the secondary CIDR association (one per VPC: two clusters would both associate it);
+ * - the pod subnets and their route-table associations (one per AZ, shared: two clusters would
+ *   carve two subnets in one AZ, or the same block twice).
+ * It is re-planned from a fresh read of the VPC, its subnets and route tables inside the lease.
+ * The pod security group and the rules on it and on the cluster security group belong to this
+ * cluster alone (named and tagged after it; cleanup of another cluster never touches them): the
+ * cluster lease serializes them, and they are written after the VPC lease is released, so the
+ * section clusters of one VPC queue for stays the same size however many clusters the VPC has.
+ * A cluster that already claims the VPC's resources and needs no shared write takes no VPC lease.
+ */
+async function applyPlan(plan: NetworkPlan, cluster: ClusterSummary, config: OnboardingConfig, nodes: NodeView, view: VpcView, claims?: NetworkClaims): Promise<{ plan: NetworkPlan; applied: 'applied' | 'settling' }> {
+  const record = claims && (await readStatusRecord(claims.statusTableName, cluster.name));
+  const claimed = !claims || claimsVpcResources(record, cluster.vpcId, plan.result.podCidr);
+  let current = plan;
+  if (!claimed || writesShared(plan)) {
+    const underVpcLease = claims ? claims.withVpcLease : <T>(work: () => Promise<T>) => work();
+    const shared = await underVpcLease(async () => {
+      if (!claimed && claims) await claimVpcResources(claims.statusTableName, cluster, plan.result.podCidr, record);
+      current = planNetwork({ ...(await observe(cluster.vpcId, false)), securityGroups: view.securityGroups }, cluster, config, nodes);
+      if (current.cidrSettling) return 'settling';
+      return applyShared(current, cluster);
+    });
+    if (shared === 'settling') return { plan: current, applied: 'settling' };
+  }
+  await applyOwn(current, cluster);
+  return { plan: current, applied: 'applied' };
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
@@ -570,27 +628,26 @@ export async function reconcileNetwork(
 ): Promise<NetworkStepResult> {
   const earlierChanges = previous?.changes ?? [];
   const nodes = await observeNodes(cluster);
-  const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
+  const view = await observe(cluster.vpcId);
+  let plan = planNetwork(view, cluster, config, nodes);
   if (dryRun || plan.changes.length === 0) {
     return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
   if (plan.cidrSettling) {
     return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: earlierChanges, ...plan.result };
   }
-  // Claimed before created, under the VPC lease: offboarding another cluster of this VPC (which
-  // takes the same lease) then sees that this one relies on the CIDR and the pod subnets.
-  if (claims) await claimVpcResources(claims.statusTableName, cluster, plan.result.podCidr);
   let applied: 'applied' | 'settling';
   try {
-    applied = await apply(plan, cluster);
+    ({ plan, applied } = await applyPlan(plan, cluster, config, nodes, view, claims));
   } catch (error) {
     // What the failed apply had done is what the plan no longer needs.
     const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
     throw withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
   }
   if (applied === 'settling') {
-    // Only the association was made; subnets wait until it is associated.
-    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
+    // At most the association was made; subnets wait until it is associated.
+    const made = plan.associateCidr ? [plan.changes[0]] : [];
+    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, ...made], ...plan.result };
   }
   const changes = [...earlierChanges, ...plan.changes];
   const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);

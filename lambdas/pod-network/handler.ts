@@ -3,7 +3,7 @@
 // the network half of design step 2, so a refusal comes before the first write anywhere.
 import { NetworkStepResult, reconcileNetwork } from '../domain/network';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
+import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
@@ -21,8 +21,13 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   const cluster = readyCluster(state);
   const previous = state.network as NetworkStepResult | undefined;
   return runStep('pod-network', cluster.name, () =>
-    withClusterLeaseIfChanges({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }),
+    // The cluster lease for the whole write phase; the VPC lease only around the writes clusters of
+    // the VPC share (reconcileNetwork says which).
+    withClusterLeaseIfChanges({ clusterName: cluster.name }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+      reconcileNetwork(cluster, runtime().config, dryRun, previous, {
+        statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
+        withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, work),
+      }),
     ),
   );
 };

@@ -28,16 +28,31 @@ export interface LeaseScope {
 export async function withClusterLease<T>(scope: LeaseScope, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
   const { clusterName, vpcId } = scope;
   if (dryRun) return work(); // a plan writes nothing
-  if (!holder) {
-    throw new OnboardingError('InvalidInput', `workflow state has no executionId to hold cluster ${clusterName}'s lease; start the workflow from its first state`);
-  }
+  const held = stepLeases();
+  const me = requireHolder(`cluster ${clusterName}`, holder);
+  return held.withLease(clusterKey(clusterName), me, () => (vpcId ? held.withLease(vpcKey(vpcId), me, work) : work()));
+}
+
+function requireHolder(what: string, holder: string | undefined): string {
+  if (!holder) throw new OnboardingError('InvalidInput', `workflow state has no executionId to hold ${what}'s lease; start the workflow from its first state`);
+  return holder;
+}
+
+function stepLeases(): Leases {
   leases ??= new Leases({
     tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'),
     durationSeconds: LEASE_SECONDS,
     acquireTimeoutMs: ACQUIRE_TIMEOUT_MS,
   });
-  const held = leases;
-  return held.withLease(clusterKey(clusterName), holder, () => (vpcId ? held.withLease(vpcKey(vpcId), holder, work) : work()));
+  return leases;
+}
+
+/**
+ * The VPC's lease alone, for a step that already holds its cluster's lease (the order stays
+ * cluster, then VPC) and needs the VPC only around some of its writes (PodNetwork).
+ */
+export function withVpcLease<T>(vpcId: string, holder: string | undefined, work: () => Promise<T>): Promise<T> {
+  return stepLeases().withLease(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), work);
 }
 
 /**
