@@ -23,8 +23,12 @@ export async function describeCluster(name: string): Promise<Cluster> {
   );
 }
 
-/** A Kubernetes API client for the cluster, from its current endpoint and CA. */
-export async function kubeClientFor(name: string): Promise<KubeClient> {
+/**
+ * A Kubernetes API client for the cluster: from the endpoint and CA the resolve step read (passed
+ * in the workflow state, so no step reads the cluster again), else from DescribeCluster.
+ */
+export async function kubeClientFor(name: string, known?: ClusterSummary): Promise<KubeClient> {
+  if (known?.name === name && known.endpoint && known.certificateAuthority) return new KubeClient(name, known.endpoint, known.certificateAuthority);
   const cluster = await describeCluster(name);
   if (!cluster.endpoint || !cluster.certificateAuthority?.data) {
     throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" reports no API endpoint or CA yet; run the workflow again once it is ACTIVE`);
@@ -48,6 +52,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
     controlPlaneSecurityGroupIds: vpc.securityGroupIds ?? [],
     subnetIds: vpc.subnetIds ?? [],
     ...(cluster.endpoint ? { endpoint: cluster.endpoint } : {}),
+    ...(cluster.certificateAuthority?.data ? { certificateAuthority: cluster.certificateAuthority.data } : {}),
     tags: cluster.tags ?? {},
   };
 }

@@ -86,28 +86,32 @@ export interface NetworkPlan {
   cidrSettling: boolean;
 }
 
-/** The VPC, its subnets, route tables and (unless `withSecurityGroups` is false) security groups. */
-async function observe(vpcId: string, withSecurityGroups = true): Promise<VpcView> {
+type ViewPart = 'vpc' | 'subnets' | 'routeTables' | 'securityGroups';
+const ALL_PARTS: ViewPart[] = ['vpc', 'subnets', 'routeTables', 'securityGroups'];
+
+/**
+ * The VPC, its subnets, route tables and security groups; only `parts` are read, the rest taken
+ * from `base` (what this call read before and did not change since).
+ */
+async function observe(vpcId: string, parts: ViewPart[] = ALL_PARTS, base?: VpcView): Promise<VpcView> {
   const filter = [{ Name: 'vpc-id', Values: [vpcId] }];
   const collect = async <T>(pages: AsyncIterable<T>): Promise<T[]> => {
     const all: T[] = [];
     for await (const page of pages) all.push(page);
     return all;
   };
+  const read = (part: ViewPart) => parts.includes(part) || !base;
   const [vpcs, subnetPages, tablePages, groupPages] = await Promise.all([
-    ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
-    collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })),
-    collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })),
-    withSecurityGroups ? collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })) : Promise.resolve([]),
+    read('vpc') ? ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })).then((r) => r.Vpcs ?? []) : [base!.vpc],
+    read('subnets') ? collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.Subnets ?? [])) : base!.subnets,
+    read('routeTables') ? collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.RouteTables ?? [])) : base!.routeTables,
+    read('securityGroups')
+      ? collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.SecurityGroups ?? []))
+      : base!.securityGroups,
   ]);
-  const vpc = vpcs.Vpcs?.[0];
+  const vpc = vpcs[0];
   if (!vpc) throw new OnboardingError('NetworkConflict', `VPC ${vpcId} of the cluster was not found; check the cluster's VPC in the EKS console`);
-  return {
-    vpc,
-    subnets: subnetPages.flatMap((p) => p.Subnets ?? []),
-    routeTables: tablePages.flatMap((p) => p.RouteTables ?? []),
-    securityGroups: groupPages.flatMap((p) => p.SecurityGroups ?? []),
-  };
+  return { vpc, subnets: subnetPages, routeTables: tablePages, securityGroups: groupPages };
 }
 
 const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
@@ -478,9 +482,6 @@ function managedTags(purpose: string, name: string, cluster?: string): Tag[] {
   ];
 }
 
-/** What clusters in the VPC share: the secondary CIDR association, pod subnets and their route tables. */
-const writesShared = (plan: NetworkPlan) => plan.associateCidr || plan.subnets.some((s) => s.create || s.associate !== 'none');
-
 /**
  * The shared writes (run under the VPC lease): the CIDR association, then the pod subnets and their
  * route-table associations. Answers 'settling' when subnets must wait for a new association.
@@ -584,37 +585,77 @@ export interface NetworkClaims {
   withVpcLease: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
+/** The parts of the VPC view that `plan`'s writes change: read back after applying, the rest is kept. */
+function touchedBy(plan: NetworkPlan): ViewPart[] {
+  const touched: ViewPart[] = [];
+  if (plan.associateCidr) touched.push('vpc');
+  if (plan.subnets.some((s) => s.create)) touched.push('subnets');
+  if (plan.subnets.some((s) => s.create || s.associate !== 'none')) touched.push('routeTables');
+  if (plan.createSecurityGroup || plan.podIngress.length + plan.podRevoke.length + plan.clusterIngress.length > 0) touched.push('securityGroups');
+  return touched;
+}
+
+/** The node view an earlier answer of this run recorded (the preflight's, or this step's last call). */
+export function nodesOf(result: Pick<PodNetworkResult, 'nodeSubnets' | 'nodeSecurityGroupIds'>): NodeView {
+  return { subnetIds: result.nodeSubnets.map((s) => s.subnetId), securityGroupIds: result.nodeSecurityGroupIds ?? [] };
+}
+
 /**
- * The VPC lease covers only what clusters of the VPC share or must see consistently:
+ * A writing call. The VPC lease covers only what clusters of the VPC share or must see consistently:
  * - the claim, when the cluster's record does not hold it yet: cleanup of another cluster reads
  *   the claims and deletes the shared resources under this lease, so a claim made under it either
- *   comes before that read (and keeps them) or after the deletes (and the re-read below sees them gone);
+ *   comes before that read (and keeps them) or after the deletes (and the read below sees them gone);
+ * - the read of the VPC, its subnets and route tables the shared writes are planned from;
  * - the secondary CIDR association (one per VPC: two clusters would both associate it);
  * - the pod subnets and their route-table associations (one per AZ, shared: two clusters would
  *   carve two subnets in one AZ, or the same block twice).
- * It is re-planned from a fresh read of the VPC, its subnets and route tables inside the lease.
  * The pod security group and the rules on it and on the cluster security group belong to this
- * cluster alone (named and tagged after it; cleanup of another cluster never touches them): the
- * cluster lease serializes them, and they are written after the VPC lease is released, so the
- * section clusters of one VPC queue for stays the same size however many clusters the VPC has.
- * A cluster that already claims the VPC's resources and needs no shared write takes no VPC lease.
+ * cluster alone (named and tagged after it; cleanup of another cluster never touches them): they
+ * are read before and written after the VPC lease, under the cluster lease alone, so the section
+ * the clusters of one VPC queue for does not grow with the number of clusters in it (every
+ * cluster adds a pod security group to the VPC, not a subnet).
  */
-async function applyPlan(plan: NetworkPlan, cluster: ClusterSummary, config: OnboardingConfig, nodes: NodeView, view: VpcView, claims?: NetworkClaims): Promise<{ plan: NetworkPlan; applied: 'applied' | 'settling' }> {
-  const record = claims && (await readStatusRecord(claims.statusTableName, cluster.name));
-  const claimed = !claims || claimsVpcResources(record, cluster.vpcId, plan.result.podCidr);
-  let current = plan;
-  if (!claimed || writesShared(plan)) {
-    const underVpcLease = claims ? claims.withVpcLease : <T>(work: () => Promise<T>) => work();
-    const shared = await underVpcLease(async () => {
-      if (!claimed && claims) await claimVpcResources(claims.statusTableName, cluster, plan.result.podCidr, record);
-      current = planNetwork({ ...(await observe(cluster.vpcId, false)), securityGroups: view.securityGroups }, cluster, config, nodes);
-      if (current.cidrSettling) return 'settling';
-      return applyShared(current, cluster);
-    });
-    if (shared === 'settling') return { plan: current, applied: 'settling' };
+async function reconcileUnderLeases(
+  cluster: ClusterSummary,
+  config: OnboardingConfig,
+  nodes: NodeView,
+  claims: NetworkClaims,
+): Promise<{ plan: NetworkPlan; view: VpcView; outcome: 'nothing' | 'settling' | 'applied' }> {
+  const podCidr = formatCidr(parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr'));
+  const [securityGroups, record] = await Promise.all([
+    observe(cluster.vpcId, ['securityGroups'], EMPTY_VIEW).then((v) => v.securityGroups),
+    readStatusRecord(claims.statusTableName, cluster.name),
+  ]);
+  let plan: NetworkPlan | undefined;
+  let view: VpcView | undefined;
+  const shared = await claims.withVpcLease(async () => {
+    if (!claimsVpcResources(record, cluster.vpcId, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
+    view = await observe(cluster.vpcId, ['vpc', 'subnets', 'routeTables'], { ...EMPTY_VIEW, securityGroups });
+    plan = planNetwork(view, cluster, config, nodes);
+    if (plan.cidrSettling) return 'settling' as const;
+    if (plan.changes.length === 0) return 'nothing' as const;
+    try {
+      return await applyShared(plan, cluster);
+    } catch (error) {
+      throw await failedApply(error, plan, cluster, config, nodes);
+    }
+  });
+  if (shared !== 'applied') return { plan: plan!, view: view!, outcome: shared };
+  try {
+    await applyOwn(plan!, cluster);
+  } catch (error) {
+    throw await failedApply(error, plan!, cluster, config, nodes);
   }
-  await applyOwn(current, cluster);
-  return { plan: current, applied: 'applied' };
+  return { plan: plan!, view: view!, outcome: 'applied' };
+}
+
+/** A placeholder base for observe: every part it is not asked to read is empty. */
+const EMPTY_VIEW: VpcView = { vpc: {}, subnets: [], routeTables: [], securityGroups: [] };
+
+/** The error of a failed apply, naming what it had done: what the plan no longer needs. */
+async function failedApply(error: unknown, plan: NetworkPlan, cluster: ClusterSummary, config: OnboardingConfig, nodes: NodeView): Promise<unknown> {
+  const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
+  return withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
@@ -624,33 +665,26 @@ export async function reconcileNetwork(
   dryRun: boolean,
   /** This step's previous answer in the same run (it is called again after a wait). */
   previous?: NetworkStepResult,
+  /** Where a writing call records its claims and how it takes the VPC lease; absent: a plan. */
   claims?: NetworkClaims,
+  /** The cluster's nodes as this run saw them seconds ago (preflight, or this step's last call). */
+  knownNodes?: NodeView,
 ): Promise<NetworkStepResult> {
   const earlierChanges = previous?.changes ?? [];
-  const nodes = await observeNodes(cluster);
-  const view = await observe(cluster.vpcId);
-  let plan = planNetwork(view, cluster, config, nodes);
-  if (dryRun || plan.changes.length === 0) {
+  const nodes = knownNodes ?? (await observeNodes(cluster));
+  if (dryRun || !claims) {
+    const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
     return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
-  if (plan.cidrSettling) {
-    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: earlierChanges, ...plan.result };
-  }
-  let applied: 'applied' | 'settling';
-  try {
-    ({ plan, applied } = await applyPlan(plan, cluster, config, nodes, view, claims));
-  } catch (error) {
-    // What the failed apply had done is what the plan no longer needs.
-    const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
-    throw withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
-  }
-  if (applied === 'settling') {
+  const { plan, view, outcome } = await reconcileUnderLeases(cluster, config, nodes, claims);
+  if (outcome === 'nothing') return { phase: 'done', dryRun, changes: earlierChanges, ...plan.result };
+  if (outcome === 'settling') {
     // At most the association was made; subnets wait until it is associated.
     const made = plan.associateCidr ? [plan.changes[0]] : [];
     return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, ...made], ...plan.result };
   }
   const changes = [...earlierChanges, ...plan.changes];
-  const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
+  const after = planNetwork(await observe(cluster.vpcId, touchedBy(plan), view), cluster, config, nodes);
   if (after.cidrSettling) return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes, ...after.result };
   if (after.changes.length === 0) return { phase: 'done', dryRun, changes, ...after.result };
   // EC2 may not show what was just created yet: look again after a wait, a bounded number of times.

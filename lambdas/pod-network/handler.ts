@@ -1,7 +1,7 @@
 // Secondary CIDR, pod subnets, route tables and security groups for the cluster's VPC.
 // With { action: "preflight", state } the same plan is made and checked, and nothing is written:
 // the network half of design step 2, so a refusal comes before the first write anywhere.
-import { NetworkStepResult, reconcileNetwork } from '../domain/network';
+import { NetworkStepResult, nodesOf, reconcileNetwork } from '../domain/network';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
@@ -20,14 +20,30 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   const state = event as WorkflowState;
   const cluster = readyCluster(state);
   const previous = state.network as NetworkStepResult | undefined;
+  // Writes are certain when this run's preflight planned network changes moments ago, or the
+  // previous call waited for AWS to settle (the subnets wait for the CIDR association).
+  const preflight = (state.preflight as { network?: Partial<NetworkStepResult> } | undefined)?.network;
+  const knownWrites = previous ? previous.phase === 'pending' : (preflight?.changes?.length ?? 0) > 0;
+  // Then the nodes that answer saw (seconds ago) are used as they are: a node group created since
+  // gets its own workflow, and any other node the next run (drift repair) counts.
+  const seen = previous ?? preflight;
+  const knownNodes = knownWrites && seen?.nodeSubnets ? nodesOf({ nodeSubnets: seen.nodeSubnets, nodeSecurityGroupIds: seen.nodeSecurityGroupIds }) : undefined;
   return runStep('pod-network', cluster.name, () =>
     // The cluster lease for the whole write phase; the VPC lease only around the writes clusters of
     // the VPC share (reconcileNetwork says which).
     withClusterLeaseIfChanges({ clusterName: cluster.name }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-      reconcileNetwork(cluster, runtime().config, dryRun, previous, {
-        statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
-        withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, work),
-      }),
+      reconcileNetwork(
+        cluster,
+        runtime().config,
+        dryRun,
+        previous,
+        {
+          statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
+          withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, work),
+        },
+        knownNodes,
+      ),
+      knownWrites,
     ),
   );
 };

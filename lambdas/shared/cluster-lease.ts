@@ -57,7 +57,9 @@ export function withVpcLease<T>(vpcId: string, holder: string | undefined, work:
 
 /**
  * withClusterLease, planned first (planThenLease): a call whose plan adds no change to the
- * `earlierChanges` its step already made in this run takes no lease and writes nothing.
+ * `earlierChanges` its step already made in this run takes no lease and writes nothing. A caller
+ * that already knows it will write (`knownWrites`: this run's preflight planned changes, or its
+ * previous call left some) skips that plan, whose reads would only repeat the ones under the lease.
  */
 export async function withClusterLeaseIfChanges<T extends StepResult>(
   scope: LeaseScope,
@@ -65,10 +67,11 @@ export async function withClusterLeaseIfChanges<T extends StepResult>(
   dryRun: boolean,
   earlierChanges: number,
   step: (dryRun: boolean) => Promise<T>,
+  knownWrites = false,
 ): Promise<T> {
-  const result = await planThenLease(dryRun, step, (plan) => plan.changes.length > earlierChanges, (apply) =>
-    withClusterLease(scope, holder, false, apply),
-  );
+  const result = knownWrites && !dryRun
+    ? await withClusterLease(scope, holder, false, () => step(false))
+    : await planThenLease(dryRun, step, (plan) => plan.changes.length > earlierChanges, (apply) => withClusterLease(scope, holder, false, apply));
   // A converged run answers with its plan, which is not a dry run.
   return { ...result, dryRun };
 }

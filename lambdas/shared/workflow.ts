@@ -25,6 +25,8 @@ export interface ClusterSummary {
   /** The subnets given at cluster creation: the node subnets of the cluster workflow. */
   subnetIds: string[];
   endpoint?: string;
+  /** The cluster CA (base64 PEM, public): later steps reach the Kubernetes API without DescribeCluster. */
+  certificateAuthority?: string;
   tags: Record<string, string>;
   /** When the resolve step saw the cluster ACTIVE (ready results only). */
   activeSeenAt?: string;

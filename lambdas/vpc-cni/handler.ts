@@ -2,7 +2,7 @@
 // { action: "external-snat", state }, the CNI's external SNAT once both gateways SNAT pod traffic.
 import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from '../domain/cni';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLease, withClusterLeaseIfChanges } from '../shared/cluster-lease';
+import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { recordEniConfigLatency } from '../shared/metrics';
 import { readyCluster, stepResult } from '../shared/state';
@@ -25,17 +25,19 @@ export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) =
   };
   const scope = { clusterName: cluster.name };
   if (externalSnat) {
+    // The cluster workflow's SNAT runs in the controller Parallel; the node-group workflow's alone.
+    const snat = (state.controller as { snat?: GatewaySnatReport } | undefined)?.snat ?? (state.snat as GatewaySnatReport | undefined);
+    const since = (state.cni as CniResult | undefined)?.customNetworkingSince;
+    const stage = { snat, reportEarlyNodes: !state.input.nodegroupName, accessEnsured: !state.input.dryRun, ...(since ? { customNetworkingSince: since } : {}) };
     return runStep('external-snat', cluster.name, () =>
-      withClusterLease(scope, state.executionId, state.input.dryRun, () => {
-        // The cluster workflow's SNAT runs in the controller Parallel; the node-group workflow's alone.
-        const snat = (state.controller as { snat?: GatewaySnatReport } | undefined)?.snat ?? (state.snat as GatewaySnatReport | undefined);
-        const since = (state.cni as CniResult | undefined)?.customNetworkingSince;
-        const reportEarlyNodes = !state.input.nodegroupName;
-        return reconcileExternalSnat({ ...input, snat, reportEarlyNodes, ...(since ? { customNetworkingSince: since } : {}) }, runtime().config);
-      }),
+      withClusterLeaseIfChanges(scope, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+        reconcileExternalSnat({ ...input, ...stage, dryRun }, runtime().config),
+      ),
     );
   }
-  // Planned first: a call that would change nothing takes no lease.
+  // Both stages are planned first: a call that would change nothing takes no lease. A first call
+  // after PodNetwork created a pod subnet or security group has ENIConfigs to write: no plan then.
+  const knownWrites = !previous && input.network.changes.some((c) => c.action === 'create');
   return runStep('vpc-cni', cluster.name, () =>
     withClusterLeaseIfChanges(scope, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
       reconcileCni({ ...input, dryRun }, runtime().config).then((result) => {
@@ -46,6 +48,7 @@ export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) =
         }
         return result;
       }),
+      knownWrites,
     ),
   );
 };
