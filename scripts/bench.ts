@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15]`: what a cold start, a run and
+// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large]`: what a cold start, a run and
 // a crowd cost, measured on this machine, never asserted. Ratios carry across machines; raw times
 // do not (this one is shared and noisy). One table:
 // 1. Each Lambda bundled exactly as `cdk synth` bundles it (lib/bundling.ts): size, and the time a
@@ -9,6 +9,8 @@
 // 4. N clusters in one VPC sharing spoke, HA and transit, onboarded at once: wall time, its ratio to
 //    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat,
 //    timed on a lone run), lease-acquire timeouts, DynamoDB writes per cluster, and convergence.
+//    `--sweep=large` adds 500 clusters over 20 VPCs (each with its spoke and HA pair, one transit),
+//    with the controller's serialized section per gateway.
 // test/bench.test.ts runs a small version so it cannot rot.
 import '../test/setup/environment';
 import { execFileSync } from 'node:child_process';
@@ -29,6 +31,8 @@ const FILE = 'cluster-onboarding.asl.json';
 const DEPLOYED_POLL_SECONDS = 30;
 /** The steps that hold a lease shared with other clusters (VPC lease; gateway leases). */
 const SERIALIZED_STATES = ['PodNetwork', 'ConfigureGatewaySnat'];
+/** `--sweep=large`: the fleet of the issue. */
+const LARGE_SWEEP = { clusters: 500, vpcs: 20 };
 /** The secondary CIDR of the local world's config. */
 const POD_CIDR = '100.64.0.0/16';
 
@@ -47,6 +51,8 @@ export type CallCounts = Partial<Record<ServiceName, { reads: number; writes: nu
 
 export interface SweepRow {
   clusters: number;
+  /** VPCs the clusters are spread over (each with its own spoke and HA gateway). */
+  vpcs: number;
   /** Runs that succeeded. */
   converged: number;
   /** The spoke's and HA's SNAT policies for the VPC's pod CIDR and node subnets: missing, and duplicated. */
@@ -55,8 +61,10 @@ export interface SweepRow {
   wallMs: number;
   /** One lone cluster's time in the lease-held steps. */
   serializedMs: number;
-  /** wallMs / (clusters x serializedMs). */
+  /** wallMs / (clusters per VPC x serializedMs). */
   ratio: number;
+  /** The controller's serialized section per gateway: its clusters x one lone cluster's ConfigureGatewaySnat. */
+  gatewaySerializedMs: number;
   leaseTimeouts: number;
   dynamoWritesPerCluster: number;
 }
@@ -75,6 +83,8 @@ export interface BenchResult {
 
 export interface BenchOptions {
   sizes?: number[];
+  /** Also the large sweep: 500 clusters over 20 VPCs (`--sweep=large`). */
+  large?: boolean;
   /** Clusters whose ACTIVE -> ENIConfig time is measured (median). */
   latencyClusters?: number;
   loadSamples?: number;
@@ -143,22 +153,44 @@ async function calls(w: OnboardingWorld): Promise<BenchResult['calls']> {
   return { onboarding, noOpRerun: countCalls(w, mark) };
 }
 
-/** A cluster CREATING for `creatingSeconds` of simulated time: Wait states count their deployed seconds. */
-async function transitions(w: OnboardingWorld, creatingSeconds: number): Promise<BenchResult['transitions']> {
-  await createCluster(w, { name: 'bench-creating' });
+/** A Wait state's deployed seconds: its Seconds, or its SecondsPath (`$.a.b`) read from its input. */
+export function waitSeconds(state: { Seconds?: number; SecondsPath?: string }, input: unknown): number {
+  if (state.Seconds !== undefined) return state.Seconds;
+  const value = (state.SecondsPath ?? '$').split('.').slice(1).reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], input);
+  if (typeof value !== 'number') throw new Error(`Wait state's ${state.SecondsPath} is not a number in its input`);
+  return value;
+}
+
+/** The Wait states of the onboarding workflow as deployed. */
+function deployedWaits(): Record<string, { Seconds?: number; SecondsPath?: string }> {
   const definition = loadDefinition(FILE, DEPLOYED_POLL_SECONDS);
-  const waits = Object.fromEntries(
-    Object.entries(definition.States as Record<string, { Type: string; Seconds?: number; SecondsPath?: string }>)
-      .filter(([, s]) => s.Type === 'Wait')
-      .map(([name, s]) => [name, s.Seconds ?? DEPLOYED_POLL_SECONDS]),
+  return Object.fromEntries(
+    Object.entries(definition.States as Record<string, { Type: string; Seconds?: number; SecondsPath?: string }>).filter(([, s]) => s.Type === 'Wait'),
   );
+}
+
+/**
+ * A cluster CREATING for `creatingSeconds` of simulated time, run on the real ASL: each Wait state
+ * counts the seconds it would wait deployed (its Seconds, or its SecondsPath read from its input,
+ * as ResolveCluster answers from the cluster's age), and the cluster ages by as much.
+ */
+async function transitions(w: OnboardingWorld, creatingSeconds: number): Promise<BenchResult['transitions']> {
+  const name = 'bench-creating';
+  await createCluster(w, { name });
+  const waits = deployedWaits();
   let simulated = 0;
+  let input: unknown;
   const onEvent = (event: StateEvent) => {
+    if (event.output !== undefined) input = event.output;
     if (event.type !== 'StateEntered' || !event.state || !(event.state in waits)) return;
-    simulated += waits[event.state];
-    if (simulated >= creatingSeconds && w.world.eks.cluster('bench-creating')?.status !== 'ACTIVE') w.activateCluster('bench-creating');
+    const seconds = waitSeconds(waits[event.state], input);
+    simulated += seconds;
+    const cluster = w.world.eks.cluster(name);
+    if (!cluster || cluster.status === 'ACTIVE') return;
+    cluster.createdAt = new Date(cluster.createdAt.getTime() - seconds * 1000);
+    if (simulated >= creatingSeconds) w.activateCluster(name);
   };
-  const run = await mustSucceed(runWorkflow(FILE, { clusterName: 'bench-creating' }, { waitMs: 0, pollIntervalSeconds: DEPLOYED_POLL_SECONDS, onEvent }), 'the CREATING run');
+  const run = await mustSucceed(runWorkflow(FILE, { clusterName: name }, { waitMs: 0, pollIntervalSeconds: DEPLOYED_POLL_SECONDS, onEvent }), 'the CREATING run');
   return { creatingSeconds, pollSeconds: DEPLOYED_POLL_SECONDS, stateTransitions: run.statesEntered.length };
 }
 
@@ -174,20 +206,30 @@ function serializedTime(events: StateEvent[]): number {
   return total;
 }
 
-async function sweep(w: OnboardingWorld, clusters: number): Promise<SweepRow> {
-  const vpc = await w.world.createVpc();
-  const names = Array.from({ length: clusters }, (_, i) => `n${clusters}-c${i}`);
-  let spokeName = '';
-  for (const name of names) {
-    ({ spokeName } = await createCluster(w, { name, vpc }));
+/** Time one state spent, from StateEntered to StateExited. */
+const stateTime = (events: StateEvent[], state: string) => serializedTime(events.filter((e) => e.state === state));
+
+/**
+ * `clusters` clusters spread over `vpcCount` VPCs (each with its spoke and HA pair, all on one
+ * transit), onboarded at once after one lone cluster in the first VPC.
+ */
+async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promise<SweepRow> {
+  const vpcs = [];
+  for (let v = 0; v < vpcCount; v++) vpcs.push(await w.world.createVpc());
+  const names = Array.from({ length: clusters }, (_, i) => `n${clusters}v${vpcCount}-c${i}`);
+  const spokes = new Map<string, (typeof vpcs)[number]>();
+  for (const [i, name] of names.entries()) {
+    const vpc = vpcs[i % vpcCount];
+    const { spokeName } = await createCluster(w, { name, vpc });
+    spokes.set(spokeName, vpc);
     w.activateCluster(name);
   }
   // One lone cluster first (it also creates what the VPC shares): its lease-held time.
-  const lone = `n${clusters}-lone`;
-  await createCluster(w, { name: lone, vpc });
+  const lone = `n${clusters}v${vpcCount}-lone`;
+  await createCluster(w, { name: lone, vpc: vpcs[0] });
   w.activateCluster(lone);
   const loneEvents: StateEvent[] = [];
-  await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => loneEvents.push(e) }), `the lone run in ${vpc.vpcId}`);
+  await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => loneEvents.push(e) }), `the lone run in ${vpcs[0].vpcId}`);
   const serializedMs = serializedTime(loneEvents);
 
   let leaseTimeouts = 0;
@@ -201,21 +243,27 @@ async function sweep(w: OnboardingWorld, clusters: number): Promise<SweepRow> {
   const dynamoWrites = w.world.log.writesSince(mark, 'dynamodb').length;
   let lostPolicies = 0;
   let doubledPolicies = 0;
-  for (const gateway of [spokeName, `${spokeName}-hagw`]) {
-    const have = w.controller.snatPolicies(gateway).map(policyKey);
-    const snatIp = String(w.controller.gateway(gateway)?.private_ip);
-    const wanted = desiredPolicies(POD_CIDR, vpc.subnets.map((s) => s.cidr), TRANSIT_GATEWAY, snatIp).map(policyKey);
-    lostPolicies += wanted.filter((k) => !have.includes(k)).length;
-    doubledPolicies += have.length - new Set(have).size;
+  for (const [spokeName, vpc] of spokes) {
+    for (const gateway of [spokeName, `${spokeName}-hagw`]) {
+      const have = w.controller.snatPolicies(gateway).map(policyKey);
+      const snatIp = String(w.controller.gateway(gateway)?.private_ip);
+      const wanted = desiredPolicies(POD_CIDR, vpc.subnets.map((s) => s.cidr), TRANSIT_GATEWAY, snatIp).map(policyKey);
+      lostPolicies += wanted.filter((k) => !have.includes(k)).length;
+      doubledPolicies += have.length - new Set(have).size;
+    }
   }
+  // A gateway's SNAT list is written by its clusters one at a time (the gateway lease).
+  const perGateway = Math.ceil(clusters / vpcCount);
   return {
     clusters,
+    vpcs: vpcCount,
     converged: runs.filter((r) => r.status === 'SUCCEEDED').length,
     lostPolicies,
     doubledPolicies,
     wallMs,
     serializedMs,
-    ratio: wallMs / (clusters * serializedMs),
+    ratio: wallMs / ((clusters / vpcCount) * serializedMs),
+    gatewaySerializedMs: perGateway * stateTime(loneEvents, 'ConfigureGatewaySnat'),
     leaseTimeouts,
     dynamoWritesPerCluster: dynamoWrites / clusters,
   };
@@ -232,6 +280,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const eniConfig = await measureEniConfigLatency(options.latencyClusters ?? 5, w);
     const sweepRows: SweepRow[] = [];
     for (const size of sizes) sweepRows.push(await sweep(w, size));
+    if (options.large) sweepRows.push(await sweep(w, LARGE_SWEEP.clusters, LARGE_SWEEP.vpcs));
     return {
       date: new Date().toISOString(),
       machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(1)} at the end`,
@@ -270,13 +319,16 @@ export function renderTable(r: BenchResult): string {
     `| state transitions, cluster CREATING ${r.transitions.creatingSeconds / 60} min at a ${r.transitions.pollSeconds} s poll | ${r.transitions.stateTransitions} |`,
   );
   lines.push(
-    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}): own work / poll waits / calls before it | ` +
-      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} |`,
+    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}): own work / short waits / poll waits / calls before it | ` +
+      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} |`,
   );
   for (const s of r.sweep) {
+    const where = s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`;
     lines.push(
-      `| N=${s.clusters} in one VPC: converged / lost, doubled SNAT policies / wall / ratio to N x serialized (${fmt(s.serializedMs)} ms) / lease timeouts / DynamoDB writes per cluster | ` +
-        `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} |`,
+      `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${fmt(s.serializedMs)} ms) / ` +
+        `controller's serialized section per gateway / lease timeouts / DynamoDB writes per cluster | ` +
+        `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ` +
+        `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} |`,
     );
   }
   return lines.join('\n');
@@ -290,7 +342,8 @@ function argument(name: string): string | undefined {
 if (require.main === module) {
   const sizes = argument('--sizes')?.split(',').map(Number);
   const samples = argument('--samples');
-  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}) })
+  const large = process.argv.includes('--sweep=large');
+  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}), large })
     .then((result) => console.log(process.argv.includes('--json') ? JSON.stringify(result, null, 2) : renderTable(result)))
     .catch((error: unknown) => {
       console.error(error instanceof Error ? error.message : error);

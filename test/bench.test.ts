@@ -23,7 +23,13 @@ test('the benchmark measures every function, the calls, the transitions and a cr
     expect(result.calls.onboarding[service]?.writes).toBeGreaterThan(0);
     expect({ service, writes: result.calls.noOpRerun[service]?.writes ?? 0 }).toEqual({ service, writes: 0 });
   }
+  // Counts, not times: a 10-minute CREATING phase costs at most 60 state transitions (the first
+  // wait follows the cluster's age), and nothing before the ENIConfigs waits the poll interval.
   expect(result.transitions).toEqual({ creatingSeconds: 600, pollSeconds: 30, stateTransitions: expect.any(Number) });
+  expect(result.transitions.stateTransitions).toBeLessThanOrEqual(60);
+  expect(result.eniConfig.waits).toBe(0);
+  // A no-op re-run takes no lease: its one DynamoDB write is the status record.
+  expect(result.calls.noOpRerun.dynamodb?.writes).toBe(1);
   expect(result.sweep).toEqual([
     expect.objectContaining({ clusters: 5, converged: 5, lostPolicies: 0, doubledPolicies: 0, leaseTimeouts: 0 }),
   ]);

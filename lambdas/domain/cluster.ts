@@ -23,8 +23,12 @@ export async function describeCluster(name: string): Promise<Cluster> {
   );
 }
 
-/** A Kubernetes API client for the cluster, from its current endpoint and CA. */
-export async function kubeClientFor(name: string): Promise<KubeClient> {
+/**
+ * A Kubernetes API client for the cluster: from the endpoint and CA the resolve step read (passed
+ * in the workflow state, so no step reads the cluster again), else from DescribeCluster.
+ */
+export async function kubeClientFor(name: string, known?: ClusterSummary): Promise<KubeClient> {
+  if (known?.name === name && known.endpoint && known.certificateAuthority) return new KubeClient(name, known.endpoint, known.certificateAuthority);
   const cluster = await describeCluster(name);
   if (!cluster.endpoint || !cluster.certificateAuthority?.data) {
     throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" reports no API endpoint or CA yet; run the workflow again once it is ACTIVE`);
@@ -48,6 +52,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
     controlPlaneSecurityGroupIds: vpc.securityGroupIds ?? [],
     subnetIds: vpc.subnetIds ?? [],
     ...(cluster.endpoint ? { endpoint: cluster.endpoint } : {}),
+    ...(cluster.certificateAuthority?.data ? { certificateAuthority: cluster.certificateAuthority.data } : {}),
     tags: cluster.tags ?? {},
   };
 }
@@ -106,6 +111,20 @@ async function requireNodegroup(clusterName: string, nodegroupName: string): Pro
 }
 
 /** One observation of the cluster: pending while it is being created, ready once ACTIVE and servable. */
+/**
+ * EKS takes about 10 minutes to create a cluster: a CREATING cluster younger than this is first
+ * looked at again when it is this old, then every poll interval. A 10-minute CREATING phase so
+ * costs ~5 looks instead of 20 (each look is 3 state transitions).
+ */
+export const EXPECTED_CREATING_SECONDS = 480;
+
+/** How long the workflow waits before looking at a pending cluster again: never past its wait limit. */
+export function clusterWaitSeconds(status: string, createdAt: Date | undefined, now: number, pollSeconds: number, remainingSeconds: number): number {
+  const age = createdAt ? (now - createdAt.getTime()) / 1000 : Infinity;
+  const untilExpected = status === 'CREATING' ? EXPECTED_CREATING_SECONDS - age : 0;
+  return Math.max(1, Math.round(Math.min(Math.max(pollSeconds, untilExpected), remainingSeconds)));
+}
+
 export async function resolveCluster(
   name: string,
   startedAt: string,
@@ -113,6 +132,8 @@ export async function resolveCluster(
   now = Date.now(),
   /** A node-group run's node group: it must exist and belong to the cluster before anything is written. */
   nodegroupName?: string,
+  /** The deployed poll interval: the wait between looks once the first (longer) wait is over. */
+  pollSeconds = 30,
 ): Promise<ResolveResult> {
   const cluster = await describeCluster(name);
   const status = cluster.status ?? 'UNKNOWN';
@@ -125,7 +146,8 @@ export async function resolveCluster(
           `${config.clusterActiveTimeoutSeconds}); check it in the EKS console, then start the workflow again with {"clusterName": "${name}"}`,
       );
     }
-    return { phase: 'pending', reason: `cluster ${name} is ${status}`, cluster: summarize(cluster) };
+    const waitSeconds = clusterWaitSeconds(status, cluster.createdAt, now, pollSeconds, config.clusterActiveTimeoutSeconds - waited);
+    return { phase: 'pending', reason: `cluster ${name} is ${status}`, cluster: summarize(cluster), waitSeconds };
   }
   if (status !== 'ACTIVE') {
     throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" is ${status}; onboarding needs an ACTIVE cluster`);

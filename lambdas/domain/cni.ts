@@ -63,6 +63,11 @@ export interface CniInput {
   reconcilerRoleArn: string;
   /** This step's previous answer when the workflow calls it again after a wait. */
   previous?: CniResult;
+  /**
+   * External-SNAT stage of a run that is not a dry run: the custom-networking stage of the same
+   * run has made sure of the access (group and RBAC), so this stage and its plan rely on it.
+   */
+  accessEnsured?: boolean;
 }
 
 type Progress = Pick<CniResult, 'changes' | 'eniConfigs'> & { mode: CniResult['mode'] };
@@ -191,7 +196,8 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
   }
   if (addon.status === 'CREATING' || addon.status === 'UPDATING') {
     checkWaitBound(input, config, 'the vpc-cni add-on');
-    return pending(input, progress, `vpc-cni add-on is ${addon.status}`);
+    // Still the update this run started, when there is one: the next call keeps following it.
+    return pending(input, progress, `vpc-cni add-on is ${addon.status}`, input.previous?.updateId ? { updateId: input.previous.updateId } : {});
   }
   if (addon.status === 'DELETING' || addon.status === 'CREATE_FAILED' || addon.status === 'DELETE_FAILED') {
     throw new OnboardingError('ClusterRefused', `the vpc-cni add-on of EKS cluster "${clusterName}" is ${addon.status}; repair it in the EKS console and run again`);
@@ -270,12 +276,17 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   let awsNode: DaemonSet | undefined;
 
   // The custom-networking stage of the same run has just made sure of the access (group and RBAC):
-  // the external-SNAT stage relies on it, except in a plan, which must look again to know.
-  const access: KubernetesAccess =
-    input.stage === 'external-snat' && !input.dryRun ? { changes: [], ready: true } : await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun);
+  // the external-SNAT stage relies on it, except in a dry-run workflow, which must look again to know.
+  // A call waiting for the add-on update an earlier call of this run started: that call made sure
+  // of the access and wrote the ENIConfigs, so this one only follows the update (and reads aws-node back).
+  const resumed = Boolean(input.previous?.updateId);
+  const trustAccess = (input.stage === 'external-snat' && input.accessEnsured === true) || resumed;
+  const access: KubernetesAccess = trustAccess
+    ? { changes: [], ready: true }
+    : await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster);
   // A plan names the access changes once: the custom-networking stage makes them.
   if (input.stage !== 'external-snat') progress.changes.push(...access.changes);
-  if (access.waiting) return pending(input, progress, access.waiting);
+  if (access.waiting) return pending(input, progress, access.waiting, { shortWait: true });
 
   let kube: KubeClient | undefined;
   if (!access.ready) {
@@ -284,17 +295,17 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       progress.changes.push({ resource: `ENIConfig ${e.name}`, action: 'create', detail: `subnet ${e.subnetId ?? '(new pod subnet)'}` });
     }
   } else {
-    kube = await kubeClientFor(clusterName);
+    kube = await kubeClientFor(clusterName, input.cluster);
     try {
       awsNode = addon ? undefined : await requireAwsNode(kube, input);
-      if (customNetworkingStage) {
+      if (customNetworkingStage && !resumed) {
         if (awsNode) refuseOldSelfManagedCni(clusterName, awsNodeContainer(awsNode)?.image, config);
         await reconcileEniConfigs(kube, input, progress.changes);
       }
       if (awsNode) await reconcileAwsNodeDaemonSet(kube, awsNode, input, config, progress);
     } catch (error) {
       if (isAuthFailure(error) && Date.now() - (access.since?.getTime() ?? 0) < ACCESS_PROPAGATION_MS) {
-        return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`);
+        return pending(input, progress, `waiting for the access entry of ${input.reconcilerRoleArn} to take effect`, { shortWait: true });
       }
       if (isAuthFailure(error)) {
         throw withAppliedChanges(new OnboardingError(
@@ -310,9 +321,12 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
 
   if (addon) {
     try {
+      const planned = progress.changes.length;
       const waiting = await reconcileAddon(input, config, addon, progress);
       if (waiting) return waiting;
-      if (kube && !input.dryRun) await verifyAwsNodeEnv(kube, clusterName, stageSettings(input, config).env);
+      // Once the add-on holds our env, aws-node is read back; a plan reads it too (and refuses as the
+      // run would), so a plan without changes means the run writes nothing and takes no lease.
+      if (kube && progress.changes.length === planned) await verifyAwsNodeEnv(kube, clusterName, stageSettings(input, config).env);
     } catch (error) {
       throw withAppliedChanges(error, changedNow());
     }
@@ -325,8 +339,10 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       throw withAppliedChanges(error, changedNow());
     }
   }
-  const switched = progress.changes.some((c) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node');
-  const since = input.previous?.customNetworkingSince ?? (switched && !input.dryRun && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
+  const isSwitch = (c: Change) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node';
+  // A switch made by an earlier (real) call counts in a plan too: a converged call answers with its plan.
+  const switched = progress.changes.some(isSwitch) && (!input.dryRun || (input.previous?.dryRun === false && input.previous.changes.some(isSwitch)));
+  const since = input.previous?.customNetworkingSince ?? (switched && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
   const done: CniResult = {
     phase: 'done',
     dryRun: input.dryRun,
@@ -334,7 +350,10 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     ...(since ? { customNetworkingSince: since } : {}),
     ...(warnings.length ? { warnings } : {}),
   };
-  return input.earlyNodes && kube && !input.dryRun ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes.customNetworkingSince) : done;
+  // Reads only: a run's plan that changes nothing reports them too (a converged stage answers with its plan).
+  const converged = progress.changes.length === (input.previous?.changes.length ?? 0);
+  const reportEarly = input.earlyNodes && kube && (!input.dryRun || (trustAccess && converged));
+  return reportEarly && kube ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes?.customNetworkingSince) : done;
 }
 
 async function reconcileCniOptionChecks(

@@ -10,7 +10,7 @@ import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { logger } from '../shared/logger';
-import { Change } from '../shared/workflow';
+import { Change, ClusterSummary } from '../shared/workflow';
 import { associateClusterPolicy, CLUSTER_ADMIN_POLICY, createAccessEntry, disassociatePolicy, observeAccessEntry } from './access-entries';
 import { kubeClientFor } from './cluster';
 import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES } from '../shared/kube-rbac';
@@ -66,8 +66,8 @@ function canonical(value: unknown): string {
 }
 
 /** The RBAC objects that are missing or differ, read as the reconciler itself; unreadable counts as missing. */
-async function rbacToWrite(clusterName: string): Promise<{ object: (typeof RBAC_OBJECTS)[number]; change: Change }[]> {
-  const kube = await kubeClientFor(clusterName);
+async function rbacToWrite(clusterName: string, known?: ClusterSummary): Promise<{ object: (typeof RBAC_OBJECTS)[number]; change: Change }[]> {
+  const kube = await kubeClientFor(clusterName, known);
   const result: { object: (typeof RBAC_OBJECTS)[number]; change: Change }[] = [];
   for (const object of RBAC_OBJECTS) {
     let actual: Record<string, unknown> | undefined;
@@ -90,7 +90,7 @@ async function rbacToWrite(clusterName: string): Promise<{ object: (typeof RBAC_
  * Makes sure `principalArn` may do what the Kubernetes steps do on the cluster, through its group's
  * RBAC and with no access policy left on its entry.
  */
-export async function ensureKubernetesAccess(clusterName: string, principalArn: string, dryRun: boolean): Promise<KubernetesAccess> {
+export async function ensureKubernetesAccess(clusterName: string, principalArn: string, dryRun: boolean, known?: ClusterSummary): Promise<KubernetesAccess> {
   const entry = await observeAccessEntry(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
   const inGroup = entry.kubernetesGroups.includes(RECONCILER_KUBE_GROUP);
   const changes: Change[] = [];
@@ -101,7 +101,7 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
     changes.push({ resource, action: 'update', detail: `Kubernetes group ${RECONCILER_KUBE_GROUP}` });
   }
   const toWrite = entry.exists && inGroup
-    ? await rbacToWrite(clusterName)
+    ? await rbacToWrite(clusterName, known)
     : RBAC_OBJECTS.map((object) => ({ object, change: { resource: `${object.body.kind} ${RECONCILER_RBAC_NAME}`, action: 'create' as const, detail: `for Kubernetes group ${RECONCILER_KUBE_GROUP}` } }));
   const leftover = entry.policyAssociated && toWrite.length === 0;
   if (leftover) changes.push({ resource, action: 'delete', detail: 'AmazonEKSClusterAdminPolicy left by an interrupted run' });
@@ -128,7 +128,7 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
   const grantedAt = entry.policyAssociatedAt?.getTime() ?? Date.now();
   let keepGrant = false;
   try {
-    const kube = await kubeClientFor(clusterName);
+    const kube = await kubeClientFor(clusterName, known);
     for (const { object } of toWrite) await kube.apply(object.path, object.body);
   } catch (error) {
     if (isAuthFailure(error) && Date.now() - grantedAt < ACCESS_PROPAGATION_MS) {

@@ -30,7 +30,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
 import { OnboardingError, withAppliedChanges } from '../shared/errors';
-import { claimVpcResources } from './status-record';
+import { claimsVpcResources, claimVpcResources, readStatusRecord } from './status-record';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
 
 export const TAG_MANAGED = 'eks-aviatrix:managed';
@@ -86,27 +86,32 @@ export interface NetworkPlan {
   cidrSettling: boolean;
 }
 
-async function observe(vpcId: string): Promise<VpcView> {
+type ViewPart = 'vpc' | 'subnets' | 'routeTables' | 'securityGroups';
+const ALL_PARTS: ViewPart[] = ['vpc', 'subnets', 'routeTables', 'securityGroups'];
+
+/**
+ * The VPC, its subnets, route tables and security groups; only `parts` are read, the rest taken
+ * from `base` (what this call read before and did not change since).
+ */
+async function observe(vpcId: string, parts: ViewPart[] = ALL_PARTS, base?: VpcView): Promise<VpcView> {
   const filter = [{ Name: 'vpc-id', Values: [vpcId] }];
   const collect = async <T>(pages: AsyncIterable<T>): Promise<T[]> => {
     const all: T[] = [];
     for await (const page of pages) all.push(page);
     return all;
   };
+  const read = (part: ViewPart) => parts.includes(part) || !base;
   const [vpcs, subnetPages, tablePages, groupPages] = await Promise.all([
-    ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
-    collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })),
-    collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })),
-    collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })),
+    read('vpc') ? ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })).then((r) => r.Vpcs ?? []) : [base!.vpc],
+    read('subnets') ? collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.Subnets ?? [])) : base!.subnets,
+    read('routeTables') ? collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.RouteTables ?? [])) : base!.routeTables,
+    read('securityGroups')
+      ? collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.SecurityGroups ?? []))
+      : base!.securityGroups,
   ]);
-  const vpc = vpcs.Vpcs?.[0];
+  const vpc = vpcs[0];
   if (!vpc) throw new OnboardingError('NetworkConflict', `VPC ${vpcId} of the cluster was not found; check the cluster's VPC in the EKS console`);
-  return {
-    vpc,
-    subnets: subnetPages.flatMap((p) => p.Subnets ?? []),
-    routeTables: tablePages.flatMap((p) => p.RouteTables ?? []),
-    securityGroups: groupPages.flatMap((p) => p.SecurityGroups ?? []),
-  };
+  return { vpc, subnets: subnetPages, routeTables: tablePages, securityGroups: groupPages };
 }
 
 const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
@@ -477,8 +482,11 @@ function managedTags(purpose: string, name: string, cluster?: string): Tag[] {
   ];
 }
 
-/** Applies the plan; answers 'settling' when subnets must wait for the new CIDR association. */
-async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'applied' | 'settling'> {
+/**
+ * The shared writes (run under the VPC lease): the CIDR association, then the pod subnets and their
+ * route-table associations. Answers 'settling' when subnets must wait for a new association.
+ */
+async function applyShared(plan: NetworkPlan, cluster: ClusterSummary): Promise<'applied' | 'settling'> {
   const client = ec2();
   if (plan.associateCidr) {
     const { CidrBlockAssociation } = await client.send(
@@ -510,6 +518,16 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
       await client.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: subnet.routeTableId }));
     }
   }
+  return 'applied';
+}
+
+/**
+ * The cluster's own writes: its pod security group (named and tagged after the cluster) and the
+ * rules on it and on the cluster security group. No other cluster writes these, so the cluster
+ * lease alone serializes them.
+ */
+async function applyOwn(plan: NetworkPlan, cluster: ClusterSummary): Promise<void> {
+  const client = ec2();
   let podGroupId = plan.result.podSecurityGroupId;
   if (plan.createSecurityGroup) {
     const created = await client.send(
@@ -540,7 +558,6 @@ async function apply(plan: NetworkPlan, cluster: ClusterSummary): Promise<'appli
       }),
     );
   }
-  return 'applied';
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
@@ -551,12 +568,94 @@ export interface NetworkStepResult extends PodNetworkResult {
   unsettledRounds?: number;
 }
 
-/** How many waits for EC2 to show our own changes before calling it a conflict. */
-const MAX_UNSETTLED_ROUNDS = 3;
+/**
+ * How many waits for EC2 to show our own changes before calling it a conflict. Every pending
+ * answer of this step is settled by AWS in seconds, so the workflow's WaitForNetwork is a short
+ * wait of its own (2 s), not the poll interval: 10 rounds give EC2 ~20 s.
+ */
+const MAX_UNSETTLED_ROUNDS = 10;
 
-/** Where the step records the VPC resources it is about to create for the cluster (see claimVpcResources). */
+/**
+ * What a writing call needs beyond EC2: where it records the VPC resources the cluster relies on
+ * (see claimVpcResources), and how it holds the VPC's lease.
+ */
 export interface NetworkClaims {
   statusTableName: string;
+  /** Runs `work` holding the VPC's lease (shared with other clusters' PodNetwork and cleanup). */
+  withVpcLease: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+/** The parts of the VPC view that `plan`'s writes change: read back after applying, the rest is kept. */
+function touchedBy(plan: NetworkPlan): ViewPart[] {
+  const touched: ViewPart[] = [];
+  if (plan.associateCidr) touched.push('vpc');
+  if (plan.subnets.some((s) => s.create)) touched.push('subnets');
+  if (plan.subnets.some((s) => s.create || s.associate !== 'none')) touched.push('routeTables');
+  if (plan.createSecurityGroup || plan.podIngress.length + plan.podRevoke.length + plan.clusterIngress.length > 0) touched.push('securityGroups');
+  return touched;
+}
+
+/** The node view an earlier answer of this run recorded (the preflight's, or this step's last call). */
+export function nodesOf(result: Pick<PodNetworkResult, 'nodeSubnets' | 'nodeSecurityGroupIds'>): NodeView {
+  return { subnetIds: result.nodeSubnets.map((s) => s.subnetId), securityGroupIds: result.nodeSecurityGroupIds ?? [] };
+}
+
+/**
+ * A writing call. The VPC lease covers only what clusters of the VPC share or must see consistently:
+ * - the claim, when the cluster's record does not hold it yet: cleanup of another cluster reads
+ *   the claims and deletes the shared resources under this lease, so a claim made under it either
+ *   comes before that read (and keeps them) or after the deletes (and the read below sees them gone);
+ * - the read of the VPC, its subnets and route tables the shared writes are planned from;
+ * - the secondary CIDR association (one per VPC: two clusters would both associate it);
+ * - the pod subnets and their route-table associations (one per AZ, shared: two clusters would
+ *   carve two subnets in one AZ, or the same block twice).
+ * The pod security group and the rules on it and on the cluster security group belong to this
+ * cluster alone (named and tagged after it; cleanup of another cluster never touches them): they
+ * are read before and written after the VPC lease, under the cluster lease alone, so the section
+ * the clusters of one VPC queue for does not grow with the number of clusters in it (every
+ * cluster adds a pod security group to the VPC, not a subnet).
+ */
+async function reconcileUnderLeases(
+  cluster: ClusterSummary,
+  config: OnboardingConfig,
+  nodes: NodeView,
+  claims: NetworkClaims,
+): Promise<{ plan: NetworkPlan; view: VpcView; outcome: 'nothing' | 'settling' | 'applied' }> {
+  const podCidr = formatCidr(parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr'));
+  const [securityGroups, record] = await Promise.all([
+    observe(cluster.vpcId, ['securityGroups'], EMPTY_VIEW).then((v) => v.securityGroups),
+    readStatusRecord(claims.statusTableName, cluster.name),
+  ]);
+  let plan: NetworkPlan | undefined;
+  let view: VpcView | undefined;
+  const shared = await claims.withVpcLease(async () => {
+    if (!claimsVpcResources(record, cluster.vpcId, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
+    view = await observe(cluster.vpcId, ['vpc', 'subnets', 'routeTables'], { ...EMPTY_VIEW, securityGroups });
+    plan = planNetwork(view, cluster, config, nodes);
+    if (plan.cidrSettling) return 'settling' as const;
+    if (plan.changes.length === 0) return 'nothing' as const;
+    try {
+      return await applyShared(plan, cluster);
+    } catch (error) {
+      throw await failedApply(error, plan, cluster, config, nodes);
+    }
+  });
+  if (shared !== 'applied') return { plan: plan!, view: view!, outcome: shared };
+  try {
+    await applyOwn(plan!, cluster);
+  } catch (error) {
+    throw await failedApply(error, plan!, cluster, config, nodes);
+  }
+  return { plan: plan!, view: view!, outcome: 'applied' };
+}
+
+/** A placeholder base for observe: every part it is not asked to read is empty. */
+const EMPTY_VIEW: VpcView = { vpc: {}, subnets: [], routeTables: [], securityGroups: [] };
+
+/** The error of a failed apply, naming what it had done: what the plan no longer needs. */
+async function failedApply(error: unknown, plan: NetworkPlan, cluster: ClusterSummary, config: OnboardingConfig, nodes: NodeView): Promise<unknown> {
+  const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
+  return withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
@@ -566,34 +665,26 @@ export async function reconcileNetwork(
   dryRun: boolean,
   /** This step's previous answer in the same run (it is called again after a wait). */
   previous?: NetworkStepResult,
+  /** Where a writing call records its claims and how it takes the VPC lease; absent: a plan. */
   claims?: NetworkClaims,
+  /** The cluster's nodes as this run saw them seconds ago (preflight, or this step's last call). */
+  knownNodes?: NodeView,
 ): Promise<NetworkStepResult> {
   const earlierChanges = previous?.changes ?? [];
-  const nodes = await observeNodes(cluster);
-  const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
-  if (dryRun || plan.changes.length === 0) {
+  const nodes = knownNodes ?? (await observeNodes(cluster));
+  if (dryRun || !claims) {
+    const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
     return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
-  if (plan.cidrSettling) {
-    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: earlierChanges, ...plan.result };
-  }
-  // Claimed before created, under the VPC lease: offboarding another cluster of this VPC (which
-  // takes the same lease) then sees that this one relies on the CIDR and the pod subnets.
-  if (claims) await claimVpcResources(claims.statusTableName, cluster, plan.result.podCidr);
-  let applied: 'applied' | 'settling';
-  try {
-    applied = await apply(plan, cluster);
-  } catch (error) {
-    // What the failed apply had done is what the plan no longer needs.
-    const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
-    throw withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
-  }
-  if (applied === 'settling') {
-    // Only the association was made; subnets wait until it is associated.
-    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, plan.changes[0]], ...plan.result };
+  const { plan, view, outcome } = await reconcileUnderLeases(cluster, config, nodes, claims);
+  if (outcome === 'nothing') return { phase: 'done', dryRun, changes: earlierChanges, ...plan.result };
+  if (outcome === 'settling') {
+    // At most the association was made; subnets wait until it is associated.
+    const made = plan.associateCidr ? [plan.changes[0]] : [];
+    return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, ...made], ...plan.result };
   }
   const changes = [...earlierChanges, ...plan.changes];
-  const after = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
+  const after = planNetwork(await observe(cluster.vpcId, touchedBy(plan), view), cluster, config, nodes);
   if (after.cidrSettling) return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes, ...after.result };
   if (after.changes.length === 0) return { phase: 'done', dryRun, changes, ...after.result };
   // EC2 may not show what was just created yet: look again after a wait, a bounded number of times.

@@ -220,7 +220,7 @@ export async function reconcileNodegroup(input: NodegroupInput, config: Onboardi
     throw new OnboardingError('ClusterRefused', `node group "${nodegroupName}" of EKS cluster "${cluster.name}" is ${nodegroup.status}; onboarding needs it ACTIVE`);
   }
 
-  const kube = await kubeClientFor(cluster.name);
+  const kube = await kubeClientFor(cluster.name, cluster);
   const { nodes, early } = await findEarlyNodes(kube, `${NODEGROUP_LABEL}=${nodegroupName}`);
   result.earlyNodes.push(...early);
 

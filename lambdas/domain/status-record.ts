@@ -50,16 +50,23 @@ export async function claimVpcResources(
   tableName: string,
   cluster: { name: string; arn: string; vpcId: string },
   podCidr: string,
+  /** The record as just read, when the caller has it. */
+  read?: StatusRecord,
 ): Promise<void> {
-  const current = await readStatusRecord(tableName, cluster.name);
+  const current = read ?? (await readStatusRecord(tableName, cluster.name));
   const claimsNothing = !current?.status || CLAIMS_NOTHING.has(current.status);
-  if (current?.vpcId === cluster.vpcId && current.podCidr === podCidr && !claimsNothing) return;
+  if (claimsVpcResources(current, cluster.vpcId, podCidr)) return;
   await updateStatusRecord(tableName, cluster.name, {
     vpcId: cluster.vpcId,
     podCidr,
     clusterArn: cluster.arn,
     ...(claimsNothing ? { status: ONBOARDING } : {}),
   });
+}
+
+/** True when `record` already claims the VPC's secondary CIDR `podCidr` and its pod subnets. */
+export function claimsVpcResources(record: StatusRecord | undefined, vpcId: string, podCidr: string): boolean {
+  return Boolean(record?.status && !CLAIMS_NOTHING.has(record.status) && record.vpcId === vpcId && record.podCidr === podCidr);
 }
 
 export async function readStatusRecord(tableName: string, clusterName: string): Promise<StatusRecord | undefined> {

@@ -1,11 +1,11 @@
 // Secondary CIDR, pod subnets, route tables and security groups for the cluster's VPC.
 // With { action: "preflight", state } the same plan is made and checked, and nothing is written:
 // the network half of design step 2, so a refusal comes before the first write anywhere.
-import { NetworkStepResult, reconcileNetwork } from '../domain/network';
+import { NetworkStepResult, nodesOf, reconcileNetwork } from '../domain/network';
 import { preflightCniOptions } from '../domain/cni-options';
 import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
+import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
@@ -23,12 +23,34 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   const state = event as WorkflowState;
   const cluster = readyCluster(state);
   const previous = state.network as NetworkStepResult | undefined;
+  // Writes are certain when this run's preflight planned network changes moments ago, or the
+  // previous call waited for AWS to settle (the subnets wait for the CIDR association).
+  const preflight = (state.preflight as { network?: Partial<NetworkStepResult> } | undefined)?.network;
+  const knownWrites = previous ? previous.phase === 'pending' : (preflight?.changes?.length ?? 0) > 0;
+  // Then the nodes that answer saw (seconds ago) are used as they are: a node group created since
+  // gets its own workflow, and any other node the next run (drift repair) counts.
+  const seen = previous ?? preflight;
+  const knownNodes = knownWrites && seen?.nodeSubnets ? nodesOf({ nodeSubnets: seen.nodeSubnets, nodeSecurityGroupIds: seen.nodeSecurityGroupIds }) : undefined;
   return runStep('pod-network', cluster.name, () =>
-    withClusterLeaseIfChanges({ clusterName: cluster.name, vpcId: cluster.vpcId }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-      reconcileNetwork(cluster, runtime().config, dryRun, previous, { statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME') }).then(
+    // The cluster lease for the whole write phase; the VPC lease only around the writes clusters of
+    // the VPC share (reconcileNetwork says which).
+    withClusterLeaseIfChanges({ clusterName: cluster.name }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+      reconcileNetwork(
+        cluster,
+        runtime().config,
+        dryRun,
+        previous,
+        {
+          statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
+          withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, work),
+        },
+        knownNodes,
+      ).then(
+        // The load-balancer subnet tags carry a marker per cluster: the cluster lease is enough.
         async (result) =>
           result.phase === 'done' ? { ...result, changes: [...result.changes, ...(await tagLoadBalancerSubnets(cluster.name, cluster.vpcId, runtime().config, dryRun))] } : result,
       ),
+      knownWrites,
     ),
   );
 };

@@ -10,6 +10,8 @@ export interface ResolveEvent {
   startedAt: string;
   /** For the logs: the run's lines carry it. */
   executionId?: string;
+  /** The deployed poll interval (the state machine's pollSeconds). */
+  pollSeconds?: number;
 }
 
 export const handler = async (event: ResolveEvent, context?: LambdaContextLike): Promise<ResolveResult & { input: WorkflowInput }> => {
@@ -17,6 +19,6 @@ export const handler = async (event: ResolveEvent, context?: LambdaContextLike):
   const input = normalizeInput(event.request);
   return runStep('resolve-cluster', input.clusterName, async () => ({
     input,
-    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName)),
+    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName, event.pollSeconds)),
   }));
 };

@@ -28,21 +28,38 @@ export interface LeaseScope {
 export async function withClusterLease<T>(scope: LeaseScope, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
   const { clusterName, vpcId } = scope;
   if (dryRun) return work(); // a plan writes nothing
-  if (!holder) {
-    throw new OnboardingError('InvalidInput', `workflow state has no executionId to hold cluster ${clusterName}'s lease; start the workflow from its first state`);
-  }
+  const held = stepLeases();
+  const me = requireHolder(`cluster ${clusterName}`, holder);
+  return held.withLease(clusterKey(clusterName), me, () => (vpcId ? held.withLease(vpcKey(vpcId), me, work) : work()));
+}
+
+function requireHolder(what: string, holder: string | undefined): string {
+  if (!holder) throw new OnboardingError('InvalidInput', `workflow state has no executionId to hold ${what}'s lease; start the workflow from its first state`);
+  return holder;
+}
+
+function stepLeases(): Leases {
   leases ??= new Leases({
     tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'),
     durationSeconds: LEASE_SECONDS,
     acquireTimeoutMs: ACQUIRE_TIMEOUT_MS,
   });
-  const held = leases;
-  return held.withLease(clusterKey(clusterName), holder, () => (vpcId ? held.withLease(vpcKey(vpcId), holder, work) : work()));
+  return leases;
+}
+
+/**
+ * The VPC's lease alone, for a step that already holds its cluster's lease (the order stays
+ * cluster, then VPC) and needs the VPC only around some of its writes (PodNetwork).
+ */
+export function withVpcLease<T>(vpcId: string, holder: string | undefined, work: () => Promise<T>): Promise<T> {
+  return stepLeases().withLease(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), work);
 }
 
 /**
  * withClusterLease, planned first (planThenLease): a call whose plan adds no change to the
- * `earlierChanges` its step already made in this run takes no lease and writes nothing.
+ * `earlierChanges` its step already made in this run takes no lease and writes nothing. A caller
+ * that already knows it will write (`knownWrites`: this run's preflight planned changes, or its
+ * previous call left some) skips that plan, whose reads would only repeat the ones under the lease.
  */
 export async function withClusterLeaseIfChanges<T extends StepResult>(
   scope: LeaseScope,
@@ -50,10 +67,11 @@ export async function withClusterLeaseIfChanges<T extends StepResult>(
   dryRun: boolean,
   earlierChanges: number,
   step: (dryRun: boolean) => Promise<T>,
+  knownWrites = false,
 ): Promise<T> {
-  const result = await planThenLease(dryRun, step, (plan) => plan.changes.length > earlierChanges, (apply) =>
-    withClusterLease(scope, holder, false, apply),
-  );
+  const result = knownWrites && !dryRun
+    ? await withClusterLease(scope, holder, false, () => step(false))
+    : await planThenLease(dryRun, step, (plan) => plan.changes.length > earlierChanges, (apply) => withClusterLease(scope, holder, false, apply));
   // A converged run answers with its plan, which is not a dry run.
   return { ...result, dryRun };
 }

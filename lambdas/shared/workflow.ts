@@ -25,6 +25,8 @@ export interface ClusterSummary {
   /** The subnets given at cluster creation: the node subnets of the cluster workflow. */
   subnetIds: string[];
   endpoint?: string;
+  /** The cluster CA (base64 PEM, public): later steps reach the Kubernetes API without DescribeCluster. */
+  certificateAuthority?: string;
   tags: Record<string, string>;
   /** When the resolve step saw the cluster ACTIVE (ready results only). */
   activeSeenAt?: string;
@@ -80,10 +82,20 @@ export interface ResolveResult {
   /** The normalized input; the workflow lifts it to `input` once the cluster is ready. */
   input?: WorkflowInput;
   cluster?: ClusterSummary;
+  /** While pending: how long the workflow waits before looking again (WaitForCluster). */
+  waitSeconds?: number;
+}
+
+/**
+ * A pending answer that AWS settles in seconds (an access entry taking effect): the workflow looks
+ * again after a short wait of its own, not after the poll interval.
+ */
+export interface ShortWait {
+  shortWait?: boolean;
 }
 
 /** A reconciler that has to wait for AWS answers `pending`; the ASL waits and calls it again. */
-export interface CniResult extends StepResult {
+export interface CniResult extends StepResult, ShortWait {
   phase: 'pending' | 'done';
   reason?: string;
   mode: 'addon' | 'self-managed';

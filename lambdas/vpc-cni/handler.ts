@@ -2,7 +2,7 @@
 // { action: "external-snat", state }, the CNI's external SNAT once both gateways SNAT pod traffic.
 import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from '../domain/cni';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLease } from '../shared/cluster-lease';
+import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { recordEniConfigLatency } from '../shared/metrics';
 import { readyCluster, stepResult } from '../shared/state';
@@ -23,24 +23,32 @@ export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) =
     reconcilerRoleArn: requireSetting(runtime().reconcilerRoleArn, 'RECONCILER_ROLE_ARN'),
     ...(previous ? { previous } : {}),
   };
-  const work = externalSnat
-    ? () => {
-        // The cluster workflow's SNAT runs in the controller Parallel; the node-group workflow's alone.
-        const snat = (state.controller as { snat?: GatewaySnatReport } | undefined)?.snat ?? (state.snat as GatewaySnatReport | undefined);
-        const since = (state.cni as CniResult | undefined)?.customNetworkingSince;
-        const reportEarlyNodes = !state.input.nodegroupName;
-        return reconcileExternalSnat({ ...input, snat, reportEarlyNodes, ...(since ? { customNetworkingSince: since } : {}) }, runtime().config);
-      }
-    : () =>
-        reconcileCni(input, runtime().config).then((result) => {
-          // Measured by the invocation that wrote ENIConfigs (a later poll carries the same changes).
-          const written = (r?: { changes: { resource: string }[] }) => r?.changes.filter((c) => c.resource.startsWith('ENIConfig ')).length ?? 0;
-          if (!result.dryRun && written(result) > written(state.cni as CniResult | undefined) && cluster.activeSeenAt) {
-            recordEniConfigLatency((Date.now() - Date.parse(cluster.activeSeenAt)) / 1000);
-          }
-          return result;
-        });
-  return runStep(externalSnat ? 'external-snat' : 'vpc-cni', cluster.name, () =>
-    withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, work),
+  const scope = { clusterName: cluster.name };
+  if (externalSnat) {
+    // The cluster workflow's SNAT runs in the controller Parallel; the node-group workflow's alone.
+    const snat = (state.controller as { snat?: GatewaySnatReport } | undefined)?.snat ?? (state.snat as GatewaySnatReport | undefined);
+    const since = (state.cni as CniResult | undefined)?.customNetworkingSince;
+    const stage = { snat, reportEarlyNodes: !state.input.nodegroupName, accessEnsured: !state.input.dryRun, ...(since ? { customNetworkingSince: since } : {}) };
+    return runStep('external-snat', cluster.name, () =>
+      withClusterLeaseIfChanges(scope, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+        reconcileExternalSnat({ ...input, ...stage, dryRun }, runtime().config),
+      ),
+    );
+  }
+  // Both stages are planned first: a call that would change nothing takes no lease. A first call
+  // after PodNetwork created a pod subnet or security group has ENIConfigs to write: no plan then.
+  const knownWrites = !previous && input.network.changes.some((c) => c.action === 'create');
+  return runStep('vpc-cni', cluster.name, () =>
+    withClusterLeaseIfChanges(scope, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+      reconcileCni({ ...input, dryRun }, runtime().config).then((result) => {
+        // Measured by the invocation that wrote ENIConfigs (a later poll carries the same changes).
+        const written = (r?: { changes: { resource: string }[] }) => r?.changes.filter((c) => c.resource.startsWith('ENIConfig ')).length ?? 0;
+        if (!result.dryRun && written(result) > written(state.cni as CniResult | undefined) && cluster.activeSeenAt) {
+          recordEniConfigLatency((Date.now() - Date.parse(cluster.activeSeenAt)) / 1000);
+        }
+        return result;
+      }),
+      knownWrites,
+    ),
   );
 };

@@ -79,3 +79,31 @@ describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition
     expect(state.TimeoutSeconds).toBeGreaterThan(step!.timeoutSeconds);
   });
 });
+
+// Waiting costs state transitions (each look is a Task, a Choice and a Wait): the cluster's first
+// look waits as long as ResolveCluster says (its age), and what AWS settles in seconds (the CIDR
+// association, EC2 showing new resources, an access entry taking effect) has a short Wait of its
+// own instead of the poll interval.
+describe.each(['cluster-onboarding.asl.json', 'nodegroup-onboarding.asl.json'])('%s waits', (file) => {
+  const { definition } = files.find((f) => f.file === file)!;
+  const states = definition.States as Record<string, { Type: string; Seconds?: number; SecondsPath?: string; Parameters?: Record<string, string>; Choices?: unknown[] }>;
+
+  test('WaitForCluster waits what ResolveCluster answers, and ResolveCluster knows the poll interval', () => {
+    expect(states.WaitForCluster.SecondsPath).toBe('$.resolve.waitSeconds');
+    expect(states.ResolveCluster.Parameters?.['pollSeconds.$']).toBe('$.pollSeconds');
+  });
+
+  test('PodNetwork and an access entry taking effect wait a few seconds, not the poll interval', () => {
+    expect(states.WaitForNetwork).toEqual(expect.objectContaining({ Type: 'Wait', Seconds: 2, Next: 'PodNetwork' }));
+    expect(states.WaitForAccessEntry).toEqual(expect.objectContaining({ Type: 'Wait', Seconds: 2, Next: 'VpcCni' }));
+    expect(states.IsCniReady.Choices?.[0]).toEqual({
+      And: [
+        { Variable: '$.cni.phase', StringEquals: 'pending' },
+        { Variable: '$.cni.shortWait', IsPresent: true },
+      ],
+      Next: 'WaitForAccessEntry',
+    });
+    // An add-on update still waits the poll interval.
+    expect(states.WaitForCni.SecondsPath).toBe('$.pollSeconds');
+  });
+});
