@@ -24,6 +24,7 @@ import {
   Subnet,
   Tag,
   Vpc,
+  VpcCidrBlockAssociation,
 } from '../shared/sdk/ec2';
 import { DescribeNodegroupCommand, paginateListNodegroups, ResourceNotFoundException } from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
@@ -483,15 +484,32 @@ function managedTags(purpose: string, name: string, cluster?: string): Tag[] {
 }
 
 /**
+ * AssociateVpcCidrBlock, safe to repeat: when the answer to a first attempt was lost (a timeout or
+ * a cut connection after EC2 did the work), the SDK's retry is refused as overlapping its own
+ * association; the VPC then already holds the block, which is the result. (Under the VPC lease,
+ * no other workflow associates in this VPC meanwhile.)
+ */
+async function associateOnce(vpcId: string, cidr: string): Promise<VpcCidrBlockAssociation | undefined> {
+  try {
+    return (await ec2().send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: cidr }))).CidrBlockAssociation;
+  } catch (error) {
+    const { Vpcs } = await ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+    const existing = (Vpcs?.[0]?.CidrBlockAssociationSet ?? []).find(
+      (a) => a.CidrBlock === cidr && (a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating'),
+    );
+    if (existing) return existing;
+    throw error;
+  }
+}
+
+/**
  * The shared writes (run under the VPC lease): the CIDR association, then the pod subnets and their
  * route-table associations. Answers 'settling' when subnets must wait for a new association.
  */
 async function applyShared(plan: NetworkPlan, cluster: ClusterSummary): Promise<'applied' | 'settling'> {
   const client = ec2();
   if (plan.associateCidr) {
-    const { CidrBlockAssociation } = await client.send(
-      new AssociateVpcCidrBlockCommand({ VpcId: cluster.vpcId, CidrBlock: plan.result.podCidr }),
-    );
+    const CidrBlockAssociation = await associateOnce(cluster.vpcId, plan.result.podCidr);
     // An association cannot carry tags: the VPC records which one is ours, for offboarding.
     await client.send(
       new CreateTagsCommand({

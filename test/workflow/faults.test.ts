@@ -20,9 +20,10 @@ import { makeSelfSignedCertificate } from '../local-world/tls';
 import { runWorkflow, WorkflowRun } from '../local-world/workflow-runner';
 
 const WORKFLOW = 'cluster-onboarding.asl.json';
-// "An answer later than the client waits" is left out here: with 2 s client timeouts a loaded
-// machine's moto answers late on its own and every later run fails (seen under load); it needs
-// per-call timeouts the stand-ins can exceed without slowing the rest.
+// "An answer later than the client waits" is modelled as the write done and its answer lost (the
+// connection cut after the stand-in wrote): what the client sees after its timeout is the same, a
+// transient failure after the write (test/unit/classify.test.ts shows a silent server's timeout
+// is classified transient), without client timeouts short enough to fire on a loaded machine.
 
 /**
  * Step -> the writing call a fault is put on (as the stand-in logs it). Data, so a reordered
@@ -47,7 +48,8 @@ const TARGETS: Target[] = [
 ];
 
 /** Transient faults, each put twice (once for a delay) on every target in one run. */
-const TRANSIENT: { kind: string; fault: (t: Target) => Fault; times: number }[] = [
+/** `written`: the stand-in did the write before the fault, so a re-read may find it done and not repeat the call. */
+const TRANSIENT: { kind: string; fault: (t: Target) => Fault; times: number; written?: boolean }[] = [
   { kind: '500', fault: () => ({ kind: 'status', status: 500 }), times: 2 },
   { kind: '503', fault: () => ({ kind: 'status', status: 503 }), times: 2 },
   {
@@ -59,6 +61,7 @@ const TRANSIENT: { kind: string; fault: (t: Target) => Fault; times: number }[] 
     times: 2,
   },
   { kind: 'connection reset', fault: () => ({ kind: 'reset' }), times: 2 },
+  { kind: 'write done, answer lost (late or dropped)', fault: () => ({ kind: 'drop' }), times: 1, written: true },
 ];
 
 let w: OnboardingWorld;
@@ -70,7 +73,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await w?.stop();
-  writeMatrix();
 });
 
 async function newCluster(): Promise<CreatedCluster> {
@@ -126,7 +128,7 @@ test('an uninterrupted run: the end state and call counts every faulted run is h
   for (const t of TARGETS) expect(clean.calls.get(t.label)).toBeGreaterThan(0);
 });
 
-describe.each(TRANSIENT)('$kind on a writing call of every step', ({ kind, fault, times }) => {
+describe.each(TRANSIENT)('$kind on a writing call of every step', ({ kind, fault, times, written }) => {
   test('converges to the same end state, with one of each resource and bounded attempts', async () => {
     const cluster = await newCluster();
     const mark = w.world.log.mark();
@@ -150,7 +152,8 @@ describe.each(TRANSIENT)('$kind on a writing call of every step', ({ kind, fault
       expect({ call: t.label, faults: hits(t) }).toEqual({ call: t.label, faults: times });
       const made = attempts(mark, t.service, t.action(cluster.name));
       const before = clean.calls.get(t.label)!;
-      expect(made).toBeGreaterThan(before);
+      if (written) expect(made).toBeGreaterThanOrEqual(before);
+      else expect(made).toBeGreaterThan(before);
       // The faulted attempts, plus the call again in each extra step attempt.
       expect(made).toBeLessThanOrEqual(before * (1 + extraEntries) + hits(t));
       matrix.push([t.label, kind, t.step, 'converges: one of each resource, one more attempt per fault at most']);
@@ -268,3 +271,8 @@ function writeMatrix(): void {
   const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
   expect(readme).toContain(lines.join('\n'));
 }
+
+// Last in the file: by now every row above has run (an expectation in afterAll would not fail the suite).
+test('the README carries the fault matrix this run produced', () => {
+  writeMatrix();
+});
