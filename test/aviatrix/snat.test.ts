@@ -24,7 +24,8 @@ beforeAll(async () => {
 });
 afterAll(async () => world.stop());
 
-const leases = () => new GatewayLeases({ tableName: LEASE_TABLE, durationSeconds: 30, baseDelayMs: 10, maxDelayMs: 100, acquireTimeoutMs: 60_000 });
+// The deployed acquire timeout: 20 holders in a row on a loaded machine outlast a shorter one (seen).
+const leases = () => new GatewayLeases({ tableName: LEASE_TABLE, durationSeconds: 30, baseDelayMs: 10, maxDelayMs: 100, acquireTimeoutMs: 240_000 });
 const deps = (extra: Partial<SnatDeps> = {}): SnatDeps => ({ client, config, leases: leases(), ownership: new OwnershipRegistry({ tableName: STATUS_TABLE }), ...extra });
 const input = (vpcId: string, cluster: string, podCidr: string, nodes: string[], extra: Partial<SnatInput> = {}): SnatInput => ({
   clusterName: cluster, vpcId, podCidr, nodeSubnetCidrs: nodes, dryRun: false, holder: `exec-${cluster}`, ...extra,
@@ -200,7 +201,7 @@ describe('20 concurrent clusters sharing one spoke (with HA) and one transit', (
     const exclusions = world.emulator.exclusions('shared-transit');
     expect(exclusions).toHaveLength(21);
     expect(new Set(exclusions)).toEqual(new Set(['10.255.0.0/16', ...clusters.map((c) => c.podCidr)]));
-  });
+  }, 300_000);
 
   test('without leases the same run loses updates (the emulator makes the race real)', async () => {
     setup('racy');
