@@ -196,10 +196,15 @@ function routeTableForAz(view: VpcView, nodeSubnets: NodeSubnet[], az: string): 
   return privateTable ?? candidates[0];
 }
 
+const isLive = (a: VpcCidrBlockAssociation) => a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating';
+
 function associatedCidrs(vpc: Vpc): string[] {
-  return (vpc.CidrBlockAssociationSet ?? [])
-    .filter((a) => a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating')
-    .map((a) => a.CidrBlock ?? '');
+  return (vpc.CidrBlockAssociationSet ?? []).filter(isLive).map((a) => a.CidrBlock ?? '');
+}
+
+/** The VPC's live secondary association of the pod CIDR (a VPC whose primary CIDR it is has none of ours). */
+function podCidrAssociation(vpc: Vpc, podCidr: string): VpcCidrBlockAssociation | undefined {
+  return (vpc.CidrBlockAssociationSet ?? []).find((a) => a.CidrBlock === podCidr && podCidr !== vpc.CidrBlock && isLive(a));
 }
 
 /** Refuses a secondary CIDR that AWS would reject or that the VPC cannot take. No writes happen before this. */
@@ -392,12 +397,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   const secondary = parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr');
   const podCidr = formatCidr(secondary);
   // Ours is a secondary association: a VPC whose primary CIDR is the pod CIDR is a conflict.
-  const association = (view.vpc.CidrBlockAssociationSet ?? []).find(
-    (a) =>
-      a.CidrBlock === podCidr &&
-      podCidr !== view.vpc.CidrBlock &&
-      (a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating'),
-  );
+  const association = podCidrAssociation(view.vpc, podCidr);
   if (!association) validateNewCidr(view, secondary, config);
 
   const nodeSubnets = nodeSubnetsOf(view, cluster, nodes.subnetIds);
@@ -494,9 +494,7 @@ async function associateOnce(vpcId: string, cidr: string): Promise<VpcCidrBlockA
     return (await ec2().send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: cidr }))).CidrBlockAssociation;
   } catch (error) {
     const { Vpcs } = await ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
-    const existing = (Vpcs?.[0]?.CidrBlockAssociationSet ?? []).find(
-      (a) => a.CidrBlock === cidr && (a.CidrBlockState?.State === 'associated' || a.CidrBlockState?.State === 'associating'),
-    );
+    const existing = Vpcs?.[0] && podCidrAssociation(Vpcs[0], cidr);
     if (existing) return existing;
     throw error;
   }
