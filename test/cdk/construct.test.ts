@@ -7,12 +7,14 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { EksAviatrixOnboarding, resourceNames } from '../../index';
 import { ALL_FUNCTIONS } from '../../lib/functions';
 import { testConfig } from './fixtures';
+import { MULTI_ACCOUNT_RAW_CONFIG } from './member-fixtures';
+import { parseConfig } from '../../lib/config';
 
-function embed(props: { namePrefix?: string; pollIntervalSeconds?: number } = {}): Template {
+function embed(props: { namePrefix?: string; pollIntervalSeconds?: number } = {}, config = testConfig()): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'PlatformStack', { env: { account: '210987654321', region: 'eu-west-1' } });
   new sqs.Queue(stack, 'AppOwnQueue');
-  new EksAviatrixOnboarding(stack, 'Aviatrix', { config: testConfig(), ...props });
+  new EksAviatrixOnboarding(stack, 'Aviatrix', { config, ...props });
   return Template.fromStack(stack);
 }
 
@@ -62,5 +64,9 @@ describe('stable names from the naming prefix', () => {
     expect(() => embed({ namePrefix: 'Eks_Aviatrix' })).toThrow(/naming prefix "Eks_Aviatrix" must be 2-31 lowercase letters/);
     expect(() => embed({ namePrefix: 'eks-' })).toThrow(/naming prefix "eks-"/);
     expect(() => embed({ pollIntervalSeconds: 0 })).toThrow(/pollIntervalSeconds must be a whole number of seconds from 1 to 3600, got 0/);
+    // Member roles trust the hub roles by their prefixed names: a hub prefix other than the construct's would lock them out.
+    expect(() => embed({ namePrefix: 'other-copy' }, parseConfig(MULTI_ACCOUNT_RAW_CONFIG))).toThrow(
+      /onboarding\.hub\.namePrefix "eks-aviatrix" must equal the naming prefix "other-copy"/,
+    );
   });
 });
