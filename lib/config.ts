@@ -84,10 +84,18 @@ export interface OnboardingConfig {
 
 /** Subnets and security groups (of a VPC that reaches the clusters' private endpoints) for the Kubernetes-writing functions. */
 export interface PrivateEndpointAccessConfig {
+  /** The VPC of those subnets; required when securityGroupIds is absent (the stack makes the functions' group there). */
+  vpcId?: string;
   /** At least two subnets (two AZs) that route to the clusters' private endpoints. */
   subnetIds: string[];
-  /** Security groups of the Kubernetes-writing functions; the cluster security group admits them on 443. */
-  securityGroupIds: string[];
+  /** Security groups of the Kubernetes-writing functions; absent: the stack makes one (egress 443 only). */
+  securityGroupIds?: string[];
+  /**
+   * Source of the 443 rule on a private-only cluster's security group: these CIDRs (the functions'
+   * subnets or their VPC) instead of the functions' security group. Needed for clusters reached through
+   * the Aviatrix transit or in another account: a security group rule can name a group of the same or a peered VPC only.
+   */
+  sourceCidrs?: string[];
 }
 
 /** The hub: where the workflows, tables and controller credentials live. */
@@ -255,13 +263,19 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
 function parsePrivateEndpointAccess(raw: unknown, prefix: string, problems: string[]): PrivateEndpointAccessConfig {
   const obj = asObject(raw, prefix, problems);
   const key = (k: string) => `${prefix}.${k}`;
-  rejectUnknownKeys(obj, ['subnetIds', 'securityGroupIds'], prefix, problems);
+  rejectUnknownKeys(obj, ['vpcId', 'subnetIds', 'securityGroupIds', 'sourceCidrs'], prefix, problems);
+  const vpcId = optionalString(obj, 'vpcId', key, problems);
+  if (vpcId !== undefined && !/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) problems.push(`${key('vpcId')} must be a VPC id (vpc-...), got "${vpcId}"`);
   const subnetIds = stringList(obj, 'subnetIds', key, problems, /^subnet-[0-9a-f]{8,17}$/, 'a list of subnet ids (subnet-...)');
-  const securityGroupIds = stringList(obj, 'securityGroupIds', key, problems, /^sg-[0-9a-f]{8,17}$/, 'a list of security group ids (sg-...)');
   // Lambda spreads over the subnets' AZs: one subnet would make one AZ's outage stop every run.
   if (subnetIds.length < 2) problems.push(`${key('subnetIds')} must list at least two subnets (in different AZs) of a VPC that reaches the clusters' private endpoints`);
-  if (securityGroupIds.length === 0) problems.push(`${key('securityGroupIds')} must list the security group the functions use (clusters' security groups admit 443 from it)`);
-  return { subnetIds, securityGroupIds };
+  const securityGroupIds = obj.securityGroupIds === undefined ? undefined : stringList(obj, 'securityGroupIds', key, problems, /^sg-[0-9a-f]{8,17}$/, 'a list of security group ids (sg-...)');
+  if (securityGroupIds?.length === 0) problems.push(`${key('securityGroupIds')} must list the security group the functions use (clusters' security groups admit 443 from it), or be left out for the stack to make one`);
+  if (securityGroupIds === undefined && vpcId === undefined) problems.push(`${key('vpcId')} is required without ${key('securityGroupIds')}: the stack makes the functions' security group in that VPC`);
+  const sourceCidrs = obj.sourceCidrs === undefined ? undefined : stringList(obj, 'sourceCidrs', key, problems, /^[\d./]+$/, 'a list of IPv4 CIDRs');
+  for (const cidr of sourceCidrs ?? []) if (!parseCidr(cidr)) problems.push(`${key('sourceCidrs')} holds "${cidr}", which is not an IPv4 CIDR`);
+  if (sourceCidrs?.length === 0) problems.push(`${key('sourceCidrs')} must list at least one CIDR, or be left out to admit the functions' security group`);
+  return { ...(vpcId ? { vpcId } : {}), subnetIds, ...(securityGroupIds ? { securityGroupIds } : {}), ...(sourceCidrs ? { sourceCidrs } : {}) };
 }
 
 export const DEFAULT_HUB_NAME_PREFIX = 'eks-aviatrix';

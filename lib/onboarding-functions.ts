@@ -17,6 +17,7 @@ import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID } fr
 import { ResourceNames } from './names';
 import { PACKAGE_ROOT } from './package-root';
 import { PermissionContext, permissionTable, X_RAY_REASON } from './permissions';
+import { attachToNetwork, FunctionNetwork, privateEndpointNetwork } from './private-endpoint-access';
 
 /**
  * Room left for ONBOARDING_CONFIG in the 4 KB Lambda environment (keys and values) after the other
@@ -49,6 +50,8 @@ export class OnboardingFunctions extends Construct {
   readonly functions: Record<FunctionName, nodejs.NodejsFunction>;
   /** One role per function, but one shared by the Kubernetes steps (lib/functions.ts). */
   readonly roles: Record<string, iam.Role>;
+  /** With privateEndpointAccess: where the Kubernetes-writing functions run. */
+  private readonly functionNetwork?: FunctionNetwork;
 
   constructor(scope: Construct, id: string, props: OnboardingFunctionsProps) {
     super(scope, id);
@@ -68,8 +71,10 @@ export class OnboardingFunctions extends Construct {
       ]),
     );
 
+    const privateEndpoint = privateEndpointNetwork(this, props.config);
+    this.functionNetwork = privateEndpoint?.network;
     const environment: Record<string, string> = {
-      ONBOARDING_CONFIG: JSON.stringify(props.config),
+      ONBOARDING_CONFIG: JSON.stringify(privateEndpoint?.config ?? props.config),
       STATUS_TABLE_NAME: props.statusTableName,
       LEASE_TABLE_NAME: props.leaseTableName,
       // The vpc-cni step gives this role an access entry in a Kubernetes group whose RBAC allows what
@@ -139,6 +144,8 @@ export class OnboardingFunctions extends Construct {
           '(@aws-sdk/* is external). Moving to a newer runtime is a deliberate, tested change, not an automatic one.',
       },
     ]);
+    // The functions that call the Kubernetes API reach private-only endpoints from these subnets.
+    if (this.functionNetwork && spec.role === KUBE_RECONCILER_ROLE_ID) attachToNetwork(fn, this.functionNetwork);
     // The role's IAM5 acknowledgements sit with its rows in lib/permissions.ts (applyPermissionTable).
     return fn;
   }
@@ -155,6 +162,7 @@ export class OnboardingFunctions extends Construct {
       region: Aws.REGION,
       roleArn: (roleId) => this.roles[roleId].roleArn,
       roleName: (roleId) => this.roles[roleId].roleName,
+      ...(this.functionNetwork ? { functionNetwork: this.functionNetwork } : {}),
     });
     for (const [roleId, rows] of Object.entries(table)) {
       const role = this.roles[roleId];

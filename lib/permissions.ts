@@ -17,6 +17,7 @@ import {
 } from './arns';
 import { RECONCILER_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
 import { KUBE_RECONCILER_ROLE_ID } from './functions';
+import type { FunctionNetwork } from './private-endpoint-access';
 
 /** Tag carried by every AWS resource the workflow creates (pod subnets, pod security group, access entries). */
 export const MANAGED_TAG_KEY = 'eks-aviatrix:managed';
@@ -54,6 +55,8 @@ export interface PermissionContext {
   notificationTopicArn: string;
   /** The topic's KMS key, when the stack made the topic. */
   notificationKeyArn?: string;
+  /** With privateEndpointAccess: the subnets and security groups of the Kubernetes-writing functions (hub only). */
+  functionNetwork?: FunctionNetwork;
 }
 
 /** Conditions of several kinds merged into one Condition block. */
@@ -338,6 +341,7 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       },
     );
   }
+  if (ctx.functionNetwork) rows.push(...vpcAccess(ctx.functionNetwork));
   if (ctx.config.allowNodeReplacement) {
     rows.push(
       {
@@ -356,6 +360,30 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
     );
   }
   return rows;
+}
+
+/**
+ * What AWSLambdaVPCAccessExecutionRole grants, limited to the configured subnets and groups: Lambda
+ * creates and deletes the functions' network interfaces with the role's rights. The reads
+ * (DescribeNetworkInterfaces, DescribeSubnets; no resource-level permissions) are ReadPodSubnetsAndGroups.
+ */
+function vpcAccess(network: FunctionNetwork): PermissionRow[] {
+  const subnets = network.subnetIds.map((id) => ec2Arn(`subnet/${id}`));
+  return [
+    {
+      sid: 'FunctionInterfacesInTheirSubnets',
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [...subnets, ...network.securityGroupIds.map((id) => ec2Arn(`security-group/${id}`))],
+      reason: 'privateEndpointAccess: the subnet and security-group sides of the functions\' network interfaces, those named in config (or the stack\'s group) only.',
+    },
+    {
+      sid: 'FunctionInterfaces',
+      actions: ['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      resources: [ec2Arn('network-interface/*')],
+      conditions: { ArnEquals: { 'ec2:Subnet': subnets } },
+      reason: 'privateEndpointAccess: Lambda makes the interfaces (ids unknown before), only in the configured subnets (ec2:Subnet).',
+    },
+  ];
 }
 
 function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {

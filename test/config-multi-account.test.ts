@@ -66,6 +66,9 @@ describe('privateEndpointAccess', () => {
   test('absent unless set; kept as given when valid', () => {
     expect(parseConfig(base).privateEndpointAccess).toBeUndefined();
     expect(parseConfig({ ...base, privateEndpointAccess: access }).privateEndpointAccess).toEqual(access);
+    // Without security groups the stack makes the functions' own group in the named VPC.
+    const ours = { vpcId: 'vpc-0a1b2c3d', subnetIds: access.subnetIds, sourceCidrs: ['10.10.0.0/16'] };
+    expect(parseConfig({ ...base, privateEndpointAccess: ours }).privateEndpointAccess).toEqual(ours);
   });
 
   test.each([
@@ -73,6 +76,10 @@ describe('privateEndpointAccess', () => {
     ['a subnet ARN for an id', { ...access, subnetIds: ['arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0a1b2c3d', 'subnet-0e1f2a3b'] }, /onboarding\.privateEndpointAccess\.subnetIds must be a list of subnet ids/],
     ['no security group', { ...access, securityGroupIds: [] }, /onboarding\.privateEndpointAccess\.securityGroupIds must list the security group/],
     ['a misspelt key', { ...access, subnets: [] }, /onboarding\.privateEndpointAccess\.subnets is not a known setting/],
+    ['neither a security group nor the VPC to make one in', { subnetIds: access.subnetIds }, /onboarding\.privateEndpointAccess\.vpcId is required without onboarding\.privateEndpointAccess\.securityGroupIds/],
+    ['a VPC that is not an id', { subnetIds: access.subnetIds, vpcId: 'shared-services' }, /onboarding\.privateEndpointAccess\.vpcId must be a VPC id/],
+    ['a source that is not a CIDR', { ...access, sourceCidrs: ['10.10.0.0/33'] }, /onboarding\.privateEndpointAccess\.sourceCidrs holds "10\.10\.0\.0\/33", which is not an IPv4 CIDR/],
+    ['an empty list of sources', { ...access, sourceCidrs: [] }, /onboarding\.privateEndpointAccess\.sourceCidrs must list at least one CIDR/],
   ])('%s is refused, naming the key', (_name, value, message) => {
     expect(problems({ ...base, privateEndpointAccess: value })).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
   });

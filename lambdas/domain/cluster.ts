@@ -6,6 +6,7 @@ import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { KubeClient } from '../shared/kube';
 import { ClusterSummary, ResolveResult } from '../shared/workflow';
+import { privateEndpointRefusal } from './api-access';
 
 const WAITING_STATUSES = new Set(['CREATING', 'UPDATING', 'PENDING']);
 
@@ -53,12 +54,13 @@ export function summarize(cluster: Cluster): ClusterSummary {
     subnetIds: vpc.subnetIds ?? [],
     ...(cluster.endpoint ? { endpoint: cluster.endpoint } : {}),
     ...(cluster.certificateAuthority?.data ? { certificateAuthority: cluster.certificateAuthority.data } : {}),
+    ...(vpc.endpointPublicAccess === false ? { privateEndpointOnly: true } : {}),
     tags: cluster.tags ?? {},
   };
 }
 
 /** Why this design cannot serve the cluster, or undefined when it can. */
-export function refusalReason(cluster: Cluster): string | undefined {
+export function refusalReason(cluster: Cluster, config: OnboardingConfig): string | undefined {
   const name = cluster.name;
   if (cluster.computeConfig?.enabled) {
     return `EKS cluster "${name}" uses EKS Auto Mode, which manages its own pod networking; onboard it by hand or use a cluster without Auto Mode`;
@@ -74,13 +76,9 @@ export function refusalReason(cluster: Cluster): string | undefined {
     );
   }
   if (cluster.resourcesVpcConfig?.endpointPublicAccess === false) {
-    // The reconcilers run outside any VPC: a private-only API server is out of their reach.
-    return (
-      `EKS cluster "${name}" has a private-only API endpoint, which the onboarding functions cannot reach from outside a VPC; ` +
-      'private-only clusters need onboarding.privateEndpointAccess (subnets and a security group of a VPC that reaches the endpoint, ' +
-      'for the functions that call the Kubernetes API); otherwise enable public endpoint access (it may be limited to CIDRs that ' +
-      'include the functions\' NAT addresses) or onboard it by hand'
-    );
+    // Served only from functions in a VPC that reaches the endpoint (onboarding.privateEndpointAccess).
+    const refusal = privateEndpointRefusal(name ?? '', summarize(cluster).accountId, config);
+    if (refusal) return refusal;
   }
   if (!cluster.resourcesVpcConfig?.vpcId || !cluster.resourcesVpcConfig.clusterSecurityGroupId) {
     return `EKS cluster "${name}" reports no VPC or cluster security group; it cannot be onboarded until EKS reports both`;
@@ -154,7 +152,7 @@ export async function resolveCluster(
   }
   const skip = optInReason(cluster, config);
   if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
-  const refusal = refusalReason(cluster);
+  const refusal = refusalReason(cluster, config);
   if (refusal) throw new OnboardingError('ClusterRefused', refusal);
   if (nodegroupName) await requireNodegroup(name, nodegroupName);
   // When the workflow saw it ACTIVE: the start of the ACTIVE -> ENIConfig metric (vpc-cni step).

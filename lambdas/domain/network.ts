@@ -31,6 +31,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
 import { OnboardingError, withAppliedChanges } from '../shared/errors';
+import { apiAccessRules } from './api-access';
 import { claimsVpcResources, claimVpcResources, readStatusRecord } from './status-record';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
 
@@ -318,7 +319,7 @@ export function toPermission(rule: Rule): IpPermission {
     IpProtocol: rule.protocol,
     ...(rule.protocol === '-1' ? {} : { FromPort: rule.fromPort, ToPort: rule.toPort }),
     ...(rule.sourceGroupId ? { UserIdGroupPairs: [{ GroupId: rule.sourceGroupId, ...(rule.description ? { Description: rule.description } : {}) }] } : {}),
-    ...(rule.cidr ? { IpRanges: [{ CidrIp: rule.cidr }] } : {}),
+    ...(rule.cidr ? { IpRanges: [{ CidrIp: rule.cidr, ...(rule.description ? { Description: rule.description } : {}) }] } : {}),
   };
 }
 
@@ -420,7 +421,8 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   const desiredPodIngress = podIngressRules(cluster, podGroupId, nodes.securityGroupIds);
   const podIngress = missingRules(desiredPodIngress, rulesOf(podGroup?.IpPermissions));
   const podRevoke = staleNodeRules(podGroup, desiredPodIngress);
-  const clusterIngress = missingRules([{ protocol: '-1', sourceGroupId: podGroupId }], rulesOf(clusterGroup.IpPermissions));
+  // Pods to the API server; for a private-only endpoint, the onboarding functions too (before VpcCni's first Kubernetes call).
+  const clusterIngress = missingRules([{ protocol: '-1', sourceGroupId: podGroupId }, ...apiAccessRules(cluster, config)], rulesOf(clusterGroup.IpPermissions));
 
   const changes: Change[] = [];
   if (!association) changes.push({ resource: view.vpc.VpcId ?? '', action: 'associate', detail: `secondary CIDR ${podCidr}` });

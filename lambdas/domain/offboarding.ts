@@ -20,6 +20,7 @@ import { ec2, eks } from '../shared/aws';
 import { contains, parseCidr } from '../shared/cidr';
 import { OnboardingError } from '../shared/errors';
 import { Change, StepResult, WorkflowInput } from '../shared/workflow';
+import { revokeApiAccessRules } from './api-access';
 import { normalizeInput } from './input';
 import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
 import { allStatusRecords, CLAIMS_NOTHING, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
@@ -146,6 +147,7 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   // cluster security group while our pod group's rules name it, nor we the pod group while the
   // cluster group's rule names it. Detach them first, while the cluster is still being deleted.
   await detachPodSecurityGroup(record, dryRun, changes, warnings);
+  await revokeApiAccessRules(record.vpcId, record.clusterName, dryRun, changes);
 
   // Pod subnets and the pod security group are in use until the cluster and its nodes are gone.
   const status = await clusterStatus(record.clusterName);

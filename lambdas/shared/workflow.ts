@@ -27,6 +27,8 @@ export interface ClusterSummary {
   endpoint?: string;
   /** The cluster CA (base64 PEM, public): later steps reach the Kubernetes API without DescribeCluster. */
   certificateAuthority?: string;
+  /** The API endpoint is private only: its security group must admit the functions on 443 (lambdas/domain/api-access.ts). */
+  privateEndpointOnly?: boolean;
   tags: Record<string, string>;
   /** When the resolve step saw the cluster ACTIVE (ready results only). */
   activeSeenAt?: string;
