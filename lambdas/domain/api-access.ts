@@ -55,7 +55,7 @@ function ourApiRules(group: SecurityGroup): IpPermission[] {
       FromPort: HTTPS,
       ToPort: HTTPS,
       IpRanges: (p.IpRanges ?? []).filter((r) => r.Description === API_RULE_DESCRIPTION),
-      UserIdGroupPairs: (p.UserIdGroupPairs ?? []).filter((g) => g.Description === API_RULE_DESCRIPTION).map((g) => ({ GroupId: g.GroupId })),
+      UserIdGroupPairs: (p.UserIdGroupPairs ?? []).filter((g) => g.Description === API_RULE_DESCRIPTION),
     }))
     .filter((p) => p.IpRanges.length + p.UserIdGroupPairs.length > 0);
 }

@@ -20,10 +20,12 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
+  DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   EC2Client,
   Subnet,
 } from '@aws-sdk/client-ec2';
+import { contains, parseCidr, parseCidrOrThrow } from '../../lambdas/shared/cidr';
 import { CallLog, isReadAction } from './call-log';
 import { KubeAccessGrant, KubeEmulator } from './kube-emulator';
 import { closeServer, listenOnLoopback } from './loopback';
@@ -58,6 +60,12 @@ export interface EksEmulatorOptions {
    * AmazonEKSClusterAdminPolicy, as EKS does for the creator. Default undefined (no bootstrap entry).
    */
   creatorPrincipalArn?: string;
+  /**
+   * Where the code under test calls the Kubernetes API from (its security groups, its subnets'
+   * CIDRs): a private-only cluster's API answers only when its cluster security group admits one of
+   * them on 443. Default: nowhere (a private-only cluster is unreachable).
+   */
+  privateEndpointCallers?: () => { securityGroupIds: string[]; cidrs: string[] };
 }
 
 export interface EksEmulatorDeps {
@@ -657,7 +665,11 @@ export class EksEmulator {
     if (c.activated) return;
     c.activated = true;
     const cni = c.withVpcCniAddon || c.selfManagedAwsNode;
-    this.deps.kube.registerCluster(c.name, { kubernetesVersion: c.version, eniConfigCrd: cni });
+    this.deps.kube.registerCluster(c.name, {
+      kubernetesVersion: c.version,
+      eniConfigCrd: cni,
+      ...(c.endpointPublicAccess ? {} : { reachable: () => this.admitsCallers(c) }),
+    });
     if (c.withVpcCniAddon) {
       const addon = this.newAddon(c, 'vpc-cni', this.options.vpcCniVersion);
       c.addons.set('vpc-cni', addon);
@@ -684,6 +696,22 @@ export class EksEmulator {
       }
     }
     return found;
+  }
+
+  /** Whether the cluster security group admits a caller on 443 (a rule for all traffic or a port range holding 443). */
+  private async admitsCallers(c: ClusterState): Promise<boolean> {
+    const callers = this.options.privateEndpointCallers?.() ?? { securityGroupIds: [], cidrs: [] };
+    const { SecurityGroups = [] } = await this.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [c.clusterSecurityGroupId] }));
+    return (SecurityGroups[0]?.IpPermissions ?? [])
+      .filter((p) => p.IpProtocol === '-1' || (p.IpProtocol === 'tcp' && (p.FromPort ?? 0) <= 443 && 443 <= (p.ToPort ?? 0)))
+      .some(
+        (p) =>
+          (p.UserIdGroupPairs ?? []).some((g) => callers.securityGroupIds.includes(g.GroupId ?? '')) ||
+          (p.IpRanges ?? []).some((r) => {
+            const rule = parseCidr(r.CidrIp ?? '');
+            return callers.cidrs.some((cidr) => rule && contains(rule, parseCidrOrThrow(cidr, 'caller CIDR')));
+          }),
+      );
   }
 
   private async createClusterSecurityGroup(name: string, vpcId: string): Promise<string> {

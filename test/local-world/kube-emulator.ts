@@ -15,6 +15,9 @@ import { closeServer, listenOnLoopback } from './loopback';
 // ---------------------------------------------------------------------------------------------
 // Public types
 
+/** The request never reached the API server (a private endpoint the caller is not admitted to). */
+class Unreachable extends Error {}
+
 export interface KubeEmulatorOptions {
   /** An access entry takes effect this long after its creation (EKS needs a few seconds). Default 0. */
   accessEntryPropagationMs?: number;
@@ -56,6 +59,11 @@ export interface KubeClusterOptions {
   kubernetesVersion?: string;
   /** Whether the ENIConfig CRD is installed (the VPC CNI installs it). Default true. */
   eniConfigCrd?: boolean;
+  /**
+   * A private-only endpoint: while this answers false the caller's packets do not reach the API
+   * server (the cluster security group does not admit it) and the connection gets no answer.
+   */
+  reachable?: () => Promise<boolean>;
 }
 
 export interface KubeNodeInput {
@@ -119,6 +127,7 @@ interface ClusterState {
   name: string;
   version: string;
   eniConfigCrd: boolean;
+  reachable?: () => Promise<boolean>;
   rv: number;
   stores: Record<ResourceKind, Map<string, Stored>>;
 }
@@ -377,6 +386,7 @@ export class KubeEmulator {
       name,
       version: options.kubernetesVersion ?? '1.31',
       eniConfigCrd: options.eniConfigCrd ?? true,
+      ...(options.reachable ? { reachable: options.reachable } : {}),
       rv: 1000,
       stores: {
         eniconfigs: new Map(), daemonsets: new Map(), nodes: new Map(), clusterroles: new Map(), clusterrolebindings: new Map(),
@@ -576,7 +586,7 @@ export class KubeEmulator {
         return this.serve(req, method, url, Buffer.concat(chunks).toString('utf8'))
           .then(({ code, body }) => (drop ? dropResponse(res) : send(res, code, body)))
           .catch((error: unknown) => {
-            if (drop) dropResponse(res);
+            if (drop || error instanceof Unreachable) dropResponse(res);
             else if (error instanceof HttpError) send(res, error.status, status(error.status, error.reason, error.message, error.details));
             else send(res, 500, status(500, 'InternalError', `emulator: ${(error as Error).stack ?? String(error)}`));
           });
@@ -590,6 +600,7 @@ export class KubeEmulator {
     const clusterName = decodeURIComponent(match[1]);
     const state = this.clusters.get(clusterName);
     if (!state) throw new HttpError(404, 'NotFound', `no cluster "${clusterName}" behind this endpoint`);
+    if (state.reachable && !(await state.reachable())) throw new Unreachable();
     const path = match[2] ?? '/';
 
     const stsArn = await this.authenticate(req.headers.authorization, clusterName);

@@ -39,7 +39,12 @@ export interface OnboardingWorldOptions {
 }
 
 export async function startOnboardingWorld(options: OnboardingWorldOptions = {}): Promise<OnboardingWorld> {
-  const world = await startLocalWorld(options.eks ? { eks: options.eks } : {});
+  // The Kubernetes-writing functions call private-only endpoints from privateEndpointAccess's groups or CIDRs.
+  const privateEndpointCallers = () => {
+    const access = config.privateEndpointAccess as { securityGroupIds?: string[]; sourceCidrs?: string[] } | undefined;
+    return { securityGroupIds: access?.securityGroupIds ?? [], cidrs: access?.sourceCidrs ?? [] };
+  };
+  const world = await startLocalWorld({ eks: { ...options.eks, privateEndpointCallers } });
   const controller = new AviatrixEmulator({ ...options.controller, log: world.log });
   const { url, caPem } = await controller.start();
   controller.addGateway({ name: TRANSIT_GATEWAY, kind: 'transit', vpcId: 'vpc-transit0001', privateIp: '10.200.0.10', exclusions: [] });

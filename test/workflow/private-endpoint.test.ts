@@ -1,0 +1,180 @@
+// Private-only clusters (onboarding.privateEndpointAccess) through the real workflows: the EKS
+// emulator's private endpoint answers only callers its cluster security group admits on 443, so a
+// run succeeds only if the network step added our rule before the first Kubernetes call. Without
+// the setting the cluster is refused before any write; offboarding revokes our rule and no other.
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { API_RULE_DESCRIPTION } from '../../lambdas/domain/api-access';
+import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
+import { runWorkflow } from '../local-world/workflow-runner';
+
+const ONBOARDING = 'cluster-onboarding.asl.json';
+const OFFBOARDING = 'cluster-offboarding.asl.json';
+const WRITES = ['ec2', 'eks', 'kubernetes', 'aviatrix'];
+/** The functions' subnets as seen through the Aviatrix transit (a shared-services spoke). */
+const FUNCTION_CIDR = '10.99.0.0/24';
+
+let w: OnboardingWorld;
+let functionsGroupId: string;
+let sameVpc: { subnetIds: string[]; vpcId: string };
+/** The functions in the cluster's own VPC: the rule names their security group. */
+let byGroup: Record<string, unknown>;
+
+beforeAll(async () => {
+  // Offboarding starts while EKS is still deleting the cluster (its security group still there).
+  w = await startOnboardingWorld({ eks: { deletionDescribes: 4 } });
+  const created = await createCluster(w, { name: 'private-a', endpointPublicAccess: false });
+  sameVpc = { vpcId: created.vpc.vpcId, subnetIds: created.vpc.subnets.map((s) => s.subnetId) };
+  functionsGroupId = (await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'kube-api-functions', Description: 'functions', VpcId: sameVpc.vpcId }))).GroupId!;
+  byGroup = { ...sameVpc, securityGroupIds: [functionsGroupId] };
+});
+
+afterAll(async () => {
+  await w?.stop();
+});
+
+const writesSince = (mark: number) => w.world.log.since(mark).filter((c) => c.write && WRITES.includes(c.service));
+
+function runOnboarding(clusterName: string, dryRun = false) {
+  return runWorkflow(ONBOARDING, { clusterName, dryRun }, {
+    onEvent: (event) => {
+      if (event.type === 'StateEntered' && event.state === 'WaitForCluster') w.activateCluster(clusterName);
+    },
+  });
+}
+
+async function clusterGroup(name: string) {
+  const { SecurityGroups = [] } = await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ GroupIds: [w.world.eks.cluster(name)!.clusterSecurityGroupId] }));
+  return SecurityGroups[0];
+}
+
+/** Every tcp/443 source on a group's ingress with its description: one entry per rule. */
+const httpsRules = (permissions: IpPermission[] = []) =>
+  permissions
+    .filter((p) => p.IpProtocol === 'tcp' && p.FromPort === 443 && p.ToPort === 443)
+    .flatMap((p) => [
+      ...(p.UserIdGroupPairs ?? []).map((g) => ({ source: g.GroupId, description: g.Description })),
+      ...(p.IpRanges ?? []).map((r) => ({ source: r.CidrIp, description: r.Description })),
+    ]);
+
+describe('a private-only cluster with privateEndpointAccess', () => {
+  it('is onboarded: the 443 rule from the functions\' group exactly once, before any Kubernetes call; ENIConfigs; record ONBOARDED', async () => {
+    w.setConfig({ privateEndpointAccess: byGroup });
+    const mark = w.world.log.mark();
+    const result = await runOnboarding('private-a');
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+
+    expect(httpsRules((await clusterGroup('private-a')).IpPermissions)).toEqual([{ source: functionsGroupId, description: API_RULE_DESCRIPTION }]);
+    const calls = w.world.log.since(mark);
+    const firstKube = calls.findIndex((c) => c.service === 'kubernetes');
+    const lastAuthorize = calls.map((c) => c.action).lastIndexOf('AuthorizeSecurityGroupIngress');
+    expect(firstKube).toBeGreaterThan(lastAuthorize);
+    expect(lastAuthorize).toBeGreaterThanOrEqual(0);
+    expect(w.world.kube.eniConfigs('private-a').map((e) => e.metadata.name).sort()).toEqual(['us-east-1a', 'us-east-1b']);
+
+    const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const record = await dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'private-a' } } }));
+    dynamo.destroy();
+    expect(record.Item?.status?.S).toBe('ONBOARDED');
+  });
+
+  it('drift repair (a re-run) restores the rule when someone removed it, once', async () => {
+    const group = await clusterGroup('private-a');
+    await w.world.ec2Direct.send(new RevokeSecurityGroupIngressCommand({
+      GroupId: group.GroupId,
+      IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, UserIdGroupPairs: [{ GroupId: functionsGroupId, Description: API_RULE_DESCRIPTION }] }],
+    }));
+    const result = await runOnboarding('private-a');
+    expect(result.status).toBe('SUCCEEDED');
+    expect((result.output as { changes: unknown[] }).changes).toContainEqual({ resource: group.GroupId, action: 'update', detail: `allow ingress tcp 443 from ${functionsGroupId}` });
+    expect(httpsRules((await clusterGroup('private-a')).IpPermissions)).toEqual([{ source: functionsGroupId, description: API_RULE_DESCRIPTION }]);
+  });
+
+  it('reached through the transit from another VPC: plan shows the rule from sourceCidrs and writes nothing; the run adds it', async () => {
+    await createCluster(w, { name: 'private-b', endpointPublicAccess: false });
+    w.setConfig({ privateEndpointAccess: { ...byGroup, sourceCidrs: [FUNCTION_CIDR] } });
+    const clusterGroupId = () => w.world.eks.cluster('private-b')!.clusterSecurityGroupId;
+
+    let mark = w.world.log.mark();
+    const plan = await runOnboarding('private-b', true);
+    expect(plan.status).toBe('SUCCEEDED');
+    expect((plan.output as { changes: unknown[] }).changes).toContainEqual({ resource: clusterGroupId(), action: 'update', detail: `allow ingress tcp 443 from ${FUNCTION_CIDR}` });
+    expect(writesSince(mark)).toEqual([]);
+
+    mark = w.world.log.mark();
+    const result = await runOnboarding('private-b');
+    expect(result.error).toBeUndefined();
+    expect(httpsRules((await clusterGroup('private-b')).IpPermissions)).toEqual([{ source: FUNCTION_CIDR, description: API_RULE_DESCRIPTION }]);
+    expect(w.world.kube.eniConfigs('private-b')).toHaveLength(2);
+  });
+});
+
+describe('refusals: one clear error naming the setting, no writes', () => {
+  let created: CreatedCluster;
+  beforeAll(async () => {
+    created = await createCluster(w, { name: 'private-c', endpointPublicAccess: false });
+    w.activateCluster('private-c');
+  });
+
+  async function expectRefusal(config: Record<string, unknown>, message: RegExp) {
+    w.setConfig(config);
+    const mark = w.world.log.mark();
+    const result = await runOnboarding('private-c');
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterRefused');
+    expect(result.error?.message).toMatch(message);
+    expect(writesSince(mark)).toEqual([]);
+    expect(httpsRules((await clusterGroup('private-c')).IpPermissions)).toEqual([]);
+  }
+
+  it('without privateEndpointAccess', async () => {
+    await expectRefusal({ privateEndpointAccess: undefined }, /"private-c" has a private-only API endpoint.*need onboarding\.privateEndpointAccess/);
+  });
+
+  it('in another account than the hub, without sourceCidrs (its security group cannot name the hub\'s)', async () => {
+    expect(created.vpc.vpcId).toBeTruthy();
+    await expectRefusal(
+      {
+        privateEndpointAccess: byGroup,
+        hub: { account: '111122223333', region: 'us-east-1' },
+        members: { accounts: ['123456789012'], externalId: 'eks-aviatrix-test' },
+      },
+      /"private-c" has a private-only API endpoint in account 123456789012, .* of account 111122223333; set onboarding\.privateEndpointAccess\.sourceCidrs/,
+    );
+    w.setConfig({ hub: undefined, members: undefined });
+  });
+});
+
+describe('offboarding a private-only cluster', () => {
+  it('revokes our 443 rule from the cluster security group and keeps someone else\'s', async () => {
+    w.setConfig({ privateEndpointAccess: byGroup });
+    const groupId = w.world.eks.cluster('private-a')!.clusterSecurityGroupId;
+    const theirs = { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '192.168.50.0/24', Description: 'bastion' }] };
+    await w.world.ec2Direct.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [theirs] }));
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    await eks.send(new DeleteClusterCommand({ name: 'private-a' }));
+    eks.destroy();
+
+    // The cluster security group as it is while EKS is still deleting the cluster (EKS deletes it after).
+    let whileDeleting: Promise<IpPermission[] | undefined> | undefined;
+    const result = await runWorkflow(OFFBOARDING, { clusterName: 'private-a' }, {
+      waitMs: 200,
+      onEvent: (event) => {
+        if (event.type === 'StateEntered' && event.state === 'WaitForDeletion' && !whileDeleting) {
+          whileDeleting = w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] })).then((r) => r.SecurityGroups?.[0]?.IpPermissions);
+        }
+      },
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.output).toMatchObject({ status: 'OFFBOARDED' });
+    expect((result.output as { changes: unknown[] }).changes).toContainEqual({
+      resource: groupId,
+      action: 'update',
+      detail: `revoke ingress tcp 443 from ${functionsGroupId} (onboarding functions to the private API endpoint)`,
+    });
+    expect(whileDeleting).toBeDefined();
+    expect(httpsRules(await whileDeleting)).toEqual([{ source: '192.168.50.0/24', description: 'bastion' }]);
+  });
+});
