@@ -5,6 +5,7 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
 import { STEP_FUNCTIONS, SERVICE_FUNCTIONS } from '../../lib/functions';
+import { memberPermissionTable } from '../../lib/multi-account';
 import { synthStack, TEST_RAW_CONFIG } from './fixtures';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -95,4 +96,17 @@ test('without privateEndpointAccess: no function in a VPC and no network-interfa
   const { template } = synth();
   for (const fn of functionsByName(template).values()) expect(fn.Properties.VpcConfig).toBeUndefined();
   expect(interfaceStatements(template)).toEqual([]);
+});
+
+test('member roles get no network-interface rights: the functions run in the hub', () => {
+  const config = parseConfig({
+    ...TEST_RAW_CONFIG,
+    privateEndpointAccess: { subnetIds: SUBNETS, securityGroupIds: ['sg-0a1b2c3d4e5f60718'] },
+    hub: { account: '111122223333', region: 'eu-west-1' },
+    members: { accounts: ['444455556666'], externalId: 'eks-aviatrix-test' },
+  });
+  const table = memberPermissionTable(config, { account: '444455556666', region: 'eu-west-1', roleArn: (id) => id, roleName: (id) => id });
+  const actions = Object.values(table).flat().flatMap((row) => row.actions);
+  expect(actions).toContain('ec2:AuthorizeSecurityGroupIngress'); // the 443 rule on a member cluster's group
+  expect(actions.filter((a) => /NetworkInterface$|PrivateIpAddresses$/.test(a))).toEqual([]);
 });

@@ -315,7 +315,7 @@ const REQUESTS: Request[] = [
   { role: 'DriftRepairRole', action: 'states:StartExecution', resource: machine('NodegroupOnboarding'), expect: 'Denied', why: 'only the cluster and offboarding workflows' },
 ];
 
-/** Requests for config switches that widen a role: node replacement and a customer-managed key. */
+/** Requests for config switches that widen a role: node replacement, a customer-managed key, private endpoint access. */
 const WIDER_REQUESTS: Request[] = [
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:StartInstanceRefresh', resource: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/eks-ng-1-uuid`, context: { 'aws:ResourceTag/eks:cluster-name': 'c1', 'aws:ResourceTag/eks:nodegroup-name': 'ng-1' }, expect: 'Allowed', why: 'replaces a managed node group\'s early nodes' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'autoscaling:StartInstanceRefresh', resource: `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:uuid:autoScalingGroupName/eks-other-uuid`, expect: 'Denied', why: 'not an Auto Scaling group without the EKS node-group tags' },
@@ -331,10 +331,19 @@ const WIDER_REQUESTS: Request[] = [
   { role: 'AviatrixSnatRole', action: 'kms:Decrypt', resource: KMS_KEY, context: { 'kms:ViaService': `s3.${REGION}.amazonaws.com` }, expect: 'Denied', why: 'not through another service' },
   { role: 'AviatrixSnatRole', action: 'kms:Decrypt', resource: KMS_KEY, context: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` }, expect: 'Allowed', why: 'decrypts the secret through Secrets Manager' },
   { role: 'AviatrixSnatRole', action: 'kms:Decrypt', resource: `arn:aws:kms:${REGION}:${ACCOUNT}:key/other`, context: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` }, expect: 'Denied', why: 'no other key' },
+  // privateEndpointAccess: Lambda manages the kube functions' network interfaces with their role's rights.
+  ...(['subnet/subnet-0a1b2c3d', 'subnet/subnet-0e1f2a3b', 'security-group/sg-0a1b2c3d4e5f60718'] as const).map((r): Request => ({ role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:CreateNetworkInterface', resource: ec2(r), expect: 'Allowed', why: 'privateEndpointAccess: an interface in a configured subnet, with the configured group' })),
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:CreateNetworkInterface', resource: ec2('subnet/subnet-theirs'), expect: 'Denied', why: 'no interface in another subnet' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:CreateNetworkInterface', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'no interface with another group' },
+  ...(['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'] as const).flatMap((action): Request[] => [
+    { role: KUBE_RECONCILER_ROLE_ID, action, resource: ec2('network-interface/eni-0a1b2c3d'), context: { 'ec2:Subnet': ec2('subnet/subnet-0a1b2c3d') }, expect: 'Allowed', why: 'the functions\' own interfaces, in a configured subnet' },
+    { role: KUBE_RECONCILER_ROLE_ID, action, resource: ec2('network-interface/eni-0a1b2c3d'), context: { 'ec2:Subnet': ec2('subnet/subnet-theirs') }, expect: 'Denied', why: 'not an interface in another subnet' },
+  ]),
+  { role: 'PodNetworkRole', action: 'ec2:CreateNetworkInterface', resource: ec2('subnet/subnet-0a1b2c3d'), expect: 'Denied', why: 'only the Kubernetes-writing functions run in the VPC' },
 ];
 
 const SHIPPED = TEST_RAW_CONFIG;
-const WIDER = { ...TEST_RAW_CONFIG, allowNodeReplacement: true, podSecurityGroups: 'reconcile', loadBalancerSubnets: { public: ['subnet-0123abcd'] }, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsKmsKeyArn: KMS_KEY } };
+const WIDER = { ...TEST_RAW_CONFIG, privateEndpointAccess: { subnetIds: ['subnet-0a1b2c3d', 'subnet-0e1f2a3b'], securityGroupIds: ['sg-0a1b2c3d4e5f60718'] }, allowNodeReplacement: true, podSecurityGroups: 'reconcile', loadBalancerSubnets: { public: ['subnet-0123abcd'] }, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, credentialsKmsKeyArn: KMS_KEY } };
 
 async function evaluate(e: Evaluated, requests: Request[]): Promise<string[]> {
   const wrong: string[] = [];
@@ -364,6 +373,7 @@ function widestTable() {
     executionArnPatterns: ['cluster:*'],
     notificationTopicArn: 'topic',
     notificationKeyArn: 'key',
+    functionNetwork: { subnetIds: ['subnet-0a1b2c3d'], securityGroupIds: ['sg-0a1b2c3d4e5f60718'] },
   });
 }
 
@@ -382,7 +392,7 @@ describe('IAM evaluation of the synthesized roles', () => {
     expect(await evaluate(shipped, REQUESTS)).toEqual([]);
   });
 
-  it('node replacement and a customer key widen exactly their statements', async () => {
+  it('node replacement, a customer key and private endpoint access widen exactly their statements', async () => {
     expect(await evaluate(wider, WIDER_REQUESTS)).toEqual([]);
     // and narrow nothing else
     expect(await evaluate(wider, REQUESTS.filter((r) => !(r.action === 'autoscaling:StartInstanceRefresh' || r.action === 'kms:Decrypt' || (r.role === KUBE_RECONCILER_ROLE_ID && r.action === 'ec2:AuthorizeSecurityGroupIngress') || r.resource === ec2('subnet/subnet-lb'))))).toEqual([]);
