@@ -109,6 +109,15 @@ describe('a private-only cluster with privateEndpointAccess', () => {
     expect(httpsRules((await clusterGroup('private-b')).IpPermissions)).toEqual([{ source: FUNCTION_CIDR, description: API_RULE_DESCRIPTION }]);
     expect(w.world.kube.eniConfigs('private-b')).toHaveLength(2);
   });
+
+  it('a cluster with a public endpoint gets no 443 rule (plan)', async () => {
+    await createCluster(w, { name: 'public-d' });
+    const plan = await runOnboarding('public-d', true);
+    expect(plan.status).toBe('SUCCEEDED');
+    const changes = (plan.output as { changes: { detail: string }[] }).changes;
+    expect(changes.length).toBeGreaterThan(0);
+    expect(changes.filter((c) => c.detail.includes('tcp 443'))).toEqual([]);
+  });
 });
 
 describe('refusals: one clear error naming the setting, no writes', () => {
