@@ -104,6 +104,8 @@ export class AviatrixEmulator {
   latencyMs: number;
   echoQuirks: boolean;
   duplicateSmartGroupNames: boolean;
+  /** Selector keys this controller drops silently on write (an older version that does not know them). */
+  droppedSelectorKeys?: RegExp;
 
   constructor(options: EmulatorOptions = {}) {
     this.log = options.log ?? new CallLog();
@@ -221,6 +223,33 @@ export class AviatrixEmulator {
 
   k8sClusters(): Record<string, unknown>[] {
     return [...this.k8s.values()].map((c) => structuredClone(c));
+  }
+
+  /** The selector as this controller keeps it (droppedSelectorKeys removed). */
+  private stored(selector: { any?: unknown }): unknown {
+    const dropped = this.droppedSelectorKeys;
+    if (!dropped) return selector;
+    const blocks = selector.any as { all: Record<string, string> }[];
+    return { any: blocks.map((b) => ({ all: Object.fromEntries(Object.entries(b.all).filter(([k]) => !dropped.test(k))) })) };
+  }
+
+  /** Replaces a group's selector as a person on the controller's UI would (not recorded). */
+  editSmartGroup(uuid: string, selector: unknown): void {
+    const group = this.appDomains.get(uuid);
+    if (!group) throw new Error(`no SmartGroup ${uuid}`);
+    group.selector = selector;
+  }
+
+  /** Deletes a group as a person would (not recorded). */
+  removeSmartGroup(uuid: string): void {
+    this.appDomains.delete(uuid);
+  }
+
+  /** Adds a group as a person would (not recorded). */
+  addSmartGroup(name: string, selector: unknown): string {
+    const uuid = randomUUID();
+    this.appDomains.set(uuid, { uuid, name, selector });
+    return uuid;
   }
 
   smartGroups(): { uuid: string; name: string; selector: unknown }[] {
@@ -526,7 +555,7 @@ export class AviatrixEmulator {
         if (invalid) return [400, { message: invalid }];
         if (!this.duplicateSmartGroupNames && [...this.appDomains.values()].some((x) => x.name === g.name)) return [409, { message: `App domain ${g.name} already exists` }];
         const newUuid = randomUUID();
-        this.appDomains.set(newUuid, { uuid: newUuid, name: g.name, selector: g.selector });
+        this.appDomains.set(newUuid, { uuid: newUuid, name: g.name, selector: this.stored(g.selector) });
         return [200, { uuid: newUuid }];
       }
       const existing = uuid ? this.appDomains.get(uuid) : undefined;
@@ -536,7 +565,7 @@ export class AviatrixEmulator {
         const g = data as { name: string; selector: { any?: unknown } };
         const invalid = typeof g?.name === 'string' && Array.isArray(g.selector?.any) ? selectorProblem(g.selector.any) : 'name and selector.any are required';
         if (invalid) return [400, { message: invalid }];
-        this.appDomains.set(uuid, { uuid, name: g.name, selector: g.selector });
+        this.appDomains.set(uuid, { uuid, name: g.name, selector: this.stored(g.selector) });
         return [200, {}];
       }
       if (method === 'DELETE') {
