@@ -5,10 +5,11 @@
 // the Kubernetes RBAC. Refusals: an unknown template, a VPC without a Name tag, selectors the
 // controller refuses, and a controller that keeps a group differently from what was sent.
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
-import { DeleteClusterCommand, EKSClient, TagResourceCommand } from '@aws-sdk/client-eks';
+import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteClusterCommand, EKSClient, TagResourceCommand } from '@aws-sdk/client-eks';
 import { AviatrixClient, ControllerApiError } from '../../lambdas/aviatrix/client';
 import { reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
+import { ensureAccessEntry } from '../../lambdas/domain/access-entries';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
 import { OnboardingError } from '../../lambdas/shared/errors';
 import { VIEW_NODES_KUBE_GROUP, VIEW_NODES_RBAC_NAME, VIEW_NODES_RULES } from '../../lambdas/shared/kube-rbac';
@@ -117,6 +118,8 @@ describe('a cluster whose tag names a template', () => {
     const plan = await run(CLUSTER, true);
     expect(smartGroupChanges(plan)).toEqual([`create ${CLUSTER}-nodes`, `update ${CLUSTER}-api`, `update ${CLUSTER}-vpc`]);
     expect((plan.output as Outcome).changes).toContainEqual({ resource: `ClusterRoleBinding ${VIEW_NODES_RBAC_NAME}`, action: 'create', detail: `for Kubernetes group ${VIEW_NODES_KUBE_GROUP}` });
+    // The reconciler's own RBAC is intact, so the plan still reads the cluster: its ENIConfigs are in place.
+    expect((plan.output as Outcome).changes.filter((c) => c.resource.startsWith('ENIConfig'))).toEqual([]);
     expect(writesSince(mark)).toEqual([]);
 
     mark = w.world.log.mark();
@@ -167,6 +170,31 @@ describe('a cluster whose tag names a template', () => {
     const result = await runWorkflow(OFFBOARDING, { clusterName: CLUSTER });
     expect(result.error).toBeUndefined();
     expect(groupsOf(CLUSTER).map((g) => g.name)).toEqual([`${CLUSTER}-manual`]);
+  });
+});
+
+describe('the controller\'s access entry made before', () => {
+  const entryOf = (cluster: string) => w.world.eks.accessEntries(cluster).find((e) => e.principalArn === CONTROLLER_ROLE_ARN);
+
+  it.each<[string, Record<string, string>, string[], string[]]>([
+    ['by this project (tagged), without the group: the group is added, the others kept', { 'eks-aviatrix:managed': 'true' }, ['platform'], ['platform', VIEW_NODES_KUBE_GROUP]],
+    ['by someone else (untagged): left as it is, with a warning naming the group', {}, ['platform'], ['platform']],
+  ])('%s', async (_what, tags, groups, expected) => {
+    const name = `sg-entry-${Object.keys(tags).length}`;
+    await createCluster(w, { name });
+    w.activateCluster(name);
+    await eks.send(new CreateAccessEntryCommand({ clusterName: name, principalArn: CONTROLLER_ROLE_ARN, kubernetesGroups: groups, tags }));
+    await eks.send(new AssociateAccessPolicyCommand({ clusterName: name, principalArn: CONTROLLER_ROLE_ARN, policyArn: VIEW, accessScope: { type: 'cluster' } }));
+    const result = await ensureAccessEntry(name, CONTROLLER_ROLE_ARN, VIEW, false, VIEW_NODES_KUBE_GROUP);
+    expect(entryOf(name)?.kubernetesGroups).toEqual(expected);
+    expect(result.warnings).toEqual(
+      expected.includes(VIEW_NODES_KUBE_GROUP)
+        ? []
+        : [
+            `the access entry of ${CONTROLLER_ROLE_ARN} on cluster ${name} was not created by this project (no eks-aviatrix:managed=true tag), so it is ` +
+              `not put in the Kubernetes group ${VIEW_NODES_KUBE_GROUP}: add that group to it, or the controller cannot read nodes (k8s_node SmartGroups)`,
+          ],
+    );
   });
 });
 
