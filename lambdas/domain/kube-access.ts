@@ -80,20 +80,24 @@ function canonical(value: unknown): string {
 /** The RBAC objects that are missing or differ, read as the reconciler itself; unreadable counts as missing. */
 async function rbacToWrite(clusterName: string, known?: ClusterSummary): Promise<{ object: RbacObject; change: Change }[]> {
   const kube = await kubeClientFor(clusterName, known);
+  // Read side by side: in series they would lengthen the path to the first ENIConfig.
+  const actuals = await Promise.all(
+    RBAC_OBJECTS.map((object) =>
+      kube.get<Record<string, unknown>>(object.path).catch((error: unknown) => {
+        if (isAuthFailure(error)) return undefined;
+        throw error;
+      }),
+    ),
+  );
   const result: { object: RbacObject; change: Change }[] = [];
-  for (const object of RBAC_OBJECTS) {
-    let actual: Record<string, unknown> | undefined;
-    try {
-      actual = await kube.get<Record<string, unknown>>(object.path);
-    } catch (error) {
-      if (!isAuthFailure(error)) throw error;
-    }
+  RBAC_OBJECTS.forEach((object, i) => {
+    const actual = actuals[i];
     if (!actual) {
       result.push({ object, change: rbacCreate(object) });
     } else if (object.compared.some((field) => canonical(actual[field]) !== canonical((object.body as Record<string, unknown>)[field]))) {
       result.push({ object, change: { resource: rbacResource(object), action: 'update', detail: `${object.compared.join(', ')} changed by someone else` } });
     }
-  }
+  });
   return result;
 }
 

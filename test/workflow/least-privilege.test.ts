@@ -61,12 +61,12 @@ describe('the kube reconciler after onboarding', () => {
     const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-a' });
     expect(result.status).toBe('SUCCEEDED');
     expect(eksCalls(mark, 'AssociateAccessPolicy')).toBe(0);
-    expect(w.world.log.since(mark).filter((c) => c.service === 'kubernetes' && c.action.includes('/clusterrole')).map((c) => c.action)).toEqual([
+    expect(w.world.log.since(mark).filter((c) => c.service === 'kubernetes' && c.action.includes('/clusterrole')).map((c) => c.action).sort()).toEqual([
       `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterroles/${RECONCILER_RBAC_NAME}`,
       `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${RECONCILER_RBAC_NAME}`,
       `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterroles/${VIEW_NODES_RBAC_NAME}`,
       `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${VIEW_NODES_RBAC_NAME}`,
-    ]);
+    ].sort());
   });
 });
 
