@@ -6,6 +6,7 @@
 // controller refuses, and a controller that keeps a group differently from what was sent.
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteClusterCommand, EKSClient, TagResourceCommand } from '@aws-sdk/client-eks';
+import { parseConfig } from '../../lib/config';
 import { AviatrixClient, ControllerApiError } from '../../lambdas/aviatrix/client';
 import { reconcileOnboarding } from '../../lambdas/aviatrix/onboarding';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
@@ -234,6 +235,16 @@ describe('refusals', () => {
       expect((error as ControllerApiError).reason).toContain(message);
       expect(w.controller.smartGroups().filter((g) => g.name === 'refused')).toEqual([]);
       expect(w.world.log.writesSince(mark, 'aviatrix')).toHaveLength(1);
+    });
+
+    it('the plan names the template the tag chose and its groups, and writes nothing', async () => {
+      const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+      const cluster = { name: 'sg-plan', arn: 'arn:aws:eks:us-east-1:123456789012:cluster/sg-plan', vpcId: 'vpc-0plan', tags: { [TAG]: 'edge' } };
+      const mark = w.world.log.mark();
+      const plan = await reconcileOnboarding(client, { ...parseConfig(w.config).aviatrix, vpcSmartGroupMatch: 'id' }, { cluster, dryRun: true }, ownership);
+      expect(plan.smartGroupTemplate).toBe('edge');
+      expect(plan.smartGroups.map((g) => `${g.action} ${g.name}`)).toEqual(['create sg-plan-vpc', 'create sg-plan-nodes', 'create sg-plan-ingress']);
+      expect(w.world.log.writesSince(mark, 'aviatrix')).toEqual([]);
     });
 
     it('a group the controller keeps differently from what was sent (an older version dropping namespacetags) fails the step, naming both', async () => {
