@@ -5,12 +5,28 @@ import { parseCidr } from '../lambdas/shared/cidr';
 
 export type OptInRule = { mode: 'all' } | { mode: 'tag'; tagKey: string; tagValue: string };
 
+/** The SmartGroup types a Kubernetes spec can ask for: the cluster's workloads or its nodes. */
+export const KUBERNETES_SMARTGROUP_TYPES = ['k8s', 'k8s_node'] as const;
+
+/**
+ * One Kubernetes SmartGroup of a cluster (docs/aviatrix-controller-api.md, SmartGroups): the
+ * controller's selector keys, with its client-side rules checked here (DNS-1123 names, a pod needs
+ * a namespace and excludes a service, namespace labels exclude service and pod).
+ */
 export interface KubernetesSmartGroupSpec {
   /** SmartGroup name suffix; the full name is "<cluster>-<name>". */
   name: string;
+  /** "k8s" (workloads, the default) or "k8s_node" (the cluster's nodes; no other selector). */
+  type?: (typeof KUBERNETES_SMARTGROUP_TYPES)[number];
   namespace?: string;
   /** Workload labels that must all match. */
   labels?: Record<string, string>;
+  /** Labels of the workload's namespace that must all match (not with service or pod). */
+  namespaceLabels?: Record<string, string>;
+  /** A Service's name: its endpoints. */
+  service?: string;
+  /** A pod's name (needs namespace, excludes service). */
+  pod?: string;
 }
 
 export interface AviatrixConfig {
@@ -32,8 +48,14 @@ export interface AviatrixConfig {
   controllerRoleArn: string;
   /** Switch a gateway from single-IP SNAT to custom SNAT instead of stopping. */
   allowDisableSingleIpSnat: boolean;
-  /** Kubernetes SmartGroups made per cluster: [{"name", "namespace"?, "labels"?}]. */
+  /** Kubernetes SmartGroups of a cluster whose template tag is absent: [{"name", "type"?, "namespace"?, "labels"?, "namespaceLabels"?, "service"?, "pod"?}]. */
   kubernetesSmartGroups: KubernetesSmartGroupSpec[];
+  /** Named lists of Kubernetes SmartGroups (same shape as kubernetesSmartGroups); a cluster picks one with its smartGroupTemplateTag. */
+  smartGroupTemplates: Record<string, KubernetesSmartGroupSpec[]>;
+  /** The cluster tag whose value names its template in smartGroupTemplates; an unknown name fails the run. */
+  smartGroupTemplateTag: string;
+  /** How the cluster's VPC SmartGroup matches its VPC: "id" (res_id, immutable) or "name" (the VPC's Name tag, as the Aviatrix blueprint does). */
+  vpcSmartGroupMatch: 'id' | 'name';
 }
 
 export interface OnboardingConfig {
@@ -157,6 +179,7 @@ export const DEFAULTS = {
   driftSchedule: 'rate(6 hours)',
   maxVpcCidrBlocks: 5,
   logRetentionDays: 30,
+  smartGroupTemplateTag: 'eks-aviatrix:smartgroup-template',
 } as const;
 
 export class ConfigError extends Error {
@@ -175,7 +198,7 @@ const ROOT_KEYS = [
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
-  'controllerRoleArn', 'allowDisableSingleIpSnat', 'kubernetesSmartGroups',
+  'controllerRoleArn', 'allowDisableSingleIpSnat', 'kubernetesSmartGroups', 'smartGroupTemplates', 'smartGroupTemplateTag', 'vpcSmartGroupMatch',
 ] as const;
 
 const POD_SECURITY_GROUP_MODES = ['report', 'reconcile', 'reconcile-all'] as const;
@@ -462,29 +485,20 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
         `for a self-signed or private certificate set ${key('caBundlePem')} to its CA (pinning) instead`,
     );
   }
-  const smartGroups = obj.kubernetesSmartGroups ?? [];
-  const kubernetesSmartGroups: KubernetesSmartGroupSpec[] = [];
-  if (!Array.isArray(smartGroups)) {
-    problems.push(`${key('kubernetesSmartGroups')} must be a list`);
-  } else {
-    smartGroups.forEach((group, i) => {
-      const groupKey = (k: string) => `${key('kubernetesSmartGroups')}[${i}].${k}`;
-      const entry = asObject(group, `${key('kubernetesSmartGroups')}[${i}]`, problems);
-      rejectUnknownKeys(entry, ['name', 'namespace', 'labels'], `${key('kubernetesSmartGroups')}[${i}]`, problems);
-      const name = requiredString(entry, 'name', groupKey, problems);
-      if (name && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
-        problems.push(`${groupKey('name')} must be a DNS-1123 label, got "${name}"`);
-      }
-      const namespace = optionalString(entry, 'namespace', groupKey, problems);
-      const labels = entry.labels;
-      if (labels !== undefined && !isStringMap(labels)) problems.push(`${groupKey('labels')} must map strings to strings`);
-      kubernetesSmartGroups.push({
-        name,
-        ...(namespace !== undefined ? { namespace } : {}),
-        ...(isStringMap(labels) ? { labels } : {}),
-      });
-    });
+  const kubernetesSmartGroups = parseSmartGroupSpecs(obj.kubernetesSmartGroups, key('kubernetesSmartGroups'), problems);
+  const smartGroupTemplates: Record<string, KubernetesSmartGroupSpec[]> = {};
+  const templates = obj.smartGroupTemplates === undefined ? {} : asObject(obj.smartGroupTemplates, key('smartGroupTemplates'), problems);
+  for (const [name, specs] of Object.entries(templates)) {
+    // The name is a tag value, compared exactly.
+    if (!TEMPLATE_NAME.test(name)) problems.push(`${key('smartGroupTemplates')}: template name "${name}" must be 1-63 letters, digits or ._- (a cluster tag value names it)`);
+    smartGroupTemplates[name] = parseSmartGroupSpecs(specs, `${key('smartGroupTemplates')}.${name}`, problems);
   }
+  const smartGroupTemplateTag = optionalString(obj, 'smartGroupTemplateTag', key, problems) ?? DEFAULTS.smartGroupTemplateTag;
+  if (!/^[\w .:/=+\-@]{1,128}$/.test(smartGroupTemplateTag) || smartGroupTemplateTag.startsWith('aws:')) {
+    problems.push(`${key('smartGroupTemplateTag')} must be an EKS tag key (1-128 letters, digits, spaces or _.:/=+-@, not aws:), got "${smartGroupTemplateTag}"`);
+  }
+  const vpcSmartGroupMatch = optionalString(obj, 'vpcSmartGroupMatch', key, problems) ?? 'id';
+  if (vpcSmartGroupMatch !== 'id' && vpcSmartGroupMatch !== 'name') problems.push(`${key('vpcSmartGroupMatch')} must be "id" or "name", got "${vpcSmartGroupMatch}"`);
   const transitGatewayName = optionalString(obj, 'transitGatewayName', key, problems);
   const spokeGatewayName = optionalString(obj, 'spokeGatewayName', key, problems);
   return {
@@ -498,7 +512,99 @@ function parseAviatrix(raw: unknown, prefix: string, problems: string[]): Aviatr
     controllerRoleArn,
     allowDisableSingleIpSnat: optionalBoolean(obj, 'allowDisableSingleIpSnat', key, problems) ?? false,
     kubernetesSmartGroups,
+    smartGroupTemplates,
+    smartGroupTemplateTag,
+    vpcSmartGroupMatch: vpcSmartGroupMatch === 'name' ? 'name' : 'id',
   };
+}
+
+const TEMPLATE_NAME = /^[A-Za-z0-9._-]{1,63}$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A label key's name part and a label value (Kubernetes: 63 characters, alphanumeric at both ends). */
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const SMARTGROUP_SPEC_KEYS = ['name', 'type', 'namespace', 'labels', 'namespaceLabels', 'service', 'pod'] as const;
+
+const isDns1123Label = (value: string) => value.length <= 63 && DNS1123_LABEL.test(value);
+
+function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  return LABEL_NAME.test(key.slice(slash + 1)) && (prefix === undefined || (prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix)));
+}
+
+/** A list of Kubernetes SmartGroup specs, with the controller's client-side selector rules. */
+function parseSmartGroupSpecs(raw: unknown, path: string, problems: string[]): KubernetesSmartGroupSpec[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    problems.push(`${path} must be a list`);
+    return [];
+  }
+  const specs = raw.map((group, i) => parseSmartGroupSpec(group, `${path}[${i}]`, problems));
+  const names = specs.map((s) => s.name).filter((n) => n !== '');
+  for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i))) problems.push(`${path} names SmartGroup "${name}" more than once`);
+  return specs;
+}
+
+function parseSmartGroupSpec(raw: unknown, path: string, problems: string[]): KubernetesSmartGroupSpec {
+  const entry = asObject(raw, path, problems);
+  const key = (k: string) => `${path}.${k}`;
+  // The controller's selector has no service-account key: refused by name rather than invented.
+  if ('serviceAccount' in entry) {
+    problems.push(
+      `${key('serviceAccount')} is not supported: the Aviatrix SmartGroup selector has no service-account key (only namespace, ` +
+        'labels, namespaceLabels, service, pod); select those workloads by a label their pods carry instead',
+    );
+  }
+  const { serviceAccount: _refusedAbove, ...rest } = entry;
+  rejectUnknownKeys(rest, SMARTGROUP_SPEC_KEYS, path, problems);
+  const name = requiredString(entry, 'name', key, problems);
+  if (name && !isDns1123Label(name)) problems.push(`${key('name')} must be a DNS-1123 label, got "${name}"`);
+  const type = optionalString(entry, 'type', key, problems) ?? 'k8s';
+  if (!(KUBERNETES_SMARTGROUP_TYPES as readonly string[]).includes(type)) {
+    problems.push(`${key('type')} must be ${KUBERNETES_SMARTGROUP_TYPES.map((t) => `"${t}"`).join(' or ')}, got "${type}"`);
+  }
+  const namespace = optionalString(entry, 'namespace', key, problems);
+  const service = optionalString(entry, 'service', key, problems);
+  const pod = optionalString(entry, 'pod', key, problems);
+  for (const [field, value] of [['namespace', namespace], ['service', service]] as const) {
+    if (value !== undefined && !isDns1123Label(value)) problems.push(`${key(field)} must be a DNS-1123 label (lowercase letters, digits and -, up to 63), got "${value}"`);
+  }
+  if (pod !== undefined && !(pod.length <= 253 && DNS1123_SUBDOMAIN.test(pod))) problems.push(`${key('pod')} must be a DNS-1123 subdomain, got "${pod}"`);
+  const labels = labelMap(entry, 'labels', key, problems);
+  const namespaceLabels = labelMap(entry, 'namespaceLabels', key, problems);
+  if (pod !== undefined && namespace === undefined) problems.push(`${key('pod')} needs ${key('namespace')} (a pod is named within its namespace)`);
+  if (pod !== undefined && service !== undefined) problems.push(`${path}: pod and service exclude each other`);
+  if (namespaceLabels && (service !== undefined || pod !== undefined)) problems.push(`${key('namespaceLabels')} cannot be combined with service or pod`);
+  const selectors = { namespace, service, pod, labels, namespaceLabels };
+  const withNodes = Object.keys(selectors).filter((k) => selectors[k as keyof typeof selectors] !== undefined);
+  if (type === 'k8s_node' && withNodes.length > 0) {
+    problems.push(`${path}: type "k8s_node" selects all of the cluster's nodes and takes no ${withNodes.join(', ')}`);
+  }
+  return {
+    name,
+    ...(type === 'k8s_node' ? { type } : {}),
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(labels ? { labels } : {}),
+    ...(namespaceLabels ? { namespaceLabels } : {}),
+    ...(service !== undefined ? { service } : {}),
+    ...(pod !== undefined ? { pod } : {}),
+  };
+}
+
+/** Kubernetes labels; an empty value is refused because the controller drops it (matching any value). */
+function labelMap(entry: Raw, name: string, key: (k: string) => string, problems: string[]): Record<string, string> | undefined {
+  const value = entry[name];
+  if (value === undefined) return undefined;
+  if (!isStringMap(value) || Object.keys(value).length === 0) {
+    problems.push(`${key(name)} must map label keys to label values (at least one)`);
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (!isLabelKey(k)) problems.push(`${key(name)}: "${k}" is not a Kubernetes label key ([prefix/]name, name up to 63 letters, digits, -_.)`);
+    if (!LABEL_NAME.test(v)) problems.push(`${key(name)}.${k} must be a non-empty Kubernetes label value (up to 63 letters, digits, -_., alphanumeric at both ends), got "${v}"`);
+  }
+  return value;
 }
 
 /** A misspelt key would otherwise be ignored silently, leaving its default in force. */

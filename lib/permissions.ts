@@ -15,7 +15,7 @@ import {
   secretArnPattern,
   vpcCniAddonArnPattern,
 } from './arns';
-import { RECONCILER_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
+import { RECONCILER_KUBE_GROUP, VIEW_NODES_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
 import { KUBE_RECONCILER_ROLE_ID } from './functions';
 import type { FunctionNetwork } from './private-endpoint-access';
 
@@ -396,8 +396,26 @@ function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {
       sid: 'CreateControllerAccessEntry',
       actions: ['eks:CreateAccessEntry'],
       resources: [eksClusterArnPattern()],
-      conditions: allOf(optInCondition(ctx.config), { StringEquals: { 'eks:principalArn': controllerRoleArn, 'eks:accessEntryType': 'STANDARD' } }, requestsManagedTag),
-      reason: 'The Aviatrix controller role\'s access entry only (eks:principalArn), only on opted-in clusters, tagged as ours.',
+      conditions: allOf(
+        optInCondition(ctx.config),
+        { StringEquals: { 'eks:principalArn': controllerRoleArn, 'eks:accessEntryType': 'STANDARD' } },
+        { 'ForAllValues:StringEquals': { 'eks:kubernetesGroups': [VIEW_NODES_KUBE_GROUP] } },
+        requestsManagedTag,
+      ),
+      reason: 'The Aviatrix controller role\'s access entry only (eks:principalArn), only on opted-in clusters, only in its view-nodes group, tagged as ours.',
+    },
+    {
+      sid: 'GroupControllerAccessEntry',
+      actions: ['eks:UpdateAccessEntry'],
+      resources: [controllerEntry],
+      conditions: taggedManaged('aws'),
+      reason: 'Puts the controller entry we created (eks-aviatrix:managed tag) in its view-nodes group, keeping the groups others gave it.',
+    },
+    {
+      sid: 'ReadVpcNameTag',
+      actions: ['ec2:DescribeVpcs'],
+      resources: ['*'],
+      reason: 'ec2:DescribeVpcs has no resource-level permissions (read-only: the VPC\'s Name tag for a VPC SmartGroup matched by name).',
     },
     {
       sid: 'TagControllerAccessEntryOnCreate',

@@ -40,6 +40,9 @@ describe('defaults', () => {
         verifyTls: true,
         allowDisableSingleIpSnat: false,
         kubernetesSmartGroups: [],
+        smartGroupTemplates: {},
+        smartGroupTemplateTag: 'eks-aviatrix:smartgroup-template',
+        vpcSmartGroupMatch: 'id',
       },
       operations: { notificationEmails: [], logRetentionDays: 30, metricsNamespace: 'EksAviatrixOnboarding' },
     });
@@ -174,7 +177,7 @@ describe('kubernetesSmartGroups', () => {
     ['onboarding.aviatrix.kubernetesSmartGroups[0].name is required', [{ namespace: 'a' }]],
     ['onboarding.aviatrix.kubernetesSmartGroups[1].name must be a DNS-1123 label', [{ name: 'ok' }, { name: 'Not_OK' }]],
     ['onboarding.aviatrix.kubernetesSmartGroups[0].namespace must be a non-empty string', [{ name: 'a', namespace: 3 }]],
-    ['onboarding.aviatrix.kubernetesSmartGroups[0].labels must map strings to strings', [{ name: 'a', labels: { app: 1 } }]],
+    ['onboarding.aviatrix.kubernetesSmartGroups[0].labels must map label keys to label values', [{ name: 'a', labels: { app: 1 } }]],
   ])('%s', (message, groups) => {
     expect(problems(withGroups(groups)).some((p) => p.startsWith(message))).toBe(true);
   });

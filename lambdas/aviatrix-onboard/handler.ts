@@ -4,7 +4,9 @@
 import { ensureAccessEntry, VIEW_POLICY } from '../domain/access-entries';
 import { aviatrixClient } from '../aviatrix/client';
 import { removeControllerAccessEntry } from '../aviatrix/controller-access';
-import { offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileOnboarding } from '../aviatrix/onboarding';
+import { desiredSmartGroups, offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileOnboarding } from '../aviatrix/onboarding';
+import { vpcNameTag } from '../domain/vpc-name';
+import { VIEW_NODES_KUBE_GROUP } from '../shared/kube-rbac';
 import { OwnershipRegistry } from '../aviatrix/ownership';
 import { preflightOf } from '../aviatrix/preflight-state';
 import { OnboardingError } from '../shared/errors';
@@ -65,7 +67,7 @@ async function serialized<T extends { changes: unknown[] }>(
   return dryRun ? result : { ...result, dryRun: false };
 }
 
-async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<OnboardResult | OffboardOnboardResult> {
+async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<(OnboardResult & { warnings?: string[] }) | OffboardOnboardResult> {
   const { config, statusTableName } = runtime();
   const ownership = new OwnershipRegistry({ tableName: requireSetting(statusTableName, 'STATUS_TABLE_NAME') });
   const client = aviatrixClient(config.aviatrix);
@@ -86,15 +88,15 @@ async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<Onboar
   if (!cluster?.arn || !cluster.vpcId) {
     throw new OnboardingError('InvalidInput', 'aviatrix-onboard needs state.resolve.cluster with arn and vpcId (the resolve step output)');
   }
-  // The controller discovers pods, namespaces and labels through this entry (design step 7).
-  const access = await ensureAccessEntry(cluster.name, config.aviatrix.controllerRoleArn, VIEW_POLICY, dryRun);
+  // Checked before any write of this step: the template the cluster's tag names, the VPC's Name tag.
+  const vpcName = config.aviatrix.vpcSmartGroupMatch === 'name' ? await vpcNameTag(cluster.vpcId) : undefined;
+  const onboardCluster = { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId, tags: cluster.tags ?? {}, ...(vpcName ? { vpcName } : {}) };
+  desiredSmartGroups(onboardCluster, config.aviatrix);
+  // The controller discovers pods, namespaces and labels through this entry (design step 7), and
+  // nodes through its group's view-nodes RBAC (written by the kube reconciler, kube-access.ts).
+  const access = await ensureAccessEntry(cluster.name, config.aviatrix.controllerRoleArn, VIEW_POLICY, dryRun, VIEW_NODES_KUBE_GROUP);
   // The preflight's controller branch, when it passed in this run, already checked the k8s feature.
   const featureChecked = preflightOf(state) !== undefined;
-  const onboarded = await reconcileOnboarding(
-    client,
-    config.aviatrix,
-    { cluster: { name: cluster.name, arn: cluster.arn, vpcId: cluster.vpcId }, dryRun, featureChecked },
-    ownership,
-  );
-  return { ...onboarded, changes: [...access.changes, ...onboarded.changes] };
+  const onboarded = await reconcileOnboarding(client, config.aviatrix, { cluster: onboardCluster, dryRun, featureChecked }, ownership);
+  return { ...onboarded, changes: [...access.changes, ...onboarded.changes], ...(access.warnings.length > 0 ? { warnings: access.warnings } : {}) };
 }

@@ -23,6 +23,7 @@ import {
   SnatResult,
 } from '../aviatrix/snat';
 import { preflightOf } from '../aviatrix/preflight-state';
+import { chooseSmartGroupTemplate } from '../aviatrix/onboarding';
 import { readyCluster } from '../shared/state';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
@@ -112,7 +113,11 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   const cluster = readyCluster(state);
   const dryRun = state.input?.dryRun === true;
   const client = aviatrixClient(config);
-  if (event.action === 'preflight') return preflightController(client, config, { vpcId: cluster.vpcId, clusterName: cluster.name });
+  if (event.action === 'preflight') {
+    // A template tag naming no template stops the run here, before its first write.
+    chooseSmartGroupTemplate(cluster, config);
+    return preflightController(client, config, { vpcId: cluster.vpcId, clusterName: cluster.name });
+  }
 
   const holder = holderOf(state.executionId, dryRun, `aviatrix-${event.action ?? 'snat'}`);
   const deps = { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) };

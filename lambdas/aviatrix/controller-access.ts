@@ -5,8 +5,7 @@
 import { DeleteAccessEntryCommand, DescribeAccessEntryCommand, DescribeClusterCommand, ResourceNotFoundException } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
 import { Change } from '../shared/workflow';
-
-export const MANAGED_TAG = 'eks-aviatrix:managed';
+import { MANAGED_TAG } from '../domain/access-entries';
 
 const notFound = (error: unknown) =>
   error instanceof ResourceNotFoundException || (error as Error).name === 'ResourceNotFoundException';

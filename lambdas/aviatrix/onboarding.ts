@@ -9,18 +9,32 @@
 // matches exactly what we want it is adopted (claimed); when it differs the step stops, before any
 // write, with a GatewayConflict naming the group and the fix.
 //
-// The VPC SmartGroup matches `{"type":"vpc","res_id":<vpc id>}` rather than the blueprint's
-// `{"type":"vpc","name":<Name tag>}`: `res_id` is one of the documented selector keys, the VPC id is
-// known exactly from DescribeCluster, immutable and unique, whereas the Name tag may be missing,
-// shared by several VPCs, or renamed later (which would silently change what the group matches).
-import { AviatrixConfig } from '../../lib/config';
+// The VPC SmartGroup matches `{"type":"vpc","res_id":<vpc id>}` by default rather than the
+// blueprint's `{"type":"vpc","name":<Name tag>}`: `res_id` is one of the documented selector keys,
+// the VPC id is known exactly from DescribeCluster, immutable and unique, whereas the Name tag may
+// be missing, shared by several VPCs, or renamed later. `vpcSmartGroupMatch: "name"` chooses the
+// blueprint's form; a renamed VPC then updates the group on the next run.
+//
+// Which Kubernetes groups a cluster gets: the template its tag (smartGroupTemplateTag) names in
+// smartGroupTemplates, or kubernetesSmartGroups without the tag. The controller documents no
+// members endpoint, so what a written group resolves to cannot be checked; each write is read back
+// instead, and a group the controller keeps differently from what was sent fails the step.
+import { AviatrixConfig, DEFAULTS, KubernetesSmartGroupSpec } from '../../lib/config';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
 import { AviatrixClient, ControllerApiError, K8sCluster, K8sClusterBody, SelectorExpression, SmartGroup, SmartGroupBody } from './client';
 import { OwnedSmartGroup, OwnershipRegistry } from './ownership';
 
+/** The SmartGroup settings; the optional ones fall back to the config defaults. */
+export type SmartGroupConfig = Pick<AviatrixConfig, 'kubernetesSmartGroups'> &
+  Partial<Pick<AviatrixConfig, 'smartGroupTemplates' | 'smartGroupTemplateTag' | 'vpcSmartGroupMatch'>>;
+
 export interface OnboardInput {
-  cluster: Pick<ClusterSummary, 'name' | 'arn' | 'vpcId'>;
+  cluster: Pick<ClusterSummary, 'name' | 'arn' | 'vpcId'> & {
+    tags?: Record<string, string>;
+    /** The VPC's Name tag (read only with vpcSmartGroupMatch "name"; absent when the VPC has none). */
+    vpcName?: string;
+  };
   dryRun: boolean;
   /** The run's controller preflight already found the `k8s` feature on: not read again. */
   featureChecked?: boolean;
@@ -36,6 +50,8 @@ export interface OnboardResult extends StepResult {
   /** The controller's id of the onboarded cluster (absent in a dry-run plan for a new cluster). */
   k8sClusterId?: string;
   k8sClusterAction: 'unchanged' | 'create' | 'update';
+  /** The template the cluster's tag chose (absent: kubernetesSmartGroups). */
+  smartGroupTemplate?: string;
   smartGroups: SmartGroupOutcome[];
 }
 
@@ -47,20 +63,60 @@ export function desiredK8sCluster(arn: string, existing?: K8sCluster): K8sCluste
   return body;
 }
 
-export function desiredSmartGroups(
-  cluster: OnboardInput['cluster'],
-  config: Pick<AviatrixConfig, 'kubernetesSmartGroups'>,
-): SmartGroupBody[] {
-  const groups: SmartGroupBody[] = [
-    { name: `${cluster.name}-vpc`, selector: { any: [{ all: { type: 'vpc', res_id: cluster.vpcId } }] } },
-  ];
-  for (const spec of config.kubernetesSmartGroups) {
-    const all: SelectorExpression = { type: 'k8s', k8s_cluster_id: cluster.arn };
-    if (spec.namespace) all.k8s_namespace = spec.namespace;
-    for (const [key, value] of Object.entries(spec.labels ?? {})) if (value !== '') all[`tags.${key}`] = value;
-    groups.push({ name: `${cluster.name}-${spec.name}`, selector: { any: [{ all }] } });
+/**
+ * The Kubernetes SmartGroup specs of a cluster: the template its tag names, or kubernetesSmartGroups
+ * when it has no such tag. A tag naming no template fails before any write, naming both.
+ */
+export function chooseSmartGroupTemplate(
+  cluster: Pick<OnboardInput['cluster'], 'name' | 'tags'>,
+  config: SmartGroupConfig,
+): { template?: string; specs: KubernetesSmartGroupSpec[] } {
+  const tagKey = config.smartGroupTemplateTag ?? DEFAULTS.smartGroupTemplateTag;
+  const template = cluster.tags?.[tagKey];
+  if (template === undefined) return { specs: config.kubernetesSmartGroups };
+  const templates = config.smartGroupTemplates ?? {};
+  if (!Object.prototype.hasOwnProperty.call(templates, template)) {
+    const known = Object.keys(templates);
+    throw new OnboardingError(
+      'ConfigError',
+      `EKS cluster "${cluster.name}" has the tag ${tagKey}=${template}, but onboarding.aviatrix.smartGroupTemplates has no template ` +
+        `"${template}" (${known.length > 0 ? `it has ${known.map((k) => `"${k}"`).join(', ')}` : 'it has none'}); set the tag to one of ` +
+        'those, remove it to use kubernetesSmartGroups, or add the template to the config',
+    );
   }
-  return groups;
+  return { template, specs: templates[template] };
+}
+
+/** The wire selector of one spec, with the cluster's ARN as k8s_cluster_id (section 6). */
+function kubernetesSelector(spec: KubernetesSmartGroupSpec, clusterArn: string): SelectorExpression {
+  if (spec.type === 'k8s_node') return { type: 'k8s_node', k8s_cluster_id: clusterArn };
+  const all: SelectorExpression = { type: 'k8s', k8s_cluster_id: clusterArn };
+  if (spec.namespace) all.k8s_namespace = spec.namespace;
+  if (spec.service) all.k8s_service = spec.service;
+  if (spec.pod) all.k8s_pod = spec.pod;
+  for (const [key, value] of Object.entries(spec.labels ?? {})) all[`tags.${key}`] = value;
+  for (const [key, value] of Object.entries(spec.namespaceLabels ?? {})) all[`namespacetags.${key}`] = value;
+  return all;
+}
+
+function vpcSelector(cluster: OnboardInput['cluster'], config: SmartGroupConfig): SelectorExpression {
+  if (config.vpcSmartGroupMatch !== 'name') return { type: 'vpc', res_id: cluster.vpcId };
+  if (!cluster.vpcName) {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `VPC ${cluster.vpcId} of EKS cluster "${cluster.name}" has no Name tag, and onboarding.aviatrix.vpcSmartGroupMatch is "name" ` +
+        '(the VPC SmartGroup matches the VPC by its Name tag): tag the VPC with a Name unique on the controller, or set vpcSmartGroupMatch to "id"',
+    );
+  }
+  return { type: 'vpc', name: cluster.vpcName };
+}
+
+export function desiredSmartGroups(cluster: OnboardInput['cluster'], config: SmartGroupConfig): SmartGroupBody[] {
+  const { specs } = chooseSmartGroupTemplate(cluster, config);
+  return [
+    { name: `${cluster.name}-vpc`, selector: { any: [{ all: vpcSelector(cluster, config) }] } },
+    ...specs.map((spec) => ({ name: `${cluster.name}-${spec.name}`, selector: { any: [{ all: kubernetesSelector(spec, cluster.arn) }] } })),
+  ];
 }
 
 /** Order-insensitive identity of a selector; empty values count as absent. */
@@ -95,19 +151,21 @@ export async function requireKubernetesFeature(client: Pick<AviatrixClient, 'get
 
 export async function reconcileOnboarding(
   client: AviatrixClient,
-  config: Pick<AviatrixConfig, 'kubernetesSmartGroups'>,
+  config: SmartGroupConfig,
   input: OnboardInput,
   ownership: OwnershipRegistry,
 ): Promise<OnboardResult> {
   const { cluster, dryRun } = input;
   const changes: Change[] = [];
 
+  // Config and cluster checks first: they fail before any controller call.
+  const { template } = chooseSmartGroupTemplate(cluster, config);
+  const desired = desiredSmartGroups(cluster, config);
   if (!input.featureChecked) await requireKubernetesFeature(client, cluster.name);
   const owned = await ownership.read(cluster.name);
 
   // SmartGroups first read and checked: a conflict stops the step before any write.
   const existingGroups = await client.listSmartGroups();
-  const desired = desiredSmartGroups(cluster, config);
   const plans = planSmartGroups(cluster.name, desired, owned.smartGroups, existingGroups);
 
   // Kubernetes cluster onboarding.
@@ -160,6 +218,7 @@ export async function reconcileOnboarding(
     if (!current) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'create', detail: `selector ${describeSelector(group)}` });
       const uuid = dryRun ? undefined : await createSmartGroupOrFindTwin(client, cluster.name, group);
+      if (uuid) await readBack(client, uuid, group);
       smartGroups.push({ name: group.name, ...(uuid ? { uuid } : {}), action: 'create' });
       claimed.push({ name: group.name, ...(uuid ? { uuid } : {}) });
       continue;
@@ -170,7 +229,10 @@ export async function reconcileOnboarding(
       smartGroups.push({ name: group.name, uuid: current.uuid, action: 'adopt' });
     } else if (current.name !== group.name || selectorKey(current.selector) !== selectorKey(group.selector)) {
       changes.push({ resource: `aviatrix SmartGroup ${group.name}`, action: 'update', detail: `selector ${describeSelector(group)}` });
-      if (!dryRun) await client.updateSmartGroup(current.uuid, group);
+      if (!dryRun) {
+        await client.updateSmartGroup(current.uuid, group);
+        await readBack(client, current.uuid, group);
+      }
       smartGroups.push({ name: group.name, uuid: current.uuid, action: 'update' });
     } else {
       smartGroups.push({ name: group.name, uuid: current.uuid, action: 'unchanged' });
@@ -182,7 +244,22 @@ export async function reconcileOnboarding(
   const leftover = await deleteOwnedSmartGroups(client, stale, existingGroups, dryRun, changes, `no longer in config for cluster ${cluster.name}`);
   if (!dryRun) await ownership.setSmartGroups(cluster.name, [...claimed, ...leftover]);
 
-  return { dryRun, changes, ...(k8sClusterId ? { k8sClusterId } : {}), k8sClusterAction, smartGroups };
+  return { dryRun, changes, ...(k8sClusterId ? { k8sClusterId } : {}), k8sClusterAction, ...(template ? { smartGroupTemplate: template } : {}), smartGroups };
+}
+
+/**
+ * The controller's own copy of a group just written (the contract's check: it documents no members
+ * endpoint). One it lost or keeps with another name or selector fails the step, naming both.
+ */
+async function readBack(client: AviatrixClient, uuid: string, group: SmartGroupBody): Promise<void> {
+  const stored = await client.getSmartGroup(uuid);
+  if (stored && stored.name === group.name && selectorKey(stored.selector) === selectorKey(group.selector)) return;
+  throw new OnboardingError(
+    'ControllerError',
+    `the Aviatrix controller accepted SmartGroup "${group.name}" (uuid ${uuid}) but reads it back as ` +
+      `${stored ? `"${stored.name}" matching ${describeSelector(stored)}` : 'missing'} instead of ${describeSelector(group)}; ` +
+      'check the controller version supports these selector keys, then run the workflow again',
+  );
 }
 
 /**

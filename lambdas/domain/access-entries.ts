@@ -7,11 +7,14 @@ import {
   ListAssociatedAccessPoliciesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateAccessEntryCommand,
 } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
 import { Change } from '../shared/workflow';
 
 export const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
+/** Marks what this project created (its later writes and IAM depend on it). */
+export const MANAGED_TAG = 'eks-aviatrix:managed';
 export const VIEW_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
 
 export interface AccessEntryState {
@@ -21,6 +24,8 @@ export interface AccessEntryState {
   /** When the entry was last changed (its Kubernetes groups): that too takes a few seconds. */
   modifiedAt?: Date;
   kubernetesGroups: string[];
+  /** The entry's tags: eks-aviatrix:managed=true marks one this project created. */
+  tags: Record<string, string>;
   policyAssociated: boolean;
   /** When the policy was associated, if it is. */
   policyAssociatedAt?: Date;
@@ -38,34 +43,55 @@ export async function observeAccessEntry(clusterName: string, principalArn: stri
       ...(accessEntry?.createdAt ? { createdAt: accessEntry.createdAt } : {}),
       ...(accessEntry?.modifiedAt ? { modifiedAt: accessEntry.modifiedAt } : {}),
       kubernetesGroups: accessEntry?.kubernetesGroups ?? [],
+      tags: accessEntry?.tags ?? {},
       policyAssociated: association !== undefined,
       ...(association?.associatedAt ? { policyAssociatedAt: association.associatedAt } : {}),
     };
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return { exists: false, kubernetesGroups: [], policyAssociated: false };
+    if (error instanceof ResourceNotFoundException) return { exists: false, kubernetesGroups: [], tags: {}, policyAssociated: false };
     throw error;
   }
 }
 
-/** Makes sure `principalArn` has an access entry with `policyArn` at cluster scope. */
+/**
+ * Makes sure `principalArn` has an access entry with `policyArn` at cluster scope and in
+ * `kubernetesGroup` when one is given. The group is added only to an entry this project created
+ * (eks-aviatrix:managed tag); someone else's entry is left as it is, with a warning naming the fix.
+ */
 export async function ensureAccessEntry(
   clusterName: string,
   principalArn: string,
   policyArn: string,
   dryRun: boolean,
-): Promise<{ changes: Change[]; state: AccessEntryState }> {
+  kubernetesGroup?: string,
+): Promise<{ changes: Change[]; state: AccessEntryState; warnings: string[] }> {
   const state = await observeAccessEntry(clusterName, principalArn, policyArn);
   const changes: Change[] = [];
+  const warnings: string[] = [];
   const policyName = policyArn.split('/').pop();
-  if (!state.exists) changes.push({ resource: `access entry ${principalArn}`, action: 'create', detail: `on cluster ${clusterName}` });
-  if (!state.policyAssociated) {
-    changes.push({ resource: `access entry ${principalArn}`, action: 'associate', detail: `${policyName} (cluster scope)` });
+  const resource = `access entry ${principalArn}`;
+  const missingGroup = kubernetesGroup !== undefined && state.exists && !state.kubernetesGroups.includes(kubernetesGroup);
+  const ours = state.tags[MANAGED_TAG] === 'true';
+  if (!state.exists) changes.push({ resource, action: 'create', detail: `on cluster ${clusterName}${kubernetesGroup ? `, Kubernetes group ${kubernetesGroup}` : ''}` });
+  if (missingGroup && ours) changes.push({ resource, action: 'update', detail: `Kubernetes group ${kubernetesGroup}` });
+  if (missingGroup && !ours) {
+    warnings.push(
+      `the access entry of ${principalArn} on cluster ${clusterName} was not created by this project (no ${MANAGED_TAG}=true tag), so it is not ` +
+        `put in the Kubernetes group ${kubernetesGroup}: add that group to it, or the controller cannot read nodes (k8s_node SmartGroups)`,
+    );
   }
-  if (dryRun || changes.length === 0) return { changes, state };
+  if (!state.policyAssociated) changes.push({ resource, action: 'associate', detail: `${policyName} (cluster scope)` });
+  if (dryRun || changes.length === 0) return { changes, state, warnings };
 
-  if (!state.exists) await createAccessEntry(clusterName, principalArn, []);
+  if (!state.exists) await createAccessEntry(clusterName, principalArn, kubernetesGroup ? [kubernetesGroup] : []);
+  if (missingGroup && ours) await addKubernetesGroup(clusterName, principalArn, state.kubernetesGroups, kubernetesGroup);
   if (!state.policyAssociated) await associateClusterPolicy(clusterName, principalArn, policyArn);
-  return { changes, state: await observeAccessEntry(clusterName, principalArn, policyArn) };
+  return { changes, state: await observeAccessEntry(clusterName, principalArn, policyArn), warnings };
+}
+
+/** UpdateAccessEntry replaces the groups: the ones someone else gave the entry are kept. */
+export async function addKubernetesGroup(clusterName: string, principalArn: string, current: string[], group: string): Promise<void> {
+  await eks().send(new UpdateAccessEntryCommand({ clusterName, principalArn, kubernetesGroups: [...current, group] }));
 }
 
 /** A STANDARD entry tagged as ours (IAM lets later writes touch only entries with that tag). */
@@ -77,7 +103,7 @@ export async function createAccessEntry(clusterName: string, principalArn: strin
         principalArn,
         type: 'STANDARD',
         ...(kubernetesGroups.length > 0 ? { kubernetesGroups } : {}),
-        tags: { 'eks-aviatrix:managed': 'true' },
+        tags: { [MANAGED_TAG]: 'true' },
       }),
     );
   } catch (error) {

@@ -5,15 +5,13 @@
 // objects and loses it right after, also when the write fails; a grant left by a Lambda that was
 // killed mid-way is removed by the next run. A second run finds the RBAC in place (it may read its
 // own two objects) and writes nothing. Why this and not cluster-admin for the step: docs/kubernetes-access.md.
-import { UpdateAccessEntryCommand } from '../shared/sdk/eks';
-import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { logger } from '../shared/logger';
 import { Change, ClusterSummary } from '../shared/workflow';
-import { associateClusterPolicy, CLUSTER_ADMIN_POLICY, createAccessEntry, disassociatePolicy, observeAccessEntry } from './access-entries';
+import { addKubernetesGroup, associateClusterPolicy, CLUSTER_ADMIN_POLICY, createAccessEntry, disassociatePolicy, observeAccessEntry } from './access-entries';
 import { kubeClientFor } from './cluster';
-import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES } from '../shared/kube-rbac';
+import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES, VIEW_NODES_KUBE_GROUP, VIEW_NODES_RBAC_NAME, VIEW_NODES_RULES } from '../shared/kube-rbac';
 
 export { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from '../shared/kube-rbac';
 
@@ -23,24 +21,38 @@ export const ACCESS_PROPAGATION_MS = 2 * 60_000;
 const RBAC_API = '/apis/rbac.authorization.k8s.io/v1';
 const RBAC_VERSION = 'rbac.authorization.k8s.io/v1';
 
-const RBAC_OBJECTS = [
-  {
-    path: `${RBAC_API}/clusterroles/${RECONCILER_RBAC_NAME}`,
-    body: { apiVersion: RBAC_VERSION, kind: 'ClusterRole', metadata: { name: RECONCILER_RBAC_NAME }, rules: RECONCILER_RULES },
-    compared: ['rules'],
-  },
-  {
-    path: `${RBAC_API}/clusterrolebindings/${RECONCILER_RBAC_NAME}`,
-    body: {
-      apiVersion: RBAC_VERSION,
-      kind: 'ClusterRoleBinding',
-      metadata: { name: RECONCILER_RBAC_NAME },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: RECONCILER_RBAC_NAME },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: RECONCILER_KUBE_GROUP }],
+/** A ClusterRole and a ClusterRoleBinding of the same name granting its rules to one Kubernetes group. */
+function rbacPair(name: string, rules: readonly object[], group: string) {
+  return [
+    {
+      path: `${RBAC_API}/clusterroles/${name}`,
+      body: { apiVersion: RBAC_VERSION, kind: 'ClusterRole', metadata: { name }, rules },
+      compared: ['rules'],
+      group,
     },
-    compared: ['roleRef', 'subjects'],
-  },
-] as const;
+    {
+      path: `${RBAC_API}/clusterrolebindings/${name}`,
+      body: {
+        apiVersion: RBAC_VERSION,
+        kind: 'ClusterRoleBinding',
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: group }],
+      },
+      compared: ['roleRef', 'subjects'],
+      group,
+    },
+  ];
+}
+
+// The controller's view-nodes RBAC rides on the reconciler's bootstrap (written always, not only with
+// k8s_node SmartGroups): a template change would otherwise need cluster-admin again, and the role
+// only lets the controller read nodes, which the blueprint always grants. It leaves with the cluster.
+const RBAC_OBJECTS = [
+  ...rbacPair(RECONCILER_RBAC_NAME, RECONCILER_RULES, RECONCILER_KUBE_GROUP),
+  ...rbacPair(VIEW_NODES_RBAC_NAME, VIEW_NODES_RULES, VIEW_NODES_KUBE_GROUP),
+];
+type RbacObject = (typeof RBAC_OBJECTS)[number];
 
 export function isAuthFailure(error: unknown): error is KubeApiError {
   return error instanceof KubeApiError && (error.status === 401 || error.status === 403);
@@ -66,25 +78,31 @@ function canonical(value: unknown): string {
 }
 
 /** The RBAC objects that are missing or differ, read as the reconciler itself; unreadable counts as missing. */
-async function rbacToWrite(clusterName: string, known?: ClusterSummary): Promise<{ object: (typeof RBAC_OBJECTS)[number]; change: Change }[]> {
+async function rbacToWrite(clusterName: string, known?: ClusterSummary): Promise<{ object: RbacObject; change: Change }[]> {
   const kube = await kubeClientFor(clusterName, known);
-  const result: { object: (typeof RBAC_OBJECTS)[number]; change: Change }[] = [];
-  for (const object of RBAC_OBJECTS) {
-    let actual: Record<string, unknown> | undefined;
-    try {
-      actual = await kube.get<Record<string, unknown>>(object.path);
-    } catch (error) {
-      if (!isAuthFailure(error)) throw error;
-    }
-    const resource = `${object.body.kind} ${RECONCILER_RBAC_NAME}`;
+  // Read side by side: in series they would lengthen the path to the first ENIConfig.
+  const actuals = await Promise.all(
+    RBAC_OBJECTS.map((object) =>
+      kube.get<Record<string, unknown>>(object.path).catch((error: unknown) => {
+        if (isAuthFailure(error)) return undefined;
+        throw error;
+      }),
+    ),
+  );
+  const result: { object: RbacObject; change: Change }[] = [];
+  RBAC_OBJECTS.forEach((object, i) => {
+    const actual = actuals[i];
     if (!actual) {
-      result.push({ object, change: { resource, action: 'create', detail: `for Kubernetes group ${RECONCILER_KUBE_GROUP}` } });
+      result.push({ object, change: rbacCreate(object) });
     } else if (object.compared.some((field) => canonical(actual[field]) !== canonical((object.body as Record<string, unknown>)[field]))) {
-      result.push({ object, change: { resource, action: 'update', detail: `${object.compared.join(', ')} changed by someone else` } });
+      result.push({ object, change: { resource: rbacResource(object), action: 'update', detail: `${object.compared.join(', ')} changed by someone else` } });
     }
-  }
+  });
   return result;
 }
+
+const rbacResource = (object: RbacObject) => `${object.body.kind} ${object.body.metadata.name}`;
+const rbacCreate = (object: RbacObject): Change => ({ resource: rbacResource(object), action: 'create', detail: `for Kubernetes group ${object.group}` });
 
 /**
  * Makes sure `principalArn` may do what the Kubernetes steps do on the cluster, through its group's
@@ -102,11 +120,13 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
   }
   const toWrite = entry.exists && inGroup
     ? await rbacToWrite(clusterName, known)
-    : RBAC_OBJECTS.map((object) => ({ object, change: { resource: `${object.body.kind} ${RECONCILER_RBAC_NAME}`, action: 'create' as const, detail: `for Kubernetes group ${RECONCILER_KUBE_GROUP}` } }));
+    : RBAC_OBJECTS.map((object) => ({ object, change: rbacCreate(object) }));
   const leftover = entry.policyAssociated && toWrite.length === 0;
   if (leftover) changes.push({ resource, action: 'delete', detail: 'AmazonEKSClusterAdminPolicy left by an interrupted run' });
   if (dryRun) {
-    return { changes: [...changes, ...toWrite.map((w) => w.change)], ready: entry.exists && inGroup && toWrite.length === 0 };
+    // Reading works once the reconciler's own RBAC is in place (the controller's may still be missing).
+    const ownRbac = toWrite.every((w) => w.object.group !== RECONCILER_KUBE_GROUP);
+    return { changes: [...changes, ...toWrite.map((w) => w.change)], ready: entry.exists && inGroup && ownRbac };
   }
 
   let since = [entry.createdAt, entry.modifiedAt].filter((d): d is Date => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
@@ -114,8 +134,7 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
     await createAccessEntry(clusterName, principalArn, [RECONCILER_KUBE_GROUP]);
     since = new Date();
   } else if (!inGroup) {
-    // UpdateAccessEntry replaces the groups: keep the ones someone else gave it.
-    await eks().send(new UpdateAccessEntryCommand({ clusterName, principalArn, kubernetesGroups: [...entry.kubernetesGroups, RECONCILER_KUBE_GROUP] }));
+    await addKubernetesGroup(clusterName, principalArn, entry.kubernetesGroups, RECONCILER_KUBE_GROUP);
     since = new Date();
   }
   if (toWrite.length === 0) {

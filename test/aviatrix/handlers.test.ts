@@ -51,7 +51,7 @@ test('the handlers run the workflow state end to end, and their results and logs
     output.restore();
   }
   expect((results[1] as { changes: { resource: string; action: string }[] }).changes.slice(0, 2)).toEqual([
-    { resource: `access entry ${CONTROLLER_ROLE_ARN}`, action: 'create', detail: 'on cluster h1' },
+    { resource: `access entry ${CONTROLLER_ROLE_ARN}`, action: 'create', detail: 'on cluster h1, Kubernetes group eks-aviatrix-view-nodes' },
     { resource: `access entry ${CONTROLLER_ROLE_ARN}`, action: 'associate', detail: 'AmazonEKSViewPolicy (cluster scope)' },
   ]);
   expect(results[2]).toMatchObject({ dryRun: false, k8sClusterAction: 'create', smartGroups: [{ name: 'h1-vpc' }, { name: 'h1-web' }] });

@@ -104,6 +104,8 @@ export class AviatrixEmulator {
   latencyMs: number;
   echoQuirks: boolean;
   duplicateSmartGroupNames: boolean;
+  /** Selector keys this controller drops silently on write (an older version that does not know them). */
+  droppedSelectorKeys?: RegExp;
 
   constructor(options: EmulatorOptions = {}) {
     this.log = options.log ?? new CallLog();
@@ -221,6 +223,33 @@ export class AviatrixEmulator {
 
   k8sClusters(): Record<string, unknown>[] {
     return [...this.k8s.values()].map((c) => structuredClone(c));
+  }
+
+  /** The selector as this controller keeps it (droppedSelectorKeys removed). */
+  private stored(selector: { any?: unknown }): unknown {
+    const dropped = this.droppedSelectorKeys;
+    if (!dropped) return selector;
+    const blocks = selector.any as { all: Record<string, string> }[];
+    return { any: blocks.map((b) => ({ all: Object.fromEntries(Object.entries(b.all).filter(([k]) => !dropped.test(k))) })) };
+  }
+
+  /** Replaces a group's selector as a person on the controller's UI would (not recorded). */
+  editSmartGroup(uuid: string, selector: unknown): void {
+    const group = this.appDomains.get(uuid);
+    if (!group) throw new Error(`no SmartGroup ${uuid}`);
+    group.selector = selector;
+  }
+
+  /** Deletes a group as a person would (not recorded). */
+  removeSmartGroup(uuid: string): void {
+    this.appDomains.delete(uuid);
+  }
+
+  /** Adds a group as a person would (not recorded). */
+  addSmartGroup(name: string, selector: unknown): string {
+    const uuid = randomUUID();
+    this.appDomains.set(uuid, { uuid, name, selector });
+    return uuid;
   }
 
   smartGroups(): { uuid: string; name: string; selector: unknown }[] {
@@ -522,17 +551,21 @@ export class AviatrixEmulator {
         if (!g || typeof g.name !== 'string' || !g.selector || !Array.isArray(g.selector.any)) {
           return [400, { message: 'name and selector.any are required' }];
         }
+        const invalid = selectorProblem(g.selector.any);
+        if (invalid) return [400, { message: invalid }];
         if (!this.duplicateSmartGroupNames && [...this.appDomains.values()].some((x) => x.name === g.name)) return [409, { message: `App domain ${g.name} already exists` }];
         const newUuid = randomUUID();
-        this.appDomains.set(newUuid, { uuid: newUuid, name: g.name, selector: g.selector });
+        this.appDomains.set(newUuid, { uuid: newUuid, name: g.name, selector: this.stored(g.selector) });
         return [200, { uuid: newUuid }];
       }
       const existing = uuid ? this.appDomains.get(uuid) : undefined;
       if (!existing) return [404, { message: 'App domain not found' }];
       if (method === 'GET') return [200, existing];
       if (method === 'PUT') {
-        const g = data as { name: string; selector: unknown };
-        this.appDomains.set(uuid, { uuid, name: g.name, selector: g.selector });
+        const g = data as { name: string; selector: { any?: unknown } };
+        const invalid = typeof g?.name === 'string' && Array.isArray(g.selector?.any) ? selectorProblem(g.selector.any) : 'name and selector.any are required';
+        if (invalid) return [400, { message: invalid }];
+        this.appDomains.set(uuid, { uuid, name: g.name, selector: this.stored(g.selector) });
         return [200, {}];
       }
       if (method === 'DELETE') {
@@ -542,6 +575,39 @@ export class AviatrixEmulator {
     }
     return [404, { message: `${path} not found` }];
   }
+}
+
+const SELECTOR_KEYS = new Set(['type', 'cidr', 'fqdn', 'site', 'res_id', 'account_id', 'account_name', 'name', 'region', 'zone', 'k8s_cluster_id', 'k8s_namespace', 'k8s_service', 'k8s_pod', 's2c', 'external']);
+const SELECTOR_TYPES = new Set(['vm', 'vpc', 'subnet', 'k8s', 'k8s_node', 'serverless']);
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * What the controller (and the provider's client-side checks) refuse in an app-domain selector:
+ * unknown keys and types, non-string values, Kubernetes names that are not DNS-1123, a pod without
+ * cluster and namespace or with a service, namespace labels with a service or pod or outside k8s.
+ */
+function selectorProblem(blocks: unknown[]): string | undefined {
+  for (const block of blocks) {
+    const all = (block as { all?: unknown } | null)?.all;
+    if (!all || typeof all !== 'object' || Array.isArray(all)) return 'each selector.any entry needs an "all" map';
+    const expr = all as Record<string, unknown>;
+    for (const [key, value] of Object.entries(expr)) {
+      if (typeof value !== 'string') return `match expression value of ${key} must be a string`;
+      if (!SELECTOR_KEYS.has(key) && !/^(tags|namespacetags)\.[^.]/.test(key)) return `unknown match expression key "${key}"`;
+    }
+    const type = expr.type as string | undefined;
+    if (type !== undefined && !SELECTOR_TYPES.has(type)) return `invalid type "${type}"`;
+    const has = (k: string) => expr[k] !== undefined && expr[k] !== '';
+    const namespaceTags = Object.keys(expr).some((k) => k.startsWith('namespacetags.'));
+    if (namespaceTags && type !== 'k8s') return 'namespacetags is only valid with type "k8s"';
+    if (namespaceTags && (has('k8s_service') || has('k8s_pod'))) return 'namespacetags cannot be combined with k8s_service or k8s_pod';
+    if (has('k8s_pod') && !(has('k8s_cluster_id') && has('k8s_namespace'))) return 'k8s_pod requires k8s_cluster_id and k8s_namespace';
+    if (has('k8s_pod') && has('k8s_service')) return 'k8s_pod and k8s_service cannot be combined';
+    for (const k of ['k8s_namespace', 'k8s_service']) if (has(k) && !DNS_LABEL.test(expr[k] as string)) return `${k} "${expr[k]}" is not a valid DNS-1123 label`;
+    if (has('k8s_pod') && !DNS_SUBDOMAIN.test(expr.k8s_pod as string)) return `k8s_pod "${expr.k8s_pod}" is not a valid DNS-1123 subdomain`;
+  }
+  return undefined;
 }
 
 function safeJson(text: string): unknown {

@@ -11,7 +11,7 @@ import { KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
 import { resourceNames, ResourceNames } from '../../lib/names';
 import { CONSTRUCT_ID } from '../../lib/onboarding-stack';
 import { permissionTable } from '../../lib/permissions';
-import { RECONCILER_KUBE_GROUP } from '../../lambdas/shared/kube-rbac';
+import { RECONCILER_KUBE_GROUP, VIEW_NODES_KUBE_GROUP } from '../../lambdas/shared/kube-rbac';
 import { synthStack, TEST_RAW_CONFIG } from '../cdk/fixtures';
 import { lambdaSdkActions } from './sdk-calls';
 import {
@@ -262,6 +262,13 @@ const REQUESTS: Request[] = [
   { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c2'), context: { ...createControllerEntry, ...NOT_OPTED_IN }, expect: 'Denied', why: 'not on a cluster that is not opted in' },
   { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c1'), context: { ...createControllerEntry, 'eks:principalArn': `arn:aws:iam::${ACCOUNT}:role/someone` }, expect: 'Denied', why: 'no entry for another principal' },
   { role: 'AviatrixOnboardRole', action: 'eks:TagResource', resource: controllerEntry('c1'), context: MANAGED_REQUEST, expect: 'Allowed', why: 'the tags of CreateAccessEntry' },
+  { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c1'), context: { ...createControllerEntry, 'eks:kubernetesGroups': [VIEW_NODES_KUBE_GROUP] }, expect: 'Allowed', why: 'the controller\'s entry in its view-nodes group' },
+  { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c1'), context: { ...createControllerEntry, 'eks:kubernetesGroups': [VIEW_NODES_KUBE_GROUP, 'system:masters'] }, expect: 'Denied', why: 'no other Kubernetes group' },
+  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: controllerEntry('c1'), context: OURS, expect: 'Allowed', why: 'puts the controller entry we made in its view-nodes group' },
+  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: controllerEntry('c1'), expect: 'Denied', why: 'an entry someone else made stays as it is' },
+  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: ownEntry('c1'), context: OURS, expect: 'Denied', why: 'no other principal\'s entry' },
+  { role: 'AviatrixOnboardRole', action: 'ec2:DescribeVpcs', resource: '*', expect: 'Allowed', why: 'the VPC\'s Name tag for a VPC SmartGroup by name' },
+  { role: 'AviatrixOnboardRole', action: 'ec2:CreateTags', resource: '*', expect: 'Denied', why: 'reads VPCs only' },
   { role: 'AviatrixOnboardRole', action: 'eks:DescribeAccessEntry', resource: controllerEntry('c1'), expect: 'Allowed', why: 'the controller\'s entry' },
   { role: 'AviatrixOnboardRole', action: 'eks:ListAssociatedAccessPolicies', resource: controllerEntry('c1'), expect: 'Allowed', why: 'the controller\'s entry' },
   { role: 'AviatrixOnboardRole', action: 'eks:AssociateAccessPolicy', resource: controllerEntry('c1'), context: { ...OURS, 'eks:policyArn': VIEW_POLICY, 'eks:accessScope': 'cluster' }, expect: 'Allowed', why: 'view access for the controller' },

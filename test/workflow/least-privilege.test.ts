@@ -5,7 +5,7 @@
 // re-associated is used as it is.
 import { CreateRouteTableCommand, DescribeRouteTablesCommand, ReplaceRouteTableAssociationCommand } from '@aws-sdk/client-ec2';
 import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
-import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES } from '../../lambdas/shared/kube-rbac';
+import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES, VIEW_NODES_RBAC_NAME } from '../../lambdas/shared/kube-rbac';
 import { CONTROLLER_ROLE_ARN, createCluster, OnboardingWorld, RECONCILER_PRINCIPAL, startOnboardingWorld } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 
@@ -61,10 +61,12 @@ describe('the kube reconciler after onboarding', () => {
     const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-a' });
     expect(result.status).toBe('SUCCEEDED');
     expect(eksCalls(mark, 'AssociateAccessPolicy')).toBe(0);
-    expect(w.world.log.since(mark).filter((c) => c.service === 'kubernetes' && c.action.includes('/clusterrole')).map((c) => c.action)).toEqual([
+    expect(w.world.log.since(mark).filter((c) => c.service === 'kubernetes' && c.action.includes('/clusterrole')).map((c) => c.action).sort()).toEqual([
       `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterroles/${RECONCILER_RBAC_NAME}`,
       `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${RECONCILER_RBAC_NAME}`,
-    ]);
+      `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterroles/${VIEW_NODES_RBAC_NAME}`,
+      `GET /clusters/rbac-a/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${VIEW_NODES_RBAC_NAME}`,
+    ].sort());
   });
 });
 
