@@ -311,6 +311,7 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       reason: 'No resource-level permissions on EC2 Describe calls: the free /28 blocks of the pod subnets (prefixDelegation), the groups SecurityGroupPolicies name. Read-only.',
     },
     clusterLease(ctx),
+    ...revokePodRules('our rules for pods with their own security groups from groups no SecurityGroupPolicy names any more', ctx.config),
   ];
   if (ctx.config.podSecurityGroups !== 'report') {
     const securityGroups = ec2Arn('security-group/*');
@@ -320,14 +321,14 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
             sid: 'PodRulesOnPolicyGroups',
             actions: ['ec2:AuthorizeSecurityGroupIngress'],
             resources: [securityGroups],
-            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group; adds rules only (no revoke).',
+            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group.',
           }
         : {
             sid: 'PodRulesOnManagedGroups',
             actions: ['ec2:AuthorizeSecurityGroupIngress'],
             resources: [securityGroups],
             conditions: taggedManaged('ec2'),
-            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true; adds rules only (no revoke).',
+            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true.',
           },
       {
         sid: 'PodRulesOnEksClusterSecurityGroups',
@@ -357,6 +358,42 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
   }
   return rows;
 }
+
+/**
+ * Revoking the rules podSecurityGroups added (marked by their description, which IAM cannot see):
+ * on groups tagged ours and on EKS cluster groups always, since the mode may have been switched
+ * off since; on any group only with "reconcile-all", which also added them there.
+ */
+function revokePodRules(why: string, config: OnboardingConfig): PermissionRow[] {
+  const securityGroups = ec2Arn('security-group/*');
+  return [
+    {
+      sid: 'RevokePodRulesOnManagedGroups',
+      actions: ['ec2:RevokeSecurityGroupIngress'],
+      resources: [securityGroups],
+      conditions: taggedManaged('ec2'),
+      reason: `Revokes ${why}, on groups tagged eks-aviatrix:managed=true.`,
+    },
+    {
+      sid: 'RevokePodRulesOnEksClusterSecurityGroups',
+      actions: ['ec2:RevokeSecurityGroupIngress'],
+      resources: [securityGroups],
+      conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+      reason: `...and on SGs EKS made for a cluster (aws:eks:cluster-name tag).`,
+    },
+    ...revokePodRulesAnywhere(why, config),
+  ];
+}
+
+const revokePodRulesAnywhere = (why: string, config: OnboardingConfig): PermissionRow[] =>
+  config.podSecurityGroups === 'reconcile-all'
+    ? [{
+        sid: 'RevokePodRulesOnPolicyGroups',
+        actions: ['ec2:RevokeSecurityGroupIngress'],
+        resources: [ec2Arn('security-group/*')],
+        reason: `podSecurityGroups "reconcile-all" adds rules to any group a SecurityGroupPolicy names, so it revokes ${why} on any group too.`,
+      }]
+    : [];
 
 function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {
   const controllerRoleArn = ctx.config.aviatrix.controllerRoleArn;
@@ -453,6 +490,7 @@ function cleanup(ctx: PermissionContext): PermissionRow[] {
       conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
       reason: '...and on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
     },
+    ...revokePodRulesAnywhere('the rules it added for pods with their own security groups that name the deleted cluster\'s groups', ctx.config),
     describeClusters(['eks:DescribeCluster'], 'cleanup waits until it is gone.'),
     {
       sid: 'StatusRecords',

@@ -73,6 +73,8 @@ export interface PodNetworkResult extends StepResult {
   nodeSecurityGroupIds?: string[];
   /** Absent only in a dry-run plan for a security group that does not exist yet. */
   podSecurityGroupId?: string;
+  /** Groups that got the pod rules for SecurityGroupPolicies (podSecurityGroups), from the cluster group's rules. */
+  podPolicyGroupIds?: string[];
 }
 
 /** The resolve step's answer: `pending` while the cluster is not ACTIVE yet. */

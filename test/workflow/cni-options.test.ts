@@ -338,3 +338,122 @@ describe('loadBalancerSubnets: the role tags for the AWS Load Balancer Controlle
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Undoing what podSecurityGroups did: our pod rules leave the groups no SecurityGroupPolicy names
+// any more, and leave while the cluster is being deleted (so EKS can delete its cluster group).
+
+async function group(vpcId: string, name: string, tagged: boolean): Promise<string> {
+  const tags = tagged ? { TagSpecifications: [{ ResourceType: 'security-group' as const, Tags: [{ Key: 'eks-aviatrix:managed', Value: 'true' }] }] } : {};
+  return (await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: name, Description: name, VpcId: vpcId, ...tags }))).GroupId!;
+}
+
+function policy(cluster: string, name: string, groupIds: string[]): void {
+  w.world.kube.addObject(cluster, 'securitygrouppolicies', {
+    apiVersion: 'vpcresources.k8s.aws/v1beta1', kind: 'SecurityGroupPolicy',
+    metadata: { name, namespace: 'shop' },
+    spec: { podSelector: {}, securityGroups: { groupIds } },
+  });
+}
+
+/** The rules this project added for pods with their own groups on a group, as protocol:port:source. */
+async function added(id: string): Promise<string[]> {
+  const { SecurityGroups = [] } = await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [id] }] }));
+  return (SecurityGroups[0]?.IpPermissions ?? [])
+    .flatMap((p) => (p.UserIdGroupPairs ?? []).filter((g) => g.Description === POD_SG_RULE_DESCRIPTION).map((g) => `${p.IpProtocol}:${p.FromPort ?? ''}:${g.GroupId}`))
+    .sort();
+}
+
+const exists = async (id: string) =>
+  ((await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [id] }] }))).SecurityGroups ?? []).length > 0;
+
+describe('podSecurityGroups: our rules leave the groups no policy serves any more', () => {
+  const CLUSTER = 'sgp-undo';
+  let clusterGroup: string;
+  let a: string; // tagged, named throughout
+  let b: string; // tagged, its policy is deleted
+  let c: string; // untagged: only "reconcile-all" may write (and revoke) there
+
+  beforeAll(async () => {
+    const created = await activeCluster(CLUSTER);
+    clusterGroup = w.world.eks.cluster(CLUSTER)!.clusterSecurityGroupId as string;
+    [a, b, c] = await Promise.all([group(created.vpc.vpcId, 'undo-a', true), group(created.vpc.vpcId, 'undo-b', true), group(created.vpc.vpcId, 'undo-c', false)]);
+    policy(CLUSTER, 'orders', [a, c]);
+    policy(CLUSTER, 'billing', [b]);
+    w.setConfig({ podSecurityGroups: 'reconcile-all' });
+    expect((await run(CLUSTER)).error).toBeUndefined();
+  });
+
+  afterAll(() => w.setConfig({ podSecurityGroups: 'report' }));
+
+  it('"reconcile-all" gave every named group the pod rules', async () => {
+    for (const id of [a, b, c]) expect(await added(id)).toEqual([`-1::${clusterGroup}`, `-1::${id}`, `tcp:9443:${clusterGroup}`].sort());
+    expect(await added(clusterGroup)).toEqual([`-1::${a}`, `-1::${b}`, `-1::${c}`].sort());
+  });
+
+  it('a deleted policy: its group loses our rules but its self-rule; an untagged group out of reach is named, not touched', async () => {
+    w.world.kube.removeObject(CLUSTER, 'securitygrouppolicies', 'shop', 'billing');
+    w.setConfig({ podSecurityGroups: 'reconcile' });
+    const result = await run(CLUSTER);
+    expect(result.error).toBeUndefined();
+    // The self-rule blocks nothing and may serve another cluster's policy naming the same group.
+    expect(await added(b)).toEqual([`-1::${b}`]);
+    expect(await added(a)).toEqual([`-1::${clusterGroup}`, `-1::${a}`, `tcp:9443:${clusterGroup}`].sort());
+    // "reconcile" may not revoke on an untagged group: the rules stay and are named, and the cluster
+    // group's rule from it stays so the next run still finds them.
+    expect(await added(c)).toEqual([`-1::${clusterGroup}`, `-1::${c}`, `tcp:9443:${clusterGroup}`].sort());
+    expect(await added(clusterGroup)).toEqual([`-1::${a}`, `-1::${c}`].sort());
+    expect((result.output as Outcome).warnings).toContainEqual(
+      expect.stringMatching(new RegExp(`^security group ${c} keeps ingress .* that onboarding added for pods with their own security groups .*"reconcile-all": revoke them yourself`)),
+    );
+  });
+
+  it('the mode switched off: plan shows the revocations, the run makes them, the next run writes nothing', async () => {
+    w.setConfig({ podSecurityGroups: 'report' });
+    const mark = w.world.log.mark();
+    const plan = await run(CLUSTER, true);
+    expect(writesSince(mark)).toEqual([]);
+    expect((plan.output as Outcome).changes).toEqual([
+      { resource: `security group ${a}`, action: 'update', detail: expect.stringMatching(/^revoke ingress .* \(pods with their own security groups: no SecurityGroupPolicy of EKS cluster "sgp-undo" has it served any more\)$/) },
+      { resource: `security group ${clusterGroup}`, action: 'update', detail: `revoke ingress all from ${a} (pods with their own security groups: its source is no longer served)` },
+    ]);
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    expect(await added(a)).toEqual([`-1::${a}`]);
+    expect(await added(clusterGroup)).toEqual([`-1::${c}`]);
+    const again = w.world.log.mark();
+    expect((await run(CLUSTER)).output).toMatchObject({ changes: [] });
+    expect(writesSince(again)).toEqual([]);
+  });
+});
+
+describe('offboarding: our pod rules leave while EKS deletes the cluster', () => {
+  const CLUSTER = 'sgp-gone';
+
+  it('revokes the rules naming the cluster security group, so EKS can delete it', async () => {
+    const created = await activeCluster(CLUSTER);
+    const clusterGroup = w.world.eks.cluster(CLUSTER)!.clusterSecurityGroupId as string;
+    const d = await group(created.vpc.vpcId, 'gone-d', true);
+    policy(CLUSTER, 'orders', [d]);
+    w.setConfig({ podSecurityGroups: 'reconcile' });
+    try {
+      expect((await run(CLUSTER)).error).toBeUndefined();
+    } finally {
+      w.setConfig({ podSecurityGroups: 'report' });
+    }
+    expect(await added(d)).toEqual([`-1::${clusterGroup}`, `-1::${d}`, `tcp:9443:${clusterGroup}`].sort());
+
+    // The setting is off by now: the rules are ours all the same (a tagged group).
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    try {
+      await eks.send(new DeleteClusterCommand({ name: CLUSTER }));
+    } finally {
+      eks.destroy();
+    }
+    const result = await runWorkflow('cluster-offboarding.asl.json', { clusterName: CLUSTER });
+    expect(result.error).toBeUndefined();
+    expect(result.statesEntered.indexOf('DetachSecurityGroups')).toBeLessThan(result.statesEntered.indexOf('OffboardController'));
+    expect(await added(d)).toEqual([`-1::${d}`]);
+    expect(await exists(clusterGroup)).toBe(false);
+    expect(await exists(d)).toBe(true);
+  });
+});
