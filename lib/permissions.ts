@@ -16,6 +16,7 @@ import {
   vpcCniAddonArnPattern,
 } from './arns';
 import { RECONCILER_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
+import { CNI_CLAIMS_TAG } from '../lambdas/domain/cni-options';
 import { KUBE_RECONCILER_ROLE_ID } from './functions';
 
 /** Tag carried by every AWS resource the workflow creates (pod subnets, pod security group, access entries). */
@@ -312,6 +313,16 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
     },
     clusterLease(ctx),
     ...revokePodRules('our rules for pods with their own security groups from groups no SecurityGroupPolicy names any more', ctx.config),
+    {
+      sid: 'ClaimCniOptionsOnClusters',
+      actions: ['eks:TagResource', 'eks:UntagResource'],
+      resources: [eksClusterArnPattern()],
+      conditions: allOf(optInCondition(ctx.config), {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [CNI_CLAIMS_TAG] },
+        Null: { 'aws:TagKeys': 'false' },
+      }),
+      reason: 'Records on opted-in clusters which VPC CNI option values it set (that one key), so switching an option off undoes only those.',
+    },
   ];
   if (ctx.config.podSecurityGroups !== 'report') {
     const securityGroups = ec2Arn('security-group/*');

@@ -110,6 +110,8 @@ export interface CniResult extends StepResult, ShortWait {
   customNetworkingSince?: string;
   /** External SNAT stage: nodes of any launcher that started before custom networking took effect. */
   earlyNodes?: string[];
+  /** The CNI option values this step recorded as ours (the cluster tag eks-aviatrix:cni-options), for its later calls. */
+  optionClaims?: string;
   warnings?: string[];
 }
 

@@ -186,6 +186,7 @@ const REQUESTS: Request[] = [
   { role: 'CleanupRole', action: 'ec2:DisassociateVpcCidrBlock', resource: ec2('vpc/vpc-1'), context: SECONDARY_CIDR_MARK, expect: 'Allowed', why: 'the VPC the network step marked' },
   { role: 'CleanupRole', action: 'ec2:DisassociateVpcCidrBlock', resource: ec2('vpc/vpc-theirs'), expect: 'Denied', why: 'no other VPC' },
   { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'], ...SECONDARY_CIDR_MARK }, expect: 'Allowed', why: 'removes that mark' },
+  { role: KUBE, action: 'eks:UntagResource', resource: cluster('c1'), context: { ...OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:cni-options'] }, expect: 'Allowed', why: 'the CNI option values it set, none left' },
   { role: KUBE, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Allowed', why: 'our pod rules leave a group no policy names' },
   { role: KUBE, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'not on an untagged group without "reconcile-all"' },
   { role: 'CleanupRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'rules on our SG' },

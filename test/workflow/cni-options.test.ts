@@ -45,7 +45,7 @@ async function withOptions<T>(options: Record<string, unknown>, body: () => Prom
   try {
     return await body();
   } finally {
-    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, podSecurityGroups: 'report', loadBalancerSubnets: undefined };
+    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, warmPrefixTarget: undefined, podSecurityGroups: 'report', loadBalancerSubnets: undefined };
     w.setConfig(Object.fromEntries(Object.keys(options).map((key) => [key, key in off ? off[key] : false])));
   }
 }
@@ -138,6 +138,53 @@ describe('networkPolicy and prefixDelegation', () => {
     expect(warnings).toEqual([
       expect.stringMatching(/nodes ip-10-0-1-9\.ec2\.internal \(4\.14\.355-275\.572\.amzn2\.x86_64, Amazon Linux 2\) of EKS cluster "old-kernel" run a Linux kernel older than 5\.10/),
     ]);
+  });
+});
+
+describe('switching networkPolicy and prefixDelegation off undoes only what onboarding set', () => {
+  const ON = { networkPolicy: true, prefixDelegation: true, warmPrefixTarget: 2 };
+  const claims = (cluster: string) => w.world.eks.cluster(cluster)!.tags['eks-aviatrix:cni-options'];
+
+  it('records the values it set, removes them once off (plan first), keeps a value changed by hand since and the other settings', async () => {
+    const CLUSTER = 'opts-undo';
+    await activeCluster(CLUSTER, { addonConfiguration: { env: { WARM_ENI_TARGET: '1' } } });
+    expect((await withOptions(ON, () => run(CLUSTER))).error).toBeUndefined();
+    expect(addonConfig(CLUSTER)).toMatchObject({ enableNetworkPolicy: 'true', env: { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '2' } });
+    expect(claims(CLUSTER)).toBe('ENABLE_PREFIX_DELEGATION=true WARM_PREFIX_TARGET=2 enableNetworkPolicy=true');
+
+    // Someone tunes the warm pool by hand: that value is theirs from now on.
+    const tuned = addonConfig(CLUSTER);
+    w.world.eks.setAddonConfiguration(CLUSTER, 'vpc-cni', { ...tuned, env: { ...tuned.env, WARM_PREFIX_TARGET: '3' } });
+
+    const mark = w.world.log.mark();
+    const plan = await run(CLUSTER, true);
+    expect(writesSince(mark)).toEqual([]);
+    expect((plan.output as Outcome).changes).toEqual([
+      { resource: `EKS cluster ${CLUSTER}`, action: 'tag', detail: 'remove eks-aviatrix:cni-options' },
+      { resource: 'add-on vpc-cni', action: 'update', detail: expect.stringMatching(/; removes enableNetworkPolicy, ENABLE_PREFIX_DELEGATION \(set by onboarding, option now off\)$/) },
+    ]);
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    const after = addonConfig(CLUSTER);
+    expect(after).not.toHaveProperty('enableNetworkPolicy');
+    expect(after.env).toEqual({
+      WARM_ENI_TARGET: '1', WARM_PREFIX_TARGET: '3',
+      AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true', ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone', AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
+    });
+    // The nodes are back to the add-on's default.
+    expect(w.world.kube.daemonSetEnv(CLUSTER)).toMatchObject({ ENABLE_PREFIX_DELEGATION: 'false' });
+    expect(claims(CLUSTER)).toBeUndefined();
+    const again = w.world.log.mark();
+    expect((await run(CLUSTER)).output).toMatchObject({ changes: [] });
+    expect(writesSince(again)).toEqual([]);
+  });
+
+  it('never claims, so never removes, values that were set by hand before', async () => {
+    const CLUSTER = 'opts-hand';
+    await activeCluster(CLUSTER, { addonConfiguration: { enableNetworkPolicy: 'true', env: { ENABLE_PREFIX_DELEGATION: 'true' } } });
+    expect((await withOptions({ networkPolicy: true, prefixDelegation: true }, () => run(CLUSTER))).error).toBeUndefined();
+    expect(claims(CLUSTER)).toBeUndefined();
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    expect(addonConfig(CLUSTER)).toMatchObject({ enableNetworkPolicy: 'true', env: { ENABLE_PREFIX_DELEGATION: 'true' } });
   });
 });
 
