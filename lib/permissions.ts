@@ -9,6 +9,7 @@ import {
   eksAccessPolicyArn,
   eksClusterArnPattern,
   eksNodegroupArnPattern,
+  iamRoleArnPattern,
   nodegroupAutoScalingGroupArnPattern,
   parseRoleArn,
   roleAccessEntryArnPattern,
@@ -313,6 +314,12 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
     },
     clusterLease(ctx),
     ...revokePodRules('our rules for pods with their own security groups from groups no SecurityGroupPolicy names any more', ctx.config),
+    {
+      sid: 'ReadClusterRolePolicies',
+      actions: ['iam:ListAttachedRolePolicies'],
+      resources: [iamRoleArnPattern()],
+      reason: 'Security groups for pods in use: whether the cluster role has AmazonEKSVPCResourceController (the role is named by whoever made the cluster). Read-only.',
+    },
     {
       sid: 'ClaimCniOptionsOnClusters',
       actions: ['eks:TagResource', 'eks:UntagResource'],

@@ -54,6 +54,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
     ...(cluster.endpoint ? { endpoint: cluster.endpoint } : {}),
     ...(cluster.certificateAuthority?.data ? { certificateAuthority: cluster.certificateAuthority.data } : {}),
     tags: cluster.tags ?? {},
+    ...(cluster.roleArn ? { roleArn: cluster.roleArn } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ import {
   checkPodSubnetsForPrefixes, clusterOptionWarnings, CNI_CLAIMS_TAG, CniSettings, desiredCniSettings, formatClaims, parseClaims, planOptionClaims,
   recordOptionClaims, refuseOldSelfManagedCni, withoutOptions,
 } from './cni-options';
-import { reconcilePodSecurityGroups } from './pod-security-groups';
+import { reconcilePodSecurityGroups, vpcResourceControllerWarnings } from './pod-security-groups';
 import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
@@ -381,6 +381,7 @@ async function reconcileCniOptionChecks(
   const env = addon ? new Map(Object.entries(envOf(parseConfigurationValues(addon, clusterName))).map(([k, v]) => [k, String(v)])) : awsNodeEnv(awsNode);
   const checks = await clusterOptionWarnings(kube, clusterName, config, env, input.network.podSecurityGroupId);
   const podGroups = await reconcilePodSecurityGroups({ cluster: input.cluster, network: input.network, report: checks.podSecurityGroups, config, dryRun: input.dryRun });
+  const controllerPolicy = await vpcResourceControllerWarnings(input.cluster, checks.podSecurityGroups);
   progress.changes.push(...podGroups.changes);
   const selfManagedPolicy = !addon && config.networkPolicy
     ? [
@@ -388,7 +389,7 @@ async function reconcileCniOptionChecks(
           'start it with --enable-network-policy=true (aws-network-policy-agent container) and set enable-network-policy-controller: "true" in the amazon-vpc-cni ConfigMap',
       ]
     : [];
-  return [...checks.warnings, ...podGroups.warnings, ...selfManagedPolicy];
+  return [...checks.warnings, ...podGroups.warnings, ...controllerPolicy, ...selfManagedPolicy];
 }
 
 /** The cluster's nodes (any launcher) that started before custom networking took effect, as a warning. */

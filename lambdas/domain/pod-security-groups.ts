@@ -7,7 +7,9 @@
 // (marked by their description) from groups no policy names any more, and at offboarding.
 import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
 import { OnboardingConfig } from '../../lib/config';
-import { ec2 } from '../shared/aws';
+import { ec2, iam } from '../shared/aws';
+import { isTransient } from '../shared/classify';
+import { paginateListAttachedRolePolicies } from '../shared/sdk/iam';
 import { Change, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { missingRules, podIngressRules, POD_SG_RULE_DESCRIPTION, Rule, rulesOf, TAG_MANAGED, toPermission } from './network';
 import { PodSecurityGroupReport } from './cni-options';
@@ -154,4 +156,36 @@ export async function releasePolicyGroups(clusterName: string, groups: SecurityG
   // The cluster group's own rules from the groups served go with it (a rule naming a deleted group cannot be revoked by name).
   if (clusterGroup) await revokeOwnRules(clusterGroup, new Set(groups.map((g) => g.GroupId ?? '')), config, dryRun, out, why);
   return out;
+}
+
+export const VPC_RESOURCE_CONTROLLER_POLICY = 'AmazonEKSVPCResourceController';
+/** The AWS managed policy in any partition, not a customer policy of the same name. */
+const AWS_MANAGED_VPC_RESOURCE_CONTROLLER = new RegExp(`^arn:aws[a-z-]*:iam::aws:policy/${VPC_RESOURCE_CONTROLLER_POLICY}$`);
+
+/**
+ * EKS's VPC resource controller gives pods their branch ENIs acting as the cluster role, which needs
+ * the managed policy AmazonEKSVPCResourceController; without it those pods never start. Read only
+ * when security groups for pods are in use. A warning, not a refusal: nothing onboarding writes
+ * needs it, and refusing would hold back custom networking for every other pod of the cluster.
+ */
+export async function vpcResourceControllerWarnings(cluster: ClusterSummary, report: PodSecurityGroupReport): Promise<string[]> {
+  if ((!report.podEniEnabled && report.policies.length === 0) || !cluster.roleArn) return [];
+  const roleName = cluster.roleArn.split('/').pop();
+  const fix = `attach it (aws iam attach-role-policy --role-name ${roleName} --policy-arn arn:aws:iam::aws:policy/${VPC_RESOURCE_CONTROLLER_POLICY})`;
+  try {
+    for await (const page of paginateListAttachedRolePolicies({ client: iam() }, { RoleName: roleName })) {
+      if ((page.AttachedPolicies ?? []).some((p) => AWS_MANAGED_VPC_RESOURCE_CONTROLLER.test(p.PolicyArn ?? ''))) return [];
+    }
+  } catch (error) {
+    // A check that only advises does not fail the run for what it cannot read (another account's role, a deleted role).
+    if (isTransient(error)) throw error;
+    return [
+      `security groups for pods on EKS cluster "${cluster.name}" need ${VPC_RESOURCE_CONTROLLER_POLICY} on its cluster role ${cluster.roleArn}, ` +
+        `which onboarding could not read (${(error as Error).name}); check it, and if it is missing ${fix}`,
+    ];
+  }
+  return [
+    `security groups for pods on EKS cluster "${cluster.name}": its cluster role ${cluster.roleArn} lacks the managed policy ${VPC_RESOURCE_CONTROLLER_POLICY}, ` +
+      `so EKS cannot give pods selected by a SecurityGroupPolicy their branch network interfaces and they do not start; ${fix}`,
+  ];
 }

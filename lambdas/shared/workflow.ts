@@ -28,6 +28,8 @@ export interface ClusterSummary {
   /** The cluster CA (base64 PEM, public): later steps reach the Kubernetes API without DescribeCluster. */
   certificateAuthority?: string;
   tags: Record<string, string>;
+  /** The cluster's IAM role (security groups for pods need AmazonEKSVPCResourceController on it). */
+  roleArn?: string;
   /** When the resolve step saw the cluster ACTIVE (ready results only). */
   activeSeenAt?: string;
 }

@@ -233,6 +233,8 @@ const REQUESTS: Request[] = [
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:TagResource', resource: ownEntry('c1'), context: MANAGED_REQUEST, expect: 'Allowed', why: 'the tags of CreateAccessEntry' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:TagResource', resource: ownEntry('c1'), context: { 'aws:TagKeys': [OPT_IN_KEY], [`aws:RequestTag/${OPT_IN_KEY}`]: 'true' }, expect: 'Denied', why: 'no other tag keys' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:TagResource', resource: cluster('c2'), context: { ...MANAGED_REQUEST, 'aws:TagKeys': [OPT_IN_KEY] }, expect: 'Denied', why: 'cannot opt a cluster in' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'iam:ListAttachedRolePolicies', resource: `arn:aws:iam::${ACCOUNT}:role/eks-cluster`, expect: 'Allowed', why: 'security groups for pods: AmazonEKSVPCResourceController on the cluster role' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'iam:AttachRolePolicy', resource: `arn:aws:iam::${ACCOUNT}:role/eks-cluster`, expect: 'Denied', why: 'it only reads the cluster role' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:TagResource', resource: cluster('c1'), context: { ...OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:cni-options'], 'aws:RequestTag/eks-aviatrix:cni-options': 'ENABLE_PREFIX_DELEGATION=true' }, expect: 'Allowed', why: 'records the CNI option values it set' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:UntagResource', resource: cluster('c1'), context: { ...OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:cni-options'] }, expect: 'Allowed', why: 'none left to claim' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'eks:UntagResource', resource: cluster('c1'), context: { ...OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:status'] }, expect: 'Denied', why: 'no other tag key' },

@@ -7,7 +7,7 @@ import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, CreateTagsCo
 import { rulesOf } from '../../lambdas/domain/network';
 import { POD_SG_RULE_DESCRIPTION } from '../../lambdas/domain/pod-security-groups';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
-import { createCluster, createNodegroup, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
+import { createCluster, createClusterRole, createNodegroup, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 
 const CLUSTER_WORKFLOW = 'cluster-onboarding.asl.json';
@@ -249,6 +249,38 @@ describe('read-only checks: security groups for pods and load balancers', () => 
       ]);
       expect(writesSince(mark)).toEqual([]);
     }
+  });
+});
+
+describe('security groups for pods: the cluster role needs AmazonEKSVPCResourceController', () => {
+  const CLUSTER = 'role-check';
+  const roleReads = (mark: number) => w.world.log.since(mark).filter((c) => c.action === 'ListAttachedRolePolicies');
+  const roleWarnings = (result: { output?: unknown }) => (result.output as Outcome).warnings.filter((x) => x.includes('AmazonEKSVPCResourceController'));
+
+  it('is read only when pods get their own groups, and a missing or unreadable policy is named with the fix', async () => {
+    await activeCluster(CLUSTER, { roleName: 'eks-cluster-bare' });
+    let mark = w.world.log.mark();
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    expect(roleReads(mark)).toEqual([]);
+
+    w.world.kube.addObject(CLUSTER, 'securitygrouppolicies', {
+      apiVersion: 'vpcresources.k8s.aws/v1beta1', kind: 'SecurityGroupPolicy',
+      metadata: { name: 'orders', namespace: 'shop' }, spec: { podSelector: {}, securityGroups: { groupIds: ['sg-0aa'] } },
+    });
+    // The role is not there (deleted, or in an account onboarding cannot read): the run goes on and says so.
+    const unreadable = await run(CLUSTER);
+    expect(unreadable.error).toBeUndefined();
+    expect(roleWarnings(unreadable)).toEqual([
+      expect.stringMatching(/^security groups for pods on EKS cluster "role-check" need AmazonEKSVPCResourceController on its cluster role arn:aws:iam::123456789012:role\/eks-cluster-bare, which onboarding could not read \(NoSuchEntity/),
+    ]);
+
+    await createClusterRole({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }, 'eks-cluster-bare', ['AmazonEKSClusterPolicy']);
+    mark = w.world.log.mark();
+    const missing = await run(CLUSTER, true);
+    expect(roleReads(mark)).toHaveLength(1);
+    expect(roleWarnings(missing)).toEqual([
+      expect.stringMatching(/cluster role arn:aws:iam::123456789012:role\/eks-cluster-bare lacks the managed policy AmazonEKSVPCResourceController.*aws iam attach-role-policy --role-name eks-cluster-bare --policy-arn arn:aws:iam::aws:policy\/AmazonEKSVPCResourceController\)$/),
+    ]);
   });
 });
 
