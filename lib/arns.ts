@@ -26,6 +26,9 @@ export const eksAccessPolicyArn = (policyName: string): string =>
 export const nodegroupAutoScalingGroupArnPattern = (): string =>
   `arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/eks-*`;
 
+/** Every IAM role of this account (an EKS cluster's role is named by whoever made the cluster). */
+export const iamRoleArnPattern = (): string => `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/*`;
+
 export const ec2Arn = (resource: string): string => `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
 
 /**

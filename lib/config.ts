@@ -86,6 +86,8 @@ export interface OnboardingConfig {
   networkPolicy: boolean;
   /** /28 prefixes per ENI slot instead of single addresses (VPC CNI `ENABLE_PREFIX_DELEGATION`). */
   prefixDelegation: boolean;
+  /** With prefixDelegation: free /28 prefixes each node keeps ready (VPC CNI `WARM_PREFIX_TARGET`; the CNI's default 1 when unset; WARM_IP_TARGET or MINIMUM_IP_TARGET on the add-on take precedence). */
+  warmPrefixTarget?: number;
   /**
    * Pods with their own security groups (SecurityGroupPolicy) miss the pod security group's rules:
    * "report" names them, "reconcile" adds the rules to groups tagged eks-aviatrix:managed=true,
@@ -194,7 +196,7 @@ type Raw = Record<string, unknown>;
 const ROOT_KEYS = [
   'secondaryCidr', 'podSubnetPrefixLength', 'maxVpcCidrBlocks', 'clusterActiveTimeoutSeconds', 'addonUpdateTimeoutSeconds',
   'nodegroupActiveTimeoutSeconds', 'optIn', 'driftSchedule', 'allowNodeReplacement', 'routeCheck', 'networkPolicy', 'prefixDelegation',
-  'podSecurityGroups', 'loadBalancerSubnets', 'aviatrix', 'operations', 'hub', 'members', 'privateEndpointAccess',
+  'warmPrefixTarget', 'podSecurityGroups', 'loadBalancerSubnets', 'aviatrix', 'operations', 'hub', 'members', 'privateEndpointAccess',
 ] as const;
 const AVIATRIX_KEYS = [
   'controllerUrl', 'credentialsSecretName', 'credentialsKmsKeyArn', 'caBundlePem', 'verifyTls', 'transitGatewayName', 'spokeGatewayName',
@@ -249,6 +251,10 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
   if (prefixDelegation && podSubnetPrefixLength !== undefined && podSubnetPrefixLength > 26) {
     problems.push(`${key('podSubnetPrefixLength')} must be /26 or larger with ${key('prefixDelegation')} (pods get /28 prefixes), got /${podSubnetPrefixLength}`);
   }
+  const warmPrefixTarget = optionalInteger(root, 'warmPrefixTarget', key, problems, 1, 64);
+  if (warmPrefixTarget !== undefined && !prefixDelegation) {
+    problems.push(`${key('warmPrefixTarget')} applies only with ${key('prefixDelegation')}: true (the VPC CNI ignores WARM_PREFIX_TARGET without prefixes)`);
+  }
   const podSecurityGroups = optionalString(root, 'podSecurityGroups', key, problems) ?? 'report';
   if (!POD_SECURITY_GROUP_MODES.includes(podSecurityGroups as never)) {
     problems.push(`${key('podSecurityGroups')} must be one of ${POD_SECURITY_GROUP_MODES.map((m) => `"${m}"`).join(', ')}, got "${podSecurityGroups}"`);
@@ -274,6 +280,7 @@ export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConf
     routeCheck: routeCheck === 'warn' ? 'warn' : 'refuse',
     networkPolicy,
     prefixDelegation,
+    ...(warmPrefixTarget !== undefined ? { warmPrefixTarget } : {}),
     podSecurityGroups: podSecurityGroups as OnboardingConfig['podSecurityGroups'],
     loadBalancerSubnets,
     aviatrix,

@@ -9,6 +9,7 @@ import {
   eksAccessPolicyArn,
   eksClusterArnPattern,
   eksNodegroupArnPattern,
+  iamRoleArnPattern,
   nodegroupAutoScalingGroupArnPattern,
   parseRoleArn,
   roleAccessEntryArnPattern,
@@ -16,6 +17,7 @@ import {
   vpcCniAddonArnPattern,
 } from './arns';
 import { RECONCILER_KUBE_GROUP, VIEW_NODES_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
+import { CNI_CLAIMS_TAG } from '../lambdas/domain/cni-options';
 import { KUBE_RECONCILER_ROLE_ID } from './functions';
 import type { FunctionNetwork } from './private-endpoint-access';
 
@@ -314,6 +316,23 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       reason: 'No resource-level permissions on EC2 Describe calls: the free /28 blocks of the pod subnets (prefixDelegation), the groups SecurityGroupPolicies name. Read-only.',
     },
     clusterLease(ctx),
+    ...revokePodRules('our rules for pods with their own security groups from groups no SecurityGroupPolicy names any more', ctx.config),
+    {
+      sid: 'ReadClusterRolePolicies',
+      actions: ['iam:ListAttachedRolePolicies'],
+      resources: [iamRoleArnPattern()],
+      reason: 'Security groups for pods in use: whether the cluster role has AmazonEKSVPCResourceController (the role is named by whoever made the cluster). Read-only.',
+    },
+    {
+      sid: 'ClaimCniOptionsOnClusters',
+      actions: ['eks:TagResource', 'eks:UntagResource'],
+      resources: [eksClusterArnPattern()],
+      conditions: allOf(optInCondition(ctx.config), {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [CNI_CLAIMS_TAG] },
+        Null: { 'aws:TagKeys': 'false' },
+      }),
+      reason: 'Records on opted-in clusters which VPC CNI option values it set (that one key), so switching an option off undoes only those.',
+    },
   ];
   if (ctx.config.podSecurityGroups !== 'report') {
     const securityGroups = ec2Arn('security-group/*');
@@ -323,14 +342,14 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
             sid: 'PodRulesOnPolicyGroups',
             actions: ['ec2:AuthorizeSecurityGroupIngress'],
             resources: [securityGroups],
-            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group; adds rules only (no revoke).',
+            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group.',
           }
         : {
             sid: 'PodRulesOnManagedGroups',
             actions: ['ec2:AuthorizeSecurityGroupIngress'],
             resources: [securityGroups],
             conditions: taggedManaged('ec2'),
-            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true; adds rules only (no revoke).',
+            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true.',
           },
       {
         sid: 'PodRulesOnEksClusterSecurityGroups',
@@ -385,6 +404,42 @@ function vpcAccess(network: FunctionNetwork): PermissionRow[] {
     },
   ];
 }
+
+/**
+ * Revoking the rules podSecurityGroups added (marked by their description, which IAM cannot see):
+ * on groups tagged ours and on EKS cluster groups always, since the mode may have been switched
+ * off since; on any group only with "reconcile-all", which also added them there.
+ */
+function revokePodRules(why: string, config: OnboardingConfig): PermissionRow[] {
+  const securityGroups = ec2Arn('security-group/*');
+  return [
+    {
+      sid: 'RevokePodRulesOnManagedGroups',
+      actions: ['ec2:RevokeSecurityGroupIngress'],
+      resources: [securityGroups],
+      conditions: taggedManaged('ec2'),
+      reason: `Revokes ${why}, on groups tagged eks-aviatrix:managed=true.`,
+    },
+    {
+      sid: 'RevokePodRulesOnEksClusterSecurityGroups',
+      actions: ['ec2:RevokeSecurityGroupIngress'],
+      resources: [securityGroups],
+      conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+      reason: `...and on SGs EKS made for a cluster (aws:eks:cluster-name tag).`,
+    },
+    ...revokePodRulesAnywhere(why, config),
+  ];
+}
+
+const revokePodRulesAnywhere = (why: string, config: OnboardingConfig): PermissionRow[] =>
+  config.podSecurityGroups === 'reconcile-all'
+    ? [{
+        sid: 'RevokePodRulesOnPolicyGroups',
+        actions: ['ec2:RevokeSecurityGroupIngress'],
+        resources: [ec2Arn('security-group/*')],
+        reason: `podSecurityGroups "reconcile-all" adds rules to any group a SecurityGroupPolicy names, so it revokes ${why} on any group too.`,
+      }]
+    : [];
 
 function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {
   const controllerRoleArn = ctx.config.aviatrix.controllerRoleArn;
@@ -499,6 +554,7 @@ function cleanup(ctx: PermissionContext): PermissionRow[] {
       conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
       reason: '...and on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
     },
+    ...revokePodRulesAnywhere('the rules it added for pods with their own security groups that name the deleted cluster\'s groups', ctx.config),
     describeClusters(['eks:DescribeCluster'], 'cleanup waits until it is gone.'),
     {
       sid: 'StatusRecords',

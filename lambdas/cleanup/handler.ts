@@ -1,8 +1,10 @@
 // The AWS side of a deleted cluster. Two calls from the offboarding workflow:
 //   { action: "resolve", request, startedAt } -> what the status record says there is to undo;
+//   { action: "detach", input, record } -> first, while EKS deletes the cluster: revoke our rules that
+//   name its security groups (they would keep EKS from deleting its cluster security group);
 //   the workflow state { action: "cleanup", input, record, cleanup? } -> delete what we created, once the
 //   cluster is gone (called again after each wait with its previous answer in `cleanup`).
-import { cleanupAws, CleanupResult, OnboardedCluster, planOffboarding } from '../domain/offboarding';
+import { cleanupAws, CleanupResult, detachSecurityGroups, OnboardedCluster, planOffboarding } from '../domain/offboarding';
 import { untagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
@@ -12,13 +14,20 @@ import { WorkflowInput } from '../shared/workflow';
 
 export type CleanupEvent =
   | { action: 'resolve'; request: unknown }
-  | { action: 'cleanup'; input: WorkflowInput; record: OnboardedCluster; executionId: string; cleanup?: CleanupResult };
+  | { action: 'cleanup' | 'detach'; input: WorkflowInput; record: OnboardedCluster; executionId: string; cleanup?: CleanupResult };
 
 export const handler = async (event: CleanupEvent, context?: LambdaContextLike) => {
   beginInvocation(event, context);
   const statusTableName = requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME');
   if (event.action === 'resolve') {
     return runStep('offboarding', undefined, () => planOffboarding(event.request, statusTableName));
+  }
+  if (event.action === 'detach') {
+    return runStep('detach', event.record.clusterName, () =>
+      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId }, event.executionId, event.input.dryRun, () =>
+        detachSecurityGroups(event.record, event.input.dryRun, runtime().config),
+      ),
+    );
   }
   if (event.action === 'cleanup') {
     return runStep('cleanup', event.record.clusterName, () =>
@@ -28,12 +37,17 @@ export const handler = async (event: CleanupEvent, context?: LambdaContextLike) 
           runtime().config,
         ).then(async (result) =>
           // The load-balancer subnet tags this cluster added (config loadBalancerSubnets), once the rest is done.
-          result.phase === 'done'
-            ? { ...result, changes: [...result.changes, ...(await untagLoadBalancerSubnets(event.record.clusterName, event.record.vpcId, event.input.dryRun))] }
-            : result,
+          ({
+            ...result,
+            // Each call carries the earlier calls' warnings and may find the same leftovers again.
+            warnings: [...new Set(result.warnings)],
+            ...(result.phase === 'done'
+              ? { changes: [...result.changes, ...(await untagLoadBalancerSubnets(event.record.clusterName, event.record.vpcId, event.input.dryRun))] }
+              : {}),
+          }),
         ),
       ),
     );
   }
-  throw new OnboardingError('InvalidInput', `cleanup got unknown action ${JSON.stringify((event as { action?: unknown }).action)}; expected "resolve" or "cleanup"`);
+  throw new OnboardingError('InvalidInput', `cleanup got unknown action ${JSON.stringify((event as { action?: unknown }).action)}; expected "resolve", "detach" or "cleanup"`);
 };

@@ -56,6 +56,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
     ...(cluster.certificateAuthority?.data ? { certificateAuthority: cluster.certificateAuthority.data } : {}),
     ...(vpc.endpointPublicAccess === false ? { privateEndpointOnly: true } : {}),
     tags: cluster.tags ?? {},
+    ...(cluster.roleArn ? { roleArn: cluster.roleArn } : {}),
   };
 }
 

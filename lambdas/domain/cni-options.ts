@@ -3,14 +3,14 @@
 // load balancers that cannot reach non-routable pod addresses, nodes whose kernel cannot enforce
 // network policies, and the max-pods a node really gets. The VpcCni step writes the settings with
 // its custom-networking env (one add-on update); the network preflight refuses a CNI too old for them.
-import { DescribeAddonCommand, ResourceNotFoundException } from '../shared/sdk/eks';
+import { DescribeAddonCommand, ResourceNotFoundException, TagResourceCommand, UntagResourceCommand } from '../shared/sdk/eks';
 import { DescribeNetworkInterfacesCommand, DescribeSubnetsCommand, InstanceTypeInfo } from '../shared/sdk/ec2';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { parseCidr } from '../shared/cidr';
 import { OnboardingError } from '../shared/errors';
 import { KubeClient } from '../shared/kube';
-import { PodSubnet } from '../shared/workflow';
+import { Change, ClusterSummary, PodSubnet } from '../shared/workflow';
 
 /** The add-on settings the custom-networking stage owns: env entries and top-level keys. */
 export interface CniSettings {
@@ -27,11 +27,63 @@ export const MIN_CNI_VERSION = { networkPolicy: [1, 14, 0], prefixDelegation: [1
 /** The network policy agent's eBPF programs need Linux 5.10 or later on the node. */
 export const MIN_NETWORK_POLICY_KERNEL = [5, 10] as const;
 
-export function desiredCniSettings(base: Readonly<Record<string, string>>, config: Pick<OnboardingConfig, 'networkPolicy' | 'prefixDelegation'>): CniSettings {
+export function desiredCniSettings(
+  base: Readonly<Record<string, string>>,
+  config: Pick<OnboardingConfig, 'networkPolicy' | 'prefixDelegation' | 'warmPrefixTarget'>,
+): CniSettings {
+  const prefixes = config.prefixDelegation
+    ? { [PREFIX_DELEGATION_ENV]: 'true', ...(config.warmPrefixTarget !== undefined ? { [WARM_PREFIX_TARGET_ENV]: String(config.warmPrefixTarget) } : {}) }
+    : {};
   return {
-    env: { ...base, ...(config.prefixDelegation ? { [PREFIX_DELEGATION_ENV]: 'true' } : {}) },
+    env: { ...base, ...prefixes },
     top: config.networkPolicy ? { [NETWORK_POLICY_KEY]: 'true' } : {},
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which option values are ours
+
+export const WARM_PREFIX_TARGET_ENV = 'WARM_PREFIX_TARGET';
+/**
+ * The cluster tag naming the option values onboarding wrote (`KEY=value`, space-separated: EKS tag
+ * values allow no commas). Switching an option off undoes only those, and only while they still
+ * hold the value written; a value someone set by hand is never touched.
+ */
+export const CNI_CLAIMS_TAG = 'eks-aviatrix:cni-options';
+/** The option keys and where each lives in the add-on configuration. */
+const OPTION_KEYS: Record<string, keyof CniSettings> = { [NETWORK_POLICY_KEY]: 'top', [PREFIX_DELEGATION_ENV]: 'env', [WARM_PREFIX_TARGET_ENV]: 'env' };
+
+export type OptionClaims = Record<string, string>;
+
+export const parseClaims = (text: string | undefined): OptionClaims =>
+  Object.fromEntries((text ?? '').split(' ').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+export const formatClaims = (claims: OptionClaims) =>
+  Object.keys(claims).sort().map((key) => `${key}=${claims[key]}`).join(' ');
+
+export interface OptionPlan {
+  claims: OptionClaims;
+  /** Option keys to take out of the configuration: ours, switched off, still holding our value. */
+  remove: { key: string; where: keyof CniSettings }[];
+}
+
+/**
+ * A value about to be written becomes ours; one we wrote stays ours while it holds that value; an
+ * option switched off loses its value only while the value is still ours. What was there before we
+ * wrote anything (set by hand) is never claimed.
+ */
+export function planOptionClaims(current: CniSettings, desired: CniSettings, claims: OptionClaims): OptionPlan {
+  const plan: OptionPlan = { claims: {}, remove: [] };
+  for (const [key, where] of Object.entries(OPTION_KEYS)) {
+    const now = current[where][key] === undefined ? undefined : String(current[where][key]);
+    const wanted = desired[where][key];
+    const ours = claims[key];
+    if (wanted !== undefined) {
+      if (now !== wanted || ours === wanted) plan.claims[key] = wanted;
+    } else if (ours !== undefined && now === ours) {
+      plan.remove.push({ key, where });
+    }
+  }
+  return plan;
 }
 
 const versionOf = (text: string | undefined): number[] | undefined => {
@@ -79,6 +131,33 @@ export async function preflightCniOptions(clusterName: string, config: Onboardin
 /** The same check for a self-managed CNI, from the aws-node container image tag. */
 export function refuseOldSelfManagedCni(clusterName: string, image: string | undefined, config: OnboardingConfig): void {
   refuseOldCni(clusterName, image?.split(':').pop(), config, 'update the aws-node DaemonSet to a newer amazon-k8s-cni image');
+}
+
+/** Without the option keys `remove` names (ours, switched off). */
+export function withoutOptions(configuration: Record<string, unknown>, remove: OptionPlan['remove']): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...configuration };
+  const env = { ...((configuration.env as Record<string, unknown> | undefined) ?? {}) };
+  for (const { key, where } of remove) {
+    if (where === 'env') delete env[key];
+    else delete result[key];
+  }
+  if (configuration.env !== undefined) result.env = env;
+  return result;
+}
+
+/**
+ * Records the claims on the cluster before the add-on write they describe: a run stopped in between
+ * leaves a claim on a value not written yet, which the next run writes or drops, never a value of
+ * ours unclaimed. Returns the change, or nothing when the tag already says so.
+ */
+export async function recordOptionClaims(cluster: ClusterSummary, before: string | undefined, claims: OptionClaims, dryRun: boolean): Promise<Change | undefined> {
+  const after = formatClaims(claims);
+  if (after === formatClaims(parseClaims(before))) return undefined;
+  if (!dryRun) {
+    if (after) await eks().send(new TagResourceCommand({ resourceArn: cluster.arn, tags: { [CNI_CLAIMS_TAG]: after } }));
+    else await eks().send(new UntagResourceCommand({ resourceArn: cluster.arn, tagKeys: [CNI_CLAIMS_TAG] }));
+  }
+  return { resource: `EKS cluster ${cluster.name}`, action: 'tag', detail: after ? `${CNI_CLAIMS_TAG}=${after} (the VPC CNI option values onboarding sets)` : `remove ${CNI_CLAIMS_TAG}` };
 }
 
 // ---------------------------------------------------------------------------------------------

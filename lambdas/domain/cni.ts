@@ -21,8 +21,11 @@ import { KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { kubeClientFor } from './cluster';
 import { findEarlyNodes } from './nodegroup';
-import { checkPodSubnetsForPrefixes, clusterOptionWarnings, CniSettings, desiredCniSettings, refuseOldSelfManagedCni } from './cni-options';
-import { reconcilePodSecurityGroups } from './pod-security-groups';
+import {
+  checkPodSubnetsForPrefixes, clusterOptionWarnings, CNI_CLAIMS_TAG, CniSettings, desiredCniSettings, formatClaims, parseClaims, planOptionClaims,
+  recordOptionClaims, refuseOldSelfManagedCni, withoutOptions,
+} from './cni-options';
+import { reconcilePodSecurityGroups, vpcResourceControllerWarnings } from './pod-security-groups';
 import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
@@ -70,7 +73,7 @@ export interface CniInput {
   accessEnsured?: boolean;
 }
 
-type Progress = Pick<CniResult, 'changes' | 'eniConfigs'> & { mode: CniResult['mode'] };
+type Progress = Pick<CniResult, 'changes' | 'eniConfigs' | 'optionClaims'> & { mode: CniResult['mode'] };
 
 function pending(input: CniInput, progress: Progress, reason: string, extra: Partial<CniResult> = {}): CniResult {
   return {
@@ -203,9 +206,23 @@ async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: 
     throw new OnboardingError('ClusterRefused', `the vpc-cni add-on of EKS cluster "${clusterName}" is ${addon.status}; repair it in the EKS console and run again`);
   }
   const settings = stageSettings(input, config);
-  const merged = mergedAddonConfiguration(parseConfigurationValues(addon, clusterName), settings.env, settings.top);
+  const current = parseConfigurationValues(addon, clusterName);
+  // The custom-networking stage owns the options: what it wrote is claimed, what is switched off and ours is removed.
+  const options = (input.stage ?? 'custom-networking') === 'custom-networking'
+    ? planOptionClaims({ env: envOf(current) as Record<string, string>, top: current as Record<string, string> }, settings, parseClaims(progress.optionClaims ?? input.cluster.tags[CNI_CLAIMS_TAG]))
+    : undefined;
+  const base = options?.remove.length ? withoutOptions(current, options.remove) : current;
+  const merged = mergedAddonConfiguration(base, settings.env, settings.top) ?? (options?.remove.length ? base : undefined);
+  if (options) {
+    const claimed = await recordOptionClaims(input.cluster, progress.optionClaims ?? input.cluster.tags[CNI_CLAIMS_TAG], options.claims, input.dryRun);
+    if (claimed) {
+      progress.changes.push(claimed);
+      progress.optionClaims = formatClaims(options.claims);
+    }
+  }
   if (!merged) return undefined;
-  const change: Change = { resource: `add-on ${VPC_CNI_ADDON}`, action: 'update', detail: `${describeSettings(settings)} (other settings kept)` };
+  const removed = options?.remove.length ? `; removes ${options.remove.map((r) => r.key).join(', ')} (set by onboarding, option now off)` : '';
+  const change: Change = { resource: `add-on ${VPC_CNI_ADDON}`, action: 'update', detail: `${describeSettings(settings)} (other settings kept)${removed}` };
   if (input.dryRun) {
     progress.changes.push(change);
     return undefined;
@@ -265,6 +282,7 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     mode: addon ? 'addon' : 'self-managed',
     changes: [...(input.previous?.changes ?? [])],
     eniConfigs: desiredEniConfigs(input.network),
+    ...(input.previous?.optionClaims !== undefined ? { optionClaims: input.previous.optionClaims } : {}),
   };
 
   // What this call itself changed (earlier calls' changes are already on record): named on failure.
@@ -363,6 +381,7 @@ async function reconcileCniOptionChecks(
   const env = addon ? new Map(Object.entries(envOf(parseConfigurationValues(addon, clusterName))).map(([k, v]) => [k, String(v)])) : awsNodeEnv(awsNode);
   const checks = await clusterOptionWarnings(kube, clusterName, config, env, input.network.podSecurityGroupId);
   const podGroups = await reconcilePodSecurityGroups({ cluster: input.cluster, network: input.network, report: checks.podSecurityGroups, config, dryRun: input.dryRun });
+  const controllerPolicy = await vpcResourceControllerWarnings(input.cluster, checks.podSecurityGroups);
   progress.changes.push(...podGroups.changes);
   const selfManagedPolicy = !addon && config.networkPolicy
     ? [
@@ -370,7 +389,7 @@ async function reconcileCniOptionChecks(
           'start it with --enable-network-policy=true (aws-network-policy-agent container) and set enable-network-policy-controller: "true" in the amazon-vpc-cni ConfigMap',
       ]
     : [];
-  return [...checks.warnings, ...podGroups.warnings, ...selfManagedPolicy];
+  return [...checks.warnings, ...podGroups.warnings, ...controllerPolicy, ...selfManagedPolicy];
 }
 
 /** The cluster's nodes (any launcher) that started before custom networking took effect, as a warning. */

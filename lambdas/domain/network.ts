@@ -43,6 +43,8 @@ export const TAG_SECONDARY_CIDR = 'eks-aviatrix:secondary-cidr';
 const WEBHOOK_PORT = 9443;
 /** Marks the pod group's rules from node security groups: ours to revoke once no node carries the group. */
 export const NODE_RULE_DESCRIPTION = 'eks-aviatrix: nodes to pods';
+/** Marks the rules podSecurityGroups adds for pods with their own security groups (pod-security-groups.ts). */
+export const POD_SG_RULE_DESCRIPTION = 'eks-aviatrix: pods with their own security groups';
 /** Every node launcher (managed node groups, Karpenter, self-managed groups) tags its instances so. */
 export const nodeInstanceTagKey = (clusterName: string) => `kubernetes.io/cluster/${clusterName}`;
 const RFC1918 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => parseCidr(c) as Ipv4Cidr);
@@ -358,6 +360,14 @@ function staleNodeRules(podGroup: SecurityGroup | undefined, desired: Rule[]): R
   );
 }
 
+/** The groups given pod rules for SecurityGroupPolicies: each has our rule on the cluster group (read here at no cost). */
+function policyGroupsOf(clusterGroup: SecurityGroup): Pick<PodNetworkResult, 'podPolicyGroupIds'> {
+  const ids = (clusterGroup.IpPermissions ?? []).flatMap((p) =>
+    (p.UserIdGroupPairs ?? []).filter((pair) => pair.Description === POD_SG_RULE_DESCRIPTION && pair.GroupId).map((pair) => pair.GroupId as string),
+  );
+  return ids.length > 0 ? { podPolicyGroupIds: [...new Set(ids)].sort() } : {};
+}
+
 const bypassesSpoke = (route: Route) => Boolean(route.GatewayId?.startsWith('igw-') || route.NatGatewayId);
 const routesInScope = (route: Route) => {
   const destination = parseCidr(route.DestinationCidrBlock ?? '');
@@ -459,6 +469,7 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
         new Set([...nodeSubnets.map((n) => n.subnetId), ...subnets.map((p) => p.subnetId ?? '')]),
       ),
       ...(podGroup?.GroupId ? { podSecurityGroupId: podGroup.GroupId } : {}),
+      ...policyGroupsOf(clusterGroup),
     },
     changes,
     associateCidr: !association,

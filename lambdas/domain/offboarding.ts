@@ -23,6 +23,7 @@ import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { revokeApiAccessRules } from './api-access';
 import { normalizeInput } from './input';
 import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
+import { releasePolicyGroups } from './pod-security-groups';
 import { allStatusRecords, CLAIMS_NOTHING, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
 
 /** EKS tags the cluster security group it creates with this key. */
@@ -98,10 +99,26 @@ const stillOnboarded = (records: StatusRecord[], self: OnboardedCluster) =>
 
 const isOurPodGroup = (group: SecurityGroup) => tag(group.Tags, TAG_MANAGED) === 'true' && tag(group.Tags, TAG_PURPOSE) === 'pod-security-group';
 
-/** Revokes the rules between our pod group and other groups (ours, and the EKS cluster group's). */
-async function detachPodSecurityGroup(record: OnboardedCluster, dryRun: boolean, changes: Change[], warnings: string[]): Promise<void> {
+/**
+ * Rules that reference another group block that group's deletion: EKS could not delete its cluster
+ * security group while our rules name it (our pod group's, and those podSecurityGroups added to the
+ * groups SecurityGroupPolicies name), nor we the pod group while the cluster group's rule names it.
+ * The offboarding workflow's first step, while the cluster is still being deleted.
+ */
+export async function detachSecurityGroups(record: OnboardedCluster, dryRun: boolean, config: Pick<OnboardingConfig, 'podSecurityGroups'>): Promise<CleanupResult> {
   const { SecurityGroups = [] } = await ec2().send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [record.vpcId] }] }));
-  const podGroups = SecurityGroups.filter((g) => isOurPodGroup(g) && tag(g.Tags, TAG_CLUSTER) === record.clusterName);
+  const pods = SecurityGroups.filter(isOurPodGroup);
+  const ours = pods.filter((g) => tag(g.Tags, TAG_CLUSTER) === record.clusterName);
+  const released = await releasePolicyGroups(record.clusterName, SecurityGroups, { ours, others: pods.filter((g) => !ours.includes(g)) }, config, dryRun);
+  const changes = [...released.changes];
+  const warnings = [...released.warnings];
+  await detachPodSecurityGroup(ours, SecurityGroups, dryRun, changes, warnings);
+  await revokeApiAccessRules(record.vpcId, record.clusterName, dryRun, changes);
+  return { phase: 'pending', reason: 'security groups detached', dryRun, changes, warnings };
+}
+
+/** Revokes the rules between our pod group and other groups (ours, and the EKS cluster group's). */
+async function detachPodSecurityGroup(podGroups: SecurityGroup[], SecurityGroups: SecurityGroup[], dryRun: boolean, changes: Change[], warnings: string[]): Promise<void> {
   for (const pod of podGroups) {
     const podId = pod.GroupId ?? '';
     const toOthers = (pod.IpPermissions ?? [])
@@ -141,13 +158,8 @@ export interface CleanupInput {
 export async function cleanupAws(input: CleanupInput, config: OnboardingConfig): Promise<CleanupResult> {
   const { record, dryRun } = input;
   const changes: Change[] = [...(input.previous?.changes ?? [])];
-  const warnings: string[] = [];
-
-  // Rules that reference another group block that group's deletion: EKS could not delete its
-  // cluster security group while our pod group's rules name it, nor we the pod group while the
-  // cluster group's rule names it. Detach them first, while the cluster is still being deleted.
-  await detachPodSecurityGroup(record, dryRun, changes, warnings);
-  await revokeApiAccessRules(record.vpcId, record.clusterName, dryRun, changes);
+  // The detach step's warnings (detachSecurityGroups) stay; later calls add only new ones.
+  const warnings: string[] = [...(input.previous?.warnings ?? [])];
 
   // Pod subnets and the pod security group are in use until the cluster and its nodes are gone.
   const status = await clusterStatus(record.clusterName);

@@ -8,6 +8,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 
@@ -45,6 +46,7 @@ export const dynamoSdk = lazySdk(() => require('@aws-sdk/client-dynamodb') as ty
 export const stsSdk = lazySdk(() => require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts'));
 export const sfnSdk = lazySdk(() => require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn'));
 export const snsSdk = lazySdk(() => require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns'));
+export const iamSdk = lazySdk(() => require('@aws-sdk/client-iam') as typeof import('@aws-sdk/client-iam'));
 export const secretsSdk = lazySdk(() => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager'));
 /** The Auto Scaling module itself (commands, error classes), loaded only by the node-replacement path. */
 export const autoScalingSdk = (): typeof import('@aws-sdk/client-auto-scaling') =>
@@ -76,6 +78,7 @@ let dynamoClient: DynamoDBClient | undefined;
 let autoScalingClient: AutoScalingClient | undefined;
 let sfnClient: SFNClient | undefined;
 let snsClient: SNSClient | undefined;
+let iamClient: IAMClient | undefined;
 
 export const ec2 = (): EC2Client => (ec2Client ??= new ec2Sdk.EC2Client(sdkClientOptions()));
 export const eks = (): EKSClient => (eksClient ??= new eksSdk.EKSClient(sdkClientOptions()));
@@ -83,4 +86,5 @@ export const dynamo = (): DynamoDBClient => (dynamoClient ??= new dynamoSdk.Dyna
 export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(sdkClientOptions()));
 export const sfn = (): SFNClient => (sfnClient ??= new sfnSdk.SFNClient(sdkClientOptions()));
 export const sns = (): SNSClient => (snsClient ??= new snsSdk.SNSClient(sdkClientOptions()));
+export const iam = (): IAMClient => (iamClient ??= new iamSdk.IAMClient(sdkClientOptions()));
 export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new secretsSdk.SecretsManagerClient(sdkClientOptions()));

@@ -30,6 +30,8 @@ export interface ClusterSummary {
   /** The API endpoint is private only: its security group must admit the functions on 443 (lambdas/domain/api-access.ts). */
   privateEndpointOnly?: boolean;
   tags: Record<string, string>;
+  /** The cluster's IAM role (security groups for pods need AmazonEKSVPCResourceController on it). */
+  roleArn?: string;
   /** When the resolve step saw the cluster ACTIVE (ready results only). */
   activeSeenAt?: string;
 }
@@ -75,6 +77,8 @@ export interface PodNetworkResult extends StepResult {
   nodeSecurityGroupIds?: string[];
   /** Absent only in a dry-run plan for a security group that does not exist yet. */
   podSecurityGroupId?: string;
+  /** Groups that got the pod rules for SecurityGroupPolicies (podSecurityGroups), from the cluster group's rules. */
+  podPolicyGroupIds?: string[];
 }
 
 /** The resolve step's answer: `pending` while the cluster is not ACTIVE yet. */
@@ -110,6 +114,8 @@ export interface CniResult extends StepResult, ShortWait {
   customNetworkingSince?: string;
   /** External SNAT stage: nodes of any launcher that started before custom networking took effect. */
   earlyNodes?: string[];
+  /** The CNI option values this step recorded as ours (the cluster tag eks-aviatrix:cni-options), for its later calls. */
+  optionClaims?: string;
   warnings?: string[];
 }
 

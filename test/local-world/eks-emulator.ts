@@ -606,6 +606,11 @@ export class EksEmulator {
     this.clusters.delete(cluster.name);
     this.deps.kube.removeCluster(cluster.name);
     try {
+      // EC2 refuses to delete a group another group's rule names (DependencyViolation); moto does not check.
+      const { SecurityGroups = [] } = await this.ec2.send(
+        new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'ip-permission.group-id', Values: [cluster.clusterSecurityGroupId] }] }),
+      );
+      if (SecurityGroups.some((g) => g.GroupId !== cluster.clusterSecurityGroupId)) return;
       await this.ec2.send(new DeleteSecurityGroupCommand({ GroupId: cluster.clusterSecurityGroupId }));
     } catch {
       // still referenced (as EKS would leave it): keep it

@@ -23,7 +23,9 @@ export function spawnMoto(port: number, stdio: 'ignore' | 'pipe'): ChildProcess 
     'from moto.server import main',
     'main(sys.argv[1:])',
   ].join('\n');
-  return spawn('python3', ['-c', script, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', stdio] });
+  // AWS managed IAM policies (AmazonEKSVPCResourceController on a cluster role), loaded on the first IAM call only.
+  const env = { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' };
+  return spawn('python3', ['-c', script, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', stdio], env });
 }
 
 let sharedInUse = false;

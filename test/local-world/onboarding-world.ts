@@ -4,6 +4,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssociateRouteTableCommand, CreateRouteTableCommand, CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
+import { AttachRolePolicyCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
 import { createStackTables } from './tables';
@@ -14,6 +15,8 @@ export const SECRET_NAME = 'aviatrix/controller/api';
 export const STATUS_TABLE = 'eks-aviatrix-status';
 export const LEASE_TABLE = 'eks-aviatrix-leases';
 export const CONTROLLER_ROLE_ARN = 'arn:aws:iam::123456789012:role/aviatrix-role-app';
+/** The role clusters get unless a spec names another: with the managed policies EKS documents for it. */
+const CLUSTER_ROLE_NAME = 'eks-cluster';
 export const TRANSIT_GATEWAY = 'transit-use1';
 /** moto's caller identity: the principal the Lambdas act as in the local world. */
 export const RECONCILER_PRINCIPAL = 'arn:aws:iam::123456789012:user/moto';
@@ -58,6 +61,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
     new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify({ username: controller.username, password: controller.password }) }),
   );
   secrets.destroy();
+  await createClusterRole(clientConfig, CLUSTER_ROLE_NAME, ['AmazonEKSClusterPolicy', 'AmazonEKSVPCResourceController']);
 
   const config: Record<string, unknown> = {
     secondaryCidr: '100.64.0.0/16',
@@ -129,6 +133,24 @@ export interface ClusterSpec {
   vpc?: Awaited<ReturnType<LocalWorld['createVpc']>>;
   /** Register a spoke gateway (with HA) for the VPC on the controller. */
   spoke?: boolean;
+  /** The cluster's IAM role (createClusterRole makes one in moto); default eks-cluster. */
+  roleName?: string;
+}
+
+/** An IAM role for EKS clusters in moto with these AWS managed policies (a role made earlier in the shared moto is reused). */
+export async function createClusterRole(clientConfig: object, roleName: string, policies: string[]): Promise<void> {
+  const iam = new IAMClient(clientConfig);
+  try {
+    await iam.send(new CreateRoleCommand({
+      RoleName: roleName,
+      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'eks.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    })).catch((error: Error) => {
+      if (error.name !== 'EntityAlreadyExists') throw error;
+    });
+    for (const policy of policies) await iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: `arn:aws:iam::aws:policy/${policy}` }));
+  } finally {
+    iam.destroy();
+  }
 }
 
 export interface CreatedCluster {
@@ -160,7 +182,7 @@ export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Prom
   await eks.send(
     new CreateClusterCommand({
       name: spec.name,
-      roleArn: 'arn:aws:iam::123456789012:role/eks-cluster',
+      roleArn: `arn:aws:iam::123456789012:role/${spec.roleName ?? CLUSTER_ROLE_NAME}`,
       resourcesVpcConfig: {
         subnetIds: vpc.subnets.map((s) => s.subnetId),
         ...(spec.endpointPublicAccess === false ? { endpointPublicAccess: false, endpointPrivateAccess: true } : {}),

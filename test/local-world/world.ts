@@ -32,7 +32,7 @@ export interface LocalWorld {
   kube: KubeEmulator;
   /**
    * Env for the code under test: AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID/SECRET ('testing'),
-   * AWS_ENDPOINT_URL_EC2/_STS/_SECRETS_MANAGER/_DYNAMODB/_SNS (recording proxy), AWS_ENDPOINT_URL_EKS
+   * AWS_ENDPOINT_URL_EC2/_STS/_SECRETS_MANAGER/_DYNAMODB/_SNS/_IAM (recording proxy), AWS_ENDPOINT_URL_EKS
    * (emulator), AWS_ENDPOINT_URL_AUTO_SCALING (emulator). The kube CA comes from DescribeCluster, not from NODE_EXTRA_CA_CERTS.
    */
   env: Record<string, string>;
@@ -98,6 +98,7 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
       AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint,
       AWS_ENDPOINT_URL_SNS: moto.endpoint,
+      AWS_ENDPOINT_URL_IAM: moto.endpoint,
       AWS_ENDPOINT_URL_EKS: eks.url,
       // The SDK's key for serviceId "Auto Scaling" (spaces become underscores).
       AWS_ENDPOINT_URL_AUTO_SCALING: autoscaling.url,

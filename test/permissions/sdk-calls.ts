@@ -11,6 +11,7 @@ const SERVICE_PREFIX: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-eks': 'eks',
+  '@aws-sdk/client-iam': 'iam',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
   '@aws-sdk/client-sfn': 'states',
   '@aws-sdk/client-sns': 'sns',

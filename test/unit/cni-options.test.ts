@@ -1,5 +1,5 @@
 // The arithmetic and version rules of lambdas/domain/cni-options.ts, against published numbers.
-import { cniVersionProblems, freePrefixBlocks, ingressWarnings, maxPodsFor } from '../../lambdas/domain/cni-options';
+import { cniVersionProblems, formatClaims, freePrefixBlocks, ingressWarnings, maxPodsFor, parseClaims, planOptionClaims } from '../../lambdas/domain/cni-options';
 
 const type = (enis: number, addresses: number, vcpus: number) => ({
   NetworkInfo: { MaximumNetworkInterfaces: enis, Ipv4AddressesPerInterface: addresses },
@@ -44,6 +44,27 @@ describe('freePrefixBlocks', () => {
   });
   test('a /17 pod subnet', () => {
     expect(freePrefixBlocks('100.64.0.0/17', [])).toBe(2048 - 2);
+  });
+});
+
+describe('planOptionClaims', () => {
+  const none = { env: {}, top: {} };
+  const on = { env: { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '2' }, top: { enableNetworkPolicy: 'true' } };
+  test('what it is about to write becomes ours; a value that was already there does not', () => {
+    expect(planOptionClaims({ env: { ENABLE_PREFIX_DELEGATION: 'true' }, top: {} }, on, {})).toEqual({
+      claims: { WARM_PREFIX_TARGET: '2', enableNetworkPolicy: 'true' },
+      remove: [],
+    });
+  });
+  test('switched off: ours goes while it holds our value; a value changed since, or never ours, stays', () => {
+    expect(planOptionClaims({ env: { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '3' }, top: { enableNetworkPolicy: 'true' } }, none, { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '2' })).toEqual({
+      claims: {},
+      remove: [{ key: 'ENABLE_PREFIX_DELEGATION', where: 'env' }],
+    });
+  });
+  test('claims round-trip through the tag value', () => {
+    expect(parseClaims(formatClaims({ enableNetworkPolicy: 'true', WARM_PREFIX_TARGET: '2' }))).toEqual({ enableNetworkPolicy: 'true', WARM_PREFIX_TARGET: '2' });
+    expect(formatClaims(parseClaims(undefined))).toBe('');
   });
 });
 

@@ -7,7 +7,7 @@ import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, CreateTagsCo
 import { rulesOf } from '../../lambdas/domain/network';
 import { POD_SG_RULE_DESCRIPTION } from '../../lambdas/domain/pod-security-groups';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
-import { createCluster, createNodegroup, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
+import { createCluster, createClusterRole, createNodegroup, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 
 const CLUSTER_WORKFLOW = 'cluster-onboarding.asl.json';
@@ -45,7 +45,7 @@ async function withOptions<T>(options: Record<string, unknown>, body: () => Prom
   try {
     return await body();
   } finally {
-    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, podSecurityGroups: 'report', loadBalancerSubnets: undefined };
+    const off: Record<string, unknown> = { podSubnetPrefixLength: undefined, warmPrefixTarget: undefined, podSecurityGroups: 'report', loadBalancerSubnets: undefined };
     w.setConfig(Object.fromEntries(Object.keys(options).map((key) => [key, key in off ? off[key] : false])));
   }
 }
@@ -141,6 +141,53 @@ describe('networkPolicy and prefixDelegation', () => {
   });
 });
 
+describe('switching networkPolicy and prefixDelegation off undoes only what onboarding set', () => {
+  const ON = { networkPolicy: true, prefixDelegation: true, warmPrefixTarget: 2 };
+  const claims = (cluster: string) => w.world.eks.cluster(cluster)!.tags['eks-aviatrix:cni-options'];
+
+  it('records the values it set, removes them once off (plan first), keeps a value changed by hand since and the other settings', async () => {
+    const CLUSTER = 'opts-undo';
+    await activeCluster(CLUSTER, { addonConfiguration: { env: { WARM_ENI_TARGET: '1' } } });
+    expect((await withOptions(ON, () => run(CLUSTER))).error).toBeUndefined();
+    expect(addonConfig(CLUSTER)).toMatchObject({ enableNetworkPolicy: 'true', env: { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '2' } });
+    expect(claims(CLUSTER)).toBe('ENABLE_PREFIX_DELEGATION=true WARM_PREFIX_TARGET=2 enableNetworkPolicy=true');
+
+    // Someone tunes the warm pool by hand: that value is theirs from now on.
+    const tuned = addonConfig(CLUSTER);
+    w.world.eks.setAddonConfiguration(CLUSTER, 'vpc-cni', { ...tuned, env: { ...tuned.env, WARM_PREFIX_TARGET: '3' } });
+
+    const mark = w.world.log.mark();
+    const plan = await run(CLUSTER, true);
+    expect(writesSince(mark)).toEqual([]);
+    expect((plan.output as Outcome).changes).toEqual([
+      { resource: `EKS cluster ${CLUSTER}`, action: 'tag', detail: 'remove eks-aviatrix:cni-options' },
+      { resource: 'add-on vpc-cni', action: 'update', detail: expect.stringMatching(/; removes enableNetworkPolicy, ENABLE_PREFIX_DELEGATION \(set by onboarding, option now off\)$/) },
+    ]);
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    const after = addonConfig(CLUSTER);
+    expect(after).not.toHaveProperty('enableNetworkPolicy');
+    expect(after.env).toEqual({
+      WARM_ENI_TARGET: '1', WARM_PREFIX_TARGET: '3',
+      AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true', ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone', AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true',
+    });
+    // The nodes are back to the add-on's default.
+    expect(w.world.kube.daemonSetEnv(CLUSTER)).toMatchObject({ ENABLE_PREFIX_DELEGATION: 'false' });
+    expect(claims(CLUSTER)).toBeUndefined();
+    const again = w.world.log.mark();
+    expect((await run(CLUSTER)).output).toMatchObject({ changes: [] });
+    expect(writesSince(again)).toEqual([]);
+  });
+
+  it('never claims, so never removes, values that were set by hand before', async () => {
+    const CLUSTER = 'opts-hand';
+    await activeCluster(CLUSTER, { addonConfiguration: { enableNetworkPolicy: 'true', env: { ENABLE_PREFIX_DELEGATION: 'true' } } });
+    expect((await withOptions({ networkPolicy: true, prefixDelegation: true }, () => run(CLUSTER))).error).toBeUndefined();
+    expect(claims(CLUSTER)).toBeUndefined();
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    expect(addonConfig(CLUSTER)).toMatchObject({ enableNetworkPolicy: 'true', env: { ENABLE_PREFIX_DELEGATION: 'true' } });
+  });
+});
+
 describe('prefix delegation on pod subnets without free /28 blocks', () => {
   const CLUSTER = 'pd-full';
 
@@ -202,6 +249,38 @@ describe('read-only checks: security groups for pods and load balancers', () => 
       ]);
       expect(writesSince(mark)).toEqual([]);
     }
+  });
+});
+
+describe('security groups for pods: the cluster role needs AmazonEKSVPCResourceController', () => {
+  const CLUSTER = 'role-check';
+  const roleReads = (mark: number) => w.world.log.since(mark).filter((c) => c.action === 'ListAttachedRolePolicies');
+  const roleWarnings = (result: { output?: unknown }) => (result.output as Outcome).warnings.filter((x) => x.includes('AmazonEKSVPCResourceController'));
+
+  it('is read only when pods get their own groups, and a missing or unreadable policy is named with the fix', async () => {
+    await activeCluster(CLUSTER, { roleName: 'eks-cluster-bare' });
+    let mark = w.world.log.mark();
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    expect(roleReads(mark)).toEqual([]);
+
+    w.world.kube.addObject(CLUSTER, 'securitygrouppolicies', {
+      apiVersion: 'vpcresources.k8s.aws/v1beta1', kind: 'SecurityGroupPolicy',
+      metadata: { name: 'orders', namespace: 'shop' }, spec: { podSelector: {}, securityGroups: { groupIds: ['sg-0aa'] } },
+    });
+    // The role is not there (deleted, or in an account onboarding cannot read): the run goes on and says so.
+    const unreadable = await run(CLUSTER);
+    expect(unreadable.error).toBeUndefined();
+    expect(roleWarnings(unreadable)).toEqual([
+      expect.stringMatching(/^security groups for pods on EKS cluster "role-check" need AmazonEKSVPCResourceController on its cluster role arn:aws:iam::123456789012:role\/eks-cluster-bare, which onboarding could not read \(NoSuchEntity/),
+    ]);
+
+    await createClusterRole({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }, 'eks-cluster-bare', ['AmazonEKSClusterPolicy']);
+    mark = w.world.log.mark();
+    const missing = await run(CLUSTER, true);
+    expect(roleReads(mark)).toHaveLength(1);
+    expect(roleWarnings(missing)).toEqual([
+      expect.stringMatching(/cluster role arn:aws:iam::123456789012:role\/eks-cluster-bare lacks the managed policy AmazonEKSVPCResourceController.*aws iam attach-role-policy --role-name eks-cluster-bare --policy-arn arn:aws:iam::aws:policy\/AmazonEKSVPCResourceController\)$/),
+    ]);
   });
 });
 
@@ -336,5 +415,124 @@ describe('loadBalancerSubnets: the role tags for the AWS Load Balancer Controlle
     } finally {
       eks.destroy();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Undoing what podSecurityGroups did: our pod rules leave the groups no SecurityGroupPolicy names
+// any more, and leave while the cluster is being deleted (so EKS can delete its cluster group).
+
+async function group(vpcId: string, name: string, tagged: boolean): Promise<string> {
+  const tags = tagged ? { TagSpecifications: [{ ResourceType: 'security-group' as const, Tags: [{ Key: 'eks-aviatrix:managed', Value: 'true' }] }] } : {};
+  return (await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: name, Description: name, VpcId: vpcId, ...tags }))).GroupId!;
+}
+
+function policy(cluster: string, name: string, groupIds: string[]): void {
+  w.world.kube.addObject(cluster, 'securitygrouppolicies', {
+    apiVersion: 'vpcresources.k8s.aws/v1beta1', kind: 'SecurityGroupPolicy',
+    metadata: { name, namespace: 'shop' },
+    spec: { podSelector: {}, securityGroups: { groupIds } },
+  });
+}
+
+/** The rules this project added for pods with their own groups on a group, as protocol:port:source. */
+async function added(id: string): Promise<string[]> {
+  const { SecurityGroups = [] } = await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [id] }] }));
+  return (SecurityGroups[0]?.IpPermissions ?? [])
+    .flatMap((p) => (p.UserIdGroupPairs ?? []).filter((g) => g.Description === POD_SG_RULE_DESCRIPTION).map((g) => `${p.IpProtocol}:${p.FromPort ?? ''}:${g.GroupId}`))
+    .sort();
+}
+
+const exists = async (id: string) =>
+  ((await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [id] }] }))).SecurityGroups ?? []).length > 0;
+
+describe('podSecurityGroups: our rules leave the groups no policy serves any more', () => {
+  const CLUSTER = 'sgp-undo';
+  let clusterGroup: string;
+  let a: string; // tagged, named throughout
+  let b: string; // tagged, its policy is deleted
+  let c: string; // untagged: only "reconcile-all" may write (and revoke) there
+
+  beforeAll(async () => {
+    const created = await activeCluster(CLUSTER);
+    clusterGroup = w.world.eks.cluster(CLUSTER)!.clusterSecurityGroupId as string;
+    [a, b, c] = await Promise.all([group(created.vpc.vpcId, 'undo-a', true), group(created.vpc.vpcId, 'undo-b', true), group(created.vpc.vpcId, 'undo-c', false)]);
+    policy(CLUSTER, 'orders', [a, c]);
+    policy(CLUSTER, 'billing', [b]);
+    w.setConfig({ podSecurityGroups: 'reconcile-all' });
+    expect((await run(CLUSTER)).error).toBeUndefined();
+  });
+
+  afterAll(() => w.setConfig({ podSecurityGroups: 'report' }));
+
+  it('"reconcile-all" gave every named group the pod rules', async () => {
+    for (const id of [a, b, c]) expect(await added(id)).toEqual([`-1::${clusterGroup}`, `-1::${id}`, `tcp:9443:${clusterGroup}`].sort());
+    expect(await added(clusterGroup)).toEqual([`-1::${a}`, `-1::${b}`, `-1::${c}`].sort());
+  });
+
+  it('a deleted policy: its group loses our rules but its self-rule; an untagged group out of reach is named, not touched', async () => {
+    w.world.kube.removeObject(CLUSTER, 'securitygrouppolicies', 'shop', 'billing');
+    w.setConfig({ podSecurityGroups: 'reconcile' });
+    const result = await run(CLUSTER);
+    expect(result.error).toBeUndefined();
+    // The self-rule blocks nothing and may serve another cluster's policy naming the same group.
+    expect(await added(b)).toEqual([`-1::${b}`]);
+    expect(await added(a)).toEqual([`-1::${clusterGroup}`, `-1::${a}`, `tcp:9443:${clusterGroup}`].sort());
+    // "reconcile" may not revoke on an untagged group: the rules stay and are named, and the cluster
+    // group's rule from it stays so the next run still finds them.
+    expect(await added(c)).toEqual([`-1::${clusterGroup}`, `-1::${c}`, `tcp:9443:${clusterGroup}`].sort());
+    expect(await added(clusterGroup)).toEqual([`-1::${a}`, `-1::${c}`].sort());
+    expect((result.output as Outcome).warnings).toContainEqual(
+      expect.stringMatching(new RegExp(`^security group ${c} keeps ingress .* that onboarding added for pods with their own security groups .*"reconcile-all": revoke them yourself`)),
+    );
+  });
+
+  it('the mode switched off: plan shows the revocations, the run makes them, the next run writes nothing', async () => {
+    w.setConfig({ podSecurityGroups: 'report' });
+    const mark = w.world.log.mark();
+    const plan = await run(CLUSTER, true);
+    expect(writesSince(mark)).toEqual([]);
+    expect((plan.output as Outcome).changes).toEqual([
+      { resource: `security group ${a}`, action: 'update', detail: expect.stringMatching(/^revoke ingress .* \(pods with their own security groups: no SecurityGroupPolicy of EKS cluster "sgp-undo" has it served any more\)$/) },
+      { resource: `security group ${clusterGroup}`, action: 'update', detail: `revoke ingress all from ${a} (pods with their own security groups: its source is no longer served)` },
+    ]);
+    expect((await run(CLUSTER)).error).toBeUndefined();
+    expect(await added(a)).toEqual([`-1::${a}`]);
+    expect(await added(clusterGroup)).toEqual([`-1::${c}`]);
+    const again = w.world.log.mark();
+    expect((await run(CLUSTER)).output).toMatchObject({ changes: [] });
+    expect(writesSince(again)).toEqual([]);
+  });
+});
+
+describe('offboarding: our pod rules leave while EKS deletes the cluster', () => {
+  const CLUSTER = 'sgp-gone';
+
+  it('revokes the rules naming the cluster security group, so EKS can delete it', async () => {
+    const created = await activeCluster(CLUSTER);
+    const clusterGroup = w.world.eks.cluster(CLUSTER)!.clusterSecurityGroupId as string;
+    const d = await group(created.vpc.vpcId, 'gone-d', true);
+    policy(CLUSTER, 'orders', [d]);
+    w.setConfig({ podSecurityGroups: 'reconcile' });
+    try {
+      expect((await run(CLUSTER)).error).toBeUndefined();
+    } finally {
+      w.setConfig({ podSecurityGroups: 'report' });
+    }
+    expect(await added(d)).toEqual([`-1::${clusterGroup}`, `-1::${d}`, `tcp:9443:${clusterGroup}`].sort());
+
+    // The setting is off by now: the rules are ours all the same (a tagged group).
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    try {
+      await eks.send(new DeleteClusterCommand({ name: CLUSTER }));
+    } finally {
+      eks.destroy();
+    }
+    const result = await runWorkflow('cluster-offboarding.asl.json', { clusterName: CLUSTER });
+    expect(result.error).toBeUndefined();
+    expect(result.statesEntered.indexOf('DetachSecurityGroups')).toBeLessThan(result.statesEntered.indexOf('OffboardController'));
+    expect(await added(d)).toEqual([`-1::${d}`]);
+    expect(await exists(clusterGroup)).toBe(false);
+    expect(await exists(d)).toBe(true);
   });
 });

@@ -38,6 +38,7 @@ const ROWS: Row[] = [
   { workflow: NODEGROUP, state: 'ConfigureGatewaySnat', redriveFrom: 'ConfigureGatewaySnat', service: 'aviatrix', action: 'edit_gw_customized_snat_config' },
   // The node-group step only waits and checks (no resource write): its first write is its cluster lease.
   { workflow: NODEGROUP, state: 'Nodegroup', redriveFrom: 'Nodegroup', service: 'dynamodb', action: 'PutItem' },
+  { workflow: OFFBOARDING, state: 'DetachSecurityGroups', redriveFrom: 'DetachSecurityGroups', service: 'ec2', action: 'RevokeSecurityGroupIngress' },
   { workflow: OFFBOARDING, state: 'OffboardFromController', redriveFrom: 'OffboardController', service: 'aviatrix', action: 'DELETE app-domains' },
   { workflow: OFFBOARDING, state: 'RemoveGatewaySnat', redriveFrom: 'OffboardController', service: 'aviatrix', action: 'edit_gw_customized_snat_config' },
   { workflow: OFFBOARDING, state: 'CleanupAws', redriveFrom: 'CleanupAws', service: 'ec2', action: 'DeleteSecurityGroup' },

@@ -20,6 +20,7 @@ export const {
   ResourceInUseException,
   ResourceNotFoundException,
   TagResourceCommand,
+  UntagResourceCommand,
   UpdateAccessEntryCommand,
   UpdateAddonCommand,
 } = eksSdk;
