@@ -13,9 +13,7 @@ const CONTEXT_KEY = 'onboarding';
 /** `-c allowExampleValues=true` lets the shipped example synthesize (this repository's own checks). */
 const ALLOW_EXAMPLES_KEY = 'allowExampleValues';
 
-const app = new App();
-
-function readConfig(): OnboardingConfig {
+function readConfig(app: App): OnboardingConfig {
   let raw: unknown = app.node.tryGetContext(CONTEXT_KEY);
   // `-c onboarding=...` arrives as a string.
   if (typeof raw === 'string') {
@@ -32,31 +30,44 @@ function readConfig(): OnboardingConfig {
   return config;
 }
 
-let config: OnboardingConfig;
-try {
-  config = readConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
+/**
+ * Adds the stacks the context asks for to `app` and returns 0; a bad config instead writes the
+ * message naming each key to `stderr` and returns 1 (the exit code). Exported for the tests, which
+ * run it in-process.
+ */
+export function main(app: App, stderr: (text: string) => void = (text) => process.stderr.write(text)): number {
+  let config: OnboardingConfig;
+  try {
+    config = readConfig(app);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      stderr(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
   }
-  throw error;
-}
 
-const namePrefix = app.node.tryGetContext('namePrefix') as string | undefined;
-new OnboardingStack(app, 'EksAviatrixOnboarding', {
-  config,
-  ...(namePrefix ? { namePrefix } : {}),
-  description: 'Onboards new EKS clusters to the Aviatrix fabric (CloudTrail -> EventBridge -> Step Functions -> Lambda)',
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
-
-// With members configured, the member template too (deployed per member account/Region, or as a StackSet).
-if (config.members) {
-  new MemberStack(app, 'EksAviatrixOnboardingMember', {
+  const namePrefix = app.node.tryGetContext('namePrefix') as string | undefined;
+  new OnboardingStack(app, 'EksAviatrixOnboarding', {
     config,
-    description: 'Forwards EKS CloudTrail events to the onboarding hub and holds the roles the hub assumes in this account and Region',
+    ...(namePrefix ? { namePrefix } : {}),
+    description: 'Onboards new EKS clusters to the Aviatrix fabric (CloudTrail -> EventBridge -> Step Functions -> Lambda)',
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
+
+  // With members configured, the member template too (deployed per member account/Region, or as a StackSet).
+  if (config.members) {
+    new MemberStack(app, 'EksAviatrixOnboardingMember', {
+      config,
+      description: 'Forwards EKS CloudTrail events to the onboarding hub and holds the roles the hub assumes in this account and Region',
+    });
+  }
+
+  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  return 0;
 }
 
-Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+if (require.main === module) {
+  const code = main(new App());
+  if (code !== 0) process.exit(code);
+}

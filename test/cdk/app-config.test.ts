@@ -1,36 +1,42 @@
 // The CDK app refuses an invalid `onboarding` context: non-zero exit, each bad key named on stderr.
+// One real process shows the entry point's exit code and stderr; the other cases run its `main`
+// in-process (test/cdk/app-run.ts), which returns that exit code and writes that stderr.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { runAppInProcess as runApp } from './app-run';
 import { REPO_ROOT, TEST_RAW_CONFIG } from './fixtures';
 
-function runApp(context: Record<string, unknown>, outdir?: string) {
+function runAppProcess(context: Record<string, unknown>) {
   const env: NodeJS.ProcessEnv = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) };
   delete env.CDK_OUTDIR;
-  // With CDK_OUTDIR set (as the CLI does) the app synthesizes on exit, cdk-nag included.
-  if (outdir) env.CDK_OUTDIR = outdir;
   return spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', 'bin/app.ts'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    // A backstop, not a speed check: on a loaded 2-core machine the synth with cdk-nag took over 60 s.
+    // A backstop, not a speed check (the refusal comes before any synth).
     timeout: 300_000,
     env,
   });
 }
 
-test('bad keys: exit 1 and each key named on stderr', () => {
-  const result = runApp({
-    onboarding: {
-      ...TEST_RAW_CONFIG,
-      secondaryCidr: '100.64.0.0/33',
-      aviatrix: { ...TEST_RAW_CONFIG.aviatrix, controllerUrl: 'http://plain.example' },
-    },
-  });
+const BAD_KEYS = {
+  onboarding: {
+    ...TEST_RAW_CONFIG,
+    secondaryCidr: '100.64.0.0/33',
+    aviatrix: { ...TEST_RAW_CONFIG.aviatrix, controllerUrl: 'http://plain.example' },
+  },
+};
+
+test('bad keys: the app process exits 1 and names each key on stderr', () => {
+  const result = runAppProcess(BAD_KEYS);
   expect(result.status).toBe(1);
   expect(result.stderr).toContain('onboarding.secondaryCidr');
   expect(result.stderr).toContain('onboarding.aviatrix.controllerUrl');
   expect(result.stderr).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
+  // The in-process run returns the same exit code and writes the same stderr.
+  const inProcess = runApp(BAD_KEYS);
+  expect({ status: inProcess.status, stderr: inProcess.stderr }).toEqual({ status: result.status, stderr: result.stderr });
 });
 
 test('verifyTls false and a wildcard secret name: exit 1, each naming the key and the safer setting', () => {

@@ -7,6 +7,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { OnboardingConfig, parseConfig } from '../../lib/config';
 import { OnboardingStack } from '../../lib/onboarding-stack';
+import { Synthesized, synthesizedOnce } from './synth-cache';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 
@@ -25,7 +26,7 @@ export function testConfig(): OnboardingConfig {
 }
 
 /** `agnostic`: no account or Region, as `cdk synth` without credentials renders them (tokens). */
-export function synthStack(options: { bundle?: boolean; config?: OnboardingConfig; agnostic?: boolean } = {}): { app: App; stack: OnboardingStack } {
+export function synthStack(options: SynthOptions = {}): { app: App; stack: OnboardingStack } {
   const app = new App({ context: options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
   const stack = new OnboardingStack(app, 'TestOnboarding', {
     config: options.config ?? testConfig(),
@@ -33,6 +34,14 @@ export function synthStack(options: { bundle?: boolean; config?: OnboardingConfi
   });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return { app, stack };
+}
+
+type SynthOptions = { bundle?: boolean; config?: OnboardingConfig; agnostic?: boolean };
+
+/** synthStack's template and annotations, synthesized once per run for each distinct config (synth-cache.ts). */
+export function synthesized(options: Omit<SynthOptions, 'bundle'> = {}): Synthesized {
+  const config = options.config ?? testConfig();
+  return synthesizedOnce({ builder: 'synthStack', config, agnostic: options.agnostic === true }, () => synthStack({ ...options, config }).stack);
 }
 
 /** Every `state-machines/*.asl.json`, with `${...}` substitutions replaced by plausible values. */

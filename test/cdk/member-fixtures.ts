@@ -9,6 +9,7 @@ import { HubAccess } from '../../lib/hub-access';
 import { MemberStack } from '../../lib/member-stack';
 import { OnboardingConfig, parseConfig } from '../../lib/config';
 import { TEST_RAW_CONFIG } from './fixtures';
+import { Synthesized, synthesizedOnce } from './synth-cache';
 
 export const HUB_ACCOUNT = '111122223333';
 export const HUB_REGION = 'eu-west-1';
@@ -40,4 +41,14 @@ export function synthHubAccess(raw: object = MULTI_ACCOUNT_RAW_CONFIG): { app: A
   new HubAccess(stack, 'HubAccess', { config, roles });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return { app, stack, config };
+}
+
+/** synthMember's template and annotations, once per run for each distinct config and environment (synth-cache.ts). */
+export function synthesizedMember(raw: object = MULTI_ACCOUNT_RAW_CONFIG, env?: { account: string; region: string }): Synthesized {
+  return synthesizedOnce({ builder: 'synthMember', raw, env: env ?? null }, () => synthMember(raw, env).stack);
+}
+
+/** synthHubAccess's template and annotations, once per run for each distinct config (synth-cache.ts). */
+export function synthesizedHubAccess(raw: object = MULTI_ACCOUNT_RAW_CONFIG): Synthesized {
+  return synthesizedOnce({ builder: 'synthHubAccess', raw }, () => synthHubAccess(raw).stack);
 }

@@ -3,29 +3,29 @@
 // limit), the hub's own event pattern forwarded to the hub's bus, member roles holding exactly the
 // member-account rows of the permission table, cdk-nag clean; and the CDK app producing both
 // templates when members are configured.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { stringify } from 'yaml';
+import type { Synthesized } from './synth-cache';
 import { joinsAsSub } from '../../lib/member-stack';
-import { REPO_ROOT, synthStack } from './fixtures';
-import { HUB_ACCOUNT, HUB_REGION, MEMBER_ACCOUNT, MULTI_ACCOUNT_RAW_CONFIG, ORG_ID, synthHubAccess, synthMember } from './member-fixtures';
+import { runAppInProcess } from './app-run';
+import { synthesized } from './fixtures';
+import { HUB_ACCOUNT, HUB_REGION, MEMBER_ACCOUNT, MULTI_ACCOUNT_RAW_CONFIG, ORG_ID, synthesizedHubAccess, synthesizedMember, synthMember } from './member-fixtures';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const WIDEST = { ...MULTI_ACCOUNT_RAW_CONFIG, allowNodeReplacement: true };
 
-function nagFindings(stack: import('aws-cdk-lib').Stack): string[] {
-  const a = Annotations.fromStack(stack);
+function nagFindings({ annotations: a }: Synthesized): string[] {
   return [...a.findError('*', Match.anyValue()), ...a.findWarning('*', Match.anyValue())].map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`);
 }
 
 describe('member stack', () => {
   let template: Json;
   beforeAll(() => {
-    template = Template.fromStack(synthMember().stack).toJSON();
+    template = synthesizedMember().json;
   });
 
   it('needs no bootstrap stack: no parameters, no rules, no asset, no code and no secret', () => {
@@ -42,7 +42,7 @@ describe('member stack', () => {
   });
 
   it('stays under CloudFormation\'s 51,200-byte TemplateBody as cdk deploy sends it (YAML) with every switch on', () => {
-    const json = Template.fromStack(synthMember(WIDEST).stack).toJSON();
+    const json = synthesizedMember(WIDEST).json;
     // The CLI's own rendering (toYAML in aws-cdk): YAML 1.1, no line wrapping.
     expect(stringify(json, { schema: 'yaml-1.1', lineWidth: 0 }).length).toBeLessThan(51_200);
     expect(JSON.stringify(json).length).toBeLessThan(51_200); // a StackSet's --template-body of the compact JSON
@@ -53,7 +53,7 @@ describe('member stack', () => {
     expect(rules).toHaveLength(1);
     const [rule] = rules;
     // The hub's rules, one per EKS call: the member's pattern is theirs with every call.
-    const hub = Template.fromStack(synthStack().stack).toJSON();
+    const hub = synthesized().json;
     const hubPatterns = Object.values(hub.Resources as Record<string, Json>)
       .filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern?.source?.includes('aws.eks'))
       .map((r) => r.Properties.EventPattern);
@@ -84,7 +84,7 @@ describe('member stack', () => {
     ['every switch on', WIDEST, undefined],
     ['an Organization only, deployed to a known account', { ...MULTI_ACCOUNT_RAW_CONFIG, members: { organizationId: ORG_ID } }, { account: MEMBER_ACCOUNT, region: 'us-east-1' }],
   ])('has no cdk-nag finding nor synth warning: %s', (_name, raw, env) => {
-    expect(nagFindings(synthMember(raw, env).stack)).toEqual([]);
+    expect(nagFindings(synthesizedMember(raw, env))).toEqual([]);
   });
 });
 
@@ -100,13 +100,13 @@ test('joins of literals and pseudo parameters become Fn::Sub; other joins stay',
 describe('hub access', () => {
   it('adds nothing without members (one account, one Region, as before)', () => {
     const { hub: _hub, members: _members, ...raw } = MULTI_ACCOUNT_RAW_CONFIG;
-    const template = Template.fromStack(synthHubAccess(raw).stack).toJSON();
+    const template = synthesizedHubAccess(raw).json;
     const types = Object.values(template.Resources as Record<string, Json>).map((r) => r.Type);
     expect(types.filter((t) => t !== 'AWS::IAM::Role')).toEqual([]);
   });
 
   it('lets member accounts of the config, or of the Organization, put events on the hub\'s bus', () => {
-    const listed = Template.fromStack(synthHubAccess().stack);
+    const listed = synthesizedHubAccess().template;
     listed.hasResourceProperties('AWS::Events::EventBusPolicy', {
       EventBusName: 'default',
       Statement: {
@@ -116,21 +116,20 @@ describe('hub access', () => {
         Condition: { StringEquals: { 'aws:PrincipalOrgID': ORG_ID } },
       },
     });
-    const org = Template.fromStack(synthHubAccess({ ...MULTI_ACCOUNT_RAW_CONFIG, members: { organizationId: ORG_ID } }).stack);
+    const org = synthesizedHubAccess({ ...MULTI_ACCOUNT_RAW_CONFIG, members: { organizationId: ORG_ID } }).template;
     org.hasResourceProperties('AWS::Events::EventBusPolicy', { Statement: { Principal: '*', Condition: { StringEquals: { 'aws:PrincipalOrgID': ORG_ID } } } });
   });
 
   it('has no cdk-nag finding', () => {
-    expect(nagFindings(synthHubAccess().stack)).toEqual([]);
-    expect(nagFindings(synthHubAccess({ ...MULTI_ACCOUNT_RAW_CONFIG, members: { organizationId: ORG_ID } }).stack)).toEqual([]);
+    expect(nagFindings(synthesizedHubAccess())).toEqual([]);
+    expect(nagFindings(synthesizedHubAccess({ ...MULTI_ACCOUNT_RAW_CONFIG, members: { organizationId: ORG_ID } }))).toEqual([]);
   });
 });
 
 test('the CDK app synthesizes the hub and the member template when members are configured', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'onboarding-member-'));
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ onboarding: MULTI_ACCOUNT_RAW_CONFIG, allowExampleValues: true, 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true }) };
-    const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', 'bin/app.ts'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 90_000, env });
+    const result = runAppInProcess({ onboarding: MULTI_ACCOUNT_RAW_CONFIG, allowExampleValues: true, 'aws:cdk:bundling-stacks': [], 'aws:cdk:enable-path-metadata': true }, outdir);
     // cdk-nag reads CfnEventBusPolicy's deprecated `principal` (the hub's bus policy sets `statement`).
     const nagReadsDeprecated = /^\[WARNING\] aws-cdk-lib\.aws_events\.CfnEventBusPolicy#principal is deprecated.*\n\s*this property has been deprecated\n/;
     expect(result.stderr.replace(nagReadsDeprecated, '')).toBe('');

@@ -1,7 +1,7 @@
 // cdk-nag AwsSolutions: every finding is either fixed or acknowledged with a reason; and the
 // stack's own synth-time guards (machine timeout vs configured waits, Lambda environment size).
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { synthStack } from './fixtures';
+import { Match } from 'aws-cdk-lib/assertions';
+import { synthesized } from './fixtures';
 
 test.each([
   ['the default config', {}],
@@ -16,8 +16,7 @@ test.each([
 ])('no unsuppressed AwsSolutions errors or warnings: %s', (_name, overrides) => {
   const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
-  const { stack } = synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, ...overrides }) });
-  const annotations = Annotations.fromStack(stack);
+  const { annotations } = synthesized({ config: parseConfig({ ...TEST_RAW_CONFIG, ...overrides }) });
   const errors = annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
   const warnings = annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
   expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
@@ -27,8 +26,7 @@ test.each([
 });
 
 test('no unsuppressed AwsSolutions errors with an environment-agnostic stack (account and Region as tokens)', () => {
-  const { stack } = synthStack({ agnostic: true });
-  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+  const errors = synthesized({ agnostic: true }).annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
   expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
 });
 
@@ -36,8 +34,7 @@ test('a machine TimeoutSeconds shorter than the configured waits is a synth erro
   const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
   const config = parseConfig({ ...TEST_RAW_CONFIG, clusterActiveTimeoutSeconds: 4 * 3600, addonUpdateTimeoutSeconds: 3600 });
-  const { stack } = synthStack({ config });
-  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
+  const errors = synthesized({ config }).annotations.findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
   expect(errors).toHaveLength(1);
   expect(String(errors[0].entry.data)).toContain('onboarding.clusterActiveTimeoutSeconds');
 });
@@ -46,8 +43,7 @@ test('the node-group machine must outlast the add-on wait plus the node-group wa
   const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
   const config = parseConfig({ ...TEST_RAW_CONFIG, nodegroupActiveTimeoutSeconds: 3 * 3600, allowNodeReplacement: true });
-  const { stack } = synthStack({ config });
-  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
+  const errors = synthesized({ config }).annotations.findError('*', Match.stringLikeRegexp('TimeoutSeconds'));
   expect(errors).toHaveLength(1);
   expect(String(errors[0].entry.data)).toMatch(/^nodegroup-onboarding\.asl\.json .*onboarding\.nodegroupActiveTimeoutSeconds x2/);
 });
@@ -57,8 +53,7 @@ test('a config too large for the 4 KB Lambda environment is a synth error naming
   const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
   const pem = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(4000)}\n-----END CERTIFICATE-----\n`;
   const config = parseConfig({ ...TEST_RAW_CONFIG, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, caBundlePem: pem } });
-  const { stack } = synthStack({ config });
-  const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('4 KB'));
+  const errors = synthesized({ config }).annotations.findError('*', Match.stringLikeRegexp('4 KB'));
   expect(errors).toHaveLength(1);
   expect(String(errors[0].entry.data)).toContain('onboarding.aviatrix.caBundlePem');
 });

@@ -4,7 +4,7 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
 import { ALL_FUNCTIONS, CONSTRUCT_ID, STATE_MACHINES } from '../../lib/onboarding-stack';
-import { synthStack, TEST_RAW_CONFIG } from './fixtures';
+import { synthesized, TEST_RAW_CONFIG } from './fixtures';
 
 type Resources = Record<string, { Properties: any }>;
 
@@ -15,8 +15,8 @@ let optionalAnnotations: Annotations;
 const EXISTING_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:platform-alerts';
 
 beforeAll(() => {
-  template = Template.fromStack(synthStack().stack);
-  const { stack } = synthStack({
+  template = synthesized().template;
+  ({ template: optional, annotations: optionalAnnotations } = synthesized({
     config: parseConfig({
       ...TEST_RAW_CONFIG,
       driftSchedule: 'cron(15 3 * * ? *)',
@@ -28,9 +28,7 @@ beforeAll(() => {
         metricsNamespace: 'Platform/EksAviatrix',
       },
     }),
-  });
-  optional = Template.fromStack(stack);
-  optionalAnnotations = Annotations.fromStack(stack);
+  }));
 }, 120_000);
 
 const resources = (t: Template, type: string) => Object.entries(t.findResources(type) as Resources);

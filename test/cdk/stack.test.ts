@@ -2,15 +2,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { Stack } from 'aws-cdk-lib';
 import { parseConfig } from '../../lib/config';
 import { ALL_FUNCTIONS, CONSTRUCT_ID, KUBE_RECONCILER_ROLE_ID, STATE_MACHINES, STEP_FUNCTIONS } from '../../lib/onboarding-stack';
-import { REPO_ROOT, synthStack, TEST_RAW_CONFIG, testConfig } from './fixtures';
+import { REPO_ROOT, synthesized, TEST_RAW_CONFIG, testConfig } from './fixtures';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
 let template: Template;
-let stack: Stack;
 
 /** Renders a CloudFormation value (Fn::Join of strings and pseudo-parameter Refs) as one string. */
 function render(value: unknown): string {
@@ -57,8 +55,7 @@ beforeAll(() => {
   // Without bundling (aws:cdk:bundling-stacks=[], see fixtures.ts): bundling the functions takes
   // seconds and is tested on its own (bundles.test.ts). No timing asserted: on a loaded machine a
   // time limit fails at random.
-  ({ stack } = synthStack());
-  template = Template.fromStack(stack);
+  template = synthesized().template;
 });
 
 describe('EventBridge triggers', () => {
@@ -119,7 +116,7 @@ describe('EventBridge triggers', () => {
     expectFunctionTarget(scheduled[0], fnId('DriftRepair'));
 
     const cron = 'cron(15 3 * * ? *)';
-    const other = Template.fromStack(synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, driftSchedule: cron }) }).stack);
+    const other = synthesized({ config: parseConfig({ ...TEST_RAW_CONFIG, driftSchedule: cron }) }).template;
     other.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: cron });
   });
 
@@ -381,7 +378,7 @@ describe('functions', () => {
   test('node replacement (an instance refresh) is granted only when config allows it, on EKS node-group ASGs only', () => {
     expect(statements().filter((s) => s.Action.some((a) => a.startsWith('autoscaling:')))).toEqual([]);
     expect(statements().filter((s) => s.Action.includes('eks:UpdateNodegroupVersion'))).toEqual([]);
-    const allowed = Template.fromStack(synthStack({ config: parseConfig({ ...TEST_RAW_CONFIG, allowNodeReplacement: true }) }).stack);
+    const allowed = synthesized({ config: parseConfig({ ...TEST_RAW_CONFIG, allowNodeReplacement: true }) }).template;
     const refreshes = statements(allowed).filter((s) => s.Action.includes('autoscaling:StartInstanceRefresh'));
     expect(refreshes).toHaveLength(1);
     expect(refreshes[0].Resource).toEqual(['arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/eks-*']);

@@ -4,7 +4,6 @@
 // allowed; the same action on another cluster, someone else's subnet, route table, security group,
 // VPC tag, access entry or secret, or in another Region, is denied. The table covers every AWS call
 // the Lambdas make (derived from the code) and every statement of lib/permissions.ts.
-import { Template } from 'aws-cdk-lib/assertions';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { parseConfig } from '../../lib/config';
 import { KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
@@ -12,7 +11,7 @@ import { resourceNames, ResourceNames } from '../../lib/names';
 import { CONSTRUCT_ID } from '../../lib/onboarding-stack';
 import { permissionTable } from '../../lib/permissions';
 import { RECONCILER_KUBE_GROUP, VIEW_NODES_KUBE_GROUP } from '../../lambdas/shared/kube-rbac';
-import { synthStack, TEST_RAW_CONFIG } from '../cdk/fixtures';
+import { synthesized, TEST_RAW_CONFIG } from '../cdk/fixtures';
 import { lambdaSdkActions } from './sdk-calls';
 import {
   ADMIN_POLICY, CONTROLLER_ROLE, EC2_OURS, EKS_CLUSTER_SG, MANAGED_REQUEST, NOT_OPTED_IN, OPT_IN_KEY, OPTED_IN, OURS, VIEW_POLICY,
@@ -36,8 +35,7 @@ interface Evaluated {
 }
 
 function synthesize(raw: object): Evaluated {
-  const { stack } = synthStack({ config: parseConfig(raw) });
-  const template = Template.fromStack(stack).toJSON();
+  const template = synthesized({ config: parseConfig(raw) }).json;
   const resources: Record<string, Json> = template.Resources;
   // The role's logical id stands in for its generated name.
   const arnOf = (id: string): string => {

@@ -4,11 +4,10 @@
 // resources; its trust admits its own hub role only (not another hub role, another deployment's
 // role, the same name in another account, a wrong external id or Organization); and each hub role
 // may assume its own member roles of this deployment only.
-import { Template } from 'aws-cdk-lib/assertions';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { RECONCILER_KUBE_GROUP } from '../../lambdas/shared/kube-rbac';
-import { synthStack } from '../cdk/fixtures';
-import { EXTERNAL_ID, HUB_ACCOUNT, MEMBER_ACCOUNT, MULTI_ACCOUNT_RAW_CONFIG, ORG_ID, synthHubAccess, synthMember } from '../cdk/member-fixtures';
+import { synthesized } from '../cdk/fixtures';
+import { EXTERNAL_ID, HUB_ACCOUNT, MEMBER_ACCOUNT, MULTI_ACCOUNT_RAW_CONFIG, ORG_ID, synthesizedHubAccess, synthesizedMember } from '../cdk/member-fixtures';
 import { parseConfig } from '../../lib/config';
 import {
   ADMIN_POLICY, Context, CONTROLLER_ROLE, EC2_OURS, EKS_CLUSTER_SG, MANAGED_REQUEST, NOT_OPTED_IN, OPTED_IN, OURS, VIEW_POLICY,
@@ -46,7 +45,7 @@ interface MemberRole {
 
 /** The member stack's roles as deployed in MEMBER_ACCOUNT/REGION, by hub role id. */
 function memberRoles(raw: object): Record<string, MemberRole> {
-  const template = Template.fromStack(synthMember(raw).stack).toJSON();
+  const template = synthesizedMember(raw).json;
   const resolve = resolver(MEMBER_ACCOUNT, REGION);
   const roles: Record<string, MemberRole> = {};
   for (const [logicalId, r] of Object.entries(template.Resources as Record<string, Json>)) {
@@ -67,7 +66,7 @@ const hubRoleArn = (roleId: string, account = HUB_ACCOUNT, prefix = 'eks-aviatri
 
 /** The hub roles' assume-role policies (lib/hub-access.ts), by role id. */
 function hubAssumePolicies(raw: object): Record<string, Json[]> {
-  const template = Template.fromStack(synthHubAccess(raw).stack).toJSON();
+  const template = synthesizedHubAccess(raw).json;
   const resolve = resolver(HUB_ACCOUNT, 'eu-west-1');
   const policies: Record<string, Json[]> = {};
   for (const r of Object.values(template.Resources as Record<string, Json>)) {
@@ -232,7 +231,7 @@ describe('member roles', () => {
 
   it('hold exactly the member-account statements of the hub role of the same id (EKS, EC2, Auto Scaling), no other', () => {
     // The hub stack's per-row policies (statement Sid = row), by role id.
-    const hub = Template.fromStack(synthStack({ config: parseConfig(WIDER) }).stack).toJSON();
+    const hub = synthesized({ config: parseConfig(WIDER) }).json;
     const hubRows = new Map<string, Set<string>>();
     for (const r of Object.values(hub.Resources as Record<string, Json>)) {
       if (r.Type !== 'AWS::IAM::Policy') continue;

@@ -3,9 +3,11 @@
 import type { Config } from '@jest/types';
 import { freePort } from '../local-world/moto';
 import { SHARED_MOTO_PORTS, spawnMoto } from '../local-world/moto-pool';
+import { makeRunFolder } from './run-folder';
 import { sharedServers } from './shared-servers';
 
 export default async function globalSetup(config: Config.GlobalConfig): Promise<void> {
+  makeRunFolder();
   const ports: number[] = [];
   for (let worker = 0; worker < Math.max(1, config.maxWorkers); worker++) {
     const port = await freePort();

@@ -1,5 +1,6 @@
 // Stops the moto servers global-setup.ts started, and waits until they have exited.
 import type { ChildProcess } from 'node:child_process';
+import { removeRunFolder } from './run-folder';
 import { sharedServers } from './shared-servers';
 
 function stop(child: ChildProcess): Promise<void> {
@@ -18,5 +19,6 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 export default async function globalTeardown(): Promise<void> {
+  removeRunFolder();
   await Promise.all(sharedServers().splice(0).map(stop));
 }
