@@ -101,6 +101,8 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
       AWS_ENDPOINT_URL_EKS: eks.url,
       // The SDK's key for serviceId "Auto Scaling" (spaces become underscores).
       AWS_ENDPOINT_URL_AUTO_SCALING: autoscaling.url,
+      // The hub's own account, as the stack sets it: clusters elsewhere are reached through member roles.
+      HUB_ACCOUNT_ID: accountId,
     };
 
     let vpcCount = 0;
