@@ -13,6 +13,7 @@
 // `{"type":"vpc","name":<Name tag>}`: `res_id` is one of the documented selector keys, the VPC id is
 // known exactly from DescribeCluster, immutable and unique, whereas the Name tag may be missing,
 // shared by several VPCs, or renamed later (which would silently change what the group matches).
+import { scopedName } from '../shared/target';
 import { AviatrixConfig } from '../../lib/config';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
@@ -51,14 +52,16 @@ export function desiredSmartGroups(
   cluster: OnboardInput['cluster'],
   config: Pick<AviatrixConfig, 'kubernetesSmartGroups'>,
 ): SmartGroupBody[] {
+  // SmartGroup names are controller-wide: a member account's cluster's carry its account and Region.
+  const prefix = scopedName(cluster.name).replace(/\//g, '-');
   const groups: SmartGroupBody[] = [
-    { name: `${cluster.name}-vpc`, selector: { any: [{ all: { type: 'vpc', res_id: cluster.vpcId } }] } },
+    { name: `${prefix}-vpc`, selector: { any: [{ all: { type: 'vpc', res_id: cluster.vpcId } }] } },
   ];
   for (const spec of config.kubernetesSmartGroups) {
     const all: SelectorExpression = { type: 'k8s', k8s_cluster_id: cluster.arn };
     if (spec.namespace) all.k8s_namespace = spec.namespace;
     for (const [key, value] of Object.entries(spec.labels ?? {})) if (value !== '') all[`tags.${key}`] = value;
-    groups.push({ name: `${cluster.name}-${spec.name}`, selector: { any: [{ all }] } });
+    groups.push({ name: `${prefix}-${spec.name}`, selector: { any: [{ all }] } });
   }
   return groups;
 }

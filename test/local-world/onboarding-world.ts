@@ -7,7 +7,7 @@ import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sd
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
 import { createStackTables } from './tables';
-import { LocalWorld, startLocalWorld } from './world';
+import { AccountRegion, LocalWorld, startLocalWorld } from './world';
 import { WorkflowState } from '../../lambdas/shared/workflow';
 
 export const SECRET_NAME = 'aviatrix/controller/api';
@@ -124,6 +124,8 @@ export interface ClusterSpec {
   vpc?: Awaited<ReturnType<LocalWorld['createVpc']>>;
   /** Register a spoke gateway (with HA) for the VPC on the controller. */
   spoke?: boolean;
+  /** Another account's Region (world.addAccountRegion); default the hub's own. */
+  in?: AccountRegion;
 }
 
 export interface CreatedCluster {
@@ -137,7 +139,8 @@ const pendingAddonConfiguration = new Map<string, Record<string, unknown>>();
 
 /** A VPC, its spoke gateway pair on the controller, and an EKS cluster in CREATING. */
 export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Promise<CreatedCluster> {
-  const vpc = spec.vpc ?? (await w.world.createVpc({ azs: spec.azs ?? ['us-east-1a', 'us-east-1b'], ...(spec.vpcCidr ? { cidr: spec.vpcCidr } : {}) }));
+  const where = spec.in ?? w.world;
+  const vpc = spec.vpc ?? (await where.createVpc({ ...(spec.azs ? { azs: spec.azs } : {}), ...(spec.vpcCidr ? { cidr: spec.vpcCidr } : {}) }));
   const spokeName = `spoke-${vpc.vpcId}`;
   if (spec.spoke !== false && !w.controller.gateway(spokeName)) {
     const octet = (nextSpokeOctet++ % 240) + 10;
@@ -151,11 +154,13 @@ export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Prom
       snatMode: 'none',
     });
   }
-  const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const eks = spec.in
+    ? new EKSClient({ endpoint: spec.in.eks.url, region: spec.in.region, credentials: spec.in.credentials })
+    : new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   await eks.send(
     new CreateClusterCommand({
       name: spec.name,
-      roleArn: 'arn:aws:iam::123456789012:role/eks-cluster',
+      roleArn: `arn:aws:iam::${spec.in?.account ?? w.world.accountId}:role/eks-cluster`,
       resourcesVpcConfig: {
         subnetIds: vpc.subnets.map((s) => s.subnetId),
         ...(spec.endpointPublicAccess === false ? { endpointPublicAccess: false, endpointPrivateAccess: true } : {}),
