@@ -7,6 +7,7 @@ import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
+import { main } from '../../cli/main';
 import type { AccountRegion } from '../local-world/world';
 
 // The hub, two members with their member stacks, and NO_STACK: listed in config, member stack never deployed.
@@ -115,6 +116,24 @@ describe('one hub, clusters of one name in three accounts and two Regions', () =
       `arn:aws:eks:us-east-1:${HUB}:cluster/prod`,
       `arn:aws:eks:us-east-1:${C}:cluster/prod`,
     ]);
+  });
+
+  it('the CLI finds each record by name (the hub\'s), by ARN, by --account/--cluster-region and by its key, and refuses a mix', async () => {
+    const statusOf = async (...argv: string[]) => {
+      let stdout = '';
+      const code = await main(['status', '--json', ...argv], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text) });
+      return { code, doc: JSON.parse(stdout) as { clusters?: { clusterName: string; status: string }[]; error?: string } };
+    };
+    const keyOf = async (...argv: string[]) => (await statusOf(...argv)).doc.clusters?.map((r) => r.clusterName);
+    expect(await keyOf('prod')).toEqual(['prod']);
+    expect(await keyOf(`arn:aws:eks:eu-west-1:${B}:cluster/prod`)).toEqual([`${B}/eu-west-1/prod`]);
+    expect(await keyOf('prod', '--account', C)).toEqual([`${C}/us-east-1/prod`]);
+    expect(await keyOf('prod', '--account', B, '--cluster-region', 'eu-west-1')).toEqual([`${B}/eu-west-1/prod`]);
+    expect(await keyOf(`${C}/us-east-1/prod`)).toEqual([`${C}/us-east-1/prod`]);
+    // The hub's own account and Region named explicitly is the hub's record.
+    expect(await keyOf('prod', '--account', HUB, '--cluster-region', 'us-east-1')).toEqual(['prod']);
+    const mixed = await statusOf(`arn:aws:eks:eu-west-1:${B}:cluster/prod`, '--account', C);
+    expect([mixed.code, mixed.doc.error]).toEqual([64, `"arn:aws:eks:eu-west-1:${B}:cluster/prod" names its account and Region already: leave out --account and --cluster-region.`]);
   });
 
   it('reuses member credentials: a re-run of B assumes no role again and writes nothing in any account', async () => {
