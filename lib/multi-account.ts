@@ -52,6 +52,7 @@ export function memberPermissionTable(
   const ctx: PermissionContext = {
     config,
     ...member,
+    controllerRoleInThisAccount: true,
     statusTableArn: HUB_ONLY,
     leaseTableArn: HUB_ONLY,
     clusterStateMachineArn: HUB_ONLY,

@@ -54,6 +54,11 @@ export interface PermissionContext {
   notificationTopicArn: string;
   /** The topic's KMS key, when the stack made the topic. */
   notificationKeyArn?: string;
+  /**
+   * A member account's roles: the controller reads clusters there through the role of
+   * aviatrix.controllerRoleArn's name in this account (lambdas/aviatrix/access-account.ts).
+   */
+  controllerRoleInThisAccount?: boolean;
 }
 
 /** Conditions of several kinds merged into one Condition block. */
@@ -359,9 +364,10 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
 }
 
 function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {
-  const controllerRoleArn = ctx.config.aviatrix.controllerRoleArn;
-  const controller = parseRoleArn(controllerRoleArn);
-  const controllerEntry = roleAccessEntryArnPattern(controller.account, controller.roleName);
+  const configured = ctx.config.aviatrix.controllerRoleArn;
+  const controllerRoleArn = ctx.controllerRoleInThisAccount ? configured.replace(/:iam::\d{12}:/, `:iam::${ctx.account}:`) : configured;
+  const controller = parseRoleArn(configured);
+  const controllerEntry = roleAccessEntryArnPattern(ctx.controllerRoleInThisAccount ? ctx.account : controller.account, controller.roleName);
   return [
     ...controllerCredentials(ctx),
     {

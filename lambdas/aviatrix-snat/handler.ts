@@ -6,6 +6,7 @@
 //   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
 //   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? } (SNAT),
 //     then { action: "offboard-exclusions", ..., cleanup } once the cleanup says whether the CIDR left the VPC.
+import { controllerAccess } from '../aviatrix/access-account';
 import { aviatrixClient, AviatrixClient } from '../aviatrix/client';
 import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
 import { OwnershipRegistry } from '../aviatrix/ownership';
@@ -112,7 +113,10 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   const cluster = readyCluster(state);
   const dryRun = state.input?.dryRun === true;
   const client = aviatrixClient(config);
-  if (event.action === 'preflight') return preflightController(client, config, { vpcId: cluster.vpcId, clusterName: cluster.name });
+  if (event.action === 'preflight') {
+    controllerAccess(runtime().config); // a member account's cluster needs its Aviatrix access account: refused before any write
+    return preflightController(client, config, { vpcId: cluster.vpcId, clusterName: cluster.name });
+  }
 
   const holder = holderOf(state.executionId, dryRun, `aviatrix-${event.action ?? 'snat'}`);
   const deps = { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) };

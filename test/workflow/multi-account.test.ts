@@ -5,7 +5,7 @@
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
+import { CONTROLLER_ROLE_ARN, createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 import { main } from '../../cli/main';
 import type { AccountRegion } from '../local-world/world';
@@ -14,6 +14,7 @@ import type { AccountRegion } from '../local-world/world';
 const [HUB, B, C, NO_STACK] = ['123456789012', '222222222222', '333333333333', '444444444444'];
 const EXTERNAL_ID = 'eks-aviatrix-local-hub';
 const ONBOARDING = 'cluster-onboarding.asl.json';
+const MEMBERS = { accounts: [B, C, NO_STACK], regions: ['us-east-1', 'eu-west-1'], externalId: EXTERNAL_ID };
 
 let w: OnboardingWorld;
 let [b, c, noStack] = [] as AccountRegion[];
@@ -23,7 +24,7 @@ beforeAll(async () => {
   w = await startOnboardingWorld({
     config: {
       hub: { account: HUB, region: 'us-east-1' },
-      members: { accounts: [B, C, NO_STACK], regions: ['us-east-1', 'eu-west-1'], externalId: EXTERNAL_ID },
+      members: { ...MEMBERS, aviatrixAccounts: { [B]: 'prod-b', [C]: 'prod-c' } },
     },
   });
   b = await w.world.addAccountRegion(B, 'eu-west-1');
@@ -100,6 +101,10 @@ describe('one hub, clusters of one name in three accounts and two Regions', () =
     expect(principals(b)).toContain(`arn:aws:iam::${B}:role/eks-aviatrix-member-KubeReconciler-eu-west-1`);
     expect(principals(c)).toContain(`arn:aws:iam::${C}:role/eks-aviatrix-member-KubeReconciler-us-east-1`);
     expect(w.world.eks.accessEntries('prod').map((e) => String(e.principalArn)).filter((p) => p.includes('member'))).toEqual([]);
+    // The controller reads each cluster through its access account's role in that account.
+    expect(principals(b)).toContain(`arn:aws:iam::${B}:role/aviatrix-role-app`);
+    expect(principals(c)).toContain(`arn:aws:iam::${C}:role/aviatrix-role-app`);
+    expect(principals(b)).not.toContain(CONTROLLER_ROLE_ARN);
 
     // One record each: the hub's under the bare name (as before multi-account), the members' under account/Region/name.
     const all = await records();
@@ -157,6 +162,20 @@ describe('one hub, clusters of one name in three accounts and two Regions', () =
     const all = await records();
     expect(all[`${NO_STACK}/us-east-1/prod`]?.status).toMatch(/FAILED|REFUSED/);
     expect(all.prod.status).toBe('ONBOARDED');
+  });
+
+  it('a member account with no Aviatrix access account is refused in the preflight, naming the config key, with nothing written', async () => {
+    w.setConfig({ members: { ...MEMBERS, aviatrixAccounts: { [B]: 'prod-b' } } });
+    try {
+      const mark = w.world.log.mark();
+      const run = await runWorkflow(ONBOARDING, { clusterName: 'prod', account: C, region: 'us-east-1' });
+      expect(run.status).toBe('FAILED');
+      expect(run.error!.message).toContain(`AWS account ${C} has no Aviatrix access account in onboarding.members.aviatrixAccounts`);
+      expect(w.world.log.since(mark).filter((call) => call.write && ['ec2', 'eks', 'kubernetes', 'aviatrix'].includes(call.service))).toEqual([]);
+      expect((await records())[`${C}/us-east-1/prod`]).toMatchObject({ status: 'ONBOARDED', lastRunStatus: 'REFUSED' });
+    } finally {
+      w.setConfig({ members: { ...MEMBERS, aviatrixAccounts: { [B]: 'prod-b', [C]: 'prod-c' } } });
+    }
   });
 
   it('a cluster of an account that is not a member is refused naming the config keys', async () => {
