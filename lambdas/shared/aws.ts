@@ -105,9 +105,11 @@ const credentials = new Map<string, Promise<AwsCredentialIdentity>>();
 
 function targetClient<C>(service: string, make: (options: ReturnType<typeof sdkClientOptions> & { region?: string; credentials?: () => Promise<AwsCredentialIdentity> }) => C): C {
   const target = currentTarget();
-  const key = `${service}/${target ? `${target.account}/${target.region}` : 'hub'}`;
+  // Per member role: the client's credentials are that role's (one role per function in Lambda).
+  const roleArn = target && memberRoleArn(target);
+  const key = `${service}/${roleArn ?? 'hub'}`;
   if (!clients.has(key)) {
-    clients.set(key, make({ ...sdkClientOptions(), ...(target ? { region: target.region, credentials: () => memberCredentials(target) } : {}) }));
+    clients.set(key, make({ ...sdkClientOptions(), ...(target && roleArn ? { region: target.region, credentials: () => memberCredentials(roleArn, target) } : {}) }));
   }
   return clients.get(key) as C;
 }
@@ -156,8 +158,7 @@ export function kubernetesIdentityArn(target: Target | undefined): string {
  * external id) per account/Region, reused until shortly before they expire. The hub's own STS,
  * with the function's own credentials, makes the call.
  */
-function memberCredentials(target: Target): Promise<AwsCredentialIdentity> {
-  const roleArn = memberRoleArn(target);
+function memberCredentials(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
   const cached = credentials.get(roleArn);
   const fresh = cached?.then((c) => (c.expiration?.getTime() ?? 0) - Date.now() > RENEW_BEFORE_MS, () => false);
   return (fresh ?? Promise.resolve(false)).then((ok) => {

@@ -8,6 +8,8 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CONTROLLER_ROLE_ARN, createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 import { main } from '../../cli/main';
+import { handler as driftRepair } from '../../lambdas/drift-repair/handler';
+import { deployStackLocally } from '../local-world/deployed-stack';
 import type { AccountRegion } from '../local-world/world';
 
 // The hub, two members with their member stacks, and NO_STACK: listed in config, member stack never deployed.
@@ -182,6 +184,36 @@ describe('one hub, clusters of one name in three accounts and two Regions', () =
     const run = await runWorkflow(ONBOARDING, { clusterName: 'prod', account: '555555555555', region: 'us-east-1' });
     expect(run.status).toBe('FAILED');
     expect(run.error!.message).toContain('account 555555555555 Region us-east-1 is not a member of this deployment (onboarding.members.accounts');
+  });
+
+  it('drift repair looks into the hub and every member account/Region, repairs each cluster there, and reports the ones it cannot reach', async () => {
+    const stack = await deployStackLocally(w);
+    try {
+      const mark = w.world.log.mark();
+      const tick = await driftRepair({ time: '2026-12-02T06:00:00Z' }, { awsRequestId: 'drift-1', functionName: 'eks-aviatrix-drift-repair' });
+      expect(tick.runs.map((r) => [r.executionName, r.started]).sort()).toEqual([
+        ['drift-202612020600-222222222222-eu-west-1-prod', true],
+        ['drift-202612020600-333333333333-us-east-1-prod', true],
+        ['drift-202612020600-prod', true],
+      ]);
+      // Member stacks exist only for B in eu-west-1 and C in us-east-1: every other listed pair is reported, not fatal,
+      // and so is the non-member account a record names (the refused run above recorded its failure).
+      expect((tick.unreachable ?? []).map((line) => line.split(':')[0]).sort()).toEqual([
+        `${B}/us-east-1/*`, `${C}/eu-west-1/*`, `${NO_STACK}/eu-west-1/*`, `${NO_STACK}/us-east-1/*`, '555555555555/us-east-1/*',
+      ]);
+      expect(tick.unreachable).toContainEqual(expect.stringContaining(`arn:aws:iam::${NO_STACK}:role/eks-aviatrix-member-DriftRepair-us-east-1`));
+      await stack.sfn.waitForIdle();
+      const inputs = stack.sfn.executions().filter((e) => e.name.startsWith('drift-')).map((e) => [e.status, JSON.parse(e.input)]);
+      expect(inputs).toEqual(expect.arrayContaining([
+        ['SUCCEEDED', { clusterName: 'prod', dryRun: false, trigger: 'DriftRepair' }],
+        ['SUCCEEDED', { clusterName: 'prod', account: B, region: 'eu-west-1', dryRun: false, trigger: 'DriftRepair' }],
+        ['SUCCEEDED', { clusterName: 'prod', account: C, region: 'us-east-1', dryRun: false, trigger: 'DriftRepair' }],
+      ]));
+      // Nothing drifted: the three repairs wrote nothing in any account.
+      expect(w.world.log.since(mark).filter((call) => call.write && ['ec2', 'eks', 'kubernetes', 'aviatrix'].includes(call.service))).toEqual([]);
+    } finally {
+      await stack.stop();
+    }
   });
 
   it('offboarding B\'s cluster removes its pod network in B and leaves the same-named clusters of the hub and C alone', async () => {
