@@ -89,7 +89,8 @@ export const sns = (): SNSClient => (snsClient ??= new snsSdk.SNSClient(sdkClien
 export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new secretsSdk.SecretsManagerClient(sdkClientOptions()));
 
 // Cluster-scoped clients: they act in the ambient target's account and Region (lambdas/shared/target.ts)
-// through member-credentials.ts, and with the function's own credentials in the hub's own.
+// as this function's member role there (memberCredentials below), and with the function's own
+// credentials in the hub's own account and Region.
 export const ec2 = (): EC2Client => targetClient('ec2', (o) => new ec2Sdk.EC2Client(o));
 export const eks = (): EKSClient => targetClient('eks', (o) => new eksSdk.EKSClient(o));
 export const autoscaling = (): AutoScalingClient => targetClient('autoscaling', (o) => new (autoScalingSdk().AutoScalingClient)(o));
