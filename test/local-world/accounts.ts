@@ -23,6 +23,8 @@ export interface MemberStack {
 export class AccountDirectory {
   private readonly accounts = new Map<string, string>([['testing', HUB_ACCOUNT]]);
   private readonly stacks = new Map<string, MemberStack>();
+  /** Every role an admitted AssumeRole assumed, in order (repeats included). */
+  readonly assumed: string[] = [];
 
   /** A member stack deployed in `stack.account`/`stack.region`: its roles become assumable. */
   deployMemberStack(stack: MemberStack): void {
@@ -34,6 +36,7 @@ export class AccountDirectory {
     const m = /^arn:aws:iam::(\d{12}):role\/(.+)-([a-z]{2}(?:-[a-z]+)+-\d)$/.exec(roleArn);
     const stack = m ? this.stacks.get(`${m[1]}/${m[3]}`) : undefined;
     const admitted = stack && m![2].startsWith(`${stack.roleNamePrefix}-`) && stack.externalId === externalId;
+    if (admitted) this.assumed.push(roleArn);
     return admitted ? undefined : `User: ${caller} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`;
   }
 

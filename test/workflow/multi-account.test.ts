@@ -87,6 +87,14 @@ describe('one hub, clusters of one name in three accounts and two Regions', () =
     ]);
     expect(runs.map((r) => [r.status, r.error?.message])).toEqual([['SUCCEEDED', undefined], ['SUCCEEDED', undefined], ['SUCCEEDED', undefined]]);
 
+    // One AssumeRole per member role and account, shared by that role's clients and concurrent calls.
+    const assumed = w.world.accounts.assumed;
+    expect(assumed.length).toBe(new Set(assumed).size);
+    expect(new Set(assumed.map((arn) => arn.split(':')[4]))).toEqual(new Set([B, C]));
+    expect(assumed.filter((arn) => arn.includes(B)).map((arn) => arn.split('/')[1]).sort()).toEqual(
+      ['AviatrixOnboard', 'KubeReconciler', 'PodNetwork', 'RecordOutcome', 'ResolveCluster'].map((role) => `eks-aviatrix-member-${role}-eu-west-1`),
+    );
+
     // Each account's VPC got one pod CIDR, two pod subnets and one pod security group, seen with its own credentials.
     expect(await podNetwork(w.world.ec2Direct, clusters.hub)).toEqual({ podCidrs: 1, podSubnets: 2, podGroups: 1 });
     expect(await podNetwork(b.ec2Direct, clusters.b)).toEqual({ podCidrs: 1, podSubnets: 2, podGroups: 1 });
