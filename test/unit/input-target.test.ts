@@ -2,6 +2,8 @@
 // travel only outside the hub's own account and Region, and the refusals of bad ones.
 import { normalizeInput } from '../../lambdas/domain/input';
 import { OnboardingError } from '../../lambdas/shared/errors';
+import { clusterKey, controllerKey, vpcKey } from '../../lambdas/shared/lease';
+import { withTarget } from '../../lambdas/shared/target';
 
 const HUB = '123456789012';
 const MEMBER = '222222222222';
@@ -68,5 +70,16 @@ describe('the target in the workflow input', () => {
     );
     expect(refusal(createEvent('not-an-account', 'eu-west-1'))).toBe('event evt-1: account "not-an-account" is not a 12-digit AWS account id');
     expect(refusal({})).toBe('workflow input needs "clusterName" or "clusterArn", for example {"clusterName": "prod-a"}');
+  });
+});
+
+describe('keys of the ambient target', () => {
+  it('cluster, VPC and controller leases are scoped by account and Region outside the hub, bare inside it', () => {
+    const keys = () => [clusterKey('prod'), vpcKey('vpc-1'), controllerKey('prod')];
+    expect(withTarget({ account: MEMBER, region: 'eu-west-1' }, keys)).toEqual([
+      `cluster#${MEMBER}/eu-west-1/prod`, `vpc#${MEMBER}/eu-west-1/vpc-1`, `controller#${MEMBER}/eu-west-1/prod`,
+    ]);
+    // A single-account deployment's leases keep their keys.
+    expect(withTarget(undefined, keys)).toEqual(['cluster#prod', 'vpc#vpc-1', 'controller#prod']);
   });
 });
