@@ -1,13 +1,14 @@
 // A small argv parser: a command, positional arguments, --long options (with a value as the next
 // argument or after "=") and --flags. Global options may appear anywhere.
+import { ClusterRef, parseClusterRef } from './cluster-ref';
 import { CliError, EXIT_USAGE } from './errors';
 
 export type Command = 'plan' | 'run' | 'status' | 'offboard' | 'logs';
 
 export interface ParsedArgs {
   command?: Command;
-  /** The cluster name, for plan, run and offboard (required) and status (optional). */
-  cluster?: string;
+  /** The cluster, for plan, run, offboard and logs (required) and status (optional). */
+  cluster?: ClusterRef;
   nodegroup?: string;
   stack?: string;
   prefix?: string;
@@ -20,9 +21,9 @@ export interface ParsedArgs {
 }
 
 /** Options that take a value, and flags that do not, by name. */
-const VALUE_OPTIONS = ['stack', 'prefix', 'region', 'nodegroup'];
+const VALUE_OPTIONS = ['stack', 'prefix', 'region', 'nodegroup', 'account', 'cluster-region'];
 const FLAGS = ['json', 'wide', 'dry-run', 'version'];
-const GLOBAL_OPTIONS = ['stack', 'prefix', 'region', 'json'];
+const GLOBAL_OPTIONS = ['stack', 'prefix', 'region', 'json', 'account', 'cluster-region'];
 
 interface CommandSpec {
   min: number;
@@ -156,9 +157,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) throw usage(`Option --${option} does not apply to ${name}: ${spec.usage}`);
   }
   const [cluster] = rest;
-  if (cluster !== undefined) checkName(cluster, 'cluster');
+  if (cluster === undefined && (values.account || values['cluster-region'])) throw usage(`--account and --cluster-region need a cluster: ${spec.usage}`);
+  const clusterRef = cluster === undefined ? undefined : parseClusterRef(cluster, values.account, values['cluster-region']);
   if (values.nodegroup !== undefined) checkName(values.nodegroup, 'node group');
-  return { ...parsed, command: name, ...(cluster !== undefined ? { cluster } : {}), ...(values.nodegroup ? { nodegroup: values.nodegroup } : {}) };
+  return { ...parsed, command: name, ...(clusterRef ? { cluster: clusterRef } : {}), ...(values.nodegroup ? { nodegroup: values.nodegroup } : {}) };
 }
 
 function isCommand(value: string | undefined): value is Command {
@@ -176,6 +178,10 @@ const GLOBAL_HELP = `Options for every command:
                     state machines <prefix>-cluster-onboarding..., table <prefix>-status
   --stack NAME      Read the names from this stack's Outputs instead (default: $EKS_AVIATRIX_STACK)
   --region REGION   The stack's Region (default: the AWS SDK's, from AWS_REGION or your profile)
+  --account ID      The cluster's AWS account, when not the stack's (a member account)
+  --cluster-region REGION
+                    The cluster's Region, when not the stack's. A cluster is also named by its
+                    ARN, or as <account>/<region>/<name> (as status lists a member's cluster)
   --json            Print one JSON document on stdout (also for errors) instead of text
   -h, --help        Show help (for a command: eks-aviatrix <command> --help)`;
 

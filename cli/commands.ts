@@ -2,6 +2,7 @@
 // with (text mode) and the document `--json` prints; progress while a run goes streams as it comes.
 import { AttributeValue, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Clients, explainAwsError } from './aws';
+import { clusterInput } from './cluster-ref';
 import { CliError, EXIT_CHANGES, EXIT_FAILED, EXIT_OK } from './errors';
 import { consoleUrl, FinishedExecution, followExecution, startExecution } from './execution';
 import { Change, describeFailure, elapsed, formatChanges, formatStatus, Outcome, plural, StatusRow } from './format';
@@ -44,7 +45,7 @@ function failureOf(execution: FinishedExecution): string {
 interface Workflow {
   command: 'plan' | 'run' | 'offboard';
   output: OutputName;
-  input: { clusterName: string; nodegroupName?: string; dryRun?: boolean; trigger: string };
+  input: { clusterName: string; account?: string; region?: string; nodegroupName?: string; dryRun?: boolean; trigger: string };
   /** What the run is about, for its lines: "prod-a", "node group ng-1 of prod-a". */
   target: string;
   /** The first line of a followed run ("Onboarding prod-a"); plan prints no progress. */
@@ -111,7 +112,7 @@ function pendingChanges(end: WorkflowEnd, heading: string, apply: string, change
 }
 
 export async function plan(ctx: CommandContext, cluster: string): Promise<CommandResult> {
-  const end = await startAndFollow(ctx, { command: 'plan', output: 'clusterStateMachineArn', input: { clusterName: cluster, dryRun: true, trigger: TRIGGER }, target: cluster });
+  const end = await startAndFollow(ctx, { command: 'plan', output: 'clusterStateMachineArn', input: { ...clusterInput(cluster), dryRun: true, trigger: TRIGGER }, target: cluster });
   const { outcome } = end;
   if (!outcome) return { ...failedRun(end, `Plan for ${cluster} failed: ${failureOf(end.execution)}`), out: [] };
   if (outcome.status === 'SKIPPED') {
@@ -128,7 +129,7 @@ export async function run(ctx: CommandContext, cluster: string, nodegroup?: stri
   const end = await startAndFollow(ctx, {
     command: 'run',
     output: nodegroup ? 'nodegroupStateMachineArn' : 'clusterStateMachineArn',
-    input: nodegroup ? { clusterName: cluster, nodegroupName: nodegroup, trigger: TRIGGER } : { clusterName: cluster, trigger: TRIGGER },
+    input: { ...clusterInput(cluster), ...(nodegroup ? { nodegroupName: nodegroup } : {}), trigger: TRIGGER },
     target,
     announce: `Onboarding ${target}`,
   });
@@ -140,7 +141,7 @@ export async function offboard(ctx: CommandContext, cluster: string, dryRun: boo
   const end = await startAndFollow(ctx, {
     command: 'offboard',
     output: 'offboardingStateMachineArn',
-    input: { clusterName: cluster, dryRun, trigger: TRIGGER },
+    input: { ...clusterInput(cluster), dryRun, trigger: TRIGGER },
     target: cluster,
     announce: `Offboarding ${cluster}${dryRun ? ' (dry run)' : ''}`,
   });

@@ -4,6 +4,7 @@ import { version } from '../package.json';
 import { commandHelp, parseArgs, USAGE } from './args';
 import { createClients, explainAwsError } from './aws';
 import { CommandContext, CommandResult, offboard, plan, run, status } from './commands';
+import { clusterKey } from './cluster-ref';
 import { CliError, EXIT_INTERNAL, EXIT_OK } from './errors';
 import { logs } from './logs';
 import { namedDeployment, namePrefix, readStack, stackName, usesStackOutputs } from './stack';
@@ -58,17 +59,19 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       ? await readStack(clients, stackName(args.stack))
       : await namedDeployment(clients, namePrefix(args.prefix));
     const ctx: CommandContext = { clients, stack, pollMs: pollInterval(io), ...(json ? {} : { progress: out }) };
+    // One key per cluster: the bare name in the stack's own account and Region (cli/cluster-ref.ts).
+    const cluster = args.cluster && clusterKey(args.cluster, stack.require('clusterStateMachineArn'));
     switch (args.command) {
       case 'plan':
-        return print(await plan(ctx, args.cluster!));
+        return print(await plan(ctx, cluster!));
       case 'run':
-        return print(await run(ctx, args.cluster!, args.nodegroup));
+        return print(await run(ctx, cluster!, args.nodegroup));
       case 'offboard':
-        return print(await offboard(ctx, args.cluster!, args.dryRun));
+        return print(await offboard(ctx, cluster!, args.dryRun));
       case 'status':
-        return print(await status(ctx, args.cluster, args.wide));
+        return print(await status(ctx, cluster, args.wide));
       case 'logs':
-        return print(await logs(ctx, args.cluster!));
+        return print(await logs(ctx, cluster!));
       default:
         throw new CliError('Missing command. Run `eks-aviatrix --help` for usage.', EXIT_INTERNAL);
     }

@@ -146,6 +146,12 @@ export interface MembersConfig {
   externalId?: string;
   /** Member role names are "<roleNamePrefix>-<hub role id without Role>-<region>". */
   roleNamePrefix: string;
+  /**
+   * The Aviatrix access account that holds each member AWS account ({"<account id>": "<access account name>"}):
+   * a member's cluster is onboarded only when its account has one. The controller reads it through the
+   * role named as in aviatrix.controllerRoleArn, in the member account.
+   */
+  aviatrixAccounts: Record<string, string>;
 }
 
 /** AWS Chatbot channels that receive the notification topic (each needs the workspace authorized in Chatbot once). */
@@ -348,7 +354,7 @@ function parseHub(raw: unknown, prefix: string, problems: string[]): HubConfig {
 function parseMembers(raw: unknown, prefix: string, hub: HubConfig, problems: string[]): MembersConfig {
   const obj = asObject(raw, prefix, problems);
   const key = (k: string) => `${prefix}.${k}`;
-  rejectUnknownKeys(obj, ['accounts', 'organizationId', 'regions', 'externalId', 'roleNamePrefix'], prefix, problems);
+  rejectUnknownKeys(obj, ['accounts', 'organizationId', 'regions', 'externalId', 'roleNamePrefix', 'aviatrixAccounts'], prefix, problems);
   const accounts = stringList(obj, 'accounts', key, problems, ACCOUNT_ID, 'a list of 12-digit AWS account ids');
   const organizationId = optionalString(obj, 'organizationId', key, problems);
   if (organizationId !== undefined && !/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
@@ -371,7 +377,16 @@ function parseMembers(raw: unknown, prefix: string, hub: HubConfig, problems: st
   if (roleNamePrefix.startsWith(`${hub.namePrefix}-hub-`)) {
     problems.push(`${key('roleNamePrefix')} must not start with the hub's "${hub.namePrefix}-hub-": member roles would match the hub role names the member trust admits`);
   }
-  return { accounts, ...(organizationId !== undefined ? { organizationId } : {}), regions, ...(externalId !== undefined ? { externalId } : {}), roleNamePrefix };
+  const aviatrixAccounts = obj.aviatrixAccounts ?? {};
+  const validMap = typeof aviatrixAccounts === 'object' && !Array.isArray(aviatrixAccounts) &&
+    Object.entries(aviatrixAccounts as Raw).every(([id, name]) => ACCOUNT_ID.test(id) && typeof name === 'string' && /^[\w.-]{1,64}$/.test(name));
+  if (!validMap) {
+    problems.push(`${key('aviatrixAccounts')} must map 12-digit AWS account ids to Aviatrix access account names, such as {"222222222222": "prod-b"}, got ${JSON.stringify(aviatrixAccounts)}`);
+  }
+  return {
+    accounts, ...(organizationId !== undefined ? { organizationId } : {}), regions, ...(externalId !== undefined ? { externalId } : {}), roleNamePrefix,
+    aviatrixAccounts: validMap ? (aviatrixAccounts as Record<string, string>) : {},
+  };
 }
 
 function stringList(obj: Raw, name: string, key: (k: string) => string, problems: string[], item: RegExp, what: string): string[] {

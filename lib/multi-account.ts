@@ -3,24 +3,19 @@
 // constructs (Aws tokens only), like lib/permissions.ts.
 import { Aws } from 'aws-cdk-lib';
 import { HubConfig, MembersConfig, OnboardingConfig } from './config';
+import { memberRoleName, shortRoleId } from './member-role-name';
 import { PermissionContext, PermissionRow, permissionTable } from './permissions';
 
 /**
  * Services whose resources live in the cluster's account and Region: their rows go to the member
  * roles. Everything else (tables, the controller secret, state machines, the topic) stays in the hub.
  */
-const MEMBER_SERVICES = ['eks', 'ec2', 'autoscaling'];
+const MEMBER_SERVICES = ['eks', 'ec2', 'autoscaling', 'iam'];
 
 /** Stands in for hub-only resources in the member context; a member row holding it is a bug. */
 const HUB_ONLY = 'hub-only-resource';
 
-/** `AviatrixOnboardRole` -> `AviatrixOnboard`: keeps member role names within IAM's 64 characters. */
-const shortRoleId = (roleId: string): string => roleId.replace(/Role$/, '');
-
-/** The member role a hub role assumes in one account's Region (IAM names are per account, so the Region is part of it). */
-export function memberRoleName(members: MembersConfig, roleId: string, region: string): string {
-  return `${members.roleNamePrefix}-${shortRoleId(roleId)}-${region}`;
-}
+export { memberRoleName };
 
 /** Every member role of one hub role, in any Region of `account` ('*': any account). */
 export function memberRoleArnPattern(members: MembersConfig, roleId: string, account: string): string {
@@ -57,6 +52,7 @@ export function memberPermissionTable(
   const ctx: PermissionContext = {
     config,
     ...member,
+    controllerRoleInThisAccount: true,
     statusTableArn: HUB_ONLY,
     leaseTableArn: HUB_ONLY,
     clusterStateMachineArn: HUB_ONLY,

@@ -80,6 +80,8 @@ export class OnboardingFunctions extends Construct {
       // The vpc-cni step gives this role an access entry in a Kubernetes group whose RBAC allows what
       // it writes; the nodegroup step runs as the same role, hence as the same Kubernetes identity.
       RECONCILER_ROLE_ARN: this.roles[KUBE_RECONCILER_ROLE_ID].roleArn,
+      // A cluster of another account or Region is reached through that member's role (lambdas/shared/target.ts).
+      HUB_ACCOUNT_ID: Aws.ACCOUNT_ID,
       POWERTOOLS_SERVICE_NAME: 'eks-aviatrix-onboarding',
       POWERTOOLS_LOG_LEVEL: props.logLevel,
     };

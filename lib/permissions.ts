@@ -59,6 +59,11 @@ export interface PermissionContext {
   notificationKeyArn?: string;
   /** With privateEndpointAccess: the subnets and security groups of the Kubernetes-writing functions (hub only). */
   functionNetwork?: FunctionNetwork;
+  /**
+   * A member account's roles: the controller reads clusters there through the role of
+   * aviatrix.controllerRoleArn's name in this account (lambdas/aviatrix/access-account.ts).
+   */
+  controllerRoleInThisAccount?: boolean;
 }
 
 /** Conditions of several kinds merged into one Condition block. */
@@ -442,9 +447,10 @@ const revokePodRulesAnywhere = (why: string, config: OnboardingConfig): Permissi
     : [];
 
 function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {
-  const controllerRoleArn = ctx.config.aviatrix.controllerRoleArn;
-  const controller = parseRoleArn(controllerRoleArn);
-  const controllerEntry = roleAccessEntryArnPattern(controller.account, controller.roleName);
+  const configured = ctx.config.aviatrix.controllerRoleArn;
+  const controllerRoleArn = ctx.controllerRoleInThisAccount ? configured.replace(/:iam::\d{12}:/, `:iam::${ctx.account}:`) : configured;
+  const controller = parseRoleArn(configured);
+  const controllerEntry = roleAccessEntryArnPattern(ctx.controllerRoleInThisAccount ? ctx.account : controller.account, controller.roleName);
   return [
     ...controllerCredentials(ctx),
     {

@@ -3,6 +3,8 @@
 // Lambda, which starts the real workflow on the local Step Functions; the result is shown. Then the
 // CLI runs the workflow again (it must change nothing), plans, and shows the status. Last, a cluster
 // the design cannot serve is refused, and the notification a person would receive is printed.
+// Between them, a cluster of the same name in a second (member) account and Region is onboarded by
+// the same hub through that account's member roles.
 import '../test/setup/environment';
 import {
   DescribeRouteTablesCommand,
@@ -53,22 +55,25 @@ const STEP_RESULTS: Record<string, string> = {
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 
-function cloudTrailEvent(clusterName: string) {
+/** The second account: a member of the hub, with the member stack deployed in eu-west-1. */
+const MEMBER = { account: '222222222222', region: 'eu-west-1', externalId: 'eks-aviatrix-demo-hub', accessAccount: 'demo-member' };
+
+function cloudTrailEvent(clusterName: string, account = '123456789012', region = 'us-east-1', n = 1) {
   return {
     version: '0',
-    id: 'c9d6b5a4-demo-0000-0000-000000000001',
+    id: `c9d6b5a4-demo-0000-0000-00000000000${n}`,
     'detail-type': 'AWS API Call via CloudTrail',
     source: 'aws.eks',
-    account: '123456789012',
+    account,
     time: new Date().toISOString(),
-    region: 'us-east-1',
+    region,
     resources: [],
     detail: {
       eventVersion: '1.09',
       eventSource: 'eks.amazonaws.com',
       eventName: 'CreateCluster',
-      awsRegion: 'us-east-1',
-      eventID: 'b3f8c2d1-demo-4a1e-9c7b-000000000001',
+      awsRegion: region,
+      eventID: `b3f8c2d1-demo-4a1e-9c7b-00000000000${n}`,
       requestParameters: { name: clusterName, version: '1.33' },
     },
   };
@@ -159,6 +164,24 @@ async function summary(w: OnboardingWorld, vpcId: string, spokeName: string): Pr
   console.log(`    ${TRANSIT_GATEWAY} excluded advertised routes: ${w.controller.exclusions(TRANSIT_GATEWAY).join(', ') || '(none)'}`);
 }
 
+/** The same cluster name in the member account: its event, forwarded to the hub's bus, onboards it there. */
+async function showMemberAccount(w: OnboardingWorld, stack: DeployedStack): Promise<void> {
+  const member = await w.world.addAccountRegion(MEMBER.account, MEMBER.region);
+  w.world.accounts.deployMemberStack({ account: MEMBER.account, region: MEMBER.region, roleNamePrefix: 'eks-aviatrix-member', externalId: MEMBER.externalId });
+  const created = await createCluster(w, { name: CLUSTER, in: member });
+  member.eks.activateCluster(CLUSTER);
+  console.log(bold(`\nA second account: cluster ${CLUSTER} in account ${MEMBER.account}, Region ${MEMBER.region} (VPC ${created.vpc.vpcId})`));
+  const start = await startWorkflow(cloudTrailEvent(CLUSTER, MEMBER.account, MEMBER.region, 2));
+  console.log(`  its CreateCluster event, forwarded by the member stack to the hub's bus, started ${start.executionName}`);
+  await stack.sfn.waitForIdle();
+  const execution = stack.sfn.executions().find((e) => e.executionArn === start.executionArn)!;
+  console.log(`  workflow ${execution.status}: ${JSON.parse(execution.output ?? '{}').changes?.length ?? 0} changes, made through the member roles eks-aviatrix-member-<step>-${MEMBER.region}`);
+  if (execution.status !== 'SUCCEEDED') process.exitCode = 1;
+  const { Vpcs } = await member.ec2Direct.send(new DescribeVpcsCommand({ VpcIds: [created.vpc.vpcId] }));
+  console.log(`  in account ${MEMBER.account}: CIDR blocks ${(Vpcs?.[0]?.CidrBlockAssociationSet ?? []).map((a) => a.CidrBlock).join(', ')}; ENIConfigs ${member.kube.eniConfigs(CLUSTER).map((e) => e.metadata.name).join(', ')}`);
+  console.log(`  controller access entry: ${member.eks.accessEntries(CLUSTER).map((e) => String(e.principalArn)).filter((p) => p.includes('aviatrix-role')).join(', ')} (access account ${MEMBER.accessAccount})`);
+}
+
 /** A cluster that cannot be served (CONFIG_MAP authentication): refused, and what the topic receives. */
 async function showFailureNotification(w: OnboardingWorld, stack: DeployedStack): Promise<void> {
   const name = 'demo-legacy-auth';
@@ -184,7 +207,12 @@ async function showFailureNotification(w: OnboardingWorld, stack: DeployedStack)
 
 async function main(): Promise<void> {
   console.log(bold('Starting the local world (moto, EKS, Kubernetes, Aviatrix controller and Step Functions stand-ins)...'));
-  const w = await startOnboardingWorld();
+  const w = await startOnboardingWorld({
+    config: {
+      hub: { account: '123456789012', region: 'us-east-1' },
+      members: { accounts: [MEMBER.account], regions: ['us-east-1', MEMBER.region], externalId: MEMBER.externalId, aviatrixAccounts: { [MEMBER.account]: MEMBER.accessAccount } },
+    },
+  });
   const stack = await deployStackLocally(w, { waitMs: 500 });
   try {
     const created = await createCluster(w, { name: CLUSTER, addonConfiguration: { env: { WARM_IP_TARGET: '5' } } });
@@ -218,6 +246,7 @@ async function main(): Promise<void> {
         (writes.length === 0 ? ': no changes.' : `: ${writes.map((c) => `${c.service} ${c.action}`).join(', ')}`),
     );
     if (writes.length > 0) process.exitCode = 1;
+    await showMemberAccount(w, stack);
     for (const argv of [['plan', CLUSTER], ['status']]) {
       console.log(bold(`\n$ npx eks-aviatrix ${argv.join(' ')}`));
       if ((await cli(argv, io)) !== 0) process.exitCode = 1;

@@ -37,7 +37,7 @@ test('defaults: the default bus, the hub stack name as prefix, the hub Region as
 
 test('an Organization alone serves every account of it and stands for the external id', () => {
   const config = parseConfig({ ...base, hub, members: { organizationId: 'o-abcdefghij', regions: ['eu-west-1', 'us-east-1'] } });
-  expect(config.members).toEqual({ accounts: [], organizationId: 'o-abcdefghij', regions: ['eu-west-1', 'us-east-1'], roleNamePrefix: 'eks-aviatrix-member' });
+  expect(config.members).toEqual({ accounts: [], organizationId: 'o-abcdefghij', regions: ['eu-west-1', 'us-east-1'], roleNamePrefix: 'eks-aviatrix-member', aviatrixAccounts: {} });
 });
 
 test.each([
@@ -56,6 +56,8 @@ test.each([
   ['a wildcard in the member role prefix', { hub, members: { ...members, roleNamePrefix: 'member-*' } }, /onboarding\.members\.roleNamePrefix must be 1-30 IAM name characters/],
   ['member roles named like the hub\'s', { hub, members: { ...members, roleNamePrefix: 'eks-aviatrix-hub-m' } }, /onboarding\.members\.roleNamePrefix must not start with the hub's "eks-aviatrix-hub-"/],
   ['a misspelt key', { hub, members: { ...members, externalID: 'x' } }, /onboarding\.members\.externalID is not a known setting/],
+  ['an access account mapped from no account id', { hub, members: { ...members, aviatrixAccounts: { prod: 'prod-b' } } }, /onboarding\.members\.aviatrixAccounts must map 12-digit AWS account ids to Aviatrix access account names/],
+  ['an access account map given as a list', { hub, members: { ...members, aviatrixAccounts: ['prod-b'] } }, /onboarding\.members\.aviatrixAccounts must map/],
 ])('%s is refused, naming the key', (_name, extra, message) => {
   expect(problems({ ...base, ...extra })).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
 });

@@ -2,6 +2,7 @@
 // keep its SmartGroups. Thin: domain modules do the work; this reads config, builds the clients and
 // validates the input. Also serves offboarding: { action: "offboard", clusterName, dryRun? }.
 import { ensureAccessEntry, VIEW_POLICY } from '../domain/access-entries';
+import { controllerAccess } from '../aviatrix/access-account';
 import { aviatrixClient } from '../aviatrix/client';
 import { removeControllerAccessEntry } from '../aviatrix/controller-access';
 import { desiredSmartGroups, offboardOnboarding, OffboardOnboardingResult, OnboardResult, reconcileOnboarding } from '../aviatrix/onboarding';
@@ -75,7 +76,7 @@ async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<(Onboa
   if (event.action === 'offboard') {
     if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
     const controller = await offboardOnboarding(client, ownership, { clusterName: event.clusterName, dryRun });
-    const access = await removeControllerAccessEntry(event.clusterName, config.aviatrix.controllerRoleArn, dryRun);
+    const access = await removeControllerAccessEntry(event.clusterName, controllerAccess(config).roleArn, dryRun);
     return {
       ...controller,
       changes: [...controller.changes, ...access.changes],
@@ -94,7 +95,7 @@ async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<(Onboa
   desiredSmartGroups(onboardCluster, config.aviatrix);
   // The controller discovers pods, namespaces and labels through this entry (design step 7), and
   // nodes through its group's view-nodes RBAC (written by the kube reconciler, kube-access.ts).
-  const access = await ensureAccessEntry(cluster.name, config.aviatrix.controllerRoleArn, VIEW_POLICY, dryRun, VIEW_NODES_KUBE_GROUP);
+  const access = await ensureAccessEntry(cluster.name, controllerAccess(config).roleArn, VIEW_POLICY, dryRun, VIEW_NODES_KUBE_GROUP);
   // The preflight's controller branch, when it passed in this run, already checked the k8s feature.
   const featureChecked = preflightOf(state) !== undefined;
   const onboarded = await reconcileOnboarding(client, config.aviatrix, { cluster: onboardCluster, dryRun, featureChecked }, ownership);

@@ -6,6 +6,7 @@
 //   the workflow's failure path: { action: "release-leases", executionId[, gateways] }
 //   offboarding (cluster deleted):  { action: "offboard", clusterName, executionId, dryRun? } (SNAT),
 //     then { action: "offboard-exclusions", ..., cleanup } once the cleanup says whether the CIDR left the VPC.
+import { controllerAccess } from '../aviatrix/access-account';
 import { aviatrixClient, AviatrixClient } from '../aviatrix/client';
 import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
 import { OwnershipRegistry } from '../aviatrix/ownership';
@@ -116,6 +117,7 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   if (event.action === 'preflight') {
     // A template tag naming no template stops the run here, before its first write.
     chooseSmartGroupTemplate(cluster, config);
+    controllerAccess(runtime().config); // a member account's cluster needs its Aviatrix access account: refused before any write
     return preflightController(client, config, { vpcId: cluster.vpcId, clusterName: cluster.name });
   }
 

@@ -20,6 +20,7 @@
 // members endpoint, so what a written group resolves to cannot be checked; each write is read back
 // instead, and a group the controller keeps differently from what was sent fails the step.
 import { AviatrixConfig, DEFAULTS, KubernetesSmartGroupSpec } from '../../lib/config';
+import { scopedName } from '../shared/target';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
 import { AviatrixClient, ControllerApiError, K8sCluster, K8sClusterBody, SelectorExpression, SmartGroup, SmartGroupBody } from './client';
@@ -113,9 +114,11 @@ function vpcSelector(cluster: OnboardInput['cluster'], config: SmartGroupConfig)
 
 export function desiredSmartGroups(cluster: OnboardInput['cluster'], config: SmartGroupConfig): SmartGroupBody[] {
   const { specs } = chooseSmartGroupTemplate(cluster, config);
+  // SmartGroup names are controller-wide: a member account's cluster's carry its account and Region.
+  const prefix = scopedName(cluster.name).replace(/\//g, '-');
   return [
-    { name: `${cluster.name}-vpc`, selector: { any: [{ all: vpcSelector(cluster, config) }] } },
-    ...specs.map((spec) => ({ name: `${cluster.name}-${spec.name}`, selector: { any: [{ all: kubernetesSelector(spec, cluster.arn) }] } })),
+    { name: `${prefix}-vpc`, selector: { any: [{ all: vpcSelector(cluster, config) }] } },
+    ...specs.map((spec) => ({ name: `${prefix}-${spec.name}`, selector: { any: [{ all: kubernetesSelector(spec, cluster.arn) }] } })),
   ];
 }
 

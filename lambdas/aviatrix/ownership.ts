@@ -14,6 +14,7 @@
 // "Who else needs policy P on gateway G": a (consistent) Scan for the other clusters whose status is
 // not OFFBOARDED and whose controllerSnat[G] holds P (the same for exclusions). The table holds one
 // item per cluster, so a Scan is cheap.
+import { scopedName } from '../shared/target';
 import { OFFBOARDED } from '../domain/status-record';
 import {
   AttributeValue,
@@ -101,7 +102,7 @@ export class OwnershipRegistry {
   /** What the cluster owns (consistent read); an absent record owns nothing. */
   async read(clusterName: string): Promise<ClusterOwnership> {
     const { Item } = await this.dynamo.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { clusterName: { S: clusterName } }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.tableName, Key: { clusterName: { S: scopedName(clusterName) } }, ConsistentRead: true }),
     );
     return this.fromItem(clusterName, Item);
   }
@@ -182,7 +183,7 @@ export class OwnershipRegistry {
           FilterExpression: 'clusterName <> :me AND attribute_exists(#attr) AND (attribute_not_exists(#status) OR #status <> :off)',
           ProjectionExpression: 'clusterName, #attr',
           ExpressionAttributeNames: { '#attr': attribute, '#status': 'status' },
-          ExpressionAttributeValues: { ':me': { S: clusterName }, ':off': { S: OFFBOARDED } },
+          ExpressionAttributeValues: { ':me': { S: scopedName(clusterName) }, ':off': { S: OFFBOARDED } },
           ExclusiveStartKey: startKey,
         }),
       );
@@ -206,7 +207,7 @@ export class OwnershipRegistry {
       const { Item } = await this.dynamo.send(
         new GetItemCommand({
           TableName: this.tableName,
-          Key: { clusterName: { S: clusterName } },
+          Key: { clusterName: { S: scopedName(clusterName) } },
           ConsistentRead: true,
           ProjectionExpression: '#attr',
           ExpressionAttributeNames: { '#attr': attribute },
@@ -220,7 +221,7 @@ export class OwnershipRegistry {
         await this.dynamo.send(
           new UpdateItemCommand({
             TableName: this.tableName,
-            Key: { clusterName: { S: clusterName } },
+            Key: { clusterName: { S: scopedName(clusterName) } },
             UpdateExpression: next === undefined ? 'REMOVE #attr' : 'SET #attr = :new',
             ConditionExpression: condition,
             ExpressionAttributeNames: { '#attr': attribute },

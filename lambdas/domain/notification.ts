@@ -2,6 +2,7 @@
 // them. Built from the EventBridge "Step Functions Execution Status Change" event, the execution's
 // history (which step failed) and the cluster's status record (what the run had applied).
 // Pure: the notify handler fetches, this renders.
+import { describeTarget, scopedName, Target, targetOfRequest } from '../shared/target';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { Change } from '../shared/workflow';
 import { WorkflowName } from '../shared/metrics';
@@ -85,10 +86,12 @@ export function consoleLink(executionArn: string): string {
 }
 
 /** The command that runs the same work again: a fresh run (safe, every step is a reconciler). */
-export function rerunCommand(workflow: WorkflowName, stateMachineArn: string, clusterName: string, nodegroupName?: string): string {
-  if (workflow === 'onboarding') return `npx eks-aviatrix run ${clusterName}`;
-  if (workflow === 'nodegroup') return `npx eks-aviatrix run ${clusterName} --nodegroup ${nodegroupName ?? '<nodegroup>'}`;
-  const input = JSON.stringify({ clusterName }).replace(/'/g, "'\\''");
+export function rerunCommand(workflow: WorkflowName, stateMachineArn: string, clusterName: string, nodegroupName?: string, target?: Target): string {
+  // The CLI reads "<account>/<region>/<name>" (as `status` lists it) for a member account's cluster.
+  const cluster = scopedName(clusterName, target);
+  if (workflow === 'onboarding') return `npx eks-aviatrix run ${cluster}`;
+  if (workflow === 'nodegroup') return `npx eks-aviatrix run ${cluster} --nodegroup ${nodegroupName ?? '<nodegroup>'}`;
+  const input = JSON.stringify({ clusterName, ...target }).replace(/'/g, "'\\''");
   return `aws stepfunctions start-execution --state-machine-arn ${stateMachineArn} --input '${input}'`;
 }
 
@@ -106,10 +109,11 @@ const STATUS_WORDS: Record<string, string> = { FAILED: 'failed', TIMED_OUT: 'tim
 export function renderExecutionNotice(detail: ExecutionStatusDetail, context: NotificationContext): Notification | undefined {
   const input = parse<{ clusterName?: string; nodegroupName?: string; trigger?: string }>(detail.input) ?? {};
   const trigger = input.trigger ?? context.record?.trigger ?? 'Manual';
+  const target = targetOfRequest(input);
   const cluster = input.clusterName ?? context.record?.clusterName ?? 'unknown';
   const { workflow, record } = context;
-  const about = `${workflow} workflow for EKS cluster "${cluster}"${input.nodegroupName ? ` (node group ${input.nodegroupName})` : ''}`;
-  const rerun = rerunCommand(workflow, detail.stateMachineArn, cluster, input.nodegroupName);
+  const about = `${workflow} workflow for EKS cluster "${cluster}"${describeTarget(target)}${input.nodegroupName ? ` (node group ${input.nodegroupName})` : ''}`;
+  const rerun = rerunCommand(workflow, detail.stateMachineArn, cluster, input.nodegroupName, target);
   const footer = [
     '',
     `Console:     ${consoleLink(detail.executionArn)}`,

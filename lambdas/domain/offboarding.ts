@@ -22,6 +22,7 @@ import { OnboardingError } from '../shared/errors';
 import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { revokeApiAccessRules } from './api-access';
 import { normalizeInput } from './input';
+import { currentTarget, parseScopedName, sameTarget, scopedName } from '../shared/target';
 import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
 import { releasePolicyGroups } from './pod-security-groups';
 import { allStatusRecords, CLAIMS_NOTHING, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
@@ -94,8 +95,11 @@ export async function planOffboarding(request: unknown, statusTableName: string)
 }
 
 const tag = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+/** Other live clusters of the same VPC: of the same account and Region (VPC ids are unique only there). */
 const stillOnboarded = (records: StatusRecord[], self: OnboardedCluster) =>
-  records.filter((r) => r.clusterName !== self.clusterName && r.vpcId === self.vpcId && !CLAIMS_NOTHING.has(r.status)).map((r) => r.clusterName);
+  records
+    .filter((r) => r.clusterName !== scopedName(self.clusterName) && sameTarget(parseScopedName(r.clusterName).target, currentTarget()) && r.vpcId === self.vpcId && !CLAIMS_NOTHING.has(r.status))
+    .map((r) => r.clusterName);
 
 const isOurPodGroup = (group: SecurityGroup) => tag(group.Tags, TAG_MANAGED) === 'true' && tag(group.Tags, TAG_PURPOSE) === 'pod-security-group';
 

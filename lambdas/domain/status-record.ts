@@ -1,5 +1,7 @@
-// The status table: one item per cluster (partition key clusterName). Each step owns some of the
+// The status table: one item per cluster (partition key clusterName: the bare name in the hub's own
+// account and Region, "<account>/<region>/<name>" elsewhere, lambdas/shared/target.ts). Each step owns some of the
 // item's attributes and updates only those, so steps never overwrite each other's record.
+import { scopedName } from '../shared/target';
 import { AttributeValue, GetItemCommand, paginateScan, UpdateItemCommand } from '../shared/sdk/dynamodb';
 import { dynamo } from '../shared/aws';
 
@@ -28,7 +30,7 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
   await dynamo().send(
     new UpdateItemCommand({
       TableName: tableName,
-      Key: { clusterName: { S: clusterName } },
+      Key: { clusterName: { S: scopedName(clusterName) } },
       UpdateExpression: expression,
       ExpressionAttributeNames: names,
       ...(sets.length ? { ExpressionAttributeValues: Object.fromEntries(sets.map(([key, v]) => [`:${alias(key).slice(1)}`, toValue(v as string | number)])) } : {}),
@@ -70,7 +72,7 @@ export function claimsVpcResources(record: StatusRecord | undefined, vpcId: stri
 }
 
 export async function readStatusRecord(tableName: string, clusterName: string): Promise<StatusRecord | undefined> {
-  const { Item } = await dynamo().send(new GetItemCommand({ TableName: tableName, Key: { clusterName: { S: clusterName } }, ConsistentRead: true }));
+  const { Item } = await dynamo().send(new GetItemCommand({ TableName: tableName, Key: { clusterName: { S: scopedName(clusterName) } }, ConsistentRead: true }));
   return Item ? fromItem(Item) : undefined;
 }
 

@@ -10,6 +10,7 @@ import { sfn, sns } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
+import { targetOfRequest, withTarget } from '../shared/target';
 
 export interface ExecutionStatusEvent {
   'detail-type': 'Step Functions Execution Status Change';
@@ -39,8 +40,10 @@ function workflowOf(detail: ExecutionStatusDetail) {
 export const handler = async (event: ExecutionStatusEvent, context?: LambdaContextLike) => {
   beginInvocation(event, context);
   const detail = event.detail;
-  const clusterName = (JSON.parse(detail.input || '{}') as { clusterName?: string }).clusterName;
-  return runStep('notify', clusterName, async () => {
+  const request = JSON.parse(detail.input || '{}') as { clusterName?: string };
+  const clusterName = request.clusterName;
+  // The record of a member account's cluster is keyed by its account and Region (lambdas/shared/target.ts).
+  return withTarget(targetOfRequest(request), () => runStep('notify', clusterName, async () => {
     const workflow = workflowOf(detail);
     const tableName = requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME');
     const found = clusterName ? await readStatusRecord(tableName, clusterName) : undefined;
@@ -52,5 +55,5 @@ export const handler = async (event: ExecutionStatusEvent, context?: LambdaConte
     const topicArn = requireSetting(process.env.NOTIFICATION_TOPIC_ARN, 'NOTIFICATION_TOPIC_ARN');
     const { MessageId } = await sns().send(new PublishCommand({ TopicArn: topicArn, Subject: notice.subject, Message: notice.message }));
     return { published: true, messageId: MessageId, subject: notice.subject };
-  });
+  }));
 };

@@ -11,6 +11,14 @@ import type { EKSClient } from '@aws-sdk/client-eks';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { memberRoleName } from '../../lib/member-role-name';
+import { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
+import { isTransient } from './classify';
+import { OnboardingError } from './errors';
+import { requireSetting, runtime } from './runtime';
+import { currentFunctionName, currentTarget, Target } from './target';
 
 /**
  * A stand-in for a module's export that loads the module on first use: `new`, calls, `instanceof`
@@ -72,19 +80,124 @@ export function sdkClientOptions() {
 }
 
 let secretsClient: SecretsManagerClient | undefined;
-let ec2Client: EC2Client | undefined;
-let eksClient: EKSClient | undefined;
 let dynamoClient: DynamoDBClient | undefined;
-let autoScalingClient: AutoScalingClient | undefined;
 let sfnClient: SFNClient | undefined;
 let snsClient: SNSClient | undefined;
-let iamClient: IAMClient | undefined;
 
-export const ec2 = (): EC2Client => (ec2Client ??= new ec2Sdk.EC2Client(sdkClientOptions()));
-export const eks = (): EKSClient => (eksClient ??= new eksSdk.EKSClient(sdkClientOptions()));
+// Hub-only clients: the tables, the workflows, the topic and the controller secret live in the hub.
 export const dynamo = (): DynamoDBClient => (dynamoClient ??= new dynamoSdk.DynamoDBClient(sdkClientOptions()));
-export const autoscaling = (): AutoScalingClient => (autoScalingClient ??= new (autoScalingSdk().AutoScalingClient)(sdkClientOptions()));
 export const sfn = (): SFNClient => (sfnClient ??= new sfnSdk.SFNClient(sdkClientOptions()));
 export const sns = (): SNSClient => (snsClient ??= new snsSdk.SNSClient(sdkClientOptions()));
-export const iam = (): IAMClient => (iamClient ??= new iamSdk.IAMClient(sdkClientOptions()));
 export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new secretsSdk.SecretsManagerClient(sdkClientOptions()));
+
+// Cluster-scoped clients: they act in the ambient target's account and Region (lambdas/shared/target.ts)
+// as this function's member role there (memberCredentials below), and with the function's own
+// credentials in the hub's own account and Region.
+export const ec2 = (): EC2Client => targetClient('ec2', (o) => new ec2Sdk.EC2Client(o));
+export const eks = (): EKSClient => targetClient('eks', (o) => new eksSdk.EKSClient(o));
+export const autoscaling = (): AutoScalingClient => targetClient('autoscaling', (o) => new (autoScalingSdk().AutoScalingClient)(o));
+/** The cluster's own IAM role lives in the cluster's account (the pod-security-group check reads it). */
+export const iam = (): IAMClient => targetClient('iam', (o) => new iamSdk.IAMClient(o));
+/** Signs the Kubernetes bearer token (lambdas/shared/kube-token.ts): the identity EKS maps to an access entry. */
+export const sts = (): STSClient => targetClient('sts', (o) => new stsSdk.STSClient(o));
+
+/** Member credentials are renewed this long before they expire (a step runs at most 9 minutes). */
+const RENEW_BEFORE_MS = 10 * 60_000;
+const ASSUMED_SECONDS = 3600;
+
+const clients = new Map<string, unknown>();
+const credentials = new Map<string, Promise<AwsCredentialIdentity>>();
+
+function targetClient<C>(service: string, make: (options: ReturnType<typeof sdkClientOptions> & { region?: string; credentials?: () => Promise<AwsCredentialIdentity> }) => C): C {
+  const target = currentTarget();
+  // Per member role: the client's credentials are that role's (one role per function in Lambda).
+  const roleArn = target && memberRoleArn(target);
+  const key = `${service}/${roleArn ?? 'hub'}`;
+  if (!clients.has(key)) {
+    clients.set(key, make({ ...sdkClientOptions(), ...(target && roleArn ? { region: target.region, credentials: () => memberCredentials(roleArn, target) } : {}) }));
+  }
+  return clients.get(key) as C;
+}
+
+/** The hub role id of the running function (lib/functions.ts): its member role has that role's rows. */
+function functionRoleId(): string {
+  const name = currentFunctionName() ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? '';
+  // Function names are "<prefix>-<step>"; the longest step name that ends it is the function.
+  const spec = ALL_FUNCTIONS.filter((f) => name.endsWith(`-${f.name}`)).sort((a, b) => b.name.length - a.name.length)[0];
+  if (!spec) throw new OnboardingError('ConfigError', `cannot tell which step function "${name}" is, to pick its member role; function names end in the step name (lib/functions.ts)`);
+  return spec.role;
+}
+
+/** The member role this function assumes in `target` (lib/member-role-name.ts, as lib/multi-account.ts names it). */
+export function memberRoleArn(target: Target, roleId = functionRoleId()): string {
+  const { members } = runtime().config;
+  if (!members) {
+    throw new OnboardingError(
+      'ConfigError',
+      `the cluster is in account ${target.account} Region ${target.region}, but this deployment serves only its own account and Region: ` +
+        'add onboarding.hub and onboarding.members (that account and Region) to the config, deploy the member stack there, and redeploy the hub',
+    );
+  }
+  const accountListed = members.accounts.includes(target.account) || (members.accounts.length === 0 && members.organizationId !== undefined);
+  if (!accountListed || !members.regions.includes(target.region)) {
+    throw new OnboardingError(
+      'ConfigError',
+      `account ${target.account} Region ${target.region} is not a member of this deployment (onboarding.members.accounts ${JSON.stringify(members.accounts)}, ` +
+        `regions ${JSON.stringify(members.regions)}): add it there, deploy the member stack in it, and redeploy the hub`,
+    );
+  }
+  const partition = /^(cn|us-gov)-/.test(target.region) ? (target.region.startsWith('cn-') ? 'aws-cn' : 'aws-us-gov') : 'aws';
+  return `arn:${partition}:iam::${target.account}:role/${memberRoleName(members, roleId, target.region)}`;
+}
+
+/**
+ * The IAM identity the Kubernetes steps act as (their access entry's principal): the kube
+ * reconciler's hub role, or its member role in a member account and Region.
+ */
+export function kubernetesIdentityArn(target: Target | undefined): string {
+  return target ? memberRoleArn(target, KUBE_RECONCILER_ROLE_ID) : requireSetting(runtime().reconcilerRoleArn, 'RECONCILER_ROLE_ARN');
+}
+
+/**
+ * Credentials of this function's member role in `target`, from one AssumeRole (with the configured
+ * external id) per account/Region, reused until shortly before they expire. The hub's own STS,
+ * with the function's own credentials, makes the call.
+ */
+function memberCredentials(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
+  const cached = credentials.get(roleArn);
+  const fresh = cached?.then((c) => (c.expiration?.getTime() ?? 0) - Date.now() > RENEW_BEFORE_MS, () => false);
+  return (fresh ?? Promise.resolve(false)).then((ok) => {
+    if (ok && cached) return cached;
+    const assumed = assumeMemberRole(roleArn, target);
+    credentials.set(roleArn, assumed);
+    return assumed;
+  });
+}
+
+let hubSts: STSClient | undefined;
+
+async function assumeMemberRole(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
+  hubSts ??= new stsSdk.STSClient(sdkClientOptions());
+  const { externalId } = runtime().config.members ?? {};
+  try {
+    const { Credentials: c } = await hubSts.send(
+      new stsSdk.AssumeRoleCommand({
+        RoleArn: roleArn,
+        RoleSessionName: (currentFunctionName() ?? 'eks-aviatrix').slice(0, 64),
+        DurationSeconds: ASSUMED_SECONDS,
+        ...(externalId ? { ExternalId: externalId } : {}),
+      }),
+    );
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('STS answered AssumeRole without credentials');
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+  } catch (error) {
+    credentials.delete(roleArn);
+    if (isTransient(error)) throw error;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new OnboardingError(
+      'ConfigError',
+      `could not assume member role ${roleArn} for the cluster's account ${target.account} Region ${target.region} (${reason}); ` +
+        'deploy the member stack (EksAviatrixOnboardingMember) in that account and Region with this config\'s members.externalId, see docs/multi-account.md',
+    );
+  }
+}

@@ -3,12 +3,10 @@
 // Signed by the STS client's own SigV4 signer (part of the runtime's SDK), so no signer, hash or
 // @smithy/* package is bundled into the functions.
 import type { SignatureV4 } from '@smithy/signature-v4';
-import { STSClient } from './sdk/sts';
+import { sts } from './aws';
 
 const TOKEN_PREFIX = 'k8s-aws-v1.';
 const TOKEN_LIFETIME_SECONDS = 60;
-
-let sts: STSClient | undefined;
 
 /** The STS endpoint the SDK would use: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else the regional one. */
 function stsEndpoint(region: string): URL {
@@ -17,11 +15,12 @@ function stsEndpoint(region: string): URL {
 }
 
 export async function eksBearerToken(clusterName: string): Promise<string> {
-  sts ??= new STSClient({});
-  const region = await sts.config.region();
+  // The cluster's account and Region (lambdas/shared/aws.ts): in a member account, the member role signs.
+  const client = sts();
+  const region = await client.config.region();
   const endpoint = stsEndpoint(region);
   // The client's signer for service "sts" in its region, with its credentials and hash.
-  const signer = (await sts.config.signer()) as SignatureV4;
+  const signer = (await client.config.signer()) as SignatureV4;
   const request: Parameters<SignatureV4['presign']>[0] = {
     method: 'GET',
     protocol: endpoint.protocol,

@@ -20,6 +20,7 @@ import {
   UpdateItemCommand,
 } from './sdk/dynamodb';
 import { sdkClientOptions } from './aws';
+import { scopedName } from './target';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { recordLease } from './metrics';
@@ -47,19 +48,22 @@ export function gatewayKey(gateway: string): string {
   return `${GATEWAY_PREFIX}${gateway}`;
 }
 
+// Cluster, VPC and controller keys are scoped by the ambient target (lambdas/shared/target.ts): a
+// VPC id is unique per account and Region only, and two accounts may each have a cluster "prod".
+
 /** The lease key of an EKS cluster: held by whatever writes for that cluster. */
 export function clusterKey(clusterName: string): string {
-  return `${CLUSTER_PREFIX}${clusterName}`;
+  return `${CLUSTER_PREFIX}${scopedName(clusterName)}`;
 }
 
 /** The lease key of a VPC: held while changing what its clusters share (secondary CIDR, pod subnets). */
 export function vpcKey(vpcId: string): string {
-  return `${VPC_PREFIX}${vpcId}`;
+  return `${VPC_PREFIX}${scopedName(vpcId)}`;
 }
 
 /** The lease key of a cluster's objects on the Aviatrix controller (onboarding, SmartGroups). */
 export function controllerKey(clusterName: string): string {
-  return `${CONTROLLER_PREFIX}${clusterName}`;
+  return `${CONTROLLER_PREFIX}${scopedName(clusterName)}`;
 }
 
 

@@ -3,6 +3,7 @@ import { isTransient } from './classify';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { flushMetrics } from './metrics';
+import { currentTarget, scopedName, Target, targetOfInput, targetOfRequest, withTarget } from './target';
 
 /** What the Lambda runtime passes as the handler's second argument (the part the logs use). */
 export interface LambdaContextLike {
@@ -10,7 +11,7 @@ export interface LambdaContextLike {
   functionName: string;
 }
 
-let invocation: { context?: LambdaContextLike; executionId?: string; eventId?: string } = {};
+let invocation: { context?: LambdaContextLike; executionId?: string; eventId?: string; target?: Target } = {};
 
 /** The execution id and CloudTrail event id an event carries, in any of the workflows' shapes. */
 function idsOf(event: unknown): { executionId?: string; eventId?: string } {
@@ -25,20 +26,43 @@ function idsOf(event: unknown): { executionId?: string; eventId?: string } {
 }
 
 /**
+ * The cluster's account and Region (lambdas/shared/target.ts), from the normalized input wherever
+ * the workflow passes it, else from the raw request the first steps normalize.
+ */
+function targetIn(event: unknown): Target | undefined {
+  const e = (event ?? {}) as Record<string, unknown>;
+  const state = (e.state ?? e) as Record<string, unknown>;
+  const inputs = [state.input, (state.resolve as Record<string, unknown> | undefined)?.input, e.input];
+  const normalized = inputs.find((input) => input !== null && typeof input === 'object') as { account?: unknown; region?: unknown } | undefined;
+  if (normalized) return targetOfInput(normalized);
+  return targetOfRequest(e.request ?? state.request);
+}
+
+/**
  * Called first by every handler: a warm Lambda's logger must not keep the previous invocation's
  * keys (cluster, step, execution), and every line of this one carries its request id, cold start,
  * execution id and event id.
  */
 export function beginInvocation(event: unknown, context?: LambdaContextLike): void {
-  invocation = { ...(context ? { context } : {}), ...idsOf(event) };
+  const target = targetIn(event);
+  invocation = { ...(context ? { context } : {}), ...idsOf(event), ...(target ? { target } : {}) };
 }
 
-export async function runStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs one step's work with the cluster's account and Region ambient (lambdas/shared/target.ts):
+ * the invocation's input's, or the one a caller set with withTarget around it.
+ */
+export function runStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {
+  return withTarget(invocation.target ?? currentTarget(), () => loggedStep(step, clusterName, work), invocation.context?.functionName);
+}
+
+async function loggedStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {
   logger.resetKeys();
   if (invocation.context) logger.addContext(invocation.context as never);
   logger.appendKeys({
     step,
     ...(clusterName ? { clusterName } : {}),
+    ...(currentTarget() ? { account: currentTarget()!.account, region: currentTarget()!.region } : {}),
     ...(invocation.executionId ? { executionId: invocation.executionId } : {}),
     ...(invocation.eventId ? { eventId: invocation.eventId } : {}),
   });
@@ -53,7 +77,7 @@ export async function runStep<T>(step: string, clusterName: string | undefined, 
       throw error;
     }
     const original = error instanceof Error ? error : new Error(String(error));
-    const message = `${step} for cluster "${clusterName ?? 'unknown'}" failed: ${original.name}: ${original.message}`;
+    const message = `${step} for cluster "${clusterName ? scopedName(clusterName) : 'unknown'}" failed: ${original.name}: ${original.message}`;
     logger.error('step failed', { errorName: original.name, errorMessage: message });
     // Throttling, 429, 5xx, timeouts, resets and DNS failures: the ASL retries TransientError.
     if (isTransient(original)) throw new TransientError(message);

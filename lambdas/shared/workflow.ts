@@ -4,6 +4,9 @@
 /** One input shape for EventBridge events, the console and the CLI. `clusterName` alone is valid. */
 export interface WorkflowInput {
   clusterName: string;
+  /** The cluster's account and Region, both set only outside the hub's own (lambdas/shared/target.ts). */
+  account?: string;
+  region?: string;
   nodegroupName?: string;
   dryRun: boolean;
   trigger: string;

@@ -1,7 +1,9 @@
 // The reconciler's access entry, the ENIConfigs and the VPC CNI custom-networking settings; with
 // { action: "external-snat", state }, the CNI's external SNAT once both gateways SNAT pod traffic.
+import { kubernetesIdentityArn } from '../shared/aws';
+import { targetOfInput } from '../shared/target';
 import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from '../domain/cni';
-import { requireSetting, runtime } from '../shared/runtime';
+import { runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { recordEniConfigLatency } from '../shared/metrics';
@@ -20,7 +22,7 @@ export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) =
     cluster,
     network: stepResult<PodNetworkResult>(state, 'network'),
     dryRun: state.input.dryRun,
-    reconcilerRoleArn: requireSetting(runtime().reconcilerRoleArn, 'RECONCILER_ROLE_ARN'),
+    reconcilerRoleArn: kubernetesIdentityArn(targetOfInput(state.input)),
     ...(previous ? { previous } : {}),
   };
   const scope = { clusterName: cluster.name };

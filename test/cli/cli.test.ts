@@ -423,7 +423,10 @@ describe('usage', () => {
     [['plan', 'a', '--nodegroup', 'ng'], 'Option --nodegroup does not apply to plan: eks-aviatrix plan <cluster>'],
     [['run', 'a', '--force'], 'Unknown option --force. Run `eks-aviatrix --help` for usage.'],
     [['run', 'a', '--stack'], 'Option --stack needs a value. Run `eks-aviatrix --help` for usage.'],
-    [['run', 'bad name!'], '"bad name!" is not a valid EKS cluster name (letters, digits, - and _, starting with a letter or digit, at most 100).'],
+    [['run', 'bad name!'], '"bad name!" is not a valid EKS cluster name (letters, digits, - and _, starting with a letter or digit, at most 100), nor a cluster ARN.'],
+    [['run', 'a', '--account', '2222'], '"2222" is not a 12-digit AWS account id.'],
+    [['run', 'a', '--cluster-region', 'Europe'], '"Europe" is not an AWS Region name such as eu-west-1.'],
+    [['status', '--account', '222222222222'], '--account and --cluster-region need a cluster: eks-aviatrix status [<cluster>] [--wide]'],
   ])('%j: one line, exit 64 (and as JSON with --json)', async (argv, message) => {
     expect(await cli(...argv)).toEqual({ code: 64, stdout: '', stderr: `${message}\n` });
     if (!argv.some((arg) => arg.startsWith('--json'))) {

@@ -75,6 +75,8 @@ export interface EksEmulatorDeps {
   motoDirectEndpoint: string;
   region: string;
   accountId: string;
+  /** Credentials acting in `accountId` (moto keeps accounts apart by credentials); default the hub's test ones. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export interface EksError {
@@ -255,7 +257,7 @@ export class EksEmulator {
     this.ec2 = new EC2Client({
       endpoint: deps.motoDirectEndpoint,
       region: deps.region,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      credentials: deps.credentials ?? { accessKeyId: 'testing', secretAccessKey: 'testing' },
     });
     deps.kube.setAccessResolver((cluster, principal) => this.accessGrant(cluster, principal));
     const S = '([^/]+)';

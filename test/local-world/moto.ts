@@ -7,6 +7,7 @@ import { applyFault, awsErrorCode, dropResponse, ErrorAnswer } from './faults';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr } from '../../lambdas/shared/cidr';
 import { closeServer, listenOnLoopback } from './loopback';
 import { spawnMoto, takeSharedMoto, untilServing } from './moto-pool';
+import type { AccountDirectory } from './accounts';
 
 export interface MotoServer {
   /** The recording proxy's URL: give this to the code under test. */
@@ -29,10 +30,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startMoto(log: CallLog): Promise<MotoServer> {
+export async function startMoto(log: CallLog, accounts?: AccountDirectory): Promise<MotoServer> {
   const shared = await takeSharedMoto();
   if (shared) {
-    const proxy = await startRecordingProxy(shared.port, log);
+    const proxy = await startRecordingProxy(shared.port, log, accounts);
     return {
       endpoint: proxy.url,
       directEndpoint: `http://127.0.0.1:${shared.port}`,
@@ -63,7 +64,7 @@ export async function startMoto(log: CallLog): Promise<MotoServer> {
     child.kill('SIGKILL');
     throw error;
   }
-  const proxy = await startRecordingProxy(port, log);
+  const proxy = await startRecordingProxy(port, log, accounts);
   return {
     endpoint: proxy.url,
     directEndpoint,
@@ -162,7 +163,7 @@ class Settling {
   }
 }
 
-async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ url: string; settling: Settling; close(): Promise<void> }> {
+async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: AccountDirectory): Promise<{ url: string; settling: Settling; close(): Promise<void> }> {
   const oneDynamoWriteAtATime = serializer();
   const settling = new Settling();
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, drop = false, rewrite?: (answer: string) => string) =>
@@ -226,6 +227,23 @@ async function startRecordingProxy(targetPort: number, log: CallLog): Promise<{ 
             }
             refuse(res, refusal.code, refusal.message);
           });
+          return;
+        }
+        if (accounts && action === 'AssumeRole') {
+          // moto assumes any role; the member roles' trust is the directory's (accounts.ts).
+          const params = new URLSearchParams(body.toString());
+          const caller = `arn:aws:sts::${accounts.locate(req.headers.authorization).account ?? '?'}:assumed-role/hub`;
+          const refusal = accounts.refusal(params.get('RoleArn') ?? '', params.get('ExternalId') ?? undefined, caller);
+          if (refusal) {
+            const answer = awsError('sts', 403, 'AccessDenied', refusal);
+            res.writeHead(403, { 'content-length': String(Buffer.byteLength(answer.body)), ...answer.headers });
+            res.end(answer.body);
+          } else {
+            void forward(req, res, body, drop, (answer) => {
+              accounts.learn(answer);
+              return answer;
+            });
+          }
           return;
         }
         const unsettled = action === 'CreateSubnet' ? settling.unsettled(new URLSearchParams(body.toString()).get('CidrBlock') ?? '') : undefined;

@@ -8,7 +8,7 @@ import { AttachRolePolicyCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
 import { createStackTables } from './tables';
-import { LocalWorld, startLocalWorld } from './world';
+import { AccountRegion, LocalWorld, startLocalWorld } from './world';
 import { WorkflowState } from '../../lambdas/shared/workflow';
 
 export const SECRET_NAME = 'aviatrix/controller/api';
@@ -133,6 +133,8 @@ export interface ClusterSpec {
   vpc?: Awaited<ReturnType<LocalWorld['createVpc']>>;
   /** Register a spoke gateway (with HA) for the VPC on the controller. */
   spoke?: boolean;
+  /** Another account's Region (world.addAccountRegion); default the hub's own. */
+  in?: AccountRegion;
   /** The cluster's IAM role (createClusterRole makes one in moto); default eks-cluster. */
   roleName?: string;
 }
@@ -164,7 +166,8 @@ const pendingAddonConfiguration = new Map<string, Record<string, unknown>>();
 
 /** A VPC, its spoke gateway pair on the controller, and an EKS cluster in CREATING. */
 export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Promise<CreatedCluster> {
-  const vpc = spec.vpc ?? (await w.world.createVpc({ azs: spec.azs ?? ['us-east-1a', 'us-east-1b'], ...(spec.vpcCidr ? { cidr: spec.vpcCidr } : {}) }));
+  const where = spec.in ?? w.world;
+  const vpc = spec.vpc ?? (await where.createVpc({ ...(spec.azs ? { azs: spec.azs } : {}), ...(spec.vpcCidr ? { cidr: spec.vpcCidr } : {}) }));
   const spokeName = `spoke-${vpc.vpcId}`;
   if (spec.spoke !== false && !w.controller.gateway(spokeName)) {
     const octet = (nextSpokeOctet++ % 240) + 10;
@@ -178,11 +181,13 @@ export async function createCluster(w: OnboardingWorld, spec: ClusterSpec): Prom
       snatMode: 'none',
     });
   }
-  const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const eks = spec.in
+    ? new EKSClient({ endpoint: spec.in.eks.url, region: spec.in.region, credentials: spec.in.credentials })
+    : new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   await eks.send(
     new CreateClusterCommand({
       name: spec.name,
-      roleArn: `arn:aws:iam::123456789012:role/${spec.roleName ?? CLUSTER_ROLE_NAME}`,
+      roleArn: `arn:aws:iam::${spec.in?.account ?? w.world.accountId}:role/${spec.roleName ?? CLUSTER_ROLE_NAME}`,
       resourcesVpcConfig: {
         subnetIds: vpc.subnets.map((s) => s.subnetId),
         ...(spec.endpointPublicAccess === false ? { endpointPublicAccess: false, endpointPrivateAccess: true } : {}),

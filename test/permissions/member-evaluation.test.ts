@@ -114,7 +114,9 @@ const SECONDARY_CIDR_MARK: Context = { 'ec2:ResourceTag/eks-aviatrix:secondary-c
 const ownEntryRequest = (principalArn: string): Context => ({
   ...OPTED_IN, ...MANAGED_REQUEST, 'eks:principalArn': principalArn, 'eks:accessEntryType': 'STANDARD', 'eks:kubernetesGroups': [RECONCILER_KUBE_GROUP],
 });
-const controllerEntryRequest: Context = { ...OPTED_IN, ...MANAGED_REQUEST, 'eks:principalArn': CONTROLLER_ROLE, 'eks:accessEntryType': 'STANDARD' };
+/** In a member account the controller reads clusters through its access account's role there: the same role name. */
+const MEMBER_CONTROLLER_ROLE = CONTROLLER_ROLE.replace(/:iam::\d{12}:/, `:iam::${MEMBER_ACCOUNT}:`);
+const controllerEntryRequest: Context = { ...OPTED_IN, ...MANAGED_REQUEST, 'eks:principalArn': MEMBER_CONTROLLER_ROLE, 'eks:accessEntryType': 'STANDARD' };
 const KUBE = 'KubeReconcilerRole';
 const NG = eks('nodegroup/c1/ng-1/uuid');
 
@@ -171,12 +173,13 @@ const REQUESTS: Request[] = [
   { role: 'AviatrixOnboardRole', action: 'eks:DescribeCluster', resource: cluster('c1'), expect: 'Allowed', why: 'the cluster to onboard' },
   { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c1'), context: controllerEntryRequest, expect: 'Allowed', why: 'the controller\'s entry on an opted-in cluster' },
   { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c2'), context: { ...controllerEntryRequest, ...NOT_OPTED_IN }, expect: 'Denied', why: 'not on a cluster that is not opted in' },
-  { role: 'AviatrixOnboardRole', action: 'eks:TagResource', resource: entryOf(CONTROLLER_ROLE, 'c1'), context: MANAGED_REQUEST, expect: 'Allowed', why: 'tags of the controller entry' },
-  { role: 'AviatrixOnboardRole', action: 'eks:ListAssociatedAccessPolicies', resource: entryOf(CONTROLLER_ROLE, 'c1'), expect: 'Allowed', why: 'the controller entry' },
-  { role: 'AviatrixOnboardRole', action: 'eks:AssociateAccessPolicy', resource: entryOf(CONTROLLER_ROLE, 'c1'), context: { ...OURS, 'eks:policyArn': VIEW_POLICY, 'eks:accessScope': 'cluster' }, expect: 'Allowed', why: 'view access' },
-  { role: 'AviatrixOnboardRole', action: 'eks:DeleteAccessEntry', resource: entryOf(CONTROLLER_ROLE, 'c1'), context: OURS, expect: 'Allowed', why: 'offboarding' },
-  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: entryOf(CONTROLLER_ROLE, 'c1'), context: OURS, expect: 'Allowed', why: 'the controller entry\'s view-nodes group' },
-  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: entryOf(CONTROLLER_ROLE, 'c1'), expect: 'Denied', why: 'not an entry someone else made' },
+  { role: 'AviatrixOnboardRole', action: 'eks:CreateAccessEntry', resource: cluster('c1'), context: { ...controllerEntryRequest, 'eks:principalArn': CONTROLLER_ROLE }, expect: 'Denied', why: 'not for the controller role of another account (the hub\'s)' },
+  { role: 'AviatrixOnboardRole', action: 'eks:TagResource', resource: entryOf(MEMBER_CONTROLLER_ROLE, 'c1'), context: MANAGED_REQUEST, expect: 'Allowed', why: 'tags of the controller entry' },
+  { role: 'AviatrixOnboardRole', action: 'eks:ListAssociatedAccessPolicies', resource: entryOf(MEMBER_CONTROLLER_ROLE, 'c1'), expect: 'Allowed', why: 'the controller entry' },
+  { role: 'AviatrixOnboardRole', action: 'eks:AssociateAccessPolicy', resource: entryOf(MEMBER_CONTROLLER_ROLE, 'c1'), context: { ...OURS, 'eks:policyArn': VIEW_POLICY, 'eks:accessScope': 'cluster' }, expect: 'Allowed', why: 'view access' },
+  { role: 'AviatrixOnboardRole', action: 'eks:DeleteAccessEntry', resource: entryOf(MEMBER_CONTROLLER_ROLE, 'c1'), context: OURS, expect: 'Allowed', why: 'offboarding' },
+  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: entryOf(MEMBER_CONTROLLER_ROLE, 'c1'), context: OURS, expect: 'Allowed', why: 'the controller entry\'s view-nodes group' },
+  { role: 'AviatrixOnboardRole', action: 'eks:UpdateAccessEntry', resource: entryOf(MEMBER_CONTROLLER_ROLE, 'c1'), expect: 'Denied', why: 'not an entry someone else made' },
   { role: 'AviatrixOnboardRole', action: 'ec2:DescribeVpcs', resource: '*', expect: 'Allowed', why: 'the VPC\'s Name tag (VPC SmartGroup by name)' },
   { role: 'AviatrixOnboardRole', action: 'secretsmanager:GetSecretValue', resource: `arn:aws:secretsmanager:${REGION}:${MEMBER_ACCOUNT}:secret:aviatrix/controller/api-AbCdEf`, expect: 'Denied', why: 'the controller secret stays in the hub' },
   { role: 'AviatrixSnatRole', action: 'eks:DescribeCluster', resource: cluster('c1'), expect: 'Allowed', why: 'the cluster\'s VPC' },
