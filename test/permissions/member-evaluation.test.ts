@@ -18,7 +18,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const REGION = 'us-east-1';
 const OTHER_REGION = 'us-west-2';
 const OTHER_ACCOUNT = '999988887777';
-const MEMBER_ROLE_SERVICES = ['eks', 'ec2', 'autoscaling'];
+const MEMBER_ROLE_SERVICES = ['eks', 'ec2', 'autoscaling', 'iam'];
 
 /** Fn::Join and Fn::Sub of literals and pseudo parameters, as CloudFormation renders them in one account and Region. */
 function resolver(account: string, region: string) {
@@ -193,6 +193,8 @@ const REQUESTS: Request[] = [
   { role: 'CleanupRole', action: 'ec2:DeleteTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'], ...SECONDARY_CIDR_MARK }, expect: 'Allowed', why: 'removes that mark' },
   { role: KUBE, action: 'eks:UntagResource', resource: cluster('c1'), context: { ...OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:cni-options'] }, expect: 'Allowed', why: 'the CNI option values it set, none left' },
   { role: KUBE, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Allowed', why: 'our pod rules leave a group no policy names' },
+  { role: KUBE, action: 'iam:ListAttachedRolePolicies', resource: `arn:aws:iam::${MEMBER_ACCOUNT}:role/eks-cluster`, expect: 'Allowed', why: 'the cluster role lives in the member account (AmazonEKSVPCResourceController check)' },
+  { role: KUBE, action: 'iam:ListAttachedRolePolicies', resource: `arn:aws:iam::${OTHER_ACCOUNT}:role/eks-cluster`, expect: 'Denied', why: 'roles of its own account only' },
   { role: KUBE, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'not on an untagged group without "reconcile-all"' },
   { role: 'CleanupRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'rules on our SG' },
   { role: 'CleanupRole', action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'our rule on the cluster SG' },
@@ -232,7 +234,7 @@ describe('member roles', () => {
     wider = memberRoles(WIDER);
   });
 
-  it('hold exactly the member-account statements of the hub role of the same id (EKS, EC2, Auto Scaling), no other', () => {
+  it('hold exactly the member-account statements of the hub role of the same id (EKS, EC2, Auto Scaling, IAM reads), no other', () => {
     // The hub stack's per-row policies (statement Sid = row), by role id.
     const hub = synthesized({ config: parseConfig(WIDER) }).json;
     const hubRows = new Map<string, Set<string>>();
