@@ -21,6 +21,7 @@
 // instead, and a group the controller keeps differently from what was sent fails the step.
 import { AviatrixConfig, DEFAULTS, KubernetesSmartGroupSpec } from '../../lib/config';
 import { scopedName } from '../shared/target';
+import { requireVpcName } from '../domain/vpc-name';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
 import { AviatrixClient, ControllerApiError, K8sCluster, K8sClusterBody, SelectorExpression, SmartGroup, SmartGroupBody } from './client';
@@ -102,14 +103,7 @@ function kubernetesSelector(spec: KubernetesSmartGroupSpec, clusterArn: string):
 
 function vpcSelector(cluster: OnboardInput['cluster'], config: SmartGroupConfig): SelectorExpression {
   if (config.vpcSmartGroupMatch !== 'name') return { type: 'vpc', res_id: cluster.vpcId };
-  if (!cluster.vpcName) {
-    throw new OnboardingError(
-      'ClusterRefused',
-      `VPC ${cluster.vpcId} of EKS cluster "${cluster.name}" has no Name tag, and onboarding.aviatrix.vpcSmartGroupMatch is "name" ` +
-        '(the VPC SmartGroup matches the VPC by its Name tag): tag the VPC with a Name unique on the controller, or set vpcSmartGroupMatch to "id"',
-    );
-  }
-  return { type: 'vpc', name: cluster.vpcName };
+  return { type: 'vpc', name: requireVpcName(cluster, cluster.vpcName) };
 }
 
 export function desiredSmartGroups(cluster: OnboardInput['cluster'], config: SmartGroupConfig): SmartGroupBody[] {

@@ -4,6 +4,7 @@
 import { NetworkStepResult, nodesOf, reconcileNetwork } from '../domain/network';
 import { preflightCniOptions } from '../domain/cni-options';
 import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
+import { requireVpcName, vpcNameTag } from '../domain/vpc-name';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
@@ -17,8 +18,14 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   if (event.action === 'preflight') {
     const state = (event as { state: WorkflowState }).state;
     const cluster = readyCluster(state);
-    // A VPC CNI too old for the configured options is refused here, before the first write.
-    return runStep('network-preflight', cluster.name, () => preflightCniOptions(cluster.name, runtime().config).then(() => reconcileNetwork(cluster, runtime().config, true)));
+    const { config } = runtime();
+    // Refused here, before the first write: a VPC CNI too old for the configured options, and a VPC
+    // without the Name its SmartGroup is to match (the onboarding step checks it again).
+    return runStep('network-preflight', cluster.name, async () => {
+      if (config.aviatrix.vpcSmartGroupMatch === 'name') requireVpcName(cluster, await vpcNameTag(cluster.vpcId));
+      await preflightCniOptions(cluster.name, config);
+      return reconcileNetwork(cluster, config, true);
+    });
   }
   const state = event as WorkflowState;
   const cluster = readyCluster(state);

@@ -4,7 +4,7 @@
 // real handlers against the local world, asserting the controller's groups, the access entry and
 // the Kubernetes RBAC. Refusals: an unknown template, a VPC without a Name tag, selectors the
 // controller refuses, and a controller that keeps a group differently from what was sent.
-import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DeleteTagsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, DeleteClusterCommand, EKSClient, TagResourceCommand } from '@aws-sdk/client-eks';
 import { parseConfig } from '../../lib/config';
 import { AviatrixClient, ControllerApiError } from '../../lambdas/aviatrix/client';
@@ -200,7 +200,7 @@ describe('the controller\'s access entry made before', () => {
 });
 
 describe('refusals', () => {
-  it('vpcSmartGroupMatch "name" with a VPC that has no Name tag fails the step before its writes, naming the VPC and the fix', async () => {
+  it('vpcSmartGroupMatch "name" with a VPC that has no Name tag is refused by the preflight, before any write anywhere, naming the VPC and the fix', async () => {
     const created = await createCluster(w, { name: 'sg-noname' });
     await w.world.ec2Direct.send(new DeleteTagsCommand({ Resources: [created.vpc.vpcId], Tags: [{ Key: 'Name' }] }));
     w.activateCluster('sg-noname');
@@ -213,6 +213,11 @@ describe('refusals', () => {
     );
     expect(groupsOf('sg-noname')).toEqual([]);
     expect(w.world.eks.accessEntries('sg-noname').find((e) => e.principalArn === CONTROLLER_ROLE_ARN)).toBeUndefined();
+    // Nothing of the network steps either: the VPC keeps its one CIDR block, and the failure is the preflight's.
+    const { Vpcs = [] } = await w.world.ec2Direct.send(new DescribeVpcsCommand({ VpcIds: [created.vpc.vpcId] }));
+    expect(Vpcs[0].CidrBlockAssociationSet?.length).toBe(1);
+    expect(result.statesEntered).toContain('NetworkPreflightFailed');
+    expect(result.statesEntered).not.toContain('ExcludePodCidr');
   });
 
   describe('on the controller', () => {
