@@ -304,7 +304,14 @@ describe('functions', () => {
       'arn:<AWS::Partition>:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
     ]);
     const tags = statements().filter((s) => s.Action.includes('eks:TagResource'));
-    for (const s of tags) expect((s.Condition as any)['ForAllValues:StringLike']).toEqual({ 'aws:TagKeys': ['eks-aviatrix:*'] });
+    // Our own keys only: eks-aviatrix:* (StringLike), or named keys of ours (StringEquals, the CNI options record).
+    for (const s of tags) {
+      const condition = s.Condition as any;
+      const keys: string[] = condition['ForAllValues:StringLike']?.['aws:TagKeys'] ?? condition['ForAllValues:StringEquals']?.['aws:TagKeys'] ?? [];
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) expect(key).toMatch(/^eks-aviatrix:/);
+    }
+    expect(tags.filter((s) => (s.Condition as any)['ForAllValues:StringEquals']).map((s) => (s.Condition as any)['ForAllValues:StringEquals']['aws:TagKeys'])).toEqual([['eks-aviatrix:cni-options']]);
     const entryTags = tags.filter((s) => s.Resource.some((r) => r.includes(':access-entry/')));
     expect(entryTags.map((s) => s.Resource).sort()).toEqual([
       [`arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:access-entry/*/role/111122223333/aviatrix-role-app/*`],
