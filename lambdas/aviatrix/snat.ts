@@ -388,8 +388,9 @@ async function syncGatewaySnat(
     },
     dirty,
   });
-  const mine = (await ownership.read(clusterName)).snat[name] ?? [];
-  const current = await summaryOf(ctx, name);
+  // Two independent reads: the claim and the gateway, at once.
+  const [owned, current] = await Promise.all([ownership.read(clusterName), summaryOf(ctx, name)]);
+  const mine = owned.snat[name] ?? [];
   if (!current) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
     // Gone, and with it whatever we had added there: only the claim is left to drop.
@@ -478,8 +479,8 @@ async function syncGatewaySnat(
 /** The transit's exclusions, by the same rules as syncGatewaySnat. Call inside the transit's lease. */
 async function syncExclusions(ctx: RunContext, transitName: string, wanted: string[]): Promise<Synced<{ added: string[]; removed: string[] }>> {
   const { client, ownership, clusterName, dryRun } = ctx;
-  const mine = new Set((await ownership.read(clusterName)).exclusions[transitName] ?? []);
-  const transit = await client.getGateway(transitName);
+  const [owned, transit] = await Promise.all([ownership.read(clusterName), client.getGateway(transitName)]);
+  const mine = new Set(owned.exclusions[transitName] ?? []);
   if (!transit) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
     if (!dryRun) await ownership.setExclusions(clusterName, transitName, []);

@@ -47,13 +47,17 @@ export async function observeAccessEntry(clusterName: string, principalArn: stri
   }
 }
 
-/** Makes sure `principalArn` has an access entry with `policyArn` at cluster scope. */
+/**
+ * Makes sure `principalArn` has an access entry with `policyArn` at cluster scope. Not read back:
+ * EKS answers both writes only once they are made (an error otherwise), and no later step of the
+ * run reads this entry; the next run's plan reads it again.
+ */
 export async function ensureAccessEntry(
   clusterName: string,
   principalArn: string,
   policyArn: string,
   dryRun: boolean,
-): Promise<{ changes: Change[]; state: AccessEntryState }> {
+): Promise<{ changes: Change[] }> {
   const state = await observeAccessEntry(clusterName, principalArn, policyArn);
   const changes: Change[] = [];
   const policyName = policyArn.split('/').pop();
@@ -61,11 +65,11 @@ export async function ensureAccessEntry(
   if (!state.policyAssociated) {
     changes.push({ resource: `access entry ${principalArn}`, action: 'associate', detail: `${policyName} (cluster scope)` });
   }
-  if (dryRun || changes.length === 0) return { changes, state };
+  if (dryRun || changes.length === 0) return { changes };
 
   if (!state.exists) await createAccessEntry(clusterName, principalArn, []);
   if (!state.policyAssociated) await associateClusterPolicy(clusterName, principalArn, policyArn);
-  return { changes, state: await observeAccessEntry(clusterName, principalArn, policyArn) };
+  return { changes };
 }
 
 /** A STANDARD entry tagged as ours (IAM lets later writes touch only entries with that tag). */

@@ -7,7 +7,7 @@
 // own two objects) and writes nothing. Why this and not cluster-admin for the step: docs/kubernetes-access.md.
 import { UpdateAccessEntryCommand } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
-import { OnboardingError } from '../shared/errors';
+import { OnboardingError, settleAll } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { logger } from '../shared/logger';
 import { Change, ClusterSummary } from '../shared/workflow';
@@ -69,13 +69,17 @@ function canonical(value: unknown): string {
 async function rbacToWrite(clusterName: string, known?: ClusterSummary): Promise<{ object: (typeof RBAC_OBJECTS)[number]; change: Change }[]> {
   const kube = await kubeClientFor(clusterName, known);
   const result: { object: (typeof RBAC_OBJECTS)[number]; change: Change }[] = [];
-  for (const object of RBAC_OBJECTS) {
-    let actual: Record<string, unknown> | undefined;
-    try {
-      actual = await kube.get<Record<string, unknown>>(object.path);
-    } catch (error) {
-      if (!isAuthFailure(error)) throw error;
-    }
+  // Both objects read at once (independent reads).
+  const read = await Promise.all(
+    RBAC_OBJECTS.map((object) =>
+      kube.get<Record<string, unknown>>(object.path).catch((error: unknown) => {
+        if (!isAuthFailure(error)) throw error;
+        return undefined;
+      }),
+    ),
+  );
+  for (const [i, object] of RBAC_OBJECTS.entries()) {
+    const actual = read[i];
     const resource = `${object.body.kind} ${RECONCILER_RBAC_NAME}`;
     if (!actual) {
       result.push({ object, change: { resource, action: 'create', detail: `for Kubernetes group ${RECONCILER_KUBE_GROUP}` } });
@@ -129,7 +133,9 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
   let keepGrant = false;
   try {
     const kube = await kubeClientFor(clusterName, known);
-    for (const { object } of toWrite) await kube.apply(object.path, object.body);
+    // A ClusterRoleBinding may name its ClusterRole before that exists: both are applied at once,
+    // and both settle before the grant is judged or removed.
+    await settleAll(toWrite.map(({ object }) => kube.apply(object.path, object.body)));
   } catch (error) {
     if (isAuthFailure(error) && Date.now() - grantedAt < ACCESS_PROPAGATION_MS) {
       // Access takes a few seconds: the grant stays for the next call of this step, which removes it.
