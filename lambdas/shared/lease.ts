@@ -190,14 +190,17 @@ export class Leases {
       }
       if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000);
       do {
-        const delay = Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16));
-        if (Date.now() + delay > deadline) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) {
           recordLease(kind, (Date.now() - started) / 1000, true);
           throw new LeaseTimeoutError(
             `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
               `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
           );
         }
+        // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
+        // not a whole back-off before it (a waiter used to give up while the lease was being freed).
+        const delay = Math.min(remaining, Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16)));
         await new Promise((resolve) => setTimeout(resolve, delay));
       } while (!(await this.looksFree(key, holder)));
     }
@@ -307,6 +310,11 @@ export class GatewayLeases {
 
   renew(gateway: string, holder: string): Promise<boolean> {
     return this.leases.renew(gatewayKey(gateway), holder);
+  }
+
+  /** True when the lease on `gateway` is free for `holder` (a consistent read). */
+  looksFree(gateway: string, holder: string): Promise<boolean> {
+    return this.leases.looksFree(gatewayKey(gateway), holder);
   }
 
   /** Call right before a whole-list write on `gateway`: throws LeaseLostError when the lease is gone. */
