@@ -77,6 +77,9 @@ export class LeaseTimeoutError extends TransientError {}
 /** The lease ran out (or was taken over) before a write: the write is not sent; retried. */
 export class LeaseLostError extends TransientError {}
 
+/** However many races a waiter loses, it looks at least this many times within its acquire timeout. */
+const MIN_LOOKS = 8;
+
 const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
@@ -188,7 +191,9 @@ export class Leases {
         recordLease(kind, (Date.now() - started) / 1000, false);
         return;
       }
-      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000);
+      // Bounded by the acquire timeout too: a waiter whose back-off grew to minutes left the lease
+      // idle that long once it was freed (100 clusters of one VPC queued mostly for nobody).
+      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000, this.acquireTimeoutMs / MIN_LOOKS);
       do {
         const remaining = deadline - Date.now();
         if (remaining <= 0) {
