@@ -67,6 +67,8 @@ export interface SweepRow {
   gatewaySerializedMs: number;
   leaseTimeouts: number;
   dynamoWritesPerCluster: number;
+  /** The machine's 1-minute load average when the crowd finished (the machine is shared). */
+  loadAverage: number;
 }
 
 export interface BenchResult {
@@ -266,11 +268,13 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     gatewaySerializedMs: perGateway * stateTime(loneEvents, 'ConfigureGatewaySnat'),
     leaseTimeouts,
     dynamoWritesPerCluster: dynamoWrites / clusters,
+    loadAverage: os.loadavg()[0],
   };
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const sizes = options.sizes ?? [10, 50, 100];
+  const loadAtStart = os.loadavg()[0].toFixed(1);
   const { baselineMs, rows } = bundles(options.loadSamples ?? 15);
   logger.setLogLevel('SILENT');
   const w = await startOnboardingWorld();
@@ -283,7 +287,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     if (options.large) sweepRows.push(await sweep(w, LARGE_SWEEP.clusters, LARGE_SWEEP.vpcs));
     return {
       date: new Date().toISOString(),
-      machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(1)} at the end`,
+      machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
       node: process.version,
       nodeBaselineMs: baselineMs,
       bundles: rows,
@@ -319,16 +323,16 @@ export function renderTable(r: BenchResult): string {
     `| state transitions, cluster CREATING ${r.transitions.creatingSeconds / 60} min at a ${r.transitions.pollSeconds} s poll | ${r.transitions.stateTransitions} |`,
   );
   lines.push(
-    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}): own work / short waits / poll waits / calls before it | ` +
-      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} |`,
+    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}): own work / short waits / poll waits / calls before it / of them in series | ` +
+      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} / ${r.eniConfig.callsInSeries} |`,
   );
   for (const s of r.sweep) {
     const where = s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`;
     lines.push(
       `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${fmt(s.serializedMs)} ms) / ` +
-        `controller's serialized section per gateway / lease timeouts / DynamoDB writes per cluster | ` +
+        `controller's serialized section per gateway / lease timeouts / DynamoDB writes per cluster / load average | ` +
         `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ` +
-        `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} |`,
+        `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} / ${fmt(s.loadAverage, 1)} |`,
     );
   }
   return lines.join('\n');

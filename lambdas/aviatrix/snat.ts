@@ -343,14 +343,21 @@ async function underLease<T>(
   gateway: string,
   holder: string,
   step: (ctx: RunContext) => Promise<Synced<T>>,
+  /** Settles a dirty probe without the lease when that is safe (see joinExclusion): true when it did. */
+  settleWithoutLease?: (probe: Synced<T>, leases: GatewayLeases) => Promise<boolean>,
 ): Promise<T> {
   if (ctx.dryRun) return (await step(ctx)).value;
   const lease = leases!;
+  let probe: Synced<T> | undefined;
   const synced = await planThenLease(
     false,
-    (dryRun) => step(dryRun ? { ...ctx, dryRun, changes: [] } : { ...ctx, beforeWrite: (what) => lease.renewOrThrow(gateway, holder, what) }),
-    (probe) => probe.dirty,
-    (apply) => lease.withLease(gateway, holder, apply),
+    async (dryRun) => {
+      if (!dryRun) return step({ ...ctx, beforeWrite: (what) => lease.renewOrThrow(gateway, holder, what) });
+      probe = await step({ ...ctx, dryRun, changes: [] });
+      return probe;
+    },
+    (plan) => plan.dirty,
+    async (apply) => (settleWithoutLease && probe && (await settleWithoutLease(probe, lease)) ? probe : lease.withLease(gateway, holder, apply)),
   );
   return synced.value;
 }
@@ -388,8 +395,9 @@ async function syncGatewaySnat(
     },
     dirty,
   });
-  const mine = (await ownership.read(clusterName)).snat[name] ?? [];
-  const current = await summaryOf(ctx, name);
+  // Two independent reads: the claim and the gateway, at once.
+  const [owned, current] = await Promise.all([ownership.read(clusterName), summaryOf(ctx, name)]);
+  const mine = owned.snat[name] ?? [];
   if (!current) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `gateway ${name} disappeared from the controller during the update`);
     // Gone, and with it whatever we had added there: only the claim is left to drop.
@@ -476,10 +484,14 @@ async function syncGatewaySnat(
 }
 
 /** The transit's exclusions, by the same rules as syncGatewaySnat. Call inside the transit's lease. */
-async function syncExclusions(ctx: RunContext, transitName: string, wanted: string[]): Promise<Synced<{ added: string[]; removed: string[] }>> {
+async function syncExclusions(
+  ctx: RunContext,
+  transitName: string,
+  wanted: string[],
+): Promise<Synced<{ added: string[]; removed: string[]; join?: string[] }>> {
   const { client, ownership, clusterName, dryRun } = ctx;
-  const mine = new Set((await ownership.read(clusterName)).exclusions[transitName] ?? []);
-  const transit = await client.getGateway(transitName);
+  const [owned, transit] = await Promise.all([ownership.read(clusterName), client.getGateway(transitName)]);
+  const mine = new Set(owned.exclusions[transitName] ?? []);
   if (!transit) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
     if (!dryRun) await ownership.setExclusions(clusterName, transitName, []);
@@ -498,6 +510,8 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
   const added = wanted.filter((c) => !existingSet.has(c));
   const claim = wanted.filter((c) => !existingSet.has(c) || mine.has(c) || others.has(c));
   const final = [...existing.filter((c) => !removed.includes(c)), ...added];
+  // Only claims to add, on CIDRs the transit lists for other clusters: joinable without the lease.
+  const joinOnly = added.length === 0 && staleHere.length === 0 && [...mine].every((c) => claim.includes(c)) && claim.length > mine.size;
 
   if (added.length > 0 || removed.length > 0) {
     if (added.length > 0) {
@@ -531,14 +545,32 @@ async function syncExclusions(ctx: RunContext, transitName: string, wanted: stri
     }
   }
   if (!dryRun) await ownership.setExclusions(clusterName, transitName, claim);
-  return { value: { added, removed }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) };
+  return { value: { added, removed, ...(joinOnly ? { join: claim } : {}) }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) };
+}
+
+/**
+ * A pod CIDR the transit already excludes for other onboarded clusters is joined without the
+ * transit's lease (which every cluster behind that transit would otherwise queue for): our claim
+ * first, then the lease seen free, then the transit still listing the CIDR. An offboarding removes
+ * an exclusion only under that lease, after reading every claim, and renews the lease right before
+ * its write: one that takes the lease after our claim sees it and keeps the CIDR; one that held it
+ * earlier has written (or given up) by the time the lease is seen free, and the transit read after
+ * that shows its result. A held lease or a CIDR gone: the caller takes the lease (the claim stays,
+ * as every claim is made before its write).
+ */
+async function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: string, holder: string, claim: string[]): Promise<boolean> {
+  await ctx.ownership.setExclusions(ctx.clusterName, transitName, claim);
+  if (!(await leases.looksFree(transitName, holder))) return false;
+  const listed = new Set(((await ctx.client.getGateway(transitName))?.exclude_cidr_list ?? []).map((c) => c.trim()));
+  return claim.every((c) => listed.has(c));
 }
 
 /** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */
 function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string }, what: string) {
   if (!input.dryRun && !deps.leases) throw new Error(`${what} needs leases unless dryRun`);
   const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [], summaries: new Map() };
-  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>) => underLease(ctx, deps.leases, gateway, input.holder, step);
+  const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>, settle?: (probe: Synced<T>, leases: GatewayLeases) => Promise<boolean>) =>
+    underLease(ctx, deps.leases, gateway, input.holder, step, settle);
   return { ctx, sync };
 }
 
@@ -597,7 +629,11 @@ export async function reconcileSnat(deps: SnatDeps, input: SnatInput): Promise<S
  */
 export async function reconcileExclusion(deps: SnatDeps, input: ExclusionInput): Promise<ExclusionResult> {
   const { ctx, sync } = controllerRun(deps, input, 'reconcileExclusion');
-  const current = await sync(input.transitGateway, (c) => syncExclusions(c, input.transitGateway, [input.podCidr]));
+  const current = await sync(
+    input.transitGateway,
+    (c) => syncExclusions(c, input.transitGateway, [input.podCidr]),
+    async (probe, leases) => probe.value.join !== undefined && joinExclusion(ctx, leases, input.transitGateway, input.holder, probe.value.join),
+  );
   const removed = [...current.removed];
   const owned = await deps.ownership.read(input.clusterName);
   for (const name of Object.keys(owned.exclusions).filter((t) => t !== input.transitGateway)) {

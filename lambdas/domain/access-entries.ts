@@ -57,6 +57,8 @@ export async function observeAccessEntry(clusterName: string, principalArn: stri
  * Makes sure `principalArn` has an access entry with `policyArn` at cluster scope and in
  * `kubernetesGroup` when one is given. The group is added only to an entry this project created
  * (eks-aviatrix:managed tag); someone else's entry is left as it is, with a warning naming the fix.
+ * Not read back: EKS answers the writes only once they are made (an error otherwise), and no later
+ * step of the run reads this entry; the next run's plan reads it again.
  */
 export async function ensureAccessEntry(
   clusterName: string,
@@ -64,7 +66,7 @@ export async function ensureAccessEntry(
   policyArn: string,
   dryRun: boolean,
   kubernetesGroup?: string,
-): Promise<{ changes: Change[]; state: AccessEntryState; warnings: string[] }> {
+): Promise<{ changes: Change[]; warnings: string[] }> {
   const state = await observeAccessEntry(clusterName, principalArn, policyArn);
   const changes: Change[] = [];
   const warnings: string[] = [];
@@ -81,12 +83,12 @@ export async function ensureAccessEntry(
     );
   }
   if (!state.policyAssociated) changes.push({ resource, action: 'associate', detail: `${policyName} (cluster scope)` });
-  if (dryRun || changes.length === 0) return { changes, state, warnings };
+  if (dryRun || changes.length === 0) return { changes, warnings };
 
   if (!state.exists) await createAccessEntry(clusterName, principalArn, kubernetesGroup ? [kubernetesGroup] : []);
   if (missingGroup && ours) await addKubernetesGroup(clusterName, principalArn, state.kubernetesGroups, kubernetesGroup);
   if (!state.policyAssociated) await associateClusterPolicy(clusterName, principalArn, policyArn);
-  return { changes, state: await observeAccessEntry(clusterName, principalArn, policyArn), warnings };
+  return { changes, warnings };
 }
 
 /** UpdateAccessEntry replaces the groups: the ones someone else gave the entry are kept. */

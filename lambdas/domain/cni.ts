@@ -112,25 +112,32 @@ const sameEniConfig = (actual: EniConfig | undefined, desired: CniResult['eniCon
   actual?.spec?.subnet === desired.subnetId &&
   JSON.stringify([...(actual?.spec?.securityGroups ?? [])].sort()) === JSON.stringify([...desired.securityGroups].sort());
 
+/** Each AZ's ENIConfig is independent of the others': all are compared and applied at once (ENIConfig-first latency). */
 async function reconcileEniConfigs(kube: KubeClient, input: CniInput, changes: Change[]): Promise<void> {
-  for (const desired of desiredEniConfigs(input.network)) {
-    const path = `${ENICONFIG_PATH}/${desired.name}`;
-    const actual = await kube.get<EniConfig>(path);
-    if (sameEniConfig(actual, desired)) continue;
-    if (!input.dryRun) {
-      await kube.apply(path, {
-        apiVersion: 'crd.k8s.amazonaws.com/v1alpha1',
-        kind: 'ENIConfig',
-        metadata: { name: desired.name, labels: { 'app.kubernetes.io/managed-by': 'eks-aviatrix-onboarding' } },
-        spec: { subnet: desired.subnetId, securityGroups: desired.securityGroups },
-      });
-    }
-    changes.push({
-      resource: `ENIConfig ${desired.name}`,
-      action: actual ? 'update' : 'create',
-      detail: `subnet ${desired.subnetId ?? '(new pod subnet)'}, security groups ${desired.securityGroups.join(', ') || '(new pod security group)'}`,
-    });
-  }
+  const settled = await Promise.allSettled(
+    desiredEniConfigs(input.network).map(async (desired): Promise<Change | undefined> => {
+      const path = `${ENICONFIG_PATH}/${desired.name}`;
+      const actual = await kube.get<EniConfig>(path);
+      if (sameEniConfig(actual, desired)) return undefined;
+      if (!input.dryRun) {
+        await kube.apply(path, {
+          apiVersion: 'crd.k8s.amazonaws.com/v1alpha1',
+          kind: 'ENIConfig',
+          metadata: { name: desired.name, labels: { 'app.kubernetes.io/managed-by': 'eks-aviatrix-onboarding' } },
+          spec: { subnet: desired.subnetId, securityGroups: desired.securityGroups },
+        });
+      }
+      return {
+        resource: `ENIConfig ${desired.name}`,
+        action: actual ? 'update' : 'create',
+        detail: `subnet ${desired.subnetId ?? '(new pod subnet)'}, security groups ${desired.securityGroups.join(', ') || '(new pod security group)'}`,
+      };
+    }),
+  );
+  // What was written is on record before a failure of another AZ's write is reported.
+  for (const s of settled) if (s.status === 'fulfilled' && s.value) changes.push(s.value);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function parseConfigurationValues(addon: Addon, clusterName: string): Record<string, unknown> {
@@ -179,24 +186,30 @@ async function describeVpcCniAddon(clusterName: string): Promise<Addon | undefin
   }
 }
 
+/**
+ * The add-on update an earlier call of this run started: the id of one still in progress (the
+ * add-on itself is not read meanwhile: it changes only when the update ends), undefined once it
+ * succeeded; a failed or cancelled update is refused.
+ */
+async function updateStillRunning(input: CniInput, config: OnboardingConfig, updateId: string): Promise<string | undefined> {
+  const clusterName = input.cluster.name;
+  const { update } = await eks().send(new DescribeUpdateCommand({ name: clusterName, updateId, addonName: VPC_CNI_ADDON }));
+  if (update?.status === 'InProgress') {
+    checkWaitBound(input, config, 'the vpc-cni add-on update');
+    return update.id ?? updateId;
+  }
+  if (update?.status === 'Failed' || update?.status === 'Cancelled') {
+    const why = (update.errors ?? []).map((e) => `${e.errorCode}: ${e.errorMessage}`).join('; ') || 'no details';
+    throw new OnboardingError(
+      'ClusterRefused',
+      `the vpc-cni add-on update ${update.id} on EKS cluster "${clusterName}" ended ${update.status} (${why}); fix the add-on and run again`,
+    );
+  }
+  return undefined;
+}
+
 async function reconcileAddon(input: CniInput, config: OnboardingConfig, addon: Addon, progress: Progress): Promise<CniResult | undefined> {
   const clusterName = input.cluster.name;
-  if (input.previous?.updateId) {
-    const { update } = await eks().send(
-      new DescribeUpdateCommand({ name: clusterName, updateId: input.previous.updateId, addonName: VPC_CNI_ADDON }),
-    );
-    if (update?.status === 'InProgress') {
-      checkWaitBound(input, config, 'the vpc-cni add-on update');
-      return pending(input, progress, `vpc-cni update ${update.id} is in progress`, { updateId: update.id });
-    }
-    if (update?.status === 'Failed' || update?.status === 'Cancelled') {
-      const why = (update.errors ?? []).map((e) => `${e.errorCode}: ${e.errorMessage}`).join('; ') || 'no details';
-      throw new OnboardingError(
-        'ClusterRefused',
-        `the vpc-cni add-on update ${update.id} on EKS cluster "${clusterName}" ended ${update.status} (${why}); fix the add-on and run again`,
-      );
-    }
-  }
   if (addon.status === 'CREATING' || addon.status === 'UPDATING') {
     checkWaitBound(input, config, 'the vpc-cni add-on');
     // Still the update this run started, when there is one: the next call keeps following it.
@@ -277,16 +290,14 @@ async function reconcileAwsNodeDaemonSet(kube: KubeClient, daemonSet: DaemonSet,
 
 export async function reconcileCni(input: CniInput, config: OnboardingConfig): Promise<CniResult> {
   const clusterName = input.cluster.name;
-  const addon = await describeVpcCniAddon(clusterName);
-  const progress: Progress = {
-    mode: addon ? 'addon' : 'self-managed',
-    changes: [...(input.previous?.changes ?? [])],
-    eniConfigs: desiredEniConfigs(input.network),
-    ...(input.previous?.optionClaims !== undefined ? { optionClaims: input.previous.optionClaims } : {}),
-  };
-
-  // What this call itself changed (earlier calls' changes are already on record): named on failure.
-  const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
+  const changesSoFar = () => [...(input.previous?.changes ?? [])];
+  const eniConfigs = desiredEniConfigs(input.network);
+  // Which option values earlier calls of this run recorded as ours (cni-options.ts).
+  const claims = input.previous?.optionClaims !== undefined ? { optionClaims: input.previous.optionClaims } : {};
+  if (input.previous?.updateId) {
+    const running = await updateStillRunning(input, config, input.previous.updateId);
+    if (running) return pending(input, { mode: 'addon', changes: changesSoFar(), eniConfigs, ...claims }, `vpc-cni update ${running} is in progress`, { updateId: running });
+  }
   const customNetworkingStage = (input.stage ?? 'custom-networking') === 'custom-networking';
   // Prefix delegation needs free /28 blocks in the pod subnets: refused before this step writes anything
   // (its first call; the later calls of the same stage wait for the add-on update it started).
@@ -299,9 +310,24 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // of the access and wrote the ENIConfigs, so this one only follows the update (and reads aws-node back).
   const resumed = Boolean(input.previous?.updateId);
   const trustAccess = (input.stage === 'external-snat' && input.accessEnsured === true) || resumed;
-  const access: KubernetesAccess = trustAccess
-    ? { changes: [], ready: true }
-    : await ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster);
+  // The add-on is read while the access is made sure of (neither depends on the other): one round
+  // trip less before the ENIConfigs. Both settle before either's failure is reported.
+  const [addonRead, accessMade] = await Promise.allSettled([
+    describeVpcCniAddon(clusterName),
+    trustAccess ? Promise.resolve<KubernetesAccess>({ changes: [], ready: true }) : ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster),
+  ]);
+  if (accessMade.status === 'rejected') throw accessMade.reason;
+  const access = accessMade.value;
+  if (addonRead.status === 'rejected') throw withAppliedChanges(addonRead.reason, input.dryRun ? [] : access.changes);
+  const addon = addonRead.value;
+  const progress: Progress = {
+    mode: addon ? 'addon' : 'self-managed',
+    changes: changesSoFar(),
+    eniConfigs,
+    ...claims,
+  };
+  // What this call itself changed (earlier calls' changes are already on record): named on failure.
+  const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
   // A plan names the access changes once: the custom-networking stage makes them.
   if (input.stage !== 'external-snat') progress.changes.push(...access.changes);
   if (access.waiting) return pending(input, progress, access.waiting, { shortWait: true });
@@ -357,7 +383,6 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
       throw withAppliedChanges(error, changedNow());
     }
   }
-  const isSwitch = (c: Change) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node';
   // A switch made by an earlier (real) call counts in a plan too: a converged call answers with its plan.
   const switched = progress.changes.some(isSwitch) && (!input.dryRun || (input.previous?.dryRun === false && input.previous.changes.some(isSwitch)));
   const since = input.previous?.customNetworkingSince ?? (switched && input.stage !== 'external-snat' ? new Date().toISOString() : undefined);
@@ -373,6 +398,16 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   const reportEarly = input.earlyNodes && kube && (!input.dryRun || (trustAccess && converged));
   return reportEarly && kube ? withEarlyNodes(done, kube, input.cluster.name, input.earlyNodes?.customNetworkingSince) : done;
 }
+
+/** A change that switches the CNI's settings (the add-on's configuration, or the self-managed aws-node's env). */
+const isSwitch = (c: Change) => c.resource === `add-on ${VPC_CNI_ADDON}` || c.resource === 'DaemonSet kube-system/aws-node';
+
+/**
+ * The custom-networking stage of a run (not a dry run) switched the CNI's settings: the env it
+ * read back then is without external SNAT, which only the next stage sets, so that stage knows it
+ * will write and skips its lease-less plan (it re-reads under the cluster lease all the same).
+ */
+export const switchedCni = (result: CniResult | undefined) => result?.dryRun === false && result.changes.some(isSwitch);
 
 async function reconcileCniOptionChecks(
   kube: KubeClient, input: CniInput, config: OnboardingConfig, addon: Addon | undefined, awsNode: DaemonSet | undefined, progress: Progress,

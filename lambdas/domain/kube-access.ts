@@ -5,7 +5,7 @@
 // objects and loses it right after, also when the write fails; a grant left by a Lambda that was
 // killed mid-way is removed by the next run. A second run finds the RBAC in place (it may read its
 // own two objects) and writes nothing. Why this and not cluster-admin for the step: docs/kubernetes-access.md.
-import { OnboardingError } from '../shared/errors';
+import { OnboardingError, settleAll } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { logger } from '../shared/logger';
 import { Change, ClusterSummary } from '../shared/workflow';
@@ -148,7 +148,9 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
   let keepGrant = false;
   try {
     const kube = await kubeClientFor(clusterName, known);
-    for (const { object } of toWrite) await kube.apply(object.path, object.body);
+    // A ClusterRoleBinding may name its ClusterRole before that exists: both are applied at once,
+    // and both settle before the grant is judged or removed.
+    await settleAll(toWrite.map(({ object }) => kube.apply(object.path, object.body)));
   } catch (error) {
     if (isAuthFailure(error) && Date.now() - grantedAt < ACCESS_PROPAGATION_MS) {
       // Access takes a few seconds: the grant stays for the next call of this step, which removes it.

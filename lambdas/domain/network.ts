@@ -30,7 +30,7 @@ import { DescribeNodegroupCommand, paginateListNodegroups, ResourceNotFoundExcep
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
-import { OnboardingError, withAppliedChanges } from '../shared/errors';
+import { OnboardingError, settleAll, withAppliedChanges } from '../shared/errors';
 import { apiAccessRules } from './api-access';
 import { claimsVpcResources, claimVpcResources, readStatusRecord } from './status-record';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
@@ -530,23 +530,27 @@ async function applyShared(plan: NetworkPlan, cluster: ClusterSummary): Promise<
     );
     if (CidrBlockAssociation?.CidrBlockState?.State === 'associating') return 'settling';
   }
-  for (const subnet of plan.subnets) {
-    let subnetId = subnet.subnetId;
-    if (subnet.create) {
-      const created = await client.send(
-        new CreateSubnetCommand({
-          VpcId: cluster.vpcId,
-          CidrBlock: subnet.cidr,
-          AvailabilityZone: subnet.availabilityZone,
-          TagSpecifications: [{ ResourceType: 'subnet', Tags: managedTags('pod-subnet', `pods-${subnet.availabilityZone}`) }],
-        }),
-      );
-      subnetId = created.Subnet?.SubnetId;
-    }
-    if (subnet.associate === 'new') {
-      await client.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: subnet.routeTableId }));
-    }
-  }
+  // Each AZ's pod subnet (its own block, its own route table association) at once; all settle
+  // before a failure is reported, so the error's read-back sees every write that was made.
+  await settleAll(
+    plan.subnets.map(async (subnet) => {
+      let subnetId = subnet.subnetId;
+      if (subnet.create) {
+        const created = await client.send(
+          new CreateSubnetCommand({
+            VpcId: cluster.vpcId,
+            CidrBlock: subnet.cidr,
+            AvailabilityZone: subnet.availabilityZone,
+            TagSpecifications: [{ ResourceType: 'subnet', Tags: managedTags('pod-subnet', `pods-${subnet.availabilityZone}`) }],
+          }),
+        );
+        subnetId = created.Subnet?.SubnetId;
+      }
+      if (subnet.associate === 'new') {
+        await client.send(new AssociateRouteTableCommand({ SubnetId: subnetId, RouteTableId: subnet.routeTableId }));
+      }
+    }),
+  );
   return 'applied';
 }
 
@@ -573,20 +577,25 @@ async function applyOwn(plan: NetworkPlan, cluster: ClusterSummary): Promise<voi
   }
   const resolve = (rule: Rule): Rule =>
     rule.sourceGroupId === PLACEHOLDER_POD_SG ? { ...rule, sourceGroupId: podGroupId } : rule;
-  if (plan.podIngress.length > 0) {
-    await client.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podIngress.map(resolve).map(toPermission) }));
-  }
-  if (plan.podRevoke.length > 0) {
-    await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podRevoke.map(toPermission) }));
-  }
-  if (plan.clusterIngress.length > 0) {
-    await client.send(
-      new AuthorizeSecurityGroupIngressCommand({
-        GroupId: cluster.clusterSecurityGroupId,
-        IpPermissions: plan.clusterIngress.map(resolve).map(toPermission),
-      }),
-    );
-  }
+  // The pod group's rules (added, then revoked: one group, in order) and the cluster group's rule at once.
+  await settleAll([
+    (async () => {
+      if (plan.podIngress.length > 0) {
+        await client.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podIngress.map(resolve).map(toPermission) }));
+      }
+      if (plan.podRevoke.length > 0) {
+        await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podRevoke.map(toPermission) }));
+      }
+    })(),
+    plan.clusterIngress.length > 0
+      ? client.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: cluster.clusterSecurityGroupId,
+            IpPermissions: plan.clusterIngress.map(resolve).map(toPermission),
+          }),
+        )
+      : undefined,
+  ]);
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */

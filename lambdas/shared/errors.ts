@@ -37,3 +37,14 @@ export function withAppliedChanges(error: unknown, applied: { resource: string; 
   error.message = `${error.message}. Already changed before the failure: ${list}. Running the workflow again finishes the rest`;
   return error;
 }
+
+/**
+ * Promise.all for writes run side by side: waits for every one to settle (so no write is still in
+ * flight when the caller reports or reads back), then throws the first failure.
+ */
+export async function settleAll(work: Iterable<unknown>): Promise<unknown[]> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+}

@@ -81,6 +81,9 @@ export class LeaseTimeoutError extends TransientError {}
 /** The lease ran out (or was taken over) before a write: the write is not sent; retried. */
 export class LeaseLostError extends TransientError {}
 
+/** However many races a waiter loses, it looks at least this many times within its acquire timeout. */
+const MIN_LOOKS = 8;
+
 const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
@@ -192,16 +195,21 @@ export class Leases {
         recordLease(kind, (Date.now() - started) / 1000, false);
         return;
       }
-      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000);
+      // Bounded by the acquire timeout too: a waiter whose back-off grew to minutes left the lease
+      // idle that long once it was freed (100 clusters of one VPC queued mostly for nobody).
+      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000, this.acquireTimeoutMs / MIN_LOOKS);
       do {
-        const delay = Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16));
-        if (Date.now() + delay > deadline) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) {
           recordLease(kind, (Date.now() - started) / 1000, true);
           throw new LeaseTimeoutError(
             `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
               `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
           );
         }
+        // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
+        // not a whole back-off before it (a waiter used to give up while the lease was being freed).
+        const delay = Math.min(remaining, Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16)));
         await new Promise((resolve) => setTimeout(resolve, delay));
       } while (!(await this.looksFree(key, holder)));
     }
@@ -311,6 +319,11 @@ export class GatewayLeases {
 
   renew(gateway: string, holder: string): Promise<boolean> {
     return this.leases.renew(gatewayKey(gateway), holder);
+  }
+
+  /** True when the lease on `gateway` is free for `holder` (a consistent read). */
+  looksFree(gateway: string, holder: string): Promise<boolean> {
+    return this.leases.looksFree(gatewayKey(gateway), holder);
   }
 
   /** Call right before a whole-list write on `gateway`: throws LeaseLostError when the lease is gone. */

@@ -2,7 +2,7 @@
 // { action: "external-snat", state }, the CNI's external SNAT once both gateways SNAT pod traffic.
 import { kubernetesIdentityArn } from '../shared/aws';
 import { targetOfInput } from '../shared/target';
-import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat } from '../domain/cni';
+import { CniInput, GatewaySnatReport, reconcileCni, reconcileExternalSnat, switchedCni } from '../domain/cni';
 import { runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
@@ -32,8 +32,10 @@ export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) =
     const since = (state.cni as CniResult | undefined)?.customNetworkingSince;
     const stage = { snat, reportEarlyNodes: !state.input.nodegroupName, accessEnsured: !state.input.dryRun, ...(since ? { customNetworkingSince: since } : {}) };
     return runStep('external-snat', cluster.name, () =>
-      withClusterLeaseIfChanges(scope, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-        reconcileExternalSnat({ ...input, ...stage, dryRun }, runtime().config),
+      withClusterLeaseIfChanges(
+        scope, state.executionId, state.input.dryRun, previous?.changes.length ?? 0,
+        (dryRun) => reconcileExternalSnat({ ...input, ...stage, dryRun }, runtime().config),
+        !previous && switchedCni(state.cni as CniResult | undefined),
       ),
     );
   }

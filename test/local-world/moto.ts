@@ -171,6 +171,15 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
       const upstream = http.request(
         { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
         (upstreamRes) => {
+          // A client gone before its answer (a killed invocation, a client timeout): the answer is
+          // drained, so it ends and the DynamoDB write queue moves on (piped into a closed socket
+          // it would pause for ever, and every later write with it).
+          if (res.destroyed) {
+            upstreamRes.resume();
+            upstreamRes.on('end', resolve);
+            return;
+          }
+          res.once('close', () => upstreamRes.resume());
           if (drop) {
             upstreamRes.resume();
             upstreamRes.on('end', () => {

@@ -65,6 +65,19 @@ export interface RunOptions {
   onInvoke?: (state: string) => void;
   /** Start at this state instead of the definition's StartAt: a redrive from the state that failed. */
   startAt?: string;
+  /** Called as each request a handler made is done (answered, failed or cut). */
+  onRequest?: (request: HandlerRequest) => void;
+}
+
+/** One HTTP request a handler made (AWS SDK, Kubernetes, controller), timed from start to close. */
+export interface HandlerRequest {
+  state: string;
+  /** Which invocation made it: requests of one invocation that overlap in time ran in parallel. */
+  invocation: number;
+  method: string;
+  path: string;
+  started: number;
+  ended: number;
 }
 
 /**
@@ -74,6 +87,8 @@ export interface RunOptions {
  */
 interface Invocation {
   state: string;
+  id: number;
+  onRequest?: (request: HandlerRequest) => void;
   killed: boolean;
   requests: Set<ClientRequest>;
   kill(error: Error): void;
@@ -81,6 +96,7 @@ interface Invocation {
 const invocationContext = new AsyncLocalStorage<Invocation>();
 const liveInvocations = new Set<Invocation>();
 let watchingRequests = false;
+let invocations = 0;
 
 function watchRequests(): void {
   if (watchingRequests) return;
@@ -95,7 +111,11 @@ function watchRequests(): void {
       return;
     }
     invocation.requests.add(request);
-    request.once('close', () => invocation.requests.delete(request));
+    const started = Date.now();
+    request.once('close', () => {
+      invocation.requests.delete(request);
+      invocation.onRequest?.({ state: invocation.state, invocation: invocation.id, method: request.method, path: request.path, started, ended: Date.now() });
+    });
   });
 }
 
@@ -138,10 +158,10 @@ function* allStates(states: Record<string, AnyState>): Generator<[string, AnySta
  * Calls the handler as Lambda would, so nothing but JSON crosses the boundary, and stops it as
  * Lambda would: at its configured timeout (`States.Timeout`), or when a test kills it.
  */
-function lambdaInvoker(state: string, directory: string, timeoutMs: number, onInvoke?: (state: string) => void) {
+function lambdaInvoker(state: string, directory: string, timeoutMs: number, options: Pick<RunOptions, 'onInvoke' | 'onRequest'>) {
   watchRequests();
   return async (input: unknown): Promise<never> => {
-    onInvoke?.(state);
+    options.onInvoke?.(state);
     const module = require(path.join(ROOT, 'lambdas', directory, 'handler')) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
     let die: (error: Error) => void = () => undefined;
     const dead = new Promise<never>((_, reject) => {
@@ -149,6 +169,8 @@ function lambdaInvoker(state: string, directory: string, timeoutMs: number, onIn
     });
     const invocation: Invocation = {
       state,
+      id: ++invocations,
+      ...(options.onRequest ? { onRequest: options.onRequest } : {}),
       killed: false,
       requests: new Set(),
       kill(error) {
@@ -202,7 +224,7 @@ export async function runWorkflow(file: string, input: unknown, options: RunOpti
       if (!substitution) throw new Error(`state ${name} of ${file} calls ${state.Resource}, which has no local handler`);
       const directory = FUNCTION_DIRECTORIES[substitution];
       const timeoutMs = (options.timeoutMs ?? ((_, seconds) => seconds * 1000))(directory, FUNCTION_TIMEOUTS[substitution]);
-      handlers[name] = lambdaInvoker(name, directory, timeoutMs, options.onInvoke);
+      handlers[name] = lambdaInvoker(name, directory, timeoutMs, options);
     }
     if (state.Type === 'Wait') waits[name] = options.waitMs ?? 20;
     retries[name] = options.retryMs ?? 10;
