@@ -581,21 +581,31 @@ async function applyOwn(plan: NetworkPlan, cluster: ClusterSummary): Promise<voi
   await settleAll([
     (async () => {
       if (plan.podIngress.length > 0) {
-        await client.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podIngress.map(resolve).map(toPermission) }));
+        await authorizeIngress(podGroupId!, plan.podIngress.map(resolve).map(toPermission));
       }
       if (plan.podRevoke.length > 0) {
         await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podRevoke.map(toPermission) }));
       }
     })(),
-    plan.clusterIngress.length > 0
-      ? client.send(
-          new AuthorizeSecurityGroupIngressCommand({
-            GroupId: cluster.clusterSecurityGroupId,
-            IpPermissions: plan.clusterIngress.map(resolve).map(toPermission),
-          }),
-        )
-      : undefined,
+    plan.clusterIngress.length > 0 ? authorizeIngress(cluster.clusterSecurityGroupId, plan.clusterIngress.map(resolve).map(toPermission)) : undefined,
   ]);
+}
+
+/**
+ * Adds ingress rules planned as missing. EC2 refuses the whole call when any rule exists
+ * (InvalidPermission.Duplicate): after a lost answer the SDK's retry meets our own rules, and a
+ * rule someone added since the plan meets one of them. Either way each rule is then added on its
+ * own, a duplicate counting as done, so every planned rule ends up present exactly once.
+ */
+export async function authorizeIngress(groupId: string, permissions: IpPermission[]): Promise<void> {
+  const add = (IpPermissions: IpPermission[]) => ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions }));
+  const isDuplicate = (error: unknown) => (error as { name?: string }).name === 'InvalidPermission.Duplicate';
+  try {
+    await add(permissions);
+  } catch (error) {
+    if (!isDuplicate(error)) throw error;
+    for (const permission of permissions) await add([permission]).catch((e: unknown) => { if (!isDuplicate(e)) throw e; });
+  }
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */

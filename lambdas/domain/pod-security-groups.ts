@@ -5,13 +5,13 @@
 // named groups tagged eks-aviatrix:managed=true; "reconcile-all" takes every named group (IAM
 // grants the wider write only then). Observe, add what is missing; revoke only our own rules
 // (marked by their description) from groups no policy names any more, and at offboarding.
-import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
+import { DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, iam } from '../shared/aws';
 import { isTransient } from '../shared/classify';
 import { paginateListAttachedRolePolicies } from '../shared/sdk/iam';
 import { Change, ClusterSummary, PodNetworkResult } from '../shared/workflow';
-import { missingRules, podIngressRules, POD_SG_RULE_DESCRIPTION, Rule, rulesOf, TAG_MANAGED, toPermission } from './network';
+import { authorizeIngress, missingRules, podIngressRules, POD_SG_RULE_DESCRIPTION, Rule, rulesOf, TAG_MANAGED, toPermission } from './network';
 import { PodSecurityGroupReport } from './cni-options';
 
 export { POD_SG_RULE_DESCRIPTION };
@@ -62,7 +62,7 @@ export async function reconcilePodSecurityGroups(input: PodSecurityGroupInput): 
     const wanted = podIngressRules(cluster, id, network.nodeSecurityGroupIds).map((r) => ({ ...r, description: POD_SG_RULE_DESCRIPTION }));
     const missing = missingRules(wanted, rulesOf(group.IpPermissions));
     if (missing.length > 0) {
-      if (!dryRun) await ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: id, IpPermissions: missing.map(toPermission) }));
+      if (!dryRun) await authorizeIngress(id, missing.map(toPermission));
       out.changes.push({ resource: `security group ${id}`, action: 'update', detail: `ingress ${describe(missing)} (pods with their own security groups)` });
     }
     clusterRules.push({ protocol: '-1', sourceGroupId: id, description: POD_SG_RULE_DESCRIPTION });
@@ -71,7 +71,7 @@ export async function reconcilePodSecurityGroups(input: PodSecurityGroupInput): 
   // Those pods reach the API server through the cluster security group, as the pod security group does.
   const toCluster = missingRules(clusterRules, rulesOf(clusterGroup?.IpPermissions));
   if (toCluster.length > 0) {
-    if (!dryRun) await ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: cluster.clusterSecurityGroupId, IpPermissions: toCluster.map(toPermission) }));
+    if (!dryRun) await authorizeIngress(cluster.clusterSecurityGroupId, toCluster.map(toPermission));
     out.changes.push({ resource: `security group ${cluster.clusterSecurityGroupId}`, action: 'update', detail: `ingress ${describe(toCluster)} (cluster security group)` });
   }
   // A policy removed, its group untagged, or the mode switched off: our rules leave the groups no longer served.

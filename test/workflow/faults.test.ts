@@ -6,13 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  AuthorizeSecurityGroupIngressCommand,
   CreateNetworkInterfaceCommand,
   CreateRouteCommand,
+  CreateSecurityGroupCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
 } from '@aws-sdk/client-ec2';
 import { ENICONFIG_PATH } from '../../lambdas/domain/cni';
+import { authorizeIngress } from '../../lambdas/domain/network';
 import type { ServiceName } from '../local-world/call-log';
 import type { Fault } from '../local-world/faults';
 import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, TRANSIT_GATEWAY } from '../local-world/onboarding-world';
@@ -253,6 +256,32 @@ describe('guards', () => {
     expect(result.error?.name).toBe('NetworkConflict');
     expect(result.error?.message).toContain('route 100.64.5.0/24');
     expect(resourceWrites(mark)).toEqual([]);
+  });
+});
+
+describe('lost answers outside the matrix', () => {
+  test('the answers to both AuthorizeSecurityGroupIngress calls lost after the rules were added: the SDK\'s retry finds them there, and PodNetwork converges', async () => {
+    const cluster = await newCluster();
+    const faultMark = w.world.log.faults.mark();
+    w.world.log.faults.inject('ec2', 'AuthorizeSecurityGroupIngress', { kind: 'drop' }, 2);
+    const result = await run(cluster.name);
+    w.world.log.faults.clear();
+    expect(w.world.log.faults.firedSince(faultMark).filter((f) => f.action === 'AuthorizeSecurityGroupIngress')).toHaveLength(2);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await endState(cluster)).toEqual(clean.state);
+    expect(result.statesEntered.filter((s) => s === 'PodNetwork')).toHaveLength(clean.entries.get('PodNetwork')!);
+  });
+
+  test('a rule someone added between plan and write: EC2 refuses the whole call as a duplicate, and each planned rule is then added on its own', async () => {
+    const cluster = await newCluster();
+    const ec2 = w.world.ec2Direct;
+    const { GroupId } = await ec2.send(new CreateSecurityGroupCommand({ GroupName: `dup-${cluster.name}`, Description: 'duplicate test', VpcId: cluster.vpc.vpcId }));
+    const rule = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '10.9.0.0/24' }] });
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [rule(443)] }));
+    await authorizeIngress(GroupId!, [rule(443), rule(9443)]);
+    const { SecurityGroups = [] } = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [GroupId!] }));
+    expect((SecurityGroups[0].IpPermissions ?? []).map((p) => p.FromPort).sort()).toEqual([443, 9443]);
   });
 });
 
