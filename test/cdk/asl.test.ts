@@ -55,6 +55,18 @@ describe.each(files.map((f) => [f.file, f] as const))('%s', (_name, { definition
     expect(state.TimeoutSeconds ?? state.TimeoutSecondsPath).toBeDefined();
   });
 
+  // A failed step may hold the cluster, VPC or gateway leases it took: its failure path gives them back
+  // (ReleaseLeases) before RecordFailure, or a rerun waits out the lease. Only states that take no
+  // lease (resolving, preflight plans, recording, ReleaseLeases itself) may go to RecordFailure directly.
+  test('failures of lease-taking states pass ReleaseLeases before RecordFailure', () => {
+    const LEASE_FREE = /^(Resolve\w*|Record\w*|ReleaseLeases|Take\w*PreflightError)$/;
+    const toRecordFailure = allStates(definition)
+      .filter(({ state }) => state.Next === 'RecordFailure' || (state.Catch ?? []).some((c) => c.Next === 'RecordFailure'))
+      .map(({ path }) => path.split('/').pop()!);
+    expect(toRecordFailure.length).toBeGreaterThan(0);
+    expect(toRecordFailure.filter((name) => !LEASE_FREE.test(name))).toEqual([]);
+  });
+
   // The whole policy, so a dropped or weakened retrier fails here: Lambda's own service errors, and
   // TransientError (throttling, 429, 5xx, timeouts, resets from any client: lambdas/shared/classify.ts).
   test.each(tasks)('Task %s: the full Retry policy, Lambda service errors then TransientError', (_path, { state }) => {

@@ -62,6 +62,7 @@ export function aslFiles(): { file: string; text: string; definition: AslDefinit
 export interface AslState {
   Type: string;
   Resource?: string;
+  Next?: string;
   Retry?: { ErrorEquals: string[]; BackoffRate?: number; MaxDelaySeconds?: number; JitterStrategy?: string }[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
   TimeoutSeconds?: number;
