@@ -378,8 +378,7 @@ function parseMembers(raw: unknown, prefix: string, hub: HubConfig, problems: st
     problems.push(`${key('roleNamePrefix')} must not start with the hub's "${hub.namePrefix}-hub-": member roles would match the hub role names the member trust admits`);
   }
   const aviatrixAccounts = obj.aviatrixAccounts ?? {};
-  const validMap = typeof aviatrixAccounts === 'object' && !Array.isArray(aviatrixAccounts) &&
-    Object.entries(aviatrixAccounts as Raw).every(([id, name]) => ACCOUNT_ID.test(id) && typeof name === 'string' && /^[\w.-]{1,64}$/.test(name));
+  const validMap = isStringMap(aviatrixAccounts) && Object.entries(aviatrixAccounts).every(([id, name]) => ACCOUNT_ID.test(id) && /^[\w.-]{1,64}$/.test(name));
   if (!validMap) {
     problems.push(`${key('aviatrixAccounts')} must map 12-digit AWS account ids to Aviatrix access account names, such as {"222222222222": "prod-b"}, got ${JSON.stringify(aviatrixAccounts)}`);
   }

@@ -9,3 +9,11 @@ export const shortRoleId = (roleId: string): string => roleId.replace(/Role$/, '
 export function memberRoleName(members: Pick<MembersConfig, 'roleNamePrefix'>, roleId: string, region: string): string {
   return `${members.roleNamePrefix}-${shortRoleId(roleId)}-${region}`;
 }
+
+/**
+ * aviatrix.controllerRoleArn's role (same path and name) in another account: the role the controller
+ * acts as there through that account's access account. The member IAM condition and the access entry
+ * the Lambdas create both name it, so both derive it here.
+ */
+export const controllerRoleArnIn = (controllerRoleArn: string, account: string): string =>
+  controllerRoleArn.replace(/:iam::\d{12}:/, `:iam::${account}:`);

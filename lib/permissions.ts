@@ -19,6 +19,7 @@ import {
 import { RECONCILER_KUBE_GROUP, VIEW_NODES_KUBE_GROUP } from '../lambdas/shared/kube-rbac';
 import { CNI_CLAIMS_TAG } from '../lambdas/domain/cni-options';
 import { KUBE_RECONCILER_ROLE_ID } from './functions';
+import { controllerRoleArnIn } from './member-role-name';
 import type { FunctionNetwork } from './private-endpoint-access';
 
 /** Tag carried by every AWS resource the workflow creates (pod subnets, pod security group, access entries). */
@@ -448,7 +449,7 @@ const revokePodRulesAnywhere = (why: string, config: OnboardingConfig): Permissi
 
 function aviatrixOnboard(ctx: PermissionContext): PermissionRow[] {
   const configured = ctx.config.aviatrix.controllerRoleArn;
-  const controllerRoleArn = ctx.controllerRoleInThisAccount ? configured.replace(/:iam::\d{12}:/, `:iam::${ctx.account}:`) : configured;
+  const controllerRoleArn = ctx.controllerRoleInThisAccount ? controllerRoleArnIn(configured, ctx.account) : configured;
   const controller = parseRoleArn(configured);
   const controllerEntry = roleAccessEntryArnPattern(ctx.controllerRoleInThisAccount ? ctx.account : controller.account, controller.roleName);
   return [

@@ -5,6 +5,7 @@
 // it), and the role of the same name in that account: the controller reaches an account through its
 // access account's role there (with use_csp_credentials it authenticates as that role).
 import { OnboardingConfig } from '../../lib/config';
+import { controllerRoleArnIn } from '../../lib/member-role-name';
 import { OnboardingError } from '../shared/errors';
 import { currentTarget, Target } from '../shared/target';
 
@@ -26,5 +27,5 @@ export function controllerAccess(config: OnboardingConfig, target: Target | unde
     );
   }
   // Config checked it is a role ARN: the same role (path and name) in the cluster's account.
-  return { roleArn: config.aviatrix.controllerRoleArn.replace(/:iam::\d{12}:/, `:iam::${target.account}:`), accessAccount };
+  return { roleArn: controllerRoleArnIn(config.aviatrix.controllerRoleArn, target.account), accessAccount };
 }

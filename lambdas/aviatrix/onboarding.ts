@@ -106,8 +106,11 @@ function vpcSelector(cluster: OnboardInput['cluster'], config: SmartGroupConfig)
   return { type: 'vpc', name: requireVpcName(cluster, cluster.vpcName) };
 }
 
-export function desiredSmartGroups(cluster: OnboardInput['cluster'], config: SmartGroupConfig): SmartGroupBody[] {
-  const { specs } = chooseSmartGroupTemplate(cluster, config);
+export function desiredSmartGroups(
+  cluster: OnboardInput['cluster'],
+  config: SmartGroupConfig,
+  { specs }: { specs: KubernetesSmartGroupSpec[] } = chooseSmartGroupTemplate(cluster, config),
+): SmartGroupBody[] {
   // SmartGroup names are controller-wide: a member account's cluster's carry its account and Region.
   const prefix = scopedName(cluster.name).replace(/\//g, '-');
   return [
@@ -156,8 +159,9 @@ export async function reconcileOnboarding(
   const changes: Change[] = [];
 
   // Config and cluster checks first: they fail before any controller call.
-  const { template } = chooseSmartGroupTemplate(cluster, config);
-  const desired = desiredSmartGroups(cluster, config);
+  const chosen = chooseSmartGroupTemplate(cluster, config);
+  const { template } = chosen;
+  const desired = desiredSmartGroups(cluster, config, chosen);
   if (!input.featureChecked) await requireKubernetesFeature(client, cluster.name);
   const owned = await ownership.read(cluster.name);
 

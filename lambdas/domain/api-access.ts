@@ -3,7 +3,7 @@
 // control plane's network interfaces) must admit them on 443. The network step adds that rule
 // before the first Kubernetes call (PodNetwork precedes VpcCni) and drift repair restores it;
 // offboarding revokes it. Our rules carry API_RULE_DESCRIPTION: nothing else is revoked.
-import { DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
+import { IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2 } from '../shared/aws';
 import { Change, ClusterSummary } from '../shared/workflow';
@@ -60,18 +60,13 @@ function ourApiRules(group: SecurityGroup): IpPermission[] {
     .filter((p) => p.IpRanges.length + p.UserIdGroupPairs.length > 0);
 }
 
-/** EKS tags the cluster security group it creates with the cluster's name. */
-const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
-
 /**
- * Offboarding: revokes our 443 rules from the cluster's security group (EKS's, found by its tag in
- * the cluster's VPC; gone already when EKS finished deleting the cluster). Someone else's rules stay.
+ * Offboarding: revokes our 443 rules from the cluster's security groups (EKS's, found by their tag in
+ * the cluster's VPC by the caller; gone already when EKS finished deleting the cluster). Someone
+ * else's rules stay.
  */
-export async function revokeApiAccessRules(vpcId: string, clusterName: string, dryRun: boolean, changes: Change[]): Promise<void> {
-  const { SecurityGroups = [] } = await ec2().send(
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: `tag:${EKS_CLUSTER_TAG}`, Values: [clusterName] }] }),
-  );
-  for (const group of SecurityGroups) {
+export async function revokeApiAccessRules(clusterGroups: SecurityGroup[], dryRun: boolean, changes: Change[]): Promise<void> {
+  for (const group of clusterGroups) {
     for (const permission of ourApiRules(group)) {
       if (!dryRun) await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: group.GroupId, IpPermissions: [permission] }));
       const sources = [...(permission.IpRanges ?? []).map((r) => r.CidrIp), ...(permission.UserIdGroupPairs ?? []).map((g) => g.GroupId)];

@@ -36,6 +36,8 @@ import { claimsVpcResources, claimVpcResources, readStatusRecord } from './statu
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
 
 export const TAG_MANAGED = 'eks-aviatrix:managed';
+/** EKS tags the cluster security group it creates with the cluster's name. */
+export const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
 export const TAG_PURPOSE = 'eks-aviatrix:purpose';
 export const TAG_CLUSTER = 'eks-aviatrix:cluster';
 /** On the VPC: the id of the secondary CIDR association this project made. */

@@ -23,12 +23,10 @@ import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { revokeApiAccessRules } from './api-access';
 import { normalizeInput } from './input';
 import { currentTarget, parseScopedName, sameTarget, scopedName } from '../shared/target';
-import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
+import { EKS_CLUSTER_TAG, TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
 import { releasePolicyGroups } from './pod-security-groups';
 import { allStatusRecords, CLAIMS_NOTHING, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
 
-/** EKS tags the cluster security group it creates with this key. */
-const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
 
 export interface OnboardedCluster {
   clusterName: string;
@@ -117,7 +115,8 @@ export async function detachSecurityGroups(record: OnboardedCluster, dryRun: boo
   const changes = [...released.changes];
   const warnings = [...released.warnings];
   await detachPodSecurityGroup(ours, SecurityGroups, dryRun, changes, warnings);
-  await revokeApiAccessRules(record.vpcId, record.clusterName, dryRun, changes);
+  // The same view: the revokes above touch only rules of other descriptions.
+  await revokeApiAccessRules(SecurityGroups.filter((g) => tag(g.Tags, EKS_CLUSTER_TAG) === record.clusterName), dryRun, changes);
   return { phase: 'pending', reason: 'security groups detached', dryRun, changes, warnings };
 }
 

@@ -11,7 +11,7 @@ import { ec2, iam } from '../shared/aws';
 import { isTransient } from '../shared/classify';
 import { paginateListAttachedRolePolicies } from '../shared/sdk/iam';
 import { Change, ClusterSummary, PodNetworkResult } from '../shared/workflow';
-import { authorizeIngress, missingRules, podIngressRules, POD_SG_RULE_DESCRIPTION, Rule, rulesOf, TAG_MANAGED, toPermission } from './network';
+import { authorizeIngress, EKS_CLUSTER_TAG, missingRules, podIngressRules, POD_SG_RULE_DESCRIPTION, Rule, rulesOf, TAG_MANAGED, toPermission } from './network';
 import { PodSecurityGroupReport } from './cni-options';
 
 export { POD_SG_RULE_DESCRIPTION };
@@ -95,7 +95,6 @@ export async function reconcilePodSecurityGroups(input: PodSecurityGroupInput): 
 }
 
 const isOurs = (group: SecurityGroup) => (group.Tags ?? []).some((t) => t.Key === TAG_MANAGED && t.Value === 'true');
-const EKS_CLUSTER_TAG = 'aws:eks:cluster-name';
 const isEksClusterGroup = (group: SecurityGroup) => (group.Tags ?? []).some((t) => t.Key === EKS_CLUSTER_TAG);
 
 /**
