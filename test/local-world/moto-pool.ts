@@ -4,28 +4,16 @@
 // at the same time in that file starts a private one. Files run one at a time in a worker, so a
 // reset never pulls state from under another file.
 import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
 
 /** The environment variable globalSetup passes the shared servers' ports in (one per worker, comma-separated). */
 export const SHARED_MOTO_PORTS = 'EKS_AVIATRIX_TEST_MOTO_PORTS';
 
-/**
- * moto's server, exiting by itself when the process that started it is gone (a jest run killed
- * before its teardown must not leave servers behind).
- */
+/** moto's server (moto-server.py: it exits with the process that started it, and skips moto's repeated work). */
 export function spawnMoto(port: number, stdio: 'ignore' | 'pipe'): ChildProcess {
-  const script = [
-    'import os, sys, threading, time',
-    'parent = os.getppid()',
-    'def watch():',
-    '    while os.getppid() == parent: time.sleep(1)',
-    '    os._exit(0)',
-    'threading.Thread(target=watch, daemon=True).start()',
-    'from moto.server import main',
-    'main(sys.argv[1:])',
-  ].join('\n');
   // AWS managed IAM policies (AmazonEKSVPCResourceController on a cluster role), loaded on the first IAM call only.
   const env = { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' };
-  return spawn('python3', ['-c', script, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', stdio], env });
+  return spawn('python3', [path.join(__dirname, 'moto-server.py'), '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', stdio], env });
 }
 
 let sharedInUse = false;

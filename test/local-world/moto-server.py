@@ -1,0 +1,54 @@
+# moto's server for the local world (spawned by moto-pool.ts): exits by itself when the process that
+# started it is gone (a jest run killed before its teardown must not leave servers behind), and
+# drops work moto repeats on every request or reset without changing any answer
+# (docs/test-speed.md measures it):
+# - the list of moto's own modules, read from disk (one listdir and ~150 stats) twice per request;
+# - the method names of a response class (inspect.getmembers), looked up on every request;
+# - AWS managed IAM policies (MOTO_IAM_LOAD_MANAGED_POLICIES), parsed from a 3 MB JSON text and
+#   made into ~1,500 policy objects for each of an account's 6 partitions after every reset, because
+#   every request looks its access key up in all of them. The text is parsed once per process, and
+#   partitions other than `aws` (China, GovCloud, ISO), which the local world never uses, get none.
+import functools
+import os
+import sys
+import threading
+import time
+
+parent = os.getppid()
+
+
+def watch():
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+threading.Thread(target=watch, daemon=True).start()
+
+import moto.backends
+import moto.core.responses
+import moto.core.utils
+from moto.iam import models as iam_models
+
+modules = list(moto.backends.list_of_moto_modules())
+moto.backends.list_of_moto_modules = lambda: iter(modules)
+
+moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
+
+
+@functools.lru_cache(maxsize=1)
+def managed_policy_data():
+    return iam_models.json.loads(iam_models.aws_managed_policies_data)
+
+
+def init_aws_policies(self):
+    if not iam_models.load_iam_aws_managed_policies() or self.partition != "aws":
+        return []
+    return [iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, d) for name, d in managed_policy_data().items()]
+
+
+iam_models.IAMBackend._init_aws_policies = init_aws_policies
+
+from moto.server import main
+
+main(sys.argv[1:])
