@@ -9,7 +9,7 @@ import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { applyFault, dropResponse } from './faults';
 import { CallLog } from './call-log';
-import { makeSelfSignedCertificate } from './tls';
+import { standInCertificate } from './tls';
 import { decodePolicyList, SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
 import { closeServer, listenOnLoopback } from './loopback';
 
@@ -116,7 +116,7 @@ export class AviatrixEmulator {
     this.duplicateSmartGroupNames = options.duplicateSmartGroupNames ?? false;
   }
 
-  async start(certificate = makeSelfSignedCertificate()): Promise<{ url: string; caPem: string }> {
+  async start(certificate = standInCertificate('controller')): Promise<{ url: string; caPem: string }> {
     this.server = https.createServer({ key: certificate.keyPem, cert: certificate.certPem }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

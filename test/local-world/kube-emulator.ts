@@ -9,7 +9,7 @@ import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { CallLog } from './call-log';
 import { applyFault, dropResponse } from './faults';
-import { makeSelfSignedCertificate } from './tls';
+import { standInCertificate } from './tls';
 import { closeServer, listenOnLoopback } from './loopback';
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ export class KubeEmulator {
     options: KubeEmulatorOptions = {},
   ) {
     this.options = { accessEntryPropagationMs: 0, unmappedPrincipalStatus: 401, ...options };
-    const tls = makeSelfSignedCertificate();
+    const tls = standInCertificate('kube');
     this.caPem = tls.caPem;
     this.certPem = tls.certPem;
     this.keyPem = tls.keyPem;

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SYNTH_CACHE_DIR } from '../setup/run-folder';
 
 export interface SelfSignedCertificate {
   /** The CA certificate clients trust (PEM). */
@@ -54,4 +55,23 @@ export function makeSelfSignedCertificate(commonName = 'localhost'): SelfSignedC
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The certificate of one kind of stand-in (the controller emulator, the Kubernetes API emulator),
+ * made once per jest run and kept in the run's folder (test/setup/run-folder.ts): each world used
+ * to make two (ten openssl processes). Tests that need a certificate of another CA still call
+ * makeSelfSignedCertificate. Without the run's folder (a script), a fresh one each time.
+ */
+export function standInCertificate(kind: 'controller' | 'kube'): SelfSignedCertificate {
+  const dir = process.env[SYNTH_CACHE_DIR];
+  if (!dir) return makeSelfSignedCertificate();
+  const file = path.join(dir, `tls-${kind}.json`);
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as SelfSignedCertificate;
+  const made = makeSelfSignedCertificate();
+  // Written whole, then renamed: the other worker may make one at the same moment; either stays.
+  const partial = `${file}.${process.pid}.partial`;
+  fs.writeFileSync(partial, JSON.stringify(made));
+  fs.renameSync(partial, file);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as SelfSignedCertificate;
 }

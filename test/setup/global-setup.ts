@@ -8,6 +8,11 @@ import { sharedServers } from './shared-servers';
 
 export default async function globalSetup(config: Config.GlobalConfig): Promise<void> {
   makeRunFolder();
+  // aws-cdk-lib checks every synthesized template against the CloudFormation resource schemas and
+  // prints what it finds as warnings (an error only with a feature flag this project does not set):
+  // two thirds of a CDK test file's CPU, and no test reads those warnings. `cdk synth` (CI, deploys)
+  // still checks. Set here, so the workers and the processes they start (the app process) inherit it.
+  process.env.CDK_VALIDATION ??= 'false';
   const ports: number[] = [];
   for (let worker = 0; worker < Math.max(1, config.maxWorkers); worker++) {
     const port = await freePort();

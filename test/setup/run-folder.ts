@@ -1,6 +1,6 @@
-// The run's folder for what test files share through the disk (test/cdk/synth-cache.ts): made by
-// global-setup.ts before the workers start (they inherit its environment variable), removed by
-// global-teardown.ts.
+// The run's folder for what test files share through the disk (test/cdk/synth-cache.ts,
+// test/local-world/tls.ts): made by global-setup.ts before the workers start (they inherit its
+// environment variable), removed by global-teardown.ts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
