@@ -7,8 +7,12 @@
 # - AWS managed IAM policies (MOTO_IAM_LOAD_MANAGED_POLICIES), parsed from a 3 MB JSON text and
 #   made into ~1,500 policy objects for each of an account's 6 partitions after every reset, because
 #   every request looks its access key up in all of them. The text is parsed once per process, and
-#   partitions other than `aws` (China, GovCloud, ISO), which the local world never uses, get none.
+#   partitions other than `aws` (China, GovCloud, ISO), which the local world never uses, get none;
+# - most of Python's cycle collections: moto's answers allocate many short-lived objects (a young
+#   collection every 700 allocations by default), and the full ones walked moto's whole import graph,
+#   which is frozen below (never collected, never walked).
 import functools
+import gc
 import os
 import sys
 import threading
@@ -51,4 +55,6 @@ iam_models.IAMBackend._init_aws_policies = init_aws_policies
 
 from moto.server import main
 
+gc.freeze()
+gc.set_threshold(100_000, 50, 100)
 main(sys.argv[1:])
