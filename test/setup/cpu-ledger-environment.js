@@ -1,7 +1,8 @@
 // Measuring only (docs/test-speed.md): jest's node environment that appends, per test file, the CPU
 // it cost by phase to the file named by EKS_AVIATRIX_CPU_LEDGER (one JSON line per file):
-// load (the test file's imports), beforeAll (top-level hooks: worlds starting), tests (tests and
-// their own hooks), and the moto server this worker shares. Not used by `npm test`; run e.g.
+// load (the test file's imports), beforeAll (until the first test starts: the hooks that start
+// worlds or synthesize), tests (the rest), self (all three; with the child processes the worker
+// reaped meanwhile), and the moto server this worker shares. Not used by `npm test`; run e.g.
 //   EKS_AVIATRIX_CPU_LEDGER=/tmp/ledger.jsonl npx jest --testEnvironment ./test/setup/cpu-ledger-environment.js
 'use strict';
 const fs = require('node:fs');
@@ -54,7 +55,6 @@ class CpuLedgerEnvironment extends TestEnvironment {
 
   async handleTestEvent(event) {
     if (event.name === 'run_start') this.marks.loaded = this.now();
-    if (event.name === 'hook_start' && event.hook.type === 'beforeAll' && !this.marks.firstTest) this.marks.lastBeforeAllStart ??= this.now();
     if (event.name === 'test_start' && !this.marks.firstTest) this.marks.firstTest = this.now();
   }
 
