@@ -39,7 +39,7 @@ const writesSince = (mark: number) => w.world.log.since(mark).filter((c) => c.wr
 function runOnboarding(clusterName: string, dryRun = false) {
   return runWorkflow(ONBOARDING, { clusterName, dryRun }, {
     onEvent: (event) => {
-      if (event.type === 'StateEntered' && event.state === 'WaitForCluster') w.activateCluster(clusterName);
+      if (event.type === 'StateEntered' && event.state === 'WaitForActive') w.activateCluster(clusterName);
     },
   });
 }
