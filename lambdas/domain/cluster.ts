@@ -185,7 +185,11 @@ export async function resolveCluster(
   if (refusal) throw new OnboardingError('ClusterRefused', refusal + (awaitingActive ? WIRED_WHILE_CREATING : ''));
   if (nodegroupName) await requireNodegroup(name, nodegroupName);
   // The add-on EKS installs at creation is judged now (the network preflight saw a CREATING cluster).
-  if (awaitingActive) await preflightCniOptions(name, config);
+  if (awaitingActive) {
+    await preflightCniOptions(name, config).catch((error: unknown) => {
+      throw error instanceof OnboardingError ? new OnboardingError(error.name, error.message + WIRED_WHILE_CREATING) : error;
+    });
+  }
   // When the workflow saw it ACTIVE: the start of the ACTIVE -> ENIConfig metric (vpc-cni step).
   return { phase: 'ready', cluster: { ...summarize(cluster), activeSeenAt: new Date(now).toISOString() } };
 }

@@ -567,7 +567,7 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
       });
       expect(result.status).toBe('FAILED');
       expect(result.error?.name).toBe('ClusterRefused');
-      expect(result.error?.message).toMatch(/onboarding\.prefixDelegation needs VPC CNI v1\.9\.0 or later, the cluster runs v1\.8\.0-eksbuild\.1/);
+      expect(result.error?.message).toMatch(/onboarding\.prefixDelegation needs VPC CNI v1\.9\.0 or later, the cluster runs v1\.8\.0-eksbuild\.1.*stays claimed/);
       expect(result.statesEntered).toContain('PodNetwork');
       expect(result.statesEntered).not.toContain('VpcCni');
       expect(after.map((c) => c.action)).toEqual(['TagResource']);
