@@ -557,6 +557,13 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(w.controller.exclusions('transit-failed-early')).toEqual([]);
   });
 
+  it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
+    await createCluster(w, { name: 'auto-early', autoMode: true });
+    await expectRefused('auto-early', 'ClusterRefused', /EKS cluster "auto-early" uses EKS Auto Mode/);
+    expect(w.world.eks.cluster('auto-early')!.status).toBe('CREATING');
+    expect((await run({ clusterName: 'auto-early' })).statesEntered).not.toContain('WaitForCluster');
+  });
+
   it('a refusal only ACTIVE shows (the vpc-cni add-on EKS installed is too old for prefixDelegation): no EKS, Kubernetes or add-on write', async () => {
     await createCluster(w, { name: 'old-cni-early' });
     w.setConfig({ prefixDelegation: true });
