@@ -195,14 +195,7 @@ function podNetwork(ctx: PermissionContext): PermissionRow[] {
       conditions: taggedManaged('ec2'),
       reason:
         'Ingress rules only on SGs tagged eks-aviatrix:managed=true (the pod SG); its default egress is kept. Revoke: our node rules ' +
-        'from groups no node carries any more.',
-    },
-    {
-      sid: 'RulesOnEksClusterSecurityGroups',
-      actions: ['ec2:AuthorizeSecurityGroupIngress'],
-      resources: [securityGroups],
-      conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
-      reason: 'The pods-to-API-server rule only on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
+        'from groups no node carries any more. The rules naming the cluster SG are the VPC CNI step\'s (after ACTIVE).',
     },
     {
       sid: 'TagVpcSecondaryCidr',
@@ -322,6 +315,24 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       reason: 'No resource-level permissions on EC2 Describe calls: the free /28 blocks of the pod subnets (prefixDelegation), the groups SecurityGroupPolicies name. Read-only.',
     },
     clusterLease(ctx),
+    {
+      sid: 'ClusterGroupRulesOnPodSecurityGroup',
+      actions: ['ec2:AuthorizeSecurityGroupIngress'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: taggedManaged('ec2'),
+      reason:
+        'Only on SGs tagged eks-aviatrix:managed=true: after ACTIVE, the pod SG\'s rules from the cluster SG (EKS may report it only then); ' +
+        'with podSecurityGroups "reconcile", the pod rules on the groups SecurityGroupPolicies name.',
+    },
+    {
+      sid: 'ClusterGroupRulesOnEksClusterSecurityGroups',
+      actions: ['ec2:AuthorizeSecurityGroupIngress'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
+      reason:
+        'The pods-to-API-server rule (and a private-only endpoint\'s 443 rule for the functions, and with podSecurityGroups the pod groups\' rule) ' +
+        'only on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
+    },
     ...revokePodRules('our rules for pods with their own security groups from groups no SecurityGroupPolicy names any more', ctx.config),
     {
       sid: 'ReadClusterRolePolicies',
@@ -340,31 +351,14 @@ function kubeReconciler(ctx: PermissionContext): PermissionRow[] {
       reason: 'Records on opted-in clusters which VPC CNI option values it set (that one key), so switching an option off undoes only those.',
     },
   ];
-  if (ctx.config.podSecurityGroups !== 'report') {
-    const securityGroups = ec2Arn('security-group/*');
-    rows.push(
-      ctx.config.podSecurityGroups === 'reconcile-all'
-        ? {
-            sid: 'PodRulesOnPolicyGroups',
-            actions: ['ec2:AuthorizeSecurityGroupIngress'],
-            resources: [securityGroups],
-            reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group.',
-          }
-        : {
-            sid: 'PodRulesOnManagedGroups',
-            actions: ['ec2:AuthorizeSecurityGroupIngress'],
-            resources: [securityGroups],
-            conditions: taggedManaged('ec2'),
-            reason: 'podSecurityGroups "reconcile": only groups tagged eks-aviatrix:managed=true.',
-          },
-      {
-        sid: 'PodRulesOnEksClusterSecurityGroups',
-        actions: ['ec2:AuthorizeSecurityGroupIngress'],
-        resources: [securityGroups],
-        conditions: { Null: { [`ec2:ResourceTag/${EKS_CLUSTER_SG_TAG_KEY}`]: 'false' } },
-        reason: 'Pods with their own security groups reach the API server: a rule only on SGs EKS made for a cluster (aws:eks:cluster-name tag).',
-      },
-    );
+  // podSecurityGroups "reconcile" writes only on managed groups (ClusterGroupRulesOnPodSecurityGroup covers them).
+  if (ctx.config.podSecurityGroups === 'reconcile-all') {
+    rows.push({
+      sid: 'PodRulesOnPolicyGroups',
+      actions: ['ec2:AuthorizeSecurityGroupIngress'],
+      resources: [ec2Arn('security-group/*')],
+      reason: 'podSecurityGroups "reconcile-all": the groups SecurityGroupPolicies name are found in the cluster at run time, any group.',
+    });
   }
   if (ctx.functionNetwork) rows.push(...vpcAccess(ctx.functionNetwork));
   if (ctx.config.allowNodeReplacement) {
@@ -580,6 +574,12 @@ export function permissionTable(ctx: PermissionContext): Record<string, Permissi
     ResolveClusterRole: [
       describeClusters(['eks:DescribeCluster'], 'DescribeCluster carries the tags the opt-in rule reads.'),
       { sid: 'ReadNodegroups', actions: ['eks:DescribeNodegroup'], resources: [eksNodegroupArnPattern()], reason: 'A node-group run\'s node group must exist before anything is written (preflight). Read-only.' },
+      {
+        sid: 'ReadVpcCniAddon',
+        actions: ['eks:DescribeAddon'],
+        resources: [vpcCniAddonArnPattern()],
+        reason: 'A cluster whose network was wired while CREATING: its vpc-cni add-on version is judged at ACTIVE (too old for networkPolicy/prefixDelegation is refused). Read-only.',
+      },
     ],
     PodNetworkRole: podNetwork(ctx),
     [KUBE_RECONCILER_ROLE_ID]: kubeReconciler(ctx),

@@ -323,8 +323,9 @@ export function renderTable(r: BenchResult): string {
     `| state transitions, cluster CREATING ${r.transitions.creatingSeconds / 60} min at a ${r.transitions.pollSeconds} s poll | ${r.transitions.stateTransitions} |`,
   );
   lines.push(
-    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}): own work / short waits / poll waits / calls before it / of them in series | ` +
-      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} / ${r.eniConfig.callsInSeries} |`,
+    `| ACTIVE -> all ENIConfigs (median of ${r.eniConfig.clusters}, from the look that saw ACTIVE): own work / short waits / poll waits / calls / of them in series; ` +
+      `calls in series while CREATING | ` +
+      `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} / ${r.eniConfig.callsInSeries}; ${r.eniConfig.preActiveCallsInSeries} |`,
   );
   for (const s of r.sweep) {
     const where = s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`;

@@ -26,14 +26,16 @@ import { main as cli } from '../cli/main';
 const CLUSTER = 'demo-prod-a';
 
 const STEP_TITLES: Record<string, string> = {
-  ResolveCluster: 'Resolve the cluster (wait until ACTIVE, check it can be served)',
-  WaitForCluster: 'Cluster still CREATING: waiting',
+  ResolveCluster: 'Resolve the cluster (CREATING: its network first; check it can be served)',
+  WaitForCluster: 'Cluster not ACTIVE yet: waiting',
   ControllerPreflight: 'Preflight, reads only: controller login, k8s feature, spoke, HA and transit',
   NetworkPreflight: 'Preflight, reads only: the pod network plan (CIDR, quota, routes)',
   ExcludePodCidr: 'Aviatrix: pod CIDR excluded on the transit, before the VPC carries it',
-  PodNetwork: 'Secondary CIDR, pod subnets, route tables, security groups',
+  PodNetwork: 'Secondary CIDR, pod subnets, route tables, pod security group',
   WaitForNetwork: 'Secondary CIDR association settling: waiting',
-  VpcCni: 'Access entry, ENIConfig per AZ, vpc-cni custom networking',
+  AwaitActive: 'Network wired: is the cluster ACTIVE yet?',
+  WaitForActive: 'Cluster still CREATING: waiting',
+  VpcCni: 'Access entry, cluster security group rules, ENIConfig per AZ, vpc-cni custom networking',
   WaitForCni: 'vpc-cni add-on update in progress: waiting',
   OnboardToController: 'Aviatrix: access entry, cluster onboarding, SmartGroups',
   ConfigureGatewaySnat: 'Aviatrix: SNAT on spoke and HA gateway',
@@ -93,7 +95,7 @@ async function follow(stack: DeployedStack, w: OnboardingWorld, executionArn: st
       const exited = event.stateExitedEventDetails as { name?: string; output?: string } | undefined;
       const failed = event.lambdaFunctionFailedEventDetails as { error?: string; cause?: string } | undefined;
       if (entered && STEP_TITLES[entered]) console.log(`  ${at(event.timestamp)}  ▶ ${STEP_TITLES[entered]}`);
-      if (entered === 'WaitForCluster' && !activated) {
+      if (entered === 'WaitForActive' && !activated) {
         activated = true;
         // The local EKS finishes creating the cluster while the workflow waits, as EKS would.
         setTimeout(() => {

@@ -25,7 +25,7 @@ import {
 } from '../aviatrix/snat';
 import { preflightOf } from '../aviatrix/preflight-state';
 import { chooseSmartGroupTemplate } from '../aviatrix/onboarding';
-import { readyCluster } from '../shared/state';
+import { networkCluster, readyCluster } from '../shared/state';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
@@ -111,7 +111,8 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   }
 
   const state = event.action === 'preflight' || event.action === 'exclude' ? (event as ClusterStepEvent).state : (event as WorkflowState);
-  const cluster = readyCluster(state);
+  // The preflight and the exclusion run while a new cluster is still CREATING (phase early).
+  const cluster = event.action === 'preflight' || event.action === 'exclude' ? networkCluster(state) : readyCluster(state);
   const dryRun = state.input?.dryRun === true;
   const client = aviatrixClient(config);
   if (event.action === 'preflight') {

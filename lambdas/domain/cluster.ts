@@ -7,6 +7,7 @@ import { OnboardingError } from '../shared/errors';
 import { KubeClient } from '../shared/kube';
 import { ClusterSummary, ResolveResult } from '../shared/workflow';
 import { privateEndpointRefusal } from './api-access';
+import { preflightCniOptions } from './cni-options';
 
 const WAITING_STATUSES = new Set(['CREATING', 'UPDATING', 'PENDING']);
 
@@ -62,6 +63,20 @@ export function summarize(cluster: Cluster): ClusterSummary {
 
 /** Why this design cannot serve the cluster, or undefined when it can. */
 export function refusalReason(cluster: Cluster, config: OnboardingConfig): string | undefined {
+  const early = earlyRefusalReason(cluster, config);
+  if (early) return early;
+  if (!cluster.resourcesVpcConfig?.clusterSecurityGroupId) {
+    return `EKS cluster "${cluster.name}" reports no cluster security group; it cannot be onboarded until EKS reports one`;
+  }
+  return undefined;
+}
+
+/**
+ * The refusals judged from what CreateCluster fixed (Auto Mode, IP family, authentication mode,
+ * endpoint access, VPC and subnets): a CREATING cluster that passes them has its network wired
+ * while EKS creates it. The cluster security group is judged at ACTIVE (refusalReason).
+ */
+function earlyRefusalReason(cluster: Cluster, config: OnboardingConfig): string | undefined {
   const name = cluster.name;
   if (cluster.computeConfig?.enabled) {
     return `EKS cluster "${name}" uses EKS Auto Mode, which manages its own pod networking; onboard it by hand or use a cluster without Auto Mode`;
@@ -81,8 +96,8 @@ export function refusalReason(cluster: Cluster, config: OnboardingConfig): strin
     const refusal = privateEndpointRefusal(name ?? '', summarize(cluster).accountId, config);
     if (refusal) return refusal;
   }
-  if (!cluster.resourcesVpcConfig?.vpcId || !cluster.resourcesVpcConfig.clusterSecurityGroupId) {
-    return `EKS cluster "${name}" reports no VPC or cluster security group; it cannot be onboarded until EKS reports both`;
+  if (!cluster.resourcesVpcConfig?.vpcId || !cluster.resourcesVpcConfig.subnetIds?.length) {
+    return `EKS cluster "${name}" reports no VPC or subnets; it cannot be onboarded until EKS reports them`;
   }
   return undefined;
 }
@@ -133,29 +148,53 @@ export async function resolveCluster(
   nodegroupName?: string,
   /** The deployed poll interval: the wait between looks once the first (longer) wait is over. */
   pollSeconds = 30,
+  /** The run wired the network while the cluster was CREATING (phase `early`) and now waits for ACTIVE. */
+  awaitingActive = false,
 ): Promise<ResolveResult> {
   const cluster = await describeCluster(name);
   const status = cluster.status ?? 'UNKNOWN';
+  // CreateCluster fixed the VPC and subnets: the network is wired while EKS creates the cluster
+  // (docs/rollout-order.md). A node-group run waits: its node group needs an ACTIVE cluster anyway.
+  if (status === 'CREATING' && !awaitingActive && !nodegroupName && cluster.resourcesVpcConfig?.vpcId && cluster.resourcesVpcConfig.subnetIds?.length) {
+    const skip = optInReason(cluster, config);
+    if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
+    const refusal = earlyRefusalReason(cluster, config);
+    if (refusal) throw new OnboardingError('ClusterRefused', refusal);
+    return { phase: 'early', reason: `cluster ${name} is CREATING: its network first`, cluster: summarize(cluster) };
+  }
   if (WAITING_STATUSES.has(status)) {
     const waited = Math.round((now - Date.parse(startedAt)) / 1000);
     if (waited >= config.clusterActiveTimeoutSeconds) {
       throw new OnboardingError(
         'WaitTimedOut',
         `EKS cluster "${name}" is still ${status} after ${waited} s (limit onboarding.clusterActiveTimeoutSeconds = ` +
-          `${config.clusterActiveTimeoutSeconds}); check it in the EKS console, then start the workflow again with {"clusterName": "${name}"}`,
+          `${config.clusterActiveTimeoutSeconds}); check it in the EKS console, then start the workflow again with {"clusterName": "${name}"}` +
+          (awaitingActive ? WIRED_WHILE_CREATING : ''),
       );
     }
     const waitSeconds = clusterWaitSeconds(status, cluster.createdAt, now, pollSeconds, config.clusterActiveTimeoutSeconds - waited);
     return { phase: 'pending', reason: `cluster ${name} is ${status}`, cluster: summarize(cluster), waitSeconds };
   }
   if (status !== 'ACTIVE') {
-    throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" is ${status}; onboarding needs an ACTIVE cluster`);
+    throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" is ${status}; onboarding needs an ACTIVE cluster${awaitingActive ? WIRED_WHILE_CREATING : ''}`);
   }
-  const skip = optInReason(cluster, config);
+  // The opt-in was judged when the run began (a run that waited for ACTIVE does not judge it twice).
+  const skip = awaitingActive ? undefined : optInReason(cluster, config);
   if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
   const refusal = refusalReason(cluster, config);
-  if (refusal) throw new OnboardingError('ClusterRefused', refusal);
+  if (refusal) throw new OnboardingError('ClusterRefused', refusal + (awaitingActive ? WIRED_WHILE_CREATING : ''));
   if (nodegroupName) await requireNodegroup(name, nodegroupName);
+  // The add-on EKS installs at creation is judged now (the network preflight saw a CREATING cluster).
+  if (awaitingActive) {
+    await preflightCniOptions(name, config).catch((error: unknown) => {
+      throw error instanceof OnboardingError ? new OnboardingError(error.name, error.message + WIRED_WHILE_CREATING) : error;
+    });
+  }
   // When the workflow saw it ACTIVE: the start of the ACTIVE -> ENIConfig metric (vpc-cni step).
   return { phase: 'ready', cluster: { ...summarize(cluster), activeSeenAt: new Date(now).toISOString() } };
 }
+
+/** What a run that stops at ACTIVE leaves: the network it wired while the cluster was CREATING. */
+const WIRED_WHILE_CREATING =
+  '. The pod network wired while it was CREATING (secondary CIDR, pod subnets, pod security group, transit exclusion) stays claimed in ' +
+  'its status record: a later run completes it, and offboarding removes it when the cluster is deleted';

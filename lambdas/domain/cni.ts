@@ -26,6 +26,7 @@ import {
   recordOptionClaims, refuseOldSelfManagedCni, withoutOptions,
 } from './cni-options';
 import { reconcilePodSecurityGroups, vpcResourceControllerWarnings } from './pod-security-groups';
+import { reconcileClusterGroupRules } from './network';
 import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
@@ -312,14 +313,33 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   const trustAccess = (input.stage === 'external-snat' && input.accessEnsured === true) || resumed;
   // The add-on is read while the access is made sure of (neither depends on the other): one round
   // trip less before the ENIConfigs. Both settle before either's failure is reported.
-  const [addonRead, accessMade] = await Promise.allSettled([
+  // The cluster security group's rules (EKS may report the group only once ACTIVE) go beside them,
+  // once per run; a private-only endpoint admits this function only through them, so there they
+  // come before the access, whose RBAC write is the first Kubernetes call.
+  const rules = customNetworkingStage && !resumed ? reconcileClusterGroupRules(input.cluster, input.network.podSecurityGroupId, config, input.dryRun) : undefined;
+  if (input.cluster.privateEndpointOnly && rules) {
+    const first = await rules;
+    // A plan that would add the functions' rule cannot reach the API to look further (a run writes it first).
+    if (input.dryRun && first.changes.length > 0) {
+      return {
+        phase: 'done', dryRun: true, mode: (await describeVpcCniAddon(clusterName)) ? 'addon' : 'self-managed', changes: [...changesSoFar(), ...first.changes], eniConfigs, ...claims,
+        warnings: [`the private API endpoint of EKS cluster "${clusterName}" admits the onboarding functions only once the rules above are written: the plan of its Kubernetes side stops here`],
+      };
+    }
+  }
+  const [addonRead, accessMade, rulesMade] = await Promise.allSettled([
     describeVpcCniAddon(clusterName),
     trustAccess ? Promise.resolve<KubernetesAccess>({ changes: [], ready: true }) : ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster),
+    rules,
   ]);
-  if (accessMade.status === 'rejected') throw accessMade.reason;
+  if (rulesMade.status === 'rejected') throw withAppliedChanges(rulesMade.reason, input.dryRun || accessMade.status === 'rejected' ? [] : accessMade.value.changes);
+  if (accessMade.status === 'rejected') throw withAppliedChanges(accessMade.reason, input.dryRun ? [] : rulesMade.value?.changes ?? []);
   const access = accessMade.value;
-  if (addonRead.status === 'rejected') throw withAppliedChanges(addonRead.reason, input.dryRun ? [] : access.changes);
+  const ruleChanges = rulesMade.value?.changes ?? [];
+  if (addonRead.status === 'rejected') throw withAppliedChanges(addonRead.reason, input.dryRun ? [] : [...access.changes, ...ruleChanges]);
   const addon = addonRead.value;
+  // The pod rules for SecurityGroupPolicies are found on the cluster group, read just now.
+  if (rulesMade.value?.podPolicyGroupIds) input = { ...input, network: { ...input.network, podPolicyGroupIds: rulesMade.value.podPolicyGroupIds } };
   const progress: Progress = {
     mode: addon ? 'addon' : 'self-managed',
     changes: changesSoFar(),
@@ -329,7 +349,7 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // What this call itself changed (earlier calls' changes are already on record): named on failure.
   const changedNow = () => (input.dryRun ? [] : progress.changes.slice(input.previous?.changes.length ?? 0));
   // A plan names the access changes once: the custom-networking stage makes them.
-  if (input.stage !== 'external-snat') progress.changes.push(...access.changes);
+  if (input.stage !== 'external-snat') progress.changes.push(...access.changes, ...ruleChanges);
   if (access.waiting) return pending(input, progress, access.waiting, { shortWait: true });
 
   let kube: KubeClient | undefined;

@@ -10,6 +10,7 @@ import {
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateTagsCommand,
+  DescribeSecurityGroupsCommand,
   DescribeVpcsCommand,
   IpPermission,
   Instance,
@@ -87,7 +88,6 @@ export interface NetworkPlan {
   podIngress: Rule[];
   /** Our node rules on the pod group whose source no node carries any more. */
   podRevoke: Rule[];
-  clusterIngress: Rule[];
   /** The CIDR association is still settling: subnets cannot be carved from it yet. */
   cidrSettling: boolean;
 }
@@ -330,23 +330,35 @@ export function toPermission(rule: Rule): IpPermission {
 const podGroupName = (cluster: string) => `eks-aviatrix-pods-${cluster}`;
 const PLACEHOLDER_POD_SG = '(new pod security group)';
 
+/**
+ * Every ingress rule of a pod security group: those PodNetwork writes (before ACTIVE) and those
+ * from the cluster security group (written after ACTIVE, see reconcileClusterGroupRules).
+ */
 export function podIngressRules(cluster: ClusterSummary, podGroupId: string, nodeSecurityGroupIds: string[] = []): Rule[] {
+  return [...podRulesBeforeActive(cluster, podGroupId, nodeSecurityGroupIds), ...podRulesFromClusterGroup(cluster)];
+}
+
+/**
+ * The pod group's rules that need only what EKS reports from CreateCluster on: from the security
+ * groups the nodes carry, from itself, and TCP 9443 (admission webhooks) from the control plane's
+ * additional groups. Those from the cluster security group wait for ACTIVE.
+ */
+function podRulesBeforeActive(cluster: ClusterSummary, podGroupId: string, nodeSecurityGroupIds: string[]): Rule[] {
+  const notClusterGroup = (id: string) => Boolean(id) && id !== cluster.clusterSecurityGroupId;
   return [
-    // Nodes to pods (kubelet probes): from every group the nodes carry, the cluster group included.
-    ...[...new Set([cluster.clusterSecurityGroupId, ...nodeSecurityGroupIds])].map((groupId) => ({
-      protocol: '-1',
-      sourceGroupId: groupId,
-      description: NODE_RULE_DESCRIPTION,
-    })),
+    // Nodes to pods (kubelet probes).
+    ...[...new Set(nodeSecurityGroupIds)].filter(notClusterGroup).map((groupId) => ({ protocol: '-1', sourceGroupId: groupId, description: NODE_RULE_DESCRIPTION })),
     { protocol: '-1', sourceGroupId: podGroupId }, // pod to pod
-    // Admission webhooks: the API server reaches pods from the control plane's security groups.
-    ...[...new Set([cluster.clusterSecurityGroupId, ...cluster.controlPlaneSecurityGroupIds])].map((groupId) => ({
-      protocol: 'tcp',
-      fromPort: WEBHOOK_PORT,
-      toPort: WEBHOOK_PORT,
-      sourceGroupId: groupId,
-    })),
+    ...[...new Set(cluster.controlPlaneSecurityGroupIds)].filter(notClusterGroup).map(webhookRule),
   ];
+}
+
+const webhookRule = (groupId: string): Rule => ({ protocol: 'tcp', fromPort: WEBHOOK_PORT, toPort: WEBHOOK_PORT, sourceGroupId: groupId });
+
+/** From the cluster security group: nodes to pods (managed nodes carry it) and the API server's webhook calls; none while EKS reports no group. */
+function podRulesFromClusterGroup(cluster: ClusterSummary): Rule[] {
+  const groupId = cluster.clusterSecurityGroupId;
+  return groupId ? [{ protocol: '-1', sourceGroupId: groupId, description: NODE_RULE_DESCRIPTION }, webhookRule(groupId)] : [];
 }
 
 /** Our node rules on the pod group (marked by their description) from groups no node carries now. */
@@ -423,18 +435,13 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
     (g) => tagValue(g.Tags, TAG_CLUSTER) === cluster.name && tagValue(g.Tags, TAG_PURPOSE) === 'pod-security-group',
   );
   const podGroupId = podGroup?.GroupId ?? PLACEHOLDER_POD_SG;
-  const clusterGroup = view.securityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId);
-  if (!clusterGroup) {
-    throw new OnboardingError(
-      'NetworkConflict',
-      `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}`,
-    );
-  }
-  const desiredPodIngress = podIngressRules(cluster, podGroupId, nodes.securityGroupIds);
-  const podIngress = missingRules(desiredPodIngress, rulesOf(podGroup?.IpPermissions));
-  const podRevoke = staleNodeRules(podGroup, desiredPodIngress);
-  // Pods to the API server; for a private-only endpoint, the onboarding functions too (before VpcCni's first Kubernetes call).
-  const clusterIngress = missingRules([{ protocol: '-1', sourceGroupId: podGroupId }, ...apiAccessRules(cluster, config)], rulesOf(clusterGroup.IpPermissions));
+  // EKS may report the cluster security group only once the cluster is ACTIVE: the rules naming it
+  // are the VpcCni step's (reconcileClusterGroupRules); here it is only read when known.
+  const clusterGroup = cluster.clusterSecurityGroupId ? view.securityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId) : undefined;
+  if (cluster.clusterSecurityGroupId && !clusterGroup) throw clusterGroupMissing(cluster);
+  const podIngress = missingRules(podRulesBeforeActive(cluster, podGroupId, nodes.securityGroupIds), rulesOf(podGroup?.IpPermissions));
+  // Stale node rules are judged only against a known cluster group, whose rule is not stale.
+  const podRevoke = cluster.clusterSecurityGroupId ? staleNodeRules(podGroup, podIngressRules(cluster, podGroupId, nodes.securityGroupIds)) : [];
 
   const changes: Change[] = [];
   if (!association) changes.push({ resource: view.vpc.VpcId ?? '', action: 'associate', detail: `secondary CIDR ${podCidr}` });
@@ -451,7 +458,6 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   if (!podGroup) changes.push({ resource: podGroupName(cluster.name), action: 'create', detail: `pod security group in ${cluster.vpcId}` });
   for (const rule of podIngress) changes.push({ resource: podGroup?.GroupId ?? podGroupName(cluster.name), action: 'update', detail: `allow ingress ${describeRule(rule)}` });
   for (const rule of podRevoke) changes.push({ resource: podGroup?.GroupId ?? '', action: 'update', detail: `revoke ingress ${describeRule(rule)} (no node carries that group any more)` });
-  for (const rule of clusterIngress) changes.push({ resource: cluster.clusterSecurityGroupId, action: 'update', detail: `allow ingress ${describeRule(rule)}` });
 
   return {
     result: {
@@ -465,13 +471,13 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
         routeTableId,
       })),
       nodeSubnets,
-      nodeSecurityGroupIds: [...new Set([cluster.clusterSecurityGroupId, ...nodes.securityGroupIds])].sort(),
+      nodeSecurityGroupIds: [...new Set([cluster.clusterSecurityGroupId, ...nodes.securityGroupIds])].filter(Boolean).sort(),
       spokeRoutedSubnets: spokeRoutedSubnets(
         view,
         new Set([...nodeSubnets.map((n) => n.subnetId), ...subnets.map((p) => p.subnetId ?? '')]),
       ),
       ...(podGroup?.GroupId ? { podSecurityGroupId: podGroup.GroupId } : {}),
-      ...policyGroupsOf(clusterGroup),
+      ...(clusterGroup ? policyGroupsOf(clusterGroup) : {}),
     },
     changes,
     associateCidr: !association,
@@ -479,7 +485,6 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
     createSecurityGroup: !podGroup,
     podIngress,
     podRevoke,
-    clusterIngress,
     cidrSettling: association?.CidrBlockState?.State === 'associating',
   };
 }
@@ -579,18 +584,9 @@ async function applyOwn(plan: NetworkPlan, cluster: ClusterSummary): Promise<voi
   }
   const resolve = (rule: Rule): Rule =>
     rule.sourceGroupId === PLACEHOLDER_POD_SG ? { ...rule, sourceGroupId: podGroupId } : rule;
-  // The pod group's rules (added, then revoked: one group, in order) and the cluster group's rule at once.
-  await settleAll([
-    (async () => {
-      if (plan.podIngress.length > 0) {
-        await authorizeIngress(podGroupId!, plan.podIngress.map(resolve).map(toPermission));
-      }
-      if (plan.podRevoke.length > 0) {
-        await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podRevoke.map(toPermission) }));
-      }
-    })(),
-    plan.clusterIngress.length > 0 ? authorizeIngress(cluster.clusterSecurityGroupId, plan.clusterIngress.map(resolve).map(toPermission)) : undefined,
-  ]);
+  // The pod group's rules: added, then revoked (one group, in order).
+  if (plan.podIngress.length > 0) await authorizeIngress(podGroupId!, plan.podIngress.map(resolve).map(toPermission));
+  if (plan.podRevoke.length > 0) await client.send(new RevokeSecurityGroupIngressCommand({ GroupId: podGroupId, IpPermissions: plan.podRevoke.map(toPermission) }));
 }
 
 /**
@@ -608,6 +604,47 @@ export async function authorizeIngress(groupId: string, permissions: IpPermissio
     if (!isDuplicate(error)) throw error;
     for (const permission of permissions) await add([permission]).catch((e: unknown) => { if (!isDuplicate(e)) throw e; });
   }
+}
+
+const clusterGroupMissing = (cluster: ClusterSummary) =>
+  new OnboardingError('NetworkConflict', `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}`);
+
+/**
+ * The rules that name the cluster security group, which EKS may report only once the cluster is
+ * ACTIVE: on the pod group, all traffic (nodes to pods) and TCP 9443 (webhooks) from it; on it,
+ * all traffic from the pod group (pods to the API server) and, for a private-only endpoint, the
+ * onboarding functions on 443. Written by the VpcCni step after ACTIVE, beside its access entry,
+ * under the cluster lease (no other cluster writes these rules). One read of both groups; no read
+ * back: AuthorizeSecurityGroupIngress answers only once the rule exists (authorizeIngress counts
+ * a duplicate as done).
+ */
+export async function reconcileClusterGroupRules(
+  cluster: ClusterSummary,
+  /** Absent only in a plan made before the pod security group exists. */
+  podGroupId: string | undefined,
+  config: OnboardingConfig,
+  dryRun: boolean,
+): Promise<{ changes: Change[]; podPolicyGroupIds?: string[] }> {
+  const { SecurityGroups = [] } = await ec2().send(
+    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
+  );
+  const clusterGroup = SecurityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
+  if (!clusterGroup) throw clusterGroupMissing(cluster);
+  const podGroup = SecurityGroups.find((g) => g.GroupId === podGroupId);
+  const podSource = podGroupId ?? PLACEHOLDER_POD_SG;
+  const podMissing = missingRules(podRulesFromClusterGroup(cluster), rulesOf(podGroup?.IpPermissions));
+  const clusterMissing = missingRules([{ protocol: '-1', sourceGroupId: podSource }, ...apiAccessRules(cluster, config)], rulesOf(clusterGroup.IpPermissions));
+  if (!dryRun) {
+    await settleAll([
+      podMissing.length > 0 ? authorizeIngress(podSource, podMissing.map(toPermission)) : undefined,
+      clusterMissing.length > 0 ? authorizeIngress(cluster.clusterSecurityGroupId, clusterMissing.map(toPermission)) : undefined,
+    ]);
+  }
+  const change = (resource: string) => (rule: Rule): Change => ({ resource, action: 'update', detail: `allow ingress ${describeRule(rule)}` });
+  return {
+    changes: [...podMissing.map(change(podGroupId ?? podGroupName(cluster.name))), ...clusterMissing.map(change(cluster.clusterSecurityGroupId))],
+    ...policyGroupsOf(clusterGroup),
+  };
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */
@@ -641,7 +678,7 @@ function touchedBy(plan: NetworkPlan): ViewPart[] {
   if (plan.associateCidr) touched.push('vpc');
   if (plan.subnets.some((s) => s.create)) touched.push('subnets');
   if (plan.subnets.some((s) => s.create || s.associate !== 'none')) touched.push('routeTables');
-  if (plan.createSecurityGroup || plan.podIngress.length + plan.podRevoke.length + plan.clusterIngress.length > 0) touched.push('securityGroups');
+  if (plan.createSecurityGroup || plan.podIngress.length + plan.podRevoke.length > 0) touched.push('securityGroups');
   return touched;
 }
 

@@ -8,7 +8,7 @@ import { requireVpcName, vpcNameTag } from '../domain/vpc-name';
 import { requireSetting, runtime } from '../shared/runtime';
 import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
-import { readyCluster } from '../shared/state';
+import { networkCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
 
 export type PodNetworkEvent = WorkflowState | { action: 'preflight'; state: WorkflowState };
@@ -17,7 +17,7 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   beginInvocation(event, context);
   if (event.action === 'preflight') {
     const state = (event as { state: WorkflowState }).state;
-    const cluster = readyCluster(state);
+    const cluster = networkCluster(state);
     const { config } = runtime();
     // Refused here, before the first write: a VPC CNI too old for the configured options, and a VPC
     // without the Name its SmartGroup is to match (the onboarding step checks it again).
@@ -28,7 +28,8 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
     });
   }
   const state = event as WorkflowState;
-  const cluster = readyCluster(state);
+  // Runs while a new cluster is still CREATING (phase early): nothing here needs it ACTIVE.
+  const cluster = networkCluster(state);
   const previous = state.network as NetworkStepResult | undefined;
   // Writes are certain when this run's preflight planned network changes moments ago, or the
   // previous call waited for AWS to settle (the subnets wait for the CIDR association).

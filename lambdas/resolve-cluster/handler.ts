@@ -1,4 +1,5 @@
-// Normalizes the workflow input and observes the cluster (pending until ACTIVE, then checked).
+// Normalizes the workflow input and observes the cluster (early while CREATING with its VPC known,
+// pending until ACTIVE, then checked).
 import { normalizeInput } from '../domain/input';
 import { resolveCluster } from '../domain/cluster';
 import { runtime } from '../shared/runtime';
@@ -12,6 +13,8 @@ export interface ResolveEvent {
   executionId?: string;
   /** The deployed poll interval (the state machine's pollSeconds). */
   pollSeconds?: number;
+  /** The run wired the network while the cluster was CREATING and now waits for ACTIVE (AwaitActive). */
+  awaitingActive?: boolean;
 }
 
 export const handler = async (event: ResolveEvent, context?: LambdaContextLike): Promise<ResolveResult & { input: WorkflowInput }> => {
@@ -19,6 +22,6 @@ export const handler = async (event: ResolveEvent, context?: LambdaContextLike):
   const input = normalizeInput(event.request);
   return runStep('resolve-cluster', input.clusterName, async () => ({
     input,
-    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName, event.pollSeconds)),
+    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName, event.pollSeconds, event.awaitingActive === true)),
   }));
 };

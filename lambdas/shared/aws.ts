@@ -165,13 +165,20 @@ export function kubernetesIdentityArn(target: Target | undefined): string {
  */
 function memberCredentials(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
   const cached = credentials.get(roleArn);
-  const fresh = cached?.then((c) => (c.expiration?.getTime() ?? 0) - Date.now() > RENEW_BEFORE_MS, () => false);
-  return (fresh ?? Promise.resolve(false)).then((ok) => {
-    if (ok && cached) return cached;
-    const assumed = assumeMemberRole(roleArn, target);
-    credentials.set(roleArn, assumed);
-    return assumed;
-  });
+  // The first call stores its AssumeRole at once: clients of two services called side by side share it.
+  if (!cached) return assumeShared(roleArn, target);
+  const renew = () => {
+    const current = credentials.get(roleArn);
+    return current && current !== cached ? current : assumeShared(roleArn, target);
+  };
+  return cached.then((c) => ((c.expiration?.getTime() ?? 0) - Date.now() > RENEW_BEFORE_MS ? c : renew()), renew);
+}
+
+/** One AssumeRole for `roleArn`, stored before it is sent so that concurrent callers wait for it. */
+function assumeShared(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
+  const assumed = assumeMemberRole(roleArn, target);
+  credentials.set(roleArn, assumed);
+  return assumed;
 }
 
 let hubSts: STSClient | undefined;

@@ -11,6 +11,15 @@ export function readyCluster(state: WorkflowState): ClusterSummary {
   return cluster;
 }
 
+/**
+ * The cluster as the steps before the Kubernetes side see it: ready, or still CREATING with its
+ * VPC and subnets known (`early`; its cluster security group may not be reported yet).
+ */
+export function networkCluster(state: WorkflowState): ClusterSummary {
+  if (state.resolve?.phase === 'early' && state.resolve.cluster) return state.resolve.cluster;
+  return readyCluster(state);
+}
+
 export function stepResult<T>(state: WorkflowState, step: string): T {
   const result = state[step];
   if (!result || typeof result !== 'object') {

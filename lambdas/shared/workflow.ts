@@ -84,9 +84,12 @@ export interface PodNetworkResult extends StepResult {
   podPolicyGroupIds?: string[];
 }
 
-/** The resolve step's answer: `pending` while the cluster is not ACTIVE yet. */
+/**
+ * The resolve step's answer: `pending` while the cluster is not ACTIVE yet; `early` for a CREATING
+ * cluster whose network is wired before it is ACTIVE (the workflow then waits and looks again).
+ */
 export interface ResolveResult {
-  phase: 'pending' | 'ready' | 'skipped';
+  phase: 'pending' | 'early' | 'ready' | 'skipped';
   reason?: string;
   /** The normalized input; the workflow lifts it to `input` once the cluster is ready. */
   input?: WorkflowInput;

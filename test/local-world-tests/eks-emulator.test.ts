@@ -93,7 +93,10 @@ describe('clusters', () => {
     expect(created.cluster?.createdAt).toBeInstanceOf(Date);
     expect(created.cluster?.endpoint).toBeUndefined();
 
-    const sgId = created.cluster!.resourcesVpcConfig!.clusterSecurityGroupId!;
+    // Real EKS may report the cluster security group only late in CREATING: the emulator only once ACTIVE.
+    expect(created.cluster?.resourcesVpcConfig?.clusterSecurityGroupId).toBeUndefined();
+    expect(created.cluster?.resourcesVpcConfig?.subnetIds).toEqual(vpc.subnets.map((s) => s.subnetId));
+    const sgId = world.eks.cluster('alpha')!.clusterSecurityGroupId;
     const sg = (await world.ec2Direct.send(new DescribeSecurityGroupsCommand({ GroupIds: [sgId] }))).SecurityGroups![0];
     expect(sg.VpcId).toBe(vpc.vpcId);
     expect(sg.GroupName).toMatch(/^eks-cluster-sg-alpha-\d+$/);
@@ -111,6 +114,7 @@ describe('clusters', () => {
     world.eks.activateCluster('alpha');
     const active = (await eks.send(new DescribeClusterCommand({ name: 'alpha' }))).cluster!;
     expect(active.status).toBe('ACTIVE');
+    expect(active.resourcesVpcConfig?.clusterSecurityGroupId).toBe(sgId);
     expect(active.endpoint).toBe(world.kube.endpointFor('alpha'));
     expect(Buffer.from(active.certificateAuthority!.data!, 'base64').toString()).toBe(world.kube.caPem);
     expect(active.tags).toEqual({ team: 'net' });

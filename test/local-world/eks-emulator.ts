@@ -632,7 +632,8 @@ export class EksEmulator {
       resourcesVpcConfig: {
         subnetIds: c.subnetIds,
         securityGroupIds: c.securityGroupIds,
-        clusterSecurityGroupId: c.clusterSecurityGroupId,
+        // Real EKS may report it only late in CREATING: hidden until ACTIVE, so nothing may rely on it earlier.
+        ...(active ? { clusterSecurityGroupId: c.clusterSecurityGroupId } : {}),
         vpcId: c.vpcId,
         endpointPublicAccess: c.endpointPublicAccess,
         endpointPrivateAccess: !c.endpointPublicAccess,

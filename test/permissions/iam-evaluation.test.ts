@@ -154,6 +154,8 @@ const REQUESTS: Request[] = [
   { role: 'ResolveClusterRole', action: 'eks:DescribeCluster', resource: cluster('c1'), expect: 'Allowed', why: 'reads any cluster to check its opt-in tag' },
   { role: 'ResolveClusterRole', action: 'eks:DescribeCluster', resource: cluster('c1', OTHER_REGION), expect: 'Denied', why: 'not in another Region' },
   { role: 'ResolveClusterRole', action: 'eks:TagResource', resource: cluster('c1'), context: OPTED_IN, expect: 'Denied', why: 'read-only' },
+  { role: 'ResolveClusterRole', action: 'eks:DescribeAddon', resource: eksArn('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'at ACTIVE, the vpc-cni version of a cluster wired while CREATING' },
+  { role: 'ResolveClusterRole', action: 'eks:DescribeAddon', resource: eksArn('addon/c1/coredns/uuid'), expect: 'Denied', why: 'no other add-on' },
 
   // pod-network
   { role: 'PodNetworkRole', action: 'ec2:DescribeVpcs', resource: '*', expect: 'Allowed', why: 'EC2 reads' },
@@ -182,7 +184,7 @@ const REQUESTS: Request[] = [
   { role: 'PodNetworkRole', action: 'ec2:AssociateRouteTable', resource: ec2('subnet/subnet-theirs'), expect: 'Denied', why: 'someone else\'s subnet keeps its routing' },
   { role: 'PodNetworkRole', action: 'ec2:ReplaceRouteTableAssociation', resource: ec2('route-table/rtb-nodes'), expect: 'Denied', why: 'no account-wide re-pointing of subnets' },
   { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'rules on our pod SG' },
-  { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'the pods-to-API-server rule on an EKS cluster SG' },
+  { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Denied', why: 'the cluster SG\'s rules are the VPC CNI step\'s (after ACTIVE)' },
   { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'no rules on anyone else\'s SG' },
   { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods', OTHER_REGION), context: EC2_OURS, expect: 'Denied', why: 'not in another Region' },
   { role: 'PodNetworkRole', action: 'eks:ListNodegroups', resource: cluster('c1'), expect: 'Allowed', why: 'node subnets' },
@@ -215,7 +217,9 @@ const REQUESTS: Request[] = [
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeSubnets', resource: '*', expect: 'Allowed', why: 'prefixDelegation: the pod subnets' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeVpcs', resource: '*', expect: 'Denied', why: 'only the reads it needs' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:DescribeSecurityGroups', resource: '*', expect: 'Allowed', why: 'the groups SecurityGroupPolicies name' },
-  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Denied', why: 'podSecurityGroups "report" (shipped) writes no rule' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'after ACTIVE, the pod SG\'s rules from the cluster SG' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'after ACTIVE, the pods-to-API-server rule on an EKS cluster SG' },
+  { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'podSecurityGroups "report" (shipped): no rule on anyone else\'s SG' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-policy'), context: EC2_OURS, expect: 'Allowed', why: 'podSecurityGroups switched off: our pod rules leave a group tagged ours' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: '...and the cluster SG\'s rule from that group' },
   { role: KUBE_RECONCILER_ROLE_ID, action: 'ec2:RevokeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'not on an untagged group without "reconcile-all"' },

@@ -125,6 +125,8 @@ interface Request { role: string; action: string; resource: string; context?: Co
 const REQUESTS: Request[] = [
   { role: 'ResolveClusterRole', action: 'eks:DescribeCluster', resource: cluster('c1'), expect: 'Allowed', why: 'reads the cluster' },
   { role: 'ResolveClusterRole', action: 'eks:DescribeNodegroup', resource: NG, expect: 'Allowed', why: 'preflight of a node-group run' },
+  { role: 'ResolveClusterRole', action: 'eks:DescribeAddon', resource: eks('addon/c1/vpc-cni/uuid'), expect: 'Allowed', why: 'at ACTIVE, the vpc-cni version of a cluster wired while CREATING' },
+  { role: 'ResolveClusterRole', action: 'eks:DescribeAddon', resource: eks('addon/c1/coredns/uuid'), expect: 'Denied', why: 'only the vpc-cni add-on' },
   { role: 'ResolveClusterRole', action: 'eks:DescribeCluster', resource: cluster('c1', OTHER_REGION), expect: 'Denied', why: 'a member role serves its own Region only' },
   { role: 'ResolveClusterRole', action: 'dynamodb:GetItem', resource: `arn:aws:dynamodb:${REGION}:${MEMBER_ACCOUNT}:table/status`, expect: 'Denied', why: 'tables stay in the hub' },
 
@@ -144,7 +146,7 @@ const REQUESTS: Request[] = [
   { role: 'PodNetworkRole', action: 'ec2:AssociateRouteTable', resource: ec2('subnet/subnet-pods'), context: EC2_OURS, expect: 'Allowed', why: 'our pod subnet' },
   { role: 'PodNetworkRole', action: 'ec2:AssociateRouteTable', resource: ec2('subnet/subnet-theirs'), expect: 'Denied', why: 'not a subnet we did not create' },
   { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'rules on the pod SG' },
-  { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'pods to the API server' },
+  { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Denied', why: 'the cluster SG\'s rules are the VPC CNI step\'s (after ACTIVE)' },
   { role: 'PodNetworkRole', action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-theirs'), expect: 'Denied', why: 'no other SG' },
   { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['eks-aviatrix:secondary-cidr'] }, expect: 'Allowed', why: 'marks the VPC' },
   { role: 'PodNetworkRole', action: 'ec2:CreateTags', resource: ec2('vpc/vpc-1'), context: { 'aws:TagKeys': ['Name'] }, expect: 'Denied', why: 'no other VPC tag' },
@@ -166,6 +168,8 @@ const REQUESTS: Request[] = [
   { role: KUBE, action: 'eks:DisassociateAccessPolicy', resource: entryOf(memberArn(KUBE), 'c1'), context: { ...OURS, 'eks:policyArn': ADMIN_POLICY }, expect: 'Allowed', why: 'drops admin again' },
   { role: KUBE, action: 'eks:DescribeNodegroup', resource: NG, expect: 'Allowed', why: 'waits for it' },
   { role: KUBE, action: 'ec2:DescribeInstanceTypes', resource: '*', expect: 'Allowed', why: 'max-pods' },
+  { role: KUBE, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-cluster'), context: EKS_CLUSTER_SG, expect: 'Allowed', why: 'after ACTIVE, pods to the API server' },
+  { role: KUBE, action: 'ec2:AuthorizeSecurityGroupIngress', resource: ec2('security-group/sg-pods'), context: EC2_OURS, expect: 'Allowed', why: 'after ACTIVE, the pod SG\'s rules from the cluster SG' },
 
   { role: 'RecordOutcomeRole', action: 'eks:TagResource', resource: cluster('c1'), context: { ...OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:status'] }, expect: 'Allowed', why: 'the outcome on an opted-in cluster' },
   { role: 'RecordOutcomeRole', action: 'eks:TagResource', resource: cluster('c2'), context: { ...NOT_OPTED_IN, 'aws:TagKeys': ['eks-aviatrix:status'] }, expect: 'Denied', why: 'not on a cluster that is not opted in' },

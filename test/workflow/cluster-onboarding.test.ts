@@ -19,13 +19,13 @@ afterAll(async () => {
   await w?.stop();
 });
 
-/** Runs the workflow; the first time it waits for the cluster, the cluster becomes ACTIVE. */
+/** Runs the workflow; the first time it waits for the cluster (its network wired), the cluster becomes ACTIVE. */
 function run(input: unknown, options: RunOptions = {}) {
   const clusterName = (input as { clusterName?: string }).clusterName;
   return runWorkflow(WORKFLOW, input, {
     ...options,
     onEvent: (event) => {
-      if (event.type === 'StateEntered' && event.state === 'WaitForCluster' && clusterName && options.onEvent === undefined) {
+      if (event.type === 'StateEntered' && event.state === 'WaitForActive' && clusterName && options.onEvent === undefined) {
         w.activateCluster(clusterName);
       }
       options.onEvent?.(event);
@@ -66,7 +66,9 @@ describe('cluster onboarding, AWS side', () => {
     const result = await run({ clusterName: 'prod-a' });
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.statesEntered).toContain('WaitForCluster');
+    // The network was wired while the cluster was CREATING, then the run waited for ACTIVE.
+    expect(result.statesEntered.indexOf('PodNetwork')).toBeLessThan(result.statesEntered.indexOf('WaitForActive'));
+    expect(result.statesEntered).not.toContain('WaitForCluster');
     // ENIConfigs and the add-on update; the update in progress; done.
     expect(result.statesEntered.filter((s) => s === 'VpcCni')).toHaveLength(3);
     const reported = (result.output as { changes: { resource: string; action: string; detail: string }[] }).changes;
@@ -345,18 +347,21 @@ describe('refusals: one clear error, no writes', () => {
     await expectRefusal({ clusterName: 'full-vpc' }, 'NetworkConflict', /already has 5 IPv4 CIDR blocks, its quota \(onboarding\.maxVpcCidrBlocks = 5\)/);
   });
 
-  it('a cluster that never leaves CREATING: bounded wait, then a failure naming cluster and status', async () => {
+  it('a cluster that never leaves CREATING: its network wired, a bounded wait, then a failure naming cluster, status and what is left', async () => {
     await createCluster(w, { name: 'stuck' });
-    // 3 s: a first ResolveCluster slowed by a loaded machine still leaves time for a wait before the limit.
     w.setConfig({ clusterActiveTimeoutSeconds: 3 });
     try {
       const mark = w.world.log.mark();
       const result = await runWorkflow(WORKFLOW, { clusterName: 'stuck' }, { waitMs: 300 });
       expect(result.status).toBe('FAILED');
       expect(result.error?.name).toBe('WaitTimedOut');
-      expect(result.error?.message).toMatch(/"stuck" is still CREATING after \d+ s \(limit onboarding\.clusterActiveTimeoutSeconds = 3\)/);
-      expect(result.statesEntered.filter((s) => s === 'WaitForCluster').length).toBeGreaterThanOrEqual(1);
-      expect(writesSince(mark)).toEqual([]);
+      expect(result.error?.message).toMatch(/"stuck" is still CREATING after \d+ s \(limit onboarding\.clusterActiveTimeoutSeconds = 3\).*stays claimed.*offboarding removes it/);
+      expect(result.statesEntered).toContain('AwaitActive');
+      expect(result.statesEntered).not.toContain('VpcCni');
+      // The network was written while CREATING; on the EKS and Kubernetes side only the outcome's tags.
+      const writes = writesSince(mark);
+      expect(writes.filter((c) => c.service === 'ec2').map((c) => c.action)).toContain('AssociateVpcCidrBlock');
+      expect(writes.filter((c) => c.service === 'eks' || c.service === 'kubernetes').map((c) => c.action)).toEqual(['TagResource']);
     } finally {
       w.setConfig({ clusterActiveTimeoutSeconds: 600 });
     }

@@ -117,7 +117,8 @@ export function run(workflow: Workflow, input: unknown, extra: { executionName?:
       w.world.log.faults.inject(crash.row.service, crash.row.action, { kind: 'drop', afterWrite: () => killTask(crash.row.state) });
     },
     onEvent: (event) => {
-      if (event.type === 'StateEntered' && event.state === 'WaitForCluster') w.activateCluster(clusterName);
+      // The cluster workflow waits for ACTIVE after the network (WaitForActive), the node-group workflow before it.
+      if (event.type === 'StateEntered' && (event.state === 'WaitForCluster' || event.state === 'WaitForActive')) w.activateCluster(clusterName);
       if (event.type === 'StateEntered' && event.state === 'WaitForNodegroup') w.world.eks.activateNodegroup(clusterName, 'workers');
       if (crash && crash.redriveInput === undefined && event.type === 'StateEntered' && event.state === crash.row.redriveFrom) crash.redriveInput = event.input;
     },

@@ -33,7 +33,7 @@ describe('a step that outlives its Lambda timeout', () => {
         crashWorld().world.log.faults.inject('ec2', 'DescribeVpcs', { kind: 'delay', ms: limitMs * 3 });
       },
       onEvent: (event) => {
-        if (event.type === 'StateEntered' && event.state === 'WaitForCluster') crashWorld().activateCluster(s.cluster.name);
+        if (event.type === 'StateEntered' && event.state === 'WaitForActive') crashWorld().activateCluster(s.cluster.name);
         if (event.type === 'StateRetried' && event.state) retried.push(event.state);
       },
     });

@@ -87,7 +87,7 @@ async function run(cluster: string): Promise<WorkflowRun & { attempts: Map<strin
   const tries = new Map<string, number>();
   const result = await runWorkflow(WORKFLOW, { clusterName: cluster }, {
     onEvent: (event) => {
-      if (event.type === 'StateEntered' && event.state === 'WaitForCluster') w.activateCluster(cluster);
+      if (event.type === 'StateEntered' && event.state === 'WaitForActive') w.activateCluster(cluster);
       if ((event.type === 'StateEntered' || event.type === 'StateRetried') && event.state) tries.set(event.state, (tries.get(event.state) ?? 0) + 1);
     },
   });

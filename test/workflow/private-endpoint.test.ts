@@ -39,7 +39,7 @@ const writesSince = (mark: number) => w.world.log.since(mark).filter((c) => c.wr
 function runOnboarding(clusterName: string, dryRun = false) {
   return runWorkflow(ONBOARDING, { clusterName, dryRun }, {
     onEvent: (event) => {
-      if (event.type === 'StateEntered' && event.state === 'WaitForCluster') w.activateCluster(clusterName);
+      if (event.type === 'StateEntered' && event.state === 'WaitForActive') w.activateCluster(clusterName);
     },
   });
 }
@@ -62,7 +62,10 @@ describe('a private-only cluster with privateEndpointAccess', () => {
   it('is onboarded: the 443 rule from the functions\' group exactly once, before any Kubernetes call; ENIConfigs; record ONBOARDED', async () => {
     w.setConfig({ privateEndpointAccess: byGroup });
     const mark = w.world.log.mark();
+    // Slow rule writes (PodNetwork's, then VpcCni's two): VpcCni's access must still wait for them.
+    w.world.log.faults.inject('ec2', 'AuthorizeSecurityGroupIngress', { kind: 'delay', ms: 1000 }, 3);
     const result = await runOnboarding('private-a');
+    w.world.log.faults.clear();
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
 

@@ -19,7 +19,7 @@ import {
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resetAviatrixClientState } from '../../lambdas/aviatrix/client';
-import { NODE_RULE_DESCRIPTION, nodeInstanceTagKey } from '../../lambdas/domain/network';
+import { NODE_RULE_DESCRIPTION, nodeInstanceTagKey, rulesOf } from '../../lambdas/domain/network';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
 import {
   createCluster,
@@ -67,10 +67,17 @@ async function activeCluster(name: string, spec: Partial<Parameters<typeof creat
 
 /** A cluster in a VPC of its own whose spoke is attached to a transit of its own (exclusions start empty). */
 async function clusterOnOwnTransit(name: string, transit: string, octet: number): Promise<CreatedCluster> {
+  const created = await clusterOnOwnTransitCreating(name, transit, octet);
+  w.activateCluster(name);
+  return created;
+}
+
+/** As clusterOnOwnTransit, the cluster left CREATING. */
+async function clusterOnOwnTransitCreating(name: string, transit: string, octet: number): Promise<CreatedCluster> {
   w.controller.addGateway({ name: transit, kind: 'transit', vpcId: `vpc-${transit}`, privateIp: `10.202.${octet}.10`, exclusions: [] });
   const vpc = await w.world.createVpc();
   w.controller.addGateway({ name: `spoke-${vpc.vpcId}`, kind: 'spoke', vpcId: vpc.vpcId, privateIp: `10.0.249.${octet}`, transitName: transit, ha: { privateIp: `10.0.248.${octet}` }, snatMode: 'none' });
-  return activeCluster(name, { vpc });
+  return createCluster(w, { name, vpc });
 }
 
 /** A fresh cluster whose run is refused by the preflight: one clear error, no write anywhere, a REFUSED record. */
@@ -434,5 +441,146 @@ describe('a node group whose own subnet is elsewhere', () => {
     expect(writes).not.toContain('UpdateAddon');
     expect(result.statesEntered.indexOf('Preflight')).toBeLessThan(result.statesEntered.indexOf('ExcludePodCidr'));
     expect(result.statesEntered.indexOf('ConfigureGatewaySnat')).toBeLessThan(result.statesEntered.indexOf('ExternalSnat'));
+  });
+});
+
+describe('a CREATING cluster: its network wired while EKS creates it', () => {
+  /** The pod security group's and the cluster security group's ingress, as EC2 holds them. */
+  async function groups(cluster: string) {
+    const clusterGroupId = w.world.eks.cluster(cluster)!.clusterSecurityGroupId;
+    const ec2 = w.world.ec2Direct;
+    const [pods, own] = await Promise.all([
+      ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:eks-aviatrix:cluster', Values: [cluster] }] })),
+      ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [clusterGroupId] })),
+    ]);
+    const podGroup = pods.SecurityGroups?.[0];
+    return { clusterGroupId, podGroupId: podGroup?.GroupId, pod: rulesOf(podGroup?.IpPermissions), cluster: rulesOf(own.SecurityGroups?.[0]?.IpPermissions) };
+  }
+
+  /**
+   * Runs the cluster workflow on a CREATING cluster; when it first waits for ACTIVE, `atWait` runs
+   * (what it returns is kept), then the cluster becomes `status`. The run's writes are split there.
+   */
+  async function runCreating<T>(name: string, status: 'ACTIVE' | 'FAILED', atWait: () => Promise<T>, atStatus: () => void = () => undefined) {
+    const mark = w.world.log.mark();
+    let seen: Promise<{ at: number; value: T }> | undefined;
+    const result = await run({ clusterName: name }, {
+      onEvent: (event) => {
+        if (event.type !== 'StateEntered' || event.state !== 'WaitForActive' || seen) return;
+        seen = atWait().then((value) => {
+          const at = w.world.log.mark();
+          w.world.eks.setClusterStatus(name, status);
+          atStatus();
+          return { at, value };
+        });
+      },
+    });
+    if (!seen) throw new Error(`${name}: the run never waited for ACTIVE (${result.statesEntered.join(', ')})`);
+    const { at, value } = await seen;
+    const before = w.world.log.since(mark).slice(0, at - mark).filter((c) => c.write && WRITES.includes(c.service));
+    const after = w.world.log.since(at).filter((c) => c.write && WRITES.includes(c.service));
+    return { result, before, after, atWait: value };
+  }
+
+  it('writes the exclusion and the pod network before ACTIVE, nothing on EKS or Kubernetes, the cluster group\'s rules and ENIConfigs right after', async () => {
+    const created = await clusterOnOwnTransitCreating('early', 'transit-early', 4);
+    const { result, before, after, atWait } = await runCreating('early', 'ACTIVE', () => groups('early'));
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.statesEntered).not.toContain('WaitForCluster');
+
+    // Before ACTIVE: the exclusion first (I1, I2), then the VPC's CIDR, pod subnets and pod security group; EC2 and the controller only.
+    const early = before.map((c) => c.action);
+    expect(early[0]).toBe(EXCLUSION_WRITE);
+    expect(early.indexOf('AssociateVpcCidrBlock')).toBeGreaterThan(0);
+    expect(early.filter((a) => a === 'CreateSubnet')).toHaveLength(2);
+    expect(early).toContain('CreateSecurityGroup');
+    expect([...new Set(before.map((c) => c.service))].sort()).toEqual(['aviatrix', 'ec2']);
+    expect(early).not.toContain(SNAT_WRITE);
+    // The pod group then holds only its rule from itself; the cluster group nothing of ours.
+    expect(atWait.pod).toEqual([{ protocol: '-1', sourceGroupId: atWait.podGroupId }]);
+    expect(atWait.cluster.filter((r) => r.sourceGroupId === atWait.podGroupId)).toEqual([]);
+
+    // After ACTIVE: the look that saw it, then VpcCni at once; its writes before the last ENIConfig
+    // are the access (EKS, RBAC) and the cluster group's rules, never the controller.
+    const afterActive = result.statesEntered.slice(result.statesEntered.lastIndexOf('AwaitActive'));
+    expect(afterActive.slice(0, 3)).toEqual(['AwaitActive', 'IsClusterActive', 'VpcCni']);
+    const lastEniConfig = after.map((c) => c.service === 'kubernetes' && /eniconfigs/i.test(c.action)).lastIndexOf(true);
+    expect(lastEniConfig).toBeGreaterThan(0);
+    const upToEniConfigs = after.slice(0, lastEniConfig + 1);
+    expect([...new Set(upToEniConfigs.map((c) => c.service))].sort()).toEqual(['ec2', 'eks', 'kubernetes']);
+    expect(upToEniConfigs.filter((c) => c.service === 'ec2').map((c) => c.action)).toEqual(['AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupIngress']);
+
+    const end = await groups('early');
+    expect(end.pod).toEqual(
+      expect.arrayContaining([
+        { protocol: '-1', sourceGroupId: end.podGroupId },
+        { protocol: '-1', sourceGroupId: end.clusterGroupId },
+        { protocol: 'tcp', fromPort: 9443, toPort: 9443, sourceGroupId: end.clusterGroupId },
+      ]),
+    );
+    expect(end.pod).toHaveLength(3);
+    expect(end.cluster).toContainEqual({ protocol: '-1', sourceGroupId: end.podGroupId });
+    expect(w.world.kube.eniConfigs('early')).toHaveLength(2);
+    expect(addonEnv('early')).toMatchObject({ AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true', AWS_VPC_K8S_CNI_EXTERNALSNAT: 'true' });
+    expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
+  });
+
+  it('a cluster that ends FAILED: the run records the network it wired and ends; offboarding after DeleteCluster removes it all', async () => {
+    const created = await clusterOnOwnTransitCreating('failed-early', 'transit-failed-early', 5);
+    const { result, after } = await runCreating('failed-early', 'FAILED', async () => undefined);
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterRefused');
+    expect(result.error?.message).toMatch(/EKS cluster "failed-early" is FAILED; onboarding needs an ACTIVE cluster\. The pod network wired while it was CREATING .* stays claimed .* offboarding removes it when the cluster is deleted/);
+    expect(result.statesEntered).not.toContain('VpcCni');
+    expect(result.statesEntered.slice(-3)).toEqual(['ReleaseLeases', 'RecordFailure', 'Failed']);
+    // After FAILED only the outcome's tags on the cluster.
+    expect(after.map((c) => c.action)).toEqual(['TagResource']);
+    const saved = await record('failed-early');
+    expect(saved).toMatchObject({ status: 'FAILED', vpcId: created.vpc.vpcId, podCidr: '100.64.0.0/16' });
+    const applied = JSON.parse(saved?.changes ?? '[]') as { resource: string; action: string }[];
+    expect(applied).toContainEqual(expect.objectContaining({ resource: created.vpc.vpcId, action: 'associate' }));
+    expect(w.controller.exclusions('transit-failed-early')).toEqual(['100.64.0.0/16']);
+
+    await eks.send(new DeleteClusterCommand({ name: 'failed-early' }));
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'failed-early' });
+    expect(offboarded.output).toMatchObject({ status: 'OFFBOARDED' });
+    const ec2 = w.world.ec2Direct;
+    const [{ Subnets = [] }, { Vpcs = [] }, { SecurityGroups = [] }] = await Promise.all([
+      ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [created.vpc.vpcId] }] })),
+      ec2.send(new DescribeVpcsCommand({ VpcIds: [created.vpc.vpcId] })),
+      ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:eks-aviatrix:cluster', Values: ['failed-early'] }] })),
+    ]);
+    expect(Subnets.filter((s) => s.CidrBlock?.startsWith('100.64.'))).toEqual([]);
+    expect((Vpcs[0].CidrBlockAssociationSet ?? []).filter((a) => a.CidrBlock === '100.64.0.0/16' && a.CidrBlockState?.State === 'associated')).toEqual([]);
+    expect(SecurityGroups).toEqual([]);
+    expect(w.controller.exclusions('transit-failed-early')).toEqual([]);
+  });
+
+  it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
+    await createCluster(w, { name: 'auto-early', autoMode: true });
+    await expectRefused('auto-early', 'ClusterRefused', /EKS cluster "auto-early" uses EKS Auto Mode/);
+    expect(w.world.eks.cluster('auto-early')!.status).toBe('CREATING');
+    expect((await run({ clusterName: 'auto-early' })).statesEntered).not.toContain('WaitForCluster');
+  });
+
+  it('a refusal only ACTIVE shows (the vpc-cni add-on EKS installed is too old for prefixDelegation): no EKS, Kubernetes or add-on write', async () => {
+    await createCluster(w, { name: 'old-cni-early' });
+    w.setConfig({ prefixDelegation: true });
+    try {
+      // EKS installs the add-on while it creates the cluster; the emulator does at ACTIVE.
+      const { result, after } = await runCreating('old-cni-early', 'ACTIVE', async () => undefined, () => {
+        w.world.eks.addon('old-cni-early', 'vpc-cni')!.addonVersion = 'v1.8.0-eksbuild.1';
+      });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.name).toBe('ClusterRefused');
+      expect(result.error?.message).toMatch(/onboarding\.prefixDelegation needs VPC CNI v1\.9\.0 or later, the cluster runs v1\.8\.0-eksbuild\.1.*stays claimed/);
+      expect(result.statesEntered).toContain('PodNetwork');
+      expect(result.statesEntered).not.toContain('VpcCni');
+      expect(after.map((c) => c.action)).toEqual(['TagResource']);
+      expect(await record('old-cni-early')).toMatchObject({ status: 'FAILED', podCidr: '100.64.0.0/16' });
+    } finally {
+      w.setConfig({ prefixDelegation: false });
+    }
   });
 });
