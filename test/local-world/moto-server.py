@@ -30,28 +30,38 @@ def watch():
 threading.Thread(target=watch, daemon=True).start()
 
 import moto.backends
-import moto.core.responses
-import moto.core.utils
-from moto.iam import models as iam_models
-
-modules = list(moto.backends.list_of_moto_modules())
-moto.backends.list_of_moto_modules = lambda: iter(modules)
-
-moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
 
 
-@functools.lru_cache(maxsize=1)
-def managed_policy_data():
-    return iam_models.json.loads(iam_models.aws_managed_policies_data)
+def skip_repeated_work():
+    import moto.core.responses
+    import moto.core.utils
+    from moto.iam import models as iam_models
+
+    modules = list(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: iter(modules)
+
+    moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
+
+    @functools.lru_cache(maxsize=1)
+    def managed_policy_data():
+        return iam_models.json.loads(iam_models.aws_managed_policies_data)
+
+    def init_aws_policies(self):
+        if not iam_models.load_iam_aws_managed_policies() or self.partition != "aws":
+            return []
+        return [iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, d) for name, d in managed_policy_data().items()]
+
+    # Only replace what exists as expected: another moto version runs unpatched, only slower.
+    for owner, name in ((moto.core.utils, "method_names_from_class"), (iam_models.IAMBackend, "_init_aws_policies"), (iam_models, "aws_managed_policies_data"), (iam_models.AWSManagedPolicy, "from_data")):
+        if not hasattr(owner, name):
+            raise AttributeError(name)
+    iam_models.IAMBackend._init_aws_policies = init_aws_policies
 
 
-def init_aws_policies(self):
-    if not iam_models.load_iam_aws_managed_policies() or self.partition != "aws":
-        return []
-    return [iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, d) for name, d in managed_policy_data().items()]
-
-
-iam_models.IAMBackend._init_aws_policies = init_aws_policies
+try:
+    skip_repeated_work()
+except (AttributeError, ImportError) as missing:
+    print(f"moto-server.py: moto lacks {missing}; running it unpatched (slower)", file=sys.stderr)
 
 from moto.server import main
 
