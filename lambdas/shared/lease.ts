@@ -24,6 +24,7 @@ import { scopedName } from './target';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { recordLease } from './metrics';
+import { remainingTimeMs } from './step';
 
 export interface LeaseOptions {
   /** Table name; default from env LEASE_TABLE_NAME. */
@@ -35,6 +36,12 @@ export interface LeaseOptions {
   /** First wait (default 100 ms), doubling up to `maxDelayMs` (default 2 s), full jitter. */
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * How long the holder's work takes once it has the lease (default 0). A wait ends that long
+   * before the invocation's end (step.ts remainingTimeMs), so a crowded step fails with a
+   * LeaseTimeoutError the workflow retries, not with a Lambda timeout, which it does not retry.
+   */
+  workMs?: number;
   client?: DynamoDBClient;
 }
 
@@ -94,6 +101,7 @@ export class Leases {
   private readonly acquireTimeoutMs: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly workMs: number;
   private readonly dynamo: DynamoDBClient;
 
   constructor(options: LeaseOptions = {}) {
@@ -106,6 +114,7 @@ export class Leases {
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 240_000;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 2_000;
+    this.workMs = options.workMs ?? 0;
     this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
   }
 
@@ -184,9 +193,12 @@ export class Leases {
    * waiter's longest wait, so the more runs queue, the less often each looks, and the writes per
    * acquire stay flat however many wait (polling at a fixed pace, they grow with the queue).
    */
-  async acquire(key: string, holder: string): Promise<void> {
+  async acquire(key: string, holder: string, workMs = this.workMs): Promise<void> {
     const started = Date.now();
-    const deadline = started + this.acquireTimeoutMs;
+    // Within Lambda, the wait also ends `workMs` before the invocation would be stopped.
+    const left = remainingTimeMs();
+    const waitMs = Math.min(this.acquireTimeoutMs, left === undefined ? Infinity : left - workMs);
+    const deadline = started + waitMs;
     const kind = key.slice(0, key.indexOf('#'));
     let maxDelay = this.maxDelayMs;
     for (let attempt = 0; ; attempt++) {
@@ -202,9 +214,12 @@ export class Leases {
         const remaining = deadline - Date.now();
         if (remaining <= 0) {
           recordLease(kind, (Date.now() - started) / 1000, true);
+          const why = waitMs < this.acquireTimeoutMs
+            ? `, all this invocation could wait and still have the ${Math.round(workMs / 1000)} s its work needs before its timeout`
+            : '';
           throw new LeaseTimeoutError(
-            `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
-              `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
+            `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.max(0, Math.round(waitMs / 1000))} s${why} ` +
+              `(lease ${key} in table ${this.tableName}); the workflow retries the step, and a dead holder's lease expires by itself`,
           );
         }
         // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
@@ -237,8 +252,8 @@ export class Leases {
   }
 
   /** Runs `fn` while holding the lease on `key`; `fn` must re-read what it changes itself. */
-  async withLease<T>(key: string, holder: string, fn: () => Promise<T>): Promise<T> {
-    await this.acquire(key, holder);
+  async withLease<T>(key: string, holder: string, fn: () => Promise<T>, workMs?: number): Promise<T> {
+    await this.acquire(key, holder, workMs);
     try {
       return await fn();
     } finally {

@@ -32,7 +32,7 @@ async function onboardNetwork(cluster: ClusterSummary, holder: string): Promise<
     previous = await reconcileNetwork(cluster, runtime().config, false, previous, {
       statusTableName: STATUS_TABLE,
       withVpcLease: (work) =>
-        withVpcLease(cluster.vpcId, holder, async () => {
+        withVpcLease(cluster.vpcId, holder, 0, async () => {
           const from = w.world.log.mark();
           try {
             return await work();
