@@ -6,7 +6,7 @@ import { preflightCniOptions } from '../domain/cni-options';
 import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireVpcName, vpcNameTag } from '../domain/vpc-name';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
+import { vpcLeaseLooksFree, withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
@@ -48,7 +48,7 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   const knownNodes = knownWrites && seen?.nodeSubnets ? nodesOf({ nodeSubnets: seen.nodeSubnets, nodeSecurityGroupIds: seen.nodeSecurityGroupIds }) : undefined;
   return runStep('pod-network', cluster.name, () =>
     // The cluster lease for the whole write phase; the VPC lease only around the writes clusters of
-    // the VPC share (reconcileNetwork says which).
+    // the VPC share, and not at all when they are in place (reconcileUnderLeases says which).
     withClusterLeaseIfChanges({ clusterName: cluster.name, workMs: POD_NETWORK_WORK_MS }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
       reconcileNetwork(
         cluster,
@@ -58,6 +58,7 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
         {
           statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
           withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, POD_NETWORK_WORK_MS, work),
+          vpcLeaseLooksFree: () => vpcLeaseLooksFree(cluster.vpcId, state.executionId),
         },
         knownNodes,
       ).then(

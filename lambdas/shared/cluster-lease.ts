@@ -60,6 +60,11 @@ export function withVpcLease<T>(vpcId: string, holder: string | undefined, workM
   return stepLeases().withLease(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), work, workMs);
 }
 
+/** True when no other workflow holds the VPC's lease (joining its shared resources without it). */
+export function vpcLeaseLooksFree(vpcId: string, holder: string | undefined): Promise<boolean> {
+  return stepLeases().looksFree(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder));
+}
+
 /**
  * withClusterLease, planned first (planThenLease): a call whose plan adds no change to the
  * `earlierChanges` its step already made in this run takes no lease and writes nothing. A caller

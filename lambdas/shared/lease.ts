@@ -312,6 +312,21 @@ export async function planThenLease<T>(
   return lease(() => step(false));
 }
 
+/**
+ * Joins what other runs already put in place without taking the lease that guards it (the
+ * transit's exclusion of a pod CIDR, a VPC's secondary CIDR and pod subnets): first `claim` (this
+ * run's record that it relies on it), then the lease seen free, then `inPlace` (a fresh read). True:
+ * joined, no lease taken. False (the lease is held, or something is missing): the caller takes the
+ * lease path, and the claim stays (every claim is made before its write). Safe when whoever removes
+ * the shared thing does so only under that lease, after reading every claim, and cannot outlive
+ * its lease: one that takes the lease after our claim sees the claim and keeps the thing; one that
+ * held it earlier has finished by the time the lease is seen free, and the read after shows it.
+ */
+export async function joinWithoutLease(claim: () => Promise<unknown>, leaseFree: () => Promise<boolean>, inPlace: () => Promise<boolean>): Promise<boolean> {
+  await claim();
+  return (await leaseFree()) && inPlace();
+}
+
 /** Gateway leases by gateway name (keys "gateway#<name>"): the SNAT and exclusion steps' view. */
 export class GatewayLeases {
   readonly leases: Leases;
