@@ -551,14 +551,15 @@ async function syncExclusions(
 /**
  * A pod CIDR the transit already excludes for other onboarded clusters is joined without the
  * transit's lease (which every cluster behind that transit would otherwise queue for): our claim
- * first, then the lease seen free, then the transit still listing the CIDR (joinWithoutLease). An
+ * first, then the lease seen free (waiting while it is held), then the transit still listing the
+ * CIDR (joinWithoutLease); a CIDR gone: the caller takes the lease. An
  * offboarding removes an exclusion only under that lease, after reading every claim, and renews
  * the lease right before its write, so it never writes past its lease.
  */
 function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: string, holder: string, claim: string[]): Promise<boolean> {
   return joinWithoutLease(
     () => ctx.ownership.setExclusions(ctx.clusterName, transitName, claim),
-    () => leases.looksFree(transitName, holder),
+    () => leases.awaitFree(transitName, holder),
     async () => {
       const listed = new Set(((await ctx.client.getGateway(transitName))?.exclude_cidr_list ?? []).map((c) => c.trim()));
       return claim.every((c) => listed.has(c));

@@ -634,8 +634,8 @@ export interface NetworkClaims {
   statusTableName: string;
   /** Runs `work` holding the VPC's lease (shared with other clusters' PodNetwork and cleanup). */
   withVpcLease: <T>(work: () => Promise<T>) => Promise<T>;
-  /** True when no other workflow holds the VPC's lease (a consistent read): for the join. */
-  vpcLeaseLooksFree: () => Promise<boolean>;
+  /** Waits (bounded) until no other workflow holds the VPC's lease, without taking it: for the join. */
+  awaitVpcLeaseFree: () => Promise<void>;
 }
 
 /** True when `plan` writes something the clusters of the VPC share: the CIDR, a pod subnet or its route table. */
@@ -666,13 +666,13 @@ export function nodesOf(result: Pick<PodNetworkResult, 'nodeSubnets' | 'nodeSecu
  *   carve two subnets in one AZ, or the same block twice).
  * The claim (the status record naming the VPC and pod CIDR) comes first, before any lease. Then a
  * cluster that finds the shared resources all in place joins them without the VPC lease
- * (joinWithoutLease): the claim, the lease seen free, a fresh read of the VPC with nothing shared
- * to write. Safe against the offboarding of another cluster of the VPC, which deletes the pod
+ * (joinWithoutLease): the claim, the lease seen free (waiting while another holds it, without
+ * queueing for it), a fresh read of the VPC with nothing shared to write. Safe against the offboarding of another cluster of the VPC, which deletes the pod
  * subnets and the CIDR only under this lease, after reading every claim (a consistent scan), and
  * whose lease (210 s) outlives its Lambda (180 s): one that takes the lease after our claim counts
  * it and keeps them; one that held the lease before has finished by the time we see it free, and
- * our read after that shows what it removed. Otherwise (lease held, or anything missing or still
- * associating) the lease path runs as before, reading again under the lease. Every later cluster
+ * our read after that shows what it removed. Otherwise (anything missing or still associating) the
+ * lease path runs as before, reading again under the lease. Every later cluster
  * of a VPC thus writes one claim and queues for nothing, the first one (and any repair) still
  * serializes on the lease.
  * The pod security group and the rules on it and on the cluster security group belong to this
@@ -703,7 +703,7 @@ async function reconcileUnderLeases(
     async () => {
       if (!claimsVpcResources(record, cluster.vpcId, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
     },
-    claims.vpcLeaseLooksFree,
+    claims.awaitVpcLeaseFree,
     async () => {
       const seen = await planShared();
       return !seen.cidrSettling && !writesShared(seen);

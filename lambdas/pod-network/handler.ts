@@ -6,7 +6,7 @@ import { preflightCniOptions } from '../domain/cni-options';
 import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireVpcName, vpcNameTag } from '../domain/vpc-name';
 import { requireSetting, runtime } from '../shared/runtime';
-import { vpcLeaseLooksFree, withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
+import { awaitVpcLeaseFree, withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { readyCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
@@ -58,7 +58,7 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
         {
           statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
           withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, POD_NETWORK_WORK_MS, work),
-          vpcLeaseLooksFree: () => vpcLeaseLooksFree(cluster.vpcId, state.executionId),
+          awaitVpcLeaseFree: () => awaitVpcLeaseFree(cluster.vpcId, state.executionId, POD_NETWORK_WORK_MS),
         },
         knownNodes,
       ).then(

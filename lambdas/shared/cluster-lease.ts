@@ -60,9 +60,9 @@ export function withVpcLease<T>(vpcId: string, holder: string | undefined, workM
   return stepLeases().withLease(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), work, workMs);
 }
 
-/** True when no other workflow holds the VPC's lease (joining its shared resources without it). */
-export function vpcLeaseLooksFree(vpcId: string, holder: string | undefined): Promise<boolean> {
-  return stepLeases().looksFree(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder));
+/** Waits, bounded as withVpcLease, until no other workflow holds the VPC's lease (to join its shared resources without it). */
+export function awaitVpcLeaseFree(vpcId: string, holder: string | undefined, workMs: number): Promise<void> {
+  return stepLeases().awaitFree(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), workMs);
 }
 
 /**

@@ -194,40 +194,66 @@ export class Leases {
    * acquire stay flat however many wait (polling at a fixed pace, they grow with the queue).
    */
   async acquire(key: string, holder: string, workMs = this.workMs): Promise<void> {
+    const wait = this.waiter(key, holder, workMs);
+    for (let attempt = 0; ; attempt++) {
+      if (await this.tryAcquire(key, holder)) {
+        if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
+        wait.record(false);
+        return;
+      }
+      await wait.untilFree(attempt > 0);
+    }
+  }
+
+  /**
+   * Waits, bounded as acquire is, until the lease on `key` looks free for `holder`, without taking
+   * it (no write): for a run that only joins what the lease guards (joinWithoutLease), so runs that
+   * merely join never hold the lease and never make each other wait.
+   */
+  async awaitFree(key: string, holder: string, workMs = this.workMs): Promise<void> {
+    if (await this.looksFree(key, holder)) return;
+    const wait = this.waiter(key, holder, workMs);
+    await wait.untilFree(false);
+    wait.record(false);
+  }
+
+  /** One bounded wait of acquire or awaitFree, with its deadline and back-off. */
+  private waiter(key: string, holder: string, workMs: number) {
     const started = Date.now();
     // Within Lambda, the wait also ends `workMs` before the invocation would be stopped.
     const left = remainingTimeMs();
     const waitMs = Math.min(this.acquireTimeoutMs, left === undefined ? Infinity : left - workMs);
     const deadline = started + waitMs;
     const kind = key.slice(0, key.indexOf('#'));
+    const record = (timedOut: boolean) => recordLease(kind, (Date.now() - started) / 1000, timedOut);
     let maxDelay = this.maxDelayMs;
-    for (let attempt = 0; ; attempt++) {
-      if (await this.tryAcquire(key, holder)) {
-        if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
-        recordLease(kind, (Date.now() - started) / 1000, false);
-        return;
-      }
-      // Bounded by the acquire timeout too: a waiter whose back-off grew to minutes left the lease
-      // idle that long once it was freed (100 clusters of one VPC queued mostly for nobody).
-      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000, this.acquireTimeoutMs / MIN_LOOKS);
-      do {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
-          recordLease(kind, (Date.now() - started) / 1000, true);
-          const why = waitMs < this.acquireTimeoutMs
-            ? `, all this invocation could wait and still have the ${Math.round(workMs / 1000)} s its work needs before its timeout`
-            : '';
-          throw new LeaseTimeoutError(
-            `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.max(0, Math.round(waitMs / 1000))} s${why} ` +
-              `(lease ${key} in table ${this.tableName}); the workflow retries the step, and a dead holder's lease expires by itself`,
-          );
-        }
-        // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
-        // not a whole back-off before it (a waiter used to give up while the lease was being freed).
-        const delay = Math.min(remaining, Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16)));
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      } while (!(await this.looksFree(key, holder)));
-    }
+    let looks = 0;
+    return {
+      record,
+      /** Back-off between consistent reads until the lease looks free; `lostRace`: a put lost to another waiter. */
+      untilFree: async (lostRace: boolean): Promise<void> => {
+        // Bounded by the acquire timeout too: a waiter whose back-off grew to minutes left the lease
+        // idle that long once it was freed (100 clusters of one VPC queued mostly for nobody).
+        if (lostRace) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000, this.acquireTimeoutMs / MIN_LOOKS);
+        do {
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) {
+            record(true);
+            const why = waitMs < this.acquireTimeoutMs
+              ? `, all this invocation could wait and still have the ${Math.round(workMs / 1000)} s its work needs before its timeout`
+              : '';
+            throw new LeaseTimeoutError(
+              `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.max(0, Math.round(waitMs / 1000))} s${why} ` +
+                `(lease ${key} in table ${this.tableName}); the workflow retries the step, and a dead holder's lease expires by itself`,
+            );
+          }
+          // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
+          // not a whole back-off before it (a waiter used to give up while the lease was being freed).
+          const delay = Math.min(remaining, Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(looks++, 16)));
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        } while (!(await this.looksFree(key, holder)));
+      },
+    };
   }
 
   /** Deletes the lease if `holder` still holds it; false when it had expired and been taken over. */
@@ -315,16 +341,18 @@ export async function planThenLease<T>(
 /**
  * Joins what other runs already put in place without taking the lease that guards it (the
  * transit's exclusion of a pod CIDR, a VPC's secondary CIDR and pod subnets): first `claim` (this
- * run's record that it relies on it), then the lease seen free, then `inPlace` (a fresh read). True:
- * joined, no lease taken. False (the lease is held, or something is missing): the caller takes the
- * lease path, and the claim stays (every claim is made before its write). Safe when whoever removes
+ * run's record that it relies on it), then `leaseFree` (waits, bounded, until the lease looks free:
+ * a joiner never takes it, so joiners never queue behind each other), then `inPlace` (a fresh read).
+ * True: joined, no lease taken. False (something is missing): the caller takes the lease path, and
+ * the claim stays (every claim is made before its write). Safe when whoever removes
  * the shared thing does so only under that lease, after reading every claim, and cannot outlive
  * its lease: one that takes the lease after our claim sees the claim and keeps the thing; one that
  * held it earlier has finished by the time the lease is seen free, and the read after shows it.
  */
-export async function joinWithoutLease(claim: () => Promise<unknown>, leaseFree: () => Promise<boolean>, inPlace: () => Promise<boolean>): Promise<boolean> {
+export async function joinWithoutLease(claim: () => Promise<unknown>, leaseFree: () => Promise<void>, inPlace: () => Promise<boolean>): Promise<boolean> {
   await claim();
-  return (await leaseFree()) && inPlace();
+  await leaseFree();
+  return inPlace();
 }
 
 /** Gateway leases by gateway name (keys "gateway#<name>"): the SNAT and exclusion steps' view. */
@@ -354,6 +382,11 @@ export class GatewayLeases {
   /** True when the lease on `gateway` is free for `holder` (a consistent read). */
   looksFree(gateway: string, holder: string): Promise<boolean> {
     return this.leases.looksFree(gatewayKey(gateway), holder);
+  }
+
+  /** Waits (bounded) until the lease on `gateway` looks free for `holder`, without taking it. */
+  awaitFree(gateway: string, holder: string): Promise<void> {
+    return this.leases.awaitFree(gatewayKey(gateway), holder);
   }
 
   /** Call right before a whole-list write on `gateway`: throws LeaseLostError when the lease is gone. */

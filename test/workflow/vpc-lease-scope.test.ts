@@ -8,7 +8,7 @@
 import { DeleteSubnetCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { resolveCluster } from '../../lambdas/domain/cluster';
 import { NetworkClaims, NetworkStepResult, reconcileNetwork } from '../../lambdas/domain/network';
-import { vpcLeaseLooksFree, withVpcLease } from '../../lambdas/shared/cluster-lease';
+import { awaitVpcLeaseFree, withVpcLease } from '../../lambdas/shared/cluster-lease';
 import { Leases, LeaseTimeoutError, vpcKey } from '../../lambdas/shared/lease';
 import { runtime } from '../../lambdas/shared/runtime';
 import { ClusterSummary } from '../../lambdas/shared/workflow';
@@ -31,8 +31,12 @@ const OWN_WRITES = ['CreateSecurityGroup', 'AuthorizeSecurityGroupIngress'];
 async function onboardNetwork(
   cluster: ClusterSummary,
   holder: string,
-  lease: NetworkClaims['withVpcLease'] = (work) => withVpcLease(cluster.vpcId, holder, 0, work),
+  /** Leases of the test's own bounds; by default the step's (cluster-lease.ts). */
+  leases?: Leases,
 ): Promise<{ action: string; service: string; underVpcLease: boolean }[]> {
+  const lease: NetworkClaims['withVpcLease'] = leases
+    ? (work) => leases.withLease(vpcKey(cluster.vpcId), holder, work)
+    : (work) => withVpcLease(cluster.vpcId, holder, 0, work);
   const held: [number, number][] = [];
   const mark = w.world.log.mark();
   let previous: NetworkStepResult | undefined;
@@ -48,7 +52,7 @@ async function onboardNetwork(
             held.push([from, w.world.log.mark()]);
           }
         }),
-      vpcLeaseLooksFree: () => vpcLeaseLooksFree(cluster.vpcId, holder),
+      awaitVpcLeaseFree: () => (leases ? leases.awaitFree(vpcKey(cluster.vpcId), holder) : awaitVpcLeaseFree(cluster.vpcId, holder, 0)),
     });
   }
   expect(previous?.phase).toBe('done');
@@ -110,24 +114,37 @@ test('a later cluster of the VPC joins without the VPC lease: its claim is the o
   expect(own.every((c) => !c.underVpcLease)).toBe(true);
 });
 
-test('while another workflow (an offboarding) holds the VPC lease, a later cluster does not join: it claims, then queues for the lease', async () => {
+test('while another workflow (an offboarding) holds the VPC lease, a later cluster claims, then waits for it without taking it, and joins', async () => {
   const first = await readyCluster('scope-held-a');
   await onboardNetwork(first.cluster, 'run-scope-held-a');
   const { cluster } = await readyCluster('scope-held-b', first.created.vpc);
   const leases = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 300, baseDelayMs: 20, maxDelayMs: 100 });
   const key = vpcKey(cluster.vpcId);
   await leases.acquire(key, 'run-offboarding');
+  let mark = w.world.log.mark();
   try {
-    const mark = w.world.log.mark();
-    await expect(onboardNetwork(cluster, 'run-scope-held-b', (work) => leases.withLease(key, 'run-scope-held-b', work))).rejects.toThrow(LeaseTimeoutError);
-    // The claim, then one conditional put refused; nothing written in the VPC.
-    expect(w.world.log.writesSince(mark, 'dynamodb').map((c) => c.action)).toEqual(['UpdateItem', 'PutItem']);
+    // Held past the wait's bound: a LeaseTimeoutError (retried by the workflow), the claim made, nothing else written.
+    await expect(onboardNetwork(cluster, 'run-scope-held-b', leases)).rejects.toThrow(LeaseTimeoutError);
+    expect(w.world.log.writesSince(mark, 'dynamodb').map((c) => c.action)).toEqual(['UpdateItem']);
     expect(w.world.log.writesSince(mark, 'ec2')).toEqual([]);
+    // Freed while it waits: it joins, having never put the lease.
+    mark = w.world.log.mark();
+    let finished = false;
+    const running = onboardNetwork(cluster, 'run-scope-held-b', new Leases({ tableName: LEASE_TABLE, acquireTimeoutMs: 30_000, baseDelayMs: 20, maxDelayMs: 100 }))
+      .finally(() => {
+        finished = true;
+      });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(finished).toBe(false);
+    await leases.release(key, 'run-offboarding');
+    const writes = await running;
+    // No lease put, nor a claim again (it was made); the one DynamoDB write is the holder's release.
+    expect(writes.filter((c) => c.service === 'dynamodb').map((c) => c.action)).toEqual(['DeleteItem']);
+    expect(writes.filter((c) => SHARED_WRITES.includes(c.action))).toEqual([]);
+    expect(writes.filter((c) => OWN_WRITES.includes(c.action)).length).toBeGreaterThan(0);
   } finally {
     await leases.release(key, 'run-offboarding');
   }
-  // Once the lease is free, the same cluster joins.
-  expect((await onboardNetwork(cluster, 'run-scope-held-b')).filter((c) => SHARED_WRITES.includes(c.action))).toEqual([]);
 });
 
 test('a pod subnet deleted between the plan and the join is created again, under the VPC lease', async () => {
