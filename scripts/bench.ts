@@ -68,6 +68,8 @@ export interface SweepRow {
   leaseTimeouts: number;
   /** Failed and retried states of the crowd, "<state>: <error>" -> how many times (why a run did not converge). */
   stateErrors: Record<string, number>;
+  /** For each of those, the first error's cause (JSON only): what to look at first. */
+  stateErrorCauses: Record<string, string>;
   dynamoWritesPerCluster: number;
   /** The machine's 1-minute load average when the crowd finished (the machine is shared). */
   loadAverage: number;
@@ -238,11 +240,13 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
 
   let leaseTimeouts = 0;
   const stateErrors: Record<string, number> = {};
+  const stateErrorCauses: Record<string, string> = {};
   const onEvent = (e: StateEvent) => {
     if (e.type === 'StateFailed' && /stayed leased/.test(e.error?.cause ?? '')) leaseTimeouts++;
     if (e.type === 'StateFailed' && e.state && e.error) {
       const key = `${e.state}: ${e.error.name}`;
       stateErrors[key] = (stateErrors[key] ?? 0) + 1;
+      stateErrorCauses[key] ??= e.error.cause.slice(0, 500);
     }
   };
   const mark = w.world.log.mark();
@@ -275,6 +279,7 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     gatewaySerializedMs: perGateway * stateTime(loneEvents, 'ConfigureGatewaySnat'),
     leaseTimeouts,
     stateErrors,
+    stateErrorCauses,
     dynamoWritesPerCluster: dynamoWrites / clusters,
     loadAverage: os.loadavg()[0],
   };

@@ -37,10 +37,12 @@ test('the benchmark measures every function, the calls, the transitions and a cr
   // Calls in series before the last ENIConfig write: 52 before the ENIConfigs of all AZs, the RBAC
   // objects, the pod subnets and the exclusion's reads went side by side; it varies by a few with
   // timing (two requests sent together count twice when one is answered before the other leaves).
-  expect(result.eniConfig.callsInSeries).toBeLessThanOrEqual(42);
+  // The VPC join adds two to the first cluster's PodNetwork (the lease read, then the VPC's reads,
+  // before it takes the lease path): 40-42 measured.
+  expect(result.eniConfig.callsInSeries).toBeLessThanOrEqual(44);
   expect(result.sweep).toEqual([
     // No state of the crowd failed, not even once and retried (the row's tally of failed states).
-    expect.objectContaining({ clusters: 5, converged: 5, lostPolicies: 0, doubledPolicies: 0, leaseTimeouts: 0, stateErrors: {} }),
+    expect.objectContaining({ clusters: 5, converged: 5, lostPolicies: 0, doubledPolicies: 0, leaseTimeouts: 0, stateErrors: {}, stateErrorCauses: {} }),
   ]);
 
   const table = renderTable(result);
