@@ -66,6 +66,10 @@ export interface SweepRow {
   /** The controller's serialized section per gateway: its clusters x one lone cluster's ConfigureGatewaySnat. */
   gatewaySerializedMs: number;
   leaseTimeouts: number;
+  /** Failed and retried states of the crowd, "<state>: <error>" -> how many times (why a run did not converge). */
+  stateErrors: Record<string, number>;
+  /** For each of those, the first error's cause (JSON only): what to look at first. */
+  stateErrorCauses: Record<string, string>;
   dynamoWritesPerCluster: number;
   /** The machine's 1-minute load average when the crowd finished (the machine is shared). */
   loadAverage: number;
@@ -235,8 +239,15 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
   const serializedMs = serializedTime(loneEvents);
 
   let leaseTimeouts = 0;
+  const stateErrors: Record<string, number> = {};
+  const stateErrorCauses: Record<string, string> = {};
   const onEvent = (e: StateEvent) => {
     if (e.type === 'StateFailed' && /stayed leased/.test(e.error?.cause ?? '')) leaseTimeouts++;
+    if (e.type === 'StateFailed' && e.state && e.error) {
+      const key = `${e.state}: ${e.error.name}`;
+      stateErrors[key] = (stateErrors[key] ?? 0) + 1;
+      stateErrorCauses[key] ??= e.error.cause.slice(0, 500);
+    }
   };
   const mark = w.world.log.mark();
   const started = process.hrtime.bigint();
@@ -267,6 +278,8 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     ratio: wallMs / ((clusters / vpcCount) * serializedMs),
     gatewaySerializedMs: perGateway * stateTime(loneEvents, 'ConfigureGatewaySnat'),
     leaseTimeouts,
+    stateErrors,
+    stateErrorCauses,
     dynamoWritesPerCluster: dynamoWrites / clusters,
     loadAverage: os.loadavg()[0],
   };
@@ -335,6 +348,8 @@ export function renderTable(r: BenchResult): string {
         `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ` +
         `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} / ${fmt(s.loadAverage, 1)} |`,
     );
+    const errors = Object.entries(s.stateErrors).sort(([, a], [, b]) => b - a);
+    if (errors.length > 0) lines.push(`| N=${s.clusters}: failed states (retried or not), by error | ${errors.map(([k, n]) => `${k} ${n}`).join('; ')} |`);
   }
   return lines.join('\n');
 }

@@ -61,7 +61,9 @@ async function serialized<T extends { changes: unknown[] }>(
     if (!clusterName || !holder) {
       throw new OnboardingError('InvalidInput', `aviatrix-onboard needs the workflow's executionId to hold cluster ${clusterName ?? '(unknown)'}'s lease; start the workflow from its first state`);
     }
-    leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300 });
+    // workMs: the onboarding, SmartGroup writes and read-backs after the lease, a few controller
+    // calls of seconds each; 120 s of the 240 s covers one of them running to its worst case.
+    leases ??= new Leases({ tableName: requireSetting(runtime().leaseTableName, 'LEASE_TABLE_NAME'), acquireTimeoutMs: 20_000, durationSeconds: 300, workMs: 120_000 });
     return leases.withLease(controllerKey(clusterName), holder, apply);
   });
   // A converged run answers with its plan, which is not a dry run.

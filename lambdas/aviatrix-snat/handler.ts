@@ -76,9 +76,16 @@ export async function handler(event: SnatHandlerInput, context?: LambdaContextLi
   return runStep('aviatrix-snat', state.resolve?.cluster?.name ?? state.input?.clusterName, () => work(event));
 }
 
-/** Gateway leases that outlive one write of `client` in the worst case (gatewayLeaseSeconds). */
-const gatewayLeases = (tableName: string, client: AviatrixClient) =>
-  new GatewayLeases({ tableName, durationSeconds: gatewayLeaseSeconds(client) });
+/**
+ * Gateway leases that outlive one write of `client` in the worst case (gatewayLeaseSeconds). That
+ * worst case is also the work reserved after acquiring: a wait ends early enough for one whole
+ * read-modify-write of the gateway before the function's timeout (the next gateway's wait is bounded
+ * again), so the function is never stopped holding a lease mid-write.
+ */
+const gatewayLeases = (tableName: string, client: AviatrixClient) => {
+  const seconds = gatewayLeaseSeconds(client);
+  return new GatewayLeases({ tableName, durationSeconds: seconds, workMs: seconds * 1000 });
+};
 
 /** The lease holder of a writing run: the workflow's execution id (a dry run holds nothing). */
 function holderOf(executionId: unknown, dryRun: boolean, step: string): string {

@@ -21,7 +21,7 @@ import {
   isSingleIpSnat,
   vpcIdOf,
 } from './client';
-import { GatewayLeases, planThenLease } from '../shared/lease';
+import { GatewayLeases, joinWithoutLease, planThenLease } from '../shared/lease';
 import { requireKubernetesFeature } from './onboarding';
 import { OwnershipRegistry } from './ownership';
 import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
@@ -551,18 +551,20 @@ async function syncExclusions(
 /**
  * A pod CIDR the transit already excludes for other onboarded clusters is joined without the
  * transit's lease (which every cluster behind that transit would otherwise queue for): our claim
- * first, then the lease seen free, then the transit still listing the CIDR. An offboarding removes
- * an exclusion only under that lease, after reading every claim, and renews the lease right before
- * its write: one that takes the lease after our claim sees it and keeps the CIDR; one that held it
- * earlier has written (or given up) by the time the lease is seen free, and the transit read after
- * that shows its result. A held lease or a CIDR gone: the caller takes the lease (the claim stays,
- * as every claim is made before its write).
+ * first, then the lease seen free (waiting while it is held), then the transit still listing the
+ * CIDR (joinWithoutLease); a CIDR gone: the caller takes the lease. An
+ * offboarding removes an exclusion only under that lease, after reading every claim, and renews
+ * the lease right before its write, so it never writes past its lease.
  */
-async function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: string, holder: string, claim: string[]): Promise<boolean> {
-  await ctx.ownership.setExclusions(ctx.clusterName, transitName, claim);
-  if (!(await leases.looksFree(transitName, holder))) return false;
-  const listed = new Set(((await ctx.client.getGateway(transitName))?.exclude_cidr_list ?? []).map((c) => c.trim()));
-  return claim.every((c) => listed.has(c));
+function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: string, holder: string, claim: string[]): Promise<boolean> {
+  return joinWithoutLease(
+    () => ctx.ownership.setExclusions(ctx.clusterName, transitName, claim),
+    () => leases.awaitFree(transitName, holder),
+    async () => {
+      const listed = new Set(((await ctx.client.getGateway(transitName))?.exclude_cidr_list ?? []).map((c) => c.trim()));
+      return claim.every((c) => listed.has(c));
+    },
+  );
 }
 
 /** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */

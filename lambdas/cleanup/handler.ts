@@ -16,6 +16,13 @@ export type CleanupEvent =
   | { action: 'resolve'; request: unknown }
   | { action: 'cleanup' | 'detach'; input: WorkflowInput; record: OnboardedCluster; executionId: string; cleanup?: CleanupResult };
 
+/**
+ * What detach and cleanup do once they hold the cluster and VPC leases: the rule revokes, or the
+ * deletes in a row (pod security group, each pod subnet after its network-interface read, the CIDR
+ * association and its tag): 60 s of the 180 s.
+ */
+const CLEANUP_WORK_MS = 60_000;
+
 export const handler = async (event: CleanupEvent, context?: LambdaContextLike) => {
   beginInvocation(event, context);
   const statusTableName = requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME');
@@ -24,14 +31,14 @@ export const handler = async (event: CleanupEvent, context?: LambdaContextLike) 
   }
   if (event.action === 'detach') {
     return runStep('detach', event.record.clusterName, () =>
-      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId }, event.executionId, event.input.dryRun, () =>
+      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId, workMs: CLEANUP_WORK_MS }, event.executionId, event.input.dryRun, () =>
         detachSecurityGroups(event.record, event.input.dryRun, runtime().config),
       ),
     );
   }
   if (event.action === 'cleanup') {
     return runStep('cleanup', event.record.clusterName, () =>
-      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId }, event.executionId, event.input.dryRun, () =>
+      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId, workMs: CLEANUP_WORK_MS }, event.executionId, event.input.dryRun, () =>
         cleanupAws(
           { record: event.record, dryRun: event.input.dryRun, statusTableName, ...(event.cleanup ? { previous: event.cleanup } : {}) },
           runtime().config,

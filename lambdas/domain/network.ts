@@ -32,6 +32,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { ec2, eks } from '../shared/aws';
 import { contains, formatCidr, Ipv4Cidr, overlaps, parseCidr, parseCidrOrThrow, podSubnetPrefix, splitCidr } from '../shared/cidr';
 import { OnboardingError, settleAll, withAppliedChanges } from '../shared/errors';
+import { joinWithoutLease } from '../shared/lease';
 import { apiAccessRules } from './api-access';
 import { claimsVpcResources, claimVpcResources, readStatusRecord } from './status-record';
 import { Change, ClusterSummary, NodeSubnet, PodNetworkResult, PodSubnet } from '../shared/workflow';
@@ -670,6 +671,13 @@ export interface NetworkClaims {
   statusTableName: string;
   /** Runs `work` holding the VPC's lease (shared with other clusters' PodNetwork and cleanup). */
   withVpcLease: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Waits (bounded) until no other workflow holds the VPC's lease, without taking it: for the join. */
+  awaitVpcLeaseFree: () => Promise<void>;
+}
+
+/** True when `plan` writes something the clusters of the VPC share: the CIDR, a pod subnet or its route table. */
+function writesShared(plan: NetworkPlan): boolean {
+  return plan.associateCidr || plan.subnets.some((s) => s.create || s.associate !== 'none');
 }
 
 /** The parts of the VPC view that `plan`'s writes change: read back after applying, the rest is kept. */
@@ -689,13 +697,21 @@ export function nodesOf(result: Pick<PodNetworkResult, 'nodeSubnets' | 'nodeSecu
 
 /**
  * A writing call. The VPC lease covers only what clusters of the VPC share or must see consistently:
- * - the claim, when the cluster's record does not hold it yet: cleanup of another cluster reads
- *   the claims and deletes the shared resources under this lease, so a claim made under it either
- *   comes before that read (and keeps them) or after the deletes (and the read below sees them gone);
  * - the read of the VPC, its subnets and route tables the shared writes are planned from;
  * - the secondary CIDR association (one per VPC: two clusters would both associate it);
  * - the pod subnets and their route-table associations (one per AZ, shared: two clusters would
  *   carve two subnets in one AZ, or the same block twice).
+ * The claim (the status record naming the VPC and pod CIDR) comes first, before any lease. Then a
+ * cluster that finds the shared resources all in place joins them without the VPC lease
+ * (joinWithoutLease): the claim, the lease seen free (waiting while another holds it, without
+ * queueing for it), a fresh read of the VPC with nothing shared to write. Safe against the offboarding of another cluster of the VPC, which deletes the pod
+ * subnets and the CIDR only under this lease, after reading every claim (a consistent scan), and
+ * whose lease (210 s) outlives its Lambda (180 s): one that takes the lease after our claim counts
+ * it and keeps them; one that held the lease before has finished by the time we see it free, and
+ * our read after that shows what it removed. Otherwise (anything missing or still associating) the
+ * lease path runs as before, reading again under the lease. Every later cluster
+ * of a VPC thus writes one claim and queues for nothing, the first one (and any repair) still
+ * serializes on the lease.
  * The pod security group and the rules on it and on the cluster security group belong to this
  * cluster alone (named and tagged after it; cleanup of another cluster never touches them): they
  * are read before and written after the VPC lease, under the cluster lease alone, so the section
@@ -715,18 +731,33 @@ async function reconcileUnderLeases(
   ]);
   let plan: NetworkPlan | undefined;
   let view: VpcView | undefined;
-  const shared = await claims.withVpcLease(async () => {
-    if (!claimsVpcResources(record, cluster.vpcId, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
+  const planShared = async () => {
     view = await observe(cluster.vpcId, ['vpc', 'subnets', 'routeTables'], { ...EMPTY_VIEW, securityGroups });
     plan = planNetwork(view, cluster, config, nodes);
-    if (plan.cidrSettling) return 'settling' as const;
-    if (plan.changes.length === 0) return 'nothing' as const;
-    try {
-      return await applyShared(plan, cluster);
-    } catch (error) {
-      throw await failedApply(error, plan, cluster, config, nodes);
-    }
-  });
+    return plan;
+  };
+  const joined = await joinWithoutLease(
+    async () => {
+      if (!claimsVpcResources(record, cluster.vpcId, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
+    },
+    claims.awaitVpcLeaseFree,
+    async () => {
+      const seen = await planShared();
+      return !seen.cidrSettling && !writesShared(seen);
+    },
+  );
+  const shared = joined
+    ? plan!.changes.length === 0 ? ('nothing' as const) : ('applied' as const)
+    : await claims.withVpcLease(async () => {
+        const fresh = await planShared();
+        if (fresh.cidrSettling) return 'settling' as const;
+        if (fresh.changes.length === 0) return 'nothing' as const;
+        try {
+          return await applyShared(fresh, cluster);
+        } catch (error) {
+          throw await failedApply(error, fresh, cluster, config, nodes);
+        }
+      });
   if (shared !== 'applied') return { plan: plan!, view: view!, outcome: shared };
   try {
     await applyOwn(plan!, cluster);

@@ -7,6 +7,12 @@ import { withClusterLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { WorkflowState } from '../shared/workflow';
 
+/**
+ * What the node-group step does once it holds the cluster lease: reads of the node group, its nodes
+ * and instances, and at most one instance refresh, whose progress the workflow polls: 40 s of 120 s.
+ */
+const NODEGROUP_WORK_MS = 40_000;
+
 export const handler = async (state: WorkflowState & { nodegroup?: NodegroupResult }, context?: LambdaContextLike) => {
   beginInvocation(state, context);
   const cluster = readyCluster(state);
@@ -15,7 +21,7 @@ export const handler = async (state: WorkflowState & { nodegroup?: NodegroupResu
     throw new OnboardingError('InvalidInput', `the node-group workflow needs "nodegroupName", for example {"clusterName": "${cluster.name}", "nodegroupName": "ng-1"}`);
   }
   return runStep('nodegroup', cluster.name, () =>
-    withClusterLease({ clusterName: cluster.name }, state.executionId, state.input.dryRun, () =>
+    withClusterLease({ clusterName: cluster.name, workMs: NODEGROUP_WORK_MS }, state.executionId, state.input.dryRun, () =>
       reconcileNodegroup(
         { cluster, nodegroupName, dryRun: state.input.dryRun, ...(state.nodegroup ? { previous: state.nodegroup } : {}) },
         runtime().config,

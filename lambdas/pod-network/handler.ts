@@ -6,10 +6,18 @@ import { preflightCniOptions } from '../domain/cni-options';
 import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireVpcName, vpcNameTag } from '../domain/vpc-name';
 import { requireSetting, runtime } from '../shared/runtime';
-import { withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
+import { awaitVpcLeaseFree, withClusterLeaseIfChanges, withVpcLease } from '../shared/cluster-lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
 import { networkCluster } from '../shared/state';
 import { WorkflowState } from '../shared/workflow';
+
+/**
+ * What PodNetwork does once it holds its leases: the VPC re-read (3 EC2 reads), the CIDR association
+ * or the pod subnets with their route-table associations, the pod security group and its rules, a
+ * read-back and the load-balancer subnet tags: about a dozen EC2 calls in series, seconds when EC2
+ * answers, so 40 s of the 120 s leave room for a slow EC2 and 80 s to wait for a lease.
+ */
+export const POD_NETWORK_WORK_MS = 40_000;
 
 export type PodNetworkEvent = WorkflowState | { action: 'preflight'; state: WorkflowState };
 
@@ -41,8 +49,8 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
   const knownNodes = knownWrites && seen?.nodeSubnets ? nodesOf({ nodeSubnets: seen.nodeSubnets, nodeSecurityGroupIds: seen.nodeSecurityGroupIds }) : undefined;
   return runStep('pod-network', cluster.name, () =>
     // The cluster lease for the whole write phase; the VPC lease only around the writes clusters of
-    // the VPC share (reconcileNetwork says which).
-    withClusterLeaseIfChanges({ clusterName: cluster.name }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
+    // the VPC share, and not at all when they are in place (reconcileUnderLeases says which).
+    withClusterLeaseIfChanges({ clusterName: cluster.name, workMs: POD_NETWORK_WORK_MS }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
       reconcileNetwork(
         cluster,
         runtime().config,
@@ -50,7 +58,8 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
         previous,
         {
           statusTableName: requireSetting(runtime().statusTableName, 'STATUS_TABLE_NAME'),
-          withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, work),
+          withVpcLease: (work) => withVpcLease(cluster.vpcId, state.executionId, POD_NETWORK_WORK_MS, work),
+          awaitVpcLeaseFree: () => awaitVpcLeaseFree(cluster.vpcId, state.executionId, POD_NETWORK_WORK_MS),
         },
         knownNodes,
       ).then(

@@ -23,14 +23,19 @@ export interface LeaseScope {
   clusterName: string;
   /** Also serialize with other clusters in this VPC. */
   vpcId?: string;
+  /**
+   * How long the step's work takes once it holds the leases: the waits for them end that long
+   * before the Lambda's timeout (Leases' workMs), each step choosing from what it does after.
+   */
+  workMs: number;
 }
 
 export async function withClusterLease<T>(scope: LeaseScope, holder: string | undefined, dryRun: boolean, work: () => Promise<T>): Promise<T> {
-  const { clusterName, vpcId } = scope;
+  const { clusterName, vpcId, workMs } = scope;
   if (dryRun) return work(); // a plan writes nothing
   const held = stepLeases();
   const me = requireHolder(`cluster ${clusterName}`, holder);
-  return held.withLease(clusterKey(clusterName), me, () => (vpcId ? held.withLease(vpcKey(vpcId), me, work) : work()));
+  return held.withLease(clusterKey(clusterName), me, () => (vpcId ? held.withLease(vpcKey(vpcId), me, work, workMs) : work()), workMs);
 }
 
 function requireHolder(what: string, holder: string | undefined): string {
@@ -51,8 +56,13 @@ function stepLeases(): Leases {
  * The VPC's lease alone, for a step that already holds its cluster's lease (the order stays
  * cluster, then VPC) and needs the VPC only around some of its writes (PodNetwork).
  */
-export function withVpcLease<T>(vpcId: string, holder: string | undefined, work: () => Promise<T>): Promise<T> {
-  return stepLeases().withLease(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), work);
+export function withVpcLease<T>(vpcId: string, holder: string | undefined, workMs: number, work: () => Promise<T>): Promise<T> {
+  return stepLeases().withLease(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), work, workMs);
+}
+
+/** Waits, bounded as withVpcLease, until no other workflow holds the VPC's lease (to join its shared resources without it). */
+export function awaitVpcLeaseFree(vpcId: string, holder: string | undefined, workMs: number): Promise<void> {
+  return stepLeases().awaitFree(vpcKey(vpcId), requireHolder(`VPC ${vpcId}`, holder), workMs);
 }
 
 /**

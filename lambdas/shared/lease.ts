@@ -24,6 +24,7 @@ import { scopedName } from './target';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { recordLease } from './metrics';
+import { remainingTimeMs } from './step';
 
 export interface LeaseOptions {
   /** Table name; default from env LEASE_TABLE_NAME. */
@@ -35,6 +36,12 @@ export interface LeaseOptions {
   /** First wait (default 100 ms), doubling up to `maxDelayMs` (default 2 s), full jitter. */
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * How long the holder's work takes once it has the lease (default 0). A wait ends that long
+   * before the invocation's end (step.ts remainingTimeMs), so a crowded step fails with a
+   * LeaseTimeoutError the workflow retries, not with a Lambda timeout, which it does not retry.
+   */
+  workMs?: number;
   client?: DynamoDBClient;
 }
 
@@ -94,6 +101,7 @@ export class Leases {
   private readonly acquireTimeoutMs: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly workMs: number;
   private readonly dynamo: DynamoDBClient;
 
   constructor(options: LeaseOptions = {}) {
@@ -106,6 +114,7 @@ export class Leases {
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 240_000;
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 2_000;
+    this.workMs = options.workMs ?? 0;
     this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
   }
 
@@ -184,35 +193,67 @@ export class Leases {
    * waiter's longest wait, so the more runs queue, the less often each looks, and the writes per
    * acquire stay flat however many wait (polling at a fixed pace, they grow with the queue).
    */
-  async acquire(key: string, holder: string): Promise<void> {
-    const started = Date.now();
-    const deadline = started + this.acquireTimeoutMs;
-    const kind = key.slice(0, key.indexOf('#'));
-    let maxDelay = this.maxDelayMs;
+  async acquire(key: string, holder: string, workMs = this.workMs): Promise<void> {
+    const wait = this.waiter(key, holder, workMs);
     for (let attempt = 0; ; attempt++) {
       if (await this.tryAcquire(key, holder)) {
         if (attempt > 0) logger.debug('Lease acquired after waiting', { lease: key, attempts: attempt + 1 });
-        recordLease(kind, (Date.now() - started) / 1000, false);
+        wait.record(false);
         return;
       }
-      // Bounded by the acquire timeout too: a waiter whose back-off grew to minutes left the lease
-      // idle that long once it was freed (100 clusters of one VPC queued mostly for nobody).
-      if (attempt > 0) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000, this.acquireTimeoutMs / MIN_LOOKS);
-      do {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
-          recordLease(kind, (Date.now() - started) / 1000, true);
-          throw new LeaseTimeoutError(
-            `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.round(this.acquireTimeoutMs / 1000)} s ` +
-              `(lease ${key} in table ${this.tableName}); it is retried, and a dead holder's lease expires by itself`,
-          );
-        }
-        // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
-        // not a whole back-off before it (a waiter used to give up while the lease was being freed).
-        const delay = Math.min(remaining, Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(attempt++, 16)));
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      } while (!(await this.looksFree(key, holder)));
+      await wait.untilFree(attempt > 0);
     }
+  }
+
+  /**
+   * Waits, bounded as acquire is, until the lease on `key` looks free for `holder`, without taking
+   * it (no write): for a run that only joins what the lease guards (joinWithoutLease), so runs that
+   * merely join never hold the lease and never make each other wait.
+   */
+  async awaitFree(key: string, holder: string, workMs = this.workMs): Promise<void> {
+    if (await this.looksFree(key, holder)) return;
+    const wait = this.waiter(key, holder, workMs);
+    await wait.untilFree(false);
+    wait.record(false);
+  }
+
+  /** One bounded wait of acquire or awaitFree, with its deadline and back-off. */
+  private waiter(key: string, holder: string, workMs: number) {
+    const started = Date.now();
+    // Within Lambda, the wait also ends `workMs` before the invocation would be stopped.
+    const left = remainingTimeMs();
+    const waitMs = Math.min(this.acquireTimeoutMs, left === undefined ? Infinity : left - workMs);
+    const deadline = started + waitMs;
+    const kind = key.slice(0, key.indexOf('#'));
+    const record = (timedOut: boolean) => recordLease(kind, (Date.now() - started) / 1000, timedOut);
+    let maxDelay = this.maxDelayMs;
+    let looks = 0;
+    return {
+      record,
+      /** Back-off between consistent reads until the lease looks free; `lostRace`: a put lost to another waiter. */
+      untilFree: async (lostRace: boolean): Promise<void> => {
+        // Bounded by the acquire timeout too: a waiter whose back-off grew to minutes left the lease
+        // idle that long once it was freed (100 clusters of one VPC queued mostly for nobody).
+        if (lostRace) maxDelay = Math.min(maxDelay * 2, this.durationSeconds * 1000, this.acquireTimeoutMs / MIN_LOOKS);
+        do {
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) {
+            record(true);
+            const why = waitMs < this.acquireTimeoutMs
+              ? `, all this invocation could wait and still have the ${Math.round(workMs / 1000)} s its work needs before its timeout`
+              : '';
+            throw new LeaseTimeoutError(
+              `${describeLeaseKey(key)} stayed leased by another workflow for ${Math.max(0, Math.round(waitMs / 1000))} s${why} ` +
+                `(lease ${key} in table ${this.tableName}); the workflow retries the step, and a dead holder's lease expires by itself`,
+            );
+          }
+          // A long back-off drawn near the deadline is cut short: the last look is at the deadline,
+          // not a whole back-off before it (a waiter used to give up while the lease was being freed).
+          const delay = Math.min(remaining, Math.random() * Math.min(maxDelay, this.baseDelayMs * 2 ** Math.min(looks++, 16)));
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        } while (!(await this.looksFree(key, holder)));
+      },
+    };
   }
 
   /** Deletes the lease if `holder` still holds it; false when it had expired and been taken over. */
@@ -237,8 +278,8 @@ export class Leases {
   }
 
   /** Runs `fn` while holding the lease on `key`; `fn` must re-read what it changes itself. */
-  async withLease<T>(key: string, holder: string, fn: () => Promise<T>): Promise<T> {
-    await this.acquire(key, holder);
+  async withLease<T>(key: string, holder: string, fn: () => Promise<T>, workMs?: number): Promise<T> {
+    await this.acquire(key, holder, workMs);
     try {
       return await fn();
     } finally {
@@ -297,6 +338,23 @@ export async function planThenLease<T>(
   return lease(() => step(false));
 }
 
+/**
+ * Joins what other runs already put in place without taking the lease that guards it (the
+ * transit's exclusion of a pod CIDR, a VPC's secondary CIDR and pod subnets): first `claim` (this
+ * run's record that it relies on it), then `leaseFree` (waits, bounded, until the lease looks free:
+ * a joiner never takes it, so joiners never queue behind each other), then `inPlace` (a fresh read).
+ * True: joined, no lease taken. False (something is missing): the caller takes the lease path, and
+ * the claim stays (every claim is made before its write). Safe when whoever removes
+ * the shared thing does so only under that lease, after reading every claim, and cannot outlive
+ * its lease: one that takes the lease after our claim sees the claim and keeps the thing; one that
+ * held it earlier has finished by the time the lease is seen free, and the read after shows it.
+ */
+export async function joinWithoutLease(claim: () => Promise<unknown>, leaseFree: () => Promise<void>, inPlace: () => Promise<boolean>): Promise<boolean> {
+  await claim();
+  await leaseFree();
+  return inPlace();
+}
+
 /** Gateway leases by gateway name (keys "gateway#<name>"): the SNAT and exclusion steps' view. */
 export class GatewayLeases {
   readonly leases: Leases;
@@ -324,6 +382,11 @@ export class GatewayLeases {
   /** True when the lease on `gateway` is free for `holder` (a consistent read). */
   looksFree(gateway: string, holder: string): Promise<boolean> {
     return this.leases.looksFree(gatewayKey(gateway), holder);
+  }
+
+  /** Waits (bounded) until the lease on `gateway` looks free for `holder`, without taking it. */
+  awaitFree(gateway: string, holder: string): Promise<void> {
+    return this.leases.awaitFree(gatewayKey(gateway), holder);
   }
 
   /** Call right before a whole-list write on `gateway`: throws LeaseLostError when the lease is gone. */

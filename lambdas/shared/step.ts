@@ -1,4 +1,5 @@
 // Wraps a step group's work: one log line in, one out, and errors that name the step and cluster.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { isTransient } from './classify';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
@@ -9,6 +10,8 @@ import { currentTarget, scopedName, Target, targetOfInput, targetOfRequest, with
 export interface LambdaContextLike {
   awsRequestId: string;
   functionName: string;
+  /** The runtime's: what is left before Lambda stops this invocation. Absent on direct calls. */
+  getRemainingTimeInMillis?: () => number;
 }
 
 let invocation: { context?: LambdaContextLike; executionId?: string; eventId?: string; target?: Target } = {};
@@ -48,12 +51,25 @@ export function beginInvocation(event: unknown, context?: LambdaContextLike): vo
   invocation = { ...(context ? { context } : {}), ...idsOf(event), ...(target ? { target } : {}) };
 }
 
+/** The running step's clock, kept per step (not in `invocation`): the local world runs many at once. */
+const clock = new AsyncLocalStorage<() => number>();
+
+/**
+ * How long this invocation may still run before Lambda stops it (and Step Functions fails the
+ * task with a timeout, which the workflows do not retry); undefined outside a step run by Lambda.
+ */
+export function remainingTimeMs(): number | undefined {
+  return clock.getStore()?.();
+}
+
 /**
  * Runs one step's work with the cluster's account and Region ambient (lambdas/shared/target.ts):
  * the invocation's input's, or the one a caller set with withTarget around it.
  */
 export function runStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {
-  return withTarget(invocation.target ?? currentTarget(), () => loggedStep(step, clusterName, work), invocation.context?.functionName);
+  const run = () => withTarget(invocation.target ?? currentTarget(), () => loggedStep(step, clusterName, work), invocation.context?.functionName);
+  const { context } = invocation;
+  return context?.getRemainingTimeInMillis ? clock.run(() => context.getRemainingTimeInMillis!(), run) : run();
 }
 
 async function loggedStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {

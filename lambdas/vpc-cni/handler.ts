@@ -10,6 +10,13 @@ import { recordEniConfigLatency } from '../shared/metrics';
 import { readyCluster, stepResult } from '../shared/state';
 import { CniResult, PodNetworkResult, WorkflowState } from '../shared/workflow';
 
+/**
+ * What VpcCni and ExternalSnat do once they hold the cluster lease: re-read aws-node and the add-on,
+ * the access entry, the ENIConfigs (server-side apply, one per AZ, at once) and one UpdateAddon,
+ * whose progress the workflow polls: ten-odd calls, so 40 s of the 120 s.
+ */
+const CNI_WORK_MS = 40_000;
+
 export type VpcCniEvent = WorkflowState | { action: 'external-snat'; state: WorkflowState };
 
 export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) => {
@@ -25,7 +32,7 @@ export const handler = async (event: VpcCniEvent, context?: LambdaContextLike) =
     reconcilerRoleArn: kubernetesIdentityArn(targetOfInput(state.input)),
     ...(previous ? { previous } : {}),
   };
-  const scope = { clusterName: cluster.name };
+  const scope = { clusterName: cluster.name, workMs: CNI_WORK_MS };
   if (externalSnat) {
     // The cluster workflow's SNAT runs in the controller Parallel; the node-group workflow's alone.
     const snat = (state.controller as { snat?: GatewaySnatReport } | undefined)?.snat ?? (state.snat as GatewaySnatReport | undefined);

@@ -1,6 +1,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { clusterKey, gatewayKey, GatewayLeases, LeaseLostError, Leases, LeaseTimeoutError, planThenLease } from '../../lambdas/shared/lease';
 import { logger } from '../../lambdas/shared/logger';
+import { beginInvocation, runStep } from '../../lambdas/shared/step';
 import { LEASE_TABLE, startWorld, World } from './world';
 
 let world: World;
@@ -71,6 +72,31 @@ test('acquire gives up after its bound with a TransientError naming the gateway'
   expect(error?.name).toBe('TransientError');
   expect(error?.message).toMatch(/^gateway gw-d stayed leased by another workflow/);
   await l.release('gw-d', 'holder-1');
+});
+
+test("inside a Lambda invocation the wait ends the work's reserve before the function's timeout, not at the acquire timeout", async () => {
+  const l = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 60_000, baseDelayMs: 20, maxDelayMs: 100, workMs: 5_000 });
+  await l.acquire(gatewayKey('gw-t'), 'holder-1');
+  try {
+    // The runtime's context: 6.5 s left, of which the holder's work needs 5 s: about 1.5 s to wait.
+    const end = Date.now() + 6_500;
+    beginInvocation({}, { awsRequestId: 'req-t', functionName: 'fn-t', getRemainingTimeInMillis: () => end - Date.now() });
+    const started = Date.now();
+    const error = await runStep('lease-test', undefined, () => l.acquire(gatewayKey('gw-t'), 'holder-2')).then(() => undefined, (e: unknown) => e as Error);
+    const waited = Date.now() - started;
+    expect(error).toBeInstanceOf(LeaseTimeoutError);
+    expect(error?.name).toBe('TransientError');
+    expect(error?.message).toMatch(/^gateway gw-t stayed leased by another workflow for [12] s, all this invocation could wait and still have the 5 s its work needs before its timeout \(lease gateway#gw-t in table .*\); the workflow retries the step/);
+    expect(waited).toBeGreaterThanOrEqual(800);
+    expect(waited).toBeLessThan(5_000);
+    // A work reserve longer than the time left: one look, then the same error at once.
+    const late = await runStep('lease-test', undefined, () => l.acquire(gatewayKey('gw-t'), 'holder-2', 10_000)).then(() => undefined, (e: unknown) => e as Error);
+    expect(late).toBeInstanceOf(LeaseTimeoutError);
+    expect(late?.message).toMatch(/stayed leased by another workflow for 0 s, all this invocation could wait/);
+  } finally {
+    beginInvocation({});
+    await l.release(gatewayKey('gw-t'), 'holder-1');
+  }
 });
 
 test('releaseAll frees every lease of a holder, by list or by scan, and no one else', async () => {

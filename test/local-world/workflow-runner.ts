@@ -61,8 +61,8 @@ export interface RunOptions {
    * `States.Timeout` and the invocation is dead (see killTask).
    */
   timeoutMs?: (fn: string, configuredSeconds: number) => number;
-  /** Called as each Task's Lambda is invoked, before the handler runs (to arm a fault for that step). */
-  onInvoke?: (state: string) => void;
+  /** Called as each Task's Lambda is invoked, before the handler runs (to arm a fault for that step); awaited. */
+  onInvoke?: (state: string) => void | Promise<void>;
   /** Start at this state instead of the definition's StartAt: a redrive from the state that failed. */
   startAt?: string;
   /** Called as each request a handler made is done (answered, failed or cut). */
@@ -161,7 +161,7 @@ function* allStates(states: Record<string, AnyState>): Generator<[string, AnySta
 function lambdaInvoker(state: string, directory: string, timeoutMs: number, options: Pick<RunOptions, 'onInvoke' | 'onRequest'>) {
   watchRequests();
   return async (input: unknown): Promise<never> => {
-    options.onInvoke?.(state);
+    await options.onInvoke?.(state);
     const module = require(path.join(ROOT, 'lambdas', directory, 'handler')) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
     let die: (error: Error) => void = () => undefined;
     const dead = new Promise<never>((_, reject) => {
@@ -180,14 +180,20 @@ function lambdaInvoker(state: string, directory: string, timeoutMs: number, opti
       },
     };
     liveInvocations.add(invocation);
+    const deadline = Date.now() + timeoutMs;
     const timer = setTimeout(() => {
       const error = new Error(`${state} (lambdas/${directory}) ran past its configured timeout (${timeoutMs} ms here)`);
       error.name = 'States.Timeout';
       invocation.kill(error);
     }, timeoutMs);
     try {
-      // The part of Lambda's context our handlers read: a request id per invocation, the function name.
-      const context = { awsRequestId: randomUUID(), functionName: `eks-aviatrix-${directory}` };
+      // The part of Lambda's context our handlers read: a request id per invocation, the function name,
+      // and the time left before the timeout enforced above.
+      const context = {
+        awsRequestId: randomUUID(),
+        functionName: `eks-aviatrix-${directory}`,
+        getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      };
       const running = invocationContext.run(invocation, () => module.handler(JSON.parse(JSON.stringify(input)), context));
       running.catch(() => undefined); // a killed handler's own failure goes nowhere, as in Lambda
       const result = await Promise.race([running, dead]);
