@@ -458,21 +458,25 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
   }
 
   /**
-   * Runs the cluster workflow on a CREATING cluster; when it first waits for ACTIVE, `atWait` runs
-   * (what it returns is kept), then the cluster becomes `status`. The run's writes are split there.
+   * Runs the cluster workflow on a CREATING cluster; after it first waited for ACTIVE, `atWait` runs
+   * before its next look (what it returns is kept), then the cluster becomes `status`. The run's
+   * writes are split there.
    */
-  async function runCreating<T>(name: string, status: 'ACTIVE' | 'FAILED', atWait: () => Promise<T>, atStatus: () => void = () => undefined) {
+  async function runCreating<T>(name: string, status: 'ACTIVE' | 'FAILED' | undefined, atWait: () => Promise<T>, atStatus: () => void = () => undefined) {
     const mark = w.world.log.mark();
     let seen: Promise<{ at: number; value: T }> | undefined;
+    let looks = 0;
     const result = await run({ clusterName: name }, {
-      onEvent: (event) => {
-        if (event.type !== 'StateEntered' || event.state !== 'WaitForActive' || seen) return;
+      // The second look follows the first WaitForActive: it waits for atWait.
+      onInvoke: async (state) => {
+        if (state !== 'AwaitActive' || ++looks !== 2) return;
         seen = atWait().then((value) => {
           const at = w.world.log.mark();
-          w.world.eks.setClusterStatus(name, status);
+          if (status) w.world.eks.setClusterStatus(name, status);
           atStatus();
           return { at, value };
         });
+        await seen;
       },
     });
     if (!seen) throw new Error(`${name}: the run never waited for ACTIVE (${result.statesEntered.join(', ')})`);
@@ -555,6 +559,46 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect((Vpcs[0].CidrBlockAssociationSet ?? []).filter((a) => a.CidrBlock === '100.64.0.0/16' && a.CidrBlockState?.State === 'associated')).toEqual([]);
     expect(SecurityGroups).toEqual([]);
     expect(w.controller.exclusions('transit-failed-early')).toEqual([]);
+  });
+
+  /** While the run waits for ACTIVE: DeleteCluster, and its offboarding runs to its end. */
+  async function deleteAndOffboard(name: string) {
+    await eks.send(new DeleteClusterCommand({ name }));
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: name });
+    expect(offboarded.output).toMatchObject({ status: 'OFFBOARDED' });
+    return record(name);
+  }
+
+  it('deleted during the wait after its offboarding ran: the run ends with ClusterGone, the record stays OFFBOARDED with no claim', async () => {
+    await clusterOnOwnTransitCreating('gone-early', 'transit-gone-early', 6);
+    const { result, after, atWait } = await runCreating('gone-early', undefined, () => deleteAndOffboard('gone-early'));
+    expect(atWait).toMatchObject({ status: 'OFFBOARDED', lastRunStatus: 'OFFBOARDED' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(/EKS cluster "gone-early" was deleted while the run waited for it to become ACTIVE; the run ends without writing for it.*offboarding \(DeleteCluster\) removes it/);
+    expect(result.statesEntered.slice(-4)).toEqual(['AwaitActive', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    expect(after).toEqual([]);
+    // As its offboarding left it: no FAILED status, claim or error written over it.
+    expect(await record('gone-early')).toEqual(atWait);
+    expect(w.controller.exclusions('transit-gone-early')).toEqual([]);
+  });
+
+  it('re-created under the same name during the wait: no add-on, access or ENIConfig write for the new cluster, a clear message', async () => {
+    const created = await clusterOnOwnTransitCreating('again-early', 'transit-again-early', 7);
+    const { result, after, atWait } = await runCreating('again-early', undefined, async () => {
+      const offboarded = await deleteAndOffboard('again-early');
+      await createCluster(w, { name: 'again-early', vpc: created.vpc });
+      w.activateCluster('again-early');
+      return offboarded;
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(new RegExp(`EKS cluster "again-early" was re-created \\(created .* in ${created.vpc.vpcId}, not .*\\) while the run waited .*the new cluster gets a run of its own`));
+    expect(result.statesEntered).not.toContain('VpcCni');
+    expect(after).toEqual([]);
+    expect(w.world.kube.eniConfigs('again-early')).toEqual([]);
+    expect(addonEnv('again-early')).toEqual({});
+    expect(await record('again-early')).toEqual(atWait);
   });
 
   it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
