@@ -203,8 +203,8 @@ const WIRED_WHILE_CREATING =
 
 
 /**
- * The cluster a waiting run wired the network for, looked at again. Deleted, being deleted, or a
- * different cluster re-created under its name: the run ends (ClusterGone) without writing for it.
+ * The cluster a run began with while it was CREATING, looked at again. Deleted, being deleted, or
+ * a different cluster re-created under its name: the run ends (ClusterGone) without writing for it.
  * What it wired belongs to the deleted cluster, whose offboarding (DeleteCluster) removes it.
  */
 export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
@@ -212,8 +212,8 @@ export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
   const gone = (what: string) =>
     new OnboardingError(
       'ClusterGone',
-      `EKS cluster "${name}" ${what} while the run waited for it to become ACTIVE; the run ends without writing for it. The network it wired in ` +
-        `${expected.vpcId} belongs to the deleted cluster, and its offboarding (DeleteCluster) removes it` +
+      `EKS cluster "${name}" ${what} while the run was under way; the run ends without writing for it. What it wired in ` +
+        `${expected.vpcId} belongs to the deleted cluster: its offboarding (DeleteCluster) removes it` +
         (what.startsWith('was re-created') ? `; the new cluster gets a run of its own (start one with {"clusterName": "${name}"})` : ''),
     );
   let cluster: Cluster;
@@ -229,4 +229,19 @@ export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
   }
   if (cluster.status === 'DELETING') throw gone('is being deleted');
   return cluster;
+}
+
+/**
+ * Before the first write of a run that began while the cluster was CREATING (under the cluster
+ * lease): the cluster must still be that one, CREATING or ACTIVE. A cluster deleted meanwhile may
+ * have had its offboarding already (finding nothing to undo): nothing may be built for it.
+ */
+export async function requireEarlyClusterLive(expected: ClusterIdentity): Promise<void> {
+  const cluster = await sameCluster(expected);
+  if (cluster.status !== 'CREATING' && cluster.status !== 'ACTIVE') {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `EKS cluster "${expected.name}" is ${cluster.status}; its pod network is built only for a CREATING or ACTIVE cluster. Start the workflow again once it is ACTIVE`,
+    );
+  }
 }

@@ -575,7 +575,7 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(atWait).toMatchObject({ status: 'OFFBOARDED', lastRunStatus: 'OFFBOARDED' });
     expect(result.status).toBe('FAILED');
     expect(result.error?.name).toBe('ClusterGone');
-    expect(result.error?.message).toMatch(/EKS cluster "gone-early" was deleted while the run waited for it to become ACTIVE; the run ends without writing for it.*offboarding \(DeleteCluster\) removes it/);
+    expect(result.error?.message).toMatch(/EKS cluster "gone-early" was deleted while the run was under way; the run ends without writing for it.*offboarding \(DeleteCluster\) removes it/);
     expect(result.statesEntered.slice(-4)).toEqual(['AwaitActive', 'ReleaseLeases', 'RecordFailure', 'Failed']);
     expect(after).toEqual([]);
     // As its offboarding left it: no FAILED status, claim or error written over it.
@@ -593,12 +593,40 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     });
     expect(result.status).toBe('FAILED');
     expect(result.error?.name).toBe('ClusterGone');
-    expect(result.error?.message).toMatch(new RegExp(`EKS cluster "again-early" was re-created \\(created .* in ${created.vpc.vpcId}, not .*\\) while the run waited .*the new cluster gets a run of its own`));
+    expect(result.error?.message).toMatch(new RegExp(`EKS cluster "again-early" was re-created \\(created .* in ${created.vpc.vpcId}, not .*\\) while the run was under way.*the new cluster gets a run of its own`));
     expect(result.statesEntered).not.toContain('VpcCni');
     expect(after).toEqual([]);
     expect(w.world.kube.eniConfigs('again-early')).toEqual([]);
     expect(addonEnv('again-early')).toEqual({});
     expect(await record('again-early')).toEqual(atWait);
+  });
+
+  it('deleted while CREATING before PodNetwork\'s first write, its offboarding finding nothing: nothing built for it, its exclusion dropped', async () => {
+    await clusterOnOwnTransitCreating('deleted-early', 'transit-deleted-early', 8);
+    const mark = w.world.log.mark();
+    let offboarded: Awaited<ReturnType<typeof runWorkflow>> | undefined;
+    let excludedThen: string[] = [];
+    const result = await run({ clusterName: 'deleted-early' }, {
+      onInvoke: async (state) => {
+        if (state !== 'PodNetwork' || offboarded) return;
+        excludedThen = [...w.controller.exclusions('transit-deleted-early')];
+        await eks.send(new DeleteClusterCommand({ name: 'deleted-early' }));
+        offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'deleted-early' });
+      },
+    });
+    expect(offboarded?.output).toMatchObject({ status: 'NOTHING_TO_DO' });
+    expect(excludedThen).toEqual(['100.64.0.0/16']);
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(/EKS cluster "deleted-early" is being deleted while the run was under way; the run ends without writing for it/);
+    expect(result.statesEntered.slice(-5)).toEqual(['PodNetwork', 'DropExclusion', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    // No CIDR, subnet or security group; the exclusion and its claim gone.
+    expect(writesSince(mark).filter((c) => c.service === 'ec2')).toEqual([]);
+    expect(w.controller.exclusions('transit-deleted-early')).toEqual([]);
+    const saved = await record('deleted-early');
+    expect(saved).toMatchObject({ status: 'FAILED', lastRunStatus: 'FAILED' });
+    expect(saved).not.toHaveProperty('vpcId');
+    expect(saved).not.toHaveProperty('podCidr');
   });
 
   it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
