@@ -19,6 +19,7 @@ import {
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resetAviatrixClientState } from '../../lambdas/aviatrix/client';
+import { normalizeInput } from '../../lambdas/domain/input';
 import { NODE_RULE_DESCRIPTION, nodeInstanceTagKey, rulesOf } from '../../lambdas/domain/network';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
 import {
@@ -654,5 +655,23 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     } finally {
       w.setConfig({ prefixDelegation: false });
     }
+  });
+});
+
+describe('a phase a Choice does not expect', () => {
+  // The run is started at the Choice with the state it would hold there, the phase replaced.
+  it.each([
+    // After the preflight's place in the run: FAILED; before it (the input not lifted yet): REFUSED.
+    [CLUSTER_WORKFLOW, 'IsClusterActive', 'cluster', 'odd-phase-cluster', 'FAILED', { input: normalizeInput({ clusterName: 'odd-phase-cluster' }) }],
+    [NODEGROUP_WORKFLOW, 'IsClusterReady', 'node-group', 'odd-phase-nodegroup', 'REFUSED', { resolve: { input: normalizeInput({ clusterName: 'odd-phase-nodegroup', nodegroupName: 'ng' }) } }],
+  ])('%s %s: "early" ends the run through ReleaseLeases and RecordFailure, writing nothing', async (file, choice, workflow, clusterName, status, state) => {
+    const mark = w.world.log.mark();
+    const result = await runWorkflow(file, { ...state, resolve: { ...(state as { resolve?: object }).resolve, phase: 'early' }, startedAt: new Date().toISOString(), pollSeconds: 30 }, { startAt: choice });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('UnexpectedPhase');
+    expect(result.error?.message).toBe(`the ${workflow} workflow got phase "early" from its resolve step where it does not expect it, and stopped; this is a defect of the workflow, not of the cluster: report it with the execution`);
+    expect(result.statesEntered).toEqual([choice, 'UnexpectedPhase', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    expect(writesSince(mark)).toEqual([]);
+    expect(await record(clusterName)).toMatchObject({ lastRunStatus: status, error: expect.stringContaining('UnexpectedPhase: the') });
   });
 });
