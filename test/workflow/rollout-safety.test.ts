@@ -630,6 +630,22 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(saved).not.toHaveProperty('podCidr');
   });
 
+  it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
+    await clusterOnOwnTransitCreating('group-late', 'transit-group-late', 9);
+    const cluster = w.world.eks.cluster('group-late')!;
+    const realGroupId = cluster.clusterSecurityGroupId;
+    cluster.reportsGroupWhileCreating = true;
+    cluster.clusterSecurityGroupId = 'sg-0feedc0ffee000001';
+    const { result } = await runCreating('group-late', 'ACTIVE', async () => {
+      cluster.clusterSecurityGroupId = realGroupId;
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.statesEntered.indexOf('PodNetwork')).toBeLessThan(result.statesEntered.indexOf('AwaitActive'));
+    const end = await groups('group-late');
+    expect(end.pod).toContainEqual({ protocol: '-1', sourceGroupId: realGroupId });
+    expect(w.world.kube.eniConfigs('group-late')).toHaveLength(2);
+  });
+
   it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
     await createCluster(w, { name: 'auto-early', autoMode: true });
     await expectRefused('auto-early', 'ClusterRefused', /EKS cluster "auto-early" uses EKS Auto Mode/);
