@@ -646,6 +646,57 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(w.world.kube.eniConfigs('group-late')).toHaveLength(2);
   });
 
+  it('opted in by tag at the first look, the tag removed during the wait: the opt-in is judged once, the run completes', async () => {
+    const saved = w.config.optIn;
+    w.setConfig({ optIn: { mode: 'tag', tagKey: 'aviatrix.com/onboard', tagValue: 'true' } });
+    try {
+      const created = await clusterOnOwnTransitCreating('untagged-early', 'transit-untagged-early', 10);
+      w.world.eks.cluster('untagged-early')!.tags['aviatrix.com/onboard'] = 'true';
+      const { result } = await runCreating('untagged-early', 'ACTIVE', async () => {
+        delete w.world.eks.cluster('untagged-early')!.tags['aviatrix.com/onboard'];
+      });
+      expect(result.error).toBeUndefined();
+      expect(result.output).toMatchObject({ status: 'ONBOARDED' });
+      expect(w.world.kube.eniConfigs('untagged-early')).toHaveLength(2);
+      expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
+    } finally {
+      w.setConfig({ optIn: saved });
+    }
+  });
+
+  it('the cluster security group EKS reports at ACTIVE is not in the cluster\'s VPC: VpcCni refuses it, no rule, ENIConfig or add-on write', async () => {
+    await clusterOnOwnTransitCreating('group-elsewhere', 'transit-group-elsewhere', 11);
+    const cluster = w.world.eks.cluster('group-elsewhere')!;
+    const { result, after } = await runCreating('group-elsewhere', 'ACTIVE', async () => {
+      const other = await w.world.createVpc();
+      const { GroupId } = await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'in another VPC', VpcId: other.vpcId }));
+      cluster.clusterSecurityGroupId = GroupId!;
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('NetworkConflict');
+    expect(result.error?.message).toMatch(new RegExp(`cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "group-elsewhere" is not in VPC ${cluster.vpcId}`));
+    expect(result.statesEntered).toContain('VpcCni');
+    // The access entry goes beside the rules (the record lists it); nothing that needs the group follows.
+    expect(after.filter((c) => c.action === 'AuthorizeSecurityGroupIngress' || c.action === 'UpdateAddon' || /eniconfigs/i.test(c.action))).toEqual([]);
+    expect(w.world.kube.eniConfigs('group-elsewhere')).toEqual([]);
+    expect(addonEnv('group-elsewhere')).not.toHaveProperty('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG');
+  });
+
+  it('a node-group run on a CREATING cluster waits for ACTIVE at its first look (no early phase), then checks its node group', async () => {
+    await createCluster(w, { name: 'ng-creating' });
+    const mark = w.world.log.mark();
+    let looks = 0;
+    const result = await runWorkflow(NODEGROUP_WORKFLOW, { clusterName: 'ng-creating', nodegroupName: 'ng-missing' }, {
+      onInvoke: (state) => {
+        if (state === 'ResolveCluster' && ++looks === 2) w.activateCluster('ng-creating');
+      },
+    });
+    expect(result.statesEntered.slice(0, 4)).toEqual(['Start', 'ResolveCluster', 'IsClusterReady', 'WaitForCluster']);
+    expect(result.error?.name).toBe('InvalidInput');
+    expect(result.error?.message).toMatch(/node group "ng-missing" does not exist on EKS cluster "ng-creating"/);
+    expect(writesSince(mark)).toEqual([]);
+  });
+
   it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
     await createCluster(w, { name: 'auto-early', autoMode: true });
     await expectRefused('auto-early', 'ClusterRefused', /EKS cluster "auto-early" uses EKS Auto Mode/);
