@@ -5,7 +5,7 @@ import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
 import { OnboardingError } from '../shared/errors';
 import { KubeClient } from '../shared/kube';
-import { ClusterSummary, ResolveResult } from '../shared/workflow';
+import { ClusterIdentity, ClusterSummary, ResolveResult } from '../shared/workflow';
 import { privateEndpointRefusal } from './api-access';
 import { preflightCniOptions } from './cni-options';
 
@@ -58,6 +58,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
     ...(vpc.endpointPublicAccess === false ? { privateEndpointOnly: true } : {}),
     tags: cluster.tags ?? {},
     ...(cluster.roleArn ? { roleArn: cluster.roleArn } : {}),
+    ...(cluster.createdAt ? { createdAt: new Date(cluster.createdAt).toISOString() } : {}),
   };
 }
 
@@ -148,10 +149,11 @@ export async function resolveCluster(
   nodegroupName?: string,
   /** The deployed poll interval: the wait between looks once the first (longer) wait is over. */
   pollSeconds = 30,
-  /** The run wired the network while the cluster was CREATING (phase `early`) and now waits for ACTIVE. */
-  awaitingActive = false,
+  /** The cluster the run wired the network for while it was CREATING (phase `early`): it now waits for that one to be ACTIVE. */
+  awaiting?: ClusterIdentity,
 ): Promise<ResolveResult> {
-  const cluster = await describeCluster(name);
+  const awaitingActive = awaiting !== undefined;
+  const cluster = awaiting ? await sameCluster(awaiting) : await describeCluster(name);
   const status = cluster.status ?? 'UNKNOWN';
   // CreateCluster fixed the VPC and subnets: the network is wired while EKS creates the cluster
   // (docs/rollout-order.md). A node-group run waits: its node group needs an ACTIVE cluster anyway.
@@ -198,3 +200,48 @@ export async function resolveCluster(
 const WIRED_WHILE_CREATING =
   '. The pod network wired while it was CREATING (secondary CIDR, pod subnets, pod security group, transit exclusion) stays claimed in ' +
   'its status record: a later run completes it, and offboarding removes it when the cluster is deleted';
+
+
+/**
+ * The cluster a run began with while it was CREATING, looked at again. Deleted, being deleted, or
+ * a different cluster re-created under its name: the run ends (ClusterGone) without writing for it.
+ * What it wired belongs to the deleted cluster, whose offboarding (DeleteCluster) removes it.
+ */
+export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
+  const name = expected.name;
+  const gone = (what: string) =>
+    new OnboardingError(
+      'ClusterGone',
+      `EKS cluster "${name}" ${what} while the run was under way; the run ends without writing for it. What it wired in ` +
+        `${expected.vpcId} belongs to the deleted cluster: its offboarding (DeleteCluster) removes it` +
+        (what.startsWith('was re-created') ? `; the new cluster gets a run of its own (start one with {"clusterName": "${name}"})` : ''),
+    );
+  let cluster: Cluster;
+  try {
+    cluster = await describeCluster(name);
+  } catch (error) {
+    if (error instanceof OnboardingError && error.name === 'ClusterNotFound') throw gone('was deleted');
+    throw error;
+  }
+  const createdAt = cluster.createdAt ? new Date(cluster.createdAt).toISOString() : undefined;
+  if (cluster.arn !== expected.arn || createdAt !== expected.createdAt || cluster.resourcesVpcConfig?.vpcId !== expected.vpcId) {
+    throw gone(`was re-created (created ${createdAt ?? 'at an unknown time'} in ${cluster.resourcesVpcConfig?.vpcId ?? 'no VPC'}, not ${expected.createdAt ?? 'at an unknown time'} in ${expected.vpcId})`);
+  }
+  if (cluster.status === 'DELETING') throw gone('is being deleted');
+  return cluster;
+}
+
+/**
+ * Before the first write of a run that began while the cluster was CREATING (under the cluster
+ * lease): the cluster must still be that one, CREATING or ACTIVE. A cluster deleted meanwhile may
+ * have had its offboarding already (finding nothing to undo): nothing may be built for it.
+ */
+export async function requireEarlyClusterLive(expected: ClusterIdentity): Promise<void> {
+  const cluster = await sameCluster(expected);
+  if (cluster.status !== 'CREATING' && cluster.status !== 'ACTIVE') {
+    throw new OnboardingError(
+      'ClusterRefused',
+      `EKS cluster "${expected.name}" is ${cluster.status}; its pod network is built only for a CREATING or ACTIVE cluster. Start the workflow again once it is ACTIVE`,
+    );
+  }
+}

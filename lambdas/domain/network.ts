@@ -439,7 +439,8 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   // EKS may report the cluster security group only once the cluster is ACTIVE: the rules naming it
   // are the VpcCni step's (reconcileClusterGroupRules); here it is only read when known.
   const clusterGroup = cluster.clusterSecurityGroupId ? view.securityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId) : undefined;
-  if (cluster.clusterSecurityGroupId && !clusterGroup) throw clusterGroupMissing(cluster);
+  // Late in CREATING EKS may report the group before EC2 shows it: judged after ACTIVE (reconcileClusterGroupRules).
+  if (cluster.clusterSecurityGroupId && !clusterGroup && cluster.status !== 'CREATING') throw clusterGroupMissing(cluster);
   const podIngress = missingRules(podRulesBeforeActive(cluster, podGroupId, nodes.securityGroupIds), rulesOf(podGroup?.IpPermissions));
   // Stale node rules are judged only against a known cluster group, whose rule is not stale.
   const podRevoke = cluster.clusterSecurityGroupId ? staleNodeRules(podGroup, podIngressRules(cluster, podGroupId, nodes.securityGroupIds)) : [];

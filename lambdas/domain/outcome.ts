@@ -2,7 +2,7 @@
 // change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
 import { TagResourceCommand } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
-import { CLAIMS_NOTHING, readStatusRecord, updateStatusRecord } from './status-record';
+import { CLAIMS_NOTHING, OFFBOARDING_STATUSES, readStatusRecord, updateStatusRecord } from './status-record';
 import { normalizeInput } from './input';
 import { egressChange, egressIpsOf, egressTags } from './egress';
 import { Change, ClusterSummary, StepResult, WorkflowInput, WorkflowState } from '../shared/workflow';
@@ -147,6 +147,10 @@ export async function recordOutcome(
   // with the cluster's tags as the run started (no extra read), so a replaced gateway is reported.
   const egress = outcome.status === 'ONBOARDED' ? egressIpsOf((state.controller as { snat?: unknown } | undefined)?.snat) : undefined;
   const changedEgress = egress && cluster ? egressChange(cluster.tags ?? {}, egress) : undefined;
+  // The cluster the run began with was deleted or re-created meanwhile: its offboarding owns the
+  // record, so this run claims nothing, tags nothing (a new cluster has the same ARN) and leaves an
+  // offboarded or offboarding record as it is.
+  const gone = failed && (state.error as CaughtError | undefined)?.Error === 'ClusterGone';
   // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {
@@ -154,7 +158,7 @@ export async function recordOutcome(
     // the refusal shows as the last run's status.
     const current = outcome.status === 'REFUSED' ? await readStatusRecord(statusTableName, outcome.clusterName) : undefined;
     const keepStatus = current?.status !== undefined && !CLAIMS_NOTHING.has(current.status);
-    await updateStatusRecord(statusTableName, outcome.clusterName, {
+    const recorded = await updateStatusRecord(statusTableName, outcome.clusterName, {
       ...(keepStatus ? {} : { status: outcome.status }),
       lastRunStatus: outcome.status,
       executionId,
@@ -165,19 +169,20 @@ export async function recordOutcome(
       changes: JSON.stringify(outcome.changes),
       error: outcome.error,
       warnings: outcome.warnings.length > 0 ? JSON.stringify(outcome.warnings) : undefined,
-      ...(cluster ? { clusterArn: cluster.arn, vpcId: cluster.vpcId } : {}),
-      ...(podCidr ? { podCidr } : {}),
+      ...(cluster && !gone ? { clusterArn: cluster.arn, vpcId: cluster.vpcId } : {}),
+      ...(podCidr && !gone ? { podCidr } : {}),
       ...(egress ? { egressIps: JSON.stringify(egress) } : outcome.status === 'OFFBOARDED' ? { egressIps: undefined } : {}),
       // Set only by the run that saw the change, for its notification.
       egressIpsChanged: changedEgress ? JSON.stringify(changedEgress) : undefined,
       finishedAt: outcome.finishedAt,
-    });
+    }, gone ? OFFBOARDING_STATUSES : []);
+    if (!recorded) outcome.warnings.push(`the status record of ${outcome.clusterName} was left as its offboarding wrote it`);
   }
   // The cluster is tagged when it is onboarded, or when a failed run had already changed something
   // (so half-done work shows on the cluster). Refused, skipped and dry runs leave it untouched.
   const tagWorthy = outcome.status === 'ONBOARDED' || (outcome.status === 'FAILED' && outcome.changes.length > 0);
   let tagged = false;
-  if (cluster && input && !input.dryRun && tagWorthy) {
+  if (cluster && input && !input.dryRun && tagWorthy && !gone) {
     try {
       tagged = await tagCluster(cluster, { [TAG_STATUS]: outcome.status, ...(podCidr ? { [TAG_POD_CIDR]: podCidr } : {}), ...(egress ? egressTags(egress) : {}) });
     } catch (error) {

@@ -2,7 +2,7 @@
 // account and Region, "<account>/<region>/<name>" elsewhere, lambdas/shared/target.ts). Each step owns some of the
 // item's attributes and updates only those, so steps never overwrite each other's record.
 import { scopedName } from '../shared/target';
-import { AttributeValue, GetItemCommand, paginateScan, UpdateItemCommand } from '../shared/sdk/dynamodb';
+import { AttributeValue, ConditionalCheckFailedException, GetItemCommand, paginateScan, UpdateItemCommand } from '../shared/sdk/dynamodb';
 import { dynamo } from '../shared/aws';
 
 /** The status of a cluster whose onboarding was undone (offboarding). */
@@ -15,8 +15,11 @@ const toValue = (value: string | number): AttributeValue => (typeof value === 'n
 const fromItem = (item: Record<string, AttributeValue>): StatusRecord =>
   Object.fromEntries(Object.entries(item).map(([key, value]) => [key, value.S ?? value.N ?? '']));
 
-/** Sets the defined attributes and removes those given as undefined. */
-export async function updateStatusRecord(tableName: string, clusterName: string, attributes: StatusAttributes): Promise<void> {
+/**
+ * Sets the defined attributes and removes those given as undefined. With `unlessStatus`, only when
+ * the record's status is none of those: false when it was (nothing written).
+ */
+export async function updateStatusRecord(tableName: string, clusterName: string, attributes: StatusAttributes, unlessStatus: string[] = []): Promise<boolean> {
   const entries = Object.entries(attributes);
   const sets = entries.filter(([, v]) => v !== undefined);
   const removes = entries.filter(([, v]) => v === undefined);
@@ -26,18 +29,33 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
     sets.length ? `SET ${sets.map(([key]) => `${alias(key)} = :${alias(key).slice(1)}`).join(', ')}` : '',
     removes.length ? `REMOVE ${removes.map(([key]) => alias(key)).join(', ')}` : '',
   ].filter(Boolean).join(' ');
-  if (!expression) return;
-  await dynamo().send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { clusterName: { S: scopedName(clusterName) } },
-      UpdateExpression: expression,
-      ExpressionAttributeNames: names,
-      ...(sets.length ? { ExpressionAttributeValues: Object.fromEntries(sets.map(([key, v]) => [`:${alias(key).slice(1)}`, toValue(v as string | number)])) } : {}),
-    }),
-  );
+  if (!expression) return true;
+  const values = Object.fromEntries([
+    ...sets.map(([key, v]) => [`:${alias(key).slice(1)}`, toValue(v as string | number)] as const),
+    ...unlessStatus.map((status, i) => [`:unless${i}`, toValue(status)] as const),
+  ]);
+  try {
+    await dynamo().send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { clusterName: { S: scopedName(clusterName) } },
+        UpdateExpression: expression,
+        ExpressionAttributeNames: { ...names, ...(unlessStatus.length ? { '#unlessStatus': 'status' } : {}) },
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+        ...(unlessStatus.length
+          ? { ConditionExpression: `attribute_not_exists(#unlessStatus) OR NOT (#unlessStatus IN (${unlessStatus.map((_, i) => `:unless${i}`).join(', ')}))` }
+          : {}),
+      }),
+    );
+  } catch (error) {
+    if (unlessStatus.length && error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+  return true;
 }
 
+/** Statuses an offboarding run writes: the record is offboarding's, a stale onboarding run's failure must not overwrite it. */
+export const OFFBOARDING_STATUSES = [OFFBOARDED, 'OFFBOARDING_INCOMPLETE', 'OFFBOARDING_FAILED'];
 /** Statuses of a record that claims nothing in its VPC any more (or never did). */
 export const CLAIMS_NOTHING = new Set([OFFBOARDED, 'SKIPPED', 'REFUSED', 'PLANNED']);
 /** The status of a cluster whose first run is under way: its VPC claims are already recorded. */

@@ -3,6 +3,7 @@
 // the network half of design step 2, so a refusal comes before the first write anywhere.
 import { NetworkStepResult, nodesOf, reconcileNetwork } from '../domain/network';
 import { preflightCniOptions } from '../domain/cni-options';
+import { requireEarlyClusterLive } from '../domain/cluster';
 import { tagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { requireVpcName, vpcNameTag } from '../domain/vpc-name';
 import { requireSetting, runtime } from '../shared/runtime';
@@ -51,7 +52,9 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
     // The cluster lease for the whole write phase; the VPC lease only around the writes clusters of
     // the VPC share, and not at all when they are in place (reconcileUnderLeases says which).
     withClusterLeaseIfChanges({ clusterName: cluster.name, workMs: POD_NETWORK_WORK_MS }, state.executionId, state.input.dryRun, previous?.changes.length ?? 0, (dryRun) =>
-      reconcileNetwork(
+      // A CREATING cluster may be deleted before the first write (its offboarding then found nothing
+      // to undo): looked at again under the lease, before the claim. The ASL drops the exclusion.
+      (state.resolve?.phase === 'early' && !previous && !dryRun ? requireEarlyClusterLive(cluster) : Promise.resolve()).then(() => reconcileNetwork(
         cluster,
         runtime().config,
         dryRun,
@@ -62,7 +65,7 @@ export const handler = async (event: PodNetworkEvent, context?: LambdaContextLik
           awaitVpcLeaseFree: () => awaitVpcLeaseFree(cluster.vpcId, state.executionId, POD_NETWORK_WORK_MS),
         },
         knownNodes,
-      ).then(
+      )).then(
         // The load-balancer subnet tags carry a marker per cluster: the cluster lease is enough.
         async (result) =>
           result.phase === 'done' ? { ...result, changes: [...result.changes, ...(await tagLoadBalancerSubnets(cluster.name, cluster.vpcId, runtime().config, dryRun))] } : result,

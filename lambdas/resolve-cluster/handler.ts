@@ -4,7 +4,7 @@ import { normalizeInput } from '../domain/input';
 import { resolveCluster } from '../domain/cluster';
 import { runtime } from '../shared/runtime';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
-import { ResolveResult, WorkflowInput } from '../shared/workflow';
+import { ClusterIdentity, ResolveResult, WorkflowInput } from '../shared/workflow';
 
 export interface ResolveEvent {
   request: unknown;
@@ -13,8 +13,8 @@ export interface ResolveEvent {
   executionId?: string;
   /** The deployed poll interval (the state machine's pollSeconds). */
   pollSeconds?: number;
-  /** The run wired the network while the cluster was CREATING and now waits for ACTIVE (AwaitActive). */
-  awaitingActive?: boolean;
+  /** The cluster the run wired the network for while it was CREATING, now awaited ACTIVE (AwaitActive). */
+  expected?: ClusterIdentity;
 }
 
 export const handler = async (event: ResolveEvent, context?: LambdaContextLike): Promise<ResolveResult & { input: WorkflowInput }> => {
@@ -22,6 +22,6 @@ export const handler = async (event: ResolveEvent, context?: LambdaContextLike):
   const input = normalizeInput(event.request);
   return runStep('resolve-cluster', input.clusterName, async () => ({
     input,
-    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName, event.pollSeconds, event.awaitingActive === true)),
+    ...(await resolveCluster(input.clusterName, event.startedAt, runtime().config, Date.now(), input.nodegroupName, event.pollSeconds, event.expected)),
   }));
 };

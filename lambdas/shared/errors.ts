@@ -4,6 +4,7 @@
 export type OnboardingErrorName =
   | 'InvalidInput' // the event or manual input cannot be served
   | 'ClusterNotFound'
+  | 'ClusterGone' // the cluster a run began with was deleted or re-created under its name meanwhile
   | 'ClusterRefused' // a cluster this design cannot serve (Auto Mode, IPv6, CONFIG_MAP, no VPC CNI)
   | 'NetworkConflict' // CIDR overlap, association limit, route conflicts
   | 'WaitTimedOut' // a bounded wait ran out

@@ -35,6 +35,8 @@ export interface ClusterSummary {
   tags: Record<string, string>;
   /** The cluster's IAM role (security groups for pods need AmazonEKSVPCResourceController on it). */
   roleArn?: string;
+  /** When EKS created it (ISO): with the ARN, tells this cluster from one re-created under its name. */
+  createdAt?: string;
   /** When the resolve step saw the cluster ACTIVE (ready results only). */
   activeSeenAt?: string;
 }
@@ -136,3 +138,6 @@ export interface WorkflowState {
   cni?: CniResult;
   [step: string]: unknown;
 }
+
+/** Which cluster a run began with: a later look must find the same one (lambdas/domain/cluster.ts). */
+export type ClusterIdentity = Pick<ClusterSummary, 'name' | 'arn' | 'vpcId' | 'createdAt'>;

@@ -158,6 +158,8 @@ export interface ClusterState {
   securityGroupIds: string[];
   endpointPublicAccess: boolean;
   clusterSecurityGroupId: string;
+  /** Report clusterSecurityGroupId while CREATING too (real EKS may, late in CREATING). */
+  reportsGroupWhileCreating?: boolean;
   vpcId: string;
   ipFamily: string;
   serviceIpv4Cidr: string;
@@ -633,7 +635,7 @@ export class EksEmulator {
         subnetIds: c.subnetIds,
         securityGroupIds: c.securityGroupIds,
         // Real EKS may report it only late in CREATING: hidden until ACTIVE, so nothing may rely on it earlier.
-        ...(active ? { clusterSecurityGroupId: c.clusterSecurityGroupId } : {}),
+        ...(active || c.reportsGroupWhileCreating ? { clusterSecurityGroupId: c.clusterSecurityGroupId } : {}),
         vpcId: c.vpcId,
         endpointPublicAccess: c.endpointPublicAccess,
         endpointPrivateAccess: !c.endpointPublicAccess,

@@ -19,6 +19,7 @@ import {
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resetAviatrixClientState } from '../../lambdas/aviatrix/client';
+import { normalizeInput } from '../../lambdas/domain/input';
 import { NODE_RULE_DESCRIPTION, nodeInstanceTagKey, rulesOf } from '../../lambdas/domain/network';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
 import {
@@ -458,21 +459,25 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
   }
 
   /**
-   * Runs the cluster workflow on a CREATING cluster; when it first waits for ACTIVE, `atWait` runs
-   * (what it returns is kept), then the cluster becomes `status`. The run's writes are split there.
+   * Runs the cluster workflow on a CREATING cluster; after it first waited for ACTIVE, `atWait` runs
+   * before its next look (what it returns is kept), then the cluster becomes `status`. The run's
+   * writes are split there.
    */
-  async function runCreating<T>(name: string, status: 'ACTIVE' | 'FAILED', atWait: () => Promise<T>, atStatus: () => void = () => undefined) {
+  async function runCreating<T>(name: string, status: 'ACTIVE' | 'FAILED' | undefined, atWait: () => Promise<T>, atStatus: () => void = () => undefined) {
     const mark = w.world.log.mark();
     let seen: Promise<{ at: number; value: T }> | undefined;
+    let looks = 0;
     const result = await run({ clusterName: name }, {
-      onEvent: (event) => {
-        if (event.type !== 'StateEntered' || event.state !== 'WaitForActive' || seen) return;
+      // The second look follows the first WaitForActive: it waits for atWait.
+      onInvoke: async (state) => {
+        if (state !== 'AwaitActive' || ++looks !== 2) return;
         seen = atWait().then((value) => {
           const at = w.world.log.mark();
-          w.world.eks.setClusterStatus(name, status);
+          if (status) w.world.eks.setClusterStatus(name, status);
           atStatus();
           return { at, value };
         });
+        await seen;
       },
     });
     if (!seen) throw new Error(`${name}: the run never waited for ACTIVE (${result.statesEntered.join(', ')})`);
@@ -557,6 +562,141 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(w.controller.exclusions('transit-failed-early')).toEqual([]);
   });
 
+  /** While the run waits for ACTIVE: DeleteCluster, and its offboarding runs to its end. */
+  async function deleteAndOffboard(name: string) {
+    await eks.send(new DeleteClusterCommand({ name }));
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: name });
+    expect(offboarded.output).toMatchObject({ status: 'OFFBOARDED' });
+    return record(name);
+  }
+
+  it('deleted during the wait after its offboarding ran: the run ends with ClusterGone, the record stays OFFBOARDED with no claim', async () => {
+    await clusterOnOwnTransitCreating('gone-early', 'transit-gone-early', 6);
+    const { result, after, atWait } = await runCreating('gone-early', undefined, () => deleteAndOffboard('gone-early'));
+    expect(atWait).toMatchObject({ status: 'OFFBOARDED', lastRunStatus: 'OFFBOARDED' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(/EKS cluster "gone-early" was deleted while the run was under way; the run ends without writing for it.*offboarding \(DeleteCluster\) removes it/);
+    expect(result.statesEntered.slice(-4)).toEqual(['AwaitActive', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    expect(after).toEqual([]);
+    // As its offboarding left it: no FAILED status, claim or error written over it.
+    expect(await record('gone-early')).toEqual(atWait);
+    expect(w.controller.exclusions('transit-gone-early')).toEqual([]);
+  });
+
+  it('re-created under the same name during the wait: no add-on, access or ENIConfig write for the new cluster, a clear message', async () => {
+    const created = await clusterOnOwnTransitCreating('again-early', 'transit-again-early', 7);
+    const { result, after, atWait } = await runCreating('again-early', undefined, async () => {
+      const offboarded = await deleteAndOffboard('again-early');
+      await createCluster(w, { name: 'again-early', vpc: created.vpc });
+      w.activateCluster('again-early');
+      return offboarded;
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(new RegExp(`EKS cluster "again-early" was re-created \\(created .* in ${created.vpc.vpcId}, not .*\\) while the run was under way.*the new cluster gets a run of its own`));
+    expect(result.statesEntered).not.toContain('VpcCni');
+    expect(after).toEqual([]);
+    expect(w.world.kube.eniConfigs('again-early')).toEqual([]);
+    expect(addonEnv('again-early')).toEqual({});
+    expect(await record('again-early')).toEqual(atWait);
+  });
+
+  it('deleted while CREATING before PodNetwork\'s first write, its offboarding finding nothing: nothing built for it, its exclusion dropped', async () => {
+    await clusterOnOwnTransitCreating('deleted-early', 'transit-deleted-early', 8);
+    const mark = w.world.log.mark();
+    let offboarded: Awaited<ReturnType<typeof runWorkflow>> | undefined;
+    let excludedThen: string[] = [];
+    const result = await run({ clusterName: 'deleted-early' }, {
+      onInvoke: async (state) => {
+        if (state !== 'PodNetwork' || offboarded) return;
+        excludedThen = [...w.controller.exclusions('transit-deleted-early')];
+        await eks.send(new DeleteClusterCommand({ name: 'deleted-early' }));
+        offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'deleted-early' });
+      },
+    });
+    expect(offboarded?.output).toMatchObject({ status: 'NOTHING_TO_DO' });
+    expect(excludedThen).toEqual(['100.64.0.0/16']);
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(/EKS cluster "deleted-early" is being deleted while the run was under way; the run ends without writing for it/);
+    expect(result.statesEntered.slice(-5)).toEqual(['PodNetwork', 'DropExclusion', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    // No CIDR, subnet or security group; the exclusion and its claim gone.
+    expect(writesSince(mark).filter((c) => c.service === 'ec2')).toEqual([]);
+    expect(w.controller.exclusions('transit-deleted-early')).toEqual([]);
+    const saved = await record('deleted-early');
+    expect(saved).toMatchObject({ status: 'FAILED', lastRunStatus: 'FAILED' });
+    expect(saved).not.toHaveProperty('vpcId');
+    expect(saved).not.toHaveProperty('podCidr');
+  });
+
+  it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
+    await clusterOnOwnTransitCreating('group-late', 'transit-group-late', 9);
+    const cluster = w.world.eks.cluster('group-late')!;
+    const realGroupId = cluster.clusterSecurityGroupId;
+    cluster.reportsGroupWhileCreating = true;
+    cluster.clusterSecurityGroupId = 'sg-0feedc0ffee000001';
+    const { result } = await runCreating('group-late', 'ACTIVE', async () => {
+      cluster.clusterSecurityGroupId = realGroupId;
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.statesEntered.indexOf('PodNetwork')).toBeLessThan(result.statesEntered.indexOf('AwaitActive'));
+    const end = await groups('group-late');
+    expect(end.pod).toContainEqual({ protocol: '-1', sourceGroupId: realGroupId });
+    expect(w.world.kube.eniConfigs('group-late')).toHaveLength(2);
+  });
+
+  it('opted in by tag at the first look, the tag removed during the wait: the opt-in is judged once, the run completes', async () => {
+    const saved = w.config.optIn;
+    w.setConfig({ optIn: { mode: 'tag', tagKey: 'aviatrix.com/onboard', tagValue: 'true' } });
+    try {
+      const created = await clusterOnOwnTransitCreating('untagged-early', 'transit-untagged-early', 10);
+      w.world.eks.cluster('untagged-early')!.tags['aviatrix.com/onboard'] = 'true';
+      const { result } = await runCreating('untagged-early', 'ACTIVE', async () => {
+        delete w.world.eks.cluster('untagged-early')!.tags['aviatrix.com/onboard'];
+      });
+      expect(result.error).toBeUndefined();
+      expect(result.output).toMatchObject({ status: 'ONBOARDED' });
+      expect(w.world.kube.eniConfigs('untagged-early')).toHaveLength(2);
+      expect(w.controller.snatPolicies(created.spokeName)).toHaveLength(4);
+    } finally {
+      w.setConfig({ optIn: saved });
+    }
+  });
+
+  it('the cluster security group EKS reports at ACTIVE is not in the cluster\'s VPC: VpcCni refuses it, no rule, ENIConfig or add-on write', async () => {
+    await clusterOnOwnTransitCreating('group-elsewhere', 'transit-group-elsewhere', 11);
+    const cluster = w.world.eks.cluster('group-elsewhere')!;
+    const { result, after } = await runCreating('group-elsewhere', 'ACTIVE', async () => {
+      const other = await w.world.createVpc();
+      const { GroupId } = await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'in another VPC', VpcId: other.vpcId }));
+      cluster.clusterSecurityGroupId = GroupId!;
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('NetworkConflict');
+    expect(result.error?.message).toMatch(new RegExp(`cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "group-elsewhere" is not in VPC ${cluster.vpcId}`));
+    expect(result.statesEntered).toContain('VpcCni');
+    // The access entry goes beside the rules (the record lists it); nothing that needs the group follows.
+    expect(after.filter((c) => c.action === 'AuthorizeSecurityGroupIngress' || c.action === 'UpdateAddon' || /eniconfigs/i.test(c.action))).toEqual([]);
+    expect(w.world.kube.eniConfigs('group-elsewhere')).toEqual([]);
+    expect(addonEnv('group-elsewhere')).not.toHaveProperty('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG');
+  });
+
+  it('a node-group run on a CREATING cluster waits for ACTIVE at its first look (no early phase), then checks its node group', async () => {
+    await createCluster(w, { name: 'ng-creating' });
+    const mark = w.world.log.mark();
+    let looks = 0;
+    const result = await runWorkflow(NODEGROUP_WORKFLOW, { clusterName: 'ng-creating', nodegroupName: 'ng-missing' }, {
+      onInvoke: (state) => {
+        if (state === 'ResolveCluster' && ++looks === 2) w.activateCluster('ng-creating');
+      },
+    });
+    expect(result.statesEntered.slice(0, 4)).toEqual(['Start', 'ResolveCluster', 'IsClusterReady', 'WaitForCluster']);
+    expect(result.error?.name).toBe('InvalidInput');
+    expect(result.error?.message).toMatch(/node group "ng-missing" does not exist on EKS cluster "ng-creating"/);
+    expect(writesSince(mark)).toEqual([]);
+  });
+
   it('a refusal CreateCluster already fixed (Auto Mode) comes at the first look: no wait, no write, a REFUSED record', async () => {
     await createCluster(w, { name: 'auto-early', autoMode: true });
     await expectRefused('auto-early', 'ClusterRefused', /EKS cluster "auto-early" uses EKS Auto Mode/);
@@ -582,5 +722,23 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     } finally {
       w.setConfig({ prefixDelegation: false });
     }
+  });
+});
+
+describe('a phase a Choice does not expect', () => {
+  // The run is started at the Choice with the state it would hold there, the phase replaced.
+  it.each([
+    // After the preflight's place in the run: FAILED; before it (the input not lifted yet): REFUSED.
+    [CLUSTER_WORKFLOW, 'IsClusterActive', 'cluster', 'odd-phase-cluster', 'FAILED', { input: normalizeInput({ clusterName: 'odd-phase-cluster' }) }],
+    [NODEGROUP_WORKFLOW, 'IsClusterReady', 'node-group', 'odd-phase-nodegroup', 'REFUSED', { resolve: { input: normalizeInput({ clusterName: 'odd-phase-nodegroup', nodegroupName: 'ng' }) } }],
+  ])('%s %s: "early" ends the run through ReleaseLeases and RecordFailure, writing nothing', async (file, choice, workflow, clusterName, status, state) => {
+    const mark = w.world.log.mark();
+    const result = await runWorkflow(file, { ...state, resolve: { ...(state as { resolve?: object }).resolve, phase: 'early' }, startedAt: new Date().toISOString(), pollSeconds: 30 }, { startAt: choice });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('UnexpectedPhase');
+    expect(result.error?.message).toBe(`the ${workflow} workflow got phase "early" from its resolve step where it does not expect it, and stopped; this is a defect of the workflow, not of the cluster: report it with the execution`);
+    expect(result.statesEntered).toEqual([choice, 'UnexpectedPhase', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    expect(writesSince(mark)).toEqual([]);
+    expect(await record(clusterName)).toMatchObject({ lastRunStatus: status, error: expect.stringContaining('UnexpectedPhase: the') });
   });
 });
