@@ -196,7 +196,16 @@ async function transitions(w: OnboardingWorld, creatingSeconds: number): Promise
     cluster.createdAt = new Date(cluster.createdAt.getTime() - seconds * 1000);
     if (simulated >= creatingSeconds) w.activateCluster(name);
   };
-  const run = await mustSucceed(runWorkflow(FILE, { clusterName: name }, { waitMs: 0, pollIntervalSeconds: DEPLOYED_POLL_SECONDS, onEvent }), 'the CREATING run');
+  // Ageing moves the cluster's createdAt back, so the snapshot AwaitActive compares it with (to
+  // tell a re-created cluster) moves with it: in simulated time both are the same moment. The state
+  // events arrive a turn or two after the states run: let the Wait's event age the cluster first.
+  const onInvoke = async (_fn: string, event: unknown) => {
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const expected = (event as { expected?: { createdAt?: string } }).expected;
+    const cluster = w.world.eks.cluster(name);
+    if (expected && cluster) expected.createdAt = cluster.createdAt.toISOString();
+  };
+  const run = await mustSucceed(runWorkflow(FILE, { clusterName: name }, { waitMs: 0, pollIntervalSeconds: DEPLOYED_POLL_SECONDS, onEvent, onInvoke }), 'the CREATING run');
   return { creatingSeconds, pollSeconds: DEPLOYED_POLL_SECONDS, stateTransitions: run.statesEntered.length };
 }
 

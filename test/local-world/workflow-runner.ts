@@ -61,8 +61,8 @@ export interface RunOptions {
    * `States.Timeout` and the invocation is dead (see killTask).
    */
   timeoutMs?: (fn: string, configuredSeconds: number) => number;
-  /** Called as each Task's Lambda is invoked, before the handler runs (to arm a fault for that step); awaited. */
-  onInvoke?: (state: string) => void | Promise<void>;
+  /** Called as each Task's Lambda is invoked, before the handler runs (to arm a fault for that step), with the event it gets; awaited. */
+  onInvoke?: (state: string, event: unknown) => void | Promise<void>;
   /** Start at this state instead of the definition's StartAt: a redrive from the state that failed. */
   startAt?: string;
   /** Called as each request a handler made is done (answered, failed or cut). */
@@ -161,7 +161,7 @@ function* allStates(states: Record<string, AnyState>): Generator<[string, AnySta
 function lambdaInvoker(state: string, directory: string, timeoutMs: number, options: Pick<RunOptions, 'onInvoke' | 'onRequest'>) {
   watchRequests();
   return async (input: unknown): Promise<never> => {
-    await options.onInvoke?.(state);
+    await options.onInvoke?.(state, input);
     const module = require(path.join(ROOT, 'lambdas', directory, 'handler')) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
     let die: (error: Error) => void = () => undefined;
     const dead = new Promise<never>((_, reject) => {
