@@ -20,6 +20,10 @@ export function spawnMoto(port: number, stdio: 'ignore' | 'pipe'): ChildProcess 
     '    while os.getppid() == parent: time.sleep(1)',
     '    os._exit(0)',
     'threading.Thread(target=watch, daemon=True).start()',
+    // A crowd connects faster than the server thread accepts: a longer listen queue than werkzeug's
+    // 128 keeps connections from being dropped into TCP's SYN retransmission (seconds, idle).
+    'import werkzeug.serving',
+    'werkzeug.serving.BaseWSGIServer.request_queue_size = 4096',
     'from moto.server import main',
     'main(sys.argv[1:])',
   ].join('\n');
