@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large]`: what a cold start, a run and
+// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large|<clusters>x<vpcs>]`: what a cold start, a run and
 // a crowd cost, measured on this machine, never asserted. Ratios carry across machines; raw times
 // do not (this one is shared and noisy). One table:
 // 1. Each Lambda bundled exactly as `cdk synth` bundles it (lib/bundling.ts): size, and the time a
@@ -10,7 +10,8 @@
 //    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat,
 //    timed on a lone run), lease-acquire timeouts, DynamoDB writes per cluster, and convergence.
 //    `--sweep=large` adds 500 clusters over 20 VPCs (each with its spoke and HA pair, one transit),
-//    with the controller's serialized section per gateway.
+//    with the controller's serialized section per gateway; `--sweep=200x8` another such crowd (a
+//    smaller one reproduces what the large one shows, in less time); `--sizes ''` skips the N rows.
 // test/bench.test.ts runs a small version so it cannot rot.
 import '../test/setup/environment';
 import { execFileSync } from 'node:child_process';
@@ -89,8 +90,8 @@ export interface BenchResult {
 
 export interface BenchOptions {
   sizes?: number[];
-  /** Also the large sweep: 500 clusters over 20 VPCs (`--sweep=large`). */
-  large?: boolean;
+  /** Also the large sweep: 500 clusters over 20 VPCs (`--sweep=large`), or another crowd over VPCs (`--sweep=200x8`). */
+  large?: boolean | { clusters: number; vpcs: number };
   /** Clusters whose ACTIVE -> ENIConfig time is measured (median). */
   latencyClusters?: number;
   loadSamples?: number;
@@ -306,7 +307,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const eniConfig = await measureEniConfigLatency(options.latencyClusters ?? 5, w);
     const sweepRows: SweepRow[] = [];
     for (const size of sizes) sweepRows.push(await sweep(w, size));
-    if (options.large) sweepRows.push(await sweep(w, LARGE_SWEEP.clusters, LARGE_SWEEP.vpcs));
+    if (options.large) {
+      const { clusters, vpcs } = options.large === true ? LARGE_SWEEP : options.large;
+      sweepRows.push(await sweep(w, clusters, vpcs));
+    }
     return {
       date: new Date().toISOString(),
       machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
@@ -369,9 +373,12 @@ function argument(name: string): string | undefined {
 }
 
 if (require.main === module) {
-  const sizes = argument('--sizes')?.split(',').map(Number);
+  const sizes = argument('--sizes')?.split(',').filter(Boolean).map(Number);
   const samples = argument('--samples');
-  const large = process.argv.includes('--sweep=large');
+  const sweepArg = process.argv.find((a) => a.startsWith('--sweep='))?.slice('--sweep='.length);
+  const crowd = /^(\d+)x(\d+)$/.exec(sweepArg ?? '');
+  if (sweepArg && sweepArg !== 'large' && !crowd) throw new Error(`--sweep=${sweepArg}: use --sweep=large or --sweep=<clusters>x<vpcs> (e.g. --sweep=200x8)`);
+  const large = crowd ? { clusters: Number(crowd[1]), vpcs: Number(crowd[2]) } : sweepArg === 'large';
   runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}), large })
     .then((result) => console.log(process.argv.includes('--json') ? JSON.stringify(result, null, 2) : renderTable(result)))
     .catch((error: unknown) => {

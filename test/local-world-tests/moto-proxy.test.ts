@@ -2,8 +2,9 @@
 // (overlap, the VPC's quota of 5 blocks, a size outside /16../28, a range restricted for the VPC's
 // primary CIDR), and can report a new association `associating` for a few reads, as EC2 does.
 import { AssociateVpcCidrBlockCommand, CreateVpcCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CallLog } from '../local-world/call-log';
-import { MotoServer, startMoto, VPC_CIDR_QUOTA } from '../local-world/moto';
+import { itemSerializer, MotoServer, startMoto, VPC_CIDR_QUOTA } from '../local-world/moto';
 
 let moto: MotoServer;
 let ec2: EC2Client;
@@ -60,4 +61,51 @@ test('a new association is associating for the reads asked for, then associated;
   } finally {
     moto.settleAssociationsAfter(0);
   }
+});
+
+describe('DynamoDB writes: one at a time per item, in parallel across items', () => {
+  const dynamo = () =>
+    new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
+  const TABLE = 'proxy-items';
+
+  test('racing conditional puts of one item: exactly one wins; of different items: all do', async () => {
+    const client = dynamo();
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: TABLE,
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      const put = (id: string, holder: number) =>
+        client
+          .send(new PutItemCommand({ TableName: TABLE, Item: { id: { S: id }, holder: { N: String(holder) } }, ConditionExpression: 'attribute_not_exists(id)' }))
+          .then(() => 'won', (e: Error) => e.name);
+      const sameItem = await Promise.all(Array.from({ length: 20 }, (_, i) => put('one', i)));
+      expect(sameItem.filter((r) => r === 'won')).toHaveLength(1);
+      expect(sameItem.filter((r) => r !== 'won')).toEqual(Array(19).fill('ConditionalCheckFailedException'));
+      expect(await Promise.all(Array.from({ length: 20 }, (_, i) => put(`item-${i}`, i)))).toEqual(Array(20).fill('won'));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test("a write held up on one item holds up that item's next write only; an item-less write waits for all and holds up all", async () => {
+    const serialize = itemSerializer();
+    const order: string[] = [];
+    let freeA: () => void = () => undefined;
+    const firstA = serialize('t a', () => new Promise<void>((resolve) => (freeA = resolve)).then(() => order.push('a1')));
+    const secondA = serialize('t a', async () => order.push('a2'));
+    await serialize('t b', async () => order.push('b1'));
+    expect(order).toEqual(['b1']);
+    const table = serialize(undefined, async () => order.push('table'));
+    const afterTable = serialize('t b', async () => order.push('b2'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(order).toEqual(['b1']);
+    freeA();
+    await Promise.all([firstA, secondA, table, afterTable]);
+    expect(order).toEqual(['b1', 'a1', 'a2', 'table', 'b2']);
+  });
 });

@@ -63,6 +63,12 @@ try:
 except (AttributeError, ImportError) as missing:
     print(f"moto-server.py: moto lacks {missing}; running it unpatched (slower)", file=sys.stderr)
 
+# A crowd connects faster than the server thread accepts: a longer listen queue than werkzeug's 128
+# keeps connections from being dropped into TCP's SYN retransmission (seconds of idle waiting).
+import werkzeug.serving
+
+werkzeug.serving.BaseWSGIServer.request_queue_size = 4096
+
 from moto.server import main
 
 gc.freeze()

@@ -23,6 +23,9 @@ export interface MotoServer {
   stop(): Promise<void>;
 }
 
+/** Connections the recording proxy keeps open to moto at most (each is a thread of moto's). */
+const MOTO_CONNECTIONS = 32;
+
 export async function freePort(): Promise<number> {
   const server = http.createServer();
   const port = await listenOnLoopback(server);
@@ -107,16 +110,74 @@ function actionOf(target: string | undefined, body: string, url: string): string
 }
 
 /**
- * DynamoDB applies each conditional write atomically; moto's threaded server checks and writes
- * without a lock, so two racing conditional puts can both succeed. The proxy therefore passes
- * DynamoDB writes to moto one at a time, which restores the guarantee the lease code relies on.
+ * DynamoDB applies each conditional write atomically, per item; moto's threaded server checks and
+ * writes without a lock, so two racing conditional puts on one item can both succeed. The proxy
+ * therefore passes writes of one item to moto one at a time, which restores the guarantee the
+ * lease code relies on; writes of different items go on in parallel, as in DynamoDB (one queue for
+ * every write made the crowd's writes wait on each other until the SDK's request timeout, and the
+ * timed-out retries queued behind their own abandoned attempts). A write whose item the proxy cannot
+ * tell (a batch, a table operation) waits for every write before it, and every later write waits for it.
  */
-function serializer() {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(work: () => Promise<T>): Promise<T> => {
-    const next = tail.then(work, work);
-    tail = next.catch(() => undefined);
+export function itemSerializer() {
+  const tails = new Map<string, Promise<void>>();
+  let all: Promise<unknown> = Promise.resolve();
+  return <T>(item: string | undefined, work: () => Promise<T>): Promise<T> => {
+    const before = item === undefined ? Promise.all([all, ...tails.values()]) : Promise.all([all, tails.get(item)]);
+    const next = before.then(work);
+    const done = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    if (item === undefined) {
+      all = done;
+      tails.clear();
+    } else {
+      tails.set(item, done);
+      void done.then(() => {
+        if (tails.get(item) === done) tails.delete(item);
+      });
+    }
     return next;
+  };
+}
+
+/**
+ * The item a DynamoDB write is for ("<table> <key>"), or undefined when it is not one item's: the
+ * Key of an UpdateItem or DeleteItem, the key attributes (`keyOf(table)`) of a PutItem's Item.
+ */
+async function writtenItem(action: string, body: string, keyOf: (table: string) => Promise<string[]>): Promise<string | undefined> {
+  if (!['PutItem', 'UpdateItem', 'DeleteItem'].includes(action)) return undefined;
+  try {
+    const request = JSON.parse(body) as { TableName?: string; Key?: Record<string, unknown>; Item?: Record<string, unknown> };
+    if (!request.TableName) return undefined;
+    const key = request.Key ?? Object.fromEntries((await keyOf(request.TableName)).map((name) => [name, request.Item?.[name]]));
+    return `${request.TableName} ${JSON.stringify(Object.entries(key).sort(([a], [b]) => a.localeCompare(b)))}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A table's key attribute names, read once from moto (DescribeTable); [] when it has none (the write is then the table's). */
+function tableKeys(motoPort: number): (table: string) => Promise<string[]> {
+  const known = new Map<string, Promise<string[]>>();
+  return (table) => {
+    if (!known.has(table)) {
+      const read = fetch(`http://127.0.0.1:${motoPort}/`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': 'DynamoDB_20120810.DescribeTable',
+          authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        },
+        body: JSON.stringify({ TableName: table }),
+      })
+        .then((answer) => answer.json() as Promise<{ Table?: { KeySchema?: { AttributeName: string }[] } }>)
+        .then((answer) => (answer.Table?.KeySchema ?? []).map((k) => k.AttributeName));
+      // A failed read is not kept: the next write of the table asks again.
+      read.catch(() => known.delete(table));
+      known.set(table, read);
+    }
+    return known.get(table)!;
   };
 }
 
@@ -164,12 +225,18 @@ class Settling {
 }
 
 async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: AccountDirectory): Promise<{ url: string; settling: Settling; close(): Promise<void> }> {
-  const oneDynamoWriteAtATime = serializer();
+  const oneWritePerItem = itemSerializer();
+  const keyOf = tableKeys(targetPort);
+  // moto's server accepts connections on one thread and spawns a thread for each: a crowd that
+  // opened a connection per request overflowed its listen queue, and each dropped connection
+  // waited out TCP's SYN retransmission (1, 3, 7, 15 s...) with the machine idle. A bounded pool
+  // of kept-alive connections queues the excess here instead (a real endpoint does not drop them).
+  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: MOTO_CONNECTIONS });
   const settling = new Settling();
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, drop = false, rewrite?: (answer: string) => string) =>
     new Promise<void>((resolve) => {
       const upstream = http.request(
-        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent: upstreamAgent },
         (upstreamRes) => {
           // A client gone before its answer (a killed invocation, a client timeout): the answer is
           // drained, so it ends and the DynamoDB write queue moves on (piped into a closed socket
@@ -259,13 +326,22 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
         if (unsettled) {
           refuse(res, 'InvalidSubnet.Range', `The CIDR block ${unsettled} of the VPC is still associating`);
         } else if (action === 'DescribeVpcs') void forward(req, res, body, drop, (answer) => settling.describe(answer));
-        else if (service === 'dynamodb' && write) void oneDynamoWriteAtATime(() => forward(req, res, body, drop));
+        else if (service === 'dynamodb' && write) {
+          void writtenItem(action, body.toString(), keyOf).then((item) => oneWritePerItem(item, () => forward(req, res, body, drop)));
+        }
         else void forward(req, res, body, drop);
       });
     });
   });
   const port = await listenOnLoopback(server);
-  return { url: `http://127.0.0.1:${port}`, settling, close: () => closeServer(server) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    settling,
+    close: async () => {
+      await closeServer(server);
+      upstreamAgent.destroy();
+    },
+  };
 }
 
 /** EC2's 400 answer refusing a request. */
