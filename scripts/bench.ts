@@ -261,7 +261,8 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
   };
   const mark = w.world.log.mark();
   const started = process.hrtime.bigint();
-  const runs = await Promise.all(names.map((clusterName) => runWorkflow(FILE, { clusterName }, { waitMs: 0, onEvent })));
+  // Retries at the ASL's intervals, with its jitter: 10 ms retries of a crowd hit a busy service together.
+  const runs = await Promise.all(names.map((clusterName) => runWorkflow(FILE, { clusterName }, { waitMs: 0, retryMs: 'asl', onEvent })));
   const wallMs = elapsed(started);
   const dynamoWrites = w.world.log.writesSince(mark, 'dynamodb').length;
   let lostPolicies = 0;

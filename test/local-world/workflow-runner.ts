@@ -48,8 +48,8 @@ export interface WorkflowRun {
 export interface RunOptions {
   /** How long each Wait state really waits, in ms (the ASL says seconds). */
   waitMs?: number;
-  /** How long each Retry waits, in ms. */
-  retryMs?: number;
+  /** How long each Retry waits, in ms; 'asl': the ASL's own intervals, back-off and jitter (a crowd's retries then do not land together). */
+  retryMs?: number | 'asl';
   pollIntervalSeconds?: number;
   executionName?: string;
   /** $$.Execution.Id; by default made from the file and executionName. */
@@ -233,7 +233,7 @@ export async function runWorkflow(file: string, input: unknown, options: RunOpti
       handlers[name] = lambdaInvoker(name, directory, timeoutMs, options);
     }
     if (state.Type === 'Wait') waits[name] = options.waitMs ?? 20;
-    retries[name] = options.retryMs ?? 10;
+    if (options.retryMs !== 'asl') retries[name] = options.retryMs ?? 10;
   }
   // Validated as deployed; a redrive runs the same states from another one (the states before it
   // are then unreachable, which the validator would refuse).
