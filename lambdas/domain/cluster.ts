@@ -153,6 +153,8 @@ export async function resolveCluster(
   awaiting?: ClusterIdentity,
 ): Promise<ResolveResult> {
   const awaitingActive = awaiting !== undefined;
+  // What a run that stops here tells about the network it wired while the cluster was CREATING.
+  const leftWired = awaitingActive ? WIRED_WHILE_CREATING : '';
   const cluster = awaiting ? await sameCluster(awaiting) : await describeCluster(name);
   const status = cluster.status ?? 'UNKNOWN';
   // CreateCluster fixed the VPC and subnets: the network is wired while EKS creates the cluster
@@ -170,26 +172,25 @@ export async function resolveCluster(
       throw new OnboardingError(
         'WaitTimedOut',
         `EKS cluster "${name}" is still ${status} after ${waited} s (limit onboarding.clusterActiveTimeoutSeconds = ` +
-          `${config.clusterActiveTimeoutSeconds}); check it in the EKS console, then start the workflow again with {"clusterName": "${name}"}` +
-          (awaitingActive ? WIRED_WHILE_CREATING : ''),
+          `${config.clusterActiveTimeoutSeconds}); check it in the EKS console, then start the workflow again with {"clusterName": "${name}"}${leftWired}`,
       );
     }
     const waitSeconds = clusterWaitSeconds(status, cluster.createdAt, now, pollSeconds, config.clusterActiveTimeoutSeconds - waited);
     return { phase: 'pending', reason: `cluster ${name} is ${status}`, cluster: summarize(cluster), waitSeconds };
   }
   if (status !== 'ACTIVE') {
-    throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" is ${status}; onboarding needs an ACTIVE cluster${awaitingActive ? WIRED_WHILE_CREATING : ''}`);
+    throw new OnboardingError('ClusterRefused', `EKS cluster "${name}" is ${status}; onboarding needs an ACTIVE cluster${leftWired}`);
   }
   // The opt-in was judged when the run began (a run that waited for ACTIVE does not judge it twice).
   const skip = awaitingActive ? undefined : optInReason(cluster, config);
   if (skip) return { phase: 'skipped', reason: skip, cluster: summarize(cluster) };
   const refusal = refusalReason(cluster, config);
-  if (refusal) throw new OnboardingError('ClusterRefused', refusal + (awaitingActive ? WIRED_WHILE_CREATING : ''));
+  if (refusal) throw new OnboardingError('ClusterRefused', refusal + leftWired);
   if (nodegroupName) await requireNodegroup(name, nodegroupName);
   // The add-on EKS installs at creation is judged now (the network preflight saw a CREATING cluster).
   if (awaitingActive) {
     await preflightCniOptions(name, config).catch((error: unknown) => {
-      throw error instanceof OnboardingError ? new OnboardingError(error.name, error.message + WIRED_WHILE_CREATING) : error;
+      throw error instanceof OnboardingError ? new OnboardingError(error.name, error.message + leftWired) : error;
     });
   }
   // When the workflow saw it ACTIVE: the start of the ACTIVE -> ENIConfig metric (vpc-cni step).
@@ -201,7 +202,6 @@ const WIRED_WHILE_CREATING =
   '. The pod network wired while it was CREATING (secondary CIDR, pod subnets, pod security group, transit exclusion) stays claimed in ' +
   'its status record: a later run completes it, and offboarding removes it when the cluster is deleted';
 
-
 /**
  * The cluster a run began with while it was CREATING, looked at again. Deleted, being deleted, or
  * a different cluster re-created under its name: the run ends (ClusterGone) without writing for it.
@@ -209,12 +209,12 @@ const WIRED_WHILE_CREATING =
  */
 export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
   const name = expected.name;
-  const gone = (what: string) =>
+  const gone = (what: string, recreated = false) =>
     new OnboardingError(
       'ClusterGone',
       `EKS cluster "${name}" ${what} while the run was under way; the run ends without writing for it. What it wired in ` +
         `${expected.vpcId} belongs to the deleted cluster: its offboarding (DeleteCluster) removes it` +
-        (what.startsWith('was re-created') ? `; the new cluster gets a run of its own (start one with {"clusterName": "${name}"})` : ''),
+        (recreated ? `; the new cluster gets a run of its own (start one with {"clusterName": "${name}"})` : ''),
     );
   let cluster: Cluster;
   try {
@@ -225,7 +225,7 @@ export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
   }
   const createdAt = cluster.createdAt ? new Date(cluster.createdAt).toISOString() : undefined;
   if (cluster.arn !== expected.arn || createdAt !== expected.createdAt || cluster.resourcesVpcConfig?.vpcId !== expected.vpcId) {
-    throw gone(`was re-created (created ${createdAt ?? 'at an unknown time'} in ${cluster.resourcesVpcConfig?.vpcId ?? 'no VPC'}, not ${expected.createdAt ?? 'at an unknown time'} in ${expected.vpcId})`);
+    throw gone(`was re-created (created ${createdAt ?? 'at an unknown time'} in ${cluster.resourcesVpcConfig?.vpcId ?? 'no VPC'}, not ${expected.createdAt ?? 'at an unknown time'} in ${expected.vpcId})`, true);
   }
   if (cluster.status === 'DELETING') throw gone('is being deleted');
   return cluster;
