@@ -14,6 +14,7 @@ import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
 import { controllerKey, Leases, planThenLease } from '../shared/lease';
 import { beginInvocation, LambdaContextLike, runStep } from '../shared/step';
+import { keptWhileWarm } from '../shared/warm-state';
 import { WorkflowState } from '../shared/workflow';
 
 export interface OffboardOnboardEvent {
@@ -45,6 +46,7 @@ export async function handler(event: OnboardHandlerInput, context?: LambdaContex
 }
 
 let leases: Leases | undefined;
+keptWhileWarm(() => (leases = undefined));
 
 /**
  * Two runs never change one cluster's controller objects (onboarding, SmartGroups) at once: a run

@@ -9,6 +9,7 @@ import { setExcludedAdvertisedCidrs } from './controller/exclusions';
 import { createK8sCluster, deleteK8sCluster, getK8sCluster, K8sCluster, K8sClusterBody, listK8sClusters, updateK8sCluster } from './controller/k8s-clusters';
 import { createSmartGroup, deleteSmartGroup, getSmartGroup, listSmartGroups, SmartGroup, SmartGroupBody, updateSmartGroup } from './controller/smartgroups';
 import { AviatrixClientOptions, ControllerConnection, ControllerSession } from './controller/session';
+import { keptWhileWarm } from '../shared/warm-state';
 
 export { ControllerApiError } from './errors';
 export type { SnatPolicy } from './policy-codec';
@@ -82,6 +83,8 @@ export class AviatrixClient extends ControllerSession {
 }
 
 const clients = new Map<string, AviatrixClient>();
+// A client keeps the Secrets Manager client it was made with (and so its endpoint).
+keptWhileWarm(() => clients.clear());
 
 /** One client per controller and secret for the life of the container. */
 export function aviatrixClient(connection: ControllerConnection, options?: AviatrixClientOptions): AviatrixClient {

@@ -19,6 +19,7 @@ import { isTransient } from './classify';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
 import { currentFunctionName, currentTarget, Target } from './target';
+import { keptWhileWarm } from './warm-state';
 
 /**
  * A stand-in for a module's export that loads the module on first use: `new`, calls, `instanceof`
@@ -182,6 +183,12 @@ function assumeShared(roleArn: string, target: Target): Promise<AwsCredentialIde
 }
 
 let hubSts: STSClient | undefined;
+
+keptWhileWarm(() => {
+  secretsClient = dynamoClient = sfnClient = snsClient = hubSts = undefined;
+  clients.clear();
+  credentials.clear();
+});
 
 async function assumeMemberRole(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
   hubSts ??= new stsSdk.STSClient(sdkClientOptions());

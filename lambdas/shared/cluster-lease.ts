@@ -6,6 +6,7 @@
 import { clusterKey, Leases, planThenLease, vpcKey } from './lease';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
+import { keptWhileWarm } from './warm-state';
 import { StepResult } from './workflow';
 
 /** Longer than any writing step's Lambda timeout (3 min at most), so a holder that died cannot block for long. */
@@ -18,6 +19,7 @@ const LEASE_SECONDS = 210;
 const ACQUIRE_TIMEOUT_MS = 90_000;
 
 let leases: Leases | undefined;
+keptWhileWarm(() => (leases = undefined));
 
 export interface LeaseScope {
   clusterName: string;

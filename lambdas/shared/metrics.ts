@@ -4,6 +4,7 @@
 // Each handler flushes once at the end of runStep (lambdas/shared/step.ts).
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DEFAULT_METRICS_NAMESPACE } from '../../lib/config';
+import { keptWhileWarm } from './warm-state';
 
 /** What the dashboard and alarms read (lib/observability.ts); one name each. */
 export const METRIC = {
@@ -26,6 +27,7 @@ export type RunOutcome = 'Onboarded' | 'Failed' | 'Skipped' | 'Refused' | 'Offbo
 export const SERVICE_NAME = 'eks-aviatrix-onboarding';
 
 let metrics: Metrics | undefined;
+keptWhileWarm(() => (metrics = undefined));
 
 /** Created on first use, so the namespace (POWERTOOLS_METRICS_NAMESPACE, set by the stack from config) is read then. */
 function store(): Metrics {

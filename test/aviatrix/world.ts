@@ -7,6 +7,7 @@ import { CallLog } from '../local-world/call-log';
 import { MotoServer, startMoto } from '../local-world/moto';
 import { AviatrixEmulator, EmulatorOptions } from '../local-world/aviatrix-emulator';
 import { createStackTables } from '../local-world/tables';
+import { forgetWarmStateForTests } from '../../lambdas/shared/warm-state';
 
 export const PASSWORD = 'Pw-7f3c9e1a-very-secret';
 export const SECRET_NAME = 'aviatrix/controller';
@@ -37,6 +38,8 @@ export async function startWorld(options: EmulatorOptions = {}): Promise<World> 
   process.env.AWS_ENDPOINT_URL_DYNAMODB = moto.endpoint;
   process.env.LEASE_TABLE_NAME = LEASE_TABLE;
   process.env.STATUS_TABLE_NAME = STATUS_TABLE;
+  // Clients a previous world's suite left warm in this module registry point at its moto.
+  forgetWarmStateForTests();
   const secrets = new SecretsManagerClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   const dynamo = new DynamoDBClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   await secrets.send(new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify({ username: 'admin', password: PASSWORD }) }));

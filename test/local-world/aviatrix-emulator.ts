@@ -74,6 +74,8 @@ export interface EmulatorOptions {
   /** Accept a SmartGroup whose name is already taken (a second group of that name), as a controller may. */
   duplicateSmartGroupNames?: boolean;
   log?: CallLog;
+  /** Listen on this port (a test's second controller where its first was); default one the system picks. */
+  port?: number;
 }
 
 interface Fault {
@@ -104,6 +106,7 @@ export class AviatrixEmulator {
   latencyMs: number;
   echoQuirks: boolean;
   duplicateSmartGroupNames: boolean;
+  private readonly port: number;
   /** Selector keys this controller drops silently on write (an older version that does not know them). */
   droppedSelectorKeys?: RegExp;
 
@@ -114,6 +117,7 @@ export class AviatrixEmulator {
     this.latencyMs = options.latencyMs ?? 0;
     this.echoQuirks = options.echoQuirks ?? false;
     this.duplicateSmartGroupNames = options.duplicateSmartGroupNames ?? false;
+    this.port = options.port ?? 0;
   }
 
   async start(certificate = standInCertificate('controller')): Promise<{ url: string; caPem: string }> {
@@ -126,7 +130,7 @@ export class AviatrixEmulator {
         });
       });
     });
-    const port = await listenOnLoopback(this.server);
+    const port = await listenOnLoopback(this.server, this.port);
     return { url: `https://127.0.0.1:${port}`, caPem: certificate.caPem };
   }
 

@@ -2,9 +2,9 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Listens on 127.0.0.1 on a port the system picks; returns the port. */
-export async function listenOnLoopback(server: http.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** Listens on 127.0.0.1 on `port`, by default one the system picks; returns the port. */
+export async function listenOnLoopback(server: http.Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 

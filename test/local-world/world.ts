@@ -15,6 +15,7 @@ import { CallLog } from './call-log';
 import { EksEmulator, EksEmulatorOptions } from './eks-emulator';
 import { KubeEmulator, KubeEmulatorOptions } from './kube-emulator';
 import { startMoto } from './moto';
+import { forgetWarmStateForTests } from '../../lambdas/shared/warm-state';
 
 export interface LocalWorldVpc {
   vpcId: string;
@@ -38,7 +39,11 @@ export interface LocalWorld {
    * (emulator), AWS_ENDPOINT_URL_AUTO_SCALING (emulator). The kube CA comes from DescribeCluster, not from NODE_EXTRA_CA_CERTS.
    */
   env: Record<string, string>;
-  /** Copies env into process.env; returns a function that restores the previous values. */
+  /**
+   * Copies env into process.env; returns a function that restores the previous values. Both drop
+   * the Lambdas' warm state (clients bound to another world's endpoints), so the suites of one
+   * jest module registry each meet their own world.
+   */
   applyEnv(): () => void;
   /** EC2 pointed at moto directly (not recorded) for set-up and assertions. */
   ec2Direct: EC2Client;
@@ -177,11 +182,13 @@ export async function startLocalWorld(options: LocalWorldOptions = {}): Promise<
           delete process.env[k];
         }
         Object.assign(process.env, env);
+        forgetWarmStateForTests();
         return () => {
           for (const [k, v] of Object.entries(previous)) {
             if (v === undefined) delete process.env[k];
             else process.env[k] = v;
           }
+          forgetWarmStateForTests();
         };
       },
       createVpc: (opts) => hub.createVpc(opts),

@@ -12,6 +12,7 @@ import { isTransient, isTransientStatus, retryAfterMs } from '../../shared/class
 import { secretsManager } from '../../shared/aws';
 import { OnboardingError, TransientError } from '../../shared/errors';
 import { logger } from '../../shared/logger';
+import { keptWhileWarm } from '../../shared/warm-state';
 import { recordControllerCall } from '../../shared/metrics';
 import { ControllerApiError } from '../errors';
 
@@ -64,6 +65,7 @@ export function resetAviatrixClientState(): void {
   credentialCache.clear();
   insecureWarningLogged = false;
 }
+keptWhileWarm(resetAviatrixClientState);
 
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ALTNAME|HOSTNAME|SSL/i;
 
