@@ -3,6 +3,7 @@
 // first, which is not the costliest: crash-rerun-later.test.ts is the shortest text and the
 // costliest file). The cost of each file is its CPU seconds as measured by cpu-ledger-environment.js
 // (file-costs.json); a file not in the table goes by jest's own rule (its last duration, or its size).
+// A member of a group (suite-groups.js) is left out when its group runs too: it runs inside it.
 // After adding or reshaping test files, measure and rewrite the table:
 //   EKS_AVIATRIX_CPU_LEDGER=/tmp/ledger.jsonl npx jest --testEnvironment ./test/setup/cpu-ledger-environment.js
 //   node test/setup/sequencer.js /tmp/ledger.jsonl
@@ -10,7 +11,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const { ROOT, groupOf } = require('./suite-groups');
+
 const TABLE = path.join(__dirname, 'file-costs.json');
 
 function costs() {
@@ -26,9 +28,21 @@ if (require.main === module) {
 } else {
   const Sequencer = require('@jest/test-sequencer').default;
   const table = costs();
+  const relative = (test) => path.relative(ROOT, test.path);
+  /** The tests less the members of groups that are in the run too. */
+  const once = (tests) => {
+    const files = new Set(tests.map(relative));
+    return tests.filter((test) => !files.has(groupOf(relative(test))));
+  };
   module.exports = class CostliestFirst extends Sequencer {
+    shard(tests, options) {
+      return super.shard(once(tests), options);
+    }
+    sort(tests) {
+      return super.sort(once(tests));
+    }
     time(test) {
-      const seconds = table[path.relative(ROOT, test.path)];
+      const seconds = table[relative(test)];
       return seconds === undefined ? super.time(test) : seconds * 1000;
     }
   };

@@ -1,8 +1,5 @@
 // The EMF lines (CloudWatch Embedded Metric Format, Powertools Metrics) the real handlers print
 // during one onboarding of the local world, its repeat, a lease time-out and a controller outage.
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-process.env.POWERTOOLS_METRICS_NAMESPACE = 'Test/Onboarding';
-
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { AviatrixClient } from '../../lambdas/aviatrix/client';
 import { Leases, LeaseTimeoutError } from '../../lambdas/shared/lease';
@@ -15,13 +12,21 @@ interface Emf {
 }
 
 let w: OnboardingWorld;
+const METRICS_ENV = { POWERTOOLS_METRICS_DISABLED: 'false', POWERTOOLS_METRICS_NAMESPACE: 'Test/Onboarding' };
+const previousEnv = Object.fromEntries(Object.keys(METRICS_ENV).map((key) => [key, process.env[key]]));
 
+// Set before the world starts (which drops the handlers' metrics store), so the store is made with them.
 beforeAll(async () => {
+  Object.assign(process.env, METRICS_ENV);
   w = await startOnboardingWorld();
 }, 120_000);
 
 afterAll(async () => {
   await w?.stop();
+  for (const [key, value] of Object.entries(previousEnv)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
 });
 
 /** Runs `work`, returning the EMF lines written to stdout meanwhile (and nothing else of stdout). */
