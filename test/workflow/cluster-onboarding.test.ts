@@ -4,7 +4,7 @@ import { GetItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dyn
 import { rulesOf } from '../../lambdas/domain/network';
 import { aviatrixClient } from '../../lambdas/aviatrix/client';
 import { createCluster, CreatedCluster, LEASE_TABLE, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
-import { runWorkflow, RunOptions } from '../local-world/workflow-runner';
+import { runWorkflow, RunOptions, StateEvent } from '../local-world/workflow-runner';
 
 const WORKFLOW = 'cluster-onboarding.asl.json';
 const WRITES_OF_INTEREST = ['ec2', 'eks', 'kubernetes', 'aviatrix'] as const;
@@ -232,9 +232,15 @@ describe('an access entry that takes a while to take effect', () => {
   it('makes the vpc-cni step wait and try again, not fail', async () => {
     await createCluster(w, { name: 'slow-access' });
     w.activateCluster('slow-access');
-    w.world.kube.options.accessEntryPropagationMs = 400;
+    // The entry takes effect only once the workflow waits for it: a window timed in milliseconds
+    // could pass before VpcCni's first Kubernetes call on a loaded machine.
+    w.world.kube.options.accessEntryPropagationMs = 3_600_000;
+    const propagateOnWait = (event: StateEvent) => {
+      if (event.type === 'StateEntered' && event.state === 'WaitForAccessEntry') w.world.kube.options.accessEntryPropagationMs = 0;
+    };
     try {
-      const result = await run({ clusterName: 'slow-access' }, { waitMs: 250 });
+      // The cluster is ACTIVE already, so this onEvent need not activate it.
+      const result = await run({ clusterName: 'slow-access' }, { waitMs: 250, onEvent: propagateOnWait });
       expect(result.error).toBeUndefined();
       // The first call found the Kubernetes API still refusing the new entry and waited, a short
       // wait of its own (not the poll interval), then called the step again.

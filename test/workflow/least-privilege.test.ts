@@ -151,10 +151,17 @@ describe('an access entry that takes a while to take effect', () => {
   it('keeps cluster-admin across the wait and removes it when the RBAC is written', async () => {
     await createCluster(w, { name: 'rbac-slow' });
     w.activateCluster('rbac-slow');
-    w.world.kube.options.accessEntryPropagationMs = 400;
+    // The entry takes effect only once the workflow waits for it (not after a window in milliseconds).
+    w.world.kube.options.accessEntryPropagationMs = 3_600_000;
     try {
-      const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-slow' }, { waitMs: 250 });
+      const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-slow' }, {
+        waitMs: 250,
+        onEvent: (event) => {
+          if (event.type === 'StateEntered' && event.state === 'WaitForAccessEntry') w.world.kube.options.accessEntryPropagationMs = 0;
+        },
+      });
       expect(result.error).toBeUndefined();
+      expect(result.statesEntered).toContain('WaitForAccessEntry');
       expect(w.world.kube.clusterRole('rbac-slow', RECONCILER_RBAC_NAME)).toBeDefined();
       expect(entryOf('rbac-slow', RECONCILER_PRINCIPAL)?.policies).toEqual([]);
     } finally {
