@@ -332,11 +332,14 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
     trustAccess ? Promise.resolve<KubernetesAccess>({ changes: [], ready: true }) : ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster),
     rules,
   ]);
-  if (rulesMade.status === 'rejected') throw withAppliedChanges(rulesMade.reason, input.dryRun || accessMade.status === 'rejected' ? [] : accessMade.value.changes);
-  if (accessMade.status === 'rejected') throw withAppliedChanges(accessMade.reason, input.dryRun ? [] : rulesMade.value?.changes ?? []);
+  // The first failure (which names its own partial writes) also names what the writes beside it applied.
+  if (rulesMade.status === 'rejected' || accessMade.status === 'rejected' || addonRead.status === 'rejected') {
+    const failed = [rulesMade, accessMade, addonRead].find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const appliedBeside = [rulesMade, accessMade].flatMap((s) => (s.status === 'fulfilled' ? s.value?.changes ?? [] : []));
+    throw withAppliedChanges(failed?.reason, input.dryRun ? [] : appliedBeside);
+  }
   const access = accessMade.value;
   const ruleChanges = rulesMade.value?.changes ?? [];
-  if (addonRead.status === 'rejected') throw withAppliedChanges(addonRead.reason, input.dryRun ? [] : [...access.changes, ...ruleChanges]);
   const addon = addonRead.value;
   // The pod rules for SecurityGroupPolicies are found on the cluster group, read just now.
   if (rulesMade.value?.podPolicyGroupIds) input = { ...input, network: { ...input.network, podPolicyGroupIds: rulesMade.value.podPolicyGroupIds } };
