@@ -67,7 +67,10 @@ export function refusalReason(cluster: Cluster, config: OnboardingConfig): strin
   const early = earlyRefusalReason(cluster, config);
   if (early) return early;
   if (!cluster.resourcesVpcConfig?.clusterSecurityGroupId) {
-    return `EKS cluster "${cluster.name}" reports no cluster security group; it cannot be onboarded until EKS reports one`;
+    return (
+      `EKS cluster "${cluster.name}" is ACTIVE but reports no cluster security group, which the pod network's rules name; check it ` +
+      `(aws eks describe-cluster --name ${cluster.name} --query cluster.resourcesVpcConfig.clusterSecurityGroupId) and run the workflow again once EKS reports one`
+    );
   }
   return undefined;
 }

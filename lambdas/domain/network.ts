@@ -618,7 +618,27 @@ export async function authorizeIngress(
 }
 
 const clusterGroupMissing = (cluster: ClusterSummary) =>
-  new OnboardingError('NetworkConflict', `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}`);
+  new OnboardingError(
+    'NetworkConflict',
+    `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}; EKS made it with the ` +
+      `cluster and does not make it again: check it (aws ec2 describe-security-groups --group-ids ${cluster.clusterSecurityGroupId}); ` +
+      'if it was deleted, re-create the cluster, then run the workflow again',
+  );
+
+/** The cluster security group (refused when EC2 does not show it in the cluster's VPC) and the pod group, in one read. */
+export interface ClusterGroups {
+  clusterGroup: SecurityGroup;
+  podGroup?: SecurityGroup;
+}
+
+export async function readClusterGroups(cluster: ClusterSummary, podGroupId: string | undefined): Promise<ClusterGroups> {
+  const { SecurityGroups = [] } = await ec2().send(
+    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
+  );
+  const clusterGroup = SecurityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
+  if (!clusterGroup) throw clusterGroupMissing(cluster);
+  return { clusterGroup, ...(podGroupId ? { podGroup: SecurityGroups.find((g) => g.GroupId === podGroupId) } : {}) };
+}
 
 /**
  * The rules that name the cluster security group, which EKS may report only once the cluster is
@@ -635,13 +655,10 @@ export async function reconcileClusterGroupRules(
   podGroupId: string | undefined,
   config: OnboardingConfig,
   dryRun: boolean,
+  /** The caller's readClusterGroups, when it waits for that read too. */
+  read: Promise<ClusterGroups> = readClusterGroups(cluster, podGroupId),
 ): Promise<{ changes: Change[]; podPolicyGroupIds?: string[] }> {
-  const { SecurityGroups = [] } = await ec2().send(
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
-  );
-  const clusterGroup = SecurityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
-  if (!clusterGroup) throw clusterGroupMissing(cluster);
-  const podGroup = SecurityGroups.find((g) => g.GroupId === podGroupId);
+  const { clusterGroup, podGroup } = await read;
   const podSource = podGroupId ?? PLACEHOLDER_POD_SG;
   const podMissing = missingRules(podRulesFromClusterGroup(cluster), rulesOf(podGroup?.IpPermissions));
   const clusterMissing = missingRules([{ protocol: '-1', sourceGroupId: podSource }, ...apiAccessRules(cluster, config)], rulesOf(clusterGroup.IpPermissions));
