@@ -630,6 +630,35 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(saved).not.toHaveProperty('podCidr');
   });
 
+  it('deleted and re-created under its name before PodNetwork\'s first write, the new cluster onboarded meanwhile: the old run\'s DropExclusion leaves the new cluster\'s exclusion and claim', async () => {
+    const created = await clusterOnOwnTransitCreating('recreated-early', 'transit-recreated-early', 14);
+    let renewed: Awaited<ReturnType<typeof runWorkflow>> | undefined;
+    const result = await run({ clusterName: 'recreated-early' }, {
+      onInvoke: async (state) => {
+        if (state !== 'PodNetwork' || renewed) return;
+        // As in the case above, the old cluster's offboarding finds nothing to undo.
+        await eks.send(new DeleteClusterCommand({ name: 'recreated-early' }));
+        expect((await runWorkflow(OFFBOARDING, { clusterName: 'recreated-early' })).output).toMatchObject({ status: 'NOTHING_TO_DO' });
+        await w.world.eks.finishDeletion('recreated-early');
+        await createCluster(w, { name: 'recreated-early', vpc: created.vpc });
+        w.activateCluster('recreated-early');
+        renewed = await runWorkflow(CLUSTER_WORKFLOW, { clusterName: 'recreated-early' });
+      },
+    });
+    expect(renewed?.error).toBeUndefined();
+    expect(renewed?.output).toMatchObject({ status: 'ONBOARDED' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(/EKS cluster "recreated-early" was re-created .* while the run was under way/);
+    expect(result.statesEntered.slice(-5)).toEqual(['PodNetwork', 'DropExclusion', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    // I2 for the new cluster, whose VPC carries the pod CIDR: still excluded, and still claimed for it.
+    const newCluster = w.world.eks.cluster('recreated-early')!;
+    expect(w.controller.exclusions('transit-recreated-early')).toEqual(['100.64.0.0/16']);
+    const saved = await record('recreated-early');
+    expect(JSON.parse(saved?.controllerExclusions ?? '{}')).toEqual({ 'transit-recreated-early': ['100.64.0.0/16'] });
+    expect(saved?.controllerExclusionsOf).toBe(`${newCluster.arn}@${newCluster.createdAt.toISOString()}`);
+  });
+
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
     await clusterOnOwnTransitCreating('group-late', 'transit-group-late', 9);
     const cluster = w.world.eks.cluster('group-late')!;
