@@ -693,50 +693,47 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     }
   });
 
-  it('the cluster security group EKS reports at ACTIVE is not in the cluster\'s VPC: VpcCni refuses it before its access entry: no rule, access entry, ENIConfig or add-on write', async () => {
-    await clusterOnOwnTransitCreating('group-elsewhere', 'transit-group-elsewhere', 11);
-    const cluster = w.world.eks.cluster('group-elsewhere')!;
-    const { result, after } = await runCreating('group-elsewhere', 'ACTIVE', async () => {
-      const other = await w.world.createVpc();
-      const { GroupId } = await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'in another VPC', VpcId: other.vpcId }));
-      cluster.clusterSecurityGroupId = GroupId!;
+  /**
+   * A cluster wired while CREATING that EKS reports ACTIVE with `groupId` as its cluster security
+   * group: the run fails and writes nothing for the ACTIVE cluster (after ACTIVE only the outcome's
+   * tags: no access entry, Kubernetes object, add-on change or rule).
+   */
+  async function failsAtActiveWithGroup(name: string, octet: number, groupId: () => Promise<string> | string) {
+    const created = await clusterOnOwnTransitCreating(name, `transit-${name}`, octet);
+    const cluster = w.world.eks.cluster(name)!;
+    const { result, after } = await runCreating(name, 'ACTIVE', async () => {
+      cluster.clusterSecurityGroupId = await groupId();
     });
     expect(result.status).toBe('FAILED');
+    expect(after.map((c) => c.action)).toEqual(['TagResource']);
+    expect(w.world.eks.accessEntries(name)).toEqual([]);
+    expect(w.world.kube.eniConfigs(name)).toEqual([]);
+    expect(addonEnv(name)).not.toHaveProperty('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG');
+    return { result, created, cluster };
+  }
+
+  it('the cluster security group EKS reports at ACTIVE is not in the cluster\'s VPC: VpcCni refuses it before its access entry: no rule, access entry, ENIConfig or add-on write', async () => {
+    const { result, cluster } = await failsAtActiveWithGroup('group-elsewhere', 11, async () => {
+      const other = await w.world.createVpc();
+      return (await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'in another VPC', VpcId: other.vpcId }))).GroupId!;
+    });
     expect(result.error?.name).toBe('NetworkConflict');
     expect(result.error?.message).toMatch(new RegExp(`cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "group-elsewhere" is not in VPC ${cluster.vpcId}`));
     expect(result.statesEntered).toContain('VpcCni');
-    // The access entry waits for the group's read: after ACTIVE only the outcome's tags.
-    expect(after.map((c) => c.action)).toEqual(['TagResource']);
-    expect(w.world.eks.accessEntries('group-elsewhere')).toEqual([]);
-    expect(w.world.kube.eniConfigs('group-elsewhere')).toEqual([]);
-    expect(addonEnv('group-elsewhere')).not.toHaveProperty('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG');
   });
 
   it('ACTIVE without a cluster security group: AwaitActive refuses, naming the cluster and the fix; nothing that needs ACTIVE is written', async () => {
-    const created = await clusterOnOwnTransitCreating('group-none', 'transit-group-none', 12);
-    const cluster = w.world.eks.cluster('group-none')!;
-    const { result, after } = await runCreating('group-none', 'ACTIVE', async () => {
-      cluster.clusterSecurityGroupId = '';
-    });
-    expect(result.status).toBe('FAILED');
+    const { result, created } = await failsAtActiveWithGroup('group-none', 12, () => '');
     expect(result.error?.name).toBe('ClusterRefused');
     expect(result.error?.message).toMatch(
       /EKS cluster "group-none" is ACTIVE but reports no cluster security group, .*aws eks describe-cluster --name group-none .*run the workflow again once EKS reports one\. The pod network wired while it was CREATING .* stays claimed/,
     );
     expect(result.statesEntered).not.toContain('VpcCni');
-    // After ACTIVE only the outcome's tags on the cluster: no access entry, Kubernetes object, add-on change or rule.
-    expect(after.map((c) => c.action)).toEqual(['TagResource']);
-    expect(w.world.eks.accessEntries('group-none')).toEqual([]);
     expect(await record('group-none')).toMatchObject({ status: 'FAILED', vpcId: created.vpc.vpcId, podCidr: '100.64.0.0/16' });
   });
 
   it('ACTIVE with a cluster security group EC2 does not show: VpcCni refuses it before its access entry, naming the cluster and the fix', async () => {
-    await clusterOnOwnTransitCreating('group-unseen', 'transit-group-unseen', 13);
-    const cluster = w.world.eks.cluster('group-unseen')!;
-    const { result, after } = await runCreating('group-unseen', 'ACTIVE', async () => {
-      cluster.clusterSecurityGroupId = 'sg-0feedc0ffee000002';
-    });
-    expect(result.status).toBe('FAILED');
+    const { result, cluster } = await failsAtActiveWithGroup('group-unseen', 13, () => 'sg-0feedc0ffee000002');
     expect(result.error?.name).toBe('NetworkConflict');
     expect(result.error?.message).toContain(
       `cluster security group sg-0feedc0ffee000002 of EKS cluster "group-unseen" is not in VPC ${cluster.vpcId}; EKS made it with the cluster and does not make it again: ` +
@@ -744,9 +741,6 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     );
     expect(result.error?.message).not.toContain('Already changed');
     expect(result.statesEntered).toContain('VpcCni');
-    expect(after.map((c) => c.action)).toEqual(['TagResource']);
-    expect(w.world.eks.accessEntries('group-unseen')).toEqual([]);
-    expect(w.world.kube.eniConfigs('group-unseen')).toEqual([]);
   });
 
   it('a node-group run on a CREATING cluster waits for ACTIVE at its first look (no early phase), then checks its node group', async () => {
