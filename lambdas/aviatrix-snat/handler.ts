@@ -9,7 +9,7 @@
 import { controllerAccess } from '../aviatrix/access-account';
 import { aviatrixClient, AviatrixClient } from '../aviatrix/client';
 import { gatewayKey, GatewayLeases, Leases } from '../shared/lease';
-import { OwnershipRegistry } from '../aviatrix/ownership';
+import { claimantOf, OwnershipRegistry } from '../aviatrix/ownership';
 import {
   ControllerPreflight,
   ExclusionResult,
@@ -50,6 +50,8 @@ export interface OffboardSnatEvent {
   dryRun?: boolean;
   /** offboard-exclusions: the AWS cleanup's answer; its cidrKept keeps the exclusion. */
   cleanup?: { cidrKept?: { reason: string; retry: boolean } };
+  /** offboard-exclusions of a run whose cluster was deleted or re-created (DropExclusion): the cluster it began with. */
+  cluster?: { arn: string; createdAt?: string };
 }
 
 export interface ClusterStepEvent {
@@ -111,7 +113,10 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
     const dryRun = event.dryRun === true;
     const client = aviatrixClient(config);
     const deps = { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) };
-    const input = { clusterName: event.clusterName, dryRun, holder: holderOf(event.executionId, dryRun, event.action) };
+    const input = {
+      clusterName: event.clusterName, dryRun, holder: holderOf(event.executionId, dryRun, event.action),
+      ...(event.cluster ? { claimant: claimantOf(event.cluster) } : {}),
+    };
     if (event.action === 'offboard') return offboardSnat(deps, input);
     const kept = event.cleanup?.cidrKept;
     return offboardExclusions(deps, { ...input, ...(kept ? { cidrKept: kept } : {}) });
@@ -135,7 +140,7 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
   const podCidr = state.network?.podCidr ?? rt.config.secondaryCidr;
   if (event.action === 'exclude') {
     if (!gateways) throw new OnboardingError('InvalidInput', 'aviatrix-exclude needs state.preflight.controller (the Preflight step output); start the workflow from its first state');
-    return reconcileExclusion(deps, { clusterName: cluster.name, podCidr, transitGateway: gateways.transitGateway, dryRun, holder });
+    return reconcileExclusion(deps, { clusterName: cluster.name, claimant: claimantOf(cluster), podCidr, transitGateway: gateways.transitGateway, dryRun, holder });
   }
   const network = state.network;
   if (!network?.podCidr) {

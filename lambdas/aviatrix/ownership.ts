@@ -2,6 +2,8 @@
 // cluster's item in the status table (partition key clusterName):
 //   controllerSnat         S  JSON { "<gateway>": SnatPolicy[] }  custom SNAT policies we added
 //   controllerExclusions   S  JSON { "<transit>": ["<cidr>"] }     excluded advertised spoke routes
+//   controllerExclusionsOf S  which cluster of that name made them ("<arn>@<createdAt>"): a run
+//                             of a deleted cluster never drops a re-created one's claim
 //   controllerSmartGroups  S  JSON [{ "name", "uuid"? }]           SmartGroups we created
 //   controllerK8sClusterId S  the controller's id of the k8s onboarding we created; before the
 //                             create answers (intent) the cluster ARN, its unique `cluster_id` there
@@ -31,11 +33,15 @@ import { policyKey, SnatPolicy } from './policy-codec';
 export const OWNERSHIP_ATTRIBUTES = {
   snat: 'controllerSnat',
   exclusions: 'controllerExclusions',
+  exclusionsOf: 'controllerExclusionsOf',
   smartGroups: 'controllerSmartGroups',
   k8sClusterId: 'controllerK8sClusterId',
 } as const;
 type Attribute = (typeof OWNERSHIP_ATTRIBUTES)[keyof typeof OWNERSHIP_ATTRIBUTES];
 
+
+/** The cluster a claim is made for: a cluster deleted and re-created under its name keeps its ARN, not its createdAt. */
+export const claimantOf = (cluster: { arn: string; createdAt?: string }): string => (cluster.createdAt ? `${cluster.arn}@${cluster.createdAt}` : cluster.arn);
 
 export interface OwnedSmartGroup {
   name: string;
@@ -49,6 +55,8 @@ export interface ClusterOwnership {
   status?: string;
   snat: Record<string, SnatPolicy[]>;
   exclusions: Record<string, string[]>;
+  /** claimantOf the cluster the exclusion claims were made for; absent on claims made before it was recorded. */
+  exclusionsOf?: string;
   smartGroups: OwnedSmartGroup[];
   k8sClusterId?: string;
 }
@@ -109,11 +117,13 @@ export class OwnershipRegistry {
 
   private fromItem(clusterName: string, item: Record<string, AttributeValue> | undefined): ClusterOwnership {
     const k8s = item?.[OWNERSHIP_ATTRIBUTES.k8sClusterId]?.S;
+    const exclusionsOf = item?.[OWNERSHIP_ATTRIBUTES.exclusionsOf]?.S;
     return {
       recordExists: item !== undefined,
       ...(item?.status?.S ? { status: item.status.S } : {}),
       snat: parseJson(item?.[OWNERSHIP_ATTRIBUTES.snat]?.S, {}, OWNERSHIP_ATTRIBUTES.snat, clusterName),
       exclusions: parseJson(item?.[OWNERSHIP_ATTRIBUTES.exclusions]?.S, {}, OWNERSHIP_ATTRIBUTES.exclusions, clusterName),
+      ...(exclusionsOf ? { exclusionsOf } : {}),
       smartGroups: parseJson(item?.[OWNERSHIP_ATTRIBUTES.smartGroups]?.S, [], OWNERSHIP_ATTRIBUTES.smartGroups, clusterName),
       ...(k8s ? { k8sClusterId: k8s } : {}),
     };
@@ -129,13 +139,16 @@ export class OwnershipRegistry {
     });
   }
 
-  /** Sets the cluster's claim on one transit's excluded CIDRs (an empty list drops the transit). */
-  async setExclusions(clusterName: string, transit: string, cidrs: string[]): Promise<boolean> {
+  /**
+   * Sets the cluster's claim on one transit's excluded CIDRs (an empty list drops the transit); with
+   * `claimant`, the claims are recorded as that cluster's in the same write (dropped with the last claim).
+   */
+  async setExclusions(clusterName: string, transit: string, cidrs: string[], claimant?: string): Promise<boolean> {
     return this.compareAndSet(clusterName, OWNERSHIP_ATTRIBUTES.exclusions, (current) => {
       const map = parseJson<Record<string, string[]>>(current, {}, OWNERSHIP_ATTRIBUTES.exclusions, clusterName);
       map[transit] = [...new Set(cidrs)];
       return mapJson(map);
-    });
+    }, claimant === undefined ? undefined : { attribute: OWNERSHIP_ATTRIBUTES.exclusionsOf, value: claimant });
   }
 
   async setSmartGroups(clusterName: string, groups: OwnedSmartGroup[]): Promise<boolean> {
@@ -200,34 +213,50 @@ export class OwnershipRegistry {
   /**
    * Read, compute, and write one attribute only if it changes, conditioned on the value read (so a
    * concurrent writer of the same attribute is never overwritten blindly). `next` undefined removes it.
+   * `stamp`: a second attribute set in the same write (and conditioned the same way), removed with the first.
    * Returns whether it wrote.
    */
-  private async compareAndSet(clusterName: string, attribute: Attribute, compute: (current: string | undefined) => string | undefined): Promise<boolean> {
+  private async compareAndSet(
+    clusterName: string,
+    attribute: Attribute,
+    compute: (current: string | undefined) => string | undefined,
+    stamp?: { attribute: Attribute; value: string },
+  ): Promise<boolean> {
+    const key = { clusterName: { S: scopedName(clusterName) } };
     for (let attempt = 0; attempt < 8; attempt++) {
       const { Item } = await this.dynamo.send(
         new GetItemCommand({
           TableName: this.tableName,
-          Key: { clusterName: { S: scopedName(clusterName) } },
+          Key: key,
           ConsistentRead: true,
-          ProjectionExpression: '#attr',
-          ExpressionAttributeNames: { '#attr': attribute },
+          ProjectionExpression: stamp ? '#attr, #stamp' : '#attr',
+          ExpressionAttributeNames: { '#attr': attribute, ...(stamp ? { '#stamp': stamp.attribute } : {}) },
         }),
       );
       const current = Item?.[attribute]?.S;
       const next = compute(current);
-      if (next === current) return false;
-      const condition = current === undefined ? 'attribute_not_exists(#attr)' : '#attr = :old';
+      const currentStamp = stamp ? Item?.[stamp.attribute]?.S : undefined;
+      const nextStamp = stamp && next !== undefined ? stamp.value : undefined;
+      if (next === current && (!stamp || nextStamp === currentStamp)) return false;
+      const sets = [...(next !== undefined ? ['#attr = :new'] : []), ...(nextStamp !== undefined ? ['#stamp = :stamp'] : [])];
+      const removes = [...(next === undefined ? ['#attr'] : []), ...(stamp && nextStamp === undefined ? ['#stamp'] : [])];
+      const conditions = [
+        current === undefined ? 'attribute_not_exists(#attr)' : '#attr = :old',
+        ...(stamp ? [currentStamp === undefined ? 'attribute_not_exists(#stamp)' : '#stamp = :oldStamp'] : []),
+      ];
       try {
         await this.dynamo.send(
           new UpdateItemCommand({
             TableName: this.tableName,
-            Key: { clusterName: { S: scopedName(clusterName) } },
-            UpdateExpression: next === undefined ? 'REMOVE #attr' : 'SET #attr = :new',
-            ConditionExpression: condition,
-            ExpressionAttributeNames: { '#attr': attribute },
+            Key: key,
+            UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' '),
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: { '#attr': attribute, ...(stamp ? { '#stamp': stamp.attribute } : {}) },
             ExpressionAttributeValues: {
               ...(current !== undefined ? { ':old': { S: current } } : {}),
               ...(next !== undefined ? { ':new': { S: next } } : {}),
+              ...(currentStamp !== undefined ? { ':oldStamp': { S: currentStamp } } : {}),
+              ...(nextStamp !== undefined ? { ':stamp': { S: nextStamp } } : {}),
             },
           }),
         );

@@ -98,6 +98,8 @@ export interface ControllerPreflight {
 
 export interface ExclusionInput {
   clusterName: string;
+  /** claimantOf the cluster: the exclusion is claimed for it. */
+  claimant?: string;
   podCidr: string;
   transitGateway: string;
   dryRun: boolean;
@@ -277,6 +279,8 @@ interface RunContext {
   clusterName: string;
   dryRun: boolean;
   changes: Change[];
+  /** The cluster of that name this run is for (claimantOf): exclusion claims are recorded as its, and another's are left alone. */
+  claimant?: string;
   /**
    * Gateway summaries read once per run (shared by the lease-less probe and the pass inside the
    * lease): what they give a SNAT sync (the SNAT mode, that the gateway exists) changes only by
@@ -489,12 +493,16 @@ async function syncExclusions(
   transitName: string,
   wanted: string[],
 ): Promise<Synced<{ added: string[]; removed: string[]; join?: string[] }>> {
-  const { client, ownership, clusterName, dryRun } = ctx;
+  const { client, ownership, clusterName, dryRun, claimant } = ctx;
   const [owned, transit] = await Promise.all([ownership.read(clusterName), client.getGateway(transitName)]);
+  // Claims another cluster of this name made (one deleted, or re-created since this run began), read under the lease:
+  // a removal leaves them and the transit alone; a run that wants the CIDR takes them over under the lease.
+  const othersClaims = claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== claimant;
+  if (othersClaims && wanted.length === 0) return { value: { added: [], removed: [] }, dirty: false };
   const mine = new Set(owned.exclusions[transitName] ?? []);
   if (!transit) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
-    if (!dryRun) await ownership.setExclusions(clusterName, transitName, []);
+    if (!dryRun) await ownership.setExclusions(clusterName, transitName, [], claimant);
     return { value: { added: [], removed: [] }, dirty: mine.size > 0 };
   }
   const existing = [...new Set((transit.exclude_cidr_list ?? []).map((c) => c.trim()).filter((c) => c !== ''))];
@@ -511,7 +519,8 @@ async function syncExclusions(
   const claim = wanted.filter((c) => !existingSet.has(c) || mine.has(c) || others.has(c));
   const final = [...existing.filter((c) => !removed.includes(c)), ...added];
   // Only claims to add, on CIDRs the transit lists for other clusters: joinable without the lease.
-  const joinOnly = added.length === 0 && staleHere.length === 0 && [...mine].every((c) => claim.includes(c)) && claim.length > mine.size;
+  // Not when taking over another cluster of this name's claims: that is serialized with its removal under the lease.
+  const joinOnly = !othersClaims && added.length === 0 && staleHere.length === 0 && [...mine].every((c) => claim.includes(c)) && claim.length > mine.size;
 
   if (added.length > 0 || removed.length > 0) {
     if (added.length > 0) {
@@ -529,7 +538,7 @@ async function syncExclusions(
       });
     }
     if (dryRun) return { value: { added, removed }, dirty: true };
-    await ownership.setExclusions(clusterName, transitName, [...mine, ...claim]);
+    await ownership.setExclusions(clusterName, transitName, [...mine, ...claim], claimant);
     await guardWrite(ctx, `writing the excluded advertised routes of transit ${transitName}`);
     await client.setExcludedAdvertisedCidrs(transitName, final);
     const after = await client.getGateway(transitName);
@@ -544,8 +553,8 @@ async function syncExclusions(
       );
     }
   }
-  if (!dryRun) await ownership.setExclusions(clusterName, transitName, claim);
-  return { value: { added, removed, ...(joinOnly ? { join: claim } : {}) }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) };
+  if (!dryRun) await ownership.setExclusions(clusterName, transitName, claim, claimant);
+  return { value: { added, removed, ...(joinOnly ? { join: claim } : {}) }, dirty: added.length + removed.length > 0 || !sameKeys([...mine], claim) || othersClaims };
 }
 
 /**
@@ -558,7 +567,7 @@ async function syncExclusions(
  */
 function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: string, holder: string, claim: string[]): Promise<boolean> {
   return joinWithoutLease(
-    () => ctx.ownership.setExclusions(ctx.clusterName, transitName, claim),
+    () => ctx.ownership.setExclusions(ctx.clusterName, transitName, claim, ctx.claimant),
     () => leases.awaitFree(transitName, holder),
     async () => {
       const listed = new Set(((await ctx.client.getGateway(transitName))?.exclude_cidr_list ?? []).map((c) => c.trim()));
@@ -568,9 +577,12 @@ function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: stri
 }
 
 /** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */
-function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string }, what: string) {
+function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string; claimant?: string }, what: string) {
   if (!input.dryRun && !deps.leases) throw new Error(`${what} needs leases unless dryRun`);
-  const ctx: RunContext = { client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [], summaries: new Map() };
+  const ctx: RunContext = {
+    client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [], summaries: new Map(),
+    ...(input.claimant !== undefined ? { claimant: input.claimant } : {}),
+  };
   const sync = <T>(gateway: string, step: (c: RunContext) => Promise<Synced<T>>, settle?: (probe: Synced<T>, leases: GatewayLeases) => Promise<boolean>) =>
     underLease(ctx, deps.leases, gateway, input.holder, step, settle);
   return { ctx, sync };
@@ -646,6 +658,8 @@ export async function reconcileExclusion(deps: SnatDeps, input: ExclusionInput):
 
 export interface OffboardSnatInput {
   clusterName: string;
+  /** offboardExclusions: only claims made for this cluster (claimantOf) go (a run of a cluster deleted and re-created under its name). */
+  claimant?: string;
   dryRun: boolean;
   /** Lease holder: the workflow's execution id. */
   holder: string;

@@ -38,7 +38,11 @@ export async function kubeClientFor(name: string, known?: ClusterSummary): Promi
   return new KubeClient(name, cluster.endpoint, cluster.certificateAuthority.data);
 }
 
+/** When EKS created the cluster, as the ISO text a run's identity keeps (a re-created cluster differs only there). */
+const createdAtOf = (cluster: Cluster): string | undefined => (cluster.createdAt ? new Date(cluster.createdAt).toISOString() : undefined);
+
 export function summarize(cluster: Cluster): ClusterSummary {
+  const createdAt = createdAtOf(cluster);
   const arn = cluster.arn ?? '';
   const [, , , region = '', accountId = ''] = arn.split(':');
   const vpc = cluster.resourcesVpcConfig ?? {};
@@ -58,7 +62,7 @@ export function summarize(cluster: Cluster): ClusterSummary {
     ...(vpc.endpointPublicAccess === false ? { privateEndpointOnly: true } : {}),
     tags: cluster.tags ?? {},
     ...(cluster.roleArn ? { roleArn: cluster.roleArn } : {}),
-    ...(cluster.createdAt ? { createdAt: new Date(cluster.createdAt).toISOString() } : {}),
+    ...(createdAt ? { createdAt } : {}),
   };
 }
 
@@ -67,7 +71,10 @@ export function refusalReason(cluster: Cluster, config: OnboardingConfig): strin
   const early = earlyRefusalReason(cluster, config);
   if (early) return early;
   if (!cluster.resourcesVpcConfig?.clusterSecurityGroupId) {
-    return `EKS cluster "${cluster.name}" reports no cluster security group; it cannot be onboarded until EKS reports one`;
+    return (
+      `EKS cluster "${cluster.name}" is ACTIVE but reports no cluster security group, which the pod network's rules name; check it ` +
+      `(aws eks describe-cluster --name ${cluster.name} --query cluster.resourcesVpcConfig.clusterSecurityGroupId) and run the workflow again once EKS reports one`
+    );
   }
   return undefined;
 }
@@ -223,7 +230,7 @@ export async function sameCluster(expected: ClusterIdentity): Promise<Cluster> {
     if (error instanceof OnboardingError && error.name === 'ClusterNotFound') throw gone('was deleted');
     throw error;
   }
-  const createdAt = cluster.createdAt ? new Date(cluster.createdAt).toISOString() : undefined;
+  const createdAt = createdAtOf(cluster);
   if (cluster.arn !== expected.arn || createdAt !== expected.createdAt || cluster.resourcesVpcConfig?.vpcId !== expected.vpcId) {
     throw gone(`was re-created (created ${createdAt ?? 'at an unknown time'} in ${cluster.resourcesVpcConfig?.vpcId ?? 'no VPC'}, not ${expected.createdAt ?? 'at an unknown time'} in ${expected.vpcId})`, true);
   }

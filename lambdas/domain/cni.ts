@@ -26,7 +26,7 @@ import {
   recordOptionClaims, refuseOldSelfManagedCni, withoutOptions,
 } from './cni-options';
 import { reconcilePodSecurityGroups, vpcResourceControllerWarnings } from './pod-security-groups';
-import { reconcileClusterGroupRules } from './network';
+import { readClusterGroups, reconcileClusterGroupRules } from './network';
 import { ACCESS_PROPAGATION_MS, ensureKubernetesAccess, isAuthFailure, KubernetesAccess, RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME } from './kube-access';
 
 export const VPC_CNI_ADDON = 'vpc-cni';
@@ -316,7 +316,9 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // The cluster security group's rules (EKS may report the group only once ACTIVE) go beside them,
   // once per run; a private-only endpoint admits this function only through them, so there they
   // come before the access, whose RBAC write is the first Kubernetes call.
-  const rules = customNetworkingStage && !resumed ? reconcileClusterGroupRules(input.cluster, input.network.podSecurityGroupId, config, input.dryRun) : undefined;
+  // The cluster security group is refused (EC2 does not show it) before the access entry is written.
+  const groups = customNetworkingStage && !resumed ? readClusterGroups(input.cluster, input.network.podSecurityGroupId) : undefined;
+  const rules = groups ? reconcileClusterGroupRules(input.cluster, input.network.podSecurityGroupId, config, input.dryRun, groups) : undefined;
   if (input.cluster.privateEndpointOnly && rules) {
     const first = await rules;
     // A plan that would add the functions' rule cannot reach the API to look further (a run writes it first).
@@ -329,14 +331,17 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   }
   const [addonRead, accessMade, rulesMade] = await Promise.allSettled([
     describeVpcCniAddon(clusterName),
-    trustAccess ? Promise.resolve<KubernetesAccess>({ changes: [], ready: true }) : ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster),
+    trustAccess ? Promise.resolve<KubernetesAccess>({ changes: [], ready: true }) : ensureKubernetesAccess(clusterName, input.reconcilerRoleArn, input.dryRun, input.cluster, groups),
     rules,
   ]);
-  if (rulesMade.status === 'rejected') throw withAppliedChanges(rulesMade.reason, input.dryRun || accessMade.status === 'rejected' ? [] : accessMade.value.changes);
-  if (accessMade.status === 'rejected') throw withAppliedChanges(accessMade.reason, input.dryRun ? [] : rulesMade.value?.changes ?? []);
+  // The first failure (which names its own partial writes) also names what the writes beside it applied.
+  if (rulesMade.status === 'rejected' || accessMade.status === 'rejected' || addonRead.status === 'rejected') {
+    const failed = [rulesMade, accessMade, addonRead].find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const appliedBeside = [rulesMade, accessMade].flatMap((s) => (s.status === 'fulfilled' ? s.value?.changes ?? [] : []));
+    throw withAppliedChanges(failed?.reason, input.dryRun ? [] : appliedBeside);
+  }
   const access = accessMade.value;
   const ruleChanges = rulesMade.value?.changes ?? [];
-  if (addonRead.status === 'rejected') throw withAppliedChanges(addonRead.reason, input.dryRun ? [] : [...access.changes, ...ruleChanges]);
   const addon = addonRead.value;
   // The pod rules for SecurityGroupPolicies are found on the cluster group, read just now.
   if (rulesMade.value?.podPolicyGroupIds) input = { ...input, network: { ...input.network, podPolicyGroupIds: rulesMade.value.podPolicyGroupIds } };

@@ -108,7 +108,14 @@ const rbacCreate = (object: RbacObject): Change => ({ resource: rbacResource(obj
  * Makes sure `principalArn` may do what the Kubernetes steps do on the cluster, through its group's
  * RBAC and with no access policy left on its entry.
  */
-export async function ensureKubernetesAccess(clusterName: string, principalArn: string, dryRun: boolean, known?: ClusterSummary): Promise<KubernetesAccess> {
+export async function ensureKubernetesAccess(
+  clusterName: string,
+  principalArn: string,
+  dryRun: boolean,
+  known?: ClusterSummary,
+  /** A check run beside this one: no write before it passed (its failure is this call's). */
+  writesAfter?: Promise<unknown>,
+): Promise<KubernetesAccess> {
   const entry = await observeAccessEntry(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
   const inGroup = entry.kubernetesGroups.includes(RECONCILER_KUBE_GROUP);
   const changes: Change[] = [];
@@ -129,6 +136,7 @@ export async function ensureKubernetesAccess(clusterName: string, principalArn: 
     return { changes: [...changes, ...toWrite.map((w) => w.change)], ready: entry.exists && inGroup && ownRbac };
   }
 
+  if (writesAfter && (changes.length > 0 || toWrite.length > 0)) await writesAfter;
   let since = [entry.createdAt, entry.modifiedAt].filter((d): d is Date => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
   if (!entry.exists) {
     await createAccessEntry(clusterName, principalArn, [RECONCILER_KUBE_GROUP]);

@@ -597,19 +597,48 @@ async function applyOwn(plan: NetworkPlan, cluster: ClusterSummary): Promise<voi
  * rule someone added since the plan meets one of them. Either way each rule is then added on its
  * own, a duplicate counting as done, so every planned rule ends up present exactly once.
  */
-export async function authorizeIngress(groupId: string, permissions: IpPermission[]): Promise<void> {
+export async function authorizeIngress(
+  groupId: string,
+  permissions: IpPermission[],
+  /** Told of each permission (by its index) once it is present: the caller can name them if a later one fails. */
+  present: (index: number) => void = () => undefined,
+): Promise<void> {
   const add = (IpPermissions: IpPermission[]) => ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions }));
   const isDuplicate = (error: unknown) => (error as { name?: string }).name === 'InvalidPermission.Duplicate';
   try {
     await add(permissions);
+    permissions.forEach((_, i) => present(i));
   } catch (error) {
     if (!isDuplicate(error)) throw error;
-    for (const permission of permissions) await add([permission]).catch((e: unknown) => { if (!isDuplicate(e)) throw e; });
+    for (const [i, permission] of permissions.entries()) {
+      await add([permission]).catch((e: unknown) => { if (!isDuplicate(e)) throw e; });
+      present(i);
+    }
   }
 }
 
 const clusterGroupMissing = (cluster: ClusterSummary) =>
-  new OnboardingError('NetworkConflict', `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}`);
+  new OnboardingError(
+    'NetworkConflict',
+    `cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "${cluster.name}" is not in VPC ${cluster.vpcId}; EKS made it with the ` +
+      `cluster and does not make it again: check it (aws ec2 describe-security-groups --group-ids ${cluster.clusterSecurityGroupId}); ` +
+      'if it was deleted, re-create the cluster, then run the workflow again',
+  );
+
+/** The cluster security group (refused when EC2 does not show it in the cluster's VPC) and the pod group, in one read. */
+export interface ClusterGroups {
+  clusterGroup: SecurityGroup;
+  podGroup?: SecurityGroup;
+}
+
+export async function readClusterGroups(cluster: ClusterSummary, podGroupId: string | undefined): Promise<ClusterGroups> {
+  const { SecurityGroups = [] } = await ec2().send(
+    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
+  );
+  const clusterGroup = SecurityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
+  if (!clusterGroup) throw clusterGroupMissing(cluster);
+  return { clusterGroup, ...(podGroupId ? { podGroup: SecurityGroups.find((g) => g.GroupId === podGroupId) } : {}) };
+}
 
 /**
  * The rules that name the cluster security group, which EKS may report only once the cluster is
@@ -626,27 +655,28 @@ export async function reconcileClusterGroupRules(
   podGroupId: string | undefined,
   config: OnboardingConfig,
   dryRun: boolean,
+  /** The caller's readClusterGroups, when it waits for that read too. */
+  read: Promise<ClusterGroups> = readClusterGroups(cluster, podGroupId),
 ): Promise<{ changes: Change[]; podPolicyGroupIds?: string[] }> {
-  const { SecurityGroups = [] } = await ec2().send(
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
-  );
-  const clusterGroup = SecurityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
-  if (!clusterGroup) throw clusterGroupMissing(cluster);
-  const podGroup = SecurityGroups.find((g) => g.GroupId === podGroupId);
+  const { clusterGroup, podGroup } = await read;
   const podSource = podGroupId ?? PLACEHOLDER_POD_SG;
   const podMissing = missingRules(podRulesFromClusterGroup(cluster), rulesOf(podGroup?.IpPermissions));
   const clusterMissing = missingRules([{ protocol: '-1', sourceGroupId: podSource }, ...apiAccessRules(cluster, config)], rulesOf(clusterGroup.IpPermissions));
-  if (!dryRun) {
-    await settleAll([
-      podMissing.length > 0 ? authorizeIngress(podSource, podMissing.map(toPermission)) : undefined,
-      clusterMissing.length > 0 ? authorizeIngress(cluster.clusterSecurityGroupId, clusterMissing.map(toPermission)) : undefined,
-    ]);
-  }
   const change = (resource: string) => (rule: Rule): Change => ({ resource, action: 'update', detail: `allow ingress ${describeRule(rule)}` });
-  return {
-    changes: [...podMissing.map(change(podGroupId ?? podGroupName(cluster.name))), ...clusterMissing.map(change(cluster.clusterSecurityGroupId))],
-    ...policyGroupsOf(clusterGroup),
-  };
+  const writes = [
+    { groupId: podSource, changes: podMissing.map(change(podGroupId ?? podGroupName(cluster.name))), rules: podMissing },
+    { groupId: cluster.clusterSecurityGroupId, changes: clusterMissing.map(change(cluster.clusterSecurityGroupId)), rules: clusterMissing },
+  ];
+  if (!dryRun) {
+    // Both groups at once; a failure names every rule already present (the other group's, and its own group's before it).
+    const present = writes.map(() => new Set<number>());
+    try {
+      await settleAll(writes.map((w, i) => (w.rules.length > 0 ? authorizeIngress(w.groupId, w.rules.map(toPermission), (rule) => present[i].add(rule)) : undefined)));
+    } catch (error) {
+      throw withAppliedChanges(error, writes.flatMap((w, i) => w.changes.filter((_, rule) => present[i].has(rule))));
+    }
+  }
+  return { changes: writes.flatMap((w) => w.changes), ...policyGroupsOf(clusterGroup) };
 }
 
 /** Observes, plans and (unless dry run) applies the pod network, then reads it back. */

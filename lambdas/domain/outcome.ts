@@ -2,14 +2,14 @@
 // change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
 import { TagResourceCommand } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
-import { CLAIMS_NOTHING, OFFBOARDING_STATUSES, readStatusRecord, updateStatusRecord } from './status-record';
+import { CLAIMS_NOTHING, OFFBOARDED, OFFBOARDING_FAILED, OFFBOARDING_INCOMPLETE, OFFBOARDING_STATUSES, readStatusRecord, updateStatusRecord } from './status-record';
 import { normalizeInput } from './input';
 import { egressChange, egressIpsOf, egressTags } from './egress';
 import { Change, ClusterSummary, StepResult, WorkflowInput, WorkflowState } from '../shared/workflow';
 
 /** REFUSED: stopped by the first look or the preflight, before any write. */
 /** OFFBOARDING_INCOMPLETE: leftovers (network interfaces) keep the pod CIDR and its exclusion; drift repair offboards again. */
-export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'REFUSED' | 'SKIPPED' | 'PLANNED' | 'OFFBOARDED' | 'OFFBOARDING_INCOMPLETE' | 'OFFBOARDING_FAILED';
+export type OutcomeStatus = 'ONBOARDED' | 'FAILED' | 'REFUSED' | 'SKIPPED' | 'PLANNED' | typeof OFFBOARDED | typeof OFFBOARDING_INCOMPLETE | typeof OFFBOARDING_FAILED;
 export type WorkflowKind = 'onboarding' | 'offboarding';
 export const TAG_STATUS = 'eks-aviatrix:status';
 export const TAG_POD_CIDR = 'eks-aviatrix:pod-cidr';
@@ -85,9 +85,9 @@ export function errorMessage(error: { Error?: string; Cause?: unknown } | undefi
 function statusOf(state: WorkflowState, input: WorkflowInput | undefined, failed: boolean, kind: WorkflowKind): OutcomeStatus {
   if (kind === 'offboarding') {
     // Refused before any write (the cluster still runs): the cluster's own status stays as it was.
-    if (failed) return refusedBeforeWriting(state) ? 'REFUSED' : 'OFFBOARDING_FAILED';
+    if (failed) return refusedBeforeWriting(state) ? 'REFUSED' : OFFBOARDING_FAILED;
     if (input?.dryRun) return 'PLANNED';
-    return (state.cleanup as { cidrKept?: { retry: boolean } } | undefined)?.cidrKept?.retry ? 'OFFBOARDING_INCOMPLETE' : 'OFFBOARDED';
+    return (state.cleanup as { cidrKept?: { retry: boolean } } | undefined)?.cidrKept?.retry ? OFFBOARDING_INCOMPLETE : OFFBOARDED;
   }
   if (failed) return refusedBeforeWriting(state) ? 'REFUSED' : 'FAILED';
   if (state.resolve?.phase === 'skipped') return 'SKIPPED';
@@ -171,7 +171,7 @@ export async function recordOutcome(
       warnings: outcome.warnings.length > 0 ? JSON.stringify(outcome.warnings) : undefined,
       ...(cluster && !gone ? { clusterArn: cluster.arn, vpcId: cluster.vpcId } : {}),
       ...(podCidr && !gone ? { podCidr } : {}),
-      ...(egress ? { egressIps: JSON.stringify(egress) } : outcome.status === 'OFFBOARDED' ? { egressIps: undefined } : {}),
+      ...(egress ? { egressIps: JSON.stringify(egress) } : outcome.status === OFFBOARDED ? { egressIps: undefined } : {}),
       // Set only by the run that saw the change, for its notification.
       egressIpsChanged: changedEgress ? JSON.stringify(changedEgress) : undefined,
       finishedAt: outcome.finishedAt,

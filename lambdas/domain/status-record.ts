@@ -5,8 +5,10 @@ import { scopedName } from '../shared/target';
 import { AttributeValue, ConditionalCheckFailedException, GetItemCommand, paginateScan, UpdateItemCommand } from '../shared/sdk/dynamodb';
 import { dynamo } from '../shared/aws';
 
-/** The status of a cluster whose onboarding was undone (offboarding). */
+/** The statuses an offboarding run ends with (outcome.ts): undone; leftovers keep the pod CIDR (drift repair offboards again); failed. */
 export const OFFBOARDED = 'OFFBOARDED';
+export const OFFBOARDING_INCOMPLETE = 'OFFBOARDING_INCOMPLETE';
+export const OFFBOARDING_FAILED = 'OFFBOARDING_FAILED';
 
 export type StatusAttributes = Record<string, string | number | undefined>;
 export type StatusRecord = Record<string, string>;
@@ -55,7 +57,7 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
 }
 
 /** Statuses an offboarding run writes: the record is offboarding's, a stale onboarding run's failure must not overwrite it. */
-export const OFFBOARDING_STATUSES = [OFFBOARDED, 'OFFBOARDING_INCOMPLETE', 'OFFBOARDING_FAILED'];
+export const OFFBOARDING_STATUSES: string[] = [OFFBOARDED, OFFBOARDING_INCOMPLETE, OFFBOARDING_FAILED];
 /** Statuses of a record that claims nothing in its VPC any more (or never did). */
 export const CLAIMS_NOTHING = new Set([OFFBOARDED, 'SKIPPED', 'REFUSED', 'PLANNED']);
 /** The status of a cluster whose first run is under way: its VPC claims are already recorded. */

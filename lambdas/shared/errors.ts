@@ -27,15 +27,23 @@ export class TransientError extends Error {
   readonly name = 'TransientError';
 }
 
+type AppliedChange = { resource: string; action: string; detail: string };
+/** Per error: its message before any list was added, and the list so far. */
+const appliedOnError = new WeakMap<Error, { message: string; applied: AppliedChange[] }>();
+const describeApplied = (c: AppliedChange) => `${c.action} ${c.resource} (${c.detail})`;
+
 /**
  * Adds to a failure what the failing step had already changed, so nothing half-done goes
  * unrecorded: the message lands in the execution, the status record and the logs. The error keeps
- * its type, so a transient one is still retried.
+ * its type, so a transient one is still retried. Called again (by a caller that ran other writes
+ * beside the failed one), it adds to the same list: the message has one list.
  */
-export function withAppliedChanges(error: unknown, applied: { resource: string; action: string; detail: string }[]): unknown {
+export function withAppliedChanges(error: unknown, applied: AppliedChange[]): unknown {
   if (!(error instanceof Error) || applied.length === 0) return error;
-  const list = applied.map((c) => `${c.action} ${c.resource} (${c.detail})`).join('; ');
-  error.message = `${error.message}. Already changed before the failure: ${list}. Running the workflow again finishes the rest`;
+  const known = appliedOnError.get(error) ?? { message: error.message, applied: [] };
+  const all = [...known.applied, ...applied];
+  appliedOnError.set(error, { message: known.message, applied: all });
+  error.message = `${known.message}. Already changed before the failure: ${all.map(describeApplied).join('; ')}. Running the workflow again finishes the rest`;
   return error;
 }
 

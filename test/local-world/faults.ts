@@ -24,6 +24,8 @@ interface Rule {
   action: string;
   fault: Fault;
   remaining: number;
+  /** Only requests whose body contains this text (one resource among several written by the same action). */
+  matching?: string;
 }
 
 export interface FiredFault {
@@ -36,9 +38,9 @@ export class FaultPlan {
   private readonly rules: Rule[] = [];
   private readonly fired: FiredFault[] = [];
 
-  /** The next `times` requests for `action` (as the call log names it) on `service` get `fault`. */
-  inject(service: ServiceName, action: string, fault: Fault, times = 1): void {
-    this.rules.push({ service, action, fault, remaining: times });
+  /** The next `times` requests for `action` (as the call log names it) on `service` get `fault`; with `matching`, only those whose body contains it. */
+  inject(service: ServiceName, action: string, fault: Fault, times = 1, matching?: string): void {
+    this.rules.push({ service, action, fault, remaining: times, ...(matching === undefined ? {} : { matching }) });
   }
 
   clear(): void {
@@ -55,8 +57,8 @@ export class FaultPlan {
   }
 
   /** The fault for this request, if one is planned; each call uses one. */
-  take(service: ServiceName, action: string): Fault | undefined {
-    const rule = this.rules.find((r) => r.remaining > 0 && r.service === service && r.action === action);
+  take(service: ServiceName, action: string, body = ''): Fault | undefined {
+    const rule = this.rules.find((r) => r.remaining > 0 && r.service === service && r.action === action && (r.matching === undefined || body.includes(r.matching)));
     if (!rule) return undefined;
     rule.remaining -= 1;
     this.fired.push({ service, action, fault: rule.fault.kind });

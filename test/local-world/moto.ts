@@ -289,7 +289,7 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
       const action = actionOf(req.headers['x-amz-target'] as string | undefined, body.toString(), req.url ?? '/');
       const write = !isReadAction(action);
       log.record(service, action, write);
-      void applyFault(log.faults.take(service, action), req, res, (status, code) => awsError(service, status, code)).then((next) => {
+      void applyFault(log.faults.take(service, action, body.toString()), req, res, (status, code) => awsError(service, status, code)).then((next) => {
         if (next === 'answered') return;
         const drop = next === 'serve-and-drop';
         if (action === 'AssociateVpcCidrBlock') {

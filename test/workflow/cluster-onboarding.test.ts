@@ -286,15 +286,36 @@ describe('a self-managed VPC CNI (aws-node DaemonSet, no add-on)', () => {
     expect(writesSince(mark)).toEqual([]);
   });
 
-  it('a cluster with neither the add-on nor aws-node is refused before its Kubernetes API is written', async () => {
+  // Only the Kubernetes API shows aws-node, and reading it needs the access entry and its RBAC
+  // (docs/rollout-order.md): those are the only EKS and Kubernetes writes before the refusal.
+  it('a cluster with neither the add-on nor aws-node is refused once its API can be read: the access written for that read is named and left without cluster-admin', async () => {
     w.world.eks.presetCluster('no-cni', { withVpcCniAddon: false, selfManagedAwsNode: false });
     await createCluster(w, { name: 'no-cni' });
     w.activateCluster('no-cni');
+    const mark = w.world.log.mark();
     const result = await run({ clusterName: 'no-cni' });
     expect(result.status).toBe('FAILED');
     expect(result.error?.name).toBe('ClusterRefused');
-    expect(result.error?.message).toMatch(/"no-cni" has neither the vpc-cni add-on nor an aws-node DaemonSet/);
+    expect(result.error?.message).toMatch(/"no-cni" has neither the vpc-cni add-on nor an aws-node DaemonSet; .*aws eks create-addon --cluster-name no-cni --addon-name vpc-cni\)/);
+    const written = /Already changed before the failure: .*create access entry [^ ]+ \(on cluster no-cni, Kubernetes group eks-aviatrix-reconciler, no access policy\); create ClusterRole eks-aviatrix-reconciler .*create ClusterRoleBinding eks-aviatrix-reconciler/;
+    expect(result.error?.message).toMatch(written);
+
+    const refusedAt = w.world.log.since(mark).findIndex((c) => c.service === 'kubernetes' && c.action.endsWith('/daemonsets/aws-node'));
+    const before = w.world.log.since(mark).slice(0, refusedAt).filter((c) => c.write && (c.service === 'eks' || c.service === 'kubernetes')).map((c) => c.action);
+    expect(refusedAt).toBeGreaterThan(0);
+    expect([...new Set(before)].sort()).toEqual([
+      'AssociateAccessPolicy', 'CreateAccessEntry', 'DisassociateAccessPolicy',
+      'PATCH /clusters/no-cni/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/eks-aviatrix-reconciler', 'PATCH /clusters/no-cni/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/eks-aviatrix-view-nodes',
+      'PATCH /clusters/no-cni/apis/rbac.authorization.k8s.io/v1/clusterroles/eks-aviatrix-reconciler', 'PATCH /clusters/no-cni/apis/rbac.authorization.k8s.io/v1/clusterroles/eks-aviatrix-view-nodes',
+    ]);
+    expect(w.world.eks.accessEntries('no-cni').map((e) => ({ groups: e.kubernetesGroups, policies: e.policies }))).toEqual([{ groups: ['eks-aviatrix-reconciler'], policies: [] }]);
     expect(w.world.kube.eniConfigs('no-cni')).toEqual([]);
+    expect(w.world.eks.addon('no-cni', 'vpc-cni')).toBeUndefined();
+    const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const record = await dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'no-cni' } } }));
+    dynamo.destroy();
+    expect(record.Item?.status?.S).toBe('FAILED');
+    expect(record.Item?.error?.S).toMatch(written);
   });
 });
 

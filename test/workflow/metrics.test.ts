@@ -127,6 +127,22 @@ describe('faults', () => {
     await leases.release('cluster#metrics-held', 'holder-1');
   });
 
+  it('a wait for a lease without taking it (a join) counts one LeaseWaitSeconds, free or held at first', async () => {
+    const leases = new Leases({ tableName: LEASE_TABLE, durationSeconds: 60, acquireTimeoutMs: 5000, baseDelayMs: 20, maxDelayMs: 50 });
+    const free = points(await emfOf(() => leases.awaitFree('vpc#metrics-join', 'joiner')));
+    expect(free.map((p) => [p.name, p.dimensions.LeaseKind])).toEqual([['LeaseWaitSeconds', 'vpc']]);
+
+    await leases.acquire('vpc#metrics-join', 'holder-1');
+    const held = points(await emfOf(async () => {
+      const waited = leases.awaitFree('vpc#metrics-join', 'joiner');
+      // Released once the joiner has looked at least once (and found it held).
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await leases.release('vpc#metrics-join', 'holder-1');
+      await waited;
+    }));
+    expect(held.map((p) => [p.name, p.dimensions.LeaseKind])).toEqual([['LeaseWaitSeconds', 'vpc']]);
+  });
+
   it('a controller call that keeps failing counts one ControllerErrors for its action, after its retries', async () => {
     const aviatrix = w.config.aviatrix as { controllerUrl: string; caBundlePem: string };
     const client = new AviatrixClient(

@@ -2,6 +2,7 @@
 // emulator's private endpoint answers only callers its cluster security group admits on 443, so a
 // run succeeds only if the network step added our rule before the first Kubernetes call. Without
 // the setting the cluster is refused before any write; offboarding revokes our rule and no other.
+// A rule write refused half-way is named, with what was written before it, in the failure record.
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
@@ -120,6 +121,64 @@ describe('a private-only cluster with privateEndpointAccess', () => {
     const changes = (plan.output as { changes: { detail: string }[] }).changes;
     expect(changes.length).toBeGreaterThan(0);
     expect(changes.filter((c) => c.detail.includes('tcp 443'))).toEqual([]);
+  });
+});
+
+describe('a rule write that fails half-way', () => {
+  // VpcCni writes both groups' rules at once: the pod group's succeeds, the cluster group's is refused.
+  // A private-only endpoint writes them before the access entry; a public one beside it.
+  // one-by-one: EC2 answers the cluster group's write Duplicate (as after a lost answer), so its rules
+  // go one at a time, and the second of them (443 from the functions) is refused.
+  it.each([
+    { name: 'private-e', endpointPublicAccess: false, oneByOne: false, alsoWritten: () => '. Running' },
+    { name: 'public-e', endpointPublicAccess: true, oneByOne: false, alsoWritten: () => '; create access entry ' },
+    { name: 'private-g', endpointPublicAccess: false, oneByOne: true, alsoWritten: (cluster: string, pods: string) => `; update ${cluster} (allow ingress all traffic from ${pods}). Running` },
+  ])('$name (one by one: $oneByOne): the error and the record name every rule already written; the next run adds the rest, each once', async ({ name, endpointPublicAccess, oneByOne, alsoWritten }) => {
+    await createCluster(w, { name, endpointPublicAccess });
+    w.setConfig({ privateEndpointAccess: byGroup });
+    const clusterGroupId = () => w.world.eks.cluster(name)!.clusterSecurityGroupId;
+    const podGroupId = async () => {
+      const { SecurityGroups = [] } = await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [`eks-aviatrix-pods-${name}`] }] }));
+      return SecurityGroups[0]!.GroupId!;
+    };
+    const refuseClusterGroupWrite = () => {
+      const faults = w.world.log.faults;
+      if (oneByOne) faults.inject('ec2', 'AuthorizeSecurityGroupIngress', { kind: 'status', status: 400, code: 'InvalidPermission.Duplicate' }, 1, `&GroupId=${clusterGroupId()}&`);
+      faults.inject('ec2', 'AuthorizeSecurityGroupIngress', { kind: 'status', status: 400, code: 'RulesPerSecurityGroupLimitExceeded' }, 1, oneByOne ? 'FromPort=443' : `&GroupId=${clusterGroupId()}&`);
+    };
+    const failed = await runWorkflow(ONBOARDING, { clusterName: name }, {
+      onEvent: (event) => {
+        if (event.type === 'StateEntered' && event.state === 'WaitForActive') w.activateCluster(name);
+        if (event.type === 'StateEntered' && event.state === 'VpcCni') refuseClusterGroupWrite();
+      },
+    });
+    w.world.log.faults.clear();
+    expect(failed.status).toBe('FAILED');
+    const pods = await podGroupId();
+    const written = `. Already changed before the failure: update ${pods} (allow ingress all traffic from ${clusterGroupId()}); ` +
+      `update ${pods} (allow ingress tcp 9443 from ${clusterGroupId()})${alsoWritten(clusterGroupId(), pods)}`;
+    const message = failed.error?.message ?? '';
+    expect(message).toContain(`vpc-cni for cluster "${name}" failed: RulesPerSecurityGroupLimitExceeded: injected fault 400${written}`);
+    expect(message.split('Already changed').length).toBe(2);
+    expect(message).not.toContain(`update ${clusterGroupId()} (allow ingress tcp 443`);
+    const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const record = await dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: name } } }));
+    expect(record.Item?.status?.S).toBe('FAILED');
+    expect(record.Item?.error?.S).toContain(written);
+    expect(httpsRules((await clusterGroup(name)).IpPermissions)).toEqual([]);
+    expect(w.world.kube.eniConfigs(name)).toEqual([]);
+
+    const again = await runOnboarding(name);
+    expect(again.error).toBeUndefined();
+    expect(again.status).toBe('SUCCEEDED');
+    expect(httpsRules((await clusterGroup(name)).IpPermissions)).toEqual(endpointPublicAccess ? [] : [{ source: functionsGroupId, description: API_RULE_DESCRIPTION }]);
+    const { SecurityGroups = [] } = await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ GroupIds: [pods] }));
+    const fromClusterGroup = (SecurityGroups[0]?.IpPermissions ?? []).flatMap((p) =>
+      (p.UserIdGroupPairs ?? []).filter((g) => g.GroupId === clusterGroupId()).map(() => `${p.IpProtocol} ${p.FromPort ?? ''}`));
+    expect(fromClusterGroup.sort()).toEqual(['-1 ', 'tcp 9443']);
+    const after = await dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: name } } }));
+    dynamo.destroy();
+    expect(after.Item?.status?.S).toBe('ONBOARDED');
   });
 });
 

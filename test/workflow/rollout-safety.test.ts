@@ -630,6 +630,35 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(saved).not.toHaveProperty('podCidr');
   });
 
+  it('deleted and re-created under its name before PodNetwork\'s first write, the new cluster onboarded meanwhile: the old run\'s DropExclusion leaves the new cluster\'s exclusion and claim', async () => {
+    const created = await clusterOnOwnTransitCreating('recreated-early', 'transit-recreated-early', 14);
+    let renewed: Awaited<ReturnType<typeof runWorkflow>> | undefined;
+    const result = await run({ clusterName: 'recreated-early' }, {
+      onInvoke: async (state) => {
+        if (state !== 'PodNetwork' || renewed) return;
+        // As in the case above, the old cluster's offboarding finds nothing to undo.
+        await eks.send(new DeleteClusterCommand({ name: 'recreated-early' }));
+        expect((await runWorkflow(OFFBOARDING, { clusterName: 'recreated-early' })).output).toMatchObject({ status: 'NOTHING_TO_DO' });
+        await w.world.eks.finishDeletion('recreated-early');
+        await createCluster(w, { name: 'recreated-early', vpc: created.vpc });
+        w.activateCluster('recreated-early');
+        renewed = await runWorkflow(CLUSTER_WORKFLOW, { clusterName: 'recreated-early' });
+      },
+    });
+    expect(renewed?.error).toBeUndefined();
+    expect(renewed?.output).toMatchObject({ status: 'ONBOARDED' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('ClusterGone');
+    expect(result.error?.message).toMatch(/EKS cluster "recreated-early" was re-created .* while the run was under way/);
+    expect(result.statesEntered.slice(-5)).toEqual(['PodNetwork', 'DropExclusion', 'ReleaseLeases', 'RecordFailure', 'Failed']);
+    // I2 for the new cluster, whose VPC carries the pod CIDR: still excluded, and still claimed for it.
+    const newCluster = w.world.eks.cluster('recreated-early')!;
+    expect(w.controller.exclusions('transit-recreated-early')).toEqual(['100.64.0.0/16']);
+    const saved = await record('recreated-early');
+    expect(JSON.parse(saved?.controllerExclusions ?? '{}')).toEqual({ 'transit-recreated-early': ['100.64.0.0/16'] });
+    expect(saved?.controllerExclusionsOf).toBe(`${newCluster.arn}@${newCluster.createdAt.toISOString()}`);
+  });
+
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
     await clusterOnOwnTransitCreating('group-late', 'transit-group-late', 9);
     const cluster = w.world.eks.cluster('group-late')!;
@@ -664,22 +693,54 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     }
   });
 
-  it('the cluster security group EKS reports at ACTIVE is not in the cluster\'s VPC: VpcCni refuses it, no rule, ENIConfig or add-on write', async () => {
-    await clusterOnOwnTransitCreating('group-elsewhere', 'transit-group-elsewhere', 11);
-    const cluster = w.world.eks.cluster('group-elsewhere')!;
-    const { result, after } = await runCreating('group-elsewhere', 'ACTIVE', async () => {
-      const other = await w.world.createVpc();
-      const { GroupId } = await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'in another VPC', VpcId: other.vpcId }));
-      cluster.clusterSecurityGroupId = GroupId!;
+  /**
+   * A cluster wired while CREATING that EKS reports ACTIVE with `groupId` as its cluster security
+   * group: the run fails and writes nothing for the ACTIVE cluster (after ACTIVE only the outcome's
+   * tags: no access entry, Kubernetes object, add-on change or rule).
+   */
+  async function failsAtActiveWithGroup(name: string, octet: number, groupId: () => Promise<string> | string) {
+    const created = await clusterOnOwnTransitCreating(name, `transit-${name}`, octet);
+    const cluster = w.world.eks.cluster(name)!;
+    const { result, after } = await runCreating(name, 'ACTIVE', async () => {
+      cluster.clusterSecurityGroupId = await groupId();
     });
     expect(result.status).toBe('FAILED');
+    expect(after.map((c) => c.action)).toEqual(['TagResource']);
+    expect(w.world.eks.accessEntries(name)).toEqual([]);
+    expect(w.world.kube.eniConfigs(name)).toEqual([]);
+    expect(addonEnv(name)).not.toHaveProperty('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG');
+    return { result, created, cluster };
+  }
+
+  it('the cluster security group EKS reports at ACTIVE is not in the cluster\'s VPC: VpcCni refuses it before its access entry: no rule, access entry, ENIConfig or add-on write', async () => {
+    const { result, cluster } = await failsAtActiveWithGroup('group-elsewhere', 11, async () => {
+      const other = await w.world.createVpc();
+      return (await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'in another VPC', VpcId: other.vpcId }))).GroupId!;
+    });
     expect(result.error?.name).toBe('NetworkConflict');
     expect(result.error?.message).toMatch(new RegExp(`cluster security group ${cluster.clusterSecurityGroupId} of EKS cluster "group-elsewhere" is not in VPC ${cluster.vpcId}`));
     expect(result.statesEntered).toContain('VpcCni');
-    // The access entry goes beside the rules (the record lists it); nothing that needs the group follows.
-    expect(after.filter((c) => c.action === 'AuthorizeSecurityGroupIngress' || c.action === 'UpdateAddon' || /eniconfigs/i.test(c.action))).toEqual([]);
-    expect(w.world.kube.eniConfigs('group-elsewhere')).toEqual([]);
-    expect(addonEnv('group-elsewhere')).not.toHaveProperty('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG');
+  });
+
+  it('ACTIVE without a cluster security group: AwaitActive refuses, naming the cluster and the fix; nothing that needs ACTIVE is written', async () => {
+    const { result, created } = await failsAtActiveWithGroup('group-none', 12, () => '');
+    expect(result.error?.name).toBe('ClusterRefused');
+    expect(result.error?.message).toMatch(
+      /EKS cluster "group-none" is ACTIVE but reports no cluster security group, .*aws eks describe-cluster --name group-none .*run the workflow again once EKS reports one\. The pod network wired while it was CREATING .* stays claimed/,
+    );
+    expect(result.statesEntered).not.toContain('VpcCni');
+    expect(await record('group-none')).toMatchObject({ status: 'FAILED', vpcId: created.vpc.vpcId, podCidr: '100.64.0.0/16' });
+  });
+
+  it('ACTIVE with a cluster security group EC2 does not show: VpcCni refuses it before its access entry, naming the cluster and the fix', async () => {
+    const { result, cluster } = await failsAtActiveWithGroup('group-unseen', 13, () => 'sg-0feedc0ffee000002');
+    expect(result.error?.name).toBe('NetworkConflict');
+    expect(result.error?.message).toContain(
+      `cluster security group sg-0feedc0ffee000002 of EKS cluster "group-unseen" is not in VPC ${cluster.vpcId}; EKS made it with the cluster and does not make it again: ` +
+        'check it (aws ec2 describe-security-groups --group-ids sg-0feedc0ffee000002); if it was deleted, re-create the cluster, then run the workflow again',
+    );
+    expect(result.error?.message).not.toContain('Already changed');
+    expect(result.statesEntered).toContain('VpcCni');
   });
 
   it('a node-group run on a CREATING cluster waits for ACTIVE at its first look (no early phase), then checks its node group', async () => {
