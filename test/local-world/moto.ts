@@ -246,7 +246,6 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
             upstreamRes.on('end', resolve);
             return;
           }
-          res.once('close', () => upstreamRes.resume());
           if (drop) {
             upstreamRes.resume();
             upstreamRes.on('end', () => {
@@ -269,6 +268,10 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
           }
           res.writeHead(upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers));
           upstreamRes.pipe(res);
+          // A client gone during its answer: pipe's own clean-up pauses the answer when the client's
+          // socket closes, so it is resumed after that (a listener added before pipe ran first and
+          // the answer stayed paused, its DynamoDB write queue with it, once moto kept connections).
+          res.once('close', () => upstreamRes.resume());
           upstreamRes.on('end', resolve);
           upstreamRes.on('error', () => resolve());
         },
