@@ -115,6 +115,9 @@ def keep_connections_alive():
 
     if not hasattr(werkzeug.serving, "selectors"):
         raise AttributeError("werkzeug.serving.selectors")
+    # Headers and body leave in separate writes: on a kept connection Nagle's algorithm held the body
+    # back until the client's delayed ACK (~40 ms per call); a closing connection flushed it at once.
+    WSGIRequestHandler.disable_nagle_algorithm = True
     WSGIRequestHandler.make_environ = make_environ_with_body
     WSGIRequestHandler.send_header = send_header_keeping
     werkzeug.serving.selectors = types.SimpleNamespace(DefaultSelector=NothingLeft, EVENT_READ=werkzeug.serving.selectors.EVENT_READ)
