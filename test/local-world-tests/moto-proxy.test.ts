@@ -1,8 +1,10 @@
 // The recording proxy in front of moto refuses the CIDR associations EC2 refuses and moto accepts
 // (overlap, the VPC's quota of 5 blocks, a size outside /16../28, a range restricted for the VPC's
-// primary CIDR), and can report a new association `associating` for a few reads, as EC2 does.
+// primary CIDR), and can report a new association `associating` for a few reads, as EC2 does; it
+// keeps its clients' connections open, as an AWS endpoint does.
 import { AssociateVpcCidrBlockCommand, CreateVpcCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import http from 'node:http';
 import { CallLog } from '../local-world/call-log';
 import { itemSerializer, MotoServer, startMoto, VPC_CIDR_QUOTA } from '../local-world/moto';
 
@@ -108,4 +110,53 @@ describe('DynamoDB writes: one at a time per item, in parallel across items', ()
     await Promise.all([firstA, secondA, table, afterTable]);
     expect(order).toEqual(['b1', 'a1', 'a2', 'table', 'b2']);
   });
+});
+
+/** Three DescribeVpcs in a row to `endpoint` over one keep-alive connection: was it reused, and what each answer said of it. */
+async function threeCallsOnOneConnection(endpoint: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const describeVpcs = () =>
+    new Promise<{ reused: boolean; status?: number; connection?: string }>((resolve, reject) => {
+      const body = new URLSearchParams({ Action: 'DescribeVpcs', Version: '2016-11-15' }).toString();
+      const request = http.request(
+        `${endpoint}/`,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': String(Buffer.byteLength(body)),
+            authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0',
+          },
+        },
+        (answer) => {
+          answer.resume();
+          answer.on('end', () => resolve({ reused: request.reusedSocket, status: answer.statusCode, connection: answer.headers.connection }));
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  try {
+    return [await describeVpcs(), await describeVpcs(), await describeVpcs()];
+  } finally {
+    agent.destroy();
+  }
+}
+
+test("a client's connection to the proxy stays open from call to call, as to an AWS endpoint", async () => {
+  expect(await threeCallsOnOneConnection(moto.endpoint)).toEqual([
+    { reused: false, status: 200, connection: 'keep-alive' },
+    { reused: true, status: 200, connection: 'keep-alive' },
+    { reused: true, status: 200, connection: 'keep-alive' },
+  ]);
+});
+
+test("moto keeps the proxy's connections open too (moto-server.py; werkzeug alone closes each after one answer)", async () => {
+  // The answer says nothing of the connection (no Connection header) when it stays open.
+  expect(await threeCallsOnOneConnection(moto.directEndpoint)).toEqual([
+    { reused: false, status: 200, connection: undefined },
+    { reused: true, status: 200, connection: undefined },
+    { reused: true, status: 200, connection: undefined },
+  ]);
 });

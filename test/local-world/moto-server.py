@@ -10,7 +10,8 @@
 #   partitions other than `aws` (China, GovCloud, ISO), which the local world never uses, get none;
 # - most of Python's cycle collections: moto's answers allocate many short-lived objects (a young
 #   collection every 700 allocations by default), and the full ones walked moto's whole import graph,
-#   which is frozen below (never collected, never walked).
+#   which is frozen below (never collected, never walked);
+# - a TCP connection and a server thread per request (keep_connections_alive below).
 import functools
 import gc
 import os
@@ -68,6 +69,64 @@ except (AttributeError, ImportError) as missing:
 import werkzeug.serving
 
 werkzeug.serving.BaseWSGIServer.request_queue_size = 4096
+
+
+def keep_connections_alive():
+    """
+    werkzeug's development server closes every connection after one answer, so each AWS call of the
+    local world paid a TCP connection and a new server thread (the recording proxy keeps up to 32
+    connections to moto, and AWS's endpoints keep theirs). It closes because it cannot tell where an
+    unread request body ends: after each answer it discards whatever the socket still holds, which
+    on a kept connection would be the next request. Here each request's body (Content-Length) is
+    read whole before moto sees it, so nothing of it is ever left on the socket, and that discard
+    goes. A chunked body, one awaiting "100 Continue", or a client asking to close still closes.
+    """
+    import io
+    import types
+    from werkzeug.serving import WSGIRequestHandler
+
+    make_environ = WSGIRequestHandler.make_environ
+    send_header = WSGIRequestHandler.send_header
+
+    def make_environ_with_body(self):
+        environ = make_environ(self)
+        # werkzeug reads these itself (de-chunked; after its "100 Continue"): closed after the answer, as before.
+        if environ.get("wsgi.input_terminated") or environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+            self.close_connection = True
+            return environ
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length > 0 else b"")
+        return environ
+
+    def send_header_keeping(self, keyword, value):
+        if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+            return
+        send_header(self, keyword, value)
+
+    class NothingLeft:
+        def register(self, *args):
+            pass
+
+        def select(self, timeout=None):
+            return []
+
+        def close(self):
+            pass
+
+    if not hasattr(werkzeug.serving, "selectors"):
+        raise AttributeError("werkzeug.serving.selectors")
+    # Headers and body leave in separate writes: on a kept connection Nagle's algorithm held the body
+    # back until the client's delayed ACK (~40 ms per call); a closing connection flushed it at once.
+    WSGIRequestHandler.disable_nagle_algorithm = True
+    WSGIRequestHandler.make_environ = make_environ_with_body
+    WSGIRequestHandler.send_header = send_header_keeping
+    werkzeug.serving.selectors = types.SimpleNamespace(DefaultSelector=NothingLeft, EVENT_READ=werkzeug.serving.selectors.EVENT_READ)
+
+
+try:
+    keep_connections_alive()
+except AttributeError as missing:
+    print(f"moto-server.py: werkzeug lacks {missing}; every connection closes after one answer (slower)", file=sys.stderr)
 
 from moto.server import main
 

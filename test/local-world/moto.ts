@@ -246,7 +246,6 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
             upstreamRes.on('end', resolve);
             return;
           }
-          res.once('close', () => upstreamRes.resume());
           if (drop) {
             upstreamRes.resume();
             upstreamRes.on('end', () => {
@@ -260,15 +259,19 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
             upstreamRes.on('data', (chunk: Buffer) => chunks.push(chunk));
             upstreamRes.on('end', () => {
               const text = rewrite(Buffer.concat(chunks).toString('utf8'));
-              res.writeHead(upstreamRes.statusCode ?? 502, { ...upstreamRes.headers, 'content-length': String(Buffer.byteLength(text)) });
+              res.writeHead(upstreamRes.statusCode ?? 502, { ...endToEnd(upstreamRes.headers), 'content-length': String(Buffer.byteLength(text)) });
               res.end(text);
               resolve();
             });
             upstreamRes.on('error', () => resolve());
             return;
           }
-          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+          res.writeHead(upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers));
           upstreamRes.pipe(res);
+          // A client gone during its answer: pipe's own clean-up pauses the answer when the client's
+          // socket closes, so it is resumed after that (a listener added before pipe ran first and
+          // the answer stayed paused, its DynamoDB write queue with it, once moto kept connections).
+          res.once('close', () => upstreamRes.resume());
           upstreamRes.on('end', resolve);
           upstreamRes.on('error', () => resolve());
         },
@@ -342,6 +345,15 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
       upstreamAgent.destroy();
     },
   };
+}
+
+/**
+ * An answer's headers without those of moto's connection to the proxy (RFC 9110 7.6.1): a
+ * `Connection: close` passed on closed the client's connection to the proxy after every call.
+ */
+function endToEnd(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const hopByHop = new Set(['connection', 'keep-alive', ...String(headers.connection ?? '').toLowerCase().split(',').map((name) => name.trim())]);
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !hopByHop.has(name)));
 }
 
 /** EC2's 400 answer refusing a request. */
