@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large|<clusters>x<vpcs>]`: what a cold start, a run and
+// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large|<clusters>x<vpcs>] [-- --arrival=<seconds>]`: what a cold start, a run and
 // a crowd cost, measured on this machine, never asserted. Ratios carry across machines; raw times
 // do not (this one is shared and noisy). One table:
 // 1. Each Lambda bundled exactly as `cdk synth` bundles it (lib/bundling.ts): size, and the time a
@@ -7,11 +7,14 @@
 // 2. Calls per service (reads/writes) for one onboarding and for a no-op re-run.
 // 3. State transitions for a cluster that stays CREATING for 10 minutes, at the deployed poll interval.
 // 4. N clusters in one VPC sharing spoke, HA and transit, onboarded at once: wall time, its ratio to
-//    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat,
-//    timed on a lone run), lease-acquire timeouts, DynamoDB writes per cluster, and convergence.
+//    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat:
+//    the median of 5 lone runs right before the crowd, each the first cluster of its VPC, as one lone
+//    run swung several-fold with the machine's load), lease-acquire timeouts, DynamoDB writes per
+//    cluster, and convergence.
 //    `--sweep=large` adds 500 clusters over 20 VPCs (each with its spoke and HA pair, one transit),
 //    with the controller's serialized section per gateway; `--sweep=200x8` another such crowd (a
-//    smaller one reproduces what the large one shows, in less time); `--sizes ''` skips the N rows.
+//    smaller one reproduces what the large one shows, in less time); `--sizes ''` skips the N rows;
+//    `--arrival=<seconds>` starts that crowd's runs evenly over a window instead of all at once.
 // test/bench.test.ts runs a small version so it cannot rot.
 import '../test/setup/environment';
 import { execFileSync } from 'node:child_process';
@@ -34,6 +37,8 @@ const DEPLOYED_POLL_SECONDS = 30;
 const SERIALIZED_STATES = ['PodNetwork', 'ConfigureGatewaySnat'];
 /** `--sweep=large`: the fleet of the issue. */
 const LARGE_SWEEP = { clusters: 500, vpcs: 20 };
+/** Lone runs whose median serialized time the wall ratio divides by (one lone run swung 379 ms - 3.2 s with load). */
+const LONE_RUNS = 5;
 /** The secondary CIDR of the local world's config. */
 const POD_CIDR = '100.64.0.0/16';
 
@@ -60,8 +65,15 @@ export interface SweepRow {
   lostPolicies: number;
   doubledPolicies: number;
   wallMs: number;
-  /** One lone cluster's time in the lease-held steps. */
+  /**
+   * One lone cluster's time in the lease-held steps: the median of LONE_RUNS lone runs made right
+   * before the crowd, each the first cluster of its VPC (as the first lone run is for the crowd's VPC).
+   */
   serializedMs: number;
+  /** The lone runs' serialized times, fastest and slowest (how much the machine's load moved them). */
+  serializedRangeMs: [number, number];
+  /** The window the crowd's runs were started over (0: all at once; `--arrival=<seconds>`). */
+  arrivalSeconds: number;
   /** wallMs / (clusters per VPC x serializedMs). */
   ratio: number;
   /** The controller's serialized section per gateway: its clusters x one lone cluster's ConfigureGatewaySnat. */
@@ -89,6 +101,8 @@ export interface BenchResult {
 }
 
 export interface BenchOptions {
+  /** Start the crowd's runs evenly over this many seconds instead of all at once (`--arrival=<seconds>`). */
+  arrivalSeconds?: number;
   sizes?: number[];
   /** Also the large sweep: 500 clusters over 20 VPCs (`--sweep=large`), or another crowd over VPCs (`--sweep=200x8`). */
   large?: boolean | { clusters: number; vpcs: number };
@@ -227,9 +241,9 @@ const stateTime = (events: StateEvent[], state: string) => serializedTime(events
 
 /**
  * `clusters` clusters spread over `vpcCount` VPCs (each with its spoke and HA pair, all on one
- * transit), onboarded at once after one lone cluster in the first VPC.
+ * transit), onboarded at once (or over `arrivalSeconds`) after LONE_RUNS lone clusters.
  */
-async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promise<SweepRow> {
+async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1, arrivalSeconds = 0): Promise<SweepRow> {
   const vpcs = [];
   for (let v = 0; v < vpcCount; v++) vpcs.push(await w.world.createVpc());
   const names = Array.from({ length: clusters }, (_, i) => `n${clusters}v${vpcCount}-c${i}`);
@@ -240,13 +254,21 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     spokes.set(spokeName, vpc);
     w.activateCluster(name);
   }
-  // One lone cluster first (it also creates what the VPC shares): its lease-held time.
-  const lone = `n${clusters}v${vpcCount}-lone`;
-  await createCluster(w, { name: lone, vpc: vpcs[0] });
-  w.activateCluster(lone);
-  const loneEvents: StateEvent[] = [];
-  await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => loneEvents.push(e) }), `the lone run in ${vpcs[0].vpcId}`);
-  const serializedMs = serializedTime(loneEvents);
+  // Lone clusters first, one after another, each the first of its VPC (the first also creates what
+  // the crowd's VPC shares): the median of their lease-held times, measured right before the crowd.
+  const loneRuns: StateEvent[][] = [];
+  for (let i = 0; i < LONE_RUNS; i++) {
+    const lone = `n${clusters}v${vpcCount}-lone${i}`;
+    const vpc = i === 0 ? vpcs[0] : await w.world.createVpc();
+    await createCluster(w, { name: lone, vpc });
+    w.activateCluster(lone);
+    const events: StateEvent[] = [];
+    await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => events.push(e) }), `the lone run in ${vpc.vpcId}`);
+    loneRuns.push(events);
+  }
+  const loneTimes = loneRuns.map(serializedTime).sort((a, b) => a - b);
+  const serializedMs = median(loneTimes);
+  const loneGatewayMs = median(loneRuns.map((events) => stateTime(events, 'ConfigureGatewaySnat')));
 
   let leaseTimeouts = 0;
   const stateErrors: Record<string, number> = {};
@@ -262,7 +284,11 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
   const mark = w.world.log.mark();
   const started = process.hrtime.bigint();
   // Retries at the ASL's intervals, with its jitter: 10 ms retries of a crowd hit a busy service together.
-  const runs = await Promise.all(names.map((clusterName) => runWorkflow(FILE, { clusterName }, { waitMs: 0, retryMs: 'asl', onEvent })));
+  // With an arrival window, the i-th run starts i/N of the way through it (clusters created over time).
+  const spacingMs = (arrivalSeconds * 1000) / clusters;
+  const start = (clusterName: string, i: number) =>
+    new Promise((resolve) => setTimeout(resolve, i * spacingMs)).then(() => runWorkflow(FILE, { clusterName }, { waitMs: 0, retryMs: 'asl', onEvent }));
+  const runs = await Promise.all(names.map(start));
   const wallMs = elapsed(started);
   const dynamoWrites = w.world.log.writesSince(mark, 'dynamodb').length;
   let lostPolicies = 0;
@@ -286,8 +312,10 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     doubledPolicies,
     wallMs,
     serializedMs,
+    serializedRangeMs: [loneTimes[0], loneTimes[loneTimes.length - 1]],
+    arrivalSeconds,
     ratio: wallMs / ((clusters / vpcCount) * serializedMs),
-    gatewaySerializedMs: perGateway * stateTime(loneEvents, 'ConfigureGatewaySnat'),
+    gatewaySerializedMs: perGateway * loneGatewayMs,
     leaseTimeouts,
     stateErrors,
     stateErrorCauses,
@@ -310,7 +338,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     for (const size of sizes) sweepRows.push(await sweep(w, size));
     if (options.large) {
       const { clusters, vpcs } = options.large === true ? LARGE_SWEEP : options.large;
-      sweepRows.push(await sweep(w, clusters, vpcs));
+      sweepRows.push(await sweep(w, clusters, vpcs, options.arrivalSeconds));
     }
     return {
       date: new Date().toISOString(),
@@ -355,9 +383,10 @@ export function renderTable(r: BenchResult): string {
       `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} / ${r.eniConfig.callsInSeries}; ${r.eniConfig.preActiveCallsInSeries} |`,
   );
   for (const s of r.sweep) {
-    const where = s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`;
+    const where = (s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`) + (s.arrivalSeconds > 0 ? `, started over ${s.arrivalSeconds} s` : '');
+    const serialized = `${fmt(s.serializedMs)} ms, median of ${LONE_RUNS} lone runs ${fmt(s.serializedRangeMs[0])}-${fmt(s.serializedRangeMs[1])} ms`;
     lines.push(
-      `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${fmt(s.serializedMs)} ms) / ` +
+      `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${serialized}) / ` +
         `controller's serialized section per gateway / lease timeouts / DynamoDB writes per cluster / load average | ` +
         `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ` +
         `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} / ${fmt(s.loadAverage, 1)} |`,
@@ -380,7 +409,8 @@ if (require.main === module) {
   const crowd = /^(\d+)x(\d+)$/.exec(sweepArg ?? '');
   if (sweepArg && sweepArg !== 'large' && !crowd) throw new Error(`--sweep=${sweepArg}: use --sweep=large or --sweep=<clusters>x<vpcs> (e.g. --sweep=200x8)`);
   const large = crowd ? { clusters: Number(crowd[1]), vpcs: Number(crowd[2]) } : sweepArg === 'large';
-  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}), large })
+  const arrival = process.argv.find((a) => a.startsWith('--arrival='))?.slice('--arrival='.length);
+  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}), large, ...(arrival ? { arrivalSeconds: Number(arrival) } : {}) })
     .then((result) => console.log(process.argv.includes('--json') ? JSON.stringify(result, null, 2) : renderTable(result)))
     .catch((error: unknown) => {
       console.error(error instanceof Error ? error.message : error);
