@@ -1,4 +1,4 @@
-// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large|<clusters>x<vpcs>] [-- --arrival=<seconds>]`: what a cold start, a run and
+// `npm run bench [-- --json] [-- --sizes 10,50,100] [-- --samples 15] [-- --sweep=large|<clusters>x<vpcs>]`: what a cold start, a run and
 // a crowd cost, measured on this machine, never asserted. Ratios carry across machines; raw times
 // do not (this one is shared and noisy). One table:
 // 1. Each Lambda bundled exactly as `cdk synth` bundles it (lib/bundling.ts): size, and the time a
@@ -13,8 +13,7 @@
 //    cluster, and convergence.
 //    `--sweep=large` adds 500 clusters over 20 VPCs (each with its spoke and HA pair, one transit),
 //    with the controller's serialized section per gateway; `--sweep=200x8` another such crowd (a
-//    smaller one reproduces what the large one shows, in less time); `--sizes ''` skips the N rows;
-//    `--arrival=<seconds>` starts that crowd's runs evenly over a window instead of all at once.
+//    smaller one reproduces what the large one shows, in less time); `--sizes ''` skips the N rows.
 // test/bench.test.ts runs a small version so it cannot rot.
 import '../test/setup/environment';
 import { execFileSync } from 'node:child_process';
@@ -72,8 +71,6 @@ export interface SweepRow {
   serializedMs: number;
   /** The lone runs' serialized times, fastest and slowest (how much the machine's load moved them). */
   serializedRangeMs: [number, number];
-  /** The window the crowd's runs were started over (0: all at once; `--arrival=<seconds>`). */
-  arrivalSeconds: number;
   /** wallMs / (clusters per VPC x serializedMs). */
   ratio: number;
   /** The controller's serialized section per gateway: its clusters x one lone cluster's ConfigureGatewaySnat. */
@@ -101,8 +98,7 @@ export interface BenchResult {
 }
 
 export interface BenchOptions {
-  /** Start the crowd's runs evenly over this many seconds instead of all at once (`--arrival=<seconds>`). */
-  arrivalSeconds?: number;
+
   sizes?: number[];
   /** Also the large sweep: 500 clusters over 20 VPCs (`--sweep=large`), or another crowd over VPCs (`--sweep=200x8`). */
   large?: boolean | { clusters: number; vpcs: number };
@@ -241,9 +237,9 @@ const stateTime = (events: StateEvent[], state: string) => serializedTime(events
 
 /**
  * `clusters` clusters spread over `vpcCount` VPCs (each with its spoke and HA pair, all on one
- * transit), onboarded at once (or over `arrivalSeconds`) after LONE_RUNS lone clusters.
+ * transit), onboarded at once after LONE_RUNS lone clusters.
  */
-async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1, arrivalSeconds = 0): Promise<SweepRow> {
+async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promise<SweepRow> {
   const vpcs = [];
   for (let v = 0; v < vpcCount; v++) vpcs.push(await w.world.createVpc());
   const names = Array.from({ length: clusters }, (_, i) => `n${clusters}v${vpcCount}-c${i}`);
@@ -284,11 +280,7 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1, arrival
   const mark = w.world.log.mark();
   const started = process.hrtime.bigint();
   // Retries at the ASL's intervals, with its jitter: 10 ms retries of a crowd hit a busy service together.
-  // With an arrival window, the i-th run starts i/N of the way through it (clusters created over time).
-  const spacingMs = (arrivalSeconds * 1000) / clusters;
-  const start = (clusterName: string, i: number) =>
-    new Promise((resolve) => setTimeout(resolve, i * spacingMs)).then(() => runWorkflow(FILE, { clusterName }, { waitMs: 0, retryMs: 'asl', onEvent }));
-  const runs = await Promise.all(names.map(start));
+  const runs = await Promise.all(names.map((clusterName) => runWorkflow(FILE, { clusterName }, { waitMs: 0, retryMs: 'asl', onEvent })));
   const wallMs = elapsed(started);
   const dynamoWrites = w.world.log.writesSince(mark, 'dynamodb').length;
   let lostPolicies = 0;
@@ -313,7 +305,6 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1, arrival
     wallMs,
     serializedMs,
     serializedRangeMs: [loneTimes[0], loneTimes[loneTimes.length - 1]],
-    arrivalSeconds,
     ratio: wallMs / ((clusters / vpcCount) * serializedMs),
     gatewaySerializedMs: perGateway * loneGatewayMs,
     leaseTimeouts,
@@ -338,7 +329,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     for (const size of sizes) sweepRows.push(await sweep(w, size));
     if (options.large) {
       const { clusters, vpcs } = options.large === true ? LARGE_SWEEP : options.large;
-      sweepRows.push(await sweep(w, clusters, vpcs, options.arrivalSeconds));
+      sweepRows.push(await sweep(w, clusters, vpcs));
     }
     return {
       date: new Date().toISOString(),
@@ -383,7 +374,7 @@ export function renderTable(r: BenchResult): string {
       `${fmt(r.eniConfig.ownWorkMs)} ms / ${r.eniConfig.shortWaitSeconds} s / ${r.eniConfig.waits} / ${r.eniConfig.callsBefore} / ${r.eniConfig.callsInSeries}; ${r.eniConfig.preActiveCallsInSeries} |`,
   );
   for (const s of r.sweep) {
-    const where = (s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`) + (s.arrivalSeconds > 0 ? `, started over ${s.arrivalSeconds} s` : '');
+    const where = s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`;
     const serialized = `${fmt(s.serializedMs)} ms, median of ${LONE_RUNS} lone runs ${fmt(s.serializedRangeMs[0])}-${fmt(s.serializedRangeMs[1])} ms`;
     lines.push(
       `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${serialized}) / ` +
@@ -409,8 +400,7 @@ if (require.main === module) {
   const crowd = /^(\d+)x(\d+)$/.exec(sweepArg ?? '');
   if (sweepArg && sweepArg !== 'large' && !crowd) throw new Error(`--sweep=${sweepArg}: use --sweep=large or --sweep=<clusters>x<vpcs> (e.g. --sweep=200x8)`);
   const large = crowd ? { clusters: Number(crowd[1]), vpcs: Number(crowd[2]) } : sweepArg === 'large';
-  const arrival = process.argv.find((a) => a.startsWith('--arrival='))?.slice('--arrival='.length);
-  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}), large, ...(arrival ? { arrivalSeconds: Number(arrival) } : {}) })
+  runBench({ ...(sizes ? { sizes } : {}), ...(samples ? { loadSamples: Number(samples) } : {}), large })
     .then((result) => console.log(process.argv.includes('--json') ? JSON.stringify(result, null, 2) : renderTable(result)))
     .catch((error: unknown) => {
       console.error(error instanceof Error ? error.message : error);
