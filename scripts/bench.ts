@@ -7,8 +7,10 @@
 // 2. Calls per service (reads/writes) for one onboarding and for a no-op re-run.
 // 3. State transitions for a cluster that stays CREATING for 10 minutes, at the deployed poll interval.
 // 4. N clusters in one VPC sharing spoke, HA and transit, onboarded at once: wall time, its ratio to
-//    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat,
-//    timed on a lone run), lease-acquire timeouts, DynamoDB writes per cluster, and convergence.
+//    N x one cluster's serialized section (the lease-held steps, PodNetwork and ConfigureGatewaySnat:
+//    the median of 5 lone runs right before the crowd, each the first cluster of its VPC, as one lone
+//    run swung several-fold with the machine's load), lease-acquire timeouts, DynamoDB writes per
+//    cluster, and convergence.
 //    `--sweep=large` adds 500 clusters over 20 VPCs (each with its spoke and HA pair, one transit),
 //    with the controller's serialized section per gateway; `--sweep=200x8` another such crowd (a
 //    smaller one reproduces what the large one shows, in less time); `--sizes ''` skips the N rows.
@@ -34,6 +36,8 @@ const DEPLOYED_POLL_SECONDS = 30;
 const SERIALIZED_STATES = ['PodNetwork', 'ConfigureGatewaySnat'];
 /** `--sweep=large`: the fleet of the issue. */
 const LARGE_SWEEP = { clusters: 500, vpcs: 20 };
+/** Lone runs whose median serialized time the wall ratio divides by (one lone run swung 379 ms - 3.2 s with load). */
+const LONE_RUNS = 5;
 /** The secondary CIDR of the local world's config. */
 const POD_CIDR = '100.64.0.0/16';
 
@@ -60,8 +64,13 @@ export interface SweepRow {
   lostPolicies: number;
   doubledPolicies: number;
   wallMs: number;
-  /** One lone cluster's time in the lease-held steps. */
+  /**
+   * One lone cluster's time in the lease-held steps: the median of LONE_RUNS lone runs made right
+   * before the crowd, each the first cluster of its VPC (as the first lone run is for the crowd's VPC).
+   */
   serializedMs: number;
+  /** The lone runs' serialized times, fastest and slowest (how much the machine's load moved them). */
+  serializedRangeMs: [number, number];
   /** wallMs / (clusters per VPC x serializedMs). */
   ratio: number;
   /** The controller's serialized section per gateway: its clusters x one lone cluster's ConfigureGatewaySnat. */
@@ -89,6 +98,7 @@ export interface BenchResult {
 }
 
 export interface BenchOptions {
+
   sizes?: number[];
   /** Also the large sweep: 500 clusters over 20 VPCs (`--sweep=large`), or another crowd over VPCs (`--sweep=200x8`). */
   large?: boolean | { clusters: number; vpcs: number };
@@ -227,7 +237,7 @@ const stateTime = (events: StateEvent[], state: string) => serializedTime(events
 
 /**
  * `clusters` clusters spread over `vpcCount` VPCs (each with its spoke and HA pair, all on one
- * transit), onboarded at once after one lone cluster in the first VPC.
+ * transit), onboarded at once after LONE_RUNS lone clusters.
  */
 async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promise<SweepRow> {
   const vpcs = [];
@@ -240,13 +250,21 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     spokes.set(spokeName, vpc);
     w.activateCluster(name);
   }
-  // One lone cluster first (it also creates what the VPC shares): its lease-held time.
-  const lone = `n${clusters}v${vpcCount}-lone`;
-  await createCluster(w, { name: lone, vpc: vpcs[0] });
-  w.activateCluster(lone);
-  const loneEvents: StateEvent[] = [];
-  await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => loneEvents.push(e) }), `the lone run in ${vpcs[0].vpcId}`);
-  const serializedMs = serializedTime(loneEvents);
+  // Lone clusters first, one after another, each the first of its VPC (the first also creates what
+  // the crowd's VPC shares): the median of their lease-held times, measured right before the crowd.
+  const loneRuns: StateEvent[][] = [];
+  for (let i = 0; i < LONE_RUNS; i++) {
+    const lone = `n${clusters}v${vpcCount}-lone${i}`;
+    const vpc = i === 0 ? vpcs[0] : await w.world.createVpc();
+    await createCluster(w, { name: lone, vpc });
+    w.activateCluster(lone);
+    const events: StateEvent[] = [];
+    await mustSucceed(runWorkflow(FILE, { clusterName: lone }, { waitMs: 0, onEvent: (e) => events.push(e) }), `the lone run in ${vpc.vpcId}`);
+    loneRuns.push(events);
+  }
+  const loneTimes = loneRuns.map(serializedTime).sort((a, b) => a - b);
+  const serializedMs = median(loneTimes);
+  const loneGatewayMs = median(loneRuns.map((events) => stateTime(events, 'ConfigureGatewaySnat')));
 
   let leaseTimeouts = 0;
   const stateErrors: Record<string, number> = {};
@@ -286,8 +304,9 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     doubledPolicies,
     wallMs,
     serializedMs,
+    serializedRangeMs: [loneTimes[0], loneTimes[loneTimes.length - 1]],
     ratio: wallMs / ((clusters / vpcCount) * serializedMs),
-    gatewaySerializedMs: perGateway * stateTime(loneEvents, 'ConfigureGatewaySnat'),
+    gatewaySerializedMs: perGateway * loneGatewayMs,
     leaseTimeouts,
     stateErrors,
     stateErrorCauses,
@@ -356,8 +375,9 @@ export function renderTable(r: BenchResult): string {
   );
   for (const s of r.sweep) {
     const where = s.vpcs === 1 ? 'in one VPC' : `over ${s.vpcs} VPCs and spokes`;
+    const serialized = `${fmt(s.serializedMs)} ms, median of ${LONE_RUNS} lone runs ${fmt(s.serializedRangeMs[0])}-${fmt(s.serializedRangeMs[1])} ms`;
     lines.push(
-      `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${fmt(s.serializedMs)} ms) / ` +
+      `| N=${s.clusters} ${where}: converged / lost, doubled SNAT policies / wall / ratio to N per VPC x serialized (${serialized}) / ` +
         `controller's serialized section per gateway / lease timeouts / DynamoDB writes per cluster / load average | ` +
         `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ` +
         `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} / ${fmt(s.loadAverage, 1)} |`,

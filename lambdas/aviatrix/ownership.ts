@@ -26,7 +26,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '../shared/sdk/dynamodb';
-import { sdkClientOptions } from '../shared/aws';
+import { sdkClientOptions, withStepDeadline } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';
 import { policyKey, SnatPolicy } from './policy-codec';
 
@@ -104,7 +104,7 @@ export class OwnershipRegistry {
       throw new OnboardingError('ConfigError', 'STATUS_TABLE_NAME is not set on this function; redeploy the stack with `cdk deploy`');
     }
     this.tableName = tableName;
-    this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
+    this.dynamo = options.client ?? withStepDeadline(new DynamoDBClient(sdkClientOptions()));
   }
 
   /** What the cluster owns (consistent read); an absent record owns nothing. */

@@ -18,6 +18,7 @@ import { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
 import { isTransient } from './classify';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
+import { callBudget, callDeadlineError } from './step';
 import { currentFunctionName, currentTarget, Target } from './target';
 import { keptWhileWarm } from './warm-state';
 
@@ -80,16 +81,52 @@ export function sdkClientOptions() {
   return { maxAttempts, requestHandler, retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt) => Math.random() * baseMs * 2 ** attempt) };
 }
 
+/** The part of an SDK client this module touches: its middleware stack. */
+interface WithMiddleware {
+  middlewareStack: { add(middleware: unknown, options: { step: 'initialize'; name: string; override?: boolean }): void };
+}
+
+/**
+ * Bounds every call of `client`, the SDK's own retries included, by what its step has left
+ * (lambdas/shared/step.ts callBudget): a slow or silent service ends the step in a TransientError
+ * naming the call, which the ASL retries, instead of the Lambda timeout, which it does not retry and
+ * which would stop the step mid-work with its leases held. Outside a step (no Lambda clock) no bound.
+ */
+export function withStepDeadline<C>(client: C): C {
+  type Next = (args: unknown) => Promise<unknown>;
+  type Context = { clientName?: string; commandName?: string };
+  const deadline = (next: Next, context: Context) => async (args: unknown) => {
+    const budget = callBudget();
+    if (!budget) return next(args);
+    const call = `${(context.clientName ?? 'AWS').replace(/Client$/, '')} ${(context.commandName ?? 'call').replace(/Command$/, '')}`;
+    if (budget.ms <= 0) throw callDeadlineError(call, budget);
+    const sent = next(args);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(callDeadlineError(call, budget)), budget.ms);
+    });
+    // An abandoned call's own failure goes nowhere; the step re-reads what it may have done.
+    sent.catch(() => undefined);
+    try {
+      return await Promise.race([sent, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  (client as unknown as WithMiddleware).middlewareStack.add(deadline, { step: 'initialize', name: 'stepDeadline', override: true });
+  return client;
+}
+
 let secretsClient: SecretsManagerClient | undefined;
 let dynamoClient: DynamoDBClient | undefined;
 let sfnClient: SFNClient | undefined;
 let snsClient: SNSClient | undefined;
 
 // Hub-only clients: the tables, the workflows, the topic and the controller secret live in the hub.
-export const dynamo = (): DynamoDBClient => (dynamoClient ??= new dynamoSdk.DynamoDBClient(sdkClientOptions()));
-export const sfn = (): SFNClient => (sfnClient ??= new sfnSdk.SFNClient(sdkClientOptions()));
-export const sns = (): SNSClient => (snsClient ??= new snsSdk.SNSClient(sdkClientOptions()));
-export const secretsManager = (): SecretsManagerClient => (secretsClient ??= new secretsSdk.SecretsManagerClient(sdkClientOptions()));
+export const dynamo = (): DynamoDBClient => (dynamoClient ??= withStepDeadline(new dynamoSdk.DynamoDBClient(sdkClientOptions())));
+export const sfn = (): SFNClient => (sfnClient ??= withStepDeadline(new sfnSdk.SFNClient(sdkClientOptions())));
+export const sns = (): SNSClient => (snsClient ??= withStepDeadline(new snsSdk.SNSClient(sdkClientOptions())));
+export const secretsManager = (): SecretsManagerClient => (secretsClient ??= withStepDeadline(new secretsSdk.SecretsManagerClient(sdkClientOptions())));
 
 // Cluster-scoped clients: they act in the ambient target's account and Region (lambdas/shared/target.ts)
 // as this function's member role there (memberCredentials below), and with the function's own
@@ -115,7 +152,7 @@ function targetClient<C>(service: string, make: (options: ReturnType<typeof sdkC
   const roleArn = target && memberRoleArn(target);
   const key = `${service}/${roleArn ?? 'hub'}`;
   if (!clients.has(key)) {
-    clients.set(key, make({ ...sdkClientOptions(), ...(target && roleArn ? { region: target.region, credentials: () => memberCredentials(roleArn, target) } : {}) }));
+    clients.set(key, withStepDeadline(make({ ...sdkClientOptions(), ...(target && roleArn ? { region: target.region, credentials: () => memberCredentials(roleArn, target) } : {}) })));
   }
   return clients.get(key) as C;
 }
@@ -191,7 +228,7 @@ keptWhileWarm(() => {
 });
 
 async function assumeMemberRole(roleArn: string, target: Target): Promise<AwsCredentialIdentity> {
-  hubSts ??= new stsSdk.STSClient(sdkClientOptions());
+  hubSts ??= withStepDeadline(new stsSdk.STSClient(sdkClientOptions()));
   const { externalId } = runtime().config.members ?? {};
   try {
     const { Credentials: c } = await hubSts.send(

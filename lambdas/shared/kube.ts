@@ -2,6 +2,7 @@
 // the cluster CA from DescribeCluster, authenticated with an EKS bearer token.
 import https from 'node:https';
 import { eksBearerToken } from './kube-token';
+import { callBudget, callDeadlineError } from './step';
 
 export const FIELD_MANAGER = 'eks-aviatrix-onboarding';
 
@@ -95,10 +96,15 @@ export class KubeClient {
       headers['content-type'] = contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
+    // Never past what the step has left (step.ts callBudget): it ends in its own retried error, not the Lambda timeout.
+    const budget = callBudget();
+    const call = `Kubernetes ${method} ${url.pathname}`;
+    if (budget && budget.ms <= 0) throw callDeadlineError(call, budget);
+    const timeoutMs = budget && budget.ms < this.timeoutMs ? budget.ms : this.timeoutMs;
     return new Promise<KubeResponse>((resolve, reject) => {
       const req = https.request(
         url,
-        { method, headers, ca: Buffer.from(this.caBase64, 'base64').toString('utf8'), timeout: this.timeoutMs },
+        { method, headers, ca: Buffer.from(this.caBase64, 'base64').toString('utf8'), timeout: timeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -114,7 +120,12 @@ export class KubeClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () => {
+        if (timeoutMs < this.timeoutMs && budget) {
+          reject(callDeadlineError(call, budget));
+          req.destroy();
+        } else req.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      });
       req.on('error', (error: Error & { code?: string }) => {
         const code = error.code ?? 'unknown';
         const reason = TLS_ERROR.test(code)

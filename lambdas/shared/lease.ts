@@ -19,7 +19,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from './sdk/dynamodb';
-import { sdkClientOptions } from './aws';
+import { sdkClientOptions, withStepDeadline } from './aws';
 import { scopedName } from './target';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
@@ -115,7 +115,7 @@ export class Leases {
     this.baseDelayMs = options.baseDelayMs ?? 100;
     this.maxDelayMs = options.maxDelayMs ?? 2_000;
     this.workMs = options.workMs ?? 0;
-    this.dynamo = options.client ?? new DynamoDBClient(sdkClientOptions());
+    this.dynamo = options.client ?? withStepDeadline(new DynamoDBClient(sdkClientOptions()));
   }
 
   /** One conditional put; true when `holder` now holds the lease on `key`. */

@@ -51,15 +51,43 @@ export function beginInvocation(event: unknown, context?: LambdaContextLike): vo
   invocation = { ...(context ? { context } : {}), ...idsOf(event), ...(target ? { target } : {}) };
 }
 
-/** The running step's clock, kept per step (not in `invocation`): the local world runs many at once. */
-const clock = new AsyncLocalStorage<() => number>();
+/** The running step's clock and name, kept per step (not in `invocation`): the local world runs many at once. */
+const clock = new AsyncLocalStorage<{ remaining: () => number; step: string; clusterName?: string }>();
 
 /**
  * How long this invocation may still run before Lambda stops it (and Step Functions fails the
  * task with a timeout, which the workflows do not retry); undefined outside a step run by Lambda.
  */
 export function remainingTimeMs(): number | undefined {
-  return clock.getStore()?.();
+  return clock.getStore()?.remaining();
+}
+
+/** What a call leaves of the invocation for the step's cleanup: releasing its leases and reporting what it wrote. */
+export const CLEANUP_MS = 5_000;
+/** The very end of the invocation, left for the handler to return its error to Step Functions. */
+const RETURN_MS = 1_000;
+
+/**
+ * How long one outbound call (its client's own retries included) may take from now so that the
+ * step still ends in its own error before the Lambda timeout: the remaining time less CLEANUP_MS,
+ * or, for a call made within that cleanup window (a lease release), all but RETURN_MS. Undefined
+ * outside a step run by Lambda. `describe` names the step and cluster for the call's error.
+ */
+export function callBudget(): { ms: number; describe: string } | undefined {
+  const store = clock.getStore();
+  if (!store) return undefined;
+  const left = store.remaining();
+  const ms = left > CLEANUP_MS + RETURN_MS ? left - CLEANUP_MS : left - RETURN_MS;
+  return { ms, describe: `${store.step}${store.clusterName ? ` for cluster "${scopedName(store.clusterName)}"` : ''}` };
+}
+
+/** The TransientError of a call that ran out of its step's time (callBudget), naming the call and the step. */
+export function callDeadlineError(call: string, budget: { ms: number; describe: string }): TransientError {
+  return new TransientError(
+    `${budget.describe}: ${call} got no answer within the ${(Math.max(0, budget.ms) / 1000).toFixed(1)} s the step had left before its Lambda timeout ` +
+      `(less ${CLEANUP_MS / 1000} s to release its leases and report what it wrote), so the step stopped there; ` +
+      'the workflow retries the step, which re-reads what is in place (if it keeps happening, the service is slow or overloaded)',
+  );
 }
 
 /**
@@ -69,7 +97,9 @@ export function remainingTimeMs(): number | undefined {
 export function runStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {
   const run = () => withTarget(invocation.target ?? currentTarget(), () => loggedStep(step, clusterName, work), invocation.context?.functionName);
   const { context } = invocation;
-  return context?.getRemainingTimeInMillis ? clock.run(() => context.getRemainingTimeInMillis!(), run) : run();
+  return context?.getRemainingTimeInMillis
+    ? clock.run({ remaining: () => context.getRemainingTimeInMillis!(), step, ...(clusterName ? { clusterName } : {}) }, run)
+    : run();
 }
 
 async function loggedStep<T>(step: string, clusterName: string | undefined, work: () => Promise<T>): Promise<T> {

@@ -277,11 +277,24 @@ async function startRecordingProxy(targetPort: number, log: CallLog, accounts?: 
         },
       );
       upstream.on('error', (error) => {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`moto proxy: ${error.message}`);
+        if (!res.destroyed) {
+          res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(`moto proxy: ${error.message}`);
+        }
         resolve();
       });
-      upstream.end(body);
+      // A client that gave up while its request still queued for a connection to moto (its
+      // request timeout, a killed invocation) is not served: moto's time goes to those still
+      // waiting. Once sent, the request runs to its end, as on a real endpoint.
+      const abandon = () => {
+        if (upstream.socket) return;
+        upstream.destroy();
+        resolve();
+      };
+      res.once('close', abandon);
+      upstream.once('socket', () => res.off('close', abandon));
+      if (res.destroyed) abandon();
+      else upstream.end(body);
     });
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -1,7 +1,9 @@
 // Crash and rerun, the cluster-onboarding workflow's rows (crash-rerun-harness.ts says how each
-// row is crashed, rerun and redriven), a step that outlives its Lambda timeout, and a CIDR
+// row is crashed, rerun and redriven), a call that outlives its step's Lambda timeout, and a CIDR
 // association that stays associating. The other workflows' rows: crash-rerun-later.test.ts.
-import { STEP_FUNCTIONS } from '../../lib/functions';
+import { ENICONFIG_PATH } from '../../lambdas/domain/cni';
+import { Leases } from '../../lambdas/shared/lease';
+import { LEASE_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 import { crashWorld, describeRows, endState, ONBOARDED, ONBOARDING, reference, ROW_TIMEOUT_MS, ROWS, run, scenario, useCrashWorld } from './crash-rerun-harness';
 
@@ -15,38 +17,56 @@ test('an uninterrupted onboarding: one of each resource (the reference every cra
 
 describeRows(ROWS.filter((row) => row.workflow === ONBOARDING));
 
-describe('a step that outlives its Lambda timeout', () => {
-  test('fails with States.Timeout, which the ASL does not retry: leases released, failure recorded; a rerun converges', async () => {
+describe("a call that outlives its step's Lambda timeout", () => {
+  // The step's Lambda timeout is shortened to 10 s (CLEANUP_MS included); the call's first answer
+  // comes 2 s after it (and before the client's own request timeout would give up on it).
+  const limitMs = 10_000;
+  const rows = [
+    { label: "EC2 (the SDK clients' deadline)", state: 'PodNetwork', fn: 'pod-network', service: 'ec2', action: () => 'DescribeVpcs', call: () => 'EC2 DescribeVpcs', applied: undefined },
+    {
+      label: "Kubernetes (the Kubernetes client's deadline)",
+      state: 'VpcCni',
+      fn: 'vpc-cni',
+      service: 'kubernetes',
+      action: (cluster: string) => `PATCH /clusters/${cluster}${ENICONFIG_PATH}/us-east-1a`,
+      call: (cluster: string) => `Kubernetes PATCH /clusters/${cluster}${ENICONFIG_PATH}/us-east-1a`,
+      // What the step wrote before the call is in its error (and so in the run's record).
+      applied: 'Already changed before the failure: ',
+    },
+  ] as const;
+
+  test.each(rows)('$label: the step ends in a TransientError naming the call before the timeout, its leases released; the ASL retries it and the run converges, with no States.Timeout', async (row) => {
     const expected = await reference(ONBOARDING);
     const s = await scenario(ONBOARDING);
-    // The pod-network function's configured timeout, from the stack's function table, run at 1/50 speed.
-    const configured = STEP_FUNCTIONS.find((f) => f.name === 'pod-network')!.timeoutSeconds;
-    const limitMs = configured * 20;
-    let armed = false;
-    const retried: string[] = [];
+    const leases = new Leases({ tableName: LEASE_TABLE });
+    const heldAtRetry: string[][] = [];
+    const failures: { name?: string; cause?: string }[] = [];
+    let calls = 0;
     const result = await runWorkflow(ONBOARDING, s.input, {
-      timeoutMs: (fn, seconds) => (fn === 'pod-network' ? seconds * 20 : seconds * 1000),
-      // PodNetwork's first read answers long after the function's timeout.
-      onInvoke: (state) => {
-        if (state !== 'PodNetwork' || armed) return;
-        armed = true;
-        crashWorld().world.log.faults.inject('ec2', 'DescribeVpcs', { kind: 'delay', ms: limitMs * 3 });
+      timeoutMs: (fn, seconds) => (fn === row.fn ? limitMs : seconds * 1000),
+      onInvoke: async (state, input) => {
+        if (state !== row.state) return;
+        if (++calls === 1) crashWorld().world.log.faults.inject(row.service, row.action(s.cluster.name), { kind: 'delay', ms: limitMs + 2_000 });
+        // What the first try left held, looked at as the ASL retries it.
+        else if (calls === 2) heldAtRetry.push(await leases.heldBy((input as { executionId: string }).executionId));
       },
       onEvent: (event) => {
         if (event.type === 'StateEntered' && event.state === 'WaitForActive') crashWorld().activateCluster(s.cluster.name);
-        if (event.type === 'StateRetried' && event.state) retried.push(event.state);
+        if (event.state === row.state && event.error) failures.push({ name: event.error.name, cause: event.error.cause });
       },
     });
     crashWorld().world.log.faults.clear();
-    expect(result.status).toBe('FAILED');
-    expect(result.error?.name).toBe('States.Timeout');
-    expect(result.error?.message).toContain(`PodNetwork (lambdas/pod-network) ran past its configured timeout (${limitMs} ms here)`);
-    expect(result.statesEntered.filter((state) => state === 'PodNetwork')).toHaveLength(1);
-    expect(retried).not.toContain('PodNetwork');
-    expect(result.statesEntered.slice(result.statesEntered.indexOf('PodNetwork'))).toEqual(['PodNetwork', 'ReleaseLeases', 'RecordFailure', 'Failed']);
-
-    const again = await run(ONBOARDING, s.input);
-    expect(again.error).toBeUndefined();
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(failures.map((f) => f.name)).toContain('TransientError');
+    expect(failures.some((f) => f.name === 'States.Timeout')).toBe(false);
+    const cause = (JSON.parse(failures.find((f) => f.name === 'TransientError')!.cause!) as { errorMessage: string }).errorMessage;
+    expect(cause).toMatch(new RegExp(`^${row.fn} for cluster "${s.cluster.name}": ${row.call(s.cluster.name)} got no answer within the [0-9.]+ s the step had left before its Lambda timeout`));
+    expect(cause).toContain('the workflow retries the step');
+    if (row.applied) expect(cause).toContain(row.applied);
+    // The first try released its leases on its way out.
+    expect(heldAtRetry).toEqual([[]]);
     expect(await endState(s)).toEqual(expected);
   }, ROW_TIMEOUT_MS);
 });
