@@ -657,6 +657,9 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     const saved = await record('recreated-early');
     expect(JSON.parse(saved?.controllerExclusions ?? '{}')).toEqual({ 'transit-recreated-early': ['100.64.0.0/16'] });
     expect(saved?.controllerExclusionsOf).toBe(`${newCluster.arn}@${newCluster.createdAt.toISOString()}`);
+    // The old run's RecordFailure leaves the new cluster's record as its run wrote it.
+    expect(saved).toMatchObject({ status: 'ONBOARDED', lastRunStatus: 'ONBOARDED', clusterIdentity: saved?.controllerExclusionsOf });
+    expect(saved).not.toHaveProperty('error');
   });
 
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
