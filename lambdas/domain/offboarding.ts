@@ -21,6 +21,7 @@ import { contains, parseCidr } from '../shared/cidr';
 import { OnboardingError } from '../shared/errors';
 import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { revokeApiAccessRules } from './api-access';
+import { createdAtOf } from './cluster';
 import { normalizeInput } from './input';
 import { currentTarget, parseScopedName, sameTarget, scopedName } from '../shared/target';
 import { EKS_CLUSTER_TAG, TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
@@ -62,7 +63,7 @@ export interface CleanupResult extends StepResult {
 async function clusterNow(name: string): Promise<{ status?: string; identity: string } | undefined> {
   try {
     const { cluster } = await eks().send(new DescribeClusterCommand({ name }));
-    return cluster && { ...(cluster.status ? { status: cluster.status } : {}), identity: claimantOf({ arn: cluster.arn ?? '', ...(cluster.createdAt ? { createdAt: new Date(cluster.createdAt).toISOString() } : {}) }) };
+    return cluster && { ...(cluster.status ? { status: cluster.status } : {}), identity: claimantOf({ arn: cluster.arn ?? '', createdAt: createdAtOf(cluster) }) };
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return undefined;
     throw error;
