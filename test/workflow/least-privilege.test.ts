@@ -143,6 +143,27 @@ describe('a failing RBAC write on the first run, after the access entry was crea
   });
 });
 
+describe('cluster-admin that cannot be removed after a failing RBAC write', () => {
+  it('is named in the error as still associated, with what was applied; the next run removes it', async () => {
+    await onboarded('rbac-stuck');
+    w.world.kube.deleteRbac('rbac-stuck', 'clusterroles', RECONCILER_RBAC_NAME);
+    w.world.kube.failNext('PATCH', `/clusterroles/${RECONCILER_RBAC_NAME}`, 422, 1);
+    w.world.log.faults.inject('eks', 'DisassociateAccessPolicy', { kind: 'status', status: 400, code: 'AccessDeniedException' }, 1);
+    try {
+      const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-stuck' });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.message).toContain(`associate access entry ${RECONCILER_PRINCIPAL} (AmazonEKSClusterAdminPolicy, held for the RBAC write)`);
+      expect(entryOf('rbac-stuck', RECONCILER_PRINCIPAL)?.policies.map((p) => p.policyArn)).toEqual([ADMIN]);
+    } finally {
+      w.world.kube.clearFaults();
+      w.world.log.faults.clear();
+    }
+    const again = await runWorkflow(WORKFLOW, { clusterName: 'rbac-stuck' });
+    expect(again.status).toBe('SUCCEEDED');
+    expect(entryOf('rbac-stuck', RECONCILER_PRINCIPAL)?.policies).toEqual([]);
+  });
+});
+
 describe('cluster-admin left by an interrupted run', () => {
   it('is removed by the next run, which writes nothing else', async () => {
     await onboarded('rbac-leftover');
