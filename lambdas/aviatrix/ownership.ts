@@ -40,8 +40,8 @@ export const OWNERSHIP_ATTRIBUTES = {
 type Attribute = (typeof OWNERSHIP_ATTRIBUTES)[keyof typeof OWNERSHIP_ATTRIBUTES];
 
 
-/** The cluster a claim is made for: a cluster deleted and re-created under its name keeps its ARN, not its createdAt. */
-export const claimantOf = (cluster: { arn: string; createdAt?: string }): string => (cluster.createdAt ? `${cluster.arn}@${cluster.createdAt}` : cluster.arn);
+/** The cluster a claim is made for: the status record's own identity (status-record.ts). */
+export { claimantOf } from '../domain/status-record';
 
 export interface OwnedSmartGroup {
   name: string;

@@ -39,7 +39,7 @@ export async function kubeClientFor(name: string, known?: ClusterSummary): Promi
 }
 
 /** When EKS created the cluster, as the ISO text a run's identity keeps (a re-created cluster differs only there). */
-const createdAtOf = (cluster: Cluster): string | undefined => (cluster.createdAt ? new Date(cluster.createdAt).toISOString() : undefined);
+export const createdAtOf = (cluster: Cluster): string | undefined => (cluster.createdAt ? new Date(cluster.createdAt).toISOString() : undefined);
 
 export function summarize(cluster: Cluster): ClusterSummary {
   const createdAt = createdAtOf(cluster);

@@ -5,7 +5,7 @@
 // objects and loses it right after, also when the write fails; a grant left by a Lambda that was
 // killed mid-way is removed by the next run. A second run finds the RBAC in place (it may read its
 // own two objects) and writes nothing. Why this and not cluster-admin for the step: docs/kubernetes-access.md.
-import { OnboardingError, settleAll } from '../shared/errors';
+import { OnboardingError, settleAll, withAppliedChanges } from '../shared/errors';
 import { KubeApiError, KubeClient } from '../shared/kube';
 import { logger } from '../shared/logger';
 import { Change, ClusterSummary } from '../shared/workflow';
@@ -117,7 +117,7 @@ export async function ensureKubernetesAccess(
   writesAfter?: Promise<unknown>,
 ): Promise<KubernetesAccess> {
   const entry = await observeAccessEntry(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
-  const inGroup = entry.kubernetesGroups.includes(RECONCILER_KUBE_GROUP);
+  const inGroup = inGroupOf(entry);
   const changes: Change[] = [];
   const resource = `access entry ${principalArn}`;
   if (!entry.exists) {
@@ -137,28 +137,49 @@ export async function ensureKubernetesAccess(
   }
 
   if (writesAfter && (changes.length > 0 || toWrite.length > 0)) await writesAfter;
+  // What this call has written so far: a failure names it (the entry, RBAC objects already applied,
+  // cluster-admin while it is still associated), so nothing half-done goes unrecorded.
+  const applied: Change[] = [];
+  try {
+    return await writeKubernetesAccess(clusterName, principalArn, known, entry, { changes, toWrite, leftover, applied });
+  } catch (error) {
+    throw withAppliedChanges(error, applied);
+  }
+}
+
+async function writeKubernetesAccess(
+  clusterName: string,
+  principalArn: string,
+  known: ClusterSummary | undefined,
+  entry: Awaited<ReturnType<typeof observeAccessEntry>>,
+  plan: { changes: Change[]; toWrite: { object: RbacObject; change: Change }[]; leftover: boolean; applied: Change[] },
+): Promise<KubernetesAccess> {
+  const { changes, toWrite, leftover, applied } = plan;
   let since = [entry.createdAt, entry.modifiedAt].filter((d): d is Date => d !== undefined).sort((a, b) => b.getTime() - a.getTime())[0];
   if (!entry.exists) {
     await createAccessEntry(clusterName, principalArn, [RECONCILER_KUBE_GROUP]);
     since = new Date();
-  } else if (!inGroup) {
+  } else if (!inGroupOf(entry)) {
     await addKubernetesGroup(clusterName, principalArn, entry.kubernetesGroups, RECONCILER_KUBE_GROUP);
     since = new Date();
   }
+  applied.push(...changes.filter((c) => c.action !== 'delete'));
   if (toWrite.length === 0) {
     if (leftover) await disassociatePolicy(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
     return { changes, ready: true, ...(since ? { since } : {}) };
   }
 
   // The RBAC write, the one moment the entry holds cluster-admin.
+  const grant: Change = { resource: `access entry ${principalArn}`, action: 'associate', detail: `AmazonEKSClusterAdminPolicy, held for the RBAC write` };
   if (!entry.policyAssociated) await associateClusterPolicy(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
+  applied.push(grant);
   const grantedAt = entry.policyAssociatedAt?.getTime() ?? Date.now();
   let keepGrant = false;
   try {
     const kube = await kubeClientFor(clusterName, known);
     // A ClusterRoleBinding may name its ClusterRole before that exists: both are applied at once,
     // and both settle before the grant is judged or removed.
-    await settleAll(toWrite.map(({ object }) => kube.apply(object.path, object.body)));
+    await settleAll(toWrite.map(({ object, change }) => kube.apply(object.path, object.body).then(() => applied.push(change))));
   } catch (error) {
     if (isAuthFailure(error) && Date.now() - grantedAt < ACCESS_PROPAGATION_MS) {
       // Access takes a few seconds: the grant stays for the next call of this step, which removes it.
@@ -176,11 +197,14 @@ export async function ensureKubernetesAccess(
   } finally {
     if (!keepGrant) {
       await disassociatePolicy(clusterName, principalArn, CLUSTER_ADMIN_POLICY);
+      applied.splice(applied.indexOf(grant), 1);
       logger.info('cluster-admin of the reconciler removed after the RBAC write', { clusterName });
     }
   }
   return { changes: [...changes, ...toWrite.map((w) => w.change)], ready: true, ...(since ? { since } : {}) };
 }
+
+const inGroupOf = (entry: { kubernetesGroups: string[] }) => entry.kubernetesGroups.includes(RECONCILER_KUBE_GROUP);
 
 export type WithAccess<T> = { changes: Change[]; waiting: string } | { changes: Change[]; result: T };
 

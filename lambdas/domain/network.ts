@@ -769,7 +769,7 @@ async function reconcileUnderLeases(
   };
   const joined = await joinWithoutLease(
     async () => {
-      if (!claimsVpcResources(record, cluster.vpcId, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
+      if (!claimsVpcResources(record, cluster, podCidr)) await claimVpcResources(claims.statusTableName, cluster, podCidr, record);
     },
     claims.awaitVpcLeaseFree,
     async () => {

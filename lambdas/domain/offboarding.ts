@@ -21,11 +21,12 @@ import { contains, parseCidr } from '../shared/cidr';
 import { OnboardingError } from '../shared/errors';
 import { Change, StepResult, WorkflowInput } from '../shared/workflow';
 import { revokeApiAccessRules } from './api-access';
+import { createdAtOf } from './cluster';
 import { normalizeInput } from './input';
 import { currentTarget, parseScopedName, sameTarget, scopedName } from '../shared/target';
 import { EKS_CLUSTER_TAG, TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
 import { releasePolicyGroups } from './pod-security-groups';
-import { allStatusRecords, CLAIMS_NOTHING, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
+import { allStatusRecords, claimantOf, CLAIMS_NOTHING, CLUSTER_IDENTITY, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
 
 
 export interface OnboardedCluster {
@@ -33,6 +34,8 @@ export interface OnboardedCluster {
   clusterArn?: string;
   vpcId: string;
   podCidr?: string;
+  /** claimantOf the cluster the record is for, when recorded: a cluster re-created under the name is another one. */
+  identity?: string;
 }
 
 export interface OffboardingPlan {
@@ -56,14 +59,30 @@ export interface CleanupResult extends StepResult {
   cidrKept?: { reason: string; retry: boolean };
 }
 
-/** Whether the cluster still exists, and in which status (undefined when it is gone). */
-async function clusterStatus(name: string): Promise<string | undefined> {
+/** Whether a cluster of the name exists, in which status and which one of the name (claimantOf); undefined when none. */
+async function clusterNow(name: string): Promise<{ status?: string; identity: string } | undefined> {
   try {
-    return (await eks().send(new DescribeClusterCommand({ name }))).cluster?.status;
+    const { cluster } = await eks().send(new DescribeClusterCommand({ name }));
+    return cluster && { ...(cluster.status ? { status: cluster.status } : {}), identity: claimantOf({ arn: cluster.arn ?? '', createdAt: createdAtOf(cluster) }) };
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return undefined;
     throw error;
   }
+}
+
+/**
+ * The cluster of the name is not the one the record is for: re-created after it was deleted. Its
+ * pod network, security groups, SNAT and exclusion (all found by the name) serve the new cluster, so
+ * this offboarding removes nothing more and says so.
+ */
+function refuseRecreated(record: { clusterName: string; identity?: string }, now: { identity: string } | undefined): void {
+  if (!now || !record.identity || now.identity === record.identity) return;
+  throw new OnboardingError(
+    'ClusterGone',
+    `EKS cluster "${record.clusterName}" was re-created (${now.identity}) after the cluster this offboarding is for (${record.identity}); ` +
+      'what onboarding built is found by the name and serves the new cluster, so offboarding removes nothing more: ' +
+      'the new cluster\'s onboarding takes its record over, and its own DeleteCluster offboards it',
+  );
 }
 
 /** What this cluster's offboarding has to undo, from its status record. No record: nothing to do. */
@@ -72,8 +91,11 @@ export async function planOffboarding(request: unknown, statusTableName: string)
   const record = await readStatusRecord(statusTableName, input.clusterName);
   if (!record?.vpcId) return { phase: 'nothing', input, reason: `cluster ${input.clusterName} was never onboarded` };
   if (record.status === OFFBOARDED) return { phase: 'nothing', input, reason: `cluster ${input.clusterName} is already offboarded` };
-  const status = await clusterStatus(input.clusterName);
-  if (status !== undefined && status !== 'DELETING') {
+  const now = await clusterNow(input.clusterName);
+  const identity = record[CLUSTER_IDENTITY];
+  refuseRecreated({ clusterName: input.clusterName, ...(identity ? { identity } : {}) }, now);
+  const status = now?.status;
+  if (now !== undefined && status !== 'DELETING') {
     throw new OnboardingError(
       'ClusterRefused',
       `EKS cluster "${input.clusterName}" is ${status}; offboarding removes its pod network and SNAT, so it runs only for a deleted or ` +
@@ -88,6 +110,7 @@ export async function planOffboarding(request: unknown, statusTableName: string)
       vpcId: record.vpcId,
       ...(record.clusterArn ? { clusterArn: record.clusterArn } : {}),
       ...(record.podCidr ? { podCidr: record.podCidr } : {}),
+      ...(identity ? { identity } : {}),
     },
   };
 }
@@ -165,8 +188,10 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   const warnings: string[] = [...(input.previous?.warnings ?? [])];
 
   // Pod subnets and the pod security group are in use until the cluster and its nodes are gone.
-  const status = await clusterStatus(record.clusterName);
-  if (status !== undefined && !dryRun) {
+  const now = await clusterNow(record.clusterName);
+  if (!dryRun) refuseRecreated(record, now);
+  const status = now?.status;
+  if (now !== undefined && !dryRun) {
     const waitingSince = input.previous?.waitingSince ?? new Date().toISOString();
     const waited = Math.round((Date.now() - Date.parse(waitingSince)) / 1000);
     if (waited >= config.clusterActiveTimeoutSeconds) {

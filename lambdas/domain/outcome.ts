@@ -2,7 +2,7 @@
 // change, so a repeated run writes nothing to EKS) and in the status table (one record a cluster).
 import { TagResourceCommand } from '../shared/sdk/eks';
 import { eks } from '../shared/aws';
-import { CLAIMS_NOTHING, OFFBOARDED, OFFBOARDING_FAILED, OFFBOARDING_INCOMPLETE, OFFBOARDING_STATUSES, readStatusRecord, updateStatusRecord } from './status-record';
+import { claimantOf, CLAIMS_NOTHING, OFFBOARDED, OFFBOARDING_FAILED, OFFBOARDING_INCOMPLETE, OFFBOARDING_STATUSES, readStatusRecord, updateStatusRecord } from './status-record';
 import { normalizeInput } from './input';
 import { egressChange, egressIpsOf, egressTags } from './egress';
 import { Change, ClusterSummary, StepResult, WorkflowInput, WorkflowState } from '../shared/workflow';
@@ -151,6 +151,9 @@ export async function recordOutcome(
   // record, so this run claims nothing, tags nothing (a new cluster has the same ARN) and leaves an
   // offboarded or offboarding record as it is.
   const gone = failed && (state.error as CaughtError | undefined)?.Error === 'ClusterGone';
+  // The run's cluster, when it knows which one of the name: it never writes over a later one's record.
+  // An offboarding run knows it from the record it began with.
+  const identity = cluster?.createdAt ? claimantOf(cluster) : (state.record as { identity?: string } | undefined)?.identity;
   // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {
@@ -175,8 +178,10 @@ export async function recordOutcome(
       // Set only by the run that saw the change, for its notification.
       egressIpsChanged: changedEgress ? JSON.stringify(changedEgress) : undefined,
       finishedAt: outcome.finishedAt,
-    }, gone ? OFFBOARDING_STATUSES : []);
-    if (!recorded) outcome.warnings.push(`the status record of ${outcome.clusterName} was left as its offboarding wrote it`);
+    }, { ...(gone ? { unlessStatus: OFFBOARDING_STATUSES } : {}), ...(identity ? { identity } : {}) });
+    if (!recorded) {
+      outcome.warnings.push(`the status record of ${outcome.clusterName} was left as its offboarding or a cluster re-created under its name wrote it`);
+    }
   }
   // The cluster is tagged when it is onboarded, or when a failed run had already changed something
   // (so half-done work shows on the cluster). Refused, skipped and dry runs leave it untouched.

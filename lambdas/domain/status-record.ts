@@ -4,6 +4,7 @@
 import { scopedName } from '../shared/target';
 import { AttributeValue, ConditionalCheckFailedException, GetItemCommand, paginateScan, UpdateItemCommand } from '../shared/sdk/dynamodb';
 import { dynamo } from '../shared/aws';
+import { OnboardingError } from '../shared/errors';
 
 /** The statuses an offboarding run ends with (outcome.ts): undone; leftovers keep the pod CIDR (drift repair offboards again); failed. */
 export const OFFBOARDED = 'OFFBOARDED';
@@ -17,12 +18,32 @@ const toValue = (value: string | number): AttributeValue => (typeof value === 'n
 const fromItem = (item: Record<string, AttributeValue>): StatusRecord =>
   Object.fromEntries(Object.entries(item).map(([key, value]) => [key, value.S ?? value.N ?? '']));
 
+/** The cluster of its name a record is for: a cluster deleted and re-created under its name keeps its ARN, not its createdAt. */
+export const claimantOf = (cluster: { arn: string; createdAt?: string }): string => (cluster.createdAt ? `${cluster.arn}@${cluster.createdAt}` : cluster.arn);
+
+/** The record's attribute holding claimantOf the cluster its last writer was for. */
+export const CLUSTER_IDENTITY = 'clusterIdentity';
+
+export interface WriteConditions {
+  /** Only when the record's status is none of these. */
+  unlessStatus?: string[];
+  /**
+   * The cluster the writer is for (claimantOf, with its createdAt): written with the attributes, and
+   * only when the record is for no cluster of a later createdAt. Every cluster of the record's name
+   * has the same ARN, so the identities order as their createdAt: a run of a deleted cluster never
+   * writes over the record of one re-created under its name, and a new cluster's run takes the
+   * record over from the old one.
+   */
+  identity?: string;
+}
+
 /**
- * Sets the defined attributes and removes those given as undefined. With `unlessStatus`, only when
- * the record's status is none of those: false when it was (nothing written).
+ * Sets the defined attributes and removes those given as undefined, under `conditions`: false when
+ * one of them failed (nothing written).
  */
-export async function updateStatusRecord(tableName: string, clusterName: string, attributes: StatusAttributes, unlessStatus: string[] = []): Promise<boolean> {
-  const entries = Object.entries(attributes);
+export async function updateStatusRecord(tableName: string, clusterName: string, attributes: StatusAttributes, conditions: WriteConditions = {}): Promise<boolean> {
+  const { unlessStatus = [], identity } = conditions;
+  const entries = Object.entries({ ...attributes, ...(identity ? { [CLUSTER_IDENTITY]: identity } : {}) });
   const sets = entries.filter(([, v]) => v !== undefined);
   const removes = entries.filter(([, v]) => v === undefined);
   const names = Object.fromEntries(entries.map(([key], i) => [`#a${i}`, key]));
@@ -36,6 +57,10 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
     ...sets.map(([key, v]) => [`:${alias(key).slice(1)}`, toValue(v as string | number)] as const),
     ...unlessStatus.map((status, i) => [`:unless${i}`, toValue(status)] as const),
   ]);
+  const conditionsMet = [
+    unlessStatus.length ? `(attribute_not_exists(#unlessStatus) OR NOT (#unlessStatus IN (${unlessStatus.map((_, i) => `:unless${i}`).join(', ')})))` : '',
+    identity ? `(attribute_not_exists(${alias(CLUSTER_IDENTITY)}) OR ${alias(CLUSTER_IDENTITY)} <= :${alias(CLUSTER_IDENTITY).slice(1)})` : '',
+  ].filter(Boolean);
   try {
     await dynamo().send(
       new UpdateItemCommand({
@@ -44,13 +69,11 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
         UpdateExpression: expression,
         ExpressionAttributeNames: { ...names, ...(unlessStatus.length ? { '#unlessStatus': 'status' } : {}) },
         ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
-        ...(unlessStatus.length
-          ? { ConditionExpression: `attribute_not_exists(#unlessStatus) OR NOT (#unlessStatus IN (${unlessStatus.map((_, i) => `:unless${i}`).join(', ')}))` }
-          : {}),
+        ...(conditionsMet.length ? { ConditionExpression: conditionsMet.join(' AND ') } : {}),
       }),
     );
   } catch (error) {
-    if (unlessStatus.length && error instanceof ConditionalCheckFailedException) return false;
+    if (conditionsMet.length && error instanceof ConditionalCheckFailedException) return false;
     throw error;
   }
   return true;
@@ -70,25 +93,34 @@ export const ONBOARDING = 'ONBOARDING';
  */
 export async function claimVpcResources(
   tableName: string,
-  cluster: { name: string; arn: string; vpcId: string },
+  cluster: { name: string; arn: string; vpcId: string; createdAt?: string },
   podCidr: string,
   /** The record as just read, when the caller has it. */
   read?: StatusRecord,
 ): Promise<void> {
   const current = read ?? (await readStatusRecord(tableName, cluster.name));
   const claimsNothing = !current?.status || CLAIMS_NOTHING.has(current.status);
-  if (claimsVpcResources(current, cluster.vpcId, podCidr)) return;
-  await updateStatusRecord(tableName, cluster.name, {
+  if (claimsVpcResources(current, cluster, podCidr)) return;
+  const identity = cluster.createdAt ? claimantOf(cluster) : undefined;
+  const claimed = await updateStatusRecord(tableName, cluster.name, {
     vpcId: cluster.vpcId,
     podCidr,
     clusterArn: cluster.arn,
     ...(claimsNothing ? { status: ONBOARDING } : {}),
-  });
+  }, { ...(identity ? { identity } : {}) });
+  if (!claimed) {
+    throw new OnboardingError(
+      'ClusterGone',
+      `the status record of EKS cluster "${cluster.name}" (table ${tableName}) is for a cluster of that name created after this one ` +
+        `(${current?.[CLUSTER_IDENTITY] ?? 'recorded meanwhile'}): this cluster was re-created while the run was under way; the run ends without writing for it, and the new cluster gets a run of its own`,
+    );
+  }
 }
 
-/** True when `record` already claims the VPC's secondary CIDR `podCidr` and its pod subnets. */
-export function claimsVpcResources(record: StatusRecord | undefined, vpcId: string, podCidr: string): boolean {
-  return Boolean(record?.status && !CLAIMS_NOTHING.has(record.status) && record.vpcId === vpcId && record.podCidr === podCidr);
+/** True when `record` already claims the VPC's secondary CIDR `podCidr` and its pod subnets for `cluster` (when its identity is known). */
+export function claimsVpcResources(record: StatusRecord | undefined, cluster: { vpcId: string; arn: string; createdAt?: string }, podCidr: string): boolean {
+  const sameCluster = !cluster.createdAt || record?.[CLUSTER_IDENTITY] === claimantOf(cluster);
+  return Boolean(record?.status && !CLAIMS_NOTHING.has(record.status) && record.vpcId === cluster.vpcId && record.podCidr === podCidr && sameCluster);
 }
 
 export async function readStatusRecord(tableName: string, clusterName: string): Promise<StatusRecord | undefined> {

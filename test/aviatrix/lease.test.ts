@@ -151,8 +151,14 @@ test('renew extends only an unexpired lease of the same holder', async () => {
   await brief.release('gw-s', 'exec-1');
 });
 
+// 40, not fewer: the last waiters wait through ~39 handoffs, long enough that a write per poll
+// (the old way) would show as several times the write bound below. That wait is 40 serialized
+// handoffs through moto, 31-33 s at a load of 10-14 on 2 cores, past 60 s when heavier. The
+// waiters wait as long as in production (the 240 s default; the back-off cap is then the lease
+// duration, as there), and jest waits that plus a minute, so a timeout is the lease's, named.
+const QUEUE_ACQUIRE_TIMEOUT_MS = 240_000;
 test('40 runs queueing for one lease: each gets it once, none times out, and waiting costs reads, not a write per poll', async () => {
-  const l = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 60_000, baseDelayMs: 20, maxDelayMs: 200 });
+  const l = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: QUEUE_ACQUIRE_TIMEOUT_MS, baseDelayMs: 20, maxDelayMs: 200 });
   const holders = Array.from({ length: 40 }, (_, i) => `queued-${i}`);
   let inside = 0;
   let maxInside = 0;
@@ -176,7 +182,7 @@ test('40 runs queueing for one lease: each gets it once, none times out, and wai
   const writes = world.log.writesSince(mark, 'dynamodb').length;
   expect(writes).toBeGreaterThanOrEqual(2 * holders.length);
   expect(writes).toBeLessThanOrEqual(8 * holders.length);
-});
+}, QUEUE_ACQUIRE_TIMEOUT_MS + 60_000);
 
 describe('planThenLease: plan under no lease, lease only to write', () => {
   const l = () => new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 2000, baseDelayMs: 20, maxDelayMs: 100 });

@@ -7,6 +7,7 @@ import { offboardOnboarding, reconcileOnboarding } from '../../lambdas/aviatrix/
 import { isEmptyOwnership, OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
 import { desiredPolicies, offboardExclusions, offboardSnat, preflightController, reconcileExclusion, reconcileSnat, SnatDeps } from '../../lambdas/aviatrix/snat';
+import { claimantOf, claimVpcResources, readStatusRecord, updateStatusRecord } from '../../lambdas/domain/status-record';
 import { logger } from '../../lambdas/shared/logger';
 import { LEASE_TABLE, STATUS_TABLE, startWorld, World } from './world';
 
@@ -251,4 +252,25 @@ test('a claim recorded before a write that never happened is harmless (intent fi
   expect(world.log.writesSince(mark, 'aviatrix').map((call) => call.action)).toEqual(['edit_gateway_advertised_cidr']);
   expect(world.emulator.exclusions('transit-i')).toEqual([]);
   expect(isEmptyOwnership(await ownership.read(c.name))).toBe(true);
+});
+
+describe('the status record and the cluster of its name', () => {
+  const arn = 'arn:aws:eks:us-east-1:123456789012:cluster/renamed-twice';
+  const older = { name: 'renamed-twice', arn, vpcId: 'vpc-old', createdAt: '2026-01-01T00:00:00.000Z' };
+  const newer = { name: 'renamed-twice', arn, vpcId: 'vpc-new', createdAt: '2026-02-01T00:00:00.000Z' };
+
+  test('a claim of the cluster deleted before is refused once the record is the re-created one\'s; the re-created one takes an older record over', async () => {
+    await claimVpcResources(STATUS_TABLE, older, '100.64.0.0/16');
+    expect(await readStatusRecord(STATUS_TABLE, 'renamed-twice')).toMatchObject({ vpcId: 'vpc-old', clusterIdentity: claimantOf(older) });
+    await claimVpcResources(STATUS_TABLE, newer, '100.64.0.0/16');
+    const taken = await readStatusRecord(STATUS_TABLE, 'renamed-twice');
+    expect(taken).toMatchObject({ vpcId: 'vpc-new', clusterIdentity: claimantOf(newer) });
+
+    await expect(claimVpcResources(STATUS_TABLE, older, '100.64.0.0/16')).rejects.toMatchObject({
+      name: 'ClusterGone',
+      message: expect.stringContaining(`is for a cluster of that name created after this one (${claimantOf(newer)})`),
+    });
+    expect(await updateStatusRecord(STATUS_TABLE, 'renamed-twice', { status: 'FAILED' }, { identity: claimantOf(older) })).toBe(false);
+    expect(await readStatusRecord(STATUS_TABLE, 'renamed-twice')).toEqual(taken);
+  });
 });

@@ -6,7 +6,8 @@
 import { CreateRouteTableCommand, DescribeRouteTablesCommand, ReplaceRouteTableAssociationCommand } from '@aws-sdk/client-ec2';
 import { AssociateAccessPolicyCommand, CreateAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
 import { RECONCILER_KUBE_GROUP, RECONCILER_RBAC_NAME, RECONCILER_RULES, VIEW_NODES_RBAC_NAME } from '../../lambdas/shared/kube-rbac';
-import { CONTROLLER_ROLE_ARN, createCluster, OnboardingWorld, RECONCILER_PRINCIPAL, startOnboardingWorld } from '../local-world/onboarding-world';
+import { readStatusRecord } from '../../lambdas/domain/status-record';
+import { CONTROLLER_ROLE_ARN, createCluster, OnboardingWorld, RECONCILER_PRINCIPAL, STATUS_TABLE, startOnboardingWorld } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 
 const WORKFLOW = 'cluster-onboarding.asl.json';
@@ -104,6 +105,62 @@ describe('a failing RBAC write', () => {
     expect(again.status).toBe('SUCCEEDED');
     expect(w.world.kube.clusterRole('rbac-fail', RECONCILER_RBAC_NAME)?.rules).toEqual(RECONCILER_RULES);
     expect(entryOf('rbac-fail', RECONCILER_PRINCIPAL)?.policies).toEqual([]);
+  });
+});
+
+describe('a failing RBAC write on the first run, after the access entry was created', () => {
+  it('names the entry and the RBAC objects applied in the error and the FAILED record, removes cluster-admin; the next run finishes', async () => {
+    await createCluster(w, { name: 'rbac-first' });
+    w.activateCluster('rbac-first');
+    // Refused, not retried (an admission webhook, say): a retry would find the entry made and name only its own writes.
+    w.world.kube.failNext('PATCH', `/clusterrolebindings/${RECONCILER_RBAC_NAME}`, 422, 1);
+    try {
+      const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-first' });
+      expect(result.status).toBe('FAILED');
+      const named = [
+        `create access entry ${RECONCILER_PRINCIPAL} (on cluster rbac-first`,
+        `create ClusterRole ${RECONCILER_RBAC_NAME}`,
+        `create ClusterRole ${VIEW_NODES_RBAC_NAME}`,
+        `create ClusterRoleBinding ${VIEW_NODES_RBAC_NAME}`,
+      ];
+      for (const text of named) expect(result.error?.message).toContain(text);
+      expect(result.error?.message).not.toContain(`create ClusterRoleBinding ${RECONCILER_RBAC_NAME}`);
+      // cluster-admin was removed before the failure was reported, so it is not named as left.
+      expect(result.error?.message).not.toContain('associate access entry');
+      const record = await readStatusRecord(STATUS_TABLE, 'rbac-first');
+      expect(record?.status).toBe('FAILED');
+      for (const text of named) expect(record?.error).toContain(text);
+      expect(entryOf('rbac-first', RECONCILER_PRINCIPAL)?.policies).toEqual([]);
+      expect(w.world.kube.clusterRoleBinding('rbac-first', RECONCILER_RBAC_NAME)).toBeUndefined();
+    } finally {
+      w.world.kube.clearFaults();
+    }
+    const again = await runWorkflow(WORKFLOW, { clusterName: 'rbac-first' });
+    expect(again.status).toBe('SUCCEEDED');
+    expect(w.world.kube.clusterRoleBinding('rbac-first', RECONCILER_RBAC_NAME)?.subjects).toEqual([expect.objectContaining({ kind: 'Group', name: RECONCILER_KUBE_GROUP })]);
+    expect(entryOf('rbac-first', RECONCILER_PRINCIPAL)?.policies).toEqual([]);
+    expect((await readStatusRecord(STATUS_TABLE, 'rbac-first'))?.status).toBe('ONBOARDED');
+  });
+});
+
+describe('cluster-admin that cannot be removed after a failing RBAC write', () => {
+  it('is named in the error as still associated, with what was applied; the next run removes it', async () => {
+    await onboarded('rbac-stuck');
+    w.world.kube.deleteRbac('rbac-stuck', 'clusterroles', RECONCILER_RBAC_NAME);
+    w.world.kube.failNext('PATCH', `/clusterroles/${RECONCILER_RBAC_NAME}`, 422, 1);
+    w.world.log.faults.inject('eks', 'DisassociateAccessPolicy', { kind: 'status', status: 400, code: 'AccessDeniedException' }, 1);
+    try {
+      const result = await runWorkflow(WORKFLOW, { clusterName: 'rbac-stuck' });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.message).toContain(`associate access entry ${RECONCILER_PRINCIPAL} (AmazonEKSClusterAdminPolicy, held for the RBAC write)`);
+      expect(entryOf('rbac-stuck', RECONCILER_PRINCIPAL)?.policies.map((p) => p.policyArn)).toEqual([ADMIN]);
+    } finally {
+      w.world.kube.clearFaults();
+      w.world.log.faults.clear();
+    }
+    const again = await runWorkflow(WORKFLOW, { clusterName: 'rbac-stuck' });
+    expect(again.status).toBe('SUCCEEDED');
+    expect(entryOf('rbac-stuck', RECONCILER_PRINCIPAL)?.policies).toEqual([]);
   });
 });
 

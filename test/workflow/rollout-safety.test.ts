@@ -657,6 +657,60 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     const saved = await record('recreated-early');
     expect(JSON.parse(saved?.controllerExclusions ?? '{}')).toEqual({ 'transit-recreated-early': ['100.64.0.0/16'] });
     expect(saved?.controllerExclusionsOf).toBe(`${newCluster.arn}@${newCluster.createdAt.toISOString()}`);
+    // The old run's RecordFailure leaves the new cluster's record as its run wrote it.
+    expect(saved).toMatchObject({ status: 'ONBOARDED', lastRunStatus: 'ONBOARDED', clusterIdentity: saved?.controllerExclusionsOf });
+    expect(saved).not.toHaveProperty('error');
+  });
+
+  it('deleted, its offboarding waiting for the deletion, re-created under its name meanwhile: the offboarding removes nothing more and ends naming both; the new cluster onboards on what stayed', async () => {
+    const created = await clusterOnOwnTransit('reborn', 'transit-reborn', 22);
+    expect((await run({ clusterName: 'reborn' })).status).toBe('SUCCEEDED');
+    const old = await record('reborn');
+    const podNetwork = async () => {
+      const ec2 = w.world.ec2Direct;
+      const [{ Subnets = [] }, { Vpcs = [] }] = await Promise.all([
+        ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [created.vpc.vpcId] }] })),
+        ec2.send(new DescribeVpcsCommand({ VpcIds: [created.vpc.vpcId] })),
+      ]);
+      return {
+        subnets: Subnets.filter((s) => s.CidrBlock?.startsWith('100.64.')).map((s) => s.SubnetId).sort(),
+        cidr: (Vpcs[0].CidrBlockAssociationSet ?? []).filter((a) => a.CidrBlock === '100.64.0.0/16' && a.CidrBlockState?.State === 'associated').length,
+      };
+    };
+    const built = await podNetwork();
+    expect(built.subnets.length).toBeGreaterThan(0);
+
+    await eks.send(new DeleteClusterCommand({ name: 'reborn' }));
+    let recreated = false;
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'reborn' }, {
+      // The old cluster goes and a new one of the name comes between two of the cleanup's looks.
+      onInvoke: async (state) => {
+        if (state !== 'CleanupAws' || recreated) return;
+        recreated = true;
+        if (w.world.eks.cluster('reborn')) await w.world.eks.finishDeletion('reborn');
+        await createCluster(w, { name: 'reborn', vpc: created.vpc });
+        w.activateCluster('reborn');
+      },
+    });
+    const newCluster = w.world.eks.cluster('reborn')!;
+    const newIdentity = `${newCluster.arn}@${newCluster.createdAt.toISOString()}`;
+    expect(offboarded.status).toBe('FAILED');
+    expect(offboarded.error?.name).toBe('ClusterGone');
+    expect(offboarded.error?.message).toContain(`EKS cluster "reborn" was re-created (${newIdentity}) after the cluster this offboarding is for (${old?.clusterIdentity})`);
+    // What the name finds stays for the new cluster: pod subnets, the VPC's pod CIDR, the transit's exclusion.
+    expect(await podNetwork()).toEqual(built);
+    expect(w.controller.exclusions('transit-reborn')).toEqual(['100.64.0.0/16']);
+    // Started again (by hand) before the new cluster's run: refused at its first look, not told to delete the new cluster.
+    const mark = w.world.log.mark();
+    const again = await runWorkflow(OFFBOARDING, { clusterName: 'reborn' });
+    expect(again.error?.name).toBe('ClusterGone');
+    expect(again.statesEntered).not.toContain('DetachSecurityGroups');
+    expect(writesSince(mark)).toEqual([]);
+
+    const renewed = await run({ clusterName: 'reborn' });
+    expect(renewed.error).toBeUndefined();
+    expect(await podNetwork()).toEqual(built);
+    expect(await record('reborn')).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity });
   });
 
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
