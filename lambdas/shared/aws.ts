@@ -114,6 +114,19 @@ export function withStepDeadline<C>(client: C): C {
     }
   };
   (client as unknown as WithMiddleware).middlewareStack.add(deadline, { step: 'initialize', name: 'stepDeadline', override: true });
+  // The race above only stops waiting: a call that ends in an error (the deadline's among them) is
+  // also aborted, so that the SDK does not go on retrying a write that could land after the step
+  // has released its leases. Aborting a call that has already ended does nothing.
+  const sendable = client as unknown as { send: (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown> };
+  const send = sendable.send.bind(client);
+  sendable.send = (command, options) => {
+    if (!callBudget() || options?.abortSignal) return send(command, options);
+    const abort = new AbortController();
+    return send(command, { ...options, abortSignal: abort.signal }).catch((error: unknown) => {
+      abort.abort();
+      throw error;
+    });
+  };
   return client;
 }
 

@@ -24,7 +24,7 @@ import { scopedName } from './target';
 import { OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { recordLease } from './metrics';
-import { remainingTimeMs } from './step';
+import { asCleanup, remainingTimeMs } from './step';
 
 export interface LeaseOptions {
   /** Table name; default from env LEASE_TABLE_NAME. */
@@ -257,7 +257,11 @@ export class Leases {
   }
 
   /** Deletes the lease if `holder` still holds it; false when it had expired and been taken over. */
-  async release(key: string, holder: string): Promise<boolean> {
+  release(key: string, holder: string): Promise<boolean> {
+    return asCleanup(() => this.deleteIfHeld(key, holder));
+  }
+
+  private async deleteIfHeld(key: string, holder: string): Promise<boolean> {
     try {
       await this.dynamo.send(
         new DeleteItemCommand({

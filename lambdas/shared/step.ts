@@ -67,17 +67,27 @@ export const CLEANUP_MS = 5_000;
 /** The very end of the invocation, left for the handler to return its error to Step Functions. */
 const RETURN_MS = 1_000;
 
+const cleaningUp = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `release` as the step's cleanup (a lease release): its calls may use the CLEANUP_MS that
+ * work calls leave, so a slow work call just before the deadline cannot leave a lease held.
+ */
+export function asCleanup<T>(release: () => Promise<T>): Promise<T> {
+  return cleaningUp.run(true, release);
+}
+
 /**
  * How long one outbound call (its client's own retries included) may take from now so that the
- * step still ends in its own error before the Lambda timeout: the remaining time less CLEANUP_MS,
- * or, for a call made within that cleanup window (a lease release), all but RETURN_MS. Undefined
- * outside a step run by Lambda. `describe` names the step and cluster for the call's error.
+ * step still ends in its own error before the Lambda timeout: the remaining time less CLEANUP_MS
+ * for work, all but RETURN_MS for the cleanup (asCleanup). A work call with nothing left is refused
+ * (ms <= 0). Undefined outside a step run by Lambda. `describe` names the step and cluster for the call's error.
  */
 export function callBudget(): { ms: number; describe: string } | undefined {
   const store = clock.getStore();
   if (!store) return undefined;
   const left = store.remaining();
-  const ms = left > CLEANUP_MS + RETURN_MS ? left - CLEANUP_MS : left - RETURN_MS;
+  const ms = cleaningUp.getStore() ? left - RETURN_MS : left - CLEANUP_MS;
   return { ms, describe: `${store.step}${store.clusterName ? ` for cluster "${scopedName(store.clusterName)}"` : ''}` };
 }
 

@@ -75,18 +75,19 @@ test('acquire gives up after its bound with a TransientError naming the gateway'
 });
 
 test("inside a Lambda invocation the wait ends the work's reserve before the function's timeout, not at the acquire timeout", async () => {
-  const l = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 60_000, baseDelayMs: 20, maxDelayMs: 100, workMs: 5_000 });
+  const l = new Leases({ tableName: LEASE_TABLE, durationSeconds: 30, acquireTimeoutMs: 60_000, baseDelayMs: 20, maxDelayMs: 100, workMs: 6_000 });
   await l.acquire(gatewayKey('gw-t'), 'holder-1');
   try {
-    // The runtime's context: 6.5 s left, of which the holder's work needs 5 s: about 1.5 s to wait.
-    const end = Date.now() + 6_500;
+    // The runtime's context: 7.5 s left, of which the holder's work needs 6 s: about 1.5 s to wait.
+    // (A reserve includes the step's cleanup, CLEANUP_MS: the lease's last look is still a work call.)
+    const end = Date.now() + 7_500;
     beginInvocation({}, { awsRequestId: 'req-t', functionName: 'fn-t', getRemainingTimeInMillis: () => end - Date.now() });
     const started = Date.now();
     const error = await runStep('lease-test', undefined, () => l.acquire(gatewayKey('gw-t'), 'holder-2')).then(() => undefined, (e: unknown) => e as Error);
     const waited = Date.now() - started;
     expect(error).toBeInstanceOf(LeaseTimeoutError);
     expect(error?.name).toBe('TransientError');
-    expect(error?.message).toMatch(/^gateway gw-t stayed leased by another workflow for [12] s, all this invocation could wait and still have the 5 s its work needs before its timeout \(lease gateway#gw-t in table .*\); the workflow retries the step/);
+    expect(error?.message).toMatch(/^gateway gw-t stayed leased by another workflow for [12] s, all this invocation could wait and still have the 6 s its work needs before its timeout \(lease gateway#gw-t in table .*\); the workflow retries the step/);
     expect(waited).toBeGreaterThanOrEqual(800);
     expect(waited).toBeLessThan(5_000);
     // A work reserve longer than the time left: one look, then the same error at once.
