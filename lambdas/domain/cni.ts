@@ -16,7 +16,7 @@ import {
 } from '../shared/sdk/eks';
 import { OnboardingConfig } from '../../lib/config';
 import { eks } from '../shared/aws';
-import { OnboardingError, withAppliedChanges } from '../shared/errors';
+import { appliedChangesOf, OnboardingError, withAppliedChanges } from '../shared/errors';
 import { KubeClient } from '../shared/kube';
 import { Change, CniResult, ClusterSummary, PodNetworkResult } from '../shared/workflow';
 import { kubeClientFor } from './cluster';
@@ -337,7 +337,8 @@ export async function reconcileCni(input: CniInput, config: OnboardingConfig): P
   // The first failure (which names its own partial writes) also names what the writes beside it applied.
   if (rulesMade.status === 'rejected' || accessMade.status === 'rejected' || addonRead.status === 'rejected') {
     const failed = [rulesMade, accessMade, addonRead].find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    const appliedBeside = [rulesMade, accessMade].flatMap((s) => (s.status === 'fulfilled' ? s.value?.changes ?? [] : []));
+    // A write beside it that failed too has its own list: it is named as well, not dropped with its error.
+    const appliedBeside = [rulesMade, accessMade].flatMap((s) => (s.status === 'fulfilled' ? s.value?.changes ?? [] : s === failed ? [] : appliedChangesOf(s.reason)));
     throw withAppliedChanges(failed?.reason, input.dryRun ? [] : appliedBeside);
   }
   const access = accessMade.value;

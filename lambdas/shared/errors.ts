@@ -47,6 +47,11 @@ export function withAppliedChanges(error: unknown, applied: AppliedChange[]): un
   return error;
 }
 
+/** The writes a failure was already said to have applied (withAppliedChanges). */
+export function appliedChangesOf(error: unknown): AppliedChange[] {
+  return (error instanceof Error && appliedOnError.get(error)?.applied) || [];
+}
+
 /**
  * Promise.all for writes run side by side: waits for every one to settle (so no write is still in
  * flight when the caller reports or reads back), then throws the first failure.

@@ -143,6 +143,28 @@ describe('a failing RBAC write on the first run, after the access entry was crea
   });
 });
 
+describe('a failing RBAC write beside a failing cluster-group rule write', () => {
+  it('the error names what both applied: the rules failure carries the access entry and RBAC objects too', async () => {
+    await createCluster(w, { name: 'both-fail' });
+    w.activateCluster('both-fail');
+    const clusterGroupId = w.world.eks.cluster('both-fail')!.clusterSecurityGroupId!;
+    w.world.kube.failNext('PATCH', `/clusterrolebindings/${RECONCILER_RBAC_NAME}`, 422, 1);
+    w.world.log.faults.inject('ec2', 'AuthorizeSecurityGroupIngress', { kind: 'status', status: 400, code: 'RulesPerSecurityGroupLimitExceeded' }, 1, `&GroupId=${clusterGroupId}&`);
+    try {
+      const result = await runWorkflow(WORKFLOW, { clusterName: 'both-fail' });
+      expect(result.status).toBe('FAILED');
+      expect(result.error?.message).toMatch(/RulesPerSecurityGroupLimitExceeded/);
+      for (const text of [`create access entry ${RECONCILER_PRINCIPAL} (on cluster both-fail`, `create ClusterRole ${RECONCILER_RBAC_NAME}`, `create ClusterRoleBinding ${VIEW_NODES_RBAC_NAME}`]) {
+        expect(result.error?.message).toContain(text);
+      }
+    } finally {
+      w.world.kube.clearFaults();
+      w.world.log.faults.clear();
+    }
+    expect((await runWorkflow(WORKFLOW, { clusterName: 'both-fail' })).status).toBe('SUCCEEDED');
+  });
+});
+
 describe('cluster-admin that cannot be removed after a failing RBAC write', () => {
   it('is named in the error as still associated, with what was applied; the next run removes it', async () => {
     await onboarded('rbac-stuck');
