@@ -153,7 +153,10 @@ export async function recordOutcome(
   const gone = failed && (state.error as CaughtError | undefined)?.Error === 'ClusterGone';
   // The run's cluster, when it knows which one of the name: it never writes over a later one's record.
   // An offboarding run knows it from the record it began with.
-  const identity = cluster?.createdAt ? claimantOf(cluster) : (state.record as { identity?: string } | undefined)?.identity;
+  // An offboarding begun from a record without one (kept before identities were) writes only to a
+  // record that still has none: never over a cluster re-created and onboarded meanwhile.
+  const record = state.record as { identity?: string } | undefined;
+  const identity = cluster?.createdAt ? claimantOf(cluster) : record ? record.identity ?? null : undefined;
   // The record first: it is what offboarding and drift repair go by, so a tag failure must not cost it.
   // Input that never named a cluster has nothing to record against.
   if (statusTableName && input && !input.dryRun) {

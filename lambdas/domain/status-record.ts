@@ -33,8 +33,10 @@ export interface WriteConditions {
    * has the same ARN, so the identities order as their createdAt: a run of a deleted cluster never
    * writes over the record of one re-created under its name, and a new cluster's run takes the
    * record over from the old one.
+   * Null: the writer's cluster had no identity on record (a record from before identities were
+   * kept), so it writes only to a record that still has none, never to a re-created cluster's.
    */
-  identity?: string;
+  identity?: string | null;
 }
 
 /**
@@ -44,6 +46,7 @@ export interface WriteConditions {
 export async function updateStatusRecord(tableName: string, clusterName: string, attributes: StatusAttributes, conditions: WriteConditions = {}): Promise<boolean> {
   const { unlessStatus = [], identity } = conditions;
   const entries = Object.entries({ ...attributes, ...(identity ? { [CLUSTER_IDENTITY]: identity } : {}) });
+  const identityName = { '#identity': CLUSTER_IDENTITY };
   const sets = entries.filter(([, v]) => v !== undefined);
   const removes = entries.filter(([, v]) => v === undefined);
   const names = Object.fromEntries(entries.map(([key], i) => [`#a${i}`, key]));
@@ -60,6 +63,7 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
   const conditionsMet = [
     unlessStatus.length ? `(attribute_not_exists(#unlessStatus) OR NOT (#unlessStatus IN (${unlessStatus.map((_, i) => `:unless${i}`).join(', ')})))` : '',
     identity ? `(attribute_not_exists(${alias(CLUSTER_IDENTITY)}) OR ${alias(CLUSTER_IDENTITY)} <= :${alias(CLUSTER_IDENTITY).slice(1)})` : '',
+    identity === null ? 'attribute_not_exists(#identity)' : '',
   ].filter(Boolean);
   try {
     await dynamo().send(
@@ -67,7 +71,7 @@ export async function updateStatusRecord(tableName: string, clusterName: string,
         TableName: tableName,
         Key: { clusterName: { S: scopedName(clusterName) } },
         UpdateExpression: expression,
-        ExpressionAttributeNames: { ...names, ...(unlessStatus.length ? { '#unlessStatus': 'status' } : {}) },
+        ExpressionAttributeNames: { ...names, ...(unlessStatus.length ? { '#unlessStatus': 'status' } : {}), ...(identity === null ? identityName : {}) },
         ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
         ...(conditionsMet.length ? { ConditionExpression: conditionsMet.join(' AND ') } : {}),
       }),

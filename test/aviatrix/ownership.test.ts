@@ -273,4 +273,13 @@ describe('the status record and the cluster of its name', () => {
     expect(await updateStatusRecord(STATUS_TABLE, 'renamed-twice', { status: 'FAILED' }, { identity: claimantOf(older) })).toBe(false);
     expect(await readStatusRecord(STATUS_TABLE, 'renamed-twice')).toEqual(taken);
   });
+
+  test('a writer whose cluster had no identity on record (an older record) never writes over a record that has one', async () => {
+    await updateStatusRecord(STATUS_TABLE, 'identity-less', { status: 'ONBOARDED' });
+    expect(await updateStatusRecord(STATUS_TABLE, 'identity-less', { status: 'OFFBOARDING_FAILED' }, { identity: null })).toBe(true);
+    expect(await readStatusRecord(STATUS_TABLE, 'identity-less')).toMatchObject({ status: 'OFFBOARDING_FAILED' });
+    await updateStatusRecord(STATUS_TABLE, 'identity-less', { status: 'ONBOARDED' }, { identity: claimantOf(newer) });
+    expect(await updateStatusRecord(STATUS_TABLE, 'identity-less', { status: 'OFFBOARDING_FAILED' }, { identity: null })).toBe(false);
+    expect(await readStatusRecord(STATUS_TABLE, 'identity-less')).toMatchObject({ status: 'ONBOARDED', clusterIdentity: claimantOf(newer) });
+  });
 });
