@@ -364,25 +364,27 @@ describe('offboarding while another cluster of the VPC is still onboarding', () 
     await eks.send(new DeleteClusterCommand({ name: 'leaving' }));
 
     // "arriving" waits in WaitForCni (its add-on update) after PodNetwork, well before its record:
-    // the offboarding of "leaving" runs to its end right then.
+    // the offboarding of "leaving" runs to its end right then. The VpcCni invocation that ends that
+    // wait (its input still "pending") is held until the offboarding is done, so the overlap does
+    // not depend on how long a Wait state lasts or how fast the machine is.
     let offboarding: Promise<Awaited<ReturnType<typeof runWorkflow>>> | undefined;
+    let offboarded = false;
     let offboardedBeforeRecord = false;
     const arriving = run({ clusterName: 'arriving' }, {
-      waitMs: 4000,
-      onEvent: (event) => {
-        if (event.type === 'StateEntered' && event.state === 'WaitForCni' && !offboarding) {
-          offboarding = runWorkflow(OFFBOARDING, { clusterName: 'leaving' }, { waitMs: 20 });
-          void offboarding.then(() => {
-            offboardedBeforeRecord = true;
-          });
+      onInvoke: async (state, input) => {
+        const cni = (input as { cni?: { phase?: string; shortWait?: unknown } }).cni;
+        if (state === 'VpcCni' && cni?.phase === 'pending' && cni.shortWait === undefined && !offboarding) {
+          offboarding = runWorkflow(OFFBOARDING, { clusterName: 'leaving' });
+          void offboarding.then(() => (offboarded = true));
+          await offboarding;
         }
-        if (event.type === 'StateEntered' && event.state === 'RecordOutcome') expect(offboardedBeforeRecord).toBe(true);
+        if (state === 'RecordOutcome') offboardedBeforeRecord = offboarded;
       },
     });
-    const [arrived, left] = await Promise.all([arriving, (async () => {
-      while (!offboarding) await new Promise((r) => setTimeout(r, 20));
-      return offboarding;
-    })()]);
+    const arrived = await arriving;
+    expect(offboarding).toBeDefined();
+    const left = await offboarding!;
+    expect(arrived.statesEntered.slice(arrived.statesEntered.indexOf('PodNetwork'))).toContain('WaitForCni');
     expect(offboardedBeforeRecord).toBe(true);
     expect(left.status).toBe('SUCCEEDED');
     expect(left.output).toMatchObject({ status: 'OFFBOARDED' });

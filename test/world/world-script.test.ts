@@ -4,7 +4,9 @@
 // start-workflow and the workflow. The world is always killed (its whole process group).
 import { ChildProcess, execFile, spawn } from 'child_process';
 import * as path from 'path';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { STATUS_TABLE } from '../local-world/onboarding-world';
 
 const REPO = path.join(__dirname, '..', '..');
 let world: ChildProcess | undefined;
@@ -64,19 +66,24 @@ test('npm run world: CreateCluster on the printed EKS endpoint onboards the clus
   await eks.send(new CreateClusterCommand({ name: 'world-a', roleArn: 'arn:aws:iam::123456789012:role/eks-cluster', resourcesVpcConfig: { subnetIds: subnets } }));
   eks.destroy();
 
-  let status: string | undefined;
+  // Waits on the status record itself (a GetItem, not a CLI process per look), then asks the CLI.
+  const dynamodb = new DynamoDBClient({ endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, region: env.AWS_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  let recorded: string | undefined;
   const deadline = Date.now() + 150_000;
-  while (Date.now() < deadline && status !== 'ONBOARDED' && status !== 'FAILED') {
-    await new Promise((r) => setTimeout(r, 2000));
-    status = (await cliStatus(env, 'world-a')).clusters?.[0]?.status;
+  while (Date.now() < deadline && recorded !== 'ONBOARDED' && recorded !== 'FAILED') {
+    await new Promise((r) => setTimeout(r, 200));
+    const { Item } = await dynamodb.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'world-a' } }, ConsistentRead: true }));
+    recorded = Item?.status?.S;
   }
+  dynamodb.destroy();
   expect(output).toMatch(/CloudTrail: CreateCluster world-a -> start-workflow started /);
-  expect(status).toBe('ONBOARDED');
+  expect(recorded).toBe('ONBOARDED');
+  expect((await cliStatus(env, 'world-a')).clusters?.[0]?.status).toBe('ONBOARDED');
 
-  // The run's log lines went to the world's CloudWatch Logs; `logs` reads them as in an account.
+  // The run's log lines went to the world's CloudWatch Logs (shipped every second); `logs` reads them as in an account.
   let lines: { function: string; executionId: string }[] = [];
-  for (let i = 0; i < 10 && !lines.some((l) => l.function === 'record-outcome'); i++) {
-    await new Promise((r) => setTimeout(r, 1000));
+  for (let i = 0; i < 20 && !lines.some((l) => l.function === 'record-outcome'); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 500));
     lines = ((await cli(env, 'logs', 'world-a')) as { lines?: typeof lines }).lines ?? [];
   }
   expect(lines.map((l) => l.function)).toEqual(expect.arrayContaining(['resolve-cluster', 'pod-network', 'vpc-cni', 'record-outcome']));
