@@ -98,9 +98,10 @@ export function withStepDeadline<C>(client: C): C {
   const deadline = (next: Next, context: Context) => (args: unknown) =>
     withinCallBudget(`${(context.clientName ?? 'AWS').replace(/Client$/, '')} ${(context.commandName ?? 'call').replace(/Command$/, '')}`, () => next(args));
   (client as unknown as WithMiddleware).middlewareStack.add(deadline, { step: 'initialize', name: 'stepDeadline', override: true });
-  // The race above only stops waiting: a call that ends in an error (the deadline's among them) is
-  // also aborted, so that the SDK does not go on retrying a write that could land after the step
-  // has released its leases. Aborting a call that has already ended does nothing.
+  // The deadline above only stops waiting (the SDK does not see withinCallBudget's signal): a call
+  // that ends in an error (the deadline's among them) is also aborted, so that the SDK does not go
+  // on retrying a write that could land after the step has released its leases. Aborting a call
+  // that has already ended does nothing.
   const sendable = client as unknown as { send: (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown> };
   const send = sendable.send.bind(client);
   sendable.send = (command, options) => {

@@ -391,7 +391,7 @@ export class ControllerSession {
   }
 
   private sharedLogin(session: Session): Promise<string> {
-    const pending = this.login().then(
+    return this.login().then(
       (cid) => {
         session.cid = cid;
         session.pending = undefined;
@@ -402,7 +402,6 @@ export class ControllerSession {
         throw error;
       },
     );
-    return pending;
   }
 
   private invalidate(cid: string): void {
