@@ -388,7 +388,7 @@ describe("controller calls are bounded by the step's clock (lambdas/shared/step.
 
   test('a caller waiting on a login another step run started waits only as long as its own step may, and its error names its own step', async () => {
     const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 30_000 });
-    world.log.faults.inject('aviatrix', 'get_api_token', { kind: 'delay', ms: 2_000 });
+    world.log.faults.inject('aviatrix', 'get_api_token', { kind: 'delay', ms: 1_000 });
     const start = world.emulator.requests().length;
     const first = inStep(60_000, () => client.getGateway('spoke-a'), 'StepA', 'cluster-a').then((gateway) => gateway?.private_ip, (e: Error) => e.message);
     await seen(start, 'get_api_token');
