@@ -23,6 +23,8 @@ export interface OffboardOnboardEvent {
   dryRun?: boolean;
   /** The lease holder. */
   executionId?: string;
+  /** The offboarding's record (its identity: a record a re-created cluster took over is refused). */
+  record?: { identity?: string };
 }
 
 export interface OffboardOnboardResult extends OffboardOnboardingResult {
@@ -79,7 +81,8 @@ async function work(event: OnboardHandlerInput, dryRun: boolean): Promise<(Onboa
 
   if (event.action === 'offboard') {
     if (!event.clusterName) throw new OnboardingError('InvalidInput', 'offboard needs clusterName');
-    const controller = await offboardOnboarding(client, ownership, { clusterName: event.clusterName, dryRun });
+    const identity = event.record?.identity;
+    const controller = await offboardOnboarding(client, ownership, { clusterName: event.clusterName, dryRun, ...(identity ? { identity } : {}) });
     const access = await removeControllerAccessEntry(event.clusterName, controllerAccess(config).roleArn, dryRun);
     return {
       ...controller,

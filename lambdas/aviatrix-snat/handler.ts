@@ -52,6 +52,8 @@ export interface OffboardSnatEvent {
   cleanup?: { cidrKept?: { reason: string; retry: boolean } };
   /** offboard-exclusions of a run whose cluster was deleted or re-created (DropExclusion): the cluster it began with. */
   cluster?: { arn: string; createdAt?: string };
+  /** offboard: the offboarding's record (its identity: a record a re-created cluster took over is refused). */
+  record?: { identity?: string };
 }
 
 export interface ClusterStepEvent {
@@ -117,7 +119,7 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
       clusterName: event.clusterName, dryRun, holder: holderOf(event.executionId, dryRun, event.action),
       ...(event.cluster ? { claimant: claimantOf(event.cluster) } : {}),
     };
-    if (event.action === 'offboard') return offboardSnat(deps, input);
+    if (event.action === 'offboard') return offboardSnat(deps, { ...input, ...(event.record?.identity ? { identity: event.record.identity } : {}) });
     const kept = event.cleanup?.cidrKept;
     return offboardExclusions(deps, { ...input, ...(kept ? { cidrKept: kept } : {}) });
   }

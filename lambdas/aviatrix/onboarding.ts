@@ -25,7 +25,7 @@ import { requireVpcName } from '../domain/vpc-name';
 import { Change, ClusterSummary, StepResult } from '../shared/workflow';
 import { OnboardingError } from '../shared/errors';
 import { AviatrixClient, ControllerApiError, K8sCluster, K8sClusterBody, SelectorExpression, SmartGroup, SmartGroupBody } from './client';
-import { OwnedSmartGroup, OwnershipRegistry } from './ownership';
+import { OwnedSmartGroup, OwnershipRegistry, refuseIfTakenOver } from './ownership';
 
 /** The SmartGroup settings; the optional ones fall back to the config defaults. */
 export type SmartGroupConfig = Pick<AviatrixConfig, 'kubernetesSmartGroups'> &
@@ -376,10 +376,12 @@ export interface OffboardOnboardingResult extends StepResult {
 export async function offboardOnboarding(
   client: AviatrixClient,
   ownership: OwnershipRegistry,
-  input: { clusterName: string; dryRun: boolean },
+  input: { clusterName: string; dryRun: boolean; identity?: string },
 ): Promise<OffboardOnboardingResult> {
   const { clusterName, dryRun } = input;
   const owned = await ownership.read(clusterName);
+  // Before anything else: the controller access entry (removed after this) is on the cluster of the name too.
+  refuseIfTakenOver(clusterName, owned, input.identity);
   const changes: Change[] = [];
   const result = (): OffboardOnboardingResult => ({
     dryRun,

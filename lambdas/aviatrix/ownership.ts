@@ -17,7 +17,7 @@
 // not OFFBOARDED and whose controllerSnat[G] holds P (the same for exclusions). The table holds one
 // item per cluster, so a Scan is cheap.
 import { scopedName } from '../shared/target';
-import { OFFBOARDED } from '../domain/status-record';
+import { CLUSTER_IDENTITY, OFFBOARDED, refuseRecreated } from '../domain/status-record';
 import {
   AttributeValue,
   ConditionalCheckFailedException,
@@ -59,6 +59,17 @@ export interface ClusterOwnership {
   exclusionsOf?: string;
   smartGroups: OwnedSmartGroup[];
   k8sClusterId?: string;
+  /** claimantOf the cluster the record is for (its clusterIdentity), when recorded. */
+  identity?: string;
+}
+
+/**
+ * The controller side of an offboarding compares the record's identity with the one the offboarding
+ * began with (`identity`): a cluster re-created under the name whose run took the record over owns
+ * these claims now, so nothing of them is removed (refuseRecreated: ClusterGone naming both).
+ */
+export function refuseIfTakenOver(clusterName: string, owned: ClusterOwnership, identity: string | undefined): void {
+  refuseRecreated({ clusterName, ...(identity ? { identity } : {}) }, owned.identity ? { identity: owned.identity } : undefined);
 }
 
 export interface OwnershipOptions {
@@ -118,6 +129,7 @@ export class OwnershipRegistry {
   private fromItem(clusterName: string, item: Record<string, AttributeValue> | undefined): ClusterOwnership {
     const k8s = item?.[OWNERSHIP_ATTRIBUTES.k8sClusterId]?.S;
     const exclusionsOf = item?.[OWNERSHIP_ATTRIBUTES.exclusionsOf]?.S;
+    const identity = item?.[CLUSTER_IDENTITY]?.S;
     return {
       recordExists: item !== undefined,
       ...(item?.status?.S ? { status: item.status.S } : {}),
@@ -126,6 +138,7 @@ export class OwnershipRegistry {
       ...(exclusionsOf ? { exclusionsOf } : {}),
       smartGroups: parseJson(item?.[OWNERSHIP_ATTRIBUTES.smartGroups]?.S, [], OWNERSHIP_ATTRIBUTES.smartGroups, clusterName),
       ...(k8s ? { k8sClusterId: k8s } : {}),
+      ...(identity ? { identity } : {}),
     };
   }
 

@@ -23,7 +23,7 @@ import {
 } from './client';
 import { GatewayLeases, joinWithoutLease, planThenLease } from '../shared/lease';
 import { requireKubernetesFeature } from './onboarding';
-import { OwnershipRegistry } from './ownership';
+import { OwnershipRegistry, refuseIfTakenOver } from './ownership';
 import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
 
 export interface SnatInput {
@@ -660,6 +660,8 @@ export interface OffboardSnatInput {
   clusterName: string;
   /** offboardExclusions: only claims made for this cluster (claimantOf) go (a run of a cluster deleted and re-created under its name). */
   claimant?: string;
+  /** offboardSnat: the identity the offboarding began with (its record's); a record taken over by a re-created cluster is refused. */
+  identity?: string;
   dryRun: boolean;
   /** Lease holder: the workflow's execution id. */
   holder: string;
@@ -686,6 +688,7 @@ export interface OffboardExclusionsResult extends StepResult {
 export async function offboardSnat(deps: SnatDeps, input: OffboardSnatInput): Promise<OffboardSnatResult> {
   const { ctx, sync } = controllerRun(deps, input, 'offboarding the controller side');
   const owned = await deps.ownership.read(input.clusterName);
+  refuseIfTakenOver(input.clusterName, owned, input.identity);
   const gateways: GatewaySnatOutcome[] = [];
   for (const name of Object.keys(owned.snat)) gateways.push(await sync(name, (c) => syncGatewaySnat(c, name, [])));
   return { dryRun: input.dryRun, changes: ctx.changes, gateways };

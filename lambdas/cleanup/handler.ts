@@ -4,7 +4,7 @@
 //   name its security groups (they would keep EKS from deleting its cluster security group);
 //   the workflow state { action: "cleanup", input, record, cleanup? } -> delete what we created, once the
 //   cluster is gone (called again after each wait with its previous answer in `cleanup`).
-import { cleanupAws, CleanupResult, detachSecurityGroups, OnboardedCluster, planOffboarding } from '../domain/offboarding';
+import { cleanupAws, CleanupResult, detachSecurityGroups, OnboardedCluster, planOffboarding, refuseIfRecreated } from '../domain/offboarding';
 import { untagLoadBalancerSubnets } from '../domain/lb-subnets';
 import { OnboardingError } from '../shared/errors';
 import { requireSetting, runtime } from '../shared/runtime';
@@ -31,9 +31,10 @@ export const handler = async (event: CleanupEvent, context?: LambdaContextLike) 
   }
   if (event.action === 'detach') {
     return runStep('detach', event.record.clusterName, () =>
-      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId, workMs: CLEANUP_WORK_MS }, event.executionId, event.input.dryRun, () =>
-        detachSecurityGroups(event.record, event.input.dryRun, runtime().config),
-      ),
+      withClusterLease({ clusterName: event.record.clusterName, vpcId: event.record.vpcId, workMs: CLEANUP_WORK_MS }, event.executionId, event.input.dryRun, async () => {
+        await refuseIfRecreated(event.record);
+        return detachSecurityGroups(event.record, event.input.dryRun, runtime().config);
+      }),
     );
   }
   if (event.action === 'cleanup') {

@@ -26,7 +26,7 @@ import { normalizeInput } from './input';
 import { currentTarget, parseScopedName, sameTarget, scopedName } from '../shared/target';
 import { EKS_CLUSTER_TAG, TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE, TAG_SECONDARY_CIDR } from './network';
 import { releasePolicyGroups } from './pod-security-groups';
-import { allStatusRecords, claimantOf, CLAIMS_NOTHING, CLUSTER_IDENTITY, OFFBOARDED, readStatusRecord, StatusRecord } from './status-record';
+import { allStatusRecords, claimantOf, CLAIMS_NOTHING, CLUSTER_IDENTITY, OFFBOARDED, readStatusRecord, refuseRecreated, StatusRecord } from './status-record';
 
 
 export interface OnboardedCluster {
@@ -71,18 +71,11 @@ async function clusterNow(name: string): Promise<{ status?: string; identity: st
 }
 
 /**
- * The cluster of the name is not the one the record is for: re-created after it was deleted. Its
- * pod network, security groups, SNAT and exclusion (all found by the name) serve the new cluster, so
- * this offboarding removes nothing more and says so.
+ * DetachSecurityGroups' look before its first revoke, as CleanupAws takes one before its deletes: a
+ * cluster re-created under the name since ResolveOffboarding's look is not the one the record is for.
  */
-function refuseRecreated(record: { clusterName: string; identity?: string }, now: { identity: string } | undefined): void {
-  if (!now || !record.identity || now.identity === record.identity) return;
-  throw new OnboardingError(
-    'ClusterGone',
-    `EKS cluster "${record.clusterName}" was re-created (${now.identity}) after the cluster this offboarding is for (${record.identity}); ` +
-      'what onboarding built is found by the name and serves the new cluster, so offboarding removes nothing more: ' +
-      'the new cluster\'s onboarding takes its record over, and its own DeleteCluster offboards it',
-  );
+export async function refuseIfRecreated(record: OnboardedCluster): Promise<void> {
+  if (record.identity) refuseRecreated(record, await clusterNow(record.clusterName));
 }
 
 /** What this cluster's offboarding has to undo, from its status record. No record: nothing to do. */

@@ -24,6 +24,22 @@ export const claimantOf = (cluster: { arn: string; createdAt?: string }): string
 /** The record's attribute holding claimantOf the cluster its last writer was for. */
 export const CLUSTER_IDENTITY = 'clusterIdentity';
 
+/**
+ * An offboarding's refusal when the cluster of the name (`now`: from EKS, or the record a new
+ * cluster's run took over) is not the one the offboarding is for: re-created after it was deleted.
+ * Its pod network, security groups, SNAT and exclusion (all found by the name) serve the new cluster,
+ * so the offboarding removes nothing more and says so.
+ */
+export function refuseRecreated(record: { clusterName: string; identity?: string }, now: { identity: string } | undefined): void {
+  if (!now || !record.identity || now.identity === record.identity) return;
+  throw new OnboardingError(
+    'ClusterGone',
+    `EKS cluster "${record.clusterName}" was re-created (${now.identity}) after the cluster this offboarding is for (${record.identity}); ` +
+      'what onboarding built is found by the name and serves the new cluster, so offboarding removes nothing more: ' +
+      'the new cluster\'s onboarding takes its record over, and its own DeleteCluster offboards it',
+  );
+}
+
 export interface WriteConditions {
   /** Only when the record's status is none of these. */
   unlessStatus?: string[];

@@ -18,7 +18,7 @@ import { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
 import { isTransient } from './classify';
 import { OnboardingError } from './errors';
 import { requireSetting, runtime } from './runtime';
-import { callBudget, callDeadlineError } from './step';
+import { callBudget, withinCallBudget } from './step';
 import { currentFunctionName, currentTarget, Target } from './target';
 import { keptWhileWarm } from './warm-state';
 
@@ -95,28 +95,13 @@ interface WithMiddleware {
 export function withStepDeadline<C>(client: C): C {
   type Next = (args: unknown) => Promise<unknown>;
   type Context = { clientName?: string; commandName?: string };
-  const deadline = (next: Next, context: Context) => async (args: unknown) => {
-    const budget = callBudget();
-    if (!budget) return next(args);
-    const call = `${(context.clientName ?? 'AWS').replace(/Client$/, '')} ${(context.commandName ?? 'call').replace(/Command$/, '')}`;
-    if (budget.ms <= 0) throw callDeadlineError(call, budget);
-    const sent = next(args);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(callDeadlineError(call, budget)), budget.ms);
-    });
-    // An abandoned call's own failure goes nowhere; the step re-reads what it may have done.
-    sent.catch(() => undefined);
-    try {
-      return await Promise.race([sent, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const deadline = (next: Next, context: Context) => (args: unknown) =>
+    withinCallBudget(`${(context.clientName ?? 'AWS').replace(/Client$/, '')} ${(context.commandName ?? 'call').replace(/Command$/, '')}`, () => next(args));
   (client as unknown as WithMiddleware).middlewareStack.add(deadline, { step: 'initialize', name: 'stepDeadline', override: true });
-  // The race above only stops waiting: a call that ends in an error (the deadline's among them) is
-  // also aborted, so that the SDK does not go on retrying a write that could land after the step
-  // has released its leases. Aborting a call that has already ended does nothing.
+  // The deadline above only stops waiting (the SDK does not see withinCallBudget's signal): a call
+  // that ends in an error (the deadline's among them) is also aborted, so that the SDK does not go
+  // on retrying a write that could land after the step has released its leases. Aborting a call
+  // that has already ended does nothing.
   const sendable = client as unknown as { send: (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown> };
   const send = sendable.send.bind(client);
   sendable.send = (command, options) => {

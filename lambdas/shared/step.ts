@@ -91,13 +91,59 @@ export function callBudget(): { ms: number; describe: string } | undefined {
   return { ms, describe: `${store.step}${store.clusterName ? ` for cluster "${scopedName(store.clusterName)}"` : ''}` };
 }
 
-/** The TransientError of a call that ran out of its step's time (callBudget), naming the call and the step. */
-export function callDeadlineError(call: string, budget: { ms: number; describe: string }): TransientError {
-  return new TransientError(
+/** Which step run made each deadline error: a shared promise may carry another run's (isDeadlineOfAnotherRun). */
+const deadlineRuns = new WeakMap<Error, object>();
+
+/**
+ * The TransientError of a call that ran out of its step's time (callBudget), naming the call and the
+ * step; `lastFailure`: why the call's last attempt failed, when a retry would have passed the deadline.
+ */
+export function callDeadlineError(call: string, budget: { ms: number; describe: string }, lastFailure?: string): TransientError {
+  const error = new TransientError(
     `${budget.describe}: ${call} got no answer within the ${(Math.max(0, budget.ms) / 1000).toFixed(1)} s the step had left before its Lambda timeout ` +
-      `(less ${CLEANUP_MS / 1000} s to release its leases and report what it wrote), so the step stopped there; ` +
+      `(less ${CLEANUP_MS / 1000} s to release its leases and report what it wrote), so the step stopped there` +
+      `${lastFailure ? ` (its last attempt: ${lastFailure}; a retry would have ended past that)` : ''}; ` +
       'the workflow retries the step, which re-reads what is in place (if it keeps happening, the service is slow or overloaded)',
   );
+  const run = clock.getStore();
+  if (run) deadlineRuns.set(error, run);
+  return error;
+}
+
+/**
+ * Whether `error` is the deadline of another step run than the one running now: what a promise
+ * shared across runs (the controller login kept while warm) failed with says nothing about this run.
+ */
+export function isDeadlineOfAnotherRun(error: unknown): boolean {
+  const run = error instanceof Error ? deadlineRuns.get(error) : undefined;
+  return run !== undefined && run !== clock.getStore();
+}
+
+/**
+ * Runs one outbound call within callBudget: refused unsent when nothing is left, else given up at the
+ * deadline with callDeadlineError, and `signal` aborted so that its transport stops too (a write
+ * must not land after the step released its leases). Outside a step (no Lambda clock) no bound.
+ */
+export async function withinCallBudget<T>(call: string, send: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  const budget = callBudget();
+  if (!budget) return send();
+  if (budget.ms <= 0) throw callDeadlineError(call, budget);
+  const abort = new AbortController();
+  const sent = send(abort.signal);
+  // An abandoned call's own failure goes nowhere; the step re-reads what it may have done.
+  sent.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(callDeadlineError(call, budget));
+      abort.abort();
+    }, budget.ms);
+  });
+  try {
+    return await Promise.race([sent, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

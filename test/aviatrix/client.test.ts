@@ -1,6 +1,7 @@
 import zlib from 'node:zlib';
 import { AviatrixClient, ControllerApiError, resetAviatrixClientState } from '../../lambdas/aviatrix/client';
 import { logger } from '../../lambdas/shared/logger';
+import { beginInvocation, CLEANUP_MS, runStep } from '../../lambdas/shared/step';
 import { makeSelfSignedCertificate } from '../local-world/tls';
 import { captureOutput, issuedSessionSecrets, PASSWORD, startWorld, World } from './world';
 
@@ -313,4 +314,110 @@ test('a 429 is retried after the Retry-After the controller asked for, then the 
   // The client's own back-off is 5 ms here: only the controller's Retry-After makes it wait a second.
   expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   expect(world.log.faults.firedSince(mark)).toEqual([{ service: 'aviatrix', action: 'list_vpcs_summary', fault: 'status' }]);
+});
+
+describe("controller calls are bounded by the step's clock (lambdas/shared/step.ts callBudget)", () => {
+  /** Runs `work` as a step run of its own whose Lambda stops `leftMs` from now (the fake step clock). */
+  function inStep<T>(leftMs: number, work: () => Promise<T>, step = 'TestStep', cluster = 'deadline-cluster'): Promise<T> {
+    const stopsAt = Date.now() + leftMs;
+    beginInvocation({}, { awsRequestId: `request-${step}`, functionName: 'test-function', getRemainingTimeInMillis: () => stopsAt - Date.now() });
+    return runStep(step, cluster, work);
+  }
+  const failure = (work: Promise<unknown>) => work.then(() => undefined, (e: unknown) => e as Error);
+  /** Resolves once the controller has seen `action` since `start`. */
+  async function seen(start: number, action: string): Promise<void> {
+    while (count(start, action) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const host = () => new URL(world.url).host.replace(/\./g, '\\.');
+  afterEach(() => {
+    world.emulator.clearFaults();
+    world.log.faults.clear();
+    jest.restoreAllMocks();
+  });
+
+  test('a request that outlives its step ends in the deadline\'s TransientError naming the call, step and cluster, and is not retried', async () => {
+    // The client's own 30 s request timeout would let the call run past the Lambda timeout.
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 30_000 });
+    await client.getGateway('spoke-a'); // logged in
+    world.emulator.hangNext(1, { action: 'get_gateway_info' });
+    const start = world.emulator.requests().length;
+    const error = await failure(inStep(CLEANUP_MS + 300, () => client.getGatewayInfo('spoke-a')));
+    expect(error).toMatchObject({ name: 'TransientError' });
+    expect(error?.message).toMatch(
+      /^TestStep for cluster "deadline-cluster": Aviatrix controller call get_gateway_info for spoke-a got no answer within the 0\.\d s the step had left before its Lambda timeout \(less 5 s to release its leases and report what it wrote\), so the step stopped there; the workflow retries the step/,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(count(start, 'get_gateway_info')).toBe(1);
+  }, 10_000);
+
+  test('a retry whose delay would pass the deadline is not started: the deadline\'s error names the last failure', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 30_000 });
+    await client.getGateway('spoke-a');
+    // The controller asks for 20 s; the step has 2 s before its cleanup window.
+    world.log.faults.inject('aviatrix', 'list_vpcs_summary', { kind: 'status', status: 429, retryAfterSeconds: 20 });
+    const start = world.emulator.requests().length;
+    const error = await failure(inStep(CLEANUP_MS + 2_000, () => client.getGateway('spoke-a')));
+    expect(error).toMatchObject({ name: 'TransientError' });
+    expect(error?.message).toMatch(
+      /^TestStep for cluster "deadline-cluster": Aviatrix controller call list_vpcs_summary for spoke-a got no answer within the [12]\.\d s .* \(its last attempt: rate limited 429 Too Many Requests: injected fault 429; a retry would have ended past that\)/,
+    );
+    expect(count(start, 'list_vpcs_summary')).toBe(1);
+  }, 10_000);
+
+  test('a create is not sent again when the delay before its retry would pass the deadline', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 20_000, timeoutMs: 30_000 });
+    await client.getGateway('spoke-a');
+    jest.spyOn(Math, 'random').mockReturnValue(0.5); // a 10 s back-off
+    world.emulator.failNext(1, { status: 503, action: 'POST app-domains' });
+    const start = world.emulator.requests().length;
+    const body = { name: 'late-retry', selector: { any: [{ all: { type: 'vpc', res_id: 'vpc-late' } }] } };
+    const error = await failure(inStep(CLEANUP_MS + 2_000, () => client.createSmartGroup(body)));
+    expect(error?.message).toMatch(/^TestStep for cluster "deadline-cluster": Aviatrix controller call POST app-domains for late-retry got no answer .* \(its last attempt: server error 503 Service Unavailable: Internal Server Error; a retry would have ended past that\)/);
+    // The create failed and its lookup found nothing; the next run of the step reads and creates it.
+    expect(world.emulator.actions().slice(start)).toEqual(['POST app-domains', 'GET app-domains']);
+    expect(world.emulator.smartGroups().some((g) => g.name === 'late-retry')).toBe(false);
+  }, 10_000);
+
+  test('with nothing left of its step, a call and its login are refused unsent', async () => {
+    const client = new AviatrixClient(world.connection, fast);
+    const start = world.emulator.requests().length;
+    const error = await failure(inStep(CLEANUP_MS - 1_000, () => client.getGateway('spoke-a')));
+    expect(error?.message).toMatch(new RegExp(`^TestStep for cluster "deadline-cluster": Aviatrix controller login at ${host()} got no answer within the 0\\.0 s`));
+    expect(world.emulator.requests().length).toBe(start);
+  });
+
+  test('a caller waiting on a login another step run started waits only as long as its own step may, and its error names its own step', async () => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 30_000 });
+    world.log.faults.inject('aviatrix', 'get_api_token', { kind: 'delay', ms: 1_000 });
+    const start = world.emulator.requests().length;
+    const first = inStep(60_000, () => client.getGateway('spoke-a'), 'StepA', 'cluster-a').then((gateway) => gateway?.private_ip, (e: Error) => e.message);
+    await seen(start, 'get_api_token');
+    const waiter = await failure(inStep(CLEANUP_MS + 300, () => client.getGateway('spoke-a'), 'StepB', 'cluster-b'));
+    expect(waiter?.message).toMatch(new RegExp(`^StepB for cluster "cluster-b": Aviatrix controller login at ${host()} got no answer within the 0\\.\\d s`));
+    // The run that started the login is not disturbed, and it was the only login.
+    expect(await first).toBe('10.0.0.4');
+    expect(count(start, 'get_api_token')).toBe(1);
+  }, 10_000);
+
+  const abandonedLogins = [
+    { where: 'its API token request', plant: () => world.emulator.hangNext(1, { action: 'get_api_token' }), logins: ['get_api_token', 'get_api_token', 'login'] },
+    {
+      where: 'its credentials secret read',
+      plant: () => world.log.faults.inject('secretsmanager', 'GetSecretValue', { kind: 'delay', ms: 3_000 }),
+      logins: ['get_api_token', 'login'],
+    },
+  ];
+  test.each(abandonedLogins)('a login given up at another step run\'s deadline (in $where) does not fail the callers waiting on it: they log in afresh under their own clock', async ({ plant, logins }) => {
+    const client = new AviatrixClient(world.connection, { baseDelayMs: 5, timeoutMs: 30_000 });
+    plant();
+    const start = world.emulator.requests().length;
+    const callLogStart = world.log.since().length;
+    // A run with little time left starts the login (in Lambda: the invocation before a warm container's next).
+    const abandoned = failure(inStep(CLEANUP_MS + 300, () => client.getGateway('spoke-a'), 'StepA', 'cluster-a'));
+    while (world.log.since().length === callLogStart) await new Promise((resolve) => setTimeout(resolve, 5));
+    const next = inStep(60_000, () => client.getGateway('spoke-a'), 'StepB', 'cluster-b').then((gateway) => gateway?.private_ip, (e: Error) => e.message);
+    expect((await abandoned)?.message).toMatch(/^StepA for cluster "cluster-a": .* got no answer within the 0\.\d s/);
+    expect(await next).toBe('10.0.0.4');
+    expect(world.emulator.actions().slice(start).filter((a) => a === 'get_api_token' || a === 'login')).toEqual(logins);
+  }, 10_000);
 });

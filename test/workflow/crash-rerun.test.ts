@@ -35,6 +35,15 @@ describe("a call that outlives its step's Lambda timeout", () => {
       // What the step wrote before the call is in its error (and so in the run's record).
       applied: 'Already changed before the failure: ',
     },
+    {
+      label: "the Aviatrix controller (the controller session's deadline)",
+      state: 'ConfigureGatewaySnat',
+      fn: 'aviatrix-snat',
+      service: 'aviatrix',
+      action: () => 'get_gateway_info',
+      call: () => 'Aviatrix controller call get_gateway_info for [\\w-]+',
+      applied: undefined,
+    },
   ] as const;
 
   test.each(rows)('$label: the step ends in a TransientError naming the call before the timeout, its leases released; the ASL retries it and the run converges, with no States.Timeout', async (row) => {

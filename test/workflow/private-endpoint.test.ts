@@ -23,8 +23,9 @@ let sameVpc: { subnetIds: string[]; vpcId: string };
 let byGroup: Record<string, unknown>;
 
 beforeAll(async () => {
-  // Offboarding starts while EKS is still deleting the cluster (its security group still there).
-  w = await startOnboardingWorld({ eks: { deletionDescribes: 4 } });
+  // Offboarding starts while EKS is still deleting the cluster (its security group still there
+  // through ResolveOffboarding's, DetachSecurityGroups' and the first CleanupAws looks).
+  w = await startOnboardingWorld({ eks: { deletionDescribes: 5 } });
   const created = await createCluster(w, { name: 'private-a', endpointPublicAccess: false });
   sameVpc = { vpcId: created.vpc.vpcId, subnetIds: created.vpc.subnets.map((s) => s.subnetId) };
   functionsGroupId = (await w.world.ec2Direct.send(new CreateSecurityGroupCommand({ GroupName: 'kube-api-functions', Description: 'functions', VpcId: sameVpc.vpcId }))).GroupId!;

@@ -715,6 +715,71 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(await record('reborn')).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity });
   });
 
+  it('deleted and re-created under its name right after the offboarding\'s first look: DetachSecurityGroups looks again and ends naming both, with no rule revoked and nothing removed on the controller', async () => {
+    const created = await clusterOnOwnTransit('reborn-early', 'transit-reborn-early', 23);
+    expect((await run({ clusterName: 'reborn-early' })).status).toBe('SUCCEEDED');
+    const old = await record('reborn-early');
+    await eks.send(new DeleteClusterCommand({ name: 'reborn-early' }));
+    let mark: number | undefined;
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'reborn-early' }, {
+      // Between ResolveOffboarding's look and DetachSecurityGroups: the old cluster goes, a new one of the name comes.
+      onInvoke: async (state) => {
+        if (state !== 'DetachSecurityGroups' || mark !== undefined) return;
+        if (w.world.eks.cluster('reborn-early')) await w.world.eks.finishDeletion('reborn-early');
+        await createCluster(w, { name: 'reborn-early', vpc: created.vpc });
+        w.activateCluster('reborn-early');
+        mark = w.world.log.mark();
+      },
+    });
+    const newCluster = w.world.eks.cluster('reborn-early')!;
+    expect(offboarded.status).toBe('FAILED');
+    expect(offboarded.error?.name).toBe('ClusterGone');
+    expect(offboarded.error?.message).toContain(
+      `EKS cluster "reborn-early" was re-created (${newCluster.arn}@${newCluster.createdAt.toISOString()}) after the cluster this offboarding is for (${old?.clusterIdentity})`,
+    );
+    expect(offboarded.statesEntered).not.toContain('OffboardFromController');
+    expect(writesSince(mark!)).toEqual([]);
+  });
+
+  it('deleted, re-created under its name and onboarded before the offboarding\'s controller steps: they compare the record\'s identity and end naming both; the new cluster\'s SNAT, SmartGroups and controller onboarding stay', async () => {
+    const created = await clusterOnOwnTransit('reborn-late', 'transit-reborn-late', 24);
+    expect((await run({ clusterName: 'reborn-late' })).status).toBe('SUCCEEDED');
+    const old = await record('reborn-late');
+    await eks.send(new DeleteClusterCommand({ name: 'reborn-late' }));
+    const controllerSide = () => ({
+      snat: [created.spokeName, `${created.spokeName}-hagw`].map((gateway) => w.controller.snatPolicies(gateway)),
+      smartGroups: w.controller.smartGroups().filter((g) => g.name.includes('reborn-late')),
+      k8sClusters: w.controller.k8sClusters().filter((c) => String(c.cluster_id).endsWith('/reborn-late')),
+    });
+    let renewal: Promise<{ run: Awaited<ReturnType<typeof run>>; controller: ReturnType<typeof controllerSide> }> | undefined;
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'reborn-late' }, {
+      // After DetachSecurityGroups (the old cluster still DELETING there): the old cluster goes, a new one
+      // of the name comes and its run onboards it, taking the record over, before either controller step.
+      onInvoke: async (state) => {
+        if (state !== 'OffboardFromController' && state !== 'RemoveGatewaySnat') return;
+        renewal ??= (async () => {
+          if (w.world.eks.cluster('reborn-late')) await w.world.eks.finishDeletion('reborn-late');
+          await createCluster(w, { name: 'reborn-late', vpc: created.vpc });
+          w.activateCluster('reborn-late');
+          const renewed = await run({ clusterName: 'reborn-late' });
+          return { run: renewed, controller: controllerSide() };
+        })();
+        await renewal;
+      },
+    });
+    const renewed = await renewal!;
+    expect(renewed.run.output).toMatchObject({ status: 'ONBOARDED' });
+    expect(renewed.controller.snat[0]).toHaveLength(4);
+    expect(renewed.controller.k8sClusters).toHaveLength(1);
+    const newCluster = w.world.eks.cluster('reborn-late')!;
+    const newIdentity = `${newCluster.arn}@${newCluster.createdAt.toISOString()}`;
+    expect(offboarded.status).toBe('FAILED');
+    expect(offboarded.error?.name).toBe('ClusterGone');
+    expect(offboarded.error?.message).toContain(`EKS cluster "reborn-late" was re-created (${newIdentity}) after the cluster this offboarding is for (${old?.clusterIdentity})`);
+    expect(controllerSide()).toEqual(renewed.controller);
+    expect(await record('reborn-late')).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity });
+  });
+
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
     await clusterOnOwnTransitCreating('group-late', 'transit-group-late', 9);
     const cluster = w.world.eks.cluster('group-late')!;

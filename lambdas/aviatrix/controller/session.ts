@@ -2,7 +2,10 @@
 // login, the CID in the form/query/JSON body (v2) or the `Authorization: cid <CID>` header (v2.5),
 // one re-login on each documented expired-session answer, bounded retries with jittered backoff on
 // transport errors and 5xx (honouring Retry-After), verified TLS by default, and creates that are
-// never re-sent blindly. The resource modules beside it (gateways.ts, snat.ts, ...) speak through it.
+// never re-sent blindly. Every request, retry delay and login is bounded by what the step has left
+// (lambdas/shared/step.ts callBudget), as the AWS and Kubernetes clients are: a slow controller ends
+// the step in its retried TransientError, not in the Lambda timeout with leases held.
+// The resource modules beside it (gateways.ts, snat.ts, ...) speak through it.
 // The session (CID) and the credentials are cached at module level, so a warm Lambda reuses them.
 // Passwords, API tokens and CIDs never reach logs, error messages or returned values.
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
@@ -11,6 +14,7 @@ import { AviatrixConfig } from '../../../lib/config';
 import { isTransient, isTransientStatus, retryAfterMs } from '../../shared/classify';
 import { secretsManager } from '../../shared/aws';
 import { OnboardingError, TransientError } from '../../shared/errors';
+import { callBudget, callDeadlineError, isDeadlineOfAnotherRun, withinCallBudget } from '../../shared/step';
 import { logger } from '../../shared/logger';
 import { keptWhileWarm } from '../../shared/warm-state';
 import { recordControllerCall } from '../../shared/metrics';
@@ -178,7 +182,7 @@ export class ControllerSession {
             : error;
         }
         logger.warn('Aviatrix create failed and the object is absent; sending it again', { action, target, attempt, reason: error.reason });
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * this.baseDelayMs * 2 ** (attempt - 1)));
+        await pauseBeforeRetry(controllerCall(action, target), Math.random() * this.baseDelayMs * 2 ** (attempt - 1), error.reason);
       }
     }
   }
@@ -206,7 +210,7 @@ export class ControllerSession {
   async v2(action: string, params: Record<string, string>, target: string, encoding: V2Encoding): Promise<unknown> {
     for (let relogin = 0; ; relogin++) {
       const cid = await this.cid();
-      const response = await this.withRetries(action, target, () => this.v2Request(encoding, { CID: cid, action, ...params }));
+      const response = await this.withRetries(action, target, (signal) => this.v2Request(encoding, { CID: cid, action, ...params }, {}, signal));
       const body = this.parseEnvelope(response, action, target);
       if (body.return === true) return body.results;
       const rawReason = typeof body.reason === 'string' ? body.reason : JSON.stringify(body.reason ?? 'no reason given');
@@ -233,12 +237,13 @@ export class ControllerSession {
       const response = await this.withRetries(
         action,
         target,
-        () =>
+        (signal) =>
           this.request({
             method,
             url: `/v2.5/api/${path}`,
             headers: { Authorization: `cid ${cid}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
             ...(body !== undefined ? { data: JSON.stringify(body) } : {}),
+            ...(signal ? { signal } : {}),
           }),
         attempts,
       );
@@ -257,8 +262,8 @@ export class ControllerSession {
     }
   }
 
-  private v2Request(encoding: V2Encoding, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<AxiosResponse> {
-    const config: AxiosRequestConfig = { url: '/v2/api', headers: { ...headers } };
+  private v2Request(encoding: V2Encoding, fields: Record<string, string>, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<AxiosResponse> {
+    const config: AxiosRequestConfig = { url: '/v2/api', headers: { ...headers }, ...(signal ? { signal } : {}) };
     if (encoding === 'query') {
       config.method = 'GET';
       config.params = fields;
@@ -290,20 +295,23 @@ export class ControllerSession {
   /**
    * Sends a request, retrying transport errors and 5xx answers up to `maxAttempts` with exponential
    * backoff and full jitter. TLS verification failures are not retried. Never exposes the request.
+   * Each attempt is bounded by the step's time (aborted through `signal` at its deadline), and a
+   * retry whose delay would pass it is not started: both end in the deadline's TransientError.
    */
   private async withRetries(
     action: string,
     target: string,
-    send: () => Promise<AxiosResponse>,
+    send: (signal?: AbortSignal) => Promise<AxiosResponse>,
     maxAttempts = this.maxAttempts,
   ): Promise<AxiosResponse> {
+    const call = controllerCall(action, target);
     let reason = '';
     let status: number | undefined;
     const started = Date.now();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       let askedDelayMs: number | undefined;
       try {
-        const response = await send();
+        const response = await withinCallBudget(call, send);
         if (!isTransientStatus(response.status)) {
           recordControllerCall(action, Date.now() - started, response.status >= 400);
           return response;
@@ -317,6 +325,11 @@ export class ControllerSession {
           typeof detail === 'string' ? `: ${detail}` : ''
         }`;
       } catch (error) {
+        if (error instanceof TransientError) {
+          // The step's deadline (withinCallBudget): no retry, the workflow retries the step.
+          recordControllerCall(action, Date.now() - started, true);
+          throw error;
+        }
         const code = (error as { code?: string }).code ?? '';
         const message = error instanceof Error ? error.message : String(error);
         if (TLS_ERROR.test(code) || TLS_ERROR.test(message)) {
@@ -335,7 +348,10 @@ export class ControllerSession {
       if (attempt < maxAttempts) {
         const delay = askedDelayMs ?? Math.random() * this.baseDelayMs * 2 ** (attempt - 1);
         logger.warn('Aviatrix controller call failed; retrying', { action, target, attempt, reason: redact(reason) });
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await pauseBeforeRetry(call, delay, redact(reason)).catch((error: unknown) => {
+          recordControllerCall(action, Date.now() - started, true);
+          throw error;
+        });
       }
     }
     recordControllerCall(action, Date.now() - started, true);
@@ -353,24 +369,39 @@ export class ControllerSession {
     return session;
   }
 
-  /** The cached CID, or one login shared by every concurrent caller. */
+  /**
+   * The cached CID, or one login shared by every concurrent caller. The login runs under the clock
+   * of the step run that started it; each caller waits for it only as long as its own step may
+   * (its own deadline error, naming its step). A login given up at another run's deadline (a run
+   * beside this one, or an earlier invocation of a warm Lambda) is not this caller's failure: it
+   * logs in afresh under its own clock. A failed login is dropped, so it never poisons a later call.
+   */
   private async cid(): Promise<string> {
     const session = this.session();
-    if (session.cid) return session.cid;
-    if (!session.pending) {
-      session.pending = this.login().then(
-        (cid) => {
-          session.cid = cid;
-          session.pending = undefined;
-          return cid;
-        },
-        (error: unknown) => {
-          session.pending = undefined;
-          throw error;
-        },
-      );
+    for (;;) {
+      if (session.cid) return session.cid;
+      try {
+        // A caller with nothing left starts no login (withinCallBudget refuses before the thunk).
+        return await withinCallBudget(`Aviatrix controller login at ${this.host}`, () => (session.pending ??= this.sharedLogin(session)));
+      } catch (error) {
+        if (!isDeadlineOfAnotherRun(error)) throw error;
+        logger.info('Aviatrix login shared with another step run ran out of that run\'s time; logging in again', { controller: this.host });
+      }
     }
-    return session.pending;
+  }
+
+  private sharedLogin(session: Session): Promise<string> {
+    return this.login().then(
+      (cid) => {
+        session.cid = cid;
+        session.pending = undefined;
+        return cid;
+      },
+      (error: unknown) => {
+        session.pending = undefined;
+        throw error;
+      },
+    );
   }
 
   private invalidate(cid: string): void {
@@ -382,8 +413,8 @@ export class ControllerSession {
   private async login(): Promise<string> {
     for (let round = 0; round < 2; round++) {
       const credentials = await this.credentials(round > 0);
-      const tokenResponse = await this.withRetries('get_api_token', this.host, () =>
-        this.request({ method: 'GET', url: '/v2/api', params: { action: 'get_api_token' } }),
+      const tokenResponse = await this.withRetries('get_api_token', this.host, (signal) =>
+        this.request({ method: 'GET', url: '/v2/api', params: { action: 'get_api_token' }, ...(signal ? { signal } : {}) }),
       );
       const tokenBody = this.parseEnvelope(tokenResponse, 'get_api_token', this.host);
       const token = (tokenBody.results as { api_token?: unknown } | undefined)?.api_token;
@@ -396,8 +427,8 @@ export class ControllerSession {
         });
       }
       rememberSecret(token);
-      const loginResponse = await this.withRetries('login', this.host, () =>
-        this.v2Request('form', { action: 'login', username: credentials.username, password: credentials.password }, { 'X-Access-Key': token }),
+      const loginResponse = await this.withRetries('login', this.host, (signal) =>
+        this.v2Request('form', { action: 'login', username: credentials.username, password: credentials.password }, { 'X-Access-Key': token }, signal),
       );
       const body = this.parseEnvelope(loginResponse, 'login', this.host);
       if (body.return === true && typeof body.CID === 'string' && body.CID) {
@@ -437,6 +468,8 @@ export class ControllerSession {
       const answer = await this.secretsManager.send(new GetSecretValueCommand({ SecretId: name }));
       text = answer.SecretString;
     } catch (error) {
+      // The step's deadline names its call already (and which run it was: isDeadlineOfAnotherRun).
+      if (error instanceof TransientError) throw error;
       // Throttling or an outage is retried by the workflow; only a real refusal is a config problem.
       if (isTransient(error)) {
         throw new TransientError(
@@ -463,6 +496,16 @@ export class ControllerSession {
     rememberSecret(password);
     return { username, password };
   }
+}
+
+/** How a deadline error names a controller call (as ControllerApiError does). */
+const controllerCall = (action: string, target: string) => `Aviatrix controller call ${action} for ${target}`;
+
+/** Waits `delayMs` before a retry, unless the step's time would be gone by then: then the deadline's error, naming the last failure. */
+async function pauseBeforeRetry(call: string, delayMs: number, lastFailure: string): Promise<void> {
+  const budget = callBudget();
+  if (budget && delayMs >= budget.ms) throw callDeadlineError(call, budget, lastFailure);
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
 function parseJson(data: unknown): unknown {
