@@ -16,7 +16,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { memberRoleName } from '../../lib/member-role-name';
 import { ALL_FUNCTIONS, KUBE_RECONCILER_ROLE_ID } from '../../lib/functions';
 import { isTransient } from './classify';
-import { OnboardingError } from './errors';
+import { OnboardingError, withFailedCall } from './errors';
 import { requireSetting, runtime } from './runtime';
 import { callBudget, withinCallBudget } from './step';
 import { currentFunctionName, currentTarget, Target } from './target';
@@ -91,12 +91,19 @@ interface WithMiddleware {
  * (lambdas/shared/step.ts callBudget): a slow or silent service ends the step in a TransientError
  * naming the call, which the ASL retries, instead of the Lambda timeout, which it does not retry and
  * which would stop the step mid-work with its leases held. Outside a step (no Lambda clock) no bound.
+ * Any failure of a call is marked with the call's name (withFailedCall), which the step's message names.
  */
 export function withStepDeadline<C>(client: C): C {
   type Next = (args: unknown) => Promise<unknown>;
   type Context = { clientName?: string; commandName?: string };
-  const deadline = (next: Next, context: Context) => (args: unknown) =>
-    withinCallBudget(`${(context.clientName ?? 'AWS').replace(/Client$/, '')} ${(context.commandName ?? 'call').replace(/Command$/, '')}`, () => next(args));
+  const deadline = (next: Next, context: Context) => (args: unknown) => {
+    const call = `${(context.clientName ?? 'AWS').replace(/Client$/, '')} ${(context.commandName ?? 'call').replace(/Command$/, '')}`;
+    return withinCallBudget(call, () =>
+      next(args).catch((error: unknown) => {
+        throw withFailedCall(error, call);
+      }),
+    );
+  };
   (client as unknown as WithMiddleware).middlewareStack.add(deadline, { step: 'initialize', name: 'stepDeadline', override: true });
   // The deadline above only stops waiting (the SDK does not see withinCallBudget's signal): a call
   // that ends in an error (the deadline's among them) is also aborted, so that the SDK does not go

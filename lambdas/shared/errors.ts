@@ -27,6 +27,22 @@ export class TransientError extends Error {
   readonly name = 'TransientError';
 }
 
+/** Per error from a service call: the call that failed ("EC2 DescribeSubnets"). */
+const failedCalls = new WeakMap<Error, string>();
+
+/**
+ * Marks `error` as the failure of `call`, so the step's message names the call as well as the
+ * service's own words (an SDK timeout or an AccessDenied says neither which call nor which service).
+ * The innermost call wins: a nested call marks first.
+ */
+export function withFailedCall(error: unknown, call: string): unknown {
+  if (error instanceof Error && !failedCalls.has(error)) failedCalls.set(error, call);
+  return error;
+}
+
+/** The call `error` came from, when withFailedCall marked it. */
+export const failedCallOf = (error: unknown): string | undefined => (error instanceof Error ? failedCalls.get(error) : undefined);
+
 type AppliedChange = { resource: string; action: string; detail: string };
 /** Per error: its message before any list was added, and the list so far. */
 const appliedOnError = new WeakMap<Error, { message: string; applied: AppliedChange[] }>();

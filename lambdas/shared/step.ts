@@ -1,7 +1,7 @@
 // Wraps a step group's work: one log line in, one out, and errors that name the step and cluster.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isTransient } from './classify';
-import { OnboardingError, TransientError } from './errors';
+import { failedCallOf, OnboardingError, TransientError } from './errors';
 import { logger } from './logger';
 import { flushMetrics } from './metrics';
 import { currentTarget, scopedName, Target, targetOfInput, targetOfRequest, withTarget } from './target';
@@ -179,7 +179,8 @@ async function loggedStep<T>(step: string, clusterName: string | undefined, work
       throw error;
     }
     const original = error instanceof Error ? error : new Error(String(error));
-    const message = `${step} for cluster "${clusterName ? scopedName(clusterName) : 'unknown'}" failed: ${original.name}: ${original.message}`;
+    const call = failedCallOf(original);
+    const message = `${step} for cluster "${clusterName ? scopedName(clusterName) : 'unknown'}" failed${call ? ` in ${call}` : ''}: ${original.name}: ${original.message}`;
     logger.error('step failed', { errorName: original.name, errorMessage: message });
     // Throttling, 429, 5xx, timeouts, resets and DNS failures: the ASL retries TransientError.
     if (isTransient(original)) throw new TransientError(message);

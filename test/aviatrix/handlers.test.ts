@@ -148,7 +148,7 @@ describe('every action runs inside runStep', () => {
     try {
       const error = await onboard(state(false)).then(() => undefined, (e: unknown) => e as Error);
       expect(error?.name).toBe('TransientError');
-      expect(error?.message).toBe('aviatrix-onboard for cluster "h1" failed: ThrottlingException: Rate exceeded');
+      expect(error?.message).toBe('aviatrix-onboard for cluster "h1" failed in EKS DescribeAccessEntry: ThrottlingException: Rate exceeded');
     } finally {
       w.world.eks.failNext('DescribeAccessEntry', { code: 'ThrottlingException' }, 0);
     }
@@ -156,7 +156,7 @@ describe('every action runs inside runStep', () => {
     try {
       const error = await onboard({ action: 'offboard', clusterName: 'h1', dryRun: true }).then(() => undefined, (e: unknown) => e as Error);
       expect(error?.name).toBe('TransientError');
-      expect(error?.message).toBe('aviatrix-offboard for cluster "h1" failed: ThrottlingException: Rate exceeded');
+      expect(error?.message).toBe('aviatrix-offboard for cluster "h1" failed in EKS DescribeCluster: ThrottlingException: Rate exceeded');
     } finally {
       w.world.eks.failNext('DescribeCluster', { code: 'ThrottlingException' }, 0);
     }
@@ -175,15 +175,16 @@ describe('every action runs inside runStep', () => {
     const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(throttling.address() as AddressInfo).port}`;
     try {
+      // Each message names the step, the cluster and the call that failed.
       const cases: [unknown, string][] = [
-        [state(false), 'aviatrix-snat for cluster "h1"'],
-        [{ action: 'offboard', clusterName: 'h1', executionId: 'exec-t' }, 'aviatrix-snat-offboard for cluster "h1"'],
-        [{ action: 'release-leases', executionId: 'exec-t' }, 'release-leases for cluster "unknown"'],
+        [state(false), 'aviatrix-snat for cluster "h1" failed in DynamoDB GetItem'],
+        [{ action: 'offboard', clusterName: 'h1', executionId: 'exec-t' }, 'aviatrix-snat-offboard for cluster "h1" failed in DynamoDB GetItem'],
+        [{ action: 'release-leases', executionId: 'exec-t' }, 'release-leases for cluster "unknown" failed in DynamoDB Scan'],
       ];
       for (const [event, prefix] of cases) {
         const error = await snat(event as Parameters<typeof snat>[0]).then(() => undefined, (e: unknown) => e as Error);
         expect(error?.name).toBe('TransientError');
-        expect(error?.message).toBe(`${prefix} failed: ThrottlingException: Rate of requests exceeds the allowed throughput.`);
+        expect(error?.message).toBe(`${prefix}: ThrottlingException: Rate of requests exceeds the allowed throughput.`);
       }
     } finally {
       process.env.AWS_ENDPOINT_URL_DYNAMODB = saved;

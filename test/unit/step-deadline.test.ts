@@ -79,3 +79,23 @@ test('outside a step (no Lambda clock) a call has no deadline', async () => {
   const listed = await runStep('TestStep', undefined, () => client.send(new ListTablesCommand({})));
   expect(listed.TableNames).toEqual([]);
 });
+
+test("the SDK's own request timeout, well inside the step's time, names the call that timed out", async () => {
+  const { port } = server.address() as AddressInfo;
+  const impatient = withStepDeadline(
+    new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true },
+    }),
+  );
+  try {
+    const error = await inStep(60_000, () => impatient.send(new ListTablesCommand({}))).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'TransientError' });
+    expect((error as Error).message).toMatch(/^TestStep for cluster "deadline-cluster" failed in DynamoDB ListTables: TimeoutError: .*200 ms requestTimeout/);
+  } finally {
+    impatient.destroy();
+  }
+});

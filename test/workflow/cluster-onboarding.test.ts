@@ -163,7 +163,7 @@ describe('a failure part-way through a step', () => {
     const failed = await run({ clusterName: 'half-done' });
     expect(failed.status).toBe('FAILED');
     expect(failed.error?.name).toBe('InvalidParameterException');
-    expect(failed.error?.message).toMatch(/vpc-cni for cluster "half-done" failed: InvalidParameterException: Addon configuration is not valid/);
+    expect(failed.error?.message).toMatch(/vpc-cni for cluster "half-done" failed in EKS UpdateAddon: InvalidParameterException: Addon configuration is not valid/);
     expect(failed.error?.message).toMatch(/Already changed before the failure: create access entry .*; create ENIConfig us-east-1a .*; create ENIConfig us-east-1b/);
 
     const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });

@@ -159,7 +159,7 @@ describe('a rule write that fails half-way', () => {
     const written = `. Already changed before the failure: update ${pods} (allow ingress all traffic from ${clusterGroupId()}); ` +
       `update ${pods} (allow ingress tcp 9443 from ${clusterGroupId()})${alsoWritten(clusterGroupId(), pods)}`;
     const message = failed.error?.message ?? '';
-    expect(message).toContain(`vpc-cni for cluster "${name}" failed: RulesPerSecurityGroupLimitExceeded: injected fault 400${written}`);
+    expect(message).toContain(`vpc-cni for cluster "${name}" failed in EC2 AuthorizeSecurityGroupIngress: RulesPerSecurityGroupLimitExceeded: injected fault 400${written}`);
     expect(message.split('Already changed').length).toBe(2);
     expect(message).not.toContain(`update ${clusterGroupId()} (allow ingress tcp 443`);
     const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
