@@ -348,6 +348,8 @@ describe("controller calls are bounded by the step's clock (lambdas/shared/step.
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(count(start, 'get_gateway_info')).toBe(1);
+    // The request itself was aborted at the deadline (its connection closed), not left to the client's 30 s timeout.
+    while (world.emulator.hangingRequests() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }, 10_000);
 
   test('a retry whose delay would pass the deadline is not started: the deadline\'s error names the last failure', async () => {

@@ -287,6 +287,11 @@ export class AviatrixEmulator {
     this.faults.length = 0;
   }
 
+  /** Requests held by hangNext whose client has not closed them yet. */
+  hangingRequests(): number {
+    return this.hanging.size;
+  }
+
   /**
    * The next `n` matching requests never get an answer (until stop). With `afterApply` they take
    * effect first (a create that happened, whose answer was lost), else they are not processed.
@@ -353,6 +358,8 @@ export class AviatrixEmulator {
       fault.remaining--;
       if (fault.hang) {
         this.hanging.add(res);
+        // A client that gives up on it (an aborted request) closes it.
+        res.on('close', () => this.hanging.delete(res));
         if (fault.afterApply) {
           if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
           if (record.api === 'v2') record.status = this.v2(record, req)[0];
