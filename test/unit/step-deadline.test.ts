@@ -2,7 +2,7 @@
 // asCleanup in lambdas/shared/step.ts), against a local HTTP server standing in for DynamoDB.
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeLimitsCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { withStepDeadline } from '../../lambdas/shared/aws';
 import { asCleanup, beginInvocation, CLEANUP_MS, runStep } from '../../lambdas/shared/step';
 
@@ -97,5 +97,30 @@ test("the SDK's own request timeout, well inside the step's time, names the call
     expect((error as Error).message).toMatch(/^TestStep for cluster "deadline-cluster" failed in DynamoDB ListTables: TimeoutError: .*200 ms requestTimeout/);
   } finally {
     impatient.destroy();
+  }
+});
+
+test('a call that fails inside another (the credentials of a member account from STS) is the one named', async () => {
+  const { port } = server.address() as AddressInfo;
+  const options = { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', maxAttempts: 1 };
+  // Stands in for the hub's STS client of lambdas/shared/aws.ts memberCredentials: its timeout is rethrown as it is.
+  const inner = withStepDeadline(
+    new DynamoDBClient({ ...options, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true } }),
+  );
+  const outer = withStepDeadline(
+    new DynamoDBClient({
+      ...options,
+      credentials: async () => {
+        await inner.send(new DescribeLimitsCommand({}));
+        return { accessKeyId: 'testing', secretAccessKey: 'testing' };
+      },
+    }),
+  );
+  try {
+    const error = await inStep(60_000, () => outer.send(new ListTablesCommand({}))).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^TestStep for cluster "deadline-cluster" failed in DynamoDB DescribeLimits: TimeoutError: /);
+  } finally {
+    inner.destroy();
+    outer.destroy();
   }
 });
