@@ -85,8 +85,12 @@ export async function planOffboarding(request: unknown, statusTableName: string)
   if (!record?.vpcId) return { phase: 'nothing', input, reason: `cluster ${input.clusterName} was never onboarded` };
   if (record.status === OFFBOARDED) return { phase: 'nothing', input, reason: `cluster ${input.clusterName} is already offboarded` };
   const now = await clusterNow(input.clusterName);
-  const identity = record[CLUSTER_IDENTITY];
-  refuseRecreated({ clusterName: input.clusterName, ...(identity ? { identity } : {}) }, now);
+  const recorded = record[CLUSTER_IDENTITY];
+  refuseRecreated({ clusterName: input.clusterName, ...(recorded ? { identity: recorded } : {}) }, now);
+  // A record kept before identities were has none: the DELETING cluster it is offboarded for gives
+  // it, so the later looks (DetachSecurityGroups, the controller steps, CleanupAws) still tell a
+  // cluster re-created under the name, or a record its run took over, from this one.
+  const identity = recorded ?? now?.identity;
   const status = now?.status;
   if (now !== undefined && status !== 'DELETING') {
     throw new OnboardingError(

@@ -16,6 +16,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resetAviatrixClientState } from '../../lambdas/aviatrix/client';
@@ -59,6 +60,16 @@ const writesSince = (mark: number) => w.world.log.since(mark).filter((c) => c.wr
 const addonEnv = (cluster: string) => JSON.parse((w.world.eks.addon(cluster, 'vpc-cni')?.configurationValues as string | undefined) ?? '{}').env ?? {};
 const run = (input: Record<string, unknown>, options: RunOptions = {}) => runWorkflow(CLUSTER_WORKFLOW, input, options);
 const record = (cluster: string) => readStatusRecord(STATUS_TABLE, cluster);
+/** Makes the record one kept before identities were (no clusterIdentity). */
+async function forgetIdentity(cluster: string): Promise<void> {
+  const dynamo = new DynamoDBClient({ endpoint: w.world.motoDirectEndpoint, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  try {
+    await dynamo.send(new UpdateItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: cluster } }, UpdateExpression: 'REMOVE clusterIdentity' }));
+  } finally {
+    dynamo.destroy();
+  }
+  expect((await record(cluster))?.clusterIdentity).toBeUndefined();
+}
 
 async function activeCluster(name: string, spec: Partial<Parameters<typeof createCluster>[1]> = {}): Promise<CreatedCluster> {
   const created = await createCluster(w, { name, ...spec });
@@ -741,43 +752,52 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(writesSince(mark!)).toEqual([]);
   });
 
-  it('deleted, re-created under its name and onboarded before the offboarding\'s controller steps: they compare the record\'s identity and end naming both; the new cluster\'s SNAT, SmartGroups and controller onboarding stay', async () => {
-    const created = await clusterOnOwnTransit('reborn-late', 'transit-reborn-late', 24);
-    expect((await run({ clusterName: 'reborn-late' })).status).toBe('SUCCEEDED');
-    const old = await record('reborn-late');
-    await eks.send(new DeleteClusterCommand({ name: 'reborn-late' }));
+  const renewedRows = [
+    { label: 'its record', name: 'reborn-late', octet: 24, kept: 'with its identity' },
+    // An older record: ResolveOffboarding takes the identity from the DELETING cluster it found.
+    { label: 'a record kept before identities were', name: 'reborn-legacy', octet: 25, kept: 'without identity' },
+  ];
+  it.each(renewedRows)('deleted, re-created under its name and onboarded before the offboarding\'s controller steps ($label): they compare the record\'s identity and end naming both; the new cluster\'s SNAT, SmartGroups and controller onboarding stay', async ({ name, octet, kept }) => {
+    const created = await clusterOnOwnTransit(name, `transit-${name}`, octet);
+    expect((await run({ clusterName: name })).status).toBe('SUCCEEDED');
+    const old = await record(name);
+    if (kept === 'without identity') await forgetIdentity(name);
+    await eks.send(new DeleteClusterCommand({ name }));
     const controllerSide = () => ({
       snat: [created.spokeName, `${created.spokeName}-hagw`].map((gateway) => w.controller.snatPolicies(gateway)),
-      smartGroups: w.controller.smartGroups().filter((g) => g.name.includes('reborn-late')),
-      k8sClusters: w.controller.k8sClusters().filter((c) => String(c.cluster_id).endsWith('/reborn-late')),
+      smartGroups: w.controller.smartGroups().filter((g) => g.name.includes(name)),
+      k8sClusters: w.controller.k8sClusters().filter((c) => String(c.cluster_id).endsWith(`/${name}`)),
     });
     let renewal: Promise<{ run: Awaited<ReturnType<typeof run>>; controller: ReturnType<typeof controllerSide> }> | undefined;
-    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: 'reborn-late' }, {
+    const activeTimeout = w.config.clusterActiveTimeoutSeconds;
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: name }, {
       // After DetachSecurityGroups (the old cluster still DELETING there): the old cluster goes, a new one
       // of the name comes and its run onboards it, taking the record over, before either controller step.
       onInvoke: async (state) => {
         if (state !== 'OffboardFromController' && state !== 'RemoveGatewaySnat') return;
         renewal ??= (async () => {
-          if (w.world.eks.cluster('reborn-late')) await w.world.eks.finishDeletion('reborn-late');
-          await createCluster(w, { name: 'reborn-late', vpc: created.vpc });
-          w.activateCluster('reborn-late');
-          const renewed = await run({ clusterName: 'reborn-late' });
+          if (w.world.eks.cluster(name)) await w.world.eks.finishDeletion(name);
+          await createCluster(w, { name, vpc: created.vpc });
+          w.activateCluster(name);
+          const renewed = await run({ clusterName: name });
+          // An offboarding that went on to CleanupAws would wait there for the new cluster: not for long.
+          w.setConfig({ clusterActiveTimeoutSeconds: 1 });
           return { run: renewed, controller: controllerSide() };
         })();
         await renewal;
       },
-    });
+    }).finally(() => w.setConfig({ clusterActiveTimeoutSeconds: activeTimeout }));
     const renewed = await renewal!;
     expect(renewed.run.output).toMatchObject({ status: 'ONBOARDED' });
     expect(renewed.controller.snat[0]).toHaveLength(4);
     expect(renewed.controller.k8sClusters).toHaveLength(1);
-    const newCluster = w.world.eks.cluster('reborn-late')!;
+    const newCluster = w.world.eks.cluster(name)!;
     const newIdentity = `${newCluster.arn}@${newCluster.createdAt.toISOString()}`;
     expect(offboarded.status).toBe('FAILED');
     expect(offboarded.error?.name).toBe('ClusterGone');
-    expect(offboarded.error?.message).toContain(`EKS cluster "reborn-late" was re-created (${newIdentity}) after the cluster this offboarding is for (${old?.clusterIdentity})`);
+    expect(offboarded.error?.message).toContain(`EKS cluster "${name}" was re-created (${newIdentity}) after the cluster this offboarding is for (${old?.clusterIdentity})`);
     expect(controllerSide()).toEqual(renewed.controller);
-    expect(await record('reborn-late')).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity });
+    expect(await record(name)).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity });
   });
 
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
