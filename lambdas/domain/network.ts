@@ -72,6 +72,7 @@ interface VpcView {
 
 /** The cluster's pod security group (absent until PodNetwork makes it) and its cluster security group, when EC2 shows it in the VPC. */
 interface OwnGroups {
+  /** The group of the pod group's name, ours only if it carries our tag (planNetwork refuses another). */
   podGroup?: SecurityGroup;
   clusterGroup?: SecurityGroup;
 }
@@ -128,9 +129,10 @@ async function observe(cluster: ClusterSummary, parts: ViewPart[] = ALL_PARTS, b
 }
 
 /**
- * The cluster's pod group (by its tags) and cluster group (by id), and no other group: every
- * cluster adds a pod group and a cluster group to its VPC, so a read of all the VPC's groups would
- * grow with the clusters in it. Two reads side by side, as EC2 ANDs filters of different names.
+ * The cluster's pod group (by its name, unique in a VPC) and cluster group (by id), and no other
+ * group: every cluster adds a pod group and a cluster group to its VPC, so a read of all the VPC's
+ * groups would grow with the clusters in it. Two reads side by side, as EC2 ANDs filters of
+ * different names.
  */
 async function readOwnGroups(cluster: ClusterSummary): Promise<OwnGroups> {
   const describe = async (Filters: { Name: string; Values: string[] }[]) =>
@@ -138,8 +140,7 @@ async function readOwnGroups(cluster: ClusterSummary): Promise<OwnGroups> {
   const [podGroups, clusterGroups] = await Promise.all([
     describe([
       { Name: 'vpc-id', Values: [cluster.vpcId] },
-      { Name: `tag:${TAG_CLUSTER}`, Values: [cluster.name] },
-      { Name: `tag:${TAG_PURPOSE}`, Values: ['pod-security-group'] },
+      { Name: 'group-name', Values: [podGroupName(cluster.name)] },
     ]),
     // EKS may not report the cluster group yet (early in CREATING): nothing to read then.
     cluster.clusterSecurityGroupId ? describe([{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId] }]) : [],
@@ -461,6 +462,13 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   // EKS may report the cluster security group only once the cluster is ACTIVE: the rules naming it
   // are the VpcCni step's (reconcileClusterGroupRules); here it is only read when known.
   const { podGroup, clusterGroup } = view.ownGroups;
+  if (podGroup && tagValue(podGroup.Tags, TAG_CLUSTER) !== cluster.name) {
+    throw new OnboardingError(
+      'NetworkConflict',
+      `security group ${podGroup.GroupId} in VPC ${cluster.vpcId} has the name onboarding gives the pod security group of EKS cluster "${cluster.name}" ` +
+        `(${podGroupName(cluster.name)}) but not its tag ${TAG_CLUSTER}=${cluster.name}, so it is someone else's: delete it, then run the workflow again`,
+    );
+  }
   const podGroupId = podGroup?.GroupId ?? PLACEHOLDER_POD_SG;
   // Late in CREATING EKS may report the group before EC2 shows it: judged after ACTIVE (reconcileClusterGroupRules).
   if (cluster.clusterSecurityGroupId && !clusterGroup && cluster.status !== 'CREATING') throw clusterGroupMissing(cluster);

@@ -78,15 +78,14 @@ async function groupsAnswered<T>(work: () => Promise<T>): Promise<{ result: T; a
 }
 
 describe('a crowded VPC', () => {
-  it('three clusters in one VPC: the third one\'s reads answer its own pod and cluster groups only, not the others\' nor look-alikes', async () => {
+  it('three clusters in one VPC: the third one\'s reads answer its own pod and cluster groups only, not the others\' nor a pod group of its name in another VPC', async () => {
     const first = await activeCluster('crowd-a');
     await activeCluster('crowd-b', first.vpc);
     await activeCluster('crowd-c', first.vpc);
     for (const name of ['crowd-a', 'crowd-b']) expect((await run(name)).status).toBe('SUCCEEDED');
-    // Look-alikes: a group tagged for the cluster with another purpose, and a pod group of the same name in another VPC.
-    const otherPurpose = await createGroup(first.vpc.vpcId, 'crowd-c-other', { [TAG_CLUSTER]: 'crowd-c', [TAG_PURPOSE]: 'something-else' });
+    // A look-alike: a pod group of the cluster's name and tags in another VPC (a cluster of the name that was there).
     const elsewhere = await w.world.createVpc();
-    const otherVpc = await createGroup(elsewhere.vpcId, 'crowd-c-pods-elsewhere', { [TAG_MANAGED]: 'true', [TAG_CLUSTER]: 'crowd-c', [TAG_PURPOSE]: 'pod-security-group' });
+    const otherVpc = await createGroup(elsewhere.vpcId, 'eks-aviatrix-pods-crowd-c', { [TAG_MANAGED]: 'true', [TAG_CLUSTER]: 'crowd-c', [TAG_PURPOSE]: 'pod-security-group' });
 
     const { result, answered } = await groupsAnswered(() => run('crowd-c'));
 
@@ -94,11 +93,29 @@ describe('a crowded VPC', () => {
     const clusterGroup = w.world.eks.cluster('crowd-c')!.clusterSecurityGroupId;
     const podGroup = await podGroupId('crowd-c', first.vpc.vpcId);
     expect(answered).toEqual([clusterGroup, podGroup].sort());
-    expect(answered).not.toContain(otherPurpose);
     expect(answered).not.toContain(otherVpc);
     // The pod network took the cluster's own pod group.
     expect(result.output).toMatchObject({ status: 'ONBOARDED' });
     expect((await readStatusRecord(STATUS_TABLE, 'crowd-c'))?.status).toBe('ONBOARDED');
+  });
+});
+
+describe('the pod security group, read by its name and tag', () => {
+  it('a group someone else made under the pod group\'s name is not taken for it: the preflight refuses before any write, naming it and the fix', async () => {
+    const created = await activeCluster('name-taken');
+    const foreign = await createGroup(created.vpc.vpcId, 'eks-aviatrix-pods-name-taken', { [TAG_CLUSTER]: 'another-cluster' });
+    const mark = w.world.log.mark();
+    const result = await run('name-taken');
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('NetworkConflict');
+    expect(result.error?.message).toContain(
+      `security group ${foreign} in VPC ${created.vpc.vpcId} has the name onboarding gives the pod security group of EKS cluster "name-taken" ` +
+        '(eks-aviatrix-pods-name-taken) but not its tag eks-aviatrix:cluster=name-taken, so it is someone else\'s: delete it, then run the workflow again',
+    );
+    expect(result.statesEntered).not.toContain('PodNetwork');
+    expect(writesSince(mark)).toEqual([]);
+    const { SecurityGroups = [] } = await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ GroupIds: [foreign] }));
+    expect(SecurityGroups[0].IpPermissions).toEqual([]);
   });
 });
 
