@@ -1,14 +1,17 @@
 // Every cluster adds a pod security group and a cluster security group to its VPC, so an
-// onboarding reads only its own two: a read of all the VPC's groups would grow with the clusters
-// in it. The real cluster ASL against the local world; the EC2 client's answers are watched
+// onboarding reads only its own two, and an offboarding those and the groups their rules name or
+// that name them: a read of all the VPC's groups would grow with the clusters in it. The real
+// cluster and offboarding ASL against the local world; the EC2 client's answers are watched
 // in-process (the call log counts calls, not what they carry).
-import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
-import { TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE } from '../../lambdas/domain/network';
+import { nodeInstanceTagKey, TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE } from '../../lambdas/domain/network';
 import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
 
 const CLUSTER_WORKFLOW = 'cluster-onboarding.asl.json';
+const OFFBOARDING = 'cluster-offboarding.asl.json';
 const WRITES = ['ec2', 'eks', 'kubernetes', 'aviatrix'];
 
 let w: OnboardingWorld;
@@ -78,11 +81,25 @@ async function groupsAnswered<T>(work: () => Promise<T>): Promise<{ result: T; a
 }
 
 describe('a crowded VPC', () => {
-  it('three clusters in one VPC: the third one\'s reads answer its own pod and cluster groups only, not the others\' nor a pod group of its name in another VPC', async () => {
-    const first = await activeCluster('crowd-a');
-    await activeCluster('crowd-b', first.vpc);
-    await activeCluster('crowd-c', first.vpc);
+  let vpc: CreatedCluster['vpc'];
+  /** crowd-a's nodes: an instance tagged for it, with a security group of its own. */
+  let nodesA: string;
+
+  beforeAll(async () => {
+    vpc = (await activeCluster('crowd-a')).vpc;
+    await activeCluster('crowd-b', vpc);
+    await activeCluster('crowd-c', vpc);
+    nodesA = await createGroup(vpc.vpcId, 'crowd-a-nodes', {});
+    await w.world.ec2Direct.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, InstanceType: 't3.large', SubnetId: vpc.subnets[0].subnetId, SecurityGroupIds: [nodesA],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: nodeInstanceTagKey('crowd-a'), Value: 'owned' }] }],
+      }),
+    );
     for (const name of ['crowd-a', 'crowd-b']) expect((await run(name)).status).toBe('SUCCEEDED');
+  });
+
+  it('three clusters in one VPC: the third one\'s reads answer its own pod and cluster groups only, not the others\' nor a pod group of its name in another VPC', async () => {
     // A look-alike: a pod group of the cluster's name and tags in another VPC (a cluster of the name that was there).
     const elsewhere = await w.world.createVpc();
     const otherVpc = await createGroup(elsewhere.vpcId, 'eks-aviatrix-pods-crowd-c', { [TAG_MANAGED]: 'true', [TAG_CLUSTER]: 'crowd-c', [TAG_PURPOSE]: 'pod-security-group' });
@@ -90,13 +107,41 @@ describe('a crowded VPC', () => {
     const { result, answered } = await groupsAnswered(() => run('crowd-c'));
 
     expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ status: 'ONBOARDED' });
     const clusterGroup = w.world.eks.cluster('crowd-c')!.clusterSecurityGroupId;
-    const podGroup = await podGroupId('crowd-c', first.vpc.vpcId);
+    const podGroup = await podGroupId('crowd-c', vpc.vpcId);
     expect(answered).toEqual([clusterGroup, podGroup].sort());
     expect(answered).not.toContain(otherVpc);
-    // The pod network took the cluster's own pod group.
-    expect(result.output).toMatchObject({ status: 'ONBOARDED' });
-    expect((await readStatusRecord(STATUS_TABLE, 'crowd-c'))?.status).toBe('ONBOARDED');
+  });
+
+  it('offboarding one of them reads its own groups and those their rules name, and leaves the others\' as they were', async () => {
+    const podA = await podGroupId('crowd-a', vpc.vpcId);
+    const clusterA = w.world.eks.cluster('crowd-a')!.clusterSecurityGroupId;
+    const others = async () =>
+      (await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.vpcId] }] }))).SecurityGroups!
+        .filter((g) => ![podA, clusterA, nodesA].includes(g.GroupId!))
+        .map((g) => ({ id: g.GroupId, rules: g.IpPermissions }));
+    // Someone else's group admitting crowd-a's pods: named in a warning, its rule left to its owner.
+    const peer = await createGroup(vpc.vpcId, 'crowd-a-peer', {});
+    await w.world.ec2Direct.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: peer, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, UserIdGroupPairs: [{ GroupId: podA }] }] }));
+    const before = await others();
+    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    try {
+      await eks.send(new DeleteClusterCommand({ name: 'crowd-a' }));
+    } finally {
+      eks.destroy();
+    }
+
+    const { result, answered } = await groupsAnswered(() => runWorkflow(OFFBOARDING, { clusterName: 'crowd-a' }));
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ status: 'OFFBOARDED' });
+    expect(answered).toEqual([podA, clusterA, nodesA, peer].sort());
+    expect((result.output as { warnings: string[] }).warnings).toContain(`security group ${peer} has a rule from pod security group ${podA} that onboarding did not add; it stays`);
+    // The rule naming the nodes' group went (it would block that group's deletion), and the pod group with it.
+    expect((result.output as { changes: unknown[] }).changes).toContainEqual({ resource: podA, action: 'update', detail: expect.stringMatching(new RegExp(`^revoke all traffic from .*${nodesA}`)) });
+    expect(await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [podA] }] }))).toMatchObject({ SecurityGroups: [] });
+    expect(await others()).toEqual(before);
   });
 });
 
