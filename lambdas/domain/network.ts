@@ -459,8 +459,6 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config, warnings);
   checkPodRoutes(view, subnets, config, warnings);
 
-  // EKS may report the cluster security group only once the cluster is ACTIVE: the rules naming it
-  // are the VpcCni step's (reconcileClusterGroupRules); here it is only read when known.
   const { podGroup, clusterGroup } = view.ownGroups;
   if (podGroup && tagValue(podGroup.Tags, TAG_CLUSTER) !== cluster.name) {
     throw new OnboardingError(
@@ -470,6 +468,8 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
     );
   }
   const podGroupId = podGroup?.GroupId ?? PLACEHOLDER_POD_SG;
+  // EKS may report the cluster security group only once the cluster is ACTIVE: the rules naming it
+  // are the VpcCni step's (reconcileClusterGroupRules); here it is only read when known.
   // Late in CREATING EKS may report the group before EC2 shows it: judged after ACTIVE (reconcileClusterGroupRules).
   if (cluster.clusterSecurityGroupId && !clusterGroup && cluster.status !== 'CREATING') throw clusterGroupMissing(cluster);
   const podIngress = missingRules(podRulesBeforeActive(cluster, podGroupId, nodes.securityGroupIds), rulesOf(podGroup?.IpPermissions));
