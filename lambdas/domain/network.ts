@@ -16,7 +16,6 @@ import {
   Instance,
   paginateDescribeInstances,
   paginateDescribeRouteTables,
-  paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
   RevokeSecurityGroupIngressCommand,
   Route,
@@ -67,7 +66,15 @@ interface VpcView {
   vpc: Vpc;
   subnets: Subnet[];
   routeTables: RouteTable[];
-  securityGroups: SecurityGroup[];
+  /** The cluster's own groups, the only ones a plan looks at (readOwnGroups). */
+  ownGroups: OwnGroups;
+}
+
+/** The cluster's pod security group (absent until PodNetwork makes it) and its cluster security group, when EC2 shows it in the VPC. */
+interface OwnGroups {
+  /** The group of the pod group's name, ours only if it carries our tag (planNetwork refuses another). */
+  podGroup?: SecurityGroup;
+  clusterGroup?: SecurityGroup;
 }
 
 /** Where the cluster's nodes are, whatever launched them. */
@@ -93,14 +100,16 @@ export interface NetworkPlan {
   cidrSettling: boolean;
 }
 
-type ViewPart = 'vpc' | 'subnets' | 'routeTables' | 'securityGroups';
-const ALL_PARTS: ViewPart[] = ['vpc', 'subnets', 'routeTables', 'securityGroups'];
+type ViewPart = 'vpc' | 'subnets' | 'routeTables' | 'ownGroups';
+const ALL_PARTS: ViewPart[] = ['vpc', 'subnets', 'routeTables', 'ownGroups'];
 
 /**
- * The VPC, its subnets, route tables and security groups; only `parts` are read, the rest taken
- * from `base` (what this call read before and did not change since).
+ * The VPC, its subnets and route tables (shared by the clusters of the VPC: one pod subnet per AZ)
+ * and the cluster's own security groups; only `parts` are read, the rest taken from `base` (what
+ * this call read before and did not change since).
  */
-async function observe(vpcId: string, parts: ViewPart[] = ALL_PARTS, base?: VpcView): Promise<VpcView> {
+async function observe(cluster: ClusterSummary, parts: ViewPart[] = ALL_PARTS, base?: VpcView): Promise<VpcView> {
+  const vpcId = cluster.vpcId;
   const filter = [{ Name: 'vpc-id', Values: [vpcId] }];
   const collect = async <T>(pages: AsyncIterable<T>): Promise<T[]> => {
     const all: T[] = [];
@@ -108,17 +117,35 @@ async function observe(vpcId: string, parts: ViewPart[] = ALL_PARTS, base?: VpcV
     return all;
   };
   const read = (part: ViewPart) => parts.includes(part) || !base;
-  const [vpcs, subnetPages, tablePages, groupPages] = await Promise.all([
+  const [vpcs, subnetPages, tablePages, ownGroups] = await Promise.all([
     read('vpc') ? ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] })).then((r) => r.Vpcs ?? []) : [base!.vpc],
     read('subnets') ? collect(paginateDescribeSubnets({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.Subnets ?? [])) : base!.subnets,
     read('routeTables') ? collect(paginateDescribeRouteTables({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.RouteTables ?? [])) : base!.routeTables,
-    read('securityGroups')
-      ? collect(paginateDescribeSecurityGroups({ client: ec2() }, { Filters: filter })).then((p) => p.flatMap((x) => x.SecurityGroups ?? []))
-      : base!.securityGroups,
+    read('ownGroups') ? readOwnGroups(cluster) : base!.ownGroups,
   ]);
   const vpc = vpcs[0];
   if (!vpc) throw new OnboardingError('NetworkConflict', `VPC ${vpcId} of the cluster was not found; check the cluster's VPC in the EKS console`);
-  return { vpc, subnets: subnetPages, routeTables: tablePages, securityGroups: groupPages };
+  return { vpc, subnets: subnetPages, routeTables: tablePages, ownGroups };
+}
+
+/**
+ * The cluster's pod group (by its name, unique in a VPC) and cluster group (by id), and no other
+ * group: every cluster adds a pod group and a cluster group to its VPC, so a read of all the VPC's
+ * groups would grow with the clusters in it. Two reads side by side, as EC2 ANDs filters of
+ * different names.
+ */
+async function readOwnGroups(cluster: ClusterSummary): Promise<OwnGroups> {
+  const describe = async (Filters: { Name: string; Values: string[] }[]) =>
+    (await ec2().send(new DescribeSecurityGroupsCommand({ Filters }))).SecurityGroups ?? [];
+  const [podGroups, clusterGroups] = await Promise.all([
+    describe([
+      { Name: 'vpc-id', Values: [cluster.vpcId] },
+      { Name: 'group-name', Values: [podGroupName(cluster.name)] },
+    ]),
+    // EKS may not report the cluster group yet (early in CREATING): nothing to read then.
+    cluster.clusterSecurityGroupId ? describe([{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId] }]) : [],
+  ]);
+  return { podGroup: podGroups[0], clusterGroup: clusterGroupIn(cluster, clusterGroups) };
 }
 
 const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
@@ -432,13 +459,17 @@ export function planNetwork(view: VpcView, cluster: ClusterSummary, config: Onbo
   const subnets = planPodSubnets(view, secondary, azs, nodeSubnets, config, warnings);
   checkPodRoutes(view, subnets, config, warnings);
 
-  const podGroup = view.securityGroups.find(
-    (g) => tagValue(g.Tags, TAG_CLUSTER) === cluster.name && tagValue(g.Tags, TAG_PURPOSE) === 'pod-security-group',
-  );
+  const { podGroup, clusterGroup } = view.ownGroups;
+  if (podGroup && tagValue(podGroup.Tags, TAG_CLUSTER) !== cluster.name) {
+    throw new OnboardingError(
+      'NetworkConflict',
+      `security group ${podGroup.GroupId} in VPC ${cluster.vpcId} has the name onboarding gives the pod security group of EKS cluster "${cluster.name}" ` +
+        `(${podGroupName(cluster.name)}) but not its tag ${TAG_CLUSTER}=${cluster.name}, so it is someone else's: delete it, then run the workflow again`,
+    );
+  }
   const podGroupId = podGroup?.GroupId ?? PLACEHOLDER_POD_SG;
   // EKS may report the cluster security group only once the cluster is ACTIVE: the rules naming it
   // are the VpcCni step's (reconcileClusterGroupRules); here it is only read when known.
-  const clusterGroup = cluster.clusterSecurityGroupId ? view.securityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId) : undefined;
   // Late in CREATING EKS may report the group before EC2 shows it: judged after ACTIVE (reconcileClusterGroupRules).
   if (cluster.clusterSecurityGroupId && !clusterGroup && cluster.status !== 'CREATING') throw clusterGroupMissing(cluster);
   const podIngress = missingRules(podRulesBeforeActive(cluster, podGroupId, nodes.securityGroupIds), rulesOf(podGroup?.IpPermissions));
@@ -625,6 +656,10 @@ const clusterGroupMissing = (cluster: ClusterSummary) =>
       'if it was deleted, re-create the cluster, then run the workflow again',
   );
 
+/** The cluster security group among `groups`, only in the cluster's VPC: a group of that id elsewhere is not the cluster's. */
+const clusterGroupIn = (cluster: ClusterSummary, groups: SecurityGroup[]) =>
+  groups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
+
 /** The cluster security group (refused when EC2 does not show it in the cluster's VPC) and the pod group, in one read. */
 export interface ClusterGroups {
   clusterGroup: SecurityGroup;
@@ -635,7 +670,7 @@ export async function readClusterGroups(cluster: ClusterSummary, podGroupId: str
   const { SecurityGroups = [] } = await ec2().send(
     new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
   );
-  const clusterGroup = SecurityGroups.find((g) => g.GroupId === cluster.clusterSecurityGroupId && g.VpcId === cluster.vpcId);
+  const clusterGroup = clusterGroupIn(cluster, SecurityGroups);
   if (!clusterGroup) throw clusterGroupMissing(cluster);
   return { clusterGroup, ...(podGroupId ? { podGroup: SecurityGroups.find((g) => g.GroupId === podGroupId) } : {}) };
 }
@@ -717,7 +752,7 @@ function touchedBy(plan: NetworkPlan): ViewPart[] {
   if (plan.associateCidr) touched.push('vpc');
   if (plan.subnets.some((s) => s.create)) touched.push('subnets');
   if (plan.subnets.some((s) => s.create || s.associate !== 'none')) touched.push('routeTables');
-  if (plan.createSecurityGroup || plan.podIngress.length + plan.podRevoke.length > 0) touched.push('securityGroups');
+  if (plan.createSecurityGroup || plan.podIngress.length + plan.podRevoke.length > 0) touched.push('ownGroups');
   return touched;
 }
 
@@ -756,14 +791,11 @@ async function reconcileUnderLeases(
   claims: NetworkClaims,
 ): Promise<{ plan: NetworkPlan; view: VpcView; outcome: 'nothing' | 'settling' | 'applied' }> {
   const podCidr = formatCidr(parseCidrOrThrow(config.secondaryCidr, 'onboarding.secondaryCidr'));
-  const [securityGroups, record] = await Promise.all([
-    observe(cluster.vpcId, ['securityGroups'], EMPTY_VIEW).then((v) => v.securityGroups),
-    readStatusRecord(claims.statusTableName, cluster.name),
-  ]);
+  const [ownGroups, record] = await Promise.all([readOwnGroups(cluster), readStatusRecord(claims.statusTableName, cluster.name)]);
   let plan: NetworkPlan | undefined;
   let view: VpcView | undefined;
   const planShared = async () => {
-    view = await observe(cluster.vpcId, ['vpc', 'subnets', 'routeTables'], { ...EMPTY_VIEW, securityGroups });
+    view = await observe(cluster, ['vpc', 'subnets', 'routeTables'], { ...EMPTY_VIEW, ownGroups });
     plan = planNetwork(view, cluster, config, nodes);
     return plan;
   };
@@ -799,11 +831,11 @@ async function reconcileUnderLeases(
 }
 
 /** A placeholder base for observe: every part it is not asked to read is empty. */
-const EMPTY_VIEW: VpcView = { vpc: {}, subnets: [], routeTables: [], securityGroups: [] };
+const EMPTY_VIEW: VpcView = { vpc: {}, subnets: [], routeTables: [], ownGroups: {} };
 
 /** The error of a failed apply, naming what it had done: what the plan no longer needs. */
 async function failedApply(error: unknown, plan: NetworkPlan, cluster: ClusterSummary, config: OnboardingConfig, nodes: NodeView): Promise<unknown> {
-  const remaining = planNetwork(await observe(cluster.vpcId), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
+  const remaining = planNetwork(await observe(cluster), cluster, config, nodes).changes.map((c) => `${c.action} ${c.detail}`);
   return withAppliedChanges(error, plan.changes.filter((c) => !remaining.includes(`${c.action} ${c.detail}`)));
 }
 
@@ -822,7 +854,7 @@ export async function reconcileNetwork(
   const earlierChanges = previous?.changes ?? [];
   const nodes = knownNodes ?? (await observeNodes(cluster));
   if (dryRun || !claims) {
-    const plan = planNetwork(await observe(cluster.vpcId), cluster, config, nodes);
+    const plan = planNetwork(await observe(cluster), cluster, config, nodes);
     return { phase: 'done', dryRun, changes: [...earlierChanges, ...plan.changes], ...plan.result };
   }
   const { plan, view, outcome } = await reconcileUnderLeases(cluster, config, nodes, claims);
@@ -833,7 +865,7 @@ export async function reconcileNetwork(
     return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes: [...earlierChanges, ...made], ...plan.result };
   }
   const changes = [...earlierChanges, ...plan.changes];
-  const after = planNetwork(await observe(cluster.vpcId, touchedBy(plan), view), cluster, config, nodes);
+  const after = planNetwork(await observe(cluster, touchedBy(plan), view), cluster, config, nodes);
   if (after.cidrSettling) return { phase: 'pending', reason: 'the secondary CIDR association is settling', dryRun, changes, ...after.result };
   if (after.changes.length === 0) return { phase: 'done', dryRun, changes, ...after.result };
   // EC2 may not show what was just created yet: look again after a wait, a bounded number of times.

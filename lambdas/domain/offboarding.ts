@@ -128,7 +128,7 @@ const isOurPodGroup = (group: SecurityGroup) => tag(group.Tags, TAG_MANAGED) ===
  * The offboarding workflow's first step, while the cluster is still being deleted.
  */
 export async function detachSecurityGroups(record: OnboardedCluster, dryRun: boolean, config: Pick<OnboardingConfig, 'podSecurityGroups'>): Promise<CleanupResult> {
-  const { SecurityGroups = [] } = await ec2().send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [record.vpcId] }] }));
+  const SecurityGroups = await groupsAround(record);
   const pods = SecurityGroups.filter(isOurPodGroup);
   const ours = pods.filter((g) => tag(g.Tags, TAG_CLUSTER) === record.clusterName);
   const released = await releasePolicyGroups(record.clusterName, SecurityGroups, { ours, others: pods.filter((g) => !ours.includes(g)) }, config, dryRun);
@@ -138,6 +138,31 @@ export async function detachSecurityGroups(record: OnboardedCluster, dryRun: boo
   // The same view: the revokes above touch only rules of other descriptions.
   await revokeApiAccessRules(SecurityGroups.filter((g) => tag(g.Tags, EKS_CLUSTER_TAG) === record.clusterName), dryRun, changes);
   return { phase: 'pending', reason: 'security groups detached', dryRun, changes, warnings };
+}
+
+/**
+ * The groups of the VPC the detach looks at, and no others (every cluster adds two groups to its
+ * VPC, so a read of all of them grows with the clusters there): the cluster's pod groups (by our
+ * tag) and cluster group (by EKS's tag: DescribeCluster may already fail); the groups whose rules
+ * name one of them or a source of their rules (among them another cluster's pod group sharing a
+ * source); and those of the groups their rules name that still exist (a rule naming a deleted
+ * group blocks nothing).
+ */
+async function groupsAround(record: OnboardedCluster): Promise<SecurityGroup[]> {
+  const inVpc = { Name: 'vpc-id', Values: [record.vpcId] };
+  const describe = async (filter: { Name: string; Values: string[] }) =>
+    filter.Values.length === 0 ? [] : ((await ec2().send(new DescribeSecurityGroupsCommand({ Filters: [inVpc, filter] }))).SecurityGroups ?? []);
+  const [tagged, clusterGroups] = await Promise.all([
+    describe({ Name: `tag:${TAG_CLUSTER}`, Values: [record.clusterName] }),
+    describe({ Name: `tag:${EKS_CLUSTER_TAG}`, Values: [record.clusterName] }),
+  ]);
+  const own = [...tagged.filter(isOurPodGroup), ...clusterGroups];
+  const named = [...new Set(own.flatMap((g) => (g.IpPermissions ?? []).flatMap((p) => (p.UserIdGroupPairs ?? []).map((pair) => pair.GroupId ?? '')).filter(Boolean)))];
+  const [naming, live] = await Promise.all([
+    describe({ Name: 'ip-permission.group-id', Values: [...new Set([...own.map((g) => g.GroupId ?? ''), ...named])] }),
+    describe({ Name: 'group-id', Values: named }),
+  ]);
+  return [...new Map([...own, ...naming, ...live].map((g) => [g.GroupId, g] as const)).values()];
 }
 
 /** Revokes the rules between our pod group and other groups (ours, and the EKS cluster group's). */

@@ -21,7 +21,6 @@ export const {
   DisassociateVpcCidrBlockCommand,
   paginateDescribeInstances,
   paginateDescribeRouteTables,
-  paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
   ReplaceRouteTableAssociationCommand,
   RevokeSecurityGroupIngressCommand,
