@@ -21,6 +21,7 @@ const GROUPS = {
     'test/workflow/faults.test.ts',
     'test/workflow/controller-lifecycle.test.ts',
     'test/workflow/egress-ips.test.ts',
+    'test/workflow/own-security-groups.test.ts',
   ],
   'test/groups/workflow-3.test.ts': [
     'test/workflow/lifecycle.test.ts',
