@@ -3,8 +3,8 @@
 // node-group ASL with the real handlers against the local world, asserting the add-on, aws-node
 // and the run's result; the refusals write nothing.
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import { rulesOf } from '../../lambdas/domain/network';
+import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, RevokeSecurityGroupIngressCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { nodeInstanceTagKey, rulesOf } from '../../lambdas/domain/network';
 import { POD_SG_RULE_DESCRIPTION } from '../../lambdas/domain/pod-security-groups';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
 import { createCluster, createClusterRole, createNodegroup, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
@@ -445,6 +445,17 @@ async function added(id: string): Promise<string[]> {
     .sort();
 }
 
+/** Deletes the EKS cluster (it answers DELETING, see beforeAll) and runs the offboarding workflow for it. */
+async function deleteAndOffboard(clusterName: string): Promise<Awaited<ReturnType<typeof runWorkflow>>> {
+  const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  try {
+    await eks.send(new DeleteClusterCommand({ name: clusterName }));
+  } finally {
+    eks.destroy();
+  }
+  return runWorkflow('cluster-offboarding.asl.json', { clusterName });
+}
+
 const exists = async (id: string) =>
   ((await w.world.ec2Direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [id] }] }))).SecurityGroups ?? []).length > 0;
 
@@ -524,17 +535,44 @@ describe('offboarding: our pod rules leave while EKS deletes the cluster', () =>
     expect(await added(d)).toEqual([`-1::${clusterGroup}`, `-1::${d}`, `tcp:9443:${clusterGroup}`].sort());
 
     // The setting is off by now: the rules are ours all the same (a tagged group).
-    const eks = new EKSClient({ endpoint: w.world.env.AWS_ENDPOINT_URL_EKS, region: w.world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    try {
-      await eks.send(new DeleteClusterCommand({ name: CLUSTER }));
-    } finally {
-      eks.destroy();
-    }
-    const result = await runWorkflow('cluster-offboarding.asl.json', { clusterName: CLUSTER });
+    const result = await deleteAndOffboard(CLUSTER);
     expect(result.error).toBeUndefined();
     expect(result.statesEntered.indexOf('DetachSecurityGroups')).toBeLessThan(result.statesEntered.indexOf('OffboardController'));
     expect(await added(d)).toEqual([`-1::${d}`]);
     expect(await exists(clusterGroup)).toBe(false);
     expect(await exists(d)).toBe(true);
+  });
+
+  it('keeps a rule whose source the other cluster\'s pod group also uses: the nodes\' shared group', async () => {
+    const first = await activeCluster('sgp-share-a');
+    await activeCluster('sgp-share-b', { vpc: first.vpc });
+    const vpcId = first.vpc.vpcId;
+    const [groupA, groupB] = ['sgp-share-a', 'sgp-share-b'].map((name) => w.world.eks.cluster(name)!.clusterSecurityGroupId as string);
+    // One node security group both clusters' nodes carry: a source of both pod groups' rules.
+    const nodes = await group(vpcId, 'share-nodes', false);
+    for (const name of ['sgp-share-a', 'sgp-share-b']) {
+      await w.world.ec2Direct.send(new RunInstancesCommand({
+        ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, InstanceType: 't3.large', SubnetId: first.vpc.subnets[0].subnetId, SecurityGroupIds: [nodes],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: nodeInstanceTagKey(name), Value: 'owned' }] }],
+      }));
+    }
+    // Both clusters' policies name one group: its rule from the nodes' group serves both.
+    const d = await group(vpcId, 'share-d', true);
+    policy('sgp-share-a', 'orders', [d]);
+    policy('sgp-share-b', 'orders', [d]);
+    w.setConfig({ podSecurityGroups: 'reconcile' });
+    try {
+      for (const name of ['sgp-share-a', 'sgp-share-b']) expect((await run(name)).error).toBeUndefined();
+    } finally {
+      w.setConfig({ podSecurityGroups: 'report' });
+    }
+    expect(await added(d)).toEqual([`-1::${groupA}`, `-1::${groupB}`, `-1::${d}`, `-1::${nodes}`, `tcp:9443:${groupA}`, `tcp:9443:${groupB}`].sort());
+
+    const result = await deleteAndOffboard('sgp-share-a');
+    expect(result.error).toBeUndefined();
+    // sgp-share-a's rules go; the one from the shared nodes' group stays with sgp-share-b's.
+    expect(await added(d)).toEqual([`-1::${groupB}`, `-1::${d}`, `-1::${nodes}`, `tcp:9443:${groupB}`].sort());
+    expect(await added(groupB)).toEqual([`-1::${d}`]);
+    expect(await exists(groupA)).toBe(false);
   });
 });
