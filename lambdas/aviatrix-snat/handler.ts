@@ -52,7 +52,10 @@ export interface OffboardSnatEvent {
   cleanup?: { cidrKept?: { reason: string; retry: boolean } };
   /** offboard-exclusions of a run whose cluster was deleted or re-created (DropExclusion): the cluster it began with. */
   cluster?: { arn: string; createdAt?: string };
-  /** offboard: the offboarding's record (its identity: a record a re-created cluster took over is refused). */
+  /**
+   * The offboarding's record: its identity. offboard: a record a re-created cluster took over is refused;
+   * offboard-exclusions: only exclusion claims made for that cluster go.
+   */
   record?: { identity?: string };
 }
 
@@ -115,13 +118,15 @@ async function work(event: SnatHandlerInput): Promise<SnatHandlerResult> {
     const dryRun = event.dryRun === true;
     const client = aviatrixClient(config);
     const deps = { client, config, ownership: ownership(), ...(dryRun ? {} : { leases: gatewayLeases(leaseTable(), client) }) };
-    const input = {
-      clusterName: event.clusterName, dryRun, holder: holderOf(event.executionId, dryRun, event.action),
-      ...(event.cluster ? { claimant: claimantOf(event.cluster) } : {}),
-    };
-    if (event.action === 'offboard') return offboardSnat(deps, { ...input, ...(event.record?.identity ? { identity: event.record.identity } : {}) });
+    const input = { clusterName: event.clusterName, dryRun, holder: holderOf(event.executionId, dryRun, event.action) };
+    const identity = event.record?.identity;
+    if (event.action === 'offboard') return offboardSnat(deps, { ...input, ...(identity ? { identity } : {}) });
+    // Only claims made for the cluster the run began with go: DropExclusion's cluster, or the offboarding record's
+    // identity (a cluster re-created and onboarded after CleanupAws's last look has claimed the exclusion again);
+    // a record without one: only claims recorded for no cluster.
+    const claimant = event.cluster ? claimantOf(event.cluster) : event.record ? identity ?? null : undefined;
     const kept = event.cleanup?.cidrKept;
-    return offboardExclusions(deps, { ...input, ...(kept ? { cidrKept: kept } : {}) });
+    return offboardExclusions(deps, { ...input, ...(claimant !== undefined ? { claimant } : {}), ...(kept ? { cidrKept: kept } : {}) });
   }
 
   const state = event.action === 'preflight' || event.action === 'exclude' ? (event as ClusterStepEvent).state : (event as WorkflowState);

@@ -279,8 +279,12 @@ interface RunContext {
   clusterName: string;
   dryRun: boolean;
   changes: Change[];
-  /** The cluster of that name this run is for (claimantOf): exclusion claims are recorded as its, and another's are left alone. */
-  claimant?: string;
+  /**
+   * The cluster of that name this run is for (claimantOf): exclusion claims are recorded as its, and another's are left alone.
+   * Null: a run that knows no identity (an offboarding begun from a record kept before identities were) leaves every claim
+   * recorded for a cluster, as its outcome leaves a record with an identity.
+   */
+  claimant?: string | null;
   /**
    * Gateway summaries read once per run (shared by the lease-less probe and the pass inside the
    * lease): what they give a SNAT sync (the SNAT mode, that the gateway exists) changes only by
@@ -492,13 +496,14 @@ async function syncExclusions(
   ctx: RunContext,
   transitName: string,
   wanted: string[],
-): Promise<Synced<{ added: string[]; removed: string[]; join?: string[] }>> {
-  const { client, ownership, clusterName, dryRun, claimant } = ctx;
+): Promise<Synced<{ added: string[]; removed: string[]; join?: string[]; claimedFor?: string }>> {
+  const { client, ownership, clusterName, dryRun } = ctx;
+  const claimant = ctx.claimant ?? undefined;
   const [owned, transit] = await Promise.all([ownership.read(clusterName), client.getGateway(transitName)]);
   // Claims another cluster of this name made (one deleted, or re-created since this run began), read under the lease:
   // a removal leaves them and the transit alone; a run that wants the CIDR takes them over under the lease.
-  const othersClaims = claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== claimant;
-  if (othersClaims && wanted.length === 0) return { value: { added: [], removed: [] }, dirty: false };
+  const othersClaims = ctx.claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== ctx.claimant;
+  if (othersClaims && wanted.length === 0) return { value: { added: [], removed: [], claimedFor: owned.exclusionsOf! }, dirty: false };
   const mine = new Set(owned.exclusions[transitName] ?? []);
   if (!transit) {
     if (wanted.length > 0) throw new OnboardingError('GatewayNotFound', `transit gateway ${transitName} disappeared from the controller during the update`);
@@ -567,7 +572,7 @@ async function syncExclusions(
  */
 function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: string, holder: string, claim: string[]): Promise<boolean> {
   return joinWithoutLease(
-    () => ctx.ownership.setExclusions(ctx.clusterName, transitName, claim, ctx.claimant),
+    () => ctx.ownership.setExclusions(ctx.clusterName, transitName, claim, ctx.claimant ?? undefined),
     () => leases.awaitFree(transitName, holder),
     async () => {
       const listed = new Set(((await ctx.client.getGateway(transitName))?.exclude_cidr_list ?? []).map((c) => c.trim()));
@@ -577,7 +582,7 @@ function joinExclusion(ctx: RunContext, leases: GatewayLeases, transitName: stri
 }
 
 /** A run's context, and its sync of one gateway's list under that gateway's lease (none in a dry run). */
-function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string; claimant?: string }, what: string) {
+function controllerRun(deps: SnatDeps, input: { clusterName: string; dryRun: boolean; holder: string; claimant?: string | null }, what: string) {
   if (!input.dryRun && !deps.leases) throw new Error(`${what} needs leases unless dryRun`);
   const ctx: RunContext = {
     client: deps.client, config: deps.config, ownership: deps.ownership, clusterName: input.clusterName, dryRun: input.dryRun, changes: [], summaries: new Map(),
@@ -658,8 +663,11 @@ export async function reconcileExclusion(deps: SnatDeps, input: ExclusionInput):
 
 export interface OffboardSnatInput {
   clusterName: string;
-  /** offboardExclusions: only claims made for this cluster (claimantOf) go (a run of a cluster deleted and re-created under its name). */
-  claimant?: string;
+  /**
+   * offboardExclusions: only claims made for this cluster (claimantOf) go (a run of a cluster deleted and re-created under its name);
+   * null: the run knows no identity, only claims recorded for no cluster go.
+   */
+  claimant?: string | null;
   /** offboardSnat: the identity the offboarding began with (its record's); a record taken over by a re-created cluster is refused. */
   identity?: string;
   dryRun: boolean;
@@ -714,11 +722,18 @@ export async function offboardExclusions(
   }
   const { ctx, sync } = controllerRun(deps, input, 'offboarding the controller side');
   const exclusions: OffboardExclusionsResult['exclusions'] = [];
+  const warnings: string[] = [];
   for (const name of Object.keys(owned.exclusions)) {
-    const { removed } = await sync(name, (c) => syncExclusions(c, name, []));
+    const { removed, claimedFor } = await sync(name, (c) => syncExclusions(c, name, []));
     exclusions.push({ transitGateway: name, removed });
+    if (claimedFor) {
+      warnings.push(
+        `the exclusions on transit ${name} are claimed for EKS cluster "${input.clusterName}" re-created under its name (${claimedFor}), ` +
+          `not for the cluster this run is for (${input.claimant ?? 'no identity on record'}): they stay for it`,
+      );
+    }
   }
-  return { dryRun: input.dryRun, changes: ctx.changes, exclusions };
+  return { dryRun: input.dryRun, changes: ctx.changes, exclusions, ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 function describePolicy(policy: SnatPolicy): string {

@@ -10,7 +10,7 @@ import {
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateTagsCommand,
-  DescribeSecurityGroupsCommand,
+  describeSecurityGroups,
   DescribeVpcsCommand,
   IpPermission,
   Instance,
@@ -135,15 +135,13 @@ async function observe(cluster: ClusterSummary, parts: ViewPart[] = ALL_PARTS, b
  * different names.
  */
 async function readOwnGroups(cluster: ClusterSummary): Promise<OwnGroups> {
-  const describe = async (Filters: { Name: string; Values: string[] }[]) =>
-    (await ec2().send(new DescribeSecurityGroupsCommand({ Filters }))).SecurityGroups ?? [];
   const [podGroups, clusterGroups] = await Promise.all([
-    describe([
+    describeSecurityGroups([
       { Name: 'vpc-id', Values: [cluster.vpcId] },
       { Name: 'group-name', Values: [podGroupName(cluster.name)] },
     ]),
     // EKS may not report the cluster group yet (early in CREATING): nothing to read then.
-    cluster.clusterSecurityGroupId ? describe([{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId] }]) : [],
+    cluster.clusterSecurityGroupId ? describeSecurityGroups([{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId] }]) : [],
   ]);
   return { podGroup: podGroups[0], clusterGroup: clusterGroupIn(cluster, clusterGroups) };
 }
@@ -667,12 +665,10 @@ export interface ClusterGroups {
 }
 
 export async function readClusterGroups(cluster: ClusterSummary, podGroupId: string | undefined): Promise<ClusterGroups> {
-  const { SecurityGroups = [] } = await ec2().send(
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }] }),
-  );
-  const clusterGroup = clusterGroupIn(cluster, SecurityGroups);
+  const groups = await describeSecurityGroups([{ Name: 'group-id', Values: [cluster.clusterSecurityGroupId, ...(podGroupId ? [podGroupId] : [])] }]);
+  const clusterGroup = clusterGroupIn(cluster, groups);
   if (!clusterGroup) throw clusterGroupMissing(cluster);
-  return { clusterGroup, ...(podGroupId ? { podGroup: SecurityGroups.find((g) => g.GroupId === podGroupId) } : {}) };
+  return { clusterGroup, ...(podGroupId ? { podGroup: groups.find((g) => g.GroupId === podGroupId) } : {}) };
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   DeleteSubnetCommand,
   DeleteTagsCommand,
   DescribeNetworkInterfacesCommand,
-  DescribeSecurityGroupsCommand,
+  describeSecurityGroups,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
   DisassociateVpcCidrBlockCommand,
@@ -150,8 +150,7 @@ export async function detachSecurityGroups(record: OnboardedCluster, dryRun: boo
  */
 async function groupsAround(record: OnboardedCluster): Promise<SecurityGroup[]> {
   const inVpc = { Name: 'vpc-id', Values: [record.vpcId] };
-  const describe = async (filter: { Name: string; Values: string[] }) =>
-    filter.Values.length === 0 ? [] : ((await ec2().send(new DescribeSecurityGroupsCommand({ Filters: [inVpc, filter] }))).SecurityGroups ?? []);
+  const describe = (filter: { Name: string; Values: string[] }) => describeSecurityGroups([inVpc, filter]);
   const [tagged, clusterGroups] = await Promise.all([
     describe({ Name: `tag:${TAG_CLUSTER}`, Values: [record.clusterName] }),
     describe({ Name: `tag:${EKS_CLUSTER_TAG}`, Values: [record.clusterName] }),
@@ -227,10 +226,8 @@ export async function cleanupAws(input: CleanupInput, config: OnboardingConfig):
   }
 
   const vpcFilter = [{ Name: 'vpc-id', Values: [record.vpcId] }];
-  const groups = await ec2().send(
-    new DescribeSecurityGroupsCommand({ Filters: [...vpcFilter, { Name: `tag:${TAG_CLUSTER}`, Values: [record.clusterName] }] }),
-  );
-  for (const group of (groups.SecurityGroups ?? []).filter(isOurPodGroup)) {
+  const groups = await describeSecurityGroups([...vpcFilter, { Name: `tag:${TAG_CLUSTER}`, Values: [record.clusterName] }]);
+  for (const group of groups.filter(isOurPodGroup)) {
     if (!dryRun) {
       try {
         await ec2().send(new DeleteSecurityGroupCommand({ GroupId: group.GroupId }));

@@ -181,7 +181,7 @@ export async function recordOutcome(
       // Set only by the run that saw the change, for its notification.
       egressIpsChanged: changedEgress ? JSON.stringify(changedEgress) : undefined,
       finishedAt: outcome.finishedAt,
-    }, { ...(gone ? { unlessStatus: OFFBOARDING_STATUSES } : {}), ...(identity ? { identity } : {}) });
+    }, { ...(gone ? { unlessStatus: OFFBOARDING_STATUSES } : {}), ...(identity !== undefined ? { identity } : {}) });
     if (!recorded) {
       outcome.warnings.push(`the status record of ${outcome.clusterName} was left as its offboarding or a cluster re-created under its name wrote it`);
     }

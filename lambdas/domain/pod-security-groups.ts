@@ -5,7 +5,7 @@
 // named groups tagged eks-aviatrix:managed=true; "reconcile-all" takes every named group (IAM
 // grants the wider write only then). Observe, add what is missing; revoke only our own rules
 // (marked by their description) from groups no policy names any more, and at offboarding.
-import { DescribeSecurityGroupsCommand, IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
+import { describeSecurityGroups, IpPermission, RevokeSecurityGroupIngressCommand, SecurityGroup } from '../shared/sdk/ec2';
 import { OnboardingConfig } from '../../lib/config';
 import { ec2, iam } from '../shared/aws';
 import { isTransient } from '../shared/classify';
@@ -40,10 +40,8 @@ export async function reconcilePodSecurityGroups(input: PodSecurityGroupInput): 
   const before = network.podPolicyGroupIds ?? [];
   if (named.length === 0 && before.length === 0) return { changes: [], warnings: [] };
   // A filter (not GroupIds) so a policy naming a group that does not exist is reported, not an error.
-  const { SecurityGroups = [] } = await ec2().send(
-    new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [...new Set([...named, ...before, cluster.clusterSecurityGroupId])] }] }),
-  );
-  const byId = new Map(SecurityGroups.map((g) => [g.GroupId, g] as const));
+  const groups = await describeSecurityGroups([{ Name: 'group-id', Values: [...new Set([...named, ...before, cluster.clusterSecurityGroupId])] }]);
+  const byId = new Map(groups.map((g) => [g.GroupId, g] as const));
   const out: Outcome = { changes: [], warnings: [] };
   const notOurs: string[] = [];
   const served = new Set<string>();

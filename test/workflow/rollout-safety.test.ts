@@ -800,6 +800,50 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     expect(await record(name)).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity });
   });
 
+  const lateRows = [
+    { label: 'its record', name: 'reborn-exclusion', octet: 26, kept: 'with its identity' },
+    // Begun once the cluster was gone from a record without identity: the offboarding knows none.
+    { label: 'a record kept before identities were', name: 'reborn-exclusion-legacy', octet: 27, kept: 'without identity' },
+  ];
+  it.each(lateRows)('deleted, re-created under its name and onboarded after CleanupAws\'s last look, before RemoveExclusion ($label): the old run leaves the new cluster\'s exclusion and claim, and says so', async ({ name, octet, kept }) => {
+    const created = await clusterOnOwnTransit(name, `transit-${name}`, octet);
+    expect((await run({ clusterName: name })).status).toBe('SUCCEEDED');
+    const old = await record(name);
+    await eks.send(new DeleteClusterCommand({ name }));
+    if (kept === 'without identity') {
+      await forgetIdentity(name);
+      await w.world.eks.finishDeletion(name);
+    }
+    let renewed: Awaited<ReturnType<typeof run>> | undefined;
+    const offboarded = await runWorkflow(OFFBOARDING, { clusterName: name }, {
+      // CleanupAws saw the old cluster gone and took the pod CIDR out of the VPC: a new cluster of the
+      // name comes, and its run (exclusion first, then the CIDR back in the VPC) ends before RemoveExclusion.
+      onInvoke: async (state) => {
+        if (state !== 'RemoveExclusion' || renewed) return;
+        await createCluster(w, { name, vpc: created.vpc });
+        w.activateCluster(name);
+        renewed = await run({ clusterName: name });
+      },
+    });
+    expect(renewed?.output).toMatchObject({ status: 'ONBOARDED' });
+    const newCluster = w.world.eks.cluster(name)!;
+    const newIdentity = `${newCluster.arn}@${newCluster.createdAt.toISOString()}`;
+    expect(newIdentity).not.toBe(old?.clusterIdentity);
+    // I2 for the new cluster: its VPC carries the pod CIDR, which stays excluded and claimed for it.
+    const { Vpcs = [] } = await w.world.ec2Direct.send(new DescribeVpcsCommand({ VpcIds: [created.vpc.vpcId] }));
+    expect(Vpcs[0].CidrBlockAssociationSet?.filter((a) => a.CidrBlock === '100.64.0.0/16' && a.CidrBlockState?.State === 'associated')).toHaveLength(1);
+    expect(w.controller.exclusions(`transit-${name}`)).toEqual(['100.64.0.0/16']);
+    const saved = await record(name);
+    expect(JSON.parse(saved?.controllerExclusions ?? '{}')).toEqual({ [`transit-${name}`]: ['100.64.0.0/16'] });
+    expect(saved).toMatchObject({ status: 'ONBOARDED', clusterIdentity: newIdentity, controllerExclusionsOf: newIdentity });
+    // The old run removed everything else for its cluster; it names what it left and why.
+    expect(offboarded.status).toBe('SUCCEEDED');
+    expect((offboarded.output as { warnings: string[] }).warnings).toContainEqual(
+      `the exclusions on transit transit-${name} are claimed for EKS cluster "${name}" re-created under its name (${newIdentity}), ` +
+        `not for the cluster this run is for (${kept === 'without identity' ? 'no identity on record' : old?.clusterIdentity}): they stay for it`,
+    );
+  });
+
   it('EKS reports the cluster security group late in CREATING before EC2 shows it: the network is wired, the group judged after ACTIVE', async () => {
     await clusterOnOwnTransitCreating('group-late', 'transit-group-late', 9);
     const cluster = w.world.eks.cluster('group-late')!;
