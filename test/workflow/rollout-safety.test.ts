@@ -92,6 +92,16 @@ async function clusterOnOwnTransitCreating(name: string, transit: string, octet:
   return createCluster(w, { name, vpc });
 }
 
+/** A cluster on a transit of its own, onboarded, then deleted; 'without identity': its record made one kept before identities were. */
+async function onboardedThenDeleted(name: string, octet: number, kept: string) {
+  const created = await clusterOnOwnTransit(name, `transit-${name}`, octet);
+  expect((await run({ clusterName: name })).status).toBe('SUCCEEDED');
+  const old = await record(name);
+  if (kept === 'without identity') await forgetIdentity(name);
+  await eks.send(new DeleteClusterCommand({ name }));
+  return { created, old };
+}
+
 /** A fresh cluster whose run is refused by the preflight: one clear error, no write anywhere, a REFUSED record. */
 async function expectRefused(name: string, errorName: string, message: RegExp) {
   const mark = w.world.log.mark();
@@ -758,11 +768,7 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     { label: 'a record kept before identities were', name: 'reborn-legacy', octet: 25, kept: 'without identity' },
   ];
   it.each(renewedRows)('deleted, re-created under its name and onboarded before the offboarding\'s controller steps ($label): they compare the record\'s identity and end naming both; the new cluster\'s SNAT, SmartGroups and controller onboarding stay', async ({ name, octet, kept }) => {
-    const created = await clusterOnOwnTransit(name, `transit-${name}`, octet);
-    expect((await run({ clusterName: name })).status).toBe('SUCCEEDED');
-    const old = await record(name);
-    if (kept === 'without identity') await forgetIdentity(name);
-    await eks.send(new DeleteClusterCommand({ name }));
+    const { created, old } = await onboardedThenDeleted(name, octet, kept);
     const controllerSide = () => ({
       snat: [created.spokeName, `${created.spokeName}-hagw`].map((gateway) => w.controller.snatPolicies(gateway)),
       smartGroups: w.controller.smartGroups().filter((g) => g.name.includes(name)),
@@ -806,14 +812,8 @@ describe('a CREATING cluster: its network wired while EKS creates it', () => {
     { label: 'a record kept before identities were', name: 'reborn-exclusion-legacy', octet: 27, kept: 'without identity' },
   ];
   it.each(lateRows)('deleted, re-created under its name and onboarded after CleanupAws\'s last look, before RemoveExclusion ($label): the old run leaves the new cluster\'s exclusion and claim, and says so', async ({ name, octet, kept }) => {
-    const created = await clusterOnOwnTransit(name, `transit-${name}`, octet);
-    expect((await run({ clusterName: name })).status).toBe('SUCCEEDED');
-    const old = await record(name);
-    await eks.send(new DeleteClusterCommand({ name }));
-    if (kept === 'without identity') {
-      await forgetIdentity(name);
-      await w.world.eks.finishDeletion(name);
-    }
+    const { created, old } = await onboardedThenDeleted(name, octet, kept);
+    if (kept === 'without identity') await w.world.eks.finishDeletion(name);
     let renewed: Awaited<ReturnType<typeof run>> | undefined;
     const offboarded = await runWorkflow(OFFBOARDING, { clusterName: name }, {
       // CleanupAws saw the old cluster gone and took the pod CIDR out of the VPC: a new cluster of the
