@@ -44,6 +44,7 @@ export class EksAviatrixOnboarding extends Construct {
   readonly names: ResourceNames;
   readonly statusTable: dynamodb.Table;
   readonly leaseTable: dynamodb.Table;
+  readonly claimTable: dynamodb.Table;
   readonly functions: Record<FunctionName, nodejs.NodejsFunction>;
   readonly roles: Record<string, iam.Role>;
   readonly stateMachines: Record<MachineId, sfn.StateMachine>;
@@ -71,12 +72,14 @@ export class EksAviatrixOnboarding extends Construct {
     const tables = new StatusTables(this, 'State', { names: this.names });
     this.statusTable = tables.statusTable;
     this.leaseTable = tables.leaseTable;
+    this.claimTable = tables.claimTable;
 
     const functions = new OnboardingFunctions(this, 'Functions', {
       config,
       names: this.names,
       statusTableName: this.statusTable.tableName,
       leaseTableName: this.leaseTable.tableName,
+      claimTableName: this.claimTable.tableName,
       logRetention,
       logLevel: props.logLevel ?? 'INFO',
     });
@@ -108,6 +111,7 @@ export class EksAviatrixOnboarding extends Construct {
       config,
       statusTableArn: this.statusTable.tableArn,
       leaseTableArn: this.leaseTable.tableArn,
+      claimTableArn: this.claimTable.tableArn,
       clusterStateMachineArn: this.stateMachines.ClusterOnboarding.stateMachineArn,
       offboardingStateMachineArn: this.stateMachines.ClusterOffboarding.stateMachineArn,
       stateMachineArns: STATE_MACHINES.map((m) => this.stateMachines[m.id].stateMachineArn),

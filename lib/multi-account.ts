@@ -55,6 +55,7 @@ export function memberPermissionTable(
     controllerRoleInThisAccount: true,
     statusTableArn: HUB_ONLY,
     leaseTableArn: HUB_ONLY,
+    claimTableArn: HUB_ONLY,
     clusterStateMachineArn: HUB_ONLY,
     stateMachineArns: [HUB_ONLY],
     offboardingStateMachineArn: HUB_ONLY,

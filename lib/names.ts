@@ -18,6 +18,8 @@ export interface ResourceNames {
   stateMachines: Record<keyof typeof WORKFLOW_SUFFIXES, string>;
   statusTable: string;
   leaseTable: string;
+  /** Who claims each controller object: an index of the status records' claims (lambdas/aviatrix/claim-index.ts). */
+  claimTable: string;
   /** A Lambda function's name; its log group is `/aws/lambda/<name>`. */
   function(step: string): string;
   /** A Lambda role's name (IAM: at most 64 characters). */
@@ -45,6 +47,7 @@ export function resourceNames(prefix: string = DEFAULT_NAME_PREFIX): ResourceNam
     },
     statusTable: `${prefix}-status`,
     leaseTable: `${prefix}-leases`,
+    claimTable: `${prefix}-claims`,
     function: (step) => `${prefix}-${step}`,
     // IAM names are account-wide: the Region keeps two Regions' copies apart; a member's trust matches `<prefix>-hub-<roleId>-*`.
     role: (roleId, region) => `${prefix}-hub-${roleId}-${region}`,

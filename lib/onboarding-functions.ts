@@ -42,6 +42,7 @@ export interface OnboardingFunctionsProps {
   names: ResourceNames;
   statusTableName: string;
   leaseTableName: string;
+  claimTableName: string;
   logRetention: logs.RetentionDays;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
@@ -77,6 +78,7 @@ export class OnboardingFunctions extends Construct {
       ONBOARDING_CONFIG: JSON.stringify(privateEndpoint?.config ?? props.config),
       STATUS_TABLE_NAME: props.statusTableName,
       LEASE_TABLE_NAME: props.leaseTableName,
+      CLAIM_TABLE_NAME: props.claimTableName,
       // The vpc-cni step gives this role an access entry in a Kubernetes group whose RBAC allows what
       // it writes; the nodegroup step runs as the same role, hence as the same Kubernetes identity.
       RECONCILER_ROLE_ARN: this.roles[KUBE_RECONCILER_ROLE_ID].roleArn,

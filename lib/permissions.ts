@@ -48,6 +48,7 @@ export interface PermissionContext {
   region: string;
   statusTableArn: string;
   leaseTableArn: string;
+  claimTableArn: string;
   roleArn(roleId: string): string;
   roleName(roleId: string): string;
   clusterStateMachineArn: string;
@@ -120,9 +121,16 @@ function controllerCredentials(ctx: PermissionContext): PermissionRow[] {
     describeClusters(['eks:DescribeCluster'], 'the cluster to onboard or offboard.'),
     {
       sid: 'OwnershipRegistry',
+      // Scan: only to build the claim index from the records once, when it is found empty.
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
       resources: [ctx.statusTableArn],
       reason: 'Which controller objects each cluster added (lambdas/aviatrix/ownership.ts), so offboarding removes only those.',
+    },
+    {
+      sid: 'ClaimIndex',
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      resources: [ctx.claimTableArn],
+      reason: 'Who else claims a gateway\'s SNAT policy or a transit\'s exclusion (lambdas/aviatrix/claim-index.ts): the claim table only, written with the status record\'s claim.',
     },
   ];
   if (credentialsKmsKeyArn) {

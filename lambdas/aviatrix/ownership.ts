@@ -13,9 +13,11 @@
 // leaves a claim on something possibly absent (removal treats that as done), never an unclaimed
 // object. Removal drops the claim AFTER the controller write.
 //
-// "Who else needs policy P on gateway G": a (consistent) Scan for the other clusters whose status is
-// not OFFBOARDED and whose controllerSnat[G] holds P (the same for exclusions). The table holds one
-// item per cluster, so a Scan is cheap.
+// "Who else needs policy P on gateway G": the other clusters whose status is not OFFBOARDED and
+// whose controllerSnat[G] holds P (the same for exclusions). The claim table (claim-index.ts)
+// names the candidates from one partition, written in the same transaction as each claim; each
+// candidate's record is then read to confirm it, so the cost is that of the gateway's claimants,
+// not of every cluster in the table.
 import { scopedName } from '../shared/target';
 import { CLUSTER_IDENTITY, OFFBOARDED, refuseRecreated } from '../domain/status-record';
 import {
@@ -23,11 +25,17 @@ import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
   ScanCommand,
+  TransactionCanceledException,
+  TransactWriteItem,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '../shared/sdk/dynamodb';
 import { sdkClientOptions, withStepDeadline } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';
+import { BUILT_MARKER, claimEntries, ClaimKind, claimResource, INDEXED_ATTRIBUTE, indexWrites } from './claim-index';
 import { policyKey, SnatPolicy } from './policy-codec';
 
 export const OWNERSHIP_ATTRIBUTES = {
@@ -75,6 +83,8 @@ export function refuseIfTakenOver(clusterName: string, owned: ClusterOwnership, 
 export interface OwnershipOptions {
   /** Default from env STATUS_TABLE_NAME. */
   tableName?: string;
+  /** Default from env CLAIM_TABLE_NAME. */
+  claimTableName?: string;
   client?: DynamoDBClient;
 }
 
@@ -105,16 +115,36 @@ function parseJson<T>(text: string | undefined, fallback: T, what: string, clust
 const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
+/** A transaction cancelled by a condition or by another transaction on its items: read again and retry. */
+const isCancelledByRace = (error: unknown) =>
+  (error instanceof TransactionCanceledException || (error as Error).name === 'TransactionCanceledException') &&
+  ((error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
+
+/** Claim-table items read per page, and candidates confirmed at once, when asking who else claims a key. */
+const CANDIDATES_PER_PAGE = 25;
+const CONFIRM_AT_ONCE = 4;
+
+/** The claim attributes the claim table mirrors, each with the other one. */
+const MIRRORED: Partial<Record<Attribute, Attribute>> = {
+  [OWNERSHIP_ATTRIBUTES.snat]: OWNERSHIP_ATTRIBUTES.exclusions,
+  [OWNERSHIP_ATTRIBUTES.exclusions]: OWNERSHIP_ATTRIBUTES.snat,
+};
+
 export class OwnershipRegistry {
   readonly tableName: string;
+  readonly claimTableName: string;
   private readonly dynamo: DynamoDBClient;
+  /** Seen the claim table's BUILT_MARKER (it is never removed). */
+  private indexBuilt = false;
 
   constructor(options: OwnershipOptions = {}) {
     const tableName = options.tableName ?? process.env.STATUS_TABLE_NAME;
-    if (!tableName) {
-      throw new OnboardingError('ConfigError', 'STATUS_TABLE_NAME is not set on this function; redeploy the stack with `cdk deploy`');
+    const claimTableName = options.claimTableName ?? process.env.CLAIM_TABLE_NAME;
+    for (const [name, value] of [['STATUS_TABLE_NAME', tableName], ['CLAIM_TABLE_NAME', claimTableName]]) {
+      if (!value) throw new OnboardingError('ConfigError', `${name} is not set on this function; redeploy the stack with \`cdk deploy\``);
     }
-    this.tableName = tableName;
+    this.tableName = tableName!;
+    this.claimTableName = claimTableName!;
     this.dynamo = options.client ?? withStepDeadline(new DynamoDBClient(sdkClientOptions()));
   }
 
@@ -175,107 +205,192 @@ export class OwnershipRegistry {
     return this.compareAndSet(clusterName, OWNERSHIP_ATTRIBUTES.k8sClusterId, () => id || undefined);
   }
 
-  /** The SNAT policies (by policyKey) that other live clusters claim on `gateway`, with who claims them. */
-  async snatClaimsOfOthers(clusterName: string, gateway: string): Promise<Map<string, string[]>> {
-    const claims = new Map<string, string[]>();
-    for (const [other, text] of await this.scanOthers(clusterName, OWNERSHIP_ATTRIBUTES.snat)) {
-      const map = parseJson<Record<string, SnatPolicy[]>>(text, {}, OWNERSHIP_ATTRIBUTES.snat, other);
-      for (const policy of map[gateway] ?? []) {
-        const key = policyKey(policy);
-        claims.set(key, [...(claims.get(key) ?? []), other]);
+  /**
+   * Which of `keys` (policy keys on a gateway, or CIDRs on a transit) another live cluster claims:
+   * its record is not OFFBOARDED and its claim attribute holds the key there. The claim table names
+   * the candidates; each is confirmed from its record, so an index item that outlived its claim
+   * never keeps anything. Stops once every key has a claimant. A dry run writes nothing: before the
+   * index is built it asks every record instead.
+   */
+  async othersClaiming(clusterName: string, kind: ClaimKind, name: string, keys: string[], dryRun = false): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (keys.length === 0) return found;
+    const me = scopedName(clusterName);
+    const attribute = kind === 'snat' ? OWNERSHIP_ATTRIBUTES.snat : OWNERSHIP_ATTRIBUTES.exclusions;
+    const built = await this.ensureIndexBuilt(dryRun);
+    const unresolved = new Set(keys);
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.dynamo.send(
+        new QueryCommand({
+          TableName: this.claimTableName,
+          KeyConditionExpression: '#resource = :resource',
+          ExpressionAttributeNames: { '#resource': 'resource' },
+          ExpressionAttributeValues: { ':resource': { S: claimResource(kind, name) } },
+          ConsistentRead: true,
+          Limit: CANDIDATES_PER_PAGE,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const candidates = (page.Items ?? []).filter((item) => item.claimant?.S && item.claimant.S !== me);
+      // A few at a time: in a crowd the first confirms every key, and the rest need not be read.
+      for (let i = 0; i < candidates.length && unresolved.size > 0; i += CONFIRM_AT_ONCE) {
+        const batch = candidates.slice(i, i + CONFIRM_AT_ONCE).filter((item) => (item.keys?.SS ?? []).some((k) => unresolved.has(k)));
+        for (const claims of await Promise.all(batch.map((item) => this.liveClaimsOf(item.claimant!.S!, attribute, name)))) {
+          for (const key of claims) if (unresolved.delete(key)) found.add(key);
+        }
       }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && unresolved.size > 0);
+    // Not built yet (a dry run): the records the index does not mirror are asked one by one.
+    for (const recordKey of built ? [] : await this.unmirroredClaimants()) {
+      if (unresolved.size === 0) break;
+      if (recordKey === me) continue;
+      for (const key of await this.liveClaimsOf(recordKey, attribute, name)) if (unresolved.delete(key)) found.add(key);
     }
-    return claims;
+    return found;
   }
 
-  /** The CIDRs other live clusters claim in `transit`'s exclusions, with who claims them. */
-  async exclusionClaimsOfOthers(clusterName: string, transit: string): Promise<Map<string, string[]>> {
-    const claims = new Map<string, string[]>();
-    for (const [other, text] of await this.scanOthers(clusterName, OWNERSHIP_ATTRIBUTES.exclusions)) {
-      const map = parseJson<Record<string, string[]>>(text, {}, OWNERSHIP_ATTRIBUTES.exclusions, other);
-      for (const cidr of map[transit] ?? []) claims.set(cidr, [...(claims.get(cidr) ?? []), other]);
-    }
-    return claims;
+  /** The keys `recordKey`'s record claims on gateway or transit `name`; none when it is gone or OFFBOARDED. */
+  private async liveClaimsOf(recordKey: string, attribute: Attribute, name: string): Promise<string[]> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { clusterName: { S: recordKey } },
+        ConsistentRead: true,
+        ProjectionExpression: '#status, #attr',
+        ExpressionAttributeNames: { '#status': 'status', '#attr': attribute },
+      }),
+    );
+    if (!Item || Item.status?.S === OFFBOARDED) return [];
+    const map = parseJson<Record<string, (SnatPolicy | string)[]>>(Item[attribute]?.S, {}, attribute, recordKey);
+    return (map[name] ?? []).map((entry) => (typeof entry === 'string' ? entry : policyKey(entry)));
   }
 
-  private async scanOthers(clusterName: string, attribute: Attribute): Promise<[string, string][]> {
-    const found: [string, string][] = [];
+  /**
+   * Mirrors, once, the claims of records written before the claim table existed (or while it was
+   * empty), then writes BUILT_MARKER. Each record is mirrored in a transaction conditioned on the
+   * claims the Scan saw, so a record changed since is read again rather than mirrored stale.
+   */
+  private async ensureIndexBuilt(dryRun: boolean): Promise<boolean> {
+    if (this.indexBuilt) return true;
+    const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
+    if (!Item) {
+      if (dryRun) return false;
+      for (const recordKey of await this.unmirroredClaimants()) await this.mirrorRecord(recordKey);
+      await this.dynamo.send(new PutItemCommand({ TableName: this.claimTableName, Item: BUILT_MARKER }));
+    }
+    this.indexBuilt = true;
+    return true;
+  }
+
+  /** The records that have claims the claim table does not mirror (only before the index is built). */
+  private async unmirroredClaimants(): Promise<string[]> {
+    const keys: string[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.dynamo.send(
         new ScanCommand({
           TableName: this.tableName,
           ConsistentRead: true,
-          FilterExpression: 'clusterName <> :me AND attribute_exists(#attr) AND (attribute_not_exists(#status) OR #status <> :off)',
-          ProjectionExpression: 'clusterName, #attr',
-          ExpressionAttributeNames: { '#attr': attribute, '#status': 'status' },
-          ExpressionAttributeValues: { ':me': { S: scopedName(clusterName) }, ':off': { S: OFFBOARDED } },
+          FilterExpression: 'attribute_not_exists(#indexed) AND (attribute_exists(#snat) OR attribute_exists(#exclusions))',
+          ProjectionExpression: 'clusterName',
+          ExpressionAttributeNames: { '#indexed': INDEXED_ATTRIBUTE, '#snat': OWNERSHIP_ATTRIBUTES.snat, '#exclusions': OWNERSHIP_ATTRIBUTES.exclusions },
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) {
-        const name = item.clusterName?.S;
-        const text = item[attribute]?.S;
-        if (name && text) found.push([name, text]);
-      }
+      for (const item of page.Items ?? []) if (item.clusterName?.S) keys.push(item.clusterName.S);
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return found;
+    return keys;
+  }
+
+  /** Mirrors one record's claims unless it is mirrored already (a compare-and-set of both claim attributes). */
+  private async mirrorRecord(recordKey: string): Promise<void> {
+    await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.snat, (current) => current, undefined, true, recordKey);
   }
 
   /**
    * Read, compute, and write one attribute only if it changes, conditioned on the value read (so a
    * concurrent writer of the same attribute is never overwritten blindly). `next` undefined removes it.
    * `stamp`: a second attribute set in the same write (and conditioned the same way), removed with the first.
-   * Returns whether it wrote.
+   * A claim attribute (MIRRORED) is written in one transaction with its claim-table items; `mirror`
+   * writes a record not mirrored yet even when its claims do not change. Returns whether it wrote.
    */
   private async compareAndSet(
     clusterName: string,
     attribute: Attribute,
     compute: (current: string | undefined) => string | undefined,
     stamp?: { attribute: Attribute; value: string },
+    mirror = false,
+    recordKey = scopedName(clusterName),
   ): Promise<boolean> {
-    const key = { clusterName: { S: scopedName(clusterName) } };
+    const key = { clusterName: { S: recordKey } };
+    const other = MIRRORED[attribute];
+    const names: Record<string, string> = {
+      '#attr': attribute,
+      ...(stamp ? { '#stamp': stamp.attribute } : {}),
+      ...(other ? { '#other': other, '#indexed': INDEXED_ATTRIBUTE } : {}),
+    };
     for (let attempt = 0; attempt < 8; attempt++) {
       const { Item } = await this.dynamo.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: key,
-          ConsistentRead: true,
-          ProjectionExpression: stamp ? '#attr, #stamp' : '#attr',
-          ExpressionAttributeNames: { '#attr': attribute, ...(stamp ? { '#stamp': stamp.attribute } : {}) },
-        }),
+        new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true, ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names }),
       );
       const current = Item?.[attribute]?.S;
       const next = compute(current);
       const currentStamp = stamp ? Item?.[stamp.attribute]?.S : undefined;
       const nextStamp = stamp && next !== undefined ? stamp.value : undefined;
-      if (next === current && (!stamp || nextStamp === currentStamp)) return false;
-      const sets = [...(next !== undefined ? ['#attr = :new'] : []), ...(nextStamp !== undefined ? ['#stamp = :stamp'] : [])];
-      const removes = [...(next === undefined ? ['#attr'] : []), ...(stamp && nextStamp === undefined ? ['#stamp'] : [])];
+      const indexed = !other || Item?.[INDEXED_ATTRIBUTE] !== undefined;
+      if (next === current && (!stamp || nextStamp === currentStamp) && !(mirror && !indexed)) return false;
+      const otherValue = other ? Item?.[other]?.S : undefined;
+      const sets = [
+        ...(next !== undefined ? ['#attr = :new'] : []),
+        ...(nextStamp !== undefined ? ['#stamp = :stamp'] : []),
+        ...(other && !indexed ? ['#indexed = :indexed'] : []),
+      ];
+      const removes = [...(next === undefined && current !== undefined ? ['#attr'] : []), ...(stamp && nextStamp === undefined ? ['#stamp'] : [])];
       const conditions = [
         current === undefined ? 'attribute_not_exists(#attr)' : '#attr = :old',
         ...(stamp ? [currentStamp === undefined ? 'attribute_not_exists(#stamp)' : '#stamp = :oldStamp'] : []),
+        // Not mirrored yet: all its claims are written to the claim table now, so the other attribute must be as read too.
+        ...(other ? (indexed ? ['attribute_exists(#indexed)'] : ['attribute_not_exists(#indexed)', otherValue === undefined ? 'attribute_not_exists(#other)' : '#other = :other']) : []),
       ];
+      const update = {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' '),
+        ConditionExpression: conditions.join(' AND '),
+        ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([n]) => conditions.join(' ').includes(n) || sets.join(' ').includes(n) || removes.includes(n))),
+        ExpressionAttributeValues: {
+          ...(current !== undefined ? { ':old': { S: current } } : {}),
+          ...(next !== undefined ? { ':new': { S: next } } : {}),
+          ...(currentStamp !== undefined ? { ':oldStamp': { S: currentStamp } } : {}),
+          ...(nextStamp !== undefined ? { ':stamp': { S: nextStamp } } : {}),
+          ...(other && !indexed ? { ':indexed': { BOOL: true } } : {}),
+          ...(other && !indexed && otherValue !== undefined ? { ':other': { S: otherValue } } : {}),
+        },
+      };
+      if (Object.keys(update.ExpressionAttributeValues).length === 0) delete (update as { ExpressionAttributeValues?: unknown }).ExpressionAttributeValues;
       try {
-        await this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' '),
-            ConditionExpression: conditions.join(' AND '),
-            ExpressionAttributeNames: { '#attr': attribute, ...(stamp ? { '#stamp': stamp.attribute } : {}) },
-            ExpressionAttributeValues: {
-              ...(current !== undefined ? { ':old': { S: current } } : {}),
-              ...(next !== undefined ? { ':new': { S: next } } : {}),
-              ...(currentStamp !== undefined ? { ':oldStamp': { S: currentStamp } } : {}),
-              ...(nextStamp !== undefined ? { ':stamp': { S: nextStamp } } : {}),
-            },
-          }),
-        );
+        if (!other) {
+          await this.dynamo.send(new UpdateItemCommand(update));
+        } else {
+          const claims = (value: string | undefined, otherClaims: string | undefined) => {
+            const [snat, exclusions] = attribute === OWNERSHIP_ATTRIBUTES.snat ? [value, otherClaims] : [otherClaims, value];
+            return claimEntries(
+              parseJson<Record<string, SnatPolicy[]>>(snat, {}, OWNERSHIP_ATTRIBUTES.snat, clusterName),
+              parseJson<Record<string, string[]>>(exclusions, {}, OWNERSHIP_ATTRIBUTES.exclusions, clusterName),
+            );
+          };
+          const writes: TransactWriteItem[] = [
+            { Update: update },
+            ...indexWrites(this.claimTableName, key.clusterName.S, indexed ? claims(current, otherValue) : undefined, claims(next, otherValue)),
+          ];
+          await this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: writes }));
+        }
         return true;
       } catch (error) {
-        if (!isConditionFailure(error)) throw error;
+        if (!isConditionFailure(error) && !isCancelledByRace(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * (attempt + 1)));
       }
     }

@@ -421,8 +421,7 @@ async function syncGatewaySnat(
   const existingKeys = new Set(existing.map(policyKey));
   const staleHere = mine.filter((p) => !wantedKeys.has(policyKey(p)) && existingKeys.has(policyKey(p)));
   const presentUnclaimedByUs = wanted.filter((p) => existingKeys.has(policyKey(p)) && !mineKeys.has(policyKey(p)));
-  const others =
-    staleHere.length > 0 || presentUnclaimedByUs.length > 0 ? await ownership.snatClaimsOfOthers(clusterName, name) : new Map<string, string[]>();
+  const others = await ownership.othersClaiming(clusterName, 'snat', name, [...staleHere, ...presentUnclaimedByUs].map(policyKey), dryRun);
 
   const removeKeys = new Set(staleHere.map(policyKey).filter((k) => !others.has(k)));
   const keptForOthers = staleHere.filter((p) => others.has(policyKey(p)));
@@ -515,10 +514,7 @@ async function syncExclusions(
   const wantedSet = new Set(wanted);
   const staleHere = [...mine].filter((c) => !wantedSet.has(c) && existingSet.has(c));
   const presentUnclaimedByUs = wanted.filter((c) => existingSet.has(c) && !mine.has(c));
-  const others =
-    staleHere.length > 0 || presentUnclaimedByUs.length > 0
-      ? await ownership.exclusionClaimsOfOthers(clusterName, transitName)
-      : new Map<string, string[]>();
+  const others = await ownership.othersClaiming(clusterName, 'exclusion', transitName, [...staleHere, ...presentUnclaimedByUs], dryRun);
   const removed = staleHere.filter((c) => !others.has(c));
   const added = wanted.filter((c) => !existingSet.has(c));
   const claim = wanted.filter((c) => !existingSet.has(c) || mine.has(c) || others.has(c));

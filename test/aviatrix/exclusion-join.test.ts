@@ -43,8 +43,8 @@ test('a second cluster joins the exclusion with its claim alone: no transit leas
   expect(result).toMatchObject({ added: false, removed: [], changes: [] });
   expect(await claims('join-b')).toEqual([POD_CIDR]);
   expect(world.emulator.exclusions(TRANSIT)).toEqual([FOREIGN, POD_CIDR]);
-  // The claim is the one DynamoDB write: no lease put or delete.
-  expect(dynamoWrites(mark)).toEqual(['UpdateItem']);
+  // The claim, with its claim-index item in one transaction, is the one DynamoDB write: no lease put or delete.
+  expect(dynamoWrites(mark)).toEqual(['TransactWriteItems']);
   expect(world.log.writesSince(mark, 'aviatrix')).toEqual([]);
 });
 
@@ -57,7 +57,7 @@ test('while another workflow (an offboarding) holds the transit lease, a joining
     // without taking it (joiners never queue behind each other): here in vain.
     await expect(exclude('join-c', deps(300))).rejects.toThrow(LeaseTimeoutError);
     // The claim alone: no lease put.
-    expect(dynamoWrites(mark)).toEqual(['UpdateItem']);
+    expect(dynamoWrites(mark)).toEqual(['TransactWriteItems']);
     expect(await claims('join-c')).toEqual([POD_CIDR]);
   } finally {
     await offboarding.release(TRANSIT, 'exec-offboarding');
@@ -70,10 +70,10 @@ test('while another workflow (an offboarding) holds the transit lease, a joining
 test('a CIDR removed from the transit between the plan and the join is written again, under the lease', async () => {
   // The claim's answer is held back; meanwhile the CIDR leaves the transit (as an offboarding that
   // did not yet see the claim would remove it): the join's own read of the transit must see that.
-  world.log.faults.inject('dynamodb', 'UpdateItem', { kind: 'delay', ms: 300 });
+  world.log.faults.inject('dynamodb', 'TransactWriteItems', { kind: 'delay', ms: 300 });
   const mark = world.log.mark();
   const running = exclude('join-d');
-  while (!world.log.since(mark).some((c) => c.service === 'dynamodb' && c.action === 'UpdateItem')) {
+  while (!world.log.since(mark).some((c) => c.service === 'dynamodb' && c.action === 'TransactWriteItems')) {
     await new Promise((resolve) => setImmediate(resolve));
   }
   const transit = world.emulator.gateway(TRANSIT);

@@ -12,6 +12,7 @@ import { forgetWarmStateForTests } from '../../lambdas/shared/warm-state';
 export const PASSWORD = 'Pw-7f3c9e1a-very-secret';
 export const SECRET_NAME = 'aviatrix/controller';
 export const LEASE_TABLE = 'gateway-leases';
+export const CLAIM_TABLE = 'controller-claims';
 export const STATUS_TABLE = 'cluster-status';
 
 export interface World {
@@ -38,12 +39,13 @@ export async function startWorld(options: EmulatorOptions = {}): Promise<World> 
   process.env.AWS_ENDPOINT_URL_DYNAMODB = moto.endpoint;
   process.env.LEASE_TABLE_NAME = LEASE_TABLE;
   process.env.STATUS_TABLE_NAME = STATUS_TABLE;
+  process.env.CLAIM_TABLE_NAME = CLAIM_TABLE;
   // Clients a previous world's suite left warm in this module registry point at its moto.
   forgetWarmStateForTests();
   const secrets = new SecretsManagerClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   const dynamo = new DynamoDBClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });
   await secrets.send(new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify({ username: 'admin', password: PASSWORD }) }));
-  await createStackTables(dynamo, { statusTable: STATUS_TABLE, leaseTable: LEASE_TABLE });
+  await createStackTables(dynamo, { statusTable: STATUS_TABLE, leaseTable: LEASE_TABLE, claimTable: CLAIM_TABLE });
   const emulator = new AviatrixEmulator({ username: 'admin', password: PASSWORD, log, ...options });
   const { url, caPem } = await emulator.start();
   return {

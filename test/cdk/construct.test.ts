@@ -31,7 +31,7 @@ describe('stable names from the naming prefix', () => {
     expect(names(defaults, 'AWS::StepFunctions::StateMachine', 'StateMachineName')).toEqual(
       ['eks-aviatrix-cluster-offboarding', 'eks-aviatrix-cluster-onboarding', 'eks-aviatrix-nodegroup-onboarding'],
     );
-    expect(names(defaults, 'AWS::DynamoDB::Table', 'TableName')).toEqual(['eks-aviatrix-leases', 'eks-aviatrix-status']);
+    expect(names(defaults, 'AWS::DynamoDB::Table', 'TableName')).toEqual(['eks-aviatrix-claims', 'eks-aviatrix-leases', 'eks-aviatrix-status']);
     expect(names(defaults, 'AWS::Lambda::Function', 'FunctionName')).toEqual(ALL_FUNCTIONS.map((f) => `eks-aviatrix-${f.name}`).sort());
     const logGroups = names(defaults, 'AWS::Logs::LogGroup', 'LogGroupName');
     for (const f of ALL_FUNCTIONS) expect(logGroups).toContain(`/aws/lambda/eks-aviatrix-${f.name}`);
@@ -53,7 +53,7 @@ describe('stable names from the naming prefix', () => {
     expect(names(other, 'AWS::StepFunctions::StateMachine', 'StateMachineName')).toEqual(
       ['platform-onb-cluster-offboarding', 'platform-onb-cluster-onboarding', 'platform-onb-nodegroup-onboarding'],
     );
-    expect(names(other, 'AWS::DynamoDB::Table', 'TableName')).toEqual(['platform-onb-leases', 'platform-onb-status']);
+    expect(names(other, 'AWS::DynamoDB::Table', 'TableName')).toEqual(['platform-onb-claims', 'platform-onb-leases', 'platform-onb-status']);
     // start-workflow's IAM covers executions of the renamed machines, not the default ones.
     const policies = JSON.stringify(other.findResources('AWS::IAM::Policy'));
     expect(policies).toContain(':execution:platform-onb-cluster-onboarding:*');

@@ -470,6 +470,13 @@ describe('table access', () => {
     });
   });
 
+  test('claim table: only the Aviatrix functions (the ownership registry\'s claim index)', () => {
+    const access = Object.fromEntries(byTable('ClaimTable').map((s) => [roleName(s), s.Action.sort()]));
+    // Query: who else claims; GetItem: the built marker; PutItem and DeleteItem: index items, in the claim's transaction.
+    const claimIndex = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
+    expect(access).toEqual({ AviatrixOnboardRole: claimIndex, AviatrixSnatRole: claimIndex });
+  });
+
   test('lease table: aviatrix-snat (gateway leases), and the per-cluster lease for pod-network, the kube reconciler, cleanup and aviatrix-onboard', () => {
     const access = Object.fromEntries(byTable('LeaseTable').map((s) => [roleName(s), s.Action.sort()]));
     const clusterLease = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
@@ -484,6 +491,6 @@ describe('table access', () => {
 
   test('no wildcard DynamoDB actions, no other tables', () => {
     expect(dynamo().flatMap((s) => s.Action).every((a) => !a.includes('*'))).toBe(true);
-    expect(dynamo().every((s) => s.Resource.every((r) => new RegExp(`^<${CONSTRUCT_ID}State(StatusTable|LeaseTable)[0-9A-F]{8}\\.Arn>$`).test(r)))).toBe(true);
+    expect(dynamo().every((s) => s.Resource.every((r) => new RegExp(`^<${CONSTRUCT_ID}State(StatusTable|LeaseTable|ClaimTable)[0-9A-F]{8}\\.Arn>$`).test(r)))).toBe(true);
   });
 });

@@ -128,6 +128,53 @@ try:
 except AttributeError as missing:
     print(f"moto-server.py: werkzeug lacks {missing}; every connection closes after one answer (slower)", file=sys.stderr)
 
+
+
+def count_action_cpu(path):
+    """MOTO_ACTION_CPU=<file>: the CPU each action took (thread time), written there every 2 s."""
+    import json
+    import re
+    import moto.server
+
+    totals = {}
+    lock = threading.Lock()
+    app_call = moto.server.DomainDispatcherApplication.__call__
+
+    def timed(self, environ, start_response):
+        scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        action = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not action:
+            body = environ["wsgi.input"].getvalue() if hasattr(environ["wsgi.input"], "getvalue") else b""
+            found = re.search(rb"Action=([A-Za-z0-9]+)", body)
+            action = found.group(1).decode() if found else environ.get("PATH_INFO", "")
+        elif action.endswith(("Scan", "Query")):
+            table = re.search(rb'"TableName": ?"([^"]+)"', environ["wsgi.input"].getvalue())
+            action += f" {table.group(1).decode() if table else '?'}"
+        key = f"{scope.group(1) if scope else '?'} {action}"
+        started = time.thread_time()
+        try:
+            return app_call(self, environ, start_response)
+        finally:
+            spent = time.thread_time() - started
+            with lock:
+                count, total = totals.get(key, (0, 0.0))
+                totals[key] = (count + 1, total + spent)
+
+    def dump():
+        while True:
+            time.sleep(2)
+            with lock:
+                snapshot = dict(totals)
+            with open(path, "w") as out:
+                json.dump(snapshot, out)
+
+    moto.server.DomainDispatcherApplication.__call__ = timed
+    threading.Thread(target=dump, daemon=True).start()
+
+
+if os.environ.get("MOTO_ACTION_CPU"):
+    count_action_cpu(os.environ["MOTO_ACTION_CPU"] + f".{os.getpid()}")
+
 from moto.server import main
 
 gc.freeze()

@@ -13,6 +13,7 @@ import { WorkflowState } from '../../lambdas/shared/workflow';
 
 export const SECRET_NAME = 'aviatrix/controller/api';
 export const STATUS_TABLE = 'eks-aviatrix-status';
+export const CLAIM_TABLE = 'eks-aviatrix-claims';
 export const LEASE_TABLE = 'eks-aviatrix-leases';
 export const CONTROLLER_ROLE_ARN = 'arn:aws:iam::123456789012:role/aviatrix-role-app';
 /** The role clusters get unless a spec names another: with the managed policies EKS documents for it. */
@@ -54,7 +55,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
 
   const clientConfig = { endpoint: world.motoDirectEndpoint, region: world.region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
   const dynamo = new DynamoDBClient(clientConfig);
-  await createStackTables(dynamo, { statusTable: STATUS_TABLE, leaseTable: LEASE_TABLE });
+  await createStackTables(dynamo, { statusTable: STATUS_TABLE, leaseTable: LEASE_TABLE, claimTable: CLAIM_TABLE });
   dynamo.destroy();
   const secrets = new SecretsManagerClient(clientConfig);
   await secrets.send(
@@ -85,6 +86,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       ONBOARDING_CONFIG: JSON.stringify(config),
       STATUS_TABLE_NAME: STATUS_TABLE,
       LEASE_TABLE_NAME: LEASE_TABLE,
+      CLAIM_TABLE_NAME: CLAIM_TABLE,
       RECONCILER_ROLE_ARN: RECONCILER_PRINCIPAL,
     });
   };
@@ -107,7 +109,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       pendingAddonConfiguration.delete(name);
     },
     async stop() {
-      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'RECONCILER_ROLE_ARN']) {
+      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'CLAIM_TABLE_NAME', 'RECONCILER_ROLE_ARN']) {
         if (previous[key] === undefined) delete process.env[key];
       }
       restoreEnv();

@@ -18,6 +18,13 @@ const SERVICE_PREFIX: Record<string, string> = {
   '@aws-sdk/client-sts': 'sts',
 };
 
+/**
+ * Calls that IAM authorizes by the actions of their parts: a DynamoDB transaction's Put, Update and
+ * Delete are allowed or denied as PutItem, UpdateItem and DeleteItem on their tables (there is no
+ * TransactWriteItems action to grant).
+ */
+const ITEM_ACTIONS_OF: Record<string, string[]> = { TransactWriteItems: ['PutItem', 'UpdateItem', 'DeleteItem'] };
+
 /** The IAM action of each SDK call in `file`, resolved against the client packages it mentions. */
 export function sdkActionsOf(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
@@ -32,7 +39,7 @@ export function sdkActionsOf(file: string): string[] {
     ...[...text.matchAll(/new (?:\w+\.)?([A-Z]\w*)Command\(/g)].map((m) => m[1]),
     ...[...text.matchAll(/\bpaginate([A-Z]\w*)\(/g)].map((m) => m[1]),
   ];
-  return [...new Set(names)].map((name) => {
+  return [...new Set(names)].flatMap((name) => ITEM_ACTIONS_OF[name] ?? [name]).filter((name, i, all) => all.indexOf(name) === i).map((name) => {
     const owners = packages.filter((p) => typeof (require(p) as Record<string, unknown>)[`${name}Command`] === 'function');
     if (owners.length !== 1) throw new Error(`${path.relative(REPO_ROOT, file)}: ${name}Command resolves to ${owners.length} client packages (${owners.join(', ')})`);
     const prefix = SERVICE_PREFIX[owners[0]];

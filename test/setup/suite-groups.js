@@ -52,6 +52,7 @@ const GROUPS = {
     'test/aviatrix/concurrency-property.test.ts',
     'test/aviatrix/lease.test.ts',
     'test/aviatrix/ownership.test.ts',
+    'test/aviatrix/claim-index.test.ts',
   ],
   'test/groups/cdk-1.test.ts': [
     'test/cdk/nag.test.ts',

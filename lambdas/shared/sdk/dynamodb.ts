@@ -10,7 +10,10 @@ export const {
   GetItemCommand,
   paginateScan,
   PutItemCommand,
+  QueryCommand,
   ScanCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } = dynamoSdk;
 /** The client's instance type (the const above hides the SDK's own). */

@@ -1,0 +1,193 @@
+// The claim index (lambdas/aviatrix/claim-index.ts): the claim table mirrors each status record's
+// SNAT and exclusion claims, "who else claims this" is answered from it and confirmed by the
+// claimant's record, and records written before the index existed are mirrored by the first reader.
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { BUILT_MARKER, INDEXED_ATTRIBUTE } from '../../lambdas/aviatrix/claim-index';
+import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
+import { policyKey, SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
+import { logger } from '../../lambdas/shared/logger';
+import { CLAIM_TABLE, STATUS_TABLE, startWorld, World } from './world';
+
+let world: World;
+beforeAll(async () => {
+  world = await startWorld();
+  logger.setLogLevel('SILENT');
+});
+afterAll(async () => world.stop());
+
+const policy = (src: string, snatIp = '10.0.0.10'): SnatPolicy => ({ src_cidr: src, dst_cidr: '0.0.0.0/0', protocol: 'all', connection: 'None', new_src_ip: snatIp });
+const P1 = policy('100.64.0.0/16');
+const P2 = policy('100.64.0.0/16', '10.0.0.11');
+
+/** The claim table's items of `resource`, as claimant → keys. */
+async function indexOf(resource: string): Promise<Record<string, string[]>> {
+  const { Items } = await world.direct.dynamo.send(
+    new QueryCommand({ TableName: CLAIM_TABLE, KeyConditionExpression: '#r = :r', ExpressionAttributeNames: { '#r': 'resource' }, ExpressionAttributeValues: { ':r': { S: resource } }, ConsistentRead: true }),
+  );
+  return Object.fromEntries((Items ?? []).map((i) => [i.claimant.S!, [...(i.keys.SS ?? [])].sort()]));
+}
+
+const record = async (name: string) =>
+  (await world.direct.dynamo.send(new GetItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: name } }, ConsistentRead: true }))).Item;
+
+/** Empties both tables, so each test starts before any claim (and before the index was built). */
+async function emptyTables(): Promise<void> {
+  for (const [TableName, keys] of [[STATUS_TABLE, ['clusterName']], [CLAIM_TABLE, ['resource', 'claimant']]] as const) {
+    const { Items } = await world.direct.dynamo.send(new ScanCommand({ TableName }));
+    for (const item of Items ?? []) {
+      await world.direct.dynamo.send(new DeleteItemCommand({ TableName, Key: Object.fromEntries(keys.map((k) => [k, item[k]])) }));
+    }
+  }
+}
+beforeEach(emptyTables);
+
+test('the claim table mirrors each claim, written with it, and drops what the record drops', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  await ownership.setSnat('alpha', 'spoke-1', [P1, P2]);
+  await ownership.setSnat('alpha', 'spoke-1-hagw', [P1]);
+  await ownership.setExclusions('alpha', 'transit-1', ['100.64.0.0/16'], 'alpha-identity');
+  await ownership.setSnat('beta', 'spoke-1', [P1]);
+
+  expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P1), policyKey(P2)].sort(), beta: [policyKey(P1)] });
+  expect(await indexOf('snat#spoke-1-hagw')).toEqual({ alpha: [policyKey(P1)] });
+  expect(await indexOf('exclusion#transit-1')).toEqual({ alpha: ['100.64.0.0/16'] });
+  expect((await record('alpha'))?.[INDEXED_ATTRIBUTE]).toEqual({ BOOL: true });
+
+  await ownership.setSnat('alpha', 'spoke-1', [P2]);
+  await ownership.setSnat('alpha', 'spoke-1-hagw', []);
+  await ownership.setExclusions('alpha', 'transit-1', [], 'alpha-identity');
+  expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P2)], beta: [policyKey(P1)] });
+  expect(await indexOf('snat#spoke-1-hagw')).toEqual({});
+  expect(await indexOf('exclusion#transit-1')).toEqual({});
+});
+
+test('who else claims a key: from the index, confirmed by the claimant\'s record, never the asker itself', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  await ownership.setSnat('alpha', 'spoke-1', [P1]);
+  await ownership.setExclusions('alpha', 'transit-1', ['100.64.0.0/16']);
+
+  expect(await ownership.othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1), policyKey(P2)])).toEqual(new Set([policyKey(P1)]));
+  expect(await ownership.othersClaiming('beta', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
+  expect(await ownership.othersClaiming('alpha', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set());
+  expect(await ownership.othersClaiming('beta', 'snat', 'spoke-2', [policyKey(P1)])).toEqual(new Set());
+
+  // An OFFBOARDED record claims nothing, whatever it still holds.
+  await world.direct.dynamo.send(
+    new UpdateItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'alpha' } }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'OFFBOARDED' } } }),
+  );
+  expect(await ownership.othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set());
+
+  // An index item whose record does not hold the claim (the record gone, or changed by hand) keeps nothing.
+  await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { resource: { S: 'snat#spoke-1' }, claimant: { S: 'gamma' }, keys: { SS: [policyKey(P1)] } } }));
+  await world.direct.dynamo.send(
+    new PutItemCommand({ TableName: CLAIM_TABLE, Item: { resource: { S: 'exclusion#transit-1' }, claimant: { S: 'delta' }, keys: { SS: ['100.64.0.0/16'] } } }),
+  );
+  await world.direct.dynamo.send(
+    new PutItemCommand({ TableName: STATUS_TABLE, Item: { clusterName: { S: 'delta' }, status: { S: 'ONBOARDED' }, controllerExclusions: { S: JSON.stringify({ 'transit-1': ['10.9.0.0/16'] }) } } }),
+  );
+  expect(await ownership.othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set());
+  expect(await ownership.othersClaiming('beta', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set());
+});
+
+test('in a crowd, the first claimant confirms the key and the others are not read', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  for (let i = 0; i < 30; i++) await ownership.setSnat(`crowd-${String(i).padStart(2, '0')}`, 'spoke-1', [P1]);
+  // The index is built (one Scan of an empty table's worth of unmirrored records) by the first question.
+  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-2', [policyKey(P1)])).toEqual(new Set());
+  const mark = world.log.mark();
+  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  const reads = world.log.since(mark).map((c) => c.action);
+  // One page of candidates and one batch of their records: never all 30 claimants, never a Scan.
+  expect(reads).toEqual(['Query', 'GetItem', 'GetItem', 'GetItem', 'GetItem']);
+});
+
+test('claims recorded before the index existed are mirrored by the first reader, once', async () => {
+  // As the registry wrote them before the claim table: the claim attributes only.
+  for (const [name, status] of [['old-a', 'ONBOARDED'], ['old-b', 'OFFBOARDED']] as const) {
+    await world.direct.dynamo.send(
+      new PutItemCommand({
+        TableName: STATUS_TABLE,
+        Item: {
+          clusterName: { S: name },
+          status: { S: status },
+          controllerSnat: { S: JSON.stringify({ 'spoke-1': [P1] }) },
+          controllerExclusions: { S: JSON.stringify({ 'transit-1': ['100.64.0.0/16'] }) },
+        },
+      }),
+    );
+  }
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+
+  expect(await indexOf('snat#spoke-1')).toEqual({ 'old-a': [policyKey(P1)], 'old-b': [policyKey(P1)] });
+  expect(await indexOf('exclusion#transit-1')).toEqual({ 'old-a': ['100.64.0.0/16'], 'old-b': ['100.64.0.0/16'] });
+  expect((await record('old-a'))?.[INDEXED_ATTRIBUTE]).toEqual({ BOOL: true });
+  expect((await world.direct.dynamo.send(new GetItemCommand({ TableName: CLAIM_TABLE, Key: BUILT_MARKER, ConsistentRead: true }))).Item).toBeDefined();
+  // The OFFBOARDED one is mirrored too, and still claims nothing.
+  await world.direct.dynamo.send(
+    new UpdateItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'old-a' } }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'OFFBOARDED' } } }),
+  );
+  expect(await ownership.othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set());
+
+  // Once built, no reader scans again (a fresh registry, as in the next invocation).
+  const mark = world.log.mark();
+  await new OwnershipRegistry({ tableName: STATUS_TABLE }).othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)]);
+  expect(world.log.since(mark).filter((c) => c.action === 'Scan')).toHaveLength(0);
+});
+
+test('a dry run before the index is built writes nothing, and still sees the claims it does not mirror yet', async () => {
+  await world.direct.dynamo.send(
+    new PutItemCommand({ TableName: STATUS_TABLE, Item: { clusterName: { S: 'old-a' }, status: { S: 'ONBOARDED' }, controllerSnat: { S: JSON.stringify({ 'spoke-1': [P1] }) } } }),
+  );
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  await ownership.setSnat('new-b', 'spoke-1', [P2]);
+  const mark = world.log.mark();
+  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1), policyKey(P2)], true)).toEqual(new Set([policyKey(P1), policyKey(P2)]));
+  expect(world.log.writesSince(mark, 'dynamodb')).toEqual([]);
+  expect((await world.direct.dynamo.send(new GetItemCommand({ TableName: CLAIM_TABLE, Key: BUILT_MARKER, ConsistentRead: true }))).Item).toBeUndefined();
+  expect((await record('old-a'))?.[INDEXED_ATTRIBUTE]).toBeUndefined();
+});
+
+test('a record whose other claim attribute changes while it is first mirrored is read again, and both are mirrored', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  // A new record: each write must mirror the other attribute as it is, whichever lands first.
+  await Promise.all([
+    ownership.setSnat('twin', 'spoke-1', [P1]),
+    ownership.setExclusions('twin', 'transit-1', ['100.64.0.0/16']),
+    new OwnershipRegistry({ tableName: STATUS_TABLE }).setSnat('twin', 'spoke-1-hagw', [P2]),
+  ]);
+  expect(await indexOf('snat#spoke-1')).toEqual({ twin: [policyKey(P1)] });
+  expect(await indexOf('snat#spoke-1-hagw')).toEqual({ twin: [policyKey(P2)] });
+  expect(await indexOf('exclusion#transit-1')).toEqual({ twin: ['100.64.0.0/16'] });
+});
+
+test('a first mirror whose record gains its other claim meanwhile is refused by its condition, read again, and mirrors both', async () => {
+  // The transaction is held back; meanwhile the record's exclusions are written without the index
+  // (as the version before it wrote them): mirroring the SNAT claim alone would leave them out for good.
+  world.log.faults.inject('dynamodb', 'TransactWriteItems', { kind: 'delay', ms: 300 });
+  const mark = world.log.mark();
+  const writing = new OwnershipRegistry({ tableName: STATUS_TABLE }).setSnat('solo', 'spoke-1', [P1]);
+  while (!world.log.since(mark).some((c) => c.action === 'TransactWriteItems')) await new Promise((resolve) => setImmediate(resolve));
+  await world.direct.dynamo.send(
+    new UpdateItemCommand({
+      TableName: STATUS_TABLE,
+      Key: { clusterName: { S: 'solo' } },
+      UpdateExpression: 'SET controllerExclusions = :e',
+      ExpressionAttributeValues: { ':e': { S: JSON.stringify({ 'transit-1': ['100.64.0.0/16'] }) } },
+    }),
+  );
+  await writing;
+  expect(world.log.since(mark).filter((c) => c.action === 'TransactWriteItems')).toHaveLength(2);
+  expect(await indexOf('snat#spoke-1')).toEqual({ solo: [policyKey(P1)] });
+  expect(await indexOf('exclusion#transit-1')).toEqual({ solo: ['100.64.0.0/16'] });
+});
+
+test('a claim attribute that is not JSON is refused by name, and nothing is written', async () => {
+  await world.direct.dynamo.send(
+    new PutItemCommand({ TableName: STATUS_TABLE, Item: { clusterName: { S: 'broken' }, controllerExclusions: { S: '{not json' } } }),
+  );
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  await expect(ownership.setSnat('broken', 'spoke-1', [P1])).rejects.toThrow('status record of cluster broken holds controllerExclusions that is not valid JSON');
+  expect(await indexOf('snat#spoke-1')).toEqual({});
+  expect((await record('broken'))?.controllerSnat).toBeUndefined();
+});
