@@ -710,7 +710,9 @@ export async function offboardExclusions(
 ): Promise<OffboardExclusionsResult> {
   const owned = await deps.ownership.read(input.clusterName);
   if (input.cidrKept) {
-    if (!input.cidrKept.retry && !input.dryRun) {
+    // Claims made for another cluster of this name (re-created since this run began) are its own, as in syncExclusions.
+    const othersClaims = input.claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== input.claimant;
+    if (!input.cidrKept.retry && !input.dryRun && !othersClaims) {
       for (const name of Object.keys(owned.exclusions)) await deps.ownership.setExclusions(input.clusterName, name, []);
     }
     const why = `the pod CIDR is still in the VPC (${input.cidrKept.reason}), so it stays excluded from the transit`;

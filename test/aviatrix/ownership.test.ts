@@ -274,6 +274,20 @@ describe('the status record and the cluster of its name', () => {
     expect(await readStatusRecord(STATUS_TABLE, 'renamed-twice')).toEqual(taken);
   });
 
+  test('an offboarding whose pod CIDR stays in the VPC for someone else drops only its own cluster\'s exclusion claims', async () => {
+    const kept = { reason: 'another cluster uses it', retry: false };
+    const offboard = (claimant: string | null) => offboardExclusions(deps(), { clusterName: 'renamed-twice', dryRun: false, holder: 'offboard-renamed-twice', claimant, cidrKept: kept });
+    await ownership.setExclusions('renamed-twice', 'transit-a', ['100.64.0.0/16'], claimantOf(newer));
+    // The run of the cluster deleted before, and a run that knows no identity: the re-created one's claim stays.
+    for (const claimant of [claimantOf(older), null]) {
+      expect(await offboard(claimant)).toMatchObject({ exclusions: [], warnings: [expect.stringContaining('stays excluded from the transit')] });
+      expect(await ownership.read('renamed-twice')).toMatchObject({ exclusions: { 'transit-a': ['100.64.0.0/16'] }, exclusionsOf: claimantOf(newer) });
+    }
+    // Its own run drops it.
+    await offboard(claimantOf(newer));
+    expect(await ownership.read('renamed-twice')).toMatchObject({ exclusions: {} });
+  });
+
   test('a writer whose cluster had no identity on record (an older record) never writes over a record that has one', async () => {
     await updateStatusRecord(STATUS_TABLE, 'identity-less', { status: 'ONBOARDED' });
     expect(await updateStatusRecord(STATUS_TABLE, 'identity-less', { status: 'OFFBOARDING_FAILED' }, { identity: null })).toBe(true);
