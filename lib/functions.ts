@@ -50,3 +50,7 @@ export const ALL_FUNCTIONS: readonly FunctionSpec[] = [...STEP_FUNCTIONS, ...SER
 export type StepName = (typeof STEP_FUNCTIONS)[number]['name'];
 export type FunctionName = StepName | (typeof SERVICE_FUNCTIONS)[number]['name'];
 
+/** The timeout of aviatrix-snat, the one function that writes SNAT and exclusion claims. */
+export function claimWriterTimeoutSeconds(): number {
+  return ALL_FUNCTIONS.find((f) => f.name === 'aviatrix-snat')!.timeoutSeconds;
+}

@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { rowPolicy } from './policy-rows';
 import { OnboardingConfig } from './config';
 import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
-import { ALL_FUNCTIONS, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID } from './functions';
+import { ALL_FUNCTIONS, claimWriterTimeoutSeconds, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID } from './functions';
 import { ResourceNames } from './names';
 import { PACKAGE_ROOT } from './package-root';
 import { PermissionContext, permissionTable, X_RAY_REASON } from './permissions';
@@ -79,6 +79,8 @@ export class OnboardingFunctions extends Construct {
       STATUS_TABLE_NAME: props.statusTableName,
       LEASE_TABLE_NAME: props.leaseTableName,
       CLAIM_TABLE_NAME: props.claimTableName,
+      // The claim index is trusted only once a claim writer of the version before can no longer be running (docs/claim-index.md).
+      CLAIM_INDEX_SETTLE_SECONDS: String(claimWriterTimeoutSeconds() + 60),
       // The vpc-cni step gives this role an access entry in a Kubernetes group whose RBAC allows what
       // it writes; the nodegroup step runs as the same role, hence as the same Kubernetes identity.
       RECONCILER_ROLE_ARN: this.roles[KUBE_RECONCILER_ROLE_ID].roleArn,

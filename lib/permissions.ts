@@ -121,16 +121,9 @@ function controllerCredentials(ctx: PermissionContext): PermissionRow[] {
     describeClusters(['eks:DescribeCluster'], 'the cluster to onboard or offboard.'),
     {
       sid: 'OwnershipRegistry',
-      // Scan: only to build the claim index from the records once, when it is found empty.
-      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resources: [ctx.statusTableArn],
       reason: 'Which controller objects each cluster added (lambdas/aviatrix/ownership.ts), so offboarding removes only those.',
-    },
-    {
-      sid: 'ClaimIndex',
-      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
-      resources: [ctx.claimTableArn],
-      reason: 'Who else claims a gateway\'s SNAT policy or a transit\'s exclusion (lambdas/aviatrix/claim-index.ts): the claim table only, written with the status record\'s claim.',
     },
   ];
   if (credentialsKmsKeyArn) {
@@ -615,6 +608,18 @@ export function permissionTable(ctx: PermissionContext): Record<string, Permissi
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'],
         resources: [ctx.leaseTableArn],
         reason: 'Per-gateway leases around the controller\'s whole-list writes, on the lease table only.',
+      },
+      {
+        sid: 'ClaimIndexFromRecords',
+        actions: ['dynamodb:Scan'],
+        resources: [ctx.statusTableArn],
+        reason: 'Until the claim index is built and trusted (a new, emptied or re-created claim table), who else claims is read from every status record, and the index is then built from them.',
+      },
+      {
+        sid: 'ClaimIndex',
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [ctx.claimTableArn],
+        reason: 'Who else claims a gateway\'s SNAT policy or a transit\'s exclusion (lambdas/aviatrix/claim-index.ts): the claim table only, written with the status record\'s claim.',
       },
     ],
     CleanupRole: cleanup(ctx),

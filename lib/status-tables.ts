@@ -36,8 +36,8 @@ export class StatusTables extends Construct {
     // Which clusters claim each gateway's SNAT policies and each transit's exclusions: one item per
     // (gateway or transit, cluster), written in the same transaction as the status record's claim,
     // so "who else needs this" is a consistent Query of one partition instead of a Scan of every
-    // record. Derived data: an empty table is rebuilt from the status records by the first run that
-    // reads it (docs/claim-index.md), so it goes with the stack.
+    // record. Derived data: a table found empty is rebuilt from the status records once a settle
+    // time is over, the records scanned until then (docs/claim-index.md), so it goes with the stack.
     this.claimTable = new dynamodb.Table(this, 'ClaimTable', {
       tableName: props.names.claimTable,
       partitionKey: { name: 'resource', type: dynamodb.AttributeType.STRING },

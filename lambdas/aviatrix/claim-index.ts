@@ -5,18 +5,15 @@
 //   resource  S   "snat#<gateway>" or "exclusion#<transit>"
 //   claimant  S   the claiming cluster's status-record key
 //   keys      SS  what it claims there: policy keys (policyKey) or CIDRs
-// Items are written in the same transaction as the record's claim, and a record whose claims are
-// mirrored carries INDEXED_ATTRIBUTE. Records that predate the index are mirrored once, by the first
-// reader that finds no BUILT_MARKER (OwnershipRegistry.ensureIndexBuilt).
+// Every claim write puts all of its record's items in the same transaction (and deletes those it
+// drops), so each write also repairs what its record's items lack. Records written while the table
+// had no items are mirrored once, by a reader after the settle time (OwnershipRegistry.indexTrusted).
 import { AttributeValue, TransactWriteItem } from '../shared/sdk/dynamodb';
 import { policyKey, SnatPolicy } from './policy-codec';
 
 export type ClaimKind = 'snat' | 'exclusion';
 
-/** Set on a status record whose claims the claim table mirrors. */
-export const INDEXED_ATTRIBUTE = 'claimsIndexed';
-
-/** The item that says every record's claims are mirrored (written once, after the first build). */
+/** The item that says when the index may be built (settledAt) and that it is (built). */
 export const BUILT_MARKER: Record<string, AttributeValue> = { resource: { S: '#index' }, claimant: { S: '#built' } };
 
 export const claimResource = (kind: ClaimKind, name: string): string => `${kind}#${name}`;
@@ -33,19 +30,17 @@ export function claimEntries(snat: Record<string, SnatPolicy[]>, exclusions: Rec
   return entries;
 }
 
-const sameKeys = (a: string[] | undefined, b: string[] | undefined) => a?.length === b?.length && (a ?? []).every((k, i) => k === b?.[i]);
-
 /**
- * The claim-table writes that take the index from `before` to `after` for one claimant; `before`
- * undefined: the record was not mirrored yet, so every entry of `after` is written.
+ * The claim-table writes of one claimant whose claims go from `before` to `after`: every entry of
+ * `after` is put (unchanged ones too: an item a write of the version before left out is restored
+ * by the record's next write), and the resources it no longer claims are deleted.
  */
-export function indexWrites(tableName: string, claimant: string, before: Map<string, string[]> | undefined, after: Map<string, string[]>): TransactWriteItem[] {
+export function indexWrites(tableName: string, claimant: string, before: Map<string, string[]>, after: Map<string, string[]>): TransactWriteItem[] {
   const writes: TransactWriteItem[] = [];
   for (const [resource, keys] of after) {
-    if (before && sameKeys(before.get(resource), keys)) continue;
     writes.push({ Put: { TableName: tableName, Item: { resource: { S: resource }, claimant: { S: claimant }, keys: { SS: keys } } } });
   }
-  for (const resource of before?.keys() ?? []) {
+  for (const resource of before.keys()) {
     if (!after.has(resource)) writes.push({ Delete: { TableName: tableName, Key: { resource: { S: resource }, claimant: { S: claimant } } } });
   }
   return writes;

@@ -35,7 +35,7 @@ import {
 } from '../shared/sdk/dynamodb';
 import { sdkClientOptions, withStepDeadline } from '../shared/aws';
 import { OnboardingError, TransientError } from '../shared/errors';
-import { BUILT_MARKER, claimEntries, ClaimKind, claimResource, INDEXED_ATTRIBUTE, indexWrites } from './claim-index';
+import { BUILT_MARKER, claimEntries, ClaimKind, claimResource, indexWrites } from './claim-index';
 import { policyKey, SnatPolicy } from './policy-codec';
 
 export const OWNERSHIP_ATTRIBUTES = {
@@ -85,6 +85,12 @@ export interface OwnershipOptions {
   tableName?: string;
   /** Default from env CLAIM_TABLE_NAME. */
   claimTableName?: string;
+  /**
+   * How long after the claim table is found without its marker the index is built and trusted
+   * (docs/claim-index.md): longer than a claim writer of the version before can still run. Default
+   * from env CLAIM_INDEX_SETTLE_SECONDS (the stack: aviatrix-snat's timeout and a minute), else 600 s.
+   */
+  settleSeconds?: number;
   client?: DynamoDBClient;
 }
 
@@ -115,14 +121,20 @@ function parseJson<T>(text: string | undefined, fallback: T, what: string, clust
 const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
-/** A transaction cancelled by a condition or by another transaction on its items: read again and retry. */
+/**
+ * Read again and retry: a transaction cancelled by a condition, by another transaction on its items
+ * or by throttling, and a plain write that met a transaction in flight on its item (a status record
+ * whose claims aviatrix-snat writes while aviatrix-onboard writes its SmartGroups).
+ */
 const isCancelledByRace = (error: unknown) =>
-  (error instanceof TransactionCanceledException || (error as Error).name === 'TransactionCanceledException') &&
-  ((error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
+  (error as Error).name === 'TransactionConflictException' ||
+  ((error instanceof TransactionCanceledException || (error as Error).name === 'TransactionCanceledException') &&
+    ((error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError'));
 
 /** Claim-table items read per page, and candidates confirmed at once, when asking who else claims a key. */
 const CANDIDATES_PER_PAGE = 25;
 const CONFIRM_AT_ONCE = 4;
+const DEFAULT_SETTLE_SECONDS = 600;
 
 /** The claim attributes the claim table mirrors, each with the other one. */
 const MIRRORED: Partial<Record<Attribute, Attribute>> = {
@@ -134,7 +146,8 @@ export class OwnershipRegistry {
   readonly tableName: string;
   readonly claimTableName: string;
   private readonly dynamo: DynamoDBClient;
-  /** Seen the claim table's BUILT_MARKER (it is never removed). */
+  private readonly settleMs: number;
+  /** Seen the claim table's marker say it is built (this invocation). */
   private indexBuilt = false;
 
   constructor(options: OwnershipOptions = {}) {
@@ -145,6 +158,8 @@ export class OwnershipRegistry {
     }
     this.tableName = tableName!;
     this.claimTableName = claimTableName!;
+    const fromEnv = Number(process.env.CLAIM_INDEX_SETTLE_SECONDS);
+    this.settleMs = 1000 * (options.settleSeconds ?? (process.env.CLAIM_INDEX_SETTLE_SECONDS && Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : DEFAULT_SETTLE_SECONDS));
     this.dynamo = options.client ?? withStepDeadline(new DynamoDBClient(sdkClientOptions()));
   }
 
@@ -209,15 +224,16 @@ export class OwnershipRegistry {
    * Which of `keys` (policy keys on a gateway, or CIDRs on a transit) another live cluster claims:
    * its record is not OFFBOARDED and its claim attribute holds the key there. The claim table names
    * the candidates; each is confirmed from its record, so an index item that outlived its claim
-   * never keeps anything. Stops once every key has a claimant. A dry run writes nothing: before the
-   * index is built it asks every record instead.
+   * never keeps anything. Stops once every key has a claimant. Until the index is built and
+   * trusted (and in a dry run that finds it not built, which must write nothing), every record is
+   * asked instead, by the Scan the index replaces.
    */
   async othersClaiming(clusterName: string, kind: ClaimKind, name: string, keys: string[], dryRun = false): Promise<Set<string>> {
     const found = new Set<string>();
     if (keys.length === 0) return found;
     const me = scopedName(clusterName);
     const attribute = kind === 'snat' ? OWNERSHIP_ATTRIBUTES.snat : OWNERSHIP_ATTRIBUTES.exclusions;
-    const built = await this.ensureIndexBuilt(dryRun);
+    if (!(await this.indexTrusted(dryRun))) return this.scannedClaims(me, attribute, name, keys);
     const unresolved = new Set(keys);
     let startKey: Record<string, AttributeValue> | undefined;
     do {
@@ -242,13 +258,46 @@ export class OwnershipRegistry {
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey && unresolved.size > 0);
-    // Not built yet (a dry run): the records the index does not mirror are asked one by one.
-    for (const recordKey of built ? [] : await this.unmirroredClaimants()) {
-      if (unresolved.size === 0) break;
-      if (recordKey === me) continue;
-      for (const key of await this.liveClaimsOf(recordKey, attribute, name)) if (unresolved.delete(key)) found.add(key);
+    return found;
+  }
+
+  /** The same question by a consistent Scan of every record (before the index is trusted). */
+  private async scannedClaims(me: string, attribute: Attribute, name: string, keys: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const item of await this.scanRecords(
+      'clusterName <> :me AND attribute_exists(#attr) AND (attribute_not_exists(#status) OR #status <> :off)',
+      'clusterName, #attr',
+      { '#attr': attribute, '#status': 'status' },
+      { ':me': { S: me }, ':off': { S: OFFBOARDED } },
+    )) {
+      const map = parseJson<Record<string, (SnatPolicy | string)[]>>(item[attribute]?.S, {}, attribute, item.clusterName?.S ?? '');
+      for (const entry of map[name] ?? []) {
+        const key = typeof entry === 'string' ? entry : policyKey(entry);
+        if (keys.includes(key)) found.add(key);
+      }
     }
     return found;
+  }
+
+  private async scanRecords(filter: string, projection: string, names: Record<string, string>, values?: Record<string, AttributeValue>): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.dynamo.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          FilterExpression: filter,
+          ProjectionExpression: projection,
+          ExpressionAttributeNames: names,
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 
   /** The keys `recordKey`'s record claims on gateway or transit `name`; none when it is gone or OFFBOARDED. */
@@ -268,46 +317,42 @@ export class OwnershipRegistry {
   }
 
   /**
-   * Mirrors, once, the claims of records written before the claim table existed (or while it was
-   * empty), then writes BUILT_MARKER. Each record is mirrored in a transaction conditioned on the
-   * claims the Scan saw, so a record changed since is read again rather than mirrored stale.
+   * Whether the claim table can answer: its marker says it is built. A table found without a
+   * marker (new, emptied or re-created, or the version before never wrote one) gets a marker with a
+   * settle time first; until then the records are scanned, because a claim writer of the version
+   * before may still be running and writes no index items. After it, every record with claims is
+   * mirrored (each in a transaction conditioned on the claims read, so one changed since is read
+   * again), and only then is the marker set built. A dry run writes nothing: it trusts only a built table.
    */
-  private async ensureIndexBuilt(dryRun: boolean): Promise<boolean> {
+  private async indexTrusted(dryRun: boolean): Promise<boolean> {
     if (this.indexBuilt) return true;
     const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
+    if (Item?.built?.BOOL) return (this.indexBuilt = true);
+    if (dryRun) return false;
+    let settledAt = Number(Item?.settledAt?.N);
     if (!Item) {
-      if (dryRun) return false;
-      for (const recordKey of await this.unmirroredClaimants()) await this.mirrorRecord(recordKey);
-      await this.dynamo.send(new PutItemCommand({ TableName: this.claimTableName, Item: BUILT_MARKER }));
+      settledAt = Date.now() + this.settleMs;
+      try {
+        await this.dynamo.send(
+          new PutItemCommand({ TableName: this.claimTableName, Item: { ...BUILT_MARKER, settledAt: { N: String(settledAt) } }, ConditionExpression: 'attribute_not_exists(#resource)', ExpressionAttributeNames: { '#resource': 'resource' } }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return false; // another run started the settle time just now
+      }
     }
-    this.indexBuilt = true;
-    return true;
-  }
-
-  /** The records that have claims the claim table does not mirror (only before the index is built). */
-  private async unmirroredClaimants(): Promise<string[]> {
-    const keys: string[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.dynamo.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          ConsistentRead: true,
-          FilterExpression: 'attribute_not_exists(#indexed) AND (attribute_exists(#snat) OR attribute_exists(#exclusions))',
-          ProjectionExpression: 'clusterName',
-          ExpressionAttributeNames: { '#indexed': INDEXED_ATTRIBUTE, '#snat': OWNERSHIP_ATTRIBUTES.snat, '#exclusions': OWNERSHIP_ATTRIBUTES.exclusions },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) if (item.clusterName?.S) keys.push(item.clusterName.S);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return keys;
-  }
-
-  /** Mirrors one record's claims unless it is mirrored already (a compare-and-set of both claim attributes). */
-  private async mirrorRecord(recordKey: string): Promise<void> {
-    await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.snat, (current) => current, undefined, true, recordKey);
+    if (!(Date.now() >= settledAt)) return false;
+    const names = { '#snat': OWNERSHIP_ATTRIBUTES.snat, '#exclusions': OWNERSHIP_ATTRIBUTES.exclusions };
+    for (const item of await this.scanRecords('attribute_exists(#snat) OR attribute_exists(#exclusions)', 'clusterName, #snat', names)) {
+      const recordKey = item.clusterName?.S;
+      // Written again as it is (through an attribute it has), with every index item of both.
+      const through = item[OWNERSHIP_ATTRIBUTES.snat] ? OWNERSHIP_ATTRIBUTES.snat : OWNERSHIP_ATTRIBUTES.exclusions;
+      if (recordKey) await this.compareAndSet(recordKey, through, (current) => current, undefined, true, recordKey);
+    }
+    await this.dynamo.send(
+      new UpdateItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, UpdateExpression: 'SET built = :built', ExpressionAttributeValues: { ':built': { BOOL: true } } }),
+    );
+    return (this.indexBuilt = true);
   }
 
   /**
@@ -330,7 +375,7 @@ export class OwnershipRegistry {
     const names: Record<string, string> = {
       '#attr': attribute,
       ...(stamp ? { '#stamp': stamp.attribute } : {}),
-      ...(other ? { '#other': other, '#indexed': INDEXED_ATTRIBUTE } : {}),
+      ...(other ? { '#other': other } : {}),
     };
     for (let attempt = 0; attempt < 8; attempt++) {
       const { Item } = await this.dynamo.send(
@@ -340,20 +385,18 @@ export class OwnershipRegistry {
       const next = compute(current);
       const currentStamp = stamp ? Item?.[stamp.attribute]?.S : undefined;
       const nextStamp = stamp && next !== undefined ? stamp.value : undefined;
-      const indexed = !other || Item?.[INDEXED_ATTRIBUTE] !== undefined;
-      if (next === current && (!stamp || nextStamp === currentStamp) && !(mirror && !indexed)) return false;
+      if (next === current && (!stamp || nextStamp === currentStamp) && !mirror) return false;
       const otherValue = other ? Item?.[other]?.S : undefined;
       const sets = [
         ...(next !== undefined ? ['#attr = :new'] : []),
         ...(nextStamp !== undefined ? ['#stamp = :stamp'] : []),
-        ...(other && !indexed ? ['#indexed = :indexed'] : []),
       ];
       const removes = [...(next === undefined && current !== undefined ? ['#attr'] : []), ...(stamp && nextStamp === undefined ? ['#stamp'] : [])];
       const conditions = [
         current === undefined ? 'attribute_not_exists(#attr)' : '#attr = :old',
         ...(stamp ? [currentStamp === undefined ? 'attribute_not_exists(#stamp)' : '#stamp = :oldStamp'] : []),
-        // Not mirrored yet: all its claims are written to the claim table now, so the other attribute must be as read too.
-        ...(other ? (indexed ? ['attribute_exists(#indexed)'] : ['attribute_not_exists(#indexed)', otherValue === undefined ? 'attribute_not_exists(#other)' : '#other = :other']) : []),
+        // Every claim of the record is written to the claim table with it, so the other attribute must be as read too.
+        ...(other ? [otherValue === undefined ? 'attribute_not_exists(#other)' : '#other = :other'] : []),
       ];
       const update = {
         TableName: this.tableName,
@@ -366,8 +409,7 @@ export class OwnershipRegistry {
           ...(next !== undefined ? { ':new': { S: next } } : {}),
           ...(currentStamp !== undefined ? { ':oldStamp': { S: currentStamp } } : {}),
           ...(nextStamp !== undefined ? { ':stamp': { S: nextStamp } } : {}),
-          ...(other && !indexed ? { ':indexed': { BOOL: true } } : {}),
-          ...(other && !indexed && otherValue !== undefined ? { ':other': { S: otherValue } } : {}),
+          ...(other && otherValue !== undefined ? { ':other': { S: otherValue } } : {}),
         },
       };
       if (Object.keys(update.ExpressionAttributeValues).length === 0) delete (update as { ExpressionAttributeValues?: unknown }).ExpressionAttributeValues;
@@ -384,7 +426,7 @@ export class OwnershipRegistry {
           };
           const writes: TransactWriteItem[] = [
             { Update: update },
-            ...indexWrites(this.claimTableName, key.clusterName.S, indexed ? claims(current, otherValue) : undefined, claims(next, otherValue)),
+            ...indexWrites(this.claimTableName, key.clusterName.S, claims(current, otherValue), claims(next, otherValue)),
           ];
           await this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: writes }));
         }

@@ -25,6 +25,8 @@ const THROTTLING = new Set([
   'InternalServerException',
   'ServerException',
   'TransactionInProgressException',
+  // A plain write that met a transaction in flight on the same item.
+  'TransactionConflictException',
 ]);
 
 /** Node's network error codes that say nothing about the request itself. */

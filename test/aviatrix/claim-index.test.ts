@@ -1,11 +1,13 @@
 // The claim index (lambdas/aviatrix/claim-index.ts): the claim table mirrors each status record's
 // SNAT and exclusion claims, "who else claims this" is answered from it and confirmed by the
-// claimant's record, and records written before the index existed are mirrored by the first reader.
+// claimant's record; a claim table without its marker (new, emptied, re-created) is trusted only
+// after a settle time, during which every record is scanned, and is then rebuilt from the records.
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { BUILT_MARKER, INDEXED_ATTRIBUTE } from '../../lambdas/aviatrix/claim-index';
+import { BUILT_MARKER } from '../../lambdas/aviatrix/claim-index';
 import { OwnershipRegistry } from '../../lambdas/aviatrix/ownership';
 import { policyKey, SnatPolicy } from '../../lambdas/aviatrix/policy-codec';
 import { logger } from '../../lambdas/shared/logger';
+import { withTarget } from '../../lambdas/shared/target';
 import { CLAIM_TABLE, STATUS_TABLE, startWorld, World } from './world';
 
 let world: World;
@@ -51,7 +53,6 @@ test('the claim table mirrors each claim, written with it, and drops what the re
   expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P1), policyKey(P2)].sort(), beta: [policyKey(P1)] });
   expect(await indexOf('snat#spoke-1-hagw')).toEqual({ alpha: [policyKey(P1)] });
   expect(await indexOf('exclusion#transit-1')).toEqual({ alpha: ['100.64.0.0/16'] });
-  expect((await record('alpha'))?.[INDEXED_ATTRIBUTE]).toEqual({ BOOL: true });
 
   await ownership.setSnat('alpha', 'spoke-1', [P2]);
   await ownership.setSnat('alpha', 'spoke-1-hagw', []);
@@ -99,40 +100,104 @@ test('in a crowd, the first claimant confirms the key and the others are not rea
   const reads = world.log.since(mark).map((c) => c.action);
   // One page of candidates and one batch of their records: never all 30 claimants, never a Scan.
   expect(reads).toEqual(['Query', 'GetItem', 'GetItem', 'GetItem', 'GetItem']);
+
+  // A key only the last claimant holds is on the second page (25 candidates a page): read through, and only it confirmed.
+  await ownership.setSnat('crowd-29', 'spoke-1', [P1, P2]);
+  const paged = world.log.mark();
+  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P2)])).toEqual(new Set([policyKey(P2)]));
+  expect(world.log.since(paged).map((c) => c.action)).toEqual(['Query', 'Query', 'GetItem']);
 });
 
-test('claims recorded before the index existed are mirrored by the first reader, once', async () => {
-  // As the registry wrote them before the claim table: the claim attributes only.
-  for (const [name, status] of [['old-a', 'ONBOARDED'], ['old-b', 'OFFBOARDED']] as const) {
-    await world.direct.dynamo.send(
-      new PutItemCommand({
-        TableName: STATUS_TABLE,
-        Item: {
-          clusterName: { S: name },
-          status: { S: status },
-          controllerSnat: { S: JSON.stringify({ 'spoke-1': [P1] }) },
-          controllerExclusions: { S: JSON.stringify({ 'transit-1': ['100.64.0.0/16'] }) },
-        },
-      }),
-    );
-  }
+test('a member account\'s cluster claims under its record key: another cluster of the name elsewhere sees it, the cluster itself does not', async () => {
+  const member = { account: '222222222222', region: 'eu-west-1' };
   const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
-  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  await withTarget(member, () => ownership.setSnat('alpha', 'spoke-1', [P1]));
+  expect(await indexOf('snat#spoke-1')).toEqual({ '222222222222/eu-west-1/alpha': [policyKey(P1)] });
+  expect(await ownership.othersClaiming('alpha', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect(await withTarget(member, () => ownership.othersClaiming('alpha', 'snat', 'spoke-1', [policyKey(P1)]))).toEqual(new Set());
+});
 
+/** As the version before the claim index wrote claims: the record's attributes only. */
+async function writeWithoutIndex(name: string, status: string, claims: { controllerSnat?: unknown; controllerExclusions?: unknown }): Promise<void> {
+  await world.direct.dynamo.send(
+    new UpdateItemCommand({
+      TableName: STATUS_TABLE,
+      Key: { clusterName: { S: name } },
+      UpdateExpression: `SET #status = :status${Object.keys(claims).map((k) => `, ${k} = :${k}`).join('')}`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':status': { S: status }, ...Object.fromEntries(Object.entries(claims).map(([k, v]) => [`:${k}`, { S: JSON.stringify(v) }])) },
+    }),
+  );
+}
+const marker = async () => (await world.direct.dynamo.send(new GetItemCommand({ TableName: CLAIM_TABLE, Key: BUILT_MARKER, ConsistentRead: true }))).Item;
+
+test('claims recorded before the index existed are mirrored once the settle time is over, and until then every record is asked', async () => {
+  for (const [name, status] of [['old-a', 'ONBOARDED'], ['old-b', 'OFFBOARDED']] as const) {
+    await writeWithoutIndex(name, status, { controllerSnat: { 'spoke-1': [P1] }, controllerExclusions: { 'transit-1': ['100.64.0.0/16'] } });
+  }
+  // Within the settle time: answered from every record, nothing mirrored, the marker holds the time.
+  const settling = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 });
+  expect(await settling.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect(await indexOf('snat#spoke-1')).toEqual({});
+  expect((await marker())?.built).toBeUndefined();
+  expect(Number((await marker())?.settledAt?.N)).toBeGreaterThan(Date.now() + 500_000);
+
+  // Once it is over (the marker's time moved back), the next reader mirrors every record and trusts the index.
+  await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 });
+  expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
   expect(await indexOf('snat#spoke-1')).toEqual({ 'old-a': [policyKey(P1)], 'old-b': [policyKey(P1)] });
   expect(await indexOf('exclusion#transit-1')).toEqual({ 'old-a': ['100.64.0.0/16'], 'old-b': ['100.64.0.0/16'] });
-  expect((await record('old-a'))?.[INDEXED_ATTRIBUTE]).toEqual({ BOOL: true });
-  expect((await world.direct.dynamo.send(new GetItemCommand({ TableName: CLAIM_TABLE, Key: BUILT_MARKER, ConsistentRead: true }))).Item).toBeDefined();
+  expect((await marker())?.built).toEqual({ BOOL: true });
   // The OFFBOARDED one is mirrored too, and still claims nothing.
-  await world.direct.dynamo.send(
-    new UpdateItemCommand({ TableName: STATUS_TABLE, Key: { clusterName: { S: 'old-a' } }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'OFFBOARDED' } } }),
-  );
+  await writeWithoutIndex('old-a', 'OFFBOARDED', {});
   expect(await ownership.othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set());
 
   // Once built, no reader scans again (a fresh registry, as in the next invocation).
   const mark = world.log.mark();
   await new OwnershipRegistry({ tableName: STATUS_TABLE }).othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)]);
   expect(world.log.since(mark).filter((c) => c.action === 'Scan')).toHaveLength(0);
+});
+
+test('a claim the version before writes onto a mirrored record while the index settles is seen meanwhile, and mirrored by the build', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 });
+  await ownership.setSnat('mixed', 'spoke-1', [P1]);
+  // A run of the version before, still in flight after the upgrade, adds the exclusion claim to the same record.
+  await writeWithoutIndex('mixed', 'ONBOARDED', { controllerSnat: { 'spoke-1': [P1] }, controllerExclusions: { 'transit-1': ['100.64.0.0/16'] } });
+  expect(await ownership.othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
+
+  await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE }).othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
+  expect(await indexOf('exclusion#transit-1')).toEqual({ mixed: ['100.64.0.0/16'] });
+});
+
+test('a claim table emptied after it was built (a rollback, a re-created stack) is rebuilt from the records, not trusted empty', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 0 });
+  await ownership.setSnat('alpha', 'spoke-1', [P1]);
+  expect(await ownership.othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect((await marker())?.built).toEqual({ BOOL: true });
+
+  const { Items } = await world.direct.dynamo.send(new ScanCommand({ TableName: CLAIM_TABLE }));
+  for (const item of Items ?? []) await world.direct.dynamo.send(new DeleteItemCommand({ TableName: CLAIM_TABLE, Key: { resource: item.resource, claimant: item.claimant } }));
+
+  // The marker went with the items: the settle time starts again, and meanwhile every record is asked.
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect((await marker())?.built).toBeUndefined();
+  await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P1)] });
+});
+
+test('a build that fails half-way leaves the index untrusted, and the next reader builds it whole', async () => {
+  for (const name of ['half-a', 'half-b']) await writeWithoutIndex(name, 'ONBOARDED', { controllerSnat: { [`spoke-${name}`]: [P1] } });
+  world.log.faults.inject('dynamodb', 'TransactWriteItems', { kind: 'status', status: 400, code: 'ValidationException' }, 1, 'half-b');
+  const ownership = () => new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 0 });
+  await expect(ownership().othersClaiming('newcomer', 'snat', 'spoke-half-b', [policyKey(P1)])).rejects.toMatchObject({ name: 'ValidationException' });
+  expect((await marker())?.built).toBeUndefined();
+
+  expect(await ownership().othersClaiming('newcomer', 'snat', 'spoke-half-b', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect(await indexOf('snat#spoke-half-b')).toEqual({ 'half-b': [policyKey(P1)] });
+  expect((await marker())?.built).toEqual({ BOOL: true });
 });
 
 test('a dry run before the index is built writes nothing, and still sees the claims it does not mirror yet', async () => {
@@ -145,7 +210,7 @@ test('a dry run before the index is built writes nothing, and still sees the cla
   expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1), policyKey(P2)], true)).toEqual(new Set([policyKey(P1), policyKey(P2)]));
   expect(world.log.writesSince(mark, 'dynamodb')).toEqual([]);
   expect((await world.direct.dynamo.send(new GetItemCommand({ TableName: CLAIM_TABLE, Key: BUILT_MARKER, ConsistentRead: true }))).Item).toBeUndefined();
-  expect((await record('old-a'))?.[INDEXED_ATTRIBUTE]).toBeUndefined();
+  expect(await indexOf('snat#spoke-1')).toEqual({ 'new-b': [policyKey(P2)] });
 });
 
 test('a record whose other claim attribute changes while it is first mirrored is read again, and both are mirrored', async () => {
@@ -180,6 +245,16 @@ test('a first mirror whose record gains its other claim meanwhile is refused by 
   expect(world.log.since(mark).filter((c) => c.action === 'TransactWriteItems')).toHaveLength(2);
   expect(await indexOf('snat#spoke-1')).toEqual({ solo: [policyKey(P1)] });
   expect(await indexOf('exclusion#transit-1')).toEqual({ solo: ['100.64.0.0/16'] });
+});
+
+test('a plain write that meets a claim transaction in flight on its record is read again and retried, not failed', async () => {
+  // aviatrix-onboard's SmartGroups beside aviatrix-snat's claim transaction on the same record (parallel branches).
+  const fired = world.log.faults.mark();
+  world.log.faults.inject('dynamodb', 'UpdateItem', { kind: 'status', status: 400, code: 'TransactionConflictException' });
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
+  expect(await ownership.setSmartGroups('parallel', [{ name: 'web', uuid: 'u-1' }])).toBe(true);
+  expect(world.log.faults.firedSince(fired)).toEqual([{ service: 'dynamodb', action: 'UpdateItem', fault: 'status' }]);
+  expect((await ownership.read('parallel')).smartGroups).toEqual([{ name: 'web', uuid: 'u-1' }]);
 });
 
 test('a claim attribute that is not JSON is refused by name, and nothing is written', async () => {

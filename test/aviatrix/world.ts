@@ -40,6 +40,7 @@ export async function startWorld(options: EmulatorOptions = {}): Promise<World> 
   process.env.LEASE_TABLE_NAME = LEASE_TABLE;
   process.env.STATUS_TABLE_NAME = STATUS_TABLE;
   process.env.CLAIM_TABLE_NAME = CLAIM_TABLE;
+  process.env.CLAIM_INDEX_SETTLE_SECONDS = '0';
   // Clients a previous world's suite left warm in this module registry point at its moto.
   forgetWarmStateForTests();
   const secrets = new SecretsManagerClient({ endpoint: moto.directEndpoint, region: 'us-east-1', credentials });

@@ -87,6 +87,8 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       STATUS_TABLE_NAME: STATUS_TABLE,
       LEASE_TABLE_NAME: LEASE_TABLE,
       CLAIM_TABLE_NAME: CLAIM_TABLE,
+      // A fresh deployment: no claim writer of a version before the claim index.
+      CLAIM_INDEX_SETTLE_SECONDS: '0',
       RECONCILER_ROLE_ARN: RECONCILER_PRINCIPAL,
     });
   };
@@ -109,7 +111,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       pendingAddonConfiguration.delete(name);
     },
     async stop() {
-      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'CLAIM_TABLE_NAME', 'RECONCILER_ROLE_ARN']) {
+      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'CLAIM_TABLE_NAME', 'CLAIM_INDEX_SETTLE_SECONDS', 'RECONCILER_ROLE_ARN']) {
         if (previous[key] === undefined) delete process.env[key];
       }
       restoreEnv();

@@ -289,9 +289,9 @@ const REQUESTS: Request[] = [
   { role: 'AviatrixOnboardRole', action: 'eks:DeleteAccessEntry', resource: controllerEntry('c1'), expect: 'Denied', why: 'an entry someone else made stays' },
   { role: 'AviatrixOnboardRole', action: 'eks:DeleteAccessEntry', resource: ownEntry('c1'), context: OURS, expect: 'Denied', why: 'no other principal\'s entry' },
   { role: 'AviatrixOnboardRole', action: 'eks:DisassociateAccessPolicy', resource: controllerEntry('c1'), context: { ...OURS, 'eks:policyArn': VIEW_POLICY }, expect: 'Denied', why: 'the code never removes the view access (DisassociateAccessPolicyCommand is in access-entries.ts for the reconciler)' },
-  { role: 'AviatrixOnboardRole', action: 'dynamodb:Scan', resource: (e) => table(e, 'StatusTable'), expect: 'Allowed', why: 'builds the claim index once from the records' },
-  { role: 'AviatrixOnboardRole', action: 'dynamodb:Query', resource: (e) => table(e, 'ClaimTable'), expect: 'Allowed', why: 'other clusters\' claims, from the claim index' },
-  { role: 'AviatrixOnboardRole', action: 'dynamodb:Query', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'the index is the only table it queries' },
+  { role: 'AviatrixOnboardRole', action: 'dynamodb:UpdateItem', resource: (e) => table(e, 'StatusTable'), expect: 'Allowed', why: 'its SmartGroups and k8s onboarding claims' },
+  { role: 'AviatrixOnboardRole', action: 'dynamodb:Scan', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'it never asks who else claims' },
+  { role: 'AviatrixOnboardRole', action: 'dynamodb:Query', resource: (e) => table(e, 'ClaimTable'), expect: 'Denied', why: 'only aviatrix-snat reads the claim index' },
   { role: 'AviatrixOnboardRole', action: 'dynamodb:DeleteItem', resource: (e) => table(e, 'LeaseTable'), expect: 'Allowed', why: 'the cluster lease' },
 
   // aviatrix-snat
@@ -300,6 +300,9 @@ const REQUESTS: Request[] = [
   { role: 'AviatrixSnatRole', action: 'secretsmanager:GetSecretValue', resource: SECRET('prod/database'), expect: 'Denied', why: 'no other secret' },
   { role: 'AviatrixSnatRole', action: 'dynamodb:Scan', resource: (e) => table(e, 'LeaseTable'), expect: 'Allowed', why: 'releases an execution\'s leases' },
   { role: 'AviatrixSnatRole', action: 'dynamodb:PutItem', resource: (e) => table(e, 'LeaseTable'), expect: 'Allowed', why: 'gateway leases' },
+  { role: 'AviatrixSnatRole', action: 'dynamodb:Query', resource: (e) => table(e, 'ClaimTable'), expect: 'Allowed', why: 'other clusters\' claims, from the claim index' },
+  { role: 'AviatrixSnatRole', action: 'dynamodb:Query', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'the index is the only table it queries' },
+  { role: 'AviatrixSnatRole', action: 'dynamodb:Scan', resource: (e) => table(e, 'StatusTable'), expect: 'Allowed', why: 'who else claims, until the claim index is built' },
   { role: 'AviatrixSnatRole', action: 'dynamodb:PutItem', resource: (e) => table(e, 'ClaimTable'), expect: 'Allowed', why: 'a claim\'s index item, in the claim\'s transaction' },
   { role: 'AviatrixSnatRole', action: 'dynamodb:DeleteItem', resource: (e) => table(e, 'ClaimTable'), expect: 'Allowed', why: 'a dropped claim\'s index item' },
   { role: 'AviatrixSnatRole', action: 'dynamodb:PutItem', resource: (e) => table(e, 'StatusTable'), expect: 'Denied', why: 'status records are only updated, attribute by attribute' },

@@ -6,6 +6,7 @@
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { DeleteClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { readStatusRecord } from '../../lambdas/domain/status-record';
+import { describeSecurityGroups } from '../../lambdas/shared/sdk/ec2';
 import { nodeInstanceTagKey, TAG_CLUSTER, TAG_MANAGED, TAG_PURPOSE } from '../../lambdas/domain/network';
 import { createCluster, CreatedCluster, OnboardingWorld, startOnboardingWorld, STATUS_TABLE } from '../local-world/onboarding-world';
 import { runWorkflow } from '../local-world/workflow-runner';
@@ -112,6 +113,12 @@ describe('a crowded VPC', () => {
     const podGroup = await podGroupId('crowd-c', vpc.vpcId);
     expect(answered).toEqual([clusterGroup, podGroup].sort());
     expect(answered).not.toContain(otherVpc);
+  });
+
+  it('the shared reader asks EC2 nothing for a filter with no values (no rule names a group), rather than every group of the VPC', async () => {
+    const mark = w.world.log.mark();
+    expect(await describeSecurityGroups([{ Name: 'vpc-id', Values: [vpc.vpcId] }, { Name: 'group-id', Values: [] }])).toEqual([]);
+    expect(w.world.log.since(mark).filter((c) => c.service === 'ec2')).toEqual([]);
   });
 
   it('offboarding one of them reads its own groups and those their rules name, and leaves the others\' as they were', async () => {
