@@ -81,6 +81,14 @@ export interface SweepRow {
   /** For each of those, the first error's cause (JSON only): what to look at first. */
   stateErrorCauses: Record<string, string>;
   dynamoWritesPerCluster: number;
+  /**
+   * CPU seconds the crowd used (this process, where every "Lambda" and stand-in but moto runs, and
+   * the moto server), and that over the machine's cores: the shortest wall time the machine allows
+   * whatever the leases do. wallMs / (that floor) near 1 says the crowd waited for CPU, not for a lease.
+   * Undefined where /proc is not there.
+   */
+  crowdCpuSeconds?: number;
+  cpuFloorMs?: number;
   /** The machine's 1-minute load average when the crowd finished (the machine is shared). */
   loadAverage: number;
 }
@@ -220,6 +228,27 @@ async function transitions(w: OnboardingWorld, creatingSeconds: number): Promise
   return { creatingSeconds, pollSeconds: DEPLOYED_POLL_SECONDS, stateTransitions: run.statesEntered.length };
 }
 
+/** CPU seconds so far of this process and of the moto server listening on `motoPort` (Linux /proc). */
+function cpuSeconds(motoPort: string): number | undefined {
+  if (!fs.existsSync('/proc/self/stat')) return undefined;
+  const own = process.cpuUsage();
+  const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  let moto = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline: string[];
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!cmdline.some((a) => a.endsWith('moto-server.py')) || cmdline[cmdline.indexOf('-p') + 1] !== motoPort) continue;
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    moto += (Number(fields[11]) + Number(fields[12])) / ticks;
+  }
+  return (own.user + own.system) / 1e6 + moto;
+}
+
 /** Time spent in the lease-held steps, from StateEntered to StateExited. */
 function serializedTime(events: StateEvent[]): number {
   let total = 0;
@@ -278,10 +307,14 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     }
   };
   const mark = w.world.log.mark();
+  const motoPort = new URL(w.world.motoDirectEndpoint).port;
+  const cpuBefore = cpuSeconds(motoPort);
   const started = process.hrtime.bigint();
   // Retries at the ASL's intervals, with its jitter: 10 ms retries of a crowd hit a busy service together.
   const runs = await Promise.all(names.map((clusterName) => runWorkflow(FILE, { clusterName }, { waitMs: 0, retryMs: 'asl', onEvent })));
   const wallMs = elapsed(started);
+  const cpuAfter = cpuSeconds(motoPort);
+  const crowdCpuSeconds = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
   const dynamoWrites = w.world.log.writesSince(mark, 'dynamodb').length;
   let lostPolicies = 0;
   let doubledPolicies = 0;
@@ -312,6 +345,7 @@ async function sweep(w: OnboardingWorld, clusters: number, vpcCount = 1): Promis
     stateErrorCauses,
     dynamoWritesPerCluster: dynamoWrites / clusters,
     loadAverage: os.loadavg()[0],
+    ...(crowdCpuSeconds !== undefined ? { crowdCpuSeconds, cpuFloorMs: (1000 * crowdCpuSeconds) / os.cpus().length } : {}),
   };
 }
 
@@ -382,6 +416,12 @@ export function renderTable(r: BenchResult): string {
         `${s.converged}/${s.clusters} / ${s.lostPolicies}, ${s.doubledPolicies} / ${fmt(s.wallMs / 1000, 1)} s / ${fmt(s.ratio, 2)} / ` +
         `${fmt(s.gatewaySerializedMs / 1000, 1)} s / ${s.leaseTimeouts} / ${fmt(s.dynamoWritesPerCluster, 1)} / ${fmt(s.loadAverage, 1)} |`,
     );
+    if (s.crowdCpuSeconds !== undefined && s.cpuFloorMs !== undefined) {
+      lines.push(
+        `| N=${s.clusters}: CPU of the crowd (this process + moto) / that over ${os.cpus().length} cores, the shortest wall the machine allows / wall ÷ that | ` +
+          `${fmt(s.crowdCpuSeconds, 1)} s / ${fmt(s.cpuFloorMs / 1000, 1)} s / ${fmt(s.wallMs / s.cpuFloorMs, 2)} |`,
+      );
+    }
     const errors = Object.entries(s.stateErrors).sort(([, a], [, b]) => b - a);
     if (errors.length > 0) lines.push(`| N=${s.clusters}: failed states (retried or not), by error | ${errors.map(([k, n]) => `${k} ${n}`).join('; ')} |`);
   }

@@ -13,8 +13,13 @@ import { policyKey, SnatPolicy } from './policy-codec';
 
 export type ClaimKind = 'snat' | 'exclusion';
 
-/** The item that says when the index may be built (settledAt) and that it is (built). */
-export const BUILT_MARKER: Record<string, AttributeValue> = { resource: { S: '#index' }, claimant: { S: '#built' } };
+/**
+ * The item that says when the index may be built (settledAt), who is building it (building: until
+ * when) and that it is built. Its key names the index's format: a version that writes index items
+ * differently (another policyKey, another resource name) must change it, so that its first reader
+ * settles and rebuilds rather than trusting items of the other format.
+ */
+export const BUILT_MARKER: Record<string, AttributeValue> = { resource: { S: '#index' }, claimant: { S: '#format-1' } };
 
 export const claimResource = (kind: ClaimKind, name: string): string => `${kind}#${name}`;
 

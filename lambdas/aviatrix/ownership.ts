@@ -135,6 +135,8 @@ const isCancelledByRace = (error: unknown) =>
 const CANDIDATES_PER_PAGE = 25;
 const CONFIRM_AT_ONCE = 4;
 const DEFAULT_SETTLE_SECONDS = 600;
+/** How long one reader's claim on the build keeps the others from building too (at least). */
+const MIN_BUILD_CLAIM_MS = 60_000;
 
 /** The claim attributes the claim table mirrors, each with the other one. */
 const MIRRORED: Partial<Record<Attribute, Attribute>> = {
@@ -318,41 +320,68 @@ export class OwnershipRegistry {
 
   /**
    * Whether the claim table can answer: its marker says it is built. A table found without a
-   * marker (new, emptied or re-created, or the version before never wrote one) gets a marker with a
-   * settle time first; until then the records are scanned, because a claim writer of the version
-   * before may still be running and writes no index items. After it, every record with claims is
-   * mirrored (each in a transaction conditioned on the claims read, so one changed since is read
-   * again), and only then is the marker set built. A dry run writes nothing: it trusts only a built table.
+   * marker (new, emptied or re-created, or written by a version with another index format) gets a
+   * marker with a settle time first; until then the records are scanned, because a claim writer of
+   * the version before may still be running and writes no index items. After it, one reader takes
+   * the build (the others keep scanning until it is done, or until its claim on the build expires)
+   * and mirrors every record with claims (each in a transaction conditioned on the claims it read,
+   * so one changed since is read again); only then is the marker set built, and only if it is still
+   * the marker it read (one reset meanwhile starts over). A dry run writes nothing: it trusts only a
+   * built table.
    */
   private async indexTrusted(dryRun: boolean): Promise<boolean> {
     if (this.indexBuilt) return true;
     const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
     if (Item?.built?.BOOL) return (this.indexBuilt = true);
     if (dryRun) return false;
-    let settledAt = Number(Item?.settledAt?.N);
-    if (!Item) {
-      settledAt = Date.now() + this.settleMs;
-      try {
-        await this.dynamo.send(
-          new PutItemCommand({ TableName: this.claimTableName, Item: { ...BUILT_MARKER, settledAt: { N: String(settledAt) } }, ConditionExpression: 'attribute_not_exists(#resource)', ExpressionAttributeNames: { '#resource': 'resource' } }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        return false; // another run started the settle time just now
-      }
+    const now = Date.now();
+    let seen = Item?.settledAt?.N;
+    let building = Item?.building?.N;
+    if (seen === undefined) {
+      const settledAt = String(now + this.settleMs);
+      // Lost to another run that started the settle time just now: scan meanwhile.
+      if (!(await this.putMarker({ settledAt: { N: settledAt } }, undefined))) return false;
+      [seen, building] = [settledAt, undefined];
     }
-    if (!(Date.now() >= settledAt)) return false;
+    if (now < Number(seen) || Number(building) > now) return false;
+    const claim = String(now + Math.max(this.settleMs, MIN_BUILD_CLAIM_MS));
+    if (!(await this.putMarker({ settledAt: { N: seen }, building: { N: claim } }, seen, building))) return false;
     const names = { '#snat': OWNERSHIP_ATTRIBUTES.snat, '#exclusions': OWNERSHIP_ATTRIBUTES.exclusions };
-    for (const item of await this.scanRecords('attribute_exists(#snat) OR attribute_exists(#exclusions)', 'clusterName, #snat', names)) {
-      const recordKey = item.clusterName?.S;
-      // Written again as it is (through an attribute it has), with every index item of both.
-      const through = item[OWNERSHIP_ATTRIBUTES.snat] ? OWNERSHIP_ATTRIBUTES.snat : OWNERSHIP_ATTRIBUTES.exclusions;
-      if (recordKey) await this.compareAndSet(recordKey, through, (current) => current, undefined, true, recordKey);
+    try {
+      for (const item of await this.scanRecords('attribute_exists(#snat) OR attribute_exists(#exclusions)', 'clusterName', names)) {
+        const recordKey = item.clusterName?.S;
+        // Written again as it is, through an attribute it still has, with every index item of both.
+        if (recordKey && !(await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.snat, (c) => c, undefined, true, recordKey))) {
+          await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.exclusions, (c) => c, undefined, true, recordKey);
+        }
+      }
+    } catch (error) {
+      // The next reader builds again at once rather than after this claim expires.
+      await this.putMarker({ settledAt: { N: seen } }, seen, claim).catch(() => undefined);
+      throw error;
     }
-    await this.dynamo.send(
-      new UpdateItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, UpdateExpression: 'SET built = :built', ExpressionAttributeValues: { ':built': { BOOL: true } } }),
-    );
+    if (!(await this.putMarker({ settledAt: { N: seen }, built: { BOOL: true } }, seen, claim))) return false;
     return (this.indexBuilt = true);
+  }
+
+  /** Replaces the marker if it is still the one read (its settle time and build claim); whether it did. */
+  private async putMarker(attributes: Record<string, AttributeValue>, seenSettledAt: string | undefined, seenBuilding?: string): Promise<boolean> {
+    const conditions = [seenSettledAt === undefined ? 'attribute_not_exists(settledAt)' : 'settledAt = :seen'];
+    if (seenSettledAt !== undefined) conditions.push(seenBuilding === undefined ? 'attribute_not_exists(building)' : 'building = :building');
+    try {
+      await this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.claimTableName,
+          Item: { ...BUILT_MARKER, ...attributes },
+          ConditionExpression: conditions.join(' AND '),
+          ...(seenSettledAt !== undefined ? { ExpressionAttributeValues: { ':seen': { N: seenSettledAt }, ...(seenBuilding !== undefined ? { ':building': { N: seenBuilding } } : {}) } } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -386,6 +415,8 @@ export class OwnershipRegistry {
       const currentStamp = stamp ? Item?.[stamp.attribute]?.S : undefined;
       const nextStamp = stamp && next !== undefined ? stamp.value : undefined;
       if (next === current && (!stamp || nextStamp === currentStamp) && !mirror) return false;
+      // Mirrored through an attribute the record has (gone since the build's Scan: the caller tries the other).
+      if (mirror && current === undefined) return false;
       const otherValue = other ? Item?.[other]?.S : undefined;
       const sets = [
         ...(next !== undefined ? ['#attr = :new'] : []),

@@ -93,7 +93,7 @@ test('who else claims a key: from the index, confirmed by the claimant\'s record
 test('in a crowd, the first claimant confirms the key and the others are not read', async () => {
   const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
   for (let i = 0; i < 30; i++) await ownership.setSnat(`crowd-${String(i).padStart(2, '0')}`, 'spoke-1', [P1]);
-  // The index is built (one Scan of an empty table's worth of unmirrored records) by the first question.
+  // The index is built by the first question (settle time 0: a new deployment).
   expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-2', [policyKey(P1)])).toEqual(new Set());
   const mark = world.log.mark();
   expect(await ownership.othersClaiming('newcomer', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
@@ -165,6 +165,10 @@ test('a claim the version before writes onto a mirrored record while the index s
   // A run of the version before, still in flight after the upgrade, adds the exclusion claim to the same record.
   await writeWithoutIndex('mixed', 'ONBOARDED', { controllerSnat: { 'spoke-1': [P1] }, controllerExclusions: { 'transit-1': ['100.64.0.0/16'] } });
   expect(await ownership.othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
+  expect(await indexOf('exclusion#transit-1')).toEqual({});
+  // While settling, the Scan counts no OFFBOARDED record, as the index's confirmation does not.
+  await writeWithoutIndex('gone', 'OFFBOARDED', { controllerExclusions: { 'transit-2': ['100.64.0.0/16'] } });
+  expect(await ownership.othersClaiming('newcomer', 'exclusion', 'transit-2', ['100.64.0.0/16'])).toEqual(new Set());
 
   await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
   expect(await new OwnershipRegistry({ tableName: STATUS_TABLE }).othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
@@ -186,6 +190,29 @@ test('a claim table emptied after it was built (a rollback, a re-created stack) 
   await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
   expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
   expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P1)] });
+});
+
+test('a record that holds only exclusion claims is mirrored by the build too', async () => {
+  await writeWithoutIndex('excl-only', 'ONBOARDED', { controllerExclusions: { 'transit-1': ['100.64.0.0/16'] } });
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 0 }).othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
+  expect(await indexOf('exclusion#transit-1')).toEqual({ 'excl-only': ['100.64.0.0/16'] });
+  expect((await marker())?.built).toEqual({ BOOL: true });
+});
+
+test('while one reader builds, another scans rather than trust a half-built index; a marker reset meanwhile is not marked built', async () => {
+  for (const name of ['slow-a', 'slow-b']) await writeWithoutIndex(name, 'ONBOARDED', { controllerSnat: { [`spoke-${name}`]: [P1] } });
+  // The builder's first mirror is held back, so the second reader comes while it builds.
+  world.log.faults.inject('dynamodb', 'TransactWriteItems', { kind: 'delay', ms: 400 });
+  const mark = world.log.mark();
+  const building = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 0 }).othersClaiming('newcomer', 'snat', 'spoke-slow-b', [policyKey(P1)]);
+  while (!world.log.since(mark).some((c) => c.action === 'TransactWriteItems')) await new Promise((resolve) => setImmediate(resolve));
+  const during = world.log.mark();
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 0 }).othersClaiming('newcomer', 'snat', 'spoke-slow-b', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
+  expect(world.log.since(during).filter((c) => c.action === 'Scan' || c.action === 'Query').map((c) => c.action)).toEqual(['Scan']);
+  // The marker is reset while the build runs (a rebuild asked for): the builder must not mark it built.
+  await world.direct.dynamo.send(new DeleteItemCommand({ TableName: CLAIM_TABLE, Key: BUILT_MARKER }));
+  expect(await building).toEqual(new Set([policyKey(P1)]));
+  expect(await marker()).toBeUndefined();
 });
 
 test('a build that fails half-way leaves the index untrusted, and the next reader builds it whole', async () => {
@@ -213,7 +240,7 @@ test('a dry run before the index is built writes nothing, and still sees the cla
   expect(await indexOf('snat#spoke-1')).toEqual({ 'new-b': [policyKey(P2)] });
 });
 
-test('a record whose other claim attribute changes while it is first mirrored is read again, and both are mirrored', async () => {
+test('concurrent first writes of one record each write every claim of it, whichever lands first', async () => {
   const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE });
   // A new record: each write must mirror the other attribute as it is, whichever lands first.
   await Promise.all([
