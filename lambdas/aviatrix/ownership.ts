@@ -137,6 +137,9 @@ const CONFIRM_AT_ONCE = 4;
 const DEFAULT_SETTLE_SECONDS = 600;
 /** How long one reader's claim on the build keeps the others from building too (at least). */
 const MIN_BUILD_CLAIM_MS = 60_000;
+const MIRROR_AT_ONCE = 8;
+const HAS_CLAIMS = 'attribute_exists(#snat) OR attribute_exists(#exclusions)';
+const CLAIM_NAMES = { '#snat': OWNERSHIP_ATTRIBUTES.snat, '#exclusions': OWNERSHIP_ATTRIBUTES.exclusions };
 
 /** The claim attributes the claim table mirrors, each with the other one. */
 const MIRRORED: Partial<Record<Attribute, Attribute>> = {
@@ -281,7 +284,7 @@ export class OwnershipRegistry {
     return found;
   }
 
-  private async scanRecords(filter: string, projection: string, names: Record<string, string>, values?: Record<string, AttributeValue>): Promise<Record<string, AttributeValue>[]> {
+  private async scanRecords(filter: string, projection: string, names: Record<string, string>, values?: Record<string, AttributeValue>, firstOnly = false): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
@@ -298,7 +301,7 @@ export class OwnershipRegistry {
       );
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    } while (startKey && !(firstOnly && items.length > 0));
     return items;
   }
 
@@ -346,14 +349,18 @@ export class OwnershipRegistry {
     if (now < Number(seen) || Number(building) > now) return false;
     const claim = String(now + Math.max(this.settleMs, MIN_BUILD_CLAIM_MS));
     if (!(await this.putMarker({ settledAt: { N: seen }, building: { N: claim } }, seen, building))) return false;
-    const names = { '#snat': OWNERSHIP_ATTRIBUTES.snat, '#exclusions': OWNERSHIP_ATTRIBUTES.exclusions };
     try {
-      for (const item of await this.scanRecords('attribute_exists(#snat) OR attribute_exists(#exclusions)', 'clusterName', names)) {
-        const recordKey = item.clusterName?.S;
-        // Written again as it is, through an attribute it still has, with every index item of both.
-        if (recordKey && !(await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.snat, (c) => c, undefined, true, recordKey))) {
-          await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.exclusions, (c) => c, undefined, true, recordKey);
-        }
+      const records = (await this.scanRecords(HAS_CLAIMS, 'clusterName', CLAIM_NAMES)).flatMap((item) => (item.clusterName?.S ? [item.clusterName.S] : []));
+      // A few records at a time: a build of a large fleet stays well inside one step's time.
+      for (let i = 0; i < records.length; i += MIRROR_AT_ONCE) {
+        await Promise.all(
+          records.slice(i, i + MIRROR_AT_ONCE).map(async (recordKey) => {
+            // Written again as it is, through an attribute it still has, with every index item of both.
+            if (!(await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.snat, (c) => c, undefined, true, recordKey))) {
+              await this.compareAndSet(recordKey, OWNERSHIP_ATTRIBUTES.exclusions, (c) => c, undefined, true, recordKey);
+            }
+          }),
+        );
       }
     } catch (error) {
       // The next reader builds again at once rather than after this claim expires.
@@ -362,6 +369,19 @@ export class OwnershipRegistry {
     }
     if (!(await this.putMarker({ settledAt: { N: seen }, built: { BOOL: true } }, seen, claim))) return false;
     return (this.indexBuilt = true);
+  }
+
+  /**
+   * A deployment's first claim: when no record holds a claim yet, the empty claim table is complete
+   * (every claim from now on is written with its items), so it is marked built at once, with no
+   * settle time and no build. Asked only by a write that gives a record its first claim.
+   */
+  private async markBuiltIfFirstClaim(): Promise<void> {
+    if (this.indexBuilt) return;
+    const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
+    if (Item?.built?.BOOL) this.indexBuilt = true;
+    if (Item || (await this.scanRecords(HAS_CLAIMS, 'clusterName', CLAIM_NAMES, undefined, true)).length > 0) return;
+    await this.putMarker({ settledAt: { N: String(Date.now()) }, built: { BOOL: true } }, undefined);
   }
 
   /** Replaces the marker if it is still the one read (its settle time and build claim); whether it did. */
@@ -418,6 +438,7 @@ export class OwnershipRegistry {
       // Mirrored through an attribute the record has (gone since the build's Scan: the caller tries the other).
       if (mirror && current === undefined) return false;
       const otherValue = other ? Item?.[other]?.S : undefined;
+      if (other && current === undefined && otherValue === undefined && next !== undefined) await this.markBuiltIfFirstClaim();
       const sets = [
         ...(next !== undefined ? ['#attr = :new'] : []),
         ...(nextStamp !== undefined ? ['#stamp = :stamp'] : []),

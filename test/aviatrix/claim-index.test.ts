@@ -160,8 +160,11 @@ test('claims recorded before the index existed are mirrored once the settle time
 });
 
 test('a claim the version before writes onto a mirrored record while the index settles is seen meanwhile, and mirrored by the build', async () => {
+  // An upgrade: a claim of the version before is on record, so no write marks the index built.
+  await writeWithoutIndex('earlier', 'ONBOARDED', { controllerSnat: { 'spoke-9': [P2] } });
   const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 });
   await ownership.setSnat('mixed', 'spoke-1', [P1]);
+  expect(await marker()).toBeUndefined();
   // A run of the version before, still in flight after the upgrade, adds the exclusion claim to the same record.
   await writeWithoutIndex('mixed', 'ONBOARDED', { controllerSnat: { 'spoke-1': [P1] }, controllerExclusions: { 'transit-1': ['100.64.0.0/16'] } });
   expect(await ownership.othersClaiming('newcomer', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
@@ -190,6 +193,15 @@ test('a claim table emptied after it was built (a rollback, a re-created stack) 
   await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
   expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('beta', 'snat', 'spoke-1', [policyKey(P1)])).toEqual(new Set([policyKey(P1)]));
   expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P1)] });
+});
+
+test('a new deployment\'s first claim marks the empty index built: no settle time, no Scan, ever', async () => {
+  const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 });
+  await ownership.setExclusions('first', 'transit-1', ['100.64.0.0/16']);
+  expect((await marker())?.built).toEqual({ BOOL: true });
+  const mark = world.log.mark();
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('second', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
+  expect(world.log.since(mark).map((c) => c.action)).toEqual(['GetItem', 'Query', 'GetItem']);
 });
 
 test('a record that holds only exclusion claims is mirrored by the build too', async () => {
