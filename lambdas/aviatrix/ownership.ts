@@ -131,6 +131,11 @@ const isCancelledByRace = (error: unknown) =>
   ((error instanceof TransactionCanceledException || (error as Error).name === 'TransactionCanceledException') &&
     ((error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError'));
 
+/** The keys a claim attribute's JSON holds for gateway or transit `name`: policy keys, or CIDRs. */
+function claimedKeys(text: string | undefined, attribute: Attribute, name: string, recordKey: string): string[] {
+  return (parseJson<Record<string, (SnatPolicy | string)[]>>(text, {}, attribute, recordKey)[name] ?? []).map((entry) => (typeof entry === 'string' ? entry : policyKey(entry)));
+}
+
 /** Claim-table items read per page, and candidates confirmed at once, when asking who else claims a key. */
 const CANDIDATES_PER_PAGE = 25;
 const CONFIRM_AT_ONCE = 4;
@@ -275,11 +280,7 @@ export class OwnershipRegistry {
       { '#attr': attribute, '#status': 'status' },
       { ':me': { S: me }, ':off': { S: OFFBOARDED } },
     )) {
-      const map = parseJson<Record<string, (SnatPolicy | string)[]>>(item[attribute]?.S, {}, attribute, item.clusterName?.S ?? '');
-      for (const entry of map[name] ?? []) {
-        const key = typeof entry === 'string' ? entry : policyKey(entry);
-        if (keys.includes(key)) found.add(key);
-      }
+      for (const key of claimedKeys(item[attribute]?.S, attribute, name, item.clusterName?.S ?? '')) if (keys.includes(key)) found.add(key);
     }
     return found;
   }
@@ -316,9 +317,7 @@ export class OwnershipRegistry {
         ExpressionAttributeNames: { '#status': 'status', '#attr': attribute },
       }),
     );
-    if (!Item || Item.status?.S === OFFBOARDED) return [];
-    const map = parseJson<Record<string, (SnatPolicy | string)[]>>(Item[attribute]?.S, {}, attribute, recordKey);
-    return (map[name] ?? []).map((entry) => (typeof entry === 'string' ? entry : policyKey(entry)));
+    return !Item || Item.status?.S === OFFBOARDED ? [] : claimedKeys(Item[attribute]?.S, attribute, name, recordKey);
   }
 
   /**
@@ -334,8 +333,8 @@ export class OwnershipRegistry {
    */
   private async indexTrusted(dryRun: boolean): Promise<boolean> {
     if (this.indexBuilt) return true;
-    const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
-    if (Item?.built?.BOOL) return (this.indexBuilt = true);
+    const Item = await this.readMarker();
+    if (this.indexBuilt) return true;
     if (dryRun) return false;
     const now = Date.now();
     let seen = Item?.settledAt?.N;
@@ -378,10 +377,16 @@ export class OwnershipRegistry {
    */
   private async markBuiltIfFirstClaim(): Promise<void> {
     if (this.indexBuilt) return;
-    const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
-    if (Item?.built?.BOOL) this.indexBuilt = true;
+    const Item = await this.readMarker();
     if (Item || (await this.scanRecords(HAS_CLAIMS, 'clusterName', CLAIM_NAMES, undefined, true)).length > 0) return;
     await this.putMarker({ settledAt: { N: String(Date.now()) }, built: { BOOL: true } }, undefined);
+  }
+
+  /** The claim table's marker (consistent); notes when it says the table is built. */
+  private async readMarker(): Promise<Record<string, AttributeValue> | undefined> {
+    const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
+    if (Item?.built?.BOOL) this.indexBuilt = true;
+    return Item;
   }
 
   /** Replaces the marker if it is still the one read (its settle time and build claim); whether it did. */
@@ -409,7 +414,7 @@ export class OwnershipRegistry {
    * concurrent writer of the same attribute is never overwritten blindly). `next` undefined removes it.
    * `stamp`: a second attribute set in the same write (and conditioned the same way), removed with the first.
    * A claim attribute (MIRRORED) is written in one transaction with its claim-table items; `mirror`
-   * writes a record not mirrored yet even when its claims do not change. Returns whether it wrote.
+   * (the index build) writes them even when the claims do not change. Returns whether it wrote.
    */
   private async compareAndSet(
     clusterName: string,
@@ -455,7 +460,8 @@ export class OwnershipRegistry {
         Key: key,
         UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' '),
         ConditionExpression: conditions.join(' AND '),
-        ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([n]) => conditions.join(' ').includes(n) || sets.join(' ').includes(n) || removes.includes(n))),
+        // Every name is in the conditions: the attribute, the stamp when there is one, the other claim attribute when mirrored.
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: {
           ...(current !== undefined ? { ':old': { S: current } } : {}),
           ...(next !== undefined ? { ':new': { S: next } } : {}),
@@ -464,7 +470,6 @@ export class OwnershipRegistry {
           ...(other && otherValue !== undefined ? { ':other': { S: otherValue } } : {}),
         },
       };
-      if (Object.keys(update.ExpressionAttributeValues).length === 0) delete (update as { ExpressionAttributeValues?: unknown }).ExpressionAttributeValues;
       try {
         if (!other) {
           await this.dynamo.send(new UpdateItemCommand(update));

@@ -23,7 +23,7 @@ import {
 } from './client';
 import { GatewayLeases, joinWithoutLease, planThenLease } from '../shared/lease';
 import { requireKubernetesFeature } from './onboarding';
-import { OwnershipRegistry, refuseIfTakenOver } from './ownership';
+import { ClusterOwnership, OwnershipRegistry, refuseIfTakenOver } from './ownership';
 import { dedupePolicies, missingPolicies, policyKey, SnatPolicy } from './policy-codec';
 
 export interface SnatInput {
@@ -490,6 +490,14 @@ async function syncGatewaySnat(
   return outcome(0, 0, existing.length, keptForOthers.length, !sameKeys(mine.map(policyKey), claim.map(policyKey)));
 }
 
+/**
+ * The exclusion claims are recorded for another cluster of this name than the run's (`claimant`;
+ * null: a run that knows no identity, for which any recorded cluster is another). Undefined: no comparison.
+ */
+function claimedForAnother(owned: ClusterOwnership, claimant: string | null | undefined): boolean {
+  return claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== claimant;
+}
+
 /** The transit's exclusions, by the same rules as syncGatewaySnat. Call inside the transit's lease. */
 async function syncExclusions(
   ctx: RunContext,
@@ -501,7 +509,7 @@ async function syncExclusions(
   const [owned, transit] = await Promise.all([ownership.read(clusterName), client.getGateway(transitName)]);
   // Claims another cluster of this name made (one deleted, or re-created since this run began), read under the lease:
   // a removal leaves them and the transit alone; a run that wants the CIDR takes them over under the lease.
-  const othersClaims = ctx.claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== ctx.claimant;
+  const othersClaims = claimedForAnother(owned, ctx.claimant);
   if (othersClaims && wanted.length === 0) return { value: { added: [], removed: [], claimedFor: owned.exclusionsOf! }, dirty: false };
   const mine = new Set(owned.exclusions[transitName] ?? []);
   if (!transit) {
@@ -711,8 +719,7 @@ export async function offboardExclusions(
   const owned = await deps.ownership.read(input.clusterName);
   if (input.cidrKept) {
     // Claims made for another cluster of this name (re-created since this run began) are its own, as in syncExclusions.
-    const othersClaims = input.claimant !== undefined && owned.exclusionsOf !== undefined && owned.exclusionsOf !== input.claimant;
-    if (!input.cidrKept.retry && !input.dryRun && !othersClaims) {
+    if (!input.cidrKept.retry && !input.dryRun && !claimedForAnother(owned, input.claimant)) {
       for (const name of Object.keys(owned.exclusions)) await deps.ownership.setExclusions(input.clusterName, name, []);
     }
     const why = `the pod CIDR is still in the VPC (${input.cidrKept.reason}), so it stays excluded from the transit`;
