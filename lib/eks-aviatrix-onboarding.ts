@@ -10,7 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { OnboardingConfig } from './config';
+import { OnboardingConfig, parseConfig } from './config';
 import { FunctionName } from './functions';
 import { HubAccess } from './hub-access';
 import { DEFAULT_NAME_PREFIX, namePrefixProblem, ResourceNames, resourceNames } from './names';
@@ -24,7 +24,10 @@ import { aslPath, MachineId, machineWaits, STATE_MACHINES, Workflows } from './w
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
 export interface EksAviatrixOnboardingProps {
-  /** Validated config (parseConfig in lib/config.ts). Handed to every Lambda as ONBOARDING_CONFIG. */
+  /**
+   * The onboarding config (lib/config.ts). Validated here (parseConfig: a bad value fails synth
+   * naming the key) and handed to every Lambda as ONBOARDING_CONFIG, stamped with its digest.
+   */
   config: OnboardingConfig;
   /** Seconds between polls in the workflows' Wait states. Default 30. */
   pollIntervalSeconds?: number;
@@ -62,7 +65,8 @@ export class EksAviatrixOnboarding extends Construct {
     if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 1 || pollIntervalSeconds > 3600) {
       throw new Error(`EksAviatrixOnboarding ${this.node.path}: pollIntervalSeconds must be a whole number of seconds from 1 to 3600, got ${pollIntervalSeconds}`);
     }
-    const { config } = props;
+    // Validated here, once, whatever the caller did: the Lambdas trust what the stack hands them (lambdas/shared/config-stamp.ts).
+    const config = parseConfig(props.config);
     if (config.hub && config.hub.namePrefix !== prefix) {
       throw new Error(`EksAviatrixOnboarding ${this.node.path}: onboarding.hub.namePrefix "${config.hub.namePrefix}" must equal the naming prefix "${prefix}": member roles trust the hub roles by that name`);
     }

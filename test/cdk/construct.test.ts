@@ -6,9 +6,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { EksAviatrixOnboarding, resourceNames } from '../../index';
 import { ALL_FUNCTIONS } from '../../lib/functions';
-import { testConfig } from './fixtures';
+import { TEST_RAW_CONFIG, testConfig } from './fixtures';
 import { MULTI_ACCOUNT_RAW_CONFIG } from './member-fixtures';
-import { parseConfig } from '../../lib/config';
+import { OnboardingConfig, parseConfig } from '../../lib/config';
+import { openStampedConfig } from '../../lambdas/shared/config-stamp';
 
 function embed(props: { namePrefix?: string; pollIntervalSeconds?: number } = {}, config = testConfig()): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -69,4 +70,27 @@ describe('stable names from the naming prefix', () => {
       /onboarding\.hub\.namePrefix "eks-aviatrix" must equal the naming prefix "other-copy"/,
     );
   });
+});
+
+describe('the construct validates the config it is given: an adopter\'s code need not have parsed it', () => {
+  test('a bad value or a misspelt key fails synth naming the key', () => {
+    expect(() => embed({}, { ...testConfig(), secondaryCidr: '100.64.0.0/33' })).toThrow(
+      /Invalid onboarding config:\n {2}- onboarding\.secondaryCidr must be an IPv4 network in CIDR form, got "100\.64\.0\.0\/33"/,
+    );
+    const misspelt = { ...testConfig(), driftSchedul: 'rate(1 hour)' } as unknown as OnboardingConfig;
+    expect(() => embed({}, misspelt)).toThrow(/onboarding\.driftSchedul is not a known setting/);
+  });
+
+  test('a config that never went through parseConfig reaches every Lambda parsed (defaults filled) and stamped', () => {
+    const template = embed({}, TEST_RAW_CONFIG as unknown as OnboardingConfig);
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Environment: { Variables: Record<string, string> } } }[];
+    expect(functions).toHaveLength(ALL_FUNCTIONS.length);
+    expect(TEST_RAW_CONFIG).not.toHaveProperty('clusterActiveTimeoutSeconds');
+    for (const fn of functions) {
+      const env = fn.Properties.Environment.Variables;
+      const opened = openStampedConfig(env.ONBOARDING_CONFIG, env.ONBOARDING_CONFIG_SHA256);
+      expect(opened).toEqual({ config: parseConfig(TEST_RAW_CONFIG) });
+      expect(opened).toMatchObject({ config: { clusterActiveTimeoutSeconds: 45 * 60 } });
+    }
+  }, 120_000);
 });
