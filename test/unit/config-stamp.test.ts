@@ -101,6 +101,10 @@ describe('a value CloudFormation fills in at deploy (the security group the stac
     const deployed = deployedWithMadeGroup();
     setEnv({ ...deployed, [CONFIG_VARIABLE]: deployed[CONFIG_VARIABLE].replace('subnet-0e1f2a3b', 'subnet-0fffffff') });
     expect(refusal().message).toMatch(/^ONBOARDING_CONFIG on function eks-aviatrix-pod-network does not match its ONBOARDING_CONFIG_SHA256: /);
+    // Removing the deploy-time value itself is a change too.
+    setEnv({ ...deployed, [CONFIG_VARIABLE]: deployed[CONFIG_VARIABLE].replace(`"securityGroupIds":["${DEPLOYED_GROUP}"]`, '"securityGroupIds":[]') });
+    expect(process.env[CONFIG_VARIABLE]).toContain('"securityGroupIds":[]');
+    expect(refusal().message).toMatch(/^ONBOARDING_CONFIG on function eks-aviatrix-pod-network does not match its ONBOARDING_CONFIG_SHA256: /);
   });
 
   test('paths that are not a list of paths are refused as a mismatch, a text that is not JSON as such', () => {
