@@ -59,7 +59,7 @@ function readStamp(stamp: string): { digest: string; paths?: JsonPath[] } {
   if (space < 0) return { digest: stamp, paths: [] };
   try {
     const paths: unknown = JSON.parse(stamp.slice(space + 1));
-    if (Array.isArray(paths) && paths.every((p) => Array.isArray(p) && p.length > 0)) return { digest: stamp.slice(0, space), paths: paths as JsonPath[] };
+    if (Array.isArray(paths) && paths.every((p) => Array.isArray(p))) return { digest: stamp.slice(0, space), paths: paths as JsonPath[] };
   } catch {
     // not a list of paths: below
   }

@@ -110,8 +110,10 @@ describe('a value CloudFormation fills in at deploy (the security group the stac
   test('paths that are not a list of paths are refused as a mismatch, a text that is not JSON as such', () => {
     const deployed = deployedWithMadeGroup();
     const digest = deployed[DIGEST_VARIABLE].split(' ')[0];
-    setEnv({ ...deployed, [DIGEST_VARIABLE]: `${digest} privateEndpointAccess` });
-    expect(refusal().message).toMatch(/does not match its ONBOARDING_CONFIG_SHA256: /);
+    for (const paths of ['privateEndpointAccess', '{"privateEndpointAccess":0}', '[[]]']) {
+      setEnv({ ...deployed, [DIGEST_VARIABLE]: `${digest} ${paths}` });
+      expect({ paths, message: refusal().message }).toEqual({ paths, message: expect.stringMatching(/does not match its ONBOARDING_CONFIG_SHA256: /) });
+    }
     setEnv({ ...deployed, [CONFIG_VARIABLE]: deployed[CONFIG_VARIABLE].slice(0, -1) });
     expect(refusal().message).toBe(`ONBOARDING_CONFIG on function ${FUNCTION} is not valid JSON; redeploy the stack with \`cdk deploy\``);
   });
