@@ -23,8 +23,8 @@ import { attachToNetwork, FunctionNetwork, privateEndpointNetwork } from './priv
 /**
  * Room left for the stamped config (ONBOARDING_CONFIG and ONBOARDING_CONFIG_SHA256, keys and values)
  * in the 4 KB Lambda environment after the other variables: table names, the reconciler role ARN,
- * Powertools settings and, on start-workflow, three state machine ARNs (~100 characters each) come
- * to ~800 bytes.
+ * Powertools settings and, on notify (the most), the topic ARN and three state machine ARNs (~100
+ * characters each) come to ~800 bytes with the default naming prefix.
  */
 export const MAX_CONFIG_ENV_BYTES = 3200;
 
