@@ -11,6 +11,9 @@
 # - most of Python's cycle collections: moto's answers allocate many short-lived objects (a young
 #   collection every 700 allocations by default), and the full ones walked moto's whole import graph,
 #   which is frozen below (never collected, never walked);
+# - the candidate attribute names of each field of an answer (pick_attributes_by_remembered_names);
+# - a botocore loader per service model, each listing botocore's service folders again;
+# - ~1,200 AMIs loaded into every EC2 backend (only the one image the local world launches);
 # - a TCP connection and a server thread per request (keep_connections_alive below).
 import functools
 import gc
@@ -30,6 +33,11 @@ def watch():
 
 threading.Thread(target=watch, daemon=True).start()
 
+# Every EC2 backend (one per account and Region, made anew after each reset) loads moto's ~1,200
+# "latest" AMIs of its Region, with a random snapshot and volume id each: 0.25 s of CPU a time. The
+# local world launches instances from one image (the tests' RunInstances), so moto loads only that.
+os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto-amis.json"))
+
 import moto.backends
 
 
@@ -40,6 +48,9 @@ def skip_repeated_work():
 
     modules = list(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: iter(modules)
+
+    # Each service model moto loads made a new botocore loader, which lists botocore's ~400 service folders again.
+    moto.core.utils.create_loader = functools.lru_cache(maxsize=1)(moto.core.utils.create_loader)
 
     moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
 
@@ -53,16 +64,65 @@ def skip_repeated_work():
         return [iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, d) for name, d in managed_policy_data().items()]
 
     # Only replace what exists as expected: another moto version runs unpatched, only slower.
-    for owner, name in ((moto.core.utils, "method_names_from_class"), (iam_models.IAMBackend, "_init_aws_policies"), (iam_models, "aws_managed_policies_data"), (iam_models.AWSManagedPolicy, "from_data")):
+    for owner, name in ((moto.core.utils, "create_loader"), (moto.core.utils, "method_names_from_class"), (iam_models.IAMBackend, "_init_aws_policies"), (iam_models, "aws_managed_policies_data"), (iam_models.AWSManagedPolicy, "from_data")):
         if not hasattr(owner, name):
             raise AttributeError(name)
     iam_models.IAMBackend._init_aws_policies = init_aws_policies
+
+
+def pick_attributes_by_remembered_names():
+    """
+    moto's response serializer finds each field of an answer on its Python object by trying a list of
+    candidate attribute names (the model's name, its snake_case form, aliases from the class's Meta,
+    the shape's and the class's name prefixes). Making that list took a quarter of moto's CPU in a
+    workflow file (85,000 fields for 2,000 answers). It depends only on the picker's kind and alias
+    providers, the object's class and Meta, the field's shape (botocore keeps one per member, its
+    parent set by the serializer) and its name, so it is made once per combination and remembered.
+    """
+    from moto.core import serialize
+    from moto.core.utils import MISSING, get_value
+
+    original = serialize.ResponseSerializer.get_value
+    names = {}
+
+    def get_value_by_remembered_names(self, value, key, shape):
+        picker = self._value_picker
+        if type(picker) not in (serialize.AttributePicker, serialize.XFormedAttributePicker) or picker.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS:
+            return original(self, value, key, shape)
+        remembered = (type(picker), type(value), getattr(value, "Meta", None), shape, key)
+        candidates = names.get(remembered)
+        if candidates is None:
+            if len(names) > 100_000:
+                names.clear()
+            context = serialize.AttributePickerContext(obj=value, key=key, shape=shape, operation_model=self.operation_model, service_model=self.operation_model.service_model, key_path=".".join(self.path))
+            candidates = names[remembered] = tuple(picker.get_possible_keys(context))
+        for candidate in candidates:
+            found = get_value(value, candidate, MISSING)
+            if found is not MISSING:
+                break
+        else:
+            found = None
+        if picker.response_transformers:
+            key_path = ".".join(self.path) + "." + key
+            for transform_path, transform in picker.response_transformers.items():
+                if key_path.endswith(transform_path):
+                    return transform(found)
+        return found
+
+    if not all(hasattr(serialize.AttributePicker(), name) for name in ("response_transformers", "alias_providers")) or not hasattr(serialize, "DEFAULT_ALIAS_PROVIDERS"):
+        raise AttributeError("serialize.AttributePicker")
+    serialize.ResponseSerializer.get_value = get_value_by_remembered_names
 
 
 try:
     skip_repeated_work()
 except (AttributeError, ImportError) as missing:
     print(f"moto-server.py: moto lacks {missing}; running it unpatched (slower)", file=sys.stderr)
+
+try:
+    pick_attributes_by_remembered_names()
+except (AttributeError, ImportError) as missing:
+    print(f"moto-server.py: moto's serializer lacks {missing}; it finds every field the slow way", file=sys.stderr)
 
 # A crowd connects faster than the server thread accepts: a longer listen queue than werkzeug's 128
 # keeps connections from being dropped into TCP's SYN retransmission (seconds of idle waiting).
