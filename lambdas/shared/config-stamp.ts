@@ -71,7 +71,8 @@ function digestOf(text: string, paths: JsonPath[]): string {
   return createHash('sha256').update(digested).digest('hex');
 }
 
-function stringPaths(value: unknown, pick: (value: string) => boolean, at: JsonPath = []): JsonPath[] {
+/** Where the strings that `pick` chooses sit in `value`. */
+export function stringPaths(value: unknown, pick: (value: string) => boolean, at: JsonPath = []): JsonPath[] {
   if (typeof value === 'string') return pick(value) ? [at] : [];
   if (value === null || typeof value !== 'object') return [];
   return Object.entries(value).flatMap(([key, child]) => stringPaths(child, pick, [...at, Array.isArray(value) ? Number(key) : key]));

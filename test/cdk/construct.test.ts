@@ -1,7 +1,7 @@
 // The EksAviatrixOnboarding construct embedded in someone else's stack: its names come from the
 // naming prefix (what the CLI and the README's console steps rely on), and it keeps to its own
 // resources next to the app's.
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Lazy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { EksAviatrixOnboarding, resourceNames } from '../../index';
@@ -79,6 +79,19 @@ describe('the construct validates the config it is given: an adopter\'s code nee
     );
     const misspelt = { ...testConfig(), driftSchedul: 'rate(1 hour)' } as unknown as OnboardingConfig;
     expect(() => embed({}, misspelt)).toThrow(/onboarding\.driftSchedul is not a known setting/);
+  });
+
+  test('a CDK token in the config fails synth naming where it is: there is no value to validate before deploy', () => {
+    const config = testConfig();
+    const withTokens = {
+      ...config,
+      aviatrix: { ...config.aviatrix, credentialsSecretName: Lazy.string({ produce: () => 'made-by-the-app' }) },
+      operations: { ...config.operations, notificationEmails: ['ops@example.com', Lazy.string({ produce: () => 'oncall@example.com' })] },
+    };
+    expect(() => embed({}, withTokens)).toThrow(
+      'EksAviatrixOnboarding PlatformStack/Aviatrix: onboarding.aviatrix.credentialsSecretName, onboarding.operations.notificationEmails[1] are CDK tokens, known only at deploy; ' +
+        'the config is validated at synth, so give the literal value (the name or ARN as a string)',
+    );
   });
 
   test('a config that never went through parseConfig reaches every Lambda parsed (defaults filled) and stamped', () => {
