@@ -1,6 +1,9 @@
-// One typed, validated configuration, read by the CDK app from cdk.json context (key "onboarding")
-// and handed to every Lambda as the ONBOARDING_CONFIG environment variable, where the same
-// validator reads it again. An invalid value fails `cdk synth` with a message naming the key.
+// One typed, validated configuration, read by the CDK app from cdk.json context (key "onboarding").
+// The EksAviatrixOnboarding construct validates what it is given (parseConfig, idempotent on its
+// own output) and hands the result to every Lambda as the ONBOARDING_CONFIG environment variable,
+// stamped with its SHA-256 (lambdas/shared/config-stamp.ts): the Lambdas check the stamp and do not
+// run this validator, which stays out of their bundles (they import only types and constants from
+// here). An invalid value fails `cdk synth` with a message naming the key.
 import { parseCidr } from '../lambdas/shared/cidr';
 
 export type OptInRule = { mode: 'all' } | { mode: 'tag'; tagKey: string; tagValue: string };
@@ -215,7 +218,7 @@ const POD_SECURITY_GROUP_MODES = ['report', 'reconcile', 'reconcile-all'] as con
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
-/** Validates raw config (cdk.json context or ONBOARDING_CONFIG) and fills defaults. */
+/** Validates raw config (cdk.json context, or an adopter's object given to the construct) and fills defaults; its own output parses to itself. */
 export function parseConfig(raw: unknown, prefix = 'onboarding'): OnboardingConfig {
   const problems: string[] = [];
   const root = asObject(raw, prefix, problems);

@@ -2,7 +2,7 @@
 // its own resources. CloudTrail-triggered EventBridge rules -> start-workflow -> three Standard
 // state machines -> one Lambda per step group with least-privilege roles, plus the drift-repair
 // schedule, the status and lease tables, and notifications/alarms/dashboard.
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,7 +10,8 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { OnboardingConfig } from './config';
+import { OnboardingConfig, parseConfig } from './config';
+import { stringPaths } from '../lambdas/shared/config-stamp';
 import { FunctionName } from './functions';
 import { HubAccess } from './hub-access';
 import { DEFAULT_NAME_PREFIX, namePrefixProblem, ResourceNames, resourceNames } from './names';
@@ -24,7 +25,10 @@ import { aslPath, MachineId, machineWaits, STATE_MACHINES, Workflows } from './w
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
 export interface EksAviatrixOnboardingProps {
-  /** Validated config (parseConfig in lib/config.ts). Handed to every Lambda as ONBOARDING_CONFIG. */
+  /**
+   * The onboarding config (lib/config.ts). Validated here (parseConfig: a bad value fails synth
+   * naming the key) and handed to every Lambda as ONBOARDING_CONFIG, stamped with its digest.
+   */
   config: OnboardingConfig;
   /** Seconds between polls in the workflows' Wait states. Default 30. */
   pollIntervalSeconds?: number;
@@ -62,7 +66,17 @@ export class EksAviatrixOnboarding extends Construct {
     if (!Number.isInteger(pollIntervalSeconds) || pollIntervalSeconds < 1 || pollIntervalSeconds > 3600) {
       throw new Error(`EksAviatrixOnboarding ${this.node.path}: pollIntervalSeconds must be a whole number of seconds from 1 to 3600, got ${pollIntervalSeconds}`);
     }
-    const { config } = props;
+    // Validated here, once, whatever the caller did: the Lambdas trust what the stack hands them (lambdas/shared/config-stamp.ts).
+    // A CDK token has no value to validate before deploy, so it is refused by name rather than by the format it cannot show.
+    const deployTime = stringPaths(props.config, (value) => Token.isUnresolved(value));
+    if (deployTime.length > 0) {
+      const names = deployTime.map((path) => path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : `${name}.${key}`), 'onboarding'));
+      throw new Error(
+        `EksAviatrixOnboarding ${this.node.path}: ${names.join(', ')} ${names.length === 1 ? 'is a CDK token' : 'are CDK tokens'}, known only at deploy; ` +
+          'the config is validated at synth, so give the literal value (the name or ARN as a string)',
+      );
+    }
+    const config = parseConfig(props.config);
     if (config.hub && config.hub.namePrefix !== prefix) {
       throw new Error(`EksAviatrixOnboarding ${this.node.path}: onboarding.hub.namePrefix "${config.hub.namePrefix}" must equal the naming prefix "${prefix}": member roles trust the hub roles by that name`);
     }

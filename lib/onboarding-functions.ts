@@ -3,7 +3,7 @@
 // naming prefix, so a run's log lines are found without looking anything up (`eks-aviatrix logs`).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Annotations, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -12,6 +12,7 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { rowPolicy } from './policy-rows';
 import { OnboardingConfig } from './config';
+import { stampConfig } from '../lambdas/shared/config-stamp';
 import { BUNDLE_ALIASES, BUNDLING, EXTERNAL_MODULES } from './bundling';
 import { ALL_FUNCTIONS, claimWriterTimeoutSeconds, FunctionName, FunctionSpec, KUBE_RECONCILER_ROLE_ID } from './functions';
 import { ResourceNames } from './names';
@@ -20,9 +21,10 @@ import { PermissionContext, permissionTable, X_RAY_REASON } from './permissions'
 import { attachToNetwork, FunctionNetwork, privateEndpointNetwork } from './private-endpoint-access';
 
 /**
- * Room left for ONBOARDING_CONFIG in the 4 KB Lambda environment (keys and values) after the other
- * variables: table names, the reconciler role ARN, Powertools settings and, on start-workflow, three
- * state machine ARNs (~100 characters each) come to ~800 bytes.
+ * Room left for the stamped config (ONBOARDING_CONFIG and ONBOARDING_CONFIG_SHA256, keys and values)
+ * in the 4 KB Lambda environment after the other variables: table names, the reconciler role ARN,
+ * Powertools settings and, on notify (the most), the topic ARN and three state machine ARNs (~100
+ * characters each) come to ~800 bytes with the default naming prefix.
  */
 export const MAX_CONFIG_ENV_BYTES = 3200;
 
@@ -74,8 +76,10 @@ export class OnboardingFunctions extends Construct {
 
     const privateEndpoint = privateEndpointNetwork(this, props.config);
     this.functionNetwork = privateEndpoint?.network;
+    // The config validated by the construct, stamped so that the Lambdas trust it without validating it again.
+    const stamped = stampConfig(privateEndpoint?.config ?? props.config, (value) => Token.isUnresolved(value));
     const environment: Record<string, string> = {
-      ONBOARDING_CONFIG: JSON.stringify(privateEndpoint?.config ?? props.config),
+      ...stamped,
       STATUS_TABLE_NAME: props.statusTableName,
       LEASE_TABLE_NAME: props.leaseTableName,
       CLAIM_TABLE_NAME: props.claimTableName,
@@ -90,10 +94,10 @@ export class OnboardingFunctions extends Construct {
       POWERTOOLS_LOG_LEVEL: props.logLevel,
     };
     // Lambda allows 4 KB of environment in total; a CA bundle in config can get close.
-    const configBytes = Buffer.byteLength(environment.ONBOARDING_CONFIG, 'utf8');
+    const configBytes = Object.entries(stamped).reduce((bytes, [key, value]) => bytes + Buffer.byteLength(key + value, 'utf8'), 0);
     if (configBytes > MAX_CONFIG_ENV_BYTES) {
       Annotations.of(this).addError(
-        `onboarding config is ${configBytes} bytes as JSON; Lambda environments are limited to 4 KB in total ` +
+        `onboarding config takes ${configBytes} bytes of the Lambda environment (as JSON, with its digest); Lambda environments are limited to 4 KB in total ` +
           `(keep it under ${MAX_CONFIG_ENV_BYTES}): shorten onboarding.aviatrix.caBundlePem or onboarding.aviatrix.kubernetesSmartGroups`,
       );
     }

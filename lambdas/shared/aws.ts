@@ -19,7 +19,7 @@ import { isTransient } from './classify';
 import { OnboardingError, withFailedCall } from './errors';
 import { requireSetting, runtime } from './runtime';
 import { callBudget, withinCallBudget } from './step';
-import { currentFunctionName, currentTarget, Target } from './target';
+import { currentFunctionName, currentTarget, runningFunctionName, Target } from './target';
 import { keptWhileWarm } from './warm-state';
 
 /**
@@ -164,7 +164,7 @@ function targetClient<C>(service: string, make: (options: ReturnType<typeof sdkC
 
 /** The hub role id of the running function (lib/functions.ts): its member role has that role's rows. */
 function functionRoleId(): string {
-  const name = currentFunctionName() ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? '';
+  const name = runningFunctionName() ?? '';
   // Function names are "<prefix>-<step>"; the longest step name that ends it is the function.
   const spec = ALL_FUNCTIONS.filter((f) => name.endsWith(`-${f.name}`)).sort((a, b) => b.name.length - a.name.length)[0];
   if (!spec) throw new OnboardingError('ConfigError', `cannot tell which step function "${name}" is, to pick its member role; function names end in the step name (lib/functions.ts)`);

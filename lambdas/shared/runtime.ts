@@ -1,7 +1,10 @@
-// What a Lambda learns from its environment: the validated config and the resources CDK made.
-// Parsed once per container; a bad value fails the invocation with the config key named.
-import { OnboardingConfig, parseConfig } from '../../lib/config';
+// What a Lambda learns from its environment: the config CDK validated at synth and the resources it
+// made. The config is trusted by its stamp (./config-stamp.ts), not validated again, once per
+// container; a config without its stamp, or changed since, fails the invocation naming the variable.
+import type { OnboardingConfig } from '../../lib/config';
+import { CONFIG_VARIABLE, DIGEST_VARIABLE, openStampedConfig } from './config-stamp';
 import { OnboardingError } from './errors';
+import { runningFunctionName } from './target';
 
 export interface Runtime {
   config: OnboardingConfig;
@@ -11,27 +14,21 @@ export interface Runtime {
   reconcilerRoleArn?: string;
 }
 
-let cached: { text: string; runtime: Runtime } | undefined;
+let cached: { text?: string; stamp?: string; runtime: Runtime } | undefined;
 
 export function runtime(): Runtime {
-  const text = process.env.ONBOARDING_CONFIG;
-  if (cached && cached.text === text) return cached.runtime;
-  if (!text) {
-    throw new OnboardingError('ConfigError', 'ONBOARDING_CONFIG is not set on this function; redeploy the stack with `cdk deploy`');
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new OnboardingError('ConfigError', 'ONBOARDING_CONFIG is not valid JSON; redeploy the stack with `cdk deploy`');
-  }
+  const text = process.env[CONFIG_VARIABLE];
+  const stamp = process.env[DIGEST_VARIABLE];
+  if (cached && cached.text === text && cached.stamp === stamp) return cached.runtime;
+  const opened = openStampedConfig(text, stamp, runningFunctionName());
+  if ('problem' in opened) throw new OnboardingError('ConfigError', opened.problem);
   const parsed: Runtime = {
-    config: parseConfig(raw),
+    config: opened.config as OnboardingConfig,
     statusTableName: process.env.STATUS_TABLE_NAME || undefined,
     leaseTableName: process.env.LEASE_TABLE_NAME || undefined,
     reconcilerRoleArn: process.env.RECONCILER_ROLE_ARN || undefined,
   };
-  cached = { text, runtime: parsed };
+  cached = { text, stamp, runtime: parsed };
   return parsed;
 }
 

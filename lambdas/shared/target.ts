@@ -34,6 +34,11 @@ export function currentFunctionName(): string | undefined {
   return ambient.getStore()?.functionName;
 }
 
+/** The running function: the step's (its context's functionName), else the Lambda runtime's variable; undefined outside Lambda. */
+export function runningFunctionName(): string | undefined {
+  return currentFunctionName() ?? (process.env.AWS_LAMBDA_FUNCTION_NAME || undefined);
+}
+
 /** The hub's own account (HUB_ACCOUNT_ID, set by the stack) and Region (the function's). */
 export function hubAccountRegion(): { account?: string; region?: string } {
   return { account: process.env.HUB_ACCOUNT_ID || undefined, region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined };

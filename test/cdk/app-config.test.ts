@@ -5,8 +5,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parseConfig } from '../../lib/config';
 import { runAppInProcess as runApp } from './app-run';
 import { REPO_ROOT, TEST_RAW_CONFIG } from './fixtures';
+import { MULTI_ACCOUNT_RAW_CONFIG } from './member-fixtures';
 
 function runAppProcess(context: Record<string, unknown>) {
   const env: NodeJS.ProcessEnv = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) };
@@ -96,4 +98,77 @@ test('a valid config synthesizes, with no cdk-nag error in the assembly', () => 
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
+});
+
+/** Every optional setting given, each branch of the validator taken (the examples below leave most out). */
+const EVERY_SETTING = {
+  secondaryCidr: '100.64.0.0/16',
+  podSubnetPrefixLength: 24,
+  maxVpcCidrBlocks: 10,
+  clusterActiveTimeoutSeconds: 1800,
+  addonUpdateTimeoutSeconds: 900,
+  nodegroupActiveTimeoutSeconds: 2400,
+  optIn: { mode: 'tag', tagKey: 'aviatrix.com/onboard', tagValue: 'true' },
+  driftSchedule: 'cron(0 3 * * ? *)',
+  allowNodeReplacement: true,
+  routeCheck: 'warn',
+  networkPolicy: true,
+  prefixDelegation: true,
+  warmPrefixTarget: 2,
+  podSecurityGroups: 'reconcile',
+  loadBalancerSubnets: { public: ['subnet-0a1b2c3d'], internal: ['subnet-0e1f2a3b'] },
+  aviatrix: {
+    controllerUrl: 'https://controller.example.internal',
+    credentialsSecretName: 'aviatrix/controller/api',
+    credentialsKmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    caBundlePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    verifyTls: true,
+    transitGatewayName: 'transit-euw1',
+    spokeGatewayName: 'spoke-euw1',
+    controllerRoleArn: 'arn:aws:iam::111122223333:role/aviatrix-role-app',
+    allowDisableSingleIpSnat: true,
+    kubernetesSmartGroups: [
+      { name: 'web', namespace: 'web', labels: { app: 'web' } },
+      { name: 'nodes', type: 'k8s_node' },
+      { name: 'api', namespace: 'api', service: 'api' },
+      { name: 'one-pod', namespace: 'jobs', pod: 'runner-0' },
+      { name: 'team', namespaceLabels: { 'example.com/team': 'pay' } },
+      { name: 'workloads', type: 'k8s', namespace: 'ops' },
+    ],
+    smartGroupTemplates: { edge: [{ name: 'ingress', namespace: 'ingress' }], empty: [] },
+    smartGroupTemplateTag: 'example.com/smartgroups',
+    vpcSmartGroupMatch: 'name',
+  },
+  operations: {
+    notificationEmails: ['platform@example.com'],
+    notificationTopicArn: 'arn:aws:sns:eu-west-1:111122223333:platform-alerts',
+    chatbot: { slack: { workspaceId: 'T0123', channelId: 'C0123' }, teams: { teamId: 'team', channelId: 'channel', tenantId: 'tenant' } },
+    logRetentionDays: 90,
+    metricsNamespace: 'Platform/Onboarding',
+  },
+  hub: { account: '111122223333', region: 'eu-west-1', eventBusName: 'platform', namePrefix: 'eks-aviatrix' },
+  members: {
+    accounts: ['444455556666', '444455556666', '777788889999'],
+    organizationId: 'o-abcdefghij',
+    regions: ['eu-west-1', 'us-east-1'],
+    externalId: 'eks-aviatrix-hub-7f3a',
+    roleNamePrefix: 'platform-member',
+    aviatrixAccounts: { '444455556666': 'prod-b' },
+  },
+  privateEndpointAccess: { vpcId: 'vpc-0a1b2c3d', subnetIds: ['subnet-0a1b2c3d', 'subnet-0e1f2a3b'], securityGroupIds: ['sg-0a1b2c3d4e5f60718'], sourceCidrs: ['10.0.0.0/16'] },
+};
+
+// The EksAviatrixOnboarding construct validates the config it is given, which from this app (and
+// from an adopter who parsed it first) is parseConfig's own output: parsing that again must change nothing.
+test.each([
+  ['cdk.json', (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: { onboarding: unknown } }).context.onboarding],
+  ['TEST_RAW_CONFIG', TEST_RAW_CONFIG],
+  ['MULTI_ACCOUNT_RAW_CONFIG', MULTI_ACCOUNT_RAW_CONFIG],
+  ['every setting', EVERY_SETTING],
+])('parseConfig is idempotent on its own output: %s', (_name, raw) => {
+  const once = parseConfig(raw);
+  const twice = parseConfig(once);
+  expect(twice).toEqual(once);
+  // The same text too: the Lambdas' config and its digest are made from it.
+  expect(JSON.stringify(twice)).toBe(JSON.stringify(once));
 });

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CONFIG_VARIABLE, DIGEST_VARIABLE } from '../../lambdas/shared/config-stamp';
 import { logger } from '../../lambdas/shared/logger';
 import { WorkflowState } from '../../lambdas/shared/workflow';
 import { buildBundle, BuiltBundle, FUNCTION_NAMES, RUNTIME_NODE_PATH } from '../local-world/bundles';
@@ -26,6 +27,8 @@ test('loading any function bundle loads no @aws-sdk or @smithy module, and no bu
     expect({ name, loaded: (JSON.parse(loaded) as string[]).filter((m) => /@aws-sdk|@smithy/.test(m)) }).toEqual({ name, loaded: [] });
     const sources = (JSON.parse(fs.readFileSync(`${bundle.file}.map`, 'utf8')) as { sources: string[] }).sources;
     expect({ name, bundled: sources.filter((s) => /node_modules\/(@aws-sdk|@smithy|form-data|mime-db|follow-redirects|proxy-from-env)\//.test(s)) }).toEqual({ name, bundled: [] });
+    // Nor the config validator: the Lambdas trust the stamped config (lambdas/shared/config-stamp.ts).
+    expect({ name, validator: fs.readFileSync(bundle.file, 'utf8').includes('is not a known setting') }).toEqual({ name, validator: false });
   }
 });
 
@@ -58,6 +61,13 @@ describe('the aviatrix-snat bundle against the controller emulator (HTTPS, self-
       expect({ gateway, fromPods: fromPods.length }).toEqual({ gateway, fromPods: 2 }); // to the transit and to the internet
     }
     expect(w.controller.exclusions(TRANSIT_GATEWAY)).toEqual(['100.64.0.0/16']);
+  });
+
+  test('the world stamps its config as the stack does: one parseConfig refuses fails at setConfig, and the Lambdas keep the one before', () => {
+    const before = { text: process.env[CONFIG_VARIABLE], stamp: process.env[DIGEST_VARIABLE] };
+    expect(() => w.setConfig({ secondaryCidr: '100.64.0.0/33' })).toThrow(/onboarding\.secondaryCidr must be an IPv4 network in CIDR form, got "100\.64\.0\.0\/33"/);
+    expect({ text: process.env[CONFIG_VARIABLE], stamp: process.env[DIGEST_VARIABLE] }).toEqual(before);
+    expect(w.config.secondaryCidr).toBe('100.64.0.0/16');
   });
 
   test('refuses a controller whose certificate our CA did not sign (TLS verified through the bundled axios)', async () => {

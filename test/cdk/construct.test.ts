@@ -1,14 +1,15 @@
 // The EksAviatrixOnboarding construct embedded in someone else's stack: its names come from the
 // naming prefix (what the CLI and the README's console steps rely on), and it keeps to its own
 // resources next to the app's.
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Lazy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { EksAviatrixOnboarding, resourceNames } from '../../index';
 import { ALL_FUNCTIONS } from '../../lib/functions';
-import { testConfig } from './fixtures';
+import { TEST_RAW_CONFIG, testConfig } from './fixtures';
 import { MULTI_ACCOUNT_RAW_CONFIG } from './member-fixtures';
-import { parseConfig } from '../../lib/config';
+import { OnboardingConfig, parseConfig } from '../../lib/config';
+import { openStampedConfig } from '../../lambdas/shared/config-stamp';
 
 function embed(props: { namePrefix?: string; pollIntervalSeconds?: number } = {}, config = testConfig()): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -69,4 +70,40 @@ describe('stable names from the naming prefix', () => {
       /onboarding\.hub\.namePrefix "eks-aviatrix" must equal the naming prefix "other-copy"/,
     );
   });
+});
+
+describe('the construct validates the config it is given: an adopter\'s code need not have parsed it', () => {
+  test('a bad value or a misspelt key fails synth naming the key', () => {
+    expect(() => embed({}, { ...testConfig(), secondaryCidr: '100.64.0.0/33' })).toThrow(
+      /Invalid onboarding config:\n {2}- onboarding\.secondaryCidr must be an IPv4 network in CIDR form, got "100\.64\.0\.0\/33"/,
+    );
+    const misspelt = { ...testConfig(), driftSchedul: 'rate(1 hour)' } as unknown as OnboardingConfig;
+    expect(() => embed({}, misspelt)).toThrow(/onboarding\.driftSchedul is not a known setting/);
+  });
+
+  test('a CDK token in the config fails synth naming where it is: there is no value to validate before deploy', () => {
+    const config = testConfig();
+    const withTokens = {
+      ...config,
+      aviatrix: { ...config.aviatrix, credentialsSecretName: Lazy.string({ produce: () => 'made-by-the-app' }) },
+      operations: { ...config.operations, notificationEmails: ['ops@example.com', Lazy.string({ produce: () => 'oncall@example.com' })] },
+    };
+    expect(() => embed({}, withTokens)).toThrow(
+      'EksAviatrixOnboarding PlatformStack/Aviatrix: onboarding.aviatrix.credentialsSecretName, onboarding.operations.notificationEmails[1] are CDK tokens, known only at deploy; ' +
+        'the config is validated at synth, so give the literal value (the name or ARN as a string)',
+    );
+  });
+
+  test('a config that never went through parseConfig reaches every Lambda parsed (defaults filled) and stamped', () => {
+    const template = embed({}, TEST_RAW_CONFIG as unknown as OnboardingConfig);
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Environment: { Variables: Record<string, string> } } }[];
+    expect(functions).toHaveLength(ALL_FUNCTIONS.length);
+    expect(TEST_RAW_CONFIG).not.toHaveProperty('clusterActiveTimeoutSeconds');
+    for (const fn of functions) {
+      const env = fn.Properties.Environment.Variables;
+      const opened = openStampedConfig(env.ONBOARDING_CONFIG, env.ONBOARDING_CONFIG_SHA256);
+      expect(opened).toEqual({ config: parseConfig(TEST_RAW_CONFIG) });
+      expect(opened).toMatchObject({ config: { clusterActiveTimeoutSeconds: 45 * 60 } });
+    }
+  }, 120_000);
 });

@@ -57,3 +57,17 @@ test('a config too large for the 4 KB Lambda environment is a synth error naming
   expect(errors).toHaveLength(1);
   expect(String(errors[0].entry.data)).toContain('onboarding.aviatrix.caBundlePem');
 });
+
+test('the config\'s digest counts toward the 4 KB: a config that fits only without it is a synth error', () => {
+  const { parseConfig } = jest.requireActual('../../lib/config') as typeof import('../../lib/config');
+  const { TEST_RAW_CONFIG } = jest.requireActual('./fixtures') as typeof import('./fixtures');
+  const { MAX_CONFIG_ENV_BYTES } = jest.requireActual('../../lib/onboarding-functions') as typeof import('../../lib/onboarding-functions');
+  const withPem = (length: number) =>
+    parseConfig({ ...TEST_RAW_CONFIG, aviatrix: { ...TEST_RAW_CONFIG.aviatrix, caBundlePem: `-----BEGIN CERTIFICATE-----\n${'A'.repeat(length)}\n-----END CERTIFICATE-----\n` } });
+  // Keys and values: ONBOARDING_CONFIG=<the JSON> and ONBOARDING_CONFIG_SHA256=<64 hex digits>.
+  const stampBytes = (length: number) => 'ONBOARDING_CONFIG'.length + JSON.stringify(withPem(length)).length + 'ONBOARDING_CONFIG_SHA256'.length + 64;
+  const length = MAX_CONFIG_ENV_BYTES + 1 - stampBytes(0);
+  expect(JSON.stringify(withPem(length)).length).toBeLessThan(MAX_CONFIG_ENV_BYTES); // the JSON alone would fit
+  const errors = synthesized({ config: withPem(length) }).annotations.findError('*', Match.stringLikeRegexp('4 KB'));
+  expect(errors.map((e) => String(e.entry.data))).toEqual([expect.stringContaining(`onboarding config takes ${MAX_CONFIG_ENV_BYTES + 1} bytes of the Lambda environment`)]);
+});

@@ -4,6 +4,7 @@
 // limited to those subnets and groups, and cdk-nag has nothing to say.
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
+import { openStampedConfig } from '../../lambdas/shared/config-stamp';
 import { STEP_FUNCTIONS, SERVICE_FUNCTIONS } from '../../lib/functions';
 import { memberPermissionTable } from '../../lib/multi-account';
 import { synthStack, TEST_RAW_CONFIG } from './fixtures';
@@ -60,6 +61,15 @@ describe('with privateEndpointAccess and no security group: the stack makes one'
     const groupId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::EC2::SecurityGroup');
     const rendered = (env['Fn::Join'][1] as Json[]).map((part) => (typeof part === 'string' ? part : `<${part['Fn::GetAtt']?.[0]}>`)).join('');
     expect(JSON.parse(rendered).privateEndpointAccess).toEqual({ vpcId: 'vpc-0a1b2c3d', subnetIds: SUBNETS, securityGroupIds: [`<${groupId}>`] });
+  });
+
+  it('leaves the group out of the config\'s digest: the config CloudFormation renders is trusted by the Lambdas, with the group\'s id', () => {
+    const env = functionsByName(template).get('pod-network').Properties.Environment.Variables;
+    const deployed = (env.ONBOARDING_CONFIG['Fn::Join'][1] as Json[]).map((part) => (typeof part === 'string' ? part : 'sg-0123456789abcdef0')).join('');
+    const opened = openStampedConfig(deployed, env.ONBOARDING_CONFIG_SHA256);
+    expect(opened).toMatchObject({ config: { privateEndpointAccess: { vpcId: 'vpc-0a1b2c3d', subnetIds: SUBNETS, securityGroupIds: ['sg-0123456789abcdef0'] } } });
+    // Any other change is still refused.
+    expect(openStampedConfig(deployed.replace('vpc-0a1b2c3d', 'vpc-0fffffff'), env.ONBOARDING_CONFIG_SHA256)).toEqual({ problem: expect.stringMatching(/does not match its ONBOARDING_CONFIG_SHA256/) });
   });
 
   it('grants the network-interface rights of AWSLambdaVPCAccessExecutionRole in those subnets and that group only, and no managed policy', () => {

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
+import { openStampedConfig } from '../../lambdas/shared/config-stamp';
 import { ALL_FUNCTIONS, CONSTRUCT_ID, KUBE_RECONCILER_ROLE_ID, STATE_MACHINES, STEP_FUNCTIONS } from '../../lib/onboarding-stack';
 import { REPO_ROOT, synthesized, TEST_RAW_CONFIG, testConfig } from './fixtures';
 
@@ -254,6 +255,8 @@ describe('functions', () => {
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function') as Resources)) {
       const env = fn.Properties.Environment.Variables;
       expect(parseConfig(JSON.parse(env.ONBOARDING_CONFIG))).toEqual(testConfig());
+      // Stamped: the Lambda reads it as it is, without validating it again (lambdas/shared/config-stamp.ts).
+      expect(openStampedConfig(env.ONBOARDING_CONFIG, env.ONBOARDING_CONFIG_SHA256)).toEqual({ config: testConfig() });
       for (const key of ['STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL']) {
         expect(env[key]).toBeDefined();
       }

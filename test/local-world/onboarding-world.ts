@@ -10,6 +10,8 @@ import { AviatrixEmulator, EmulatorOptions } from './aviatrix-emulator';
 import { createStackTables } from './tables';
 import { AccountRegion, LocalWorld, startLocalWorld } from './world';
 import { WorkflowState } from '../../lambdas/shared/workflow';
+import { CONFIG_VARIABLE, DIGEST_VARIABLE, stampConfig } from '../../lambdas/shared/config-stamp';
+import { parseConfig } from '../../lib/config';
 
 export const SECRET_NAME = 'aviatrix/controller/api';
 export const STATUS_TABLE = 'eks-aviatrix-status';
@@ -29,7 +31,10 @@ export interface OnboardingWorld {
   controllerCaPem: string;
   /** The raw config handed to the Lambdas (cdk.json's "onboarding" shape). */
   config: Record<string, unknown>;
-  /** Merges into the config the Lambdas read (ONBOARDING_CONFIG; read again when it changes). */
+  /**
+   * Merges into the config the Lambdas read (ONBOARDING_CONFIG; read again when it changes), validated
+   * and stamped as the stack does: a config parseConfig refuses throws here, unchanged.
+   */
   setConfig(overrides: Record<string, unknown>): void;
   /** EKS finishes creating the cluster: ACTIVE, with the add-on settings its spec asked for. */
   activateCluster(name: string): void;
@@ -81,9 +86,9 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
   };
   const restoreEnv = world.applyEnv();
   const previous = { ...process.env };
-  const setEnv = () => {
-    Object.assign(process.env, {
-      ONBOARDING_CONFIG: JSON.stringify(config),
+  // As the stack sets them: the config parseConfig filled in (the construct validates it), stamped.
+  const setEnv = (raw: Record<string, unknown>) => {
+    Object.assign(process.env, stampConfig(parseConfig(raw)), {
       STATUS_TABLE_NAME: STATUS_TABLE,
       LEASE_TABLE_NAME: LEASE_TABLE,
       CLAIM_TABLE_NAME: CLAIM_TABLE,
@@ -92,7 +97,14 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       RECONCILER_ROLE_ARN: RECONCILER_PRINCIPAL,
     });
   };
-  setEnv();
+  try {
+    setEnv(config);
+  } catch (error) {
+    restoreEnv();
+    await controller.stop();
+    await world.stop();
+    throw error;
+  }
 
   return {
     world,
@@ -101,8 +113,8 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
     controllerCaPem: caPem,
     config,
     setConfig(overrides) {
+      setEnv({ ...config, ...overrides });
       Object.assign(config, overrides);
-      setEnv();
     },
     activateCluster(name) {
       world.eks.activateCluster(name);
@@ -111,7 +123,7 @@ export async function startOnboardingWorld(options: OnboardingWorldOptions = {})
       pendingAddonConfiguration.delete(name);
     },
     async stop() {
-      for (const key of ['ONBOARDING_CONFIG', 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'CLAIM_TABLE_NAME', 'CLAIM_INDEX_SETTLE_SECONDS', 'RECONCILER_ROLE_ARN']) {
+      for (const key of [CONFIG_VARIABLE, DIGEST_VARIABLE, 'STATUS_TABLE_NAME', 'LEASE_TABLE_NAME', 'CLAIM_TABLE_NAME', 'CLAIM_INDEX_SETTLE_SECONDS', 'RECONCILER_ROLE_ARN']) {
         if (previous[key] === undefined) delete process.env[key];
       }
       restoreEnv();
