@@ -285,7 +285,7 @@ export class OwnershipRegistry {
     return found;
   }
 
-  private async scanRecords(filter: string, projection: string, names: Record<string, string>, values?: Record<string, AttributeValue>, firstOnly = false): Promise<Record<string, AttributeValue>[]> {
+  private async scanRecords(filter: string, projection: string, names: Record<string, string>, values?: Record<string, AttributeValue>): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
@@ -302,7 +302,7 @@ export class OwnershipRegistry {
       );
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
-    } while (startKey && !(firstOnly && items.length > 0));
+    } while (startKey);
     return items;
   }
 
@@ -370,18 +370,6 @@ export class OwnershipRegistry {
     return (this.indexBuilt = true);
   }
 
-  /**
-   * A deployment's first claim: when no record holds a claim yet, the empty claim table is complete
-   * (every claim from now on is written with its items), so it is marked built at once, with no
-   * settle time and no build. Asked only by a write that gives a record its first claim.
-   */
-  private async markBuiltIfFirstClaim(): Promise<void> {
-    if (this.indexBuilt) return;
-    const Item = await this.readMarker();
-    if (Item || (await this.scanRecords(HAS_CLAIMS, 'clusterName', CLAIM_NAMES, undefined, true)).length > 0) return;
-    await this.putMarker({ settledAt: { N: String(Date.now()) }, built: { BOOL: true } }, undefined);
-  }
-
   /** The claim table's marker (consistent); notes when it says the table is built. */
   private async readMarker(): Promise<Record<string, AttributeValue> | undefined> {
     const { Item } = await this.dynamo.send(new GetItemCommand({ TableName: this.claimTableName, Key: BUILT_MARKER, ConsistentRead: true }));
@@ -443,7 +431,6 @@ export class OwnershipRegistry {
       // Mirrored through an attribute the record has (gone since the build's Scan: the caller tries the other).
       if (mirror && current === undefined) return false;
       const otherValue = other ? Item?.[other]?.S : undefined;
-      if (other && current === undefined && otherValue === undefined && next !== undefined) await this.markBuiltIfFirstClaim();
       const sets = [
         ...(next !== undefined ? ['#attr = :new'] : []),
         ...(nextStamp !== undefined ? ['#stamp = :stamp'] : []),

@@ -195,13 +195,22 @@ test('a claim table emptied after it was built (a rollback, a re-created stack) 
   expect(await indexOf('snat#spoke-1')).toEqual({ alpha: [policyKey(P1)] });
 });
 
-test('a new deployment\'s first claim marks the empty index built: no settle time, no Scan, ever', async () => {
+test('a fleet\'s first claim does not make the empty index trusted: a first claim the version before writes at the same time is seen', async () => {
+  // An upgrade over a fleet with no claim yet: this version writes a claim (with its index item), and
+  // an invocation of the version before, still running after the deploy, writes another (without).
   const ownership = new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 });
   await ownership.setExclusions('first', 'transit-1', ['100.64.0.0/16']);
-  expect((await marker())?.built).toEqual({ BOOL: true });
+  await writeWithoutIndex('old-run', 'ONBOARDING', { controllerExclusions: { 'transit-9': ['100.70.0.0/16'] } });
+  expect((await marker())?.built).toBeUndefined();
+  // Asked within the settle time: every record is read, so the old version's claim counts.
   const mark = world.log.mark();
-  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('second', 'exclusion', 'transit-1', ['100.64.0.0/16'])).toEqual(new Set(['100.64.0.0/16']));
-  expect(world.log.since(mark).map((c) => c.action)).toEqual(['GetItem', 'Query', 'GetItem']);
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('second', 'exclusion', 'transit-9', ['100.70.0.0/16'])).toEqual(new Set(['100.70.0.0/16']));
+  expect(world.log.since(mark).filter((c) => c.action === 'Scan' || c.action === 'Query').map((c) => c.action)).toEqual(['Scan']);
+  // After it, the build mirrors the old version's claim, and the index answers.
+  await world.direct.dynamo.send(new PutItemCommand({ TableName: CLAIM_TABLE, Item: { ...BUILT_MARKER, settledAt: { N: String(Date.now() - 1) } } }));
+  expect(await new OwnershipRegistry({ tableName: STATUS_TABLE, settleSeconds: 600 }).othersClaiming('second', 'exclusion', 'transit-9', ['100.70.0.0/16'])).toEqual(new Set(['100.70.0.0/16']));
+  expect(await indexOf('exclusion#transit-9')).toEqual({ 'old-run': ['100.70.0.0/16'] });
+  expect((await marker())?.built).toEqual({ BOOL: true });
 });
 
 test('a record that holds only exclusion claims is mirrored by the build too', async () => {
