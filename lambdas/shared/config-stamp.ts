@@ -3,6 +3,8 @@
 // sets ONBOARDING_CONFIG to its JSON text and ONBOARDING_CONFIG_SHA256 to the text's SHA-256, made
 // here. A Lambda checks the digest instead of running the validator, which stays out of every
 // bundle, and refuses a value edited outside `cdk deploy` (the console) rather than trusting it.
+// It catches mistakes, not forgery (the digest has no key): changing a function's configuration is
+// the deployers' right alone, as it could change what the function runs.
 // node:crypto only: this file is in every bundle and in the stack.
 import { createHash } from 'node:crypto';
 
@@ -13,13 +15,23 @@ export const DIGEST_VARIABLE = 'ONBOARDING_CONFIG_SHA256';
 type JsonPath = (string | number)[];
 
 /**
+ * The one kind of value the stack fills in at deploy: the security group it makes for the functions
+ * that reach private cluster endpoints (lib/private-endpoint-access.ts). The digest cannot cover it,
+ * so the Lambda checks where it is and what it looks like instead.
+ */
+const DEPLOY_TIME_PLACE = (path: JsonPath) => path.length === 3 && path[0] === 'privateEndpointAccess' && path[1] === 'securityGroupIds' && typeof path[2] === 'number';
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
+
+/**
  * The two variables for a validated config. `deployTime` tells the strings CloudFormation fills in
- * at deploy (a security group the stack makes): their values are not known at synth, so the digest
- * covers the config with them emptied, and names their paths after a space for the check to do the same.
+ * at deploy: their values are not known at synth, so the digest covers the config with them emptied,
+ * and names their paths after a space for the check to do the same.
  */
 export function stampConfig(config: object, deployTime: (value: string) => boolean = () => false): Record<string, string> {
   const text = JSON.stringify(config);
   const paths = stringPaths(JSON.parse(text), deployTime);
+  const misplaced = paths.find((path) => !DEPLOY_TIME_PLACE(path));
+  if (misplaced) throw new Error(`onboarding.${misplaced.join('.')} is known only at deploy; only privateEndpointAccess.securityGroupIds may be (the group the stack makes)`);
   return { [CONFIG_VARIABLE]: text, [DIGEST_VARIABLE]: paths.length === 0 ? digestOf(text, []) : `${digestOf(text, paths)} ${JSON.stringify(paths)}` };
 }
 
@@ -46,11 +58,24 @@ export function openStampedConfig(text: string | undefined, stamp: string | unde
         'put the change in the config the stack is deployed from (cdk.json\'s "onboarding", or the app\'s) and run `cdk deploy`',
     };
   }
+  let config: unknown;
   try {
-    return { config: JSON.parse(text) };
+    config = JSON.parse(text);
   } catch {
     return notJson;
   }
+  // What the digest leaves out must still be a security group id where the stack put one.
+  for (const path of paths!) {
+    const value = path.reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), config);
+    if (!DEPLOY_TIME_PLACE(path) || typeof value !== 'string' || !SECURITY_GROUP_ID.test(value)) {
+      return {
+        problem:
+          `${CONFIG_VARIABLE} on ${where} holds ${JSON.stringify(value)} at ${path.join('.')}, where the stack puts the id of the security group it makes (sg-...): ` +
+          'it was changed outside `cdk deploy`; run `cdk deploy`',
+      };
+    }
+  }
+  return { config };
 }
 
 /** The digest and the deploy-time paths of a stamp; no paths when they are not a list of paths (the digest then fails). */

@@ -248,16 +248,19 @@ test('a certificate not matching the configured CA fails clearly, without retrie
   await expect(new AviatrixClient(noCa, fast).getGateway('spoke-a')).rejects.toThrow(/is not trusted/);
 });
 
-test('verifyTls=false connects to an untrusted certificate and warns once', async () => {
-  const output = captureOutput();
-  try {
-    const c1 = new AviatrixClient({ ...world.connection, caBundlePem: undefined, verifyTls: false }, fast);
-    new AviatrixClient({ ...world.connection, caBundlePem: undefined, verifyTls: false }, fast);
-    expect((await c1.getGateway('spoke-a'))?.vpc_name).toBe('spoke-a');
-  } finally {
-    output.restore();
-  }
-  expect(output.text().match(/TLS verification of the Aviatrix controller is switched off/g)).toHaveLength(1);
+test('verifyTls=false is refused before any request: the credentials never go to an unverified peer', async () => {
+  const secretReads = world.log.since().filter((c) => c.service === 'secretsmanager').length;
+  const start = world.emulator.requests().length;
+  expect(() => new AviatrixClient({ ...world.connection, caBundlePem: undefined, verifyTls: false }, fast)).toThrow(
+    expect.objectContaining({
+      name: 'ConfigError',
+      message:
+        "onboarding.aviatrix.verifyTls is false in this function's config, which the stack never deploys: the controller's credentials go only to a verified peer; " +
+        'set onboarding.aviatrix.caBundlePem in the config the stack is deployed from and run `cdk deploy`',
+    }),
+  );
+  expect(world.emulator.requests().length).toBe(start);
+  expect(world.log.since().filter((c) => c.service === 'secretsmanager').length).toBe(secretReads);
 });
 
 test('a refused login re-reads the secret once; the password, token and CID never leak', async () => {

@@ -107,6 +107,33 @@ describe('a value CloudFormation fills in at deploy (the security group the stac
     expect(refusal().message).toMatch(/^ONBOARDING_CONFIG on function eks-aviatrix-pod-network does not match its ONBOARDING_CONFIG_SHA256: /);
   });
 
+  test('what the digest leaves out must still be a security group id, and only where the stack puts one', () => {
+    const deployed = deployedWithMadeGroup();
+    setEnv({ ...deployed, [CONFIG_VARIABLE]: deployed[CONFIG_VARIABLE].replace(DEPLOYED_GROUP, 'not even a group id; anything') });
+    expect(refusal()).toEqual({
+      name: 'ConfigError',
+      message:
+        `ONBOARDING_CONFIG on function ${FUNCTION} holds "not even a group id; anything" at privateEndpointAccess.securityGroupIds.0, where the stack puts the id of the security group it makes (sg-...): ` +
+        'it was changed outside `cdk deploy`; run `cdk deploy`',
+    });
+    // A stamp that leaves another setting out of the digest is refused, even holding a group id there.
+    const config = JSON.parse(deployed[CONFIG_VARIABLE]) as { aviatrix: { controllerUrl: string } };
+    config.aviatrix.controllerUrl = '';
+    const elsewhere = [['privateEndpointAccess', 'securityGroupIds', 0], ['aviatrix', 'controllerUrl']];
+    const withGroupEmptied = JSON.parse(JSON.stringify(config)) as { privateEndpointAccess: { securityGroupIds: string[] } };
+    withGroupEmptied.privateEndpointAccess.securityGroupIds[0] = '';
+    config.aviatrix.controllerUrl = 'sg-0fedcba987654321f';
+    setEnv({ [CONFIG_VARIABLE]: JSON.stringify(config), [DIGEST_VARIABLE]: `${sha256(JSON.stringify(withGroupEmptied))} ${JSON.stringify(elsewhere)}` });
+    expect(refusal().message).toBe(
+      `ONBOARDING_CONFIG on function ${FUNCTION} holds "sg-0fedcba987654321f" at aviatrix.controllerUrl, where the stack puts the id of the security group it makes (sg-...): ` +
+        'it was changed outside `cdk deploy`; run `cdk deploy`',
+    );
+    // At synth, a value known only at deploy anywhere else is refused.
+    expect(() => stampConfig({ ...validated(), secondaryCidr: TOKEN }, (value) => value === TOKEN)).toThrow(
+      'onboarding.secondaryCidr is known only at deploy; only privateEndpointAccess.securityGroupIds may be (the group the stack makes)',
+    );
+  });
+
   test('paths that are not a list of paths are refused as a mismatch, a text that is not JSON as such', () => {
     const deployed = deployedWithMadeGroup();
     const digest = deployed[DIGEST_VARIABLE].split(' ')[0];

@@ -48,7 +48,6 @@ interface Session {
 const sessions = new Map<string, Session>();
 const credentialCache = new Map<string, Promise<Credentials>>();
 const secrets = new Set<string>();
-let insecureWarningLogged = false;
 
 /** Replaces every known secret (password, API token, CID) in a text. */
 export function redact(text: string): string {
@@ -67,7 +66,6 @@ function rememberSecret(value: string | undefined): void {
 export function resetAviatrixClientState(): void {
   sessions.clear();
   credentialCache.clear();
-  insecureWarningLogged = false;
 }
 keptWhileWarm(resetAviatrixClientState);
 
@@ -104,11 +102,14 @@ export class ControllerSession {
     const url = new URL(connection.controllerUrl);
     this.host = url.host;
     this.sessionKey = `${url.origin}|${connection.credentialsSecretName}`;
-    if (!connection.verifyTls && !insecureWarningLogged) {
-      insecureWarningLogged = true;
-      logger.warn('TLS verification of the Aviatrix controller is switched off by onboarding.aviatrix.verifyTls=false', {
-        controller: this.host,
-      });
+    // The stack never deploys verifyTls=false (parseConfig refuses it at synth), and the Lambdas do not
+    // validate their config again; refused here too, so no config can send the credentials to an unverified peer.
+    if (connection.verifyTls === false) {
+      throw new OnboardingError(
+        'ConfigError',
+        `onboarding.aviatrix.verifyTls is false in this function's config, which the stack never deploys: the controller's credentials go only to a verified peer; ` +
+          'set onboarding.aviatrix.caBundlePem in the config the stack is deployed from and run `cdk deploy`',
+      );
     }
   }
 
@@ -122,12 +123,12 @@ export class ControllerSession {
     // A plain require, which the bundler keeps lazy: axios probes fetch and http2 when it loads.
     const { default: axios } = require('axios') as typeof import('axios');
     const https = require('node:https') as typeof import('node:https');
-    const { verifyTls, caBundlePem, controllerUrl } = this.connection;
+    const { caBundlePem, controllerUrl } = this.connection;
     const httpsAgent = new https.Agent({
       keepAlive: true,
-      rejectUnauthorized: verifyTls,
+      rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
-      ...(verifyTls && caBundlePem ? { ca: caBundlePem } : {}),
+      ...(caBundlePem ? { ca: caBundlePem } : {}),
     });
     return axios.create({
       baseURL: new URL(controllerUrl).origin,
